@@ -1,0 +1,286 @@
+// Package bench is meganode's load generator: it funds senders from a test
+// account, pre-signs ETH transfers, submits them with batched JSON-RPC over
+// several connections, and measures inclusion throughput and send→receipt
+// latency against any Ethereum JSON-RPC URL (meganode, anvil, geth).
+package bench
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/big"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+)
+
+// Options configure a run.
+type Options struct {
+	URL       string
+	FunderKey *ecdsa.PrivateKey
+	Senders   int // accounts the transfers come from
+	Txs       int // transfers in the throughput run
+	Conns     int // concurrent connections
+	Batch     int // calls per JSON-RPC batch
+	Latency   int // sequential sends timed for latency
+	Timeout   time.Duration
+	Seed      uint64 // varies the sender keys between runs on one chain
+}
+
+// Result is what a run measured.
+type Result struct {
+	Submitted    int
+	Errors       int
+	FirstError   string
+	SubmitTPS    float64
+	IncludedTPS  float64
+	Blocks       uint64
+	LatencyP50   time.Duration
+	LatencyP90   time.Duration
+	LatencyP99   time.Duration
+	LatencyCount int
+}
+
+type client struct {
+	c       *gethrpc.Client
+	chainID *big.Int
+	signer  types.Signer
+	tip     *big.Int
+	feeCap  *big.Int
+}
+
+func dial(ctx context.Context, url string) (*client, error) {
+	c, err := gethrpc.DialContext(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	var id hexutil.Big
+	if err := c.CallContext(ctx, &id, "eth_chainId"); err != nil {
+		return nil, fmt.Errorf("eth_chainId: %w", err)
+	}
+	var head struct {
+		BaseFee *hexutil.Big `json:"baseFeePerGas"`
+	}
+	if err := c.CallContext(ctx, &head, "eth_getBlockByNumber", "latest", false); err != nil {
+		return nil, fmt.Errorf("latest block: %w", err)
+	}
+	tip := big.NewInt(params.GWei)
+	feeCap := new(big.Int).Add(tip, new(big.Int).Mul(head.BaseFee.ToInt(), big.NewInt(4)))
+	return &client{c: c, chainID: id.ToInt(), signer: types.LatestSignerForChainID(id.ToInt()), tip: tip, feeCap: feeCap}, nil
+}
+
+func (cl *client) transfer(key *ecdsa.PrivateKey, nonce uint64, to common.Address, value *big.Int) *types.Transaction {
+	tx, err := types.SignNewTx(key, cl.signer, &types.DynamicFeeTx{ChainID: cl.chainID, Nonce: nonce, To: &to, Gas: params.TxGas, GasTipCap: cl.tip, GasFeeCap: cl.feeCap, Value: value})
+	if err != nil {
+		panic(err) // signing with a valid key cannot fail
+	}
+	return tx
+}
+
+func (cl *client) nonce(ctx context.Context, addr common.Address) (uint64, error) {
+	var n hexutil.Uint64
+	err := cl.c.CallContext(ctx, &n, "eth_getTransactionCount", addr, "pending")
+	return uint64(n), err
+}
+
+func (cl *client) blockNumber(ctx context.Context) (uint64, error) {
+	var n hexutil.Uint64
+	err := cl.c.CallContext(ctx, &n, "eth_blockNumber")
+	return uint64(n), err
+}
+
+// waitReceipt polls until the receipt of hash exists.
+func (cl *client) waitReceipt(ctx context.Context, hash common.Hash, poll time.Duration) error {
+	for {
+		var r map[string]interface{}
+		if err := cl.c.CallContext(ctx, &r, "eth_getTransactionReceipt", hash); err != nil {
+			return err
+		}
+		if r != nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("receipt of %s: %w", hash, ctx.Err())
+		case <-time.After(poll):
+		}
+	}
+}
+
+func senderKey(seed uint64, i int) *ecdsa.PrivateKey {
+	b := binary.BigEndian.AppendUint64([]byte("meganode bench"), seed)
+	key, _ := crypto.ToECDSA(crypto.Keccak256(binary.BigEndian.AppendUint64(b, uint64(i))))
+	return key
+}
+
+// Run funds the senders, measures latency with sequential sends, then
+// measures throughput with batched concurrent sends.
+func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	cl, err := dial(ctx, o.URL)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.c.Close()
+	funder := crypto.PubkeyToAddress(o.FunderKey.PublicKey)
+	keys := make([]*ecdsa.PrivateKey, o.Senders)
+	for i := range keys {
+		keys[i] = senderKey(o.Seed, i)
+	}
+	// Fund every sender with enough for its share plus the latency sends.
+	per := o.Txs/o.Senders + 1
+	amount := new(big.Int).Mul(big.NewInt(int64(per+o.Latency+10)), new(big.Int).Add(new(big.Int).Mul(cl.feeCap, big.NewInt(int64(params.TxGas))), big.NewInt(1)))
+	nonce, err := cl.nonce(ctx, funder)
+	if err != nil {
+		return nil, err
+	}
+	fund := make([]*types.Transaction, len(keys))
+	for i, k := range keys {
+		fund[i] = cl.transfer(o.FunderKey, nonce+uint64(i), crypto.PubkeyToAddress(k.PublicKey), amount)
+	}
+	if errs := sendBatches(ctx, []*gethrpc.Client{cl.c}, fund, o.Batch); errs.count > 0 {
+		return nil, fmt.Errorf("funding senders: %d errors, first: %s", errs.count, errs.first)
+	}
+	if err := cl.waitReceipt(ctx, fund[len(fund)-1].Hash(), 5*time.Millisecond); err != nil {
+		return nil, fmt.Errorf("funding senders: %w", err)
+	}
+	fmt.Fprintf(progress, "funded %d senders\n", len(keys))
+
+	res := &Result{}
+	// Latency: one tx at a time from sender 0, receipt polled as fast as the
+	// node answers.
+	lat := make([]time.Duration, 0, o.Latency)
+	sink := crypto.PubkeyToAddress(senderKey(o.Seed, -1).PublicKey)
+	for i := 0; i < o.Latency; i++ {
+		tx := cl.transfer(keys[0], uint64(i), sink, big.NewInt(1))
+		raw, _ := tx.MarshalBinary()
+		start := time.Now()
+		var h common.Hash
+		if err := cl.c.CallContext(ctx, &h, "eth_sendRawTransaction", hexutil.Bytes(raw)); err != nil {
+			return nil, fmt.Errorf("latency send: %w", err)
+		}
+		if err := cl.waitReceipt(ctx, tx.Hash(), 0); err != nil {
+			return nil, err
+		}
+		lat = append(lat, time.Since(start))
+	}
+	if len(lat) > 0 {
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		pct := func(p float64) time.Duration { return lat[int(float64(len(lat)-1)*p)] }
+		res.LatencyP50, res.LatencyP90, res.LatencyP99, res.LatencyCount = pct(0.5), pct(0.9), pct(0.99), len(lat)
+		fmt.Fprintf(progress, "latency p50 %v p99 %v over %d sends\n", res.LatencyP50, res.LatencyP99, len(lat))
+	}
+
+	// Throughput: pre-sign everything, then send round-robin across senders.
+	txs := make([]*types.Transaction, 0, o.Txs)
+	next := make([]uint64, len(keys))
+	next[0] = uint64(o.Latency)
+	for i := 0; i < o.Txs; i++ {
+		s := i % len(keys)
+		txs = append(txs, cl.transfer(keys[s], next[s], sink, big.NewInt(1)))
+		next[s]++
+	}
+	conns := make([]*gethrpc.Client, o.Conns)
+	for i := range conns {
+		if conns[i], err = gethrpc.DialContext(ctx, o.URL); err != nil {
+			return nil, err
+		}
+		defer conns[i].Close()
+	}
+	startBlock, err := cl.blockNumber(ctx)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	errs := sendBatches(ctx, conns, txs, o.Batch)
+	submitted := time.Since(start)
+	res.Submitted, res.Errors, res.FirstError = len(txs)-errs.count, errs.count, errs.first
+	res.SubmitTPS = float64(len(txs)) / submitted.Seconds()
+	// The last tx of each sender implies every earlier one is included.
+	lastOf := map[int]*types.Transaction{}
+	for i, tx := range txs {
+		lastOf[i%len(keys)] = tx
+	}
+	for _, tx := range lastOf {
+		if err := cl.waitReceipt(ctx, tx.Hash(), 2*time.Millisecond); err != nil {
+			return res, fmt.Errorf("waiting for inclusion: %w", err)
+		}
+	}
+	included := time.Since(start)
+	res.IncludedTPS = float64(res.Submitted) / included.Seconds()
+	endBlock, err := cl.blockNumber(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Blocks = endBlock - startBlock + 1
+	fmt.Fprintf(progress, "throughput: submitted %.0f tx/s, included %.0f tx/s, %d errors\n", res.SubmitTPS, res.IncludedTPS, res.Errors)
+	return res, nil
+}
+
+type sendErrors struct {
+	count int
+	first string
+}
+
+// sendBatches sends txs as eth_sendRawTransaction batches spread over conns.
+func sendBatches(ctx context.Context, conns []*gethrpc.Client, txs []*types.Transaction, batch int) sendErrors {
+	var (
+		idx   atomic.Int64
+		mu    sync.Mutex
+		errs  sendErrors
+		wg    sync.WaitGroup
+		count = (len(txs) + batch - 1) / batch
+	)
+	record := func(err error) {
+		mu.Lock()
+		if errs.count == 0 {
+			errs.first = err.Error()
+		}
+		errs.count++
+		mu.Unlock()
+	}
+	for _, c := range conns {
+		wg.Add(1)
+		go func(c *gethrpc.Client) {
+			defer wg.Done()
+			for {
+				b := int(idx.Add(1)) - 1
+				if b >= count {
+					return
+				}
+				lo, hi := b*batch, min((b+1)*batch, len(txs))
+				elems := make([]gethrpc.BatchElem, hi-lo)
+				hashes := make([]common.Hash, hi-lo)
+				for i := range elems {
+					raw, _ := txs[lo+i].MarshalBinary()
+					elems[i] = gethrpc.BatchElem{Method: "eth_sendRawTransaction", Args: []interface{}{hexutil.Bytes(raw)}, Result: &hashes[i]}
+				}
+				if err := c.BatchCallContext(ctx, elems); err != nil {
+					for range elems {
+						record(err)
+					}
+					continue
+				}
+				for _, e := range elems {
+					if e.Error != nil {
+						record(e.Error)
+					}
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	return errs
+}
+

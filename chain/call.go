@@ -1,0 +1,150 @@
+package chain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+
+	"github.com/holiman/uint256"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/core/vm"
+	"github.com/ethereum/go-ethereum/eth/gasestimator"
+	"github.com/ethereum/go-ethereum/params"
+)
+
+// CallMsg is a message executed without a transaction: eth_call and
+// eth_estimateGas. Nil fee fields mean zero, as in geth.
+type CallMsg struct {
+	From       common.Address
+	To         *common.Address
+	Gas        uint64 // 0 means the gas cap
+	GasPrice   *big.Int
+	GasFeeCap  *big.Int
+	GasTipCap  *big.Int
+	Value      *big.Int
+	Data       []byte
+	AccessList types.AccessList
+	AuthList   []types.SetCodeAuthorization
+}
+
+// CallEnv is the state and block a call runs in.
+type CallEnv struct {
+	Config *params.ChainConfig
+	Chain  HeaderReader
+	State  *state.StateDB
+	Header *types.Header
+	GasCap uint64 // upper bound on gas, 0 = header gas limit
+}
+
+// ErrExecutionReverted is returned by Call when the EVM reverted; the revert
+// data is in the result.
+var ErrExecutionReverted = vm.ErrExecutionReverted
+
+func (e CallEnv) message(m CallMsg) *core.Message {
+	gas := m.Gas
+	limit := e.GasCap
+	if limit == 0 {
+		limit = e.Header.GasLimit
+	}
+	if gas == 0 || gas > limit {
+		gas = limit
+	}
+	toU := func(b *big.Int) *uint256.Int {
+		if b == nil {
+			return new(uint256.Int)
+		}
+		u, _ := uint256.FromBig(b)
+		if u == nil {
+			u = new(uint256.Int).SetAllOne()
+		}
+		return u
+	}
+	var gasPrice, feeCap, tipCap *uint256.Int
+	if m.GasPrice != nil {
+		gasPrice = toU(m.GasPrice)
+		feeCap, tipCap = gasPrice, gasPrice
+	} else {
+		feeCap, tipCap = toU(m.GasFeeCap), toU(m.GasTipCap)
+		gasPrice = new(uint256.Int)
+		if feeCap.Sign() > 0 || tipCap.Sign() > 0 {
+			gasPrice = new(uint256.Int).Add(tipCap, toU(e.Header.BaseFee))
+			if gasPrice.Cmp(feeCap) > 0 {
+				gasPrice = feeCap
+			}
+		}
+	}
+	msg := &core.Message{
+		From:                  m.From,
+		To:                    m.To,
+		Value:                 toU(m.Value),
+		Nonce:                 e.State.GetNonce(m.From),
+		GasLimit:              gas,
+		GasPrice:              gasPrice,
+		GasFeeCap:             feeCap,
+		GasTipCap:             tipCap,
+		Data:                  m.Data,
+		AccessList:            m.AccessList,
+		SetCodeAuthorizations: m.AuthList,
+	}
+	msg.SkipNonceCheck()
+	return msg.SkipEOACheck().SkipGasLimitCapCheck()
+}
+
+// Call executes m on e.State (which it modifies) and returns the result. A
+// revert is a result with Err set, not an error.
+func Call(ctx context.Context, e CallEnv, m CallMsg) (*core.ExecutionResult, error) {
+	msg := e.message(m)
+	blockCtx := core.NewEVMBlockContext(e.Header, NewChainContext(e.Config, e.Chain), nil)
+	if msg.GasPrice.Sign() == 0 {
+		blockCtx.BaseFee = new(big.Int)
+	}
+	evm := vm.NewEVM(blockCtx, e.State, e.Config, vm.Config{NoBaseFee: true})
+	defer evm.Release()
+	stop := context.AfterFunc(ctx, evm.Cancel)
+	defer stop()
+	res, err := core.ApplyMessage(evm, msg, core.NewGasPool(math.MaxUint64))
+	if evm.Cancelled() {
+		return nil, fmt.Errorf("execution aborted: %w", ctx.Err())
+	}
+	if err := e.State.Error(); err != nil {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("err: %w (supplied gas %d)", err, msg.GasLimit)
+	}
+	return res, nil
+}
+
+// EstimateGas returns the lowest gas limit with which m succeeds. On a revert
+// it returns ErrExecutionReverted and the revert data.
+func EstimateGas(ctx context.Context, e CallEnv, m CallMsg) (uint64, []byte, error) {
+	msg := e.message(m)
+	if m.Gas == 0 {
+		msg.GasLimit = 0
+	}
+	limit := e.GasCap
+	if limit == 0 {
+		limit = e.Header.GasLimit
+	}
+	opts := &gasestimator.Options{
+		Config:     e.Config,
+		Chain:      NewChainContext(e.Config, e.Chain),
+		Header:     e.Header,
+		State:      e.State,
+		ErrorRatio: 0.015,
+	}
+	gas, revert, err := gasestimator.Estimate(ctx, msg, opts, limit)
+	if err != nil {
+		if len(revert) > 0 || errors.Is(err, vm.ErrExecutionReverted) {
+			return 0, revert, ErrExecutionReverted
+		}
+		return 0, nil, err
+	}
+	return gas, nil, nil
+}

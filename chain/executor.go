@@ -1,0 +1,349 @@
+package chain
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"sort"
+
+	"github.com/holiman/uint256"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/consensus"
+	"github.com/ethereum/go-ethereum/consensus/beacon"
+	"github.com/ethereum/go-ethereum/consensus/ethash"
+	"github.com/ethereum/go-ethereum/consensus/misc/eip1559"
+	"github.com/ethereum/go-ethereum/consensus/misc/eip4844"
+	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/stateless"
+	"github.com/ethereum/go-ethereum/core/tracing"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/core/vm"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rlp"
+)
+
+// ErrBlockFull is returned by ApplyTx when the tx does not fit in the gas left
+// in the block; it stays pooled for the next block.
+var ErrBlockFull = errors.New("block gas limit reached")
+
+// HeaderReader is what execution needs of the chain: headers for BLOCKHASH and
+// the witness.
+type HeaderReader interface {
+	GetHeader(hash common.Hash, number uint64) *types.Header
+	GetHeaderByNumber(number uint64) *types.Header
+	CurrentHeader() *types.Header
+}
+
+// chainContext adapts a HeaderReader to go-ethereum's core.ChainContext, with
+// the engine geth uses for post-merge imports.
+type chainContext struct {
+	HeaderReader
+	config *params.ChainConfig
+	engine consensus.Engine
+}
+
+// NewChainContext returns the core.ChainContext execution runs in.
+func NewChainContext(config *params.ChainConfig, hr HeaderReader) core.ChainContext {
+	return &chainContext{HeaderReader: hr, config: config, engine: beacon.New(ethash.NewFaker())}
+}
+
+func (c *chainContext) Config() *params.ChainConfig { return c.config }
+func (c *chainContext) Engine() consensus.Engine    { return c.engine }
+func (c *chainContext) GetHeaderByHash(hash common.Hash) *types.Header {
+	// Execution only asks by hash and number; a hash-only lookup is not needed.
+	return nil
+}
+
+// NextHeader returns the header template of the block after parent.
+func NextHeader(config *params.ChainConfig, parent *types.Header, time uint64, gasLimit uint64, coinbase common.Address) *types.Header {
+	excess := eip4844.CalcExcessBlobGas(config, parent, time)
+	return &types.Header{
+		ParentHash:       parent.Hash(),
+		UncleHash:        types.EmptyUncleHash,
+		Coinbase:         coinbase,
+		Number:           new(big.Int).Add(parent.Number, common.Big1),
+		GasLimit:         gasLimit,
+		Time:             time,
+		Difficulty:       new(big.Int),
+		BaseFee:          eip1559.CalcBaseFee(config, parent),
+		WithdrawalsHash:  &types.EmptyWithdrawalsHash,
+		BlobGasUsed:      new(uint64),
+		ExcessBlobGas:    &excess,
+		ParentBeaconRoot: new(common.Hash),
+		RequestsHash:     &types.EmptyRequestsHash,
+	}
+}
+
+// SealedBlock is the result of BlockBuilder.Seal.
+type SealedBlock struct {
+	Block    *types.Block
+	Receipts types.Receipts
+	Update   *state.StateUpdate // authoritative diff; Update.Nodes hold the trie nodes to persist
+	Diff     *StateDiff
+	Witness  []byte
+}
+
+// BlockBuilder executes transactions one at a time on top of a parent block,
+// as geth's miner does, but incrementally: the caller may take the state
+// changes after any transaction (a mini-block) and seals the block once.
+// It is not safe for concurrent use.
+type BlockBuilder struct {
+	config   *params.ChainConfig
+	chain    core.ChainContext
+	header   *types.Header
+	state    *state.StateDB
+	evm      *vm.EVM
+	gp       *core.GasPool
+	signer   types.Signer
+	txs      types.Transactions
+	receipts types.Receipts
+	logs     []*types.Log
+	touched  *touchSet
+	sealed   bool
+}
+
+// NewBlockBuilder opens block header (from NextHeader) on the parent's state
+// and runs the pre-execution system calls (EIP-4788, EIP-2935).
+func NewBlockBuilder(config *params.ChainConfig, hr HeaderReader, db state.Database, parent, header *types.Header) (*BlockBuilder, error) {
+	cc := NewChainContext(config, hr)
+	statedb, err := state.New(parent.Root, db)
+	if err != nil {
+		return nil, fmt.Errorf("open state %s of block %d: %w", parent.Root, parent.Number, err)
+	}
+	witness, err := stateless.NewWitness(header, cc, false)
+	if err != nil {
+		return nil, fmt.Errorf("witness for block %d: %w", header.Number, err)
+	}
+	statedb.StartPrefetcher("sequencer", witness)
+	touched := newTouchSet()
+	hooked := state.NewHookedState(statedb, touched.hooks())
+	b := &BlockBuilder{
+		config:  config,
+		chain:   cc,
+		header:  header,
+		state:   statedb,
+		evm:     vm.NewEVM(core.NewEVMBlockContext(header, cc, &header.Coinbase), hooked, config, vm.Config{}),
+		gp:      core.NewGasPool(header.GasLimit),
+		signer:  types.MakeSigner(config, header.Number, header.Time),
+		touched: touched,
+	}
+	core.PreExecution(context.Background(), header.ParentBeaconRoot, parent, config, b.evm, header.Number, header.Time)
+	return b, nil
+}
+
+// Header returns the in-progress header (Root and GasUsed unset until Seal).
+func (b *BlockBuilder) Header() *types.Header { return b.header }
+
+// Signer is the signer of the block's rules.
+func (b *BlockBuilder) Signer() types.Signer { return b.signer }
+
+// GasUsed is the gas used so far.
+func (b *BlockBuilder) GasUsed() uint64 { return b.gp.Used() }
+
+// TxCount is the number of transactions applied so far.
+func (b *BlockBuilder) TxCount() int { return len(b.txs) }
+
+// Nonce reads an account's nonce in the in-progress state.
+func (b *BlockBuilder) Nonce(addr common.Address) uint64 { return b.state.GetNonce(addr) }
+
+// ApplyTx executes tx. On error the state is unchanged and the tx is not part
+// of the block; ErrBlockFull means it may fit in the next one.
+func (b *BlockBuilder) ApplyTx(tx *types.Transaction) (*types.Receipt, error) {
+	if b.sealed {
+		return nil, errors.New("block already sealed")
+	}
+	if tx.Gas() > b.gp.Available(false) {
+		return nil, ErrBlockFull
+	}
+	msg, err := core.TransactionToMessage(tx, b.signer, b.header.BaseFee)
+	if err != nil {
+		return nil, err
+	}
+	snap, gp := b.state.Snapshot(), b.gp.Snapshot()
+	b.state.SetTxContext(tx.Hash(), len(b.txs), uint32(len(b.txs)+1))
+	receipt, _, err := core.ApplyTransactionWithEVM(context.Background(), msg, b.gp, b.state, b.header.Number, common.Hash{}, b.header.Time, tx, b.evm)
+	if err != nil {
+		b.state.RevertToSnapshot(snap)
+		b.gp.Set(gp)
+		return nil, err
+	}
+	receipt.EffectiveGasPrice = EffectiveGasPrice(tx, b.header.BaseFee)
+	b.txs = append(b.txs, tx)
+	b.receipts = append(b.receipts, receipt)
+	b.logs = append(b.logs, receipt.Logs...)
+	return receipt, nil
+}
+
+// TakeChanges returns every account changed since the previous call, with its
+// current values, sorted by address.
+func (b *BlockBuilder) TakeChanges() []AccountChange {
+	out := make([]AccountChange, 0, len(b.touched.accounts))
+	for addr, slots := range b.touched.accounts {
+		c := AccountChange{Address: addr}
+		if !b.state.Exist(addr) {
+			c.Deleted = true
+			c.Balance = new(uint256.Int)
+			c.CodeHash = types.EmptyCodeHash
+		} else {
+			c.Nonce = b.state.GetNonce(addr)
+			c.Balance = new(uint256.Int).Set(b.state.GetBalance(addr))
+			c.CodeHash = b.state.GetCodeHash(addr)
+			if _, ok := b.touched.code[addr]; ok {
+				c.Code = b.state.GetCode(addr)
+			}
+		}
+		for slot := range slots {
+			c.Storage = append(c.Storage, SlotChange{Slot: slot, Value: b.state.GetState(addr, slot)})
+		}
+		sort.Slice(c.Storage, func(i, j int) bool { return bytes.Compare(c.Storage[i].Slot[:], c.Storage[j].Slot[:]) < 0 })
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Address[:], out[j].Address[:]) < 0 })
+	b.touched.reset()
+	return out
+}
+
+// Seal runs the post-execution system calls, computes the state root and
+// assembles the block. The builder is unusable afterwards. The state update
+// is computed but its trie nodes are handed to the state database's dirty
+// cache only; the caller persists them with the block.
+func (b *BlockBuilder) Seal() (*SealedBlock, error) {
+	if b.sealed {
+		return nil, errors.New("block already sealed")
+	}
+	b.sealed = true
+	defer b.evm.Release()
+	h := b.header
+	requests, _, err := core.PostExecution(context.Background(), b.config, h.Number, h.Time, b.logs, nil, b.evm, uint32(len(b.txs)+1))
+	if err != nil {
+		return nil, fmt.Errorf("post-execution of block %d: %w", h.Number, err)
+	}
+	if requests != nil {
+		rh := types.CalcRequestsHash(requests)
+		h.RequestsHash = &rh
+	}
+	h.GasUsed = b.gp.Used()
+	body := &types.Body{Transactions: b.txs, Withdrawals: make([]*types.Withdrawal, 0)}
+	block := core.AssembleBlock(b.chain, h, b.state, body, b.receipts, nil)
+	if err := b.state.Error(); err != nil {
+		return nil, fmt.Errorf("state of block %d: %w", h.Number, err)
+	}
+	witness := b.state.Witness()
+	b.state.StopPrefetcher()
+	rules := b.config.Rules(h.Number, true, h.Time)
+	root, update, err := b.state.CommitWithUpdate(rules, h.Number.Uint64())
+	if err != nil {
+		return nil, fmt.Errorf("commit state of block %d: %w", h.Number, err)
+	}
+	if root != block.Root() {
+		return nil, fmt.Errorf("block %d: committed root %s differs from intermediate root %s", h.Number, root, block.Root())
+	}
+	hash := block.Hash()
+	for _, r := range b.receipts {
+		r.BlockHash = hash
+		for _, l := range r.Logs {
+			l.BlockHash = hash
+		}
+	}
+	var wbuf bytes.Buffer
+	if witness != nil {
+		if err := witness.EncodeRLP(&wbuf); err != nil {
+			return nil, fmt.Errorf("encode witness of block %d: %w", h.Number, err)
+		}
+	}
+	return &SealedBlock{
+		Block:    block,
+		Receipts: b.receipts,
+		Update:   update,
+		Diff:     DiffFromUpdate(update),
+		Witness:  wbuf.Bytes(),
+	}, nil
+}
+
+// DiffFromUpdate converts go-ethereum's StateUpdate into the StateDiff
+// replicas apply: final account values keyed by address, plain storage keys.
+func DiffFromUpdate(u *state.StateUpdate) *StateDiff {
+	d := &StateDiff{OriginRoot: u.OriginRoot, Root: u.Root}
+	for addr := range u.AccountsOrigin {
+		addrHash := crypto.Keccak256Hash(addr[:])
+		c := AccountChange{Address: addr}
+		if acct := u.Accounts[addrHash]; acct == nil {
+			c.Deleted = true
+			c.Balance = new(uint256.Int)
+			c.CodeHash = types.EmptyCodeHash
+		} else {
+			c.Nonce = acct.Nonce
+			c.Balance = new(uint256.Int).Set(acct.Balance)
+			c.CodeHash = common.BytesToHash(acct.CodeHash)
+		}
+		if code, ok := u.Codes[addr]; ok {
+			c.Code = code.Blob
+		}
+		for slot := range u.StoragesOrigin[addr] {
+			key := slot
+			if u.StorageKeyType == state.StorageKeyPlain {
+				key = crypto.Keccak256Hash(slot[:])
+			}
+			c.Storage = append(c.Storage, SlotChange{Slot: slot, Value: u.Storages[addrHash][key]})
+		}
+		sort.Slice(c.Storage, func(i, j int) bool { return bytes.Compare(c.Storage[i].Slot[:], c.Storage[j].Slot[:]) < 0 })
+		d.Accounts = append(d.Accounts, c)
+	}
+	sort.Slice(d.Accounts, func(i, j int) bool { return bytes.Compare(d.Accounts[i].Address[:], d.Accounts[j].Address[:]) < 0 })
+	return d
+}
+
+// EncodeBundle and DecodeBundle give BlockBundle its storage and wire form.
+func EncodeBundle(b *BlockBundle) ([]byte, error) { return rlp.EncodeToBytes(b) }
+
+// DecodeBundle decodes what EncodeBundle produced.
+func DecodeBundle(data []byte) (*BlockBundle, error) {
+	var b BlockBundle
+	if err := rlp.DecodeBytes(data, &b); err != nil {
+		return nil, fmt.Errorf("decode block bundle: %w", err)
+	}
+	return &b, nil
+}
+
+// touchSet records the accounts and slots a state hook saw change.
+type touchSet struct {
+	accounts map[common.Address]map[common.Hash]struct{}
+	code     map[common.Address]struct{}
+}
+
+func newTouchSet() *touchSet {
+	t := &touchSet{}
+	t.reset()
+	return t
+}
+
+func (t *touchSet) reset() {
+	t.accounts = make(map[common.Address]map[common.Hash]struct{})
+	t.code = make(map[common.Address]struct{})
+}
+
+func (t *touchSet) touch(addr common.Address) map[common.Hash]struct{} {
+	slots, ok := t.accounts[addr]
+	if !ok {
+		slots = make(map[common.Hash]struct{})
+		t.accounts[addr] = slots
+	}
+	return slots
+}
+
+func (t *touchSet) hooks() *tracing.Hooks {
+	return &tracing.Hooks{
+		OnBalanceChange: func(addr common.Address, _, _ *big.Int, _ tracing.BalanceChangeReason) { t.touch(addr) },
+		OnNonceChangeV2: func(addr common.Address, _, _ uint64, _ tracing.NonceChangeReason) { t.touch(addr) },
+		OnCodeChangeV2: func(addr common.Address, _ common.Hash, _ []byte, _ common.Hash, _ []byte, _ tracing.CodeChangeReason) {
+			t.touch(addr)
+			t.code[addr] = struct{}{}
+		},
+		OnStorageChange: func(addr common.Address, slot common.Hash, _, _ common.Hash) { t.touch(addr)[slot] = struct{}{} },
+	}
+}

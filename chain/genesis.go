@@ -1,0 +1,49 @@
+package chain
+
+import (
+	"fmt"
+	"maps"
+	"math/big"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+)
+
+// CREATE2DeployerAddress is the deterministic deployment proxy forge scripts
+// use to deploy with a salt.
+var CREATE2DeployerAddress = params.DeterministicFactoryAddress
+
+// Genesis returns the devnet genesis: the system contracts the forks through
+// Osaka call into, the CREATE2 deployer, Multicall3 and the dev accounts, each
+// funded with cfg.AccountFunds.
+func Genesis(cfg Config) (*core.Genesis, []DevAccount, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, nil, err
+	}
+	accounts, err := DeriveAccounts(cfg.Mnemonic, cfg.Accounts)
+	if err != nil {
+		return nil, nil, err
+	}
+	alloc := types.GenesisAlloc{}
+	maps.Copy(alloc, core.SystemContractAllocs())
+	// The Amsterdam builder queues are not part of a chain that stops at Osaka.
+	delete(alloc, params.BuilderDepositAddress)
+	delete(alloc, params.BuilderExitAddress)
+	alloc[Multicall3Address] = types.Account{Nonce: 1, Code: common.FromHex(multicall3Code), Balance: common.Big0}
+	for _, a := range accounts {
+		alloc[a.Address] = types.Account{Balance: new(big.Int).Set(cfg.AccountFunds)}
+	}
+	if _, ok := alloc[CREATE2DeployerAddress]; !ok {
+		return nil, nil, fmt.Errorf("genesis lacks the CREATE2 deployer at %s", CREATE2DeployerAddress)
+	}
+	return &core.Genesis{
+		Config:     cfg.ChainConfig(),
+		GasLimit:   cfg.GasLimit,
+		BaseFee:    big.NewInt(params.InitialBaseFee),
+		Difficulty: big.NewInt(0),
+		Coinbase:   cfg.Coinbase,
+		Alloc:      alloc,
+	}, accounts, nil
+}

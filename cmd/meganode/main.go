@@ -1,0 +1,137 @@
+// Command meganode runs meganode's roles. `meganode devnet` runs every role in
+// one process for local development.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/meganode/meganode/bench"
+	"github.com/meganode/meganode/node"
+	"github.com/meganode/meganode/rpc"
+)
+
+func env(name string) []string { return []string{"MEGANODE_" + name} }
+
+func main() {
+	defaults := node.DefaultConfig()
+	app := &cli.App{
+		Name:    "meganode",
+		Usage:   "a real-time Ethereum L2 node: sequencer, replicas, full nodes, provers",
+		Version: rpc.Version,
+		Commands: []*cli.Command{
+			{
+				Name:  "devnet",
+				Usage: "run a local devnet (sequencer, storage and RPC in one process)",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "http.addr", Value: defaults.RPC.Addr, Usage: "RPC listen address", EnvVars: env("HTTP_ADDR")},
+					&cli.IntFlag{Name: "http.port", Value: defaults.RPC.Port, Usage: "RPC listen port (HTTP and websocket)", EnvVars: env("HTTP_PORT")},
+					&cli.StringFlag{Name: "datadir", Usage: "data directory; empty keeps the chain in memory", EnvVars: env("DATADIR")},
+					&cli.Uint64Flag{Name: "chain-id", Value: defaults.Chain.ChainID, Usage: "chain id", EnvVars: env("CHAIN_ID")},
+					&cli.Uint64Flag{Name: "gas-limit", Value: defaults.Chain.GasLimit, Usage: "block gas limit", EnvVars: env("GAS_LIMIT")},
+					&cli.DurationFlag{Name: "miniblock-time", Value: defaults.Sequencer.MiniBlockTime, Usage: "mini-block interval", EnvVars: env("MINIBLOCK_TIME")},
+					&cli.DurationFlag{Name: "block-time", Value: defaults.Sequencer.BlockTime, Usage: "EVM block interval (at least 1s)", EnvVars: env("BLOCK_TIME")},
+					&cli.BoolFlag{Name: "eager", Value: defaults.Sequencer.Eager, Usage: "seal a mini-block as soon as a tx executed when idle", EnvVars: env("EAGER")},
+					&cli.StringFlag{Name: "mnemonic", Value: defaults.Chain.Mnemonic, Usage: "mnemonic of the dev accounts", EnvVars: env("MNEMONIC")},
+					&cli.IntFlag{Name: "accounts", Value: defaults.Chain.Accounts, Usage: "number of prefunded dev accounts", EnvVars: env("ACCOUNTS")},
+					&cli.Uint64Flag{Name: "balance", Value: 10_000, Usage: "balance of each dev account in ETH", EnvVars: env("BALANCE")},
+					&cli.StringFlag{Name: "log.format", Value: "auto", Usage: "log format: auto (console in a terminal, JSON otherwise), console, json", EnvVars: env("LOG_FORMAT")},
+					&cli.StringFlag{Name: "log.level", Value: "info", Usage: "log level: debug, info, warn, error", EnvVars: env("LOG_LEVEL")},
+				},
+				Action: runDevnet,
+			},
+			bench.Command(),
+		},
+	}
+	if err := app.Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(c *cli.Context) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(c.String("log.level"))
+	if err != nil {
+		return zerolog.Logger{}, fmt.Errorf("log.level: %w", err)
+	}
+	var w io.Writer = os.Stderr
+	switch c.String("log.format") {
+	case "console":
+		w = zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}
+	case "json":
+	case "auto":
+		if isatty.IsTerminal(os.Stderr.Fd()) {
+			w = zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly}
+		}
+	default:
+		return zerolog.Logger{}, fmt.Errorf("log.format %q: want auto, console or json", c.String("log.format"))
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+}
+
+func runDevnet(c *cli.Context) error {
+	log, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	cfg := node.DefaultConfig()
+	cfg.RPC.Addr, cfg.RPC.Port = c.String("http.addr"), c.Int("http.port")
+	cfg.Storage.Dir = c.String("datadir")
+	cfg.Chain.ChainID, cfg.Chain.GasLimit = c.Uint64("chain-id"), c.Uint64("gas-limit")
+	cfg.Chain.Mnemonic, cfg.Chain.Accounts = c.String("mnemonic"), c.Int("accounts")
+	cfg.Chain.AccountFunds = new(big.Int).Mul(new(big.Int).SetUint64(c.Uint64("balance")), big.NewInt(params.Ether))
+	cfg.Sequencer.MiniBlockTime, cfg.Sequencer.BlockTime = c.Duration("miniblock-time"), c.Duration("block-time")
+	cfg.Sequencer.Eager = c.Bool("eager")
+
+	d, err := node.NewDevnet(cfg, log)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := d.Start(ctx); err != nil {
+		return err
+	}
+	printBanner(os.Stdout, cfg, d)
+	<-ctx.Done()
+	log.Info().Msg("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return d.Stop(sctx)
+}
+
+// printBanner shows the dev accounts and keys the way anvil does.
+func printBanner(w io.Writer, cfg node.Config, d *node.Devnet) {
+	var b strings.Builder
+	eth := new(big.Int).Div(cfg.Chain.AccountFunds, big.NewInt(params.Ether))
+	b.WriteString("\nmeganode devnet " + rpc.Version + "\n\nAvailable Accounts\n==================\n\n")
+	for i, a := range d.Accounts() {
+		fmt.Fprintf(&b, "(%d) %s (%s ETH)\n", i, a.Address, eth)
+	}
+	b.WriteString("\nPrivate Keys\n==================\n\n")
+	for i, a := range d.Accounts() {
+		fmt.Fprintf(&b, "(%d) %s\n", i, hexutil.Encode(crypto.FromECDSA(a.Key)))
+	}
+	fmt.Fprintf(&b, "\nWallet\n==================\nMnemonic:          %s\nDerivation path:   m/44'/60'/0'/0/\n\n", cfg.Chain.Mnemonic)
+	fmt.Fprintf(&b, "Chain ID:          %d\nBlock gas limit:   %d\nMini-block time:   %s\nBlock time:        %s\n", cfg.Chain.ChainID, cfg.Chain.GasLimit, cfg.Sequencer.MiniBlockTime, cfg.Sequencer.BlockTime)
+	if cfg.Storage.Dir != "" {
+		fmt.Fprintf(&b, "Data directory:    %s\n", cfg.Storage.Dir)
+	}
+	fmt.Fprintf(&b, "\nListening on %s (HTTP and websocket)\n\n", d.RPCAddr())
+	fmt.Fprint(w, b.String())
+}

@@ -1,0 +1,54 @@
+package rpc
+
+import (
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/meganode/meganode/chain"
+)
+
+// ChainReader reads the sealed chain.
+type ChainReader interface {
+	ChainConfig() *params.ChainConfig
+	CurrentHeader() *types.Header
+	GetHeader(hash common.Hash, number uint64) *types.Header
+	GetHeaderByNumber(number uint64) *types.Header
+	GetHeaderByHash(hash common.Hash) *types.Header
+	BlockByNumber(number uint64) *types.Block
+	BlockByHash(hash common.Hash) *types.Block
+	Receipts(hash common.Hash, number uint64) types.Receipts
+	Transaction(hash common.Hash) (*types.Transaction, common.Hash, uint64, uint64)
+	StateDatabase() state.Database
+}
+
+// LatestReader reads the head as of the newest mini-block.
+type LatestReader interface {
+	LatestState() (*state.StateDB, *types.Header, error)
+	PendingBlock() (*types.Header, types.Transactions, []*types.Receipt)
+	PendingTx(hash common.Hash) (*types.Transaction, *types.Receipt, uint64, uint64, bool)
+	PendingNonce(addr common.Address) (uint64, error)
+	PooledTx(hash common.Hash) *types.Transaction
+}
+
+// TxSubmitter admits transactions.
+type TxSubmitter interface {
+	SendTransaction(tx *types.Transaction) error
+}
+
+// Feeds streams what the head produces.
+type Feeds interface {
+	MiniBlocks(buffer int) *chain.Subscription[*chain.MiniBlock]
+	Heads(buffer int) *chain.Subscription[*types.Header]
+}
+
+// Backend is what a node hands the server; nil members switch off the
+// methods that need them.
+type Backend struct {
+	Chain  ChainReader
+	Latest LatestReader
+	Txs    TxSubmitter
+	Feeds  Feeds
+	Dev    []chain.DevAccount // unlocked accounts (devnet only)
+}

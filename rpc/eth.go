@@ -1,0 +1,570 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"sort"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	gmath "github.com/ethereum/go-ethereum/common/math"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/meganode/meganode/chain"
+)
+
+// defaultTip is the priority fee the node suggests: the devnet has no fee
+// market to read one from.
+var defaultTip = big.NewInt(params.GWei)
+
+// EthAPI is the eth namespace.
+type EthAPI struct {
+	b      Backend
+	config *params.ChainConfig
+	signer types.Signer
+}
+
+func newEthAPI(b Backend) *EthAPI {
+	cfg := b.Chain.ChainConfig()
+	return &EthAPI{b: b, config: cfg, signer: types.LatestSigner(cfg)}
+}
+
+// ChainId returns the chain id.
+func (api *EthAPI) ChainId() *hexutil.Big { return (*hexutil.Big)(api.config.ChainID) }
+
+// BlockNumber returns the last sealed block number.
+func (api *EthAPI) BlockNumber() hexutil.Uint64 {
+	return hexutil.Uint64(api.b.Chain.CurrentHeader().Number.Uint64())
+}
+
+// Syncing is false: a sequencer is always at its own head.
+func (api *EthAPI) Syncing() (interface{}, error) { return false, nil }
+
+// Accounts lists the unlocked dev accounts.
+func (api *EthAPI) Accounts() []common.Address {
+	out := make([]common.Address, len(api.b.Dev))
+	for i, a := range api.b.Dev {
+		out[i] = a.Address
+	}
+	return out
+}
+
+func (api *EthAPI) pendingHeader() *types.Header {
+	h, _, _ := api.b.Latest.PendingBlock()
+	return h
+}
+
+// GasPrice suggests a legacy gas price: the next base fee plus the tip.
+func (api *EthAPI) GasPrice() *hexutil.Big {
+	return (*hexutil.Big)(new(big.Int).Add(api.pendingHeader().BaseFee, defaultTip))
+}
+
+// MaxPriorityFeePerGas suggests a tip.
+func (api *EthAPI) MaxPriorityFeePerGas() *hexutil.Big { return (*hexutil.Big)(new(big.Int).Set(defaultTip)) }
+
+// resolveHeader maps a block number or tag to a sealed header; pending and
+// latest map to the sealed head here (state reads handle them separately).
+func (api *EthAPI) resolveHeader(bnh gethrpc.BlockNumberOrHash) (*types.Header, error) {
+	if hash, ok := bnh.Hash(); ok {
+		h := api.b.Chain.GetHeaderByHash(hash)
+		if h == nil {
+			return nil, fmt.Errorf("header for hash not found")
+		}
+		if bnh.RequireCanonical && api.b.Chain.GetHeaderByNumber(h.Number.Uint64()) == nil {
+			return nil, fmt.Errorf("hash is not currently canonical")
+		}
+		return h, nil
+	}
+	num, _ := bnh.Number()
+	switch num {
+	case gethrpc.LatestBlockNumber, gethrpc.PendingBlockNumber, gethrpc.SafeBlockNumber, gethrpc.FinalizedBlockNumber:
+		return api.b.Chain.CurrentHeader(), nil
+	case gethrpc.EarliestBlockNumber:
+		return api.b.Chain.GetHeaderByNumber(0), nil
+	}
+	if num < 0 {
+		return nil, &invalidParamsError{fmt.Sprintf("invalid block number %d", num)}
+	}
+	h := api.b.Chain.GetHeaderByNumber(uint64(num))
+	if h == nil {
+		return nil, fmt.Errorf("header not found")
+	}
+	return h, nil
+}
+
+// stateAt opens the state a read names: latest/pending are the newest
+// mini-block, everything else a sealed block. The header is the block context
+// calls run in.
+func (api *EthAPI) stateAt(bnh *gethrpc.BlockNumberOrHash) (*state.StateDB, *types.Header, error) {
+	if bnh == nil {
+		latest := gethrpc.BlockNumberOrHashWithNumber(gethrpc.LatestBlockNumber)
+		bnh = &latest
+	}
+	if num, ok := bnh.Number(); ok && (num == gethrpc.LatestBlockNumber || num == gethrpc.PendingBlockNumber) {
+		return api.b.Latest.LatestState()
+	}
+	h, err := api.resolveHeader(*bnh)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := chain.StateAt(api.b.Chain.StateDatabase(), h.Root)
+	if err != nil {
+		return nil, nil, fmt.Errorf("state of block %d not available: %w", h.Number, err)
+	}
+	return st, h, nil
+}
+
+// GetBalance returns an account's balance.
+func (api *EthAPI) GetBalance(address common.Address, bnh *gethrpc.BlockNumberOrHash) (*hexutil.Big, error) {
+	st, _, err := api.stateAt(bnh)
+	if err != nil {
+		return nil, err
+	}
+	return (*hexutil.Big)(st.GetBalance(address).ToBig()), st.Error()
+}
+
+// GetCode returns an account's code.
+func (api *EthAPI) GetCode(address common.Address, bnh *gethrpc.BlockNumberOrHash) (hexutil.Bytes, error) {
+	st, _, err := api.stateAt(bnh)
+	if err != nil {
+		return nil, err
+	}
+	return st.GetCode(address), st.Error()
+}
+
+// GetStorageAt returns a storage slot.
+func (api *EthAPI) GetStorageAt(address common.Address, hexKey string, bnh *gethrpc.BlockNumberOrHash) (hexutil.Bytes, error) {
+	key, _, err := decodeHash(hexKey)
+	if err != nil {
+		return nil, &invalidParamsError{fmt.Sprintf("unable to decode storage key: %v", err)}
+	}
+	st, _, err := api.stateAt(bnh)
+	if err != nil {
+		return nil, err
+	}
+	v := st.GetState(address, key)
+	return v[:], st.Error()
+}
+
+// decodeHash parses a hex storage key of up to 32 bytes, as geth does.
+func decodeHash(s string) (common.Hash, int, error) {
+	if len(s) >= 2 && (s[:2] == "0x" || s[:2] == "0X") {
+		s = s[2:]
+	}
+	if len(s)&1 != 0 {
+		s = "0" + s
+	}
+	b, err := hexutil.Decode("0x" + s)
+	if err != nil {
+		return common.Hash{}, 0, errors.New("hex string invalid")
+	}
+	if len(b) > 32 {
+		return common.Hash{}, len(b), errors.New("hex string too long, want at most 32 bytes")
+	}
+	return common.BytesToHash(b), len(b), nil
+}
+
+// GetTransactionCount returns the nonce; "pending" includes pooled txs.
+func (api *EthAPI) GetTransactionCount(address common.Address, bnh *gethrpc.BlockNumberOrHash) (*hexutil.Uint64, error) {
+	if bnh != nil {
+		if num, ok := bnh.Number(); ok && num == gethrpc.PendingBlockNumber {
+			n, err := api.b.Latest.PendingNonce(address)
+			return (*hexutil.Uint64)(&n), err
+		}
+	}
+	st, _, err := api.stateAt(bnh)
+	if err != nil {
+		return nil, err
+	}
+	n := st.GetNonce(address)
+	return (*hexutil.Uint64)(&n), st.Error()
+}
+
+// TransactionArgs are the arguments of eth_call, eth_estimateGas and
+// eth_sendTransaction.
+type TransactionArgs struct {
+	From                 *common.Address              `json:"from"`
+	To                   *common.Address              `json:"to"`
+	Gas                  *hexutil.Uint64              `json:"gas"`
+	GasPrice             *hexutil.Big                 `json:"gasPrice"`
+	MaxFeePerGas         *hexutil.Big                 `json:"maxFeePerGas"`
+	MaxPriorityFeePerGas *hexutil.Big                 `json:"maxPriorityFeePerGas"`
+	Value                *hexutil.Big                 `json:"value"`
+	Nonce                *hexutil.Uint64              `json:"nonce"`
+	Data                 *hexutil.Bytes               `json:"data"`
+	Input                *hexutil.Bytes               `json:"input"`
+	AccessList           *types.AccessList            `json:"accessList,omitempty"`
+	ChainID              *hexutil.Big                 `json:"chainId,omitempty"`
+	AuthorizationList    []types.SetCodeAuthorization `json:"authorizationList"`
+	Type                 *hexutil.Uint64              `json:"type"`
+}
+
+func (a *TransactionArgs) data() []byte {
+	if a.Input != nil {
+		return *a.Input
+	}
+	if a.Data != nil {
+		return *a.Data
+	}
+	return nil
+}
+
+func (a *TransactionArgs) check() error {
+	if a.Data != nil && a.Input != nil && !bytesEqual(*a.Data, *a.Input) {
+		return &invalidParamsError{`both "data" and "input" are set and not equal. Please use "input" to pass transaction call data`}
+	}
+	if a.GasPrice != nil && (a.MaxFeePerGas != nil || a.MaxPriorityFeePerGas != nil) {
+		return &invalidParamsError{"both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified"}
+	}
+	if a.MaxFeePerGas != nil && a.MaxPriorityFeePerGas != nil && a.MaxFeePerGas.ToInt().Cmp(a.MaxPriorityFeePerGas.ToInt()) < 0 {
+		return &invalidParamsError{fmt.Sprintf("maxFeePerGas (%v) < maxPriorityFeePerGas (%v)", a.MaxFeePerGas, a.MaxPriorityFeePerGas)}
+	}
+	return nil
+}
+
+func bytesEqual(a, b []byte) bool { return string(a) == string(b) }
+
+func (a *TransactionArgs) callMsg() chain.CallMsg {
+	m := chain.CallMsg{To: a.To, Data: a.data(), AuthList: a.AuthorizationList}
+	if a.From != nil {
+		m.From = *a.From
+	}
+	if a.Gas != nil {
+		m.Gas = uint64(*a.Gas)
+	}
+	m.GasPrice, m.GasFeeCap, m.GasTipCap, m.Value = a.GasPrice.ToInt(), a.MaxFeePerGas.ToInt(), a.MaxPriorityFeePerGas.ToInt(), a.Value.ToInt()
+	if a.AccessList != nil {
+		m.AccessList = *a.AccessList
+	}
+	return m
+}
+
+// rpcGasCap bounds eth_call and eth_estimateGas like geth's default RPCGasCap.
+const rpcGasCap = 50_000_000
+
+// Call executes a message without creating a transaction.
+func (api *EthAPI) Call(ctx context.Context, args TransactionArgs, bnh *gethrpc.BlockNumberOrHash) (hexutil.Bytes, error) {
+	if err := args.check(); err != nil {
+		return nil, err
+	}
+	st, h, err := api.stateAt(bnh)
+	if err != nil {
+		return nil, err
+	}
+	res, err := chain.Call(ctx, chain.CallEnv{Config: api.config, Chain: api.b.Chain, State: st, Header: h, GasCap: rpcGasCap}, args.callMsg())
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Revert()) > 0 {
+		return nil, newRevertError(res.Revert())
+	}
+	return res.Return(), res.Err
+}
+
+// EstimateGas returns the gas a message needs.
+func (api *EthAPI) EstimateGas(ctx context.Context, args TransactionArgs, bnh *gethrpc.BlockNumberOrHash) (hexutil.Uint64, error) {
+	if err := args.check(); err != nil {
+		return 0, err
+	}
+	st, h, err := api.stateAt(bnh)
+	if err != nil {
+		return 0, err
+	}
+	gas, revert, err := chain.EstimateGas(ctx, chain.CallEnv{Config: api.config, Chain: api.b.Chain, State: st, Header: h, GasCap: rpcGasCap}, args.callMsg())
+	if errors.Is(err, chain.ErrExecutionReverted) {
+		return 0, newRevertError(revert)
+	}
+	return hexutil.Uint64(gas), err
+}
+
+// SendRawTransaction admits a signed transaction.
+func (api *EthAPI) SendRawTransaction(input hexutil.Bytes) (common.Hash, error) {
+	tx := new(types.Transaction)
+	if err := tx.UnmarshalBinary(input); err != nil {
+		return common.Hash{}, err
+	}
+	return tx.Hash(), api.b.Txs.SendTransaction(tx)
+}
+
+// SendTransaction signs with an unlocked dev account and submits.
+func (api *EthAPI) SendTransaction(ctx context.Context, args TransactionArgs) (common.Hash, error) {
+	if err := args.check(); err != nil {
+		return common.Hash{}, err
+	}
+	if args.From == nil {
+		return common.Hash{}, &invalidParamsError{"missing from address"}
+	}
+	var dev *chain.DevAccount
+	for i := range api.b.Dev {
+		if api.b.Dev[i].Address == *args.From {
+			dev = &api.b.Dev[i]
+		}
+	}
+	if dev == nil {
+		return common.Hash{}, fmt.Errorf("unknown account %s: only the devnet's unlocked accounts can send", args.From)
+	}
+	if args.ChainID != nil && args.ChainID.ToInt().Cmp(api.config.ChainID) != 0 {
+		return common.Hash{}, fmt.Errorf("chainId does not match node's (have=%v, want=%v)", args.ChainID, api.config.ChainID)
+	}
+	nonce := uint64(0)
+	if args.Nonce != nil {
+		nonce = uint64(*args.Nonce)
+	} else {
+		n, err := api.b.Latest.PendingNonce(dev.Address)
+		if err != nil {
+			return common.Hash{}, err
+		}
+		nonce = n
+	}
+	gas := uint64(0)
+	if args.Gas != nil {
+		gas = uint64(*args.Gas)
+	} else {
+		est, err := api.EstimateGas(ctx, args, nil)
+		if err != nil {
+			return common.Hash{}, err
+		}
+		gas = uint64(est)
+	}
+	var txdata types.TxData
+	switch {
+	case args.GasPrice != nil:
+		txdata = &types.LegacyTx{Nonce: nonce, To: args.To, Gas: gas, GasPrice: args.GasPrice.ToInt(), Value: args.Value.ToInt(), Data: args.data()}
+	default:
+		tip := defaultTip
+		if args.MaxPriorityFeePerGas != nil {
+			tip = args.MaxPriorityFeePerGas.ToInt()
+		}
+		feeCap := new(big.Int).Add(tip, new(big.Int).Mul(api.pendingHeader().BaseFee, big.NewInt(2)))
+		if args.MaxFeePerGas != nil {
+			feeCap = args.MaxFeePerGas.ToInt()
+		}
+		al := types.AccessList{}
+		if args.AccessList != nil {
+			al = *args.AccessList
+		}
+		txdata = &types.DynamicFeeTx{ChainID: api.config.ChainID, Nonce: nonce, To: args.To, Gas: gas, GasTipCap: tip, GasFeeCap: feeCap, Value: args.Value.ToInt(), Data: args.data(), AccessList: al}
+	}
+	tx, err := types.SignNewTx(dev.Key, api.signer, txdata)
+	if err != nil {
+		return common.Hash{}, err
+	}
+	return tx.Hash(), api.b.Txs.SendTransaction(tx)
+}
+
+// GetTransactionByHash finds a tx sealed, preconfirmed or pooled.
+func (api *EthAPI) GetTransactionByHash(hash common.Hash) (*RPCTransaction, error) {
+	if tx, bh, bn, idx := api.b.Chain.Transaction(hash); tx != nil {
+		h := api.b.Chain.GetHeader(bh, bn)
+		if h == nil {
+			return nil, nil
+		}
+		return newRPCTransaction(tx, bh, bn, h.Time, idx, h.BaseFee, api.config), nil
+	}
+	if tx, _, bn, idx, ok := api.b.Latest.PendingTx(hash); ok {
+		h := api.pendingHeader()
+		return newRPCTransaction(tx, chain.PreconfBlockHash, bn, h.Time, idx, h.BaseFee, api.config), nil
+	}
+	if tx := api.b.Latest.PooledTx(hash); tx != nil {
+		return newRPCTransaction(tx, common.Hash{}, 0, 0, 0, nil, api.config), nil
+	}
+	return nil, nil
+}
+
+// GetTransactionReceipt returns a sealed or preconfirmed receipt.
+func (api *EthAPI) GetTransactionReceipt(hash common.Hash) (map[string]interface{}, error) {
+	if tx, bh, bn, idx := api.b.Chain.Transaction(hash); tx != nil {
+		receipts := api.b.Chain.Receipts(bh, bn)
+		if int(idx) >= len(receipts) {
+			return nil, nil
+		}
+		return marshalReceipt(receipts[idx], bh, bn, api.signer, tx, int(idx)), nil
+	}
+	if tx, r, bn, idx, ok := api.b.Latest.PendingTx(hash); ok {
+		return marshalReceipt(r, r.BlockHash, bn, api.signer, tx, int(idx)), nil
+	}
+	return nil, nil
+}
+
+// isPending reports whether num names the block being built.
+func (api *EthAPI) isPending(num gethrpc.BlockNumber) bool {
+	if num == gethrpc.PendingBlockNumber {
+		return true
+	}
+	return num >= 0 && uint64(num) == api.b.Chain.CurrentHeader().Number.Uint64()+1
+}
+
+// GetBlockByNumber returns a block; "pending" and the in-progress number
+// return the block being built.
+func (api *EthAPI) GetBlockByNumber(num gethrpc.BlockNumber, fullTx bool) (map[string]interface{}, error) {
+	if api.isPending(num) {
+		h, txs, receipts := api.b.Latest.PendingBlock()
+		return marshalPendingBlock(h, txs, receipts, fullTx, api.config), nil
+	}
+	h, err := api.resolveHeader(gethrpc.BlockNumberOrHashWithNumber(num))
+	if err != nil || h == nil {
+		return nil, nil
+	}
+	block := api.b.Chain.BlockByHash(h.Hash())
+	if block == nil {
+		return nil, nil
+	}
+	return marshalBlock(block, fullTx, api.config), nil
+}
+
+// GetBlockByHash returns a sealed block.
+func (api *EthAPI) GetBlockByHash(hash common.Hash, fullTx bool) (map[string]interface{}, error) {
+	block := api.b.Chain.BlockByHash(hash)
+	if block == nil {
+		return nil, nil
+	}
+	return marshalBlock(block, fullTx, api.config), nil
+}
+
+// GetBlockReceipts returns every receipt of a block.
+func (api *EthAPI) GetBlockReceipts(bnh gethrpc.BlockNumberOrHash) ([]map[string]interface{}, error) {
+	if num, ok := bnh.Number(); ok && api.isPending(num) {
+		h, txs, receipts := api.b.Latest.PendingBlock()
+		out := make([]map[string]interface{}, len(txs))
+		for i, tx := range txs {
+			out[i] = marshalReceipt(receipts[i], receipts[i].BlockHash, h.Number.Uint64(), api.signer, tx, i)
+		}
+		return out, nil
+	}
+	h, err := api.resolveHeader(bnh)
+	if err != nil || h == nil {
+		return nil, nil
+	}
+	block := api.b.Chain.BlockByHash(h.Hash())
+	if block == nil {
+		return nil, nil
+	}
+	receipts := api.b.Chain.Receipts(block.Hash(), block.NumberU64())
+	txs := block.Transactions()
+	if len(txs) != len(receipts) {
+		return nil, fmt.Errorf("receipts length mismatch: %d vs %d", len(txs), len(receipts))
+	}
+	out := make([]map[string]interface{}, len(receipts))
+	for i, r := range receipts {
+		out[i] = marshalReceipt(r, block.Hash(), block.NumberU64(), api.signer, txs[i], i)
+	}
+	return out, nil
+}
+
+// GetBlockTransactionCountByNumber returns the tx count of a block.
+func (api *EthAPI) GetBlockTransactionCountByNumber(num gethrpc.BlockNumber) *hexutil.Uint {
+	if api.isPending(num) {
+		_, txs, _ := api.b.Latest.PendingBlock()
+		n := hexutil.Uint(len(txs))
+		return &n
+	}
+	h, err := api.resolveHeader(gethrpc.BlockNumberOrHashWithNumber(num))
+	if err != nil || h == nil {
+		return nil
+	}
+	if block := api.b.Chain.BlockByHash(h.Hash()); block != nil {
+		n := hexutil.Uint(len(block.Transactions()))
+		return &n
+	}
+	return nil
+}
+
+// FeeHistory returns base fees, gas used ratios and tip percentiles of up to
+// 1024 sealed blocks ending at newest.
+func (api *EthAPI) FeeHistory(blockCount gmath.HexOrDecimal64, newest gethrpc.BlockNumber, percentiles []float64) (*feeHistoryResult, error) {
+	if blockCount == 0 {
+		return &feeHistoryResult{OldestBlock: (*hexutil.Big)(new(big.Int))}, nil
+	}
+	if blockCount > 1024 {
+		blockCount = 1024
+	}
+	for i, p := range percentiles {
+		if p < 0 || p > 100 {
+			return nil, &invalidParamsError{fmt.Sprintf("invalid reward percentile: %f", p)}
+		}
+		if i > 0 && p <= percentiles[i-1] {
+			return nil, &invalidParamsError{fmt.Sprintf("invalid reward percentile: #%d:%f >= #%d:%f", i-1, percentiles[i-1], i, p)}
+		}
+	}
+	head, err := api.resolveHeader(gethrpc.BlockNumberOrHashWithNumber(newest))
+	if err != nil {
+		return nil, err
+	}
+	last := head.Number.Uint64()
+	first := uint64(0)
+	if last+1 > uint64(blockCount) {
+		first = last + 1 - uint64(blockCount)
+	}
+	res := &feeHistoryResult{OldestBlock: (*hexutil.Big)(new(big.Int).SetUint64(first))}
+	for n := first; n <= last; n++ {
+		block := api.b.Chain.BlockByNumber(n)
+		if block == nil {
+			return nil, fmt.Errorf("block %d not found", n)
+		}
+		h := block.Header()
+		res.BaseFee = append(res.BaseFee, (*hexutil.Big)(h.BaseFee))
+		res.GasUsedRatio = append(res.GasUsedRatio, float64(h.GasUsed)/float64(h.GasLimit))
+		res.BlobBaseFee = append(res.BlobBaseFee, (*hexutil.Big)(new(big.Int)))
+		res.BlobGasUsedRatio = append(res.BlobGasUsedRatio, 0)
+		if len(percentiles) > 0 {
+			res.Reward = append(res.Reward, api.rewards(block, percentiles))
+		}
+		if n == last {
+			next := chain.NextHeader(api.config, h, h.Time+1, h.GasLimit, h.Coinbase)
+			res.BaseFee = append(res.BaseFee, (*hexutil.Big)(next.BaseFee))
+			res.BlobBaseFee = append(res.BlobBaseFee, (*hexutil.Big)(new(big.Int)))
+		}
+	}
+	return res, nil
+}
+
+func (api *EthAPI) rewards(block *types.Block, percentiles []float64) []*hexutil.Big {
+	out := make([]*hexutil.Big, len(percentiles))
+	txs := block.Transactions()
+	if len(txs) == 0 {
+		for i := range out {
+			out[i] = (*hexutil.Big)(new(big.Int))
+		}
+		return out
+	}
+	receipts := api.b.Chain.Receipts(block.Hash(), block.NumberU64())
+	type txGas struct {
+		gas uint64
+		tip *big.Int
+	}
+	sorted := make([]txGas, len(txs))
+	for i, tx := range txs {
+		tip, _ := tx.EffectiveGasTip(block.BaseFee())
+		gas := uint64(0)
+		if i < len(receipts) {
+			gas = receipts[i].GasUsed
+		}
+		sorted[i] = txGas{gas: gas, tip: tip}
+	}
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].tip.Cmp(sorted[j].tip) < 0 })
+	var txIndex int
+	sumGas := sorted[0].gas
+	for i, p := range percentiles {
+		threshold := uint64(float64(block.GasUsed()) * p / 100)
+		for sumGas < threshold && txIndex < len(sorted)-1 {
+			txIndex++
+			sumGas += sorted[txIndex].gas
+		}
+		out[i] = (*hexutil.Big)(sorted[txIndex].tip)
+	}
+	return out
+}
+
+type feeHistoryResult struct {
+	OldestBlock      *hexutil.Big     `json:"oldestBlock"`
+	Reward           [][]*hexutil.Big `json:"reward,omitempty"`
+	BaseFee          []*hexutil.Big   `json:"baseFeePerGas,omitempty"`
+	GasUsedRatio     []float64        `json:"gasUsedRatio"`
+	BlobBaseFee      []*hexutil.Big   `json:"baseFeePerBlobGas,omitempty"`
+	BlobGasUsedRatio []float64        `json:"blobGasUsedRatio,omitempty"`
+}

@@ -1,0 +1,218 @@
+package rpc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+)
+
+// maxLogRange bounds the blocks one eth_getLogs scans.
+const maxLogRange = 10_000
+
+// FilterCriteria is the log filter of eth_getLogs and the logs subscription,
+// decoded as geth decodes it: address is one address or a list, each topic
+// position null, a hash or a list of hashes.
+type FilterCriteria struct {
+	BlockHash *common.Hash
+	FromBlock *gethrpc.BlockNumber
+	ToBlock   *gethrpc.BlockNumber
+	Addresses []common.Address
+	Topics    [][]common.Hash
+}
+
+// UnmarshalJSON decodes the filter object.
+func (f *FilterCriteria) UnmarshalJSON(data []byte) error {
+	var raw struct {
+		BlockHash *common.Hash         `json:"blockHash"`
+		FromBlock *gethrpc.BlockNumber `json:"fromBlock"`
+		ToBlock   *gethrpc.BlockNumber `json:"toBlock"`
+		Address   json.RawMessage      `json:"address"`
+		Topics    []json.RawMessage    `json:"topics"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	if raw.BlockHash != nil && (raw.FromBlock != nil || raw.ToBlock != nil) {
+		return errors.New("cannot specify both BlockHash and FromBlock/ToBlock, choose one or the other")
+	}
+	f.BlockHash, f.FromBlock, f.ToBlock = raw.BlockHash, raw.FromBlock, raw.ToBlock
+	if len(raw.Address) > 0 && string(raw.Address) != "null" {
+		var one common.Address
+		if err := json.Unmarshal(raw.Address, &one); err == nil {
+			f.Addresses = []common.Address{one}
+		} else if err := json.Unmarshal(raw.Address, &f.Addresses); err != nil {
+			return fmt.Errorf("invalid addresses in query: %w", err)
+		}
+	}
+	if len(raw.Topics) > 4 {
+		return errors.New("too many topics in filter: at most 4")
+	}
+	for i, t := range raw.Topics {
+		var pos []common.Hash
+		switch {
+		case len(t) == 0 || string(t) == "null":
+		case t[0] == '[':
+			var list []*common.Hash
+			if err := json.Unmarshal(t, &list); err != nil {
+				return fmt.Errorf("invalid topic %d: %w", i, err)
+			}
+			for _, h := range list {
+				if h == nil { // a null inside a list matches anything
+					pos = nil
+					break
+				}
+				pos = append(pos, *h)
+			}
+		default:
+			var h common.Hash
+			if err := json.Unmarshal(t, &h); err != nil {
+				return fmt.Errorf("invalid topic %d: %w", i, err)
+			}
+			pos = []common.Hash{h}
+		}
+		f.Topics = append(f.Topics, pos)
+	}
+	return nil
+}
+
+// matches reports whether l passes the address and topic filters.
+func (f *FilterCriteria) matches(l *types.Log) bool {
+	if len(f.Addresses) > 0 {
+		found := false
+		for _, a := range f.Addresses {
+			if a == l.Address {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	if len(f.Topics) > len(l.Topics) {
+		return false
+	}
+	for i, pos := range f.Topics {
+		if len(pos) == 0 {
+			continue
+		}
+		found := false
+		for _, t := range pos {
+			if l.Topics[i] == t {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// bloomMatches rules a block out by its bloom.
+func (f *FilterCriteria) bloomMatches(bloom types.Bloom) bool {
+	if len(f.Addresses) > 0 {
+		any := false
+		for _, a := range f.Addresses {
+			if types.BloomLookup(bloom, a) {
+				any = true
+				break
+			}
+		}
+		if !any {
+			return false
+		}
+	}
+	for _, pos := range f.Topics {
+		if len(pos) == 0 {
+			continue
+		}
+		any := false
+		for _, t := range pos {
+			if types.BloomLookup(bloom, t) {
+				any = true
+				break
+			}
+		}
+		if !any {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *FilterCriteria) collect(receipts []*types.Receipt, out []*types.Log) []*types.Log {
+	for _, r := range receipts {
+		for _, l := range r.Logs {
+			if f.matches(l) {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
+// GetLogs returns the logs matching crit in sealed blocks, and in the block
+// being built when toBlock is "pending".
+func (api *EthAPI) GetLogs(crit FilterCriteria) ([]*types.Log, error) {
+	logs := []*types.Log{}
+	if crit.BlockHash != nil {
+		h := api.b.Chain.GetHeaderByHash(*crit.BlockHash)
+		if h == nil {
+			return nil, errors.New("unknown block")
+		}
+		if crit.bloomMatches(h.Bloom) {
+			logs = crit.collect(api.b.Chain.Receipts(h.Hash(), h.Number.Uint64()), logs)
+		}
+		return logs, nil
+	}
+	head := api.b.Chain.CurrentHeader().Number.Uint64()
+	resolve := func(n *gethrpc.BlockNumber, def uint64) (uint64, bool) {
+		if n == nil {
+			return def, false
+		}
+		switch *n {
+		case gethrpc.LatestBlockNumber, gethrpc.SafeBlockNumber, gethrpc.FinalizedBlockNumber:
+			return head, false
+		case gethrpc.PendingBlockNumber:
+			return head, true
+		case gethrpc.EarliestBlockNumber:
+			return 0, false
+		}
+		return uint64(*n), false
+	}
+	from, _ := resolve(crit.FromBlock, head)
+	to, pending := resolve(crit.ToBlock, head)
+	if to > head {
+		to = head
+	}
+	if crit.FromBlock != nil && *crit.FromBlock >= 0 && uint64(*crit.FromBlock) > head+1 {
+		return logs, nil
+	}
+	if from > to && !pending {
+		if crit.FromBlock != nil && crit.ToBlock != nil && *crit.FromBlock >= 0 && *crit.ToBlock >= 0 {
+			return nil, &invalidParamsError{"invalid block range params"}
+		}
+		return logs, nil
+	}
+	if to >= from && to-from >= maxLogRange {
+		return nil, fmt.Errorf("query exceeds max block range %d", maxLogRange)
+	}
+	for n := from; n <= to; n++ {
+		h := api.b.Chain.GetHeaderByNumber(n)
+		if h == nil || !crit.bloomMatches(h.Bloom) {
+			continue
+		}
+		logs = crit.collect(api.b.Chain.Receipts(h.Hash(), n), logs)
+	}
+	if pending {
+		_, _, receipts := api.b.Latest.PendingBlock()
+		logs = crit.collect(receipts, logs)
+	}
+	return logs, nil
+}

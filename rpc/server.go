@@ -1,0 +1,260 @@
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ethereum/go-ethereum/crypto"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+)
+
+// Version is the node version reported by web3_clientVersion.
+const Version = "0.1.0"
+
+// Config configures the HTTP/WS server.
+type Config struct {
+	Addr          string        // listen address, default 127.0.0.1
+	Port          int           // listen port, default 8545; 0 picks a free one
+	BodyLimit     int           // request body limit, default 128 KiB
+	RawTxLimit    int           // body limit for raw-transaction requests, default 2.5 MiB
+	BatchLimit    int           // calls per batch, default 500
+	BatchRespSize int           // bytes per batch response, default 25 MB
+	CORSOrigins   []string      // default "*"
+	ReadTimeout   time.Duration // default 30s
+}
+
+// DefaultConfig returns the server defaults.
+func DefaultConfig() Config {
+	return Config{
+		Addr:          "127.0.0.1",
+		Port:          8545,
+		BodyLimit:     128 * 1024,
+		RawTxLimit:    5 * 512 * 1024,
+		BatchLimit:    500,
+		BatchRespSize: 25_000_000,
+		CORSOrigins:   []string{"*"},
+		ReadTimeout:   30 * time.Second,
+	}
+}
+
+// Check validates the configuration.
+func (c Config) Check() error {
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("port %d out of range", c.Port)
+	}
+	if c.BodyLimit <= 0 || c.RawTxLimit < c.BodyLimit || c.BatchLimit <= 0 {
+		return fmt.Errorf("limits: body %d, raw tx body %d, batch %d", c.BodyLimit, c.RawTxLimit, c.BatchLimit)
+	}
+	return nil
+}
+
+// Server serves JSON-RPC over HTTP and websocket on one port.
+type Server struct {
+	cfg   Config
+	log   zerolog.Logger
+	rpc   *gethrpc.Server
+	http  *http.Server
+	ln    net.Listener
+	ready func() error
+}
+
+// NewServer registers the namespaces the backend supports. ready reports
+// whether the node can serve (nil error) for /ready.
+func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*Server, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, fmt.Errorf("rpc: %w", err)
+	}
+	srv := gethrpc.NewServer()
+	srv.SetHTTPBodyLimit(cfg.RawTxLimit)
+	srv.SetWebsocketReadLimit(int64(cfg.RawTxLimit))
+	srv.SetBatchLimits(cfg.BatchLimit, cfg.BatchRespSize)
+	version := fmt.Sprintf("meganode/v%s/%s-%s/%s", Version, runtime.GOOS, runtime.GOARCH, runtime.Version())
+	if err := srv.RegisterName("web3", &Web3API{version: version}); err != nil {
+		return nil, err
+	}
+	if b.Chain != nil {
+		if err := srv.RegisterName("net", &NetAPI{chainID: b.Chain.ChainConfig().ChainID.Uint64()}); err != nil {
+			return nil, err
+		}
+		if b.Latest != nil && b.Txs != nil && b.Feeds != nil {
+			if err := srv.RegisterName("eth", newEthAPI(b)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if ready == nil {
+		ready = func() error { return nil }
+	}
+	s := &Server{cfg: cfg, log: log.With().Str("component", "rpc").Logger(), rpc: srv, ready: ready}
+	s.http = &http.Server{Handler: s, ReadHeaderTimeout: cfg.ReadTimeout}
+	return s, nil
+}
+
+// Start listens and serves.
+func (s *Server) Start(context.Context) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Addr, strconv.Itoa(s.cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	s.ln = ln
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error().Err(err).Msg("http server")
+		}
+	}()
+	s.log.Info().Str("addr", s.Addr()).Msg("rpc listening")
+	return nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Stop closes listeners and connections; idempotent.
+func (s *Server) Stop(ctx context.Context) error {
+	s.rpc.Stop()
+	if s.ln == nil {
+		return nil
+	}
+	err := s.http.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = s.http.Close()
+	}
+	return err
+}
+
+var wsHandlerOrigins = []string{"*"}
+
+// ServeHTTP routes /health, /ready, websocket upgrades and JSON-RPC posts.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.cors(w, r)
+	switch {
+	case r.Method == http.MethodOptions:
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case r.URL.Path == "/health":
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		return
+	case r.URL.Path == "/ready":
+		if err := s.ready(); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return
+	case strings.EqualFold(r.Header.Get("Upgrade"), "websocket"):
+		s.rpc.WebsocketHandler(wsHandlerOrigins).ServeHTTP(w, r)
+		return
+	case r.Method == http.MethodPost:
+		s.servePost(w, r)
+		return
+	}
+	s.rpc.ServeHTTP(w, r)
+}
+
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin == "" || len(s.cfg.CORSOrigins) == 0 {
+		return
+	}
+	for _, o := range s.cfg.CORSOrigins {
+		if o == "*" || o == origin {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+			w.Header().Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS")
+			w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
+			w.Header().Set("Vary", "Origin")
+			return
+		}
+	}
+}
+
+// rawTxMethods may use the larger body limit.
+var rawTxMethods = map[string]bool{
+	"eth_sendRawTransaction":      true,
+	"eth_sendRawTransactionSync":  true,
+	"realtime_sendRawTransaction": true,
+}
+
+// servePost enforces the body limits with a JSON-RPC error (geth answers a
+// bare HTTP 413), then hands the request to the rpc server.
+func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > int64(s.cfg.RawTxLimit) {
+		writeError(w, http.StatusRequestEntityTooLarge, -32600, fmt.Sprintf("request body too large: %d bytes, limit %d", r.ContentLength, s.cfg.RawTxLimit))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(s.cfg.RawTxLimit)+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, -32600, "read request body: "+err.Error())
+		return
+	}
+	if len(body) > s.cfg.RawTxLimit {
+		writeError(w, http.StatusRequestEntityTooLarge, -32600, fmt.Sprintf("request body too large: over %d bytes", s.cfg.RawTxLimit))
+		return
+	}
+	if len(body) > s.cfg.BodyLimit && !onlyRawTx(body) {
+		writeError(w, http.StatusRequestEntityTooLarge, -32600, fmt.Sprintf("request body too large: %d bytes, limit %d (%d for raw transactions)", len(body), s.cfg.BodyLimit, s.cfg.RawTxLimit))
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	s.rpc.ServeHTTP(w, r)
+}
+
+// onlyRawTx reports whether every call in body submits a raw transaction.
+func onlyRawTx(body []byte) bool {
+	type call struct {
+		Method string `json:"method"`
+	}
+	var calls []call
+	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '[' {
+		if json.Unmarshal(body, &calls) != nil {
+			return false
+		}
+	} else {
+		var c call
+		if json.Unmarshal(body, &c) != nil {
+			return false
+		}
+		calls = []call{c}
+	}
+	for _, c := range calls {
+		if !rawTxMethods[c.Method] {
+			return false
+		}
+	}
+	return len(calls) > 0
+}
+
+func writeJSON(w http.ResponseWriter, status int, v interface{}) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status, code int, msg string) {
+	writeJSON(w, status, map[string]interface{}{
+		"jsonrpc": "2.0",
+		"id":      nil,
+		"error":   map[string]interface{}{"code": code, "message": msg},
+	})
+}
+
+func keccak(b []byte) []byte { return crypto.Keccak256(b) }
+
+func uitoa(v uint64) string { return strconv.FormatUint(v, 10) }

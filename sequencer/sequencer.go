@@ -1,0 +1,525 @@
+package sequencer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/storage"
+)
+
+// ErrStopped is returned for work handed to a sequencer that is not running.
+var ErrStopped = errors.New("sequencer stopped")
+
+// Clock is the sequencer's time source.
+type Clock interface{ Now() time.Time }
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// Config configures block production.
+type Config struct {
+	MiniBlockTime time.Duration  // default 10ms
+	BlockTime     time.Duration  // default 1s; at least 1s, header times are seconds
+	Eager         bool           // seal a mini-block as soon as a tx executed when idle
+	GasLimit      uint64         // block gas limit
+	Coinbase      common.Address // fee recipient
+	Pool          PoolConfig
+	PreconfHash   common.Hash // blockHash of preconfirmed receipts, default all-ones
+}
+
+// DefaultConfig returns the devnet defaults.
+func DefaultConfig() Config {
+	return Config{
+		MiniBlockTime: 10 * time.Millisecond,
+		BlockTime:     time.Second,
+		Eager:         true,
+		GasLimit:      chain.DefaultGasLimit,
+		Pool:          DefaultPoolConfig(),
+		PreconfHash:   chain.PreconfBlockHash,
+	}
+}
+
+// Check validates the configuration.
+func (c Config) Check() error {
+	switch {
+	case c.MiniBlockTime <= 0:
+		return fmt.Errorf("mini-block time %v must be positive", c.MiniBlockTime)
+	case c.BlockTime < time.Second:
+		return fmt.Errorf("block time %v below 1s: header timestamps are seconds and must increase", c.BlockTime)
+	case c.MiniBlockTime > c.BlockTime:
+		return fmt.Errorf("mini-block time %v above block time %v", c.MiniBlockTime, c.BlockTime)
+	case c.GasLimit < params.TxGas:
+		return fmt.Errorf("gas limit %d too low", c.GasLimit)
+	}
+	return c.Pool.Check()
+}
+
+// PendingBlock is the block being built, shared append-only between the
+// sequencer and readers; a View says how much of it is visible.
+type PendingBlock struct {
+	mu       sync.RWMutex
+	Header   *types.Header // template: Root, GasUsed, hashes unset
+	txs      types.Transactions
+	receipts []*types.Receipt
+	index    map[common.Hash]int
+}
+
+// Tx returns a preconfirmed tx and its receipt if it is among the first n.
+func (pb *PendingBlock) Tx(hash common.Hash, n int) (*types.Transaction, *types.Receipt, int, bool) {
+	pb.mu.RLock()
+	defer pb.mu.RUnlock()
+	i, ok := pb.index[hash]
+	if !ok || i >= n {
+		return nil, nil, 0, false
+	}
+	return pb.txs[i], pb.receipts[i], i, true
+}
+
+// Txs returns the first n txs and receipts.
+func (pb *PendingBlock) Txs(n int) (types.Transactions, []*types.Receipt) {
+	pb.mu.RLock()
+	defer pb.mu.RUnlock()
+	return pb.txs[:n:n], pb.receipts[:n:n]
+}
+
+// View is a consistent snapshot of the chain head for readers: the sealed
+// head, the block in progress and the state after the newest mini-block.
+type View struct {
+	Sealed    *types.Header
+	Pending   *PendingBlock
+	TxCount   int    // txs of Pending visible in this view
+	GasUsed   uint64 // gas used by them
+	MiniBlock uint64 // number of mini-blocks sealed so far in the chain
+	MiniIndex uint64 // mini-blocks sealed so far in the pending block
+	overlay   *chain.Overlay
+	reader    state.Reader
+}
+
+// Reader reads the newest mini-block state.
+func (v *View) Reader() state.Reader { return v.reader }
+
+// PendingHeader is the header of the block being built.
+func (v *View) PendingHeader() *types.Header { return v.Pending.Header }
+
+// Sequencer produces blocks. The loop goroutine owns the builder; everything
+// readers see goes through the atomically published View.
+type Sequencer struct {
+	cfg    Config
+	log    zerolog.Logger
+	store  *storage.Store
+	config *params.ChainConfig
+	clock  Clock
+	pool   *Pool
+
+	// Loop-owned.
+	builder    *chain.BlockBuilder
+	opened     time.Time
+	miniCount  uint64 // global mini-blocks sealed
+	miniIndex  uint64
+	journalSeq int
+	unsealed   []*pooledTx
+	receipts   []*types.Receipt
+	miniGas    uint64
+	failed     error
+
+	view      atomic.Pointer[View]
+	miniFeed  chain.Feed[*chain.MiniBlock]
+	headFeed  chain.Feed[*types.Header]
+	stepMu    sync.Mutex // serialises steps between the loop and tests
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	running   atomic.Bool
+	recovered types.Transactions
+}
+
+// New builds a sequencer on store, opening the block after the stored head
+// and re-admitting transactions journaled before a crash. It starts nothing.
+func New(cfg Config, store *storage.Store, clock Clock, log zerolog.Logger) (*Sequencer, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, fmt.Errorf("sequencer: %w", err)
+	}
+	if clock == nil {
+		clock = wallClock{}
+	}
+	s := &Sequencer{
+		cfg:       cfg,
+		log:       log.With().Str("role", "sequencer").Logger(),
+		store:     store,
+		config:    store.ChainConfig(),
+		clock:     clock,
+		miniCount: store.MiniBlockCount(),
+	}
+	s.pool = NewPool(cfg.Pool, s.config, s)
+	if err := s.openBlock(clock.Now()); err != nil {
+		return nil, err
+	}
+	next := store.CurrentHeader().Number.Uint64() + 1
+	txs, n, err := store.Journaled(next)
+	if err != nil {
+		return nil, err
+	}
+	// New journal records continue after the recovered ones so that a second
+	// crash during recovery still finds every tx; sealing drops them all.
+	s.journalSeq = n
+	for _, tx := range txs {
+		if _, err := s.pool.Add(tx); err != nil {
+			s.log.Warn().Err(err).Stringer("tx", tx.Hash()).Msg("journaled tx not re-admitted")
+			continue
+		}
+		s.recovered = append(s.recovered, tx)
+	}
+	if len(txs) > 0 {
+		s.log.Info().Int("txs", len(s.recovered)).Uint64("block", next).Msg("recovered preconfirmed txs from journal")
+	}
+	return s, nil
+}
+
+// Reader and PendingHeader make the sequencer the pool's PoolState.
+func (s *Sequencer) Reader() state.Reader          { return s.view.Load().reader }
+func (s *Sequencer) PendingHeader() *types.Header { return s.view.Load().Pending.Header }
+
+// View returns the current head view.
+func (s *Sequencer) View() *View { return s.view.Load() }
+
+// Pool returns the mempool.
+func (s *Sequencer) Pool() *Pool { return s.pool }
+
+// MiniBlocks subscribes to sealed mini-blocks.
+func (s *Sequencer) MiniBlocks(buffer int) *chain.Subscription[*chain.MiniBlock] {
+	return s.miniFeed.Subscribe(buffer)
+}
+
+// Heads subscribes to sealed block headers.
+func (s *Sequencer) Heads(buffer int) *chain.Subscription[*types.Header] {
+	return s.headFeed.Subscribe(buffer)
+}
+
+// SendTransaction admits tx into the pool.
+func (s *Sequencer) SendTransaction(tx *types.Transaction) error {
+	if err := s.failure(); err != nil {
+		return err
+	}
+	_, err := s.pool.Add(tx)
+	return err
+}
+
+// Config returns the production configuration.
+func (s *Sequencer) Config() Config { return s.cfg }
+
+func (s *Sequencer) failure() error {
+	s.stepMu.Lock()
+	defer s.stepMu.Unlock()
+	if s.failed != nil {
+		return fmt.Errorf("sequencer halted: %w", s.failed)
+	}
+	return nil
+}
+
+// Start runs the production loop.
+func (s *Sequencer) Start(context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return errors.New("sequencer already started")
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.wg.Add(1)
+	go s.loop()
+	s.log.Info().Dur("miniblock_time", s.cfg.MiniBlockTime).Dur("block_time", s.cfg.BlockTime).Bool("eager", s.cfg.Eager).Msg("sequencer started")
+	return nil
+}
+
+// Stop ends the loop; the open block is not sealed, its mini-blocks stay
+// journaled and are re-executed on the next start. Idempotent.
+func (s *Sequencer) Stop(context.Context) error {
+	if s.cancel == nil {
+		return nil
+	}
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Sequencer) loop() {
+	defer s.wg.Done()
+	ticker := time.NewTicker(s.cfg.MiniBlockTime)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-ticker.C:
+			s.Step(true)
+		case <-s.pool.Notify():
+			s.Step(false)
+		}
+	}
+}
+
+// Step executes ready transactions and seals what is due: a mini-block on a
+// tick (or, in eager mode, whenever something executed) and the block when
+// BlockTime has passed since it opened.
+func (s *Sequencer) Step(tick bool) {
+	s.stepMu.Lock()
+	defer s.stepMu.Unlock()
+	if s.failed != nil {
+		return
+	}
+	start := s.clock.Now()
+	n := s.execute(start)
+	now := s.clock.Now()
+	if tick || (s.cfg.Eager && n > 0) || len(s.unsealed) > 0 && now.Sub(start) >= s.cfg.MiniBlockTime {
+		if err := s.sealMiniBlock(now); err != nil {
+			s.halt(err)
+			return
+		}
+	}
+	if tick && now.Sub(s.opened) >= s.cfg.BlockTime {
+		if err := s.sealBlock(); err != nil {
+			s.halt(err)
+			return
+		}
+		if err := s.openBlock(now); err != nil {
+			s.halt(err)
+		}
+	}
+}
+
+// halt stops production after a critical error (disk full, corrupt state):
+// nothing is sealed that could not be persisted.
+func (s *Sequencer) halt(err error) {
+	s.failed = err
+	s.log.Error().Err(err).Msg("sequencer halted")
+}
+
+// execute runs ready txs for at most one mini-block interval.
+func (s *Sequencer) execute(start time.Time) int {
+	header := s.builder.Header()
+	n := 0
+	for {
+		if n%64 == 63 && s.clock.Now().Sub(start) >= s.cfg.MiniBlockTime {
+			return n
+		}
+		ptx := s.pool.Next(header.BaseFee)
+		if ptx == nil {
+			return n
+		}
+		receipt, err := s.builder.ApplyTx(ptx.tx)
+		switch {
+		case err == nil:
+			s.pool.Done(ptx, executed)
+			s.unsealed = append(s.unsealed, ptx)
+			s.receipts = append(s.receipts, receipt)
+			s.miniGas += receipt.GasUsed
+			n++
+		case errors.Is(err, chain.ErrBlockFull), errors.Is(err, chain.ErrFeeCapTooLow), errors.Is(err, chain.ErrInsufficientFunds):
+			s.pool.Done(ptx, retry)
+			s.log.Debug().Err(err).Stringer("tx", ptx.tx.Hash()).Msg("tx deferred to next block")
+		default:
+			s.pool.Done(ptx, dropped)
+			s.log.Warn().Err(err).Stringer("tx", ptx.tx.Hash()).Stringer("from", ptx.from).Msg("tx dropped at execution")
+		}
+	}
+}
+
+// sealMiniBlock journals and publishes what executed since the last one.
+func (s *Sequencer) sealMiniBlock(now time.Time) error {
+	header := s.builder.Header()
+	number := header.Number.Uint64()
+	txs := make(types.Transactions, len(s.unsealed))
+	for i, p := range s.unsealed {
+		txs[i] = p.tx
+	}
+	if len(txs) > 0 {
+		// Journal before anyone can see the receipts: a crash after this
+		// point re-executes the txs, it never loses them.
+		if err := s.store.JournalMiniBlock(number, uint64(s.journalSeq), txs); err != nil {
+			return err
+		}
+		s.journalSeq++
+	}
+	old := s.view.Load()
+	pb := old.Pending
+	// Readers get copies: Seal later sets the block hash on the originals.
+	receipts := make([]*types.Receipt, len(s.receipts))
+	for i, r := range s.receipts {
+		receipts[i] = preconfReceipt(r, s.cfg.PreconfHash, header.Time)
+	}
+	pb.mu.Lock()
+	for i, tx := range txs {
+		pb.index[tx.Hash()] = len(pb.txs)
+		pb.txs = append(pb.txs, tx)
+		pb.receipts = append(pb.receipts, receipts[i])
+	}
+	pb.mu.Unlock()
+	changes := s.builder.TakeChanges()
+	overlay := old.overlay.Push(changes)
+	mb := &chain.MiniBlock{
+		BlockNumber:     number,
+		BlockTimestamp:  header.Time,
+		Index:           s.miniIndex,
+		Number:          s.miniCount,
+		TimestampMicros: uint64(now.UnixMicro()),
+		GasUsed:         s.miniGas,
+		Txs:             txs,
+		Receipts:        receipts,
+		StateChanges:    changes,
+	}
+	s.miniCount++
+	s.miniIndex++
+	base, err := s.baseReader(old.Sealed.Root)
+	if err != nil {
+		return err
+	}
+	s.view.Store(&View{
+		Sealed:    old.Sealed,
+		Pending:   pb,
+		TxCount:   old.TxCount + len(txs),
+		GasUsed:   old.GasUsed + s.miniGas,
+		MiniBlock: s.miniCount,
+		MiniIndex: s.miniIndex,
+		overlay:   overlay,
+		reader:    overlay.Reader(base),
+	})
+	s.unsealed, s.receipts, s.miniGas = s.unsealed[:0], s.receipts[:0], 0
+	s.miniFeed.Send(mb)
+	if len(txs) > 0 {
+		s.log.Debug().Uint64("miniblock", mb.Number).Uint64("block", number).Int("txs", len(txs)).Msg("sealed mini-block")
+	}
+	return nil
+}
+
+func (s *Sequencer) baseReader(root common.Hash) (state.Reader, error) {
+	r, err := s.store.StateDatabase().Reader(root)
+	if err != nil {
+		return nil, fmt.Errorf("state reader at %s: %w", root, err)
+	}
+	return r, nil
+}
+
+func preconfReceipt(r *types.Receipt, hash common.Hash, time uint64) *types.Receipt {
+	cp := *r
+	cp.BlockHash = hash
+	cp.Logs = make([]*types.Log, len(r.Logs))
+	for i, l := range r.Logs {
+		lc := *l
+		lc.BlockHash = hash
+		lc.BlockTimestamp = time
+		cp.Logs[i] = &lc
+	}
+	return &cp
+}
+
+// sealBlock seals and persists the open block.
+func (s *Sequencer) sealBlock() error {
+	if len(s.unsealed) > 0 {
+		return errors.New("sealing a block with unpublished txs")
+	}
+	sb, err := s.builder.Seal()
+	if err != nil {
+		return err
+	}
+	if err := s.store.WriteSealed(sb, s.miniCount, s.journalSeq); err != nil {
+		return err
+	}
+	h := sb.Block.Header()
+	s.log.Info().Uint64("block", h.Number.Uint64()).Stringer("hash", sb.Block.Hash()).Int("txs", len(sb.Block.Transactions())).
+		Uint64("gas", h.GasUsed).Uint64("miniblocks", s.miniIndex).Msg("sealed block")
+	s.headFeed.Send(h)
+	return nil
+}
+
+// openBlock starts the block after the stored head.
+func (s *Sequencer) openBlock(now time.Time) error {
+	parent := s.store.CurrentHeader()
+	t := uint64(now.Unix())
+	if t <= parent.Time {
+		t = parent.Time + 1
+	}
+	header := chain.NextHeader(s.config, parent, t, s.cfg.GasLimit, s.cfg.Coinbase)
+	b, err := chain.NewBlockBuilder(s.config, s.store, s.store.StateDatabase(), parent, header)
+	if err != nil {
+		return err
+	}
+	base, err := s.baseReader(parent.Root)
+	if err != nil {
+		return err
+	}
+	s.builder, s.opened, s.miniIndex, s.journalSeq = b, now, 0, 0
+	pb := &PendingBlock{Header: types.CopyHeader(header), index: make(map[common.Hash]int)}
+	s.view.Store(&View{Sealed: parent, Pending: pb, MiniBlock: s.miniCount, reader: base})
+	s.pool.NewBlock()
+	return nil
+}
+
+// BaseFee is the base fee of the block being built.
+func (s *Sequencer) BaseFee() *big.Int { return s.view.Load().Pending.Header.BaseFee }
+
+// LatestState opens the newest mini-block state and returns it with the
+// header of the block being built, the context "latest" calls execute in.
+func (s *Sequencer) LatestState() (*state.StateDB, *types.Header, error) {
+	v := s.view.Load()
+	st, err := chain.StateWithOverlay(s.store.StateDatabase(), v.Sealed.Root, v.reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, v.Pending.Header, nil
+}
+
+// PendingBlock returns the block being built as far as mini-blocks sealed it.
+func (s *Sequencer) PendingBlock() (*types.Header, types.Transactions, []*types.Receipt) {
+	v := s.view.Load()
+	txs, receipts := v.Pending.Txs(v.TxCount)
+	h := types.CopyHeader(v.Pending.Header)
+	h.GasUsed = v.GasUsed
+	return h, txs, receipts
+}
+
+// PendingTx returns a preconfirmed tx with its receipt, block number and index.
+func (s *Sequencer) PendingTx(hash common.Hash) (*types.Transaction, *types.Receipt, uint64, uint64, bool) {
+	v := s.view.Load()
+	tx, r, i, ok := v.Pending.Tx(hash, v.TxCount)
+	if !ok {
+		return nil, nil, 0, 0, false
+	}
+	return tx, r, v.Pending.Header.Number.Uint64(), uint64(i), true
+}
+
+// PendingNonce is the nonce a new tx of addr should use.
+func (s *Sequencer) PendingNonce(addr common.Address) (uint64, error) {
+	if n, ok := s.pool.PendingNonce(addr); ok {
+		return n, nil
+	}
+	acct, err := s.Reader().Account(addr)
+	if err != nil || acct == nil {
+		return 0, err
+	}
+	return acct.Nonce, nil
+}
+
+// PooledTx returns a tx waiting in the pool.
+func (s *Sequencer) PooledTx(hash common.Hash) *types.Transaction { return s.pool.Get(hash) }
+
+// MiniBlockCount is the number of mini-blocks sealed so far.
+func (s *Sequencer) MiniBlockCount() uint64 { return s.view.Load().MiniBlock }
+
+// Healthy reports why the sequencer cannot produce blocks, or nil.
+func (s *Sequencer) Healthy() error {
+	if !s.running.Load() {
+		return ErrStopped
+	}
+	return s.failure()
+}

@@ -1,0 +1,323 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/rawdb"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/ethdb"
+	"github.com/ethereum/go-ethereum/ethdb/pebble"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/ethereum/go-ethereum/triedb"
+
+	"github.com/meganode/meganode/chain"
+)
+
+// ErrGenesisMismatch means the data directory holds a different chain.
+var ErrGenesisMismatch = errors.New("data directory holds a different chain")
+
+var (
+	bundlePrefix  = []byte("mg-bundle-")  // + number → RLP(bundleRecord)
+	journalPrefix = []byte("mg-journal-") // + block number + index → RLP(journalRecord)
+	miniCountKey  = []byte("mg-miniblock-count")
+)
+
+// Config configures the store.
+type Config struct {
+	Dir     string // data directory; empty keeps everything in memory
+	CacheMB int    // pebble cache, default 256
+	Handles int    // open file handles, default 256
+}
+
+// Store is the chain and state database of one node.
+type Store struct {
+	log    zerolog.Logger
+	kv     ethdb.Database
+	db     *deferredDB
+	triedb *triedb.Database
+	state  state.Database
+	config *params.ChainConfig
+
+	mu      sync.RWMutex // guards head; writers hold it across the seal batch
+	head    *types.Header
+	genesis *types.Block
+}
+
+// Open opens (or creates) the store and initialises it with genesis: a new
+// store commits it, an existing one must hold the same genesis.
+func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error) {
+	if cfg.CacheMB == 0 {
+		cfg.CacheMB = 256
+	}
+	if cfg.Handles == 0 {
+		cfg.Handles = 256
+	}
+	var kv ethdb.Database
+	if cfg.Dir == "" {
+		kv = rawdb.NewMemoryDatabase()
+	} else {
+		pdb, err := pebble.New(filepath.Join(cfg.Dir, "chaindata"), cfg.CacheMB, cfg.Handles, "meganode/db/", false)
+		if err != nil {
+			return nil, fmt.Errorf("open pebble at %s: %w", cfg.Dir, err)
+		}
+		kv = rawdb.NewDatabase(pdb)
+	}
+	s := &Store{log: log.With().Str("component", "storage").Logger(), kv: kv, db: &deferredDB{Database: kv}}
+	s.triedb = triedb.NewDatabase(s.db, triedb.HashDefaults)
+	s.state = state.NewDatabase(s.triedb, state.NewCodeDB(s.db))
+	if err := s.init(genesis); err != nil {
+		kv.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init(genesis *core.Genesis) error {
+	want := genesis.ToBlock()
+	stored := rawdb.ReadCanonicalHash(s.kv, 0)
+	if stored == (common.Hash{}) {
+		block, err := genesis.Commit(s.kv, s.triedb, nil)
+		if err != nil {
+			return fmt.Errorf("commit genesis: %w", err)
+		}
+		if err := s.triedb.Commit(block.Root(), false); err != nil {
+			return fmt.Errorf("commit genesis state: %w", err)
+		}
+		s.log.Info().Stringer("hash", block.Hash()).Msg("wrote genesis")
+	} else if stored != want.Hash() {
+		return fmt.Errorf("%w: genesis %s, configured %s (chain id or accounts changed?)", ErrGenesisMismatch, stored, want.Hash())
+	}
+	s.genesis = rawdb.ReadBlock(s.kv, want.Hash(), 0)
+	s.config = genesis.Config
+	headHash := rawdb.ReadHeadBlockHash(s.kv)
+	num, ok := rawdb.ReadHeaderNumber(s.kv, headHash)
+	if !ok {
+		return fmt.Errorf("head block %s has no number", headHash)
+	}
+	s.head = rawdb.ReadHeader(s.kv, headHash, num)
+	if s.head == nil {
+		return fmt.Errorf("head block %d (%s) missing", num, headHash)
+	}
+	if _, err := state.New(s.head.Root, s.state); err != nil {
+		return fmt.Errorf("state of head block %d: %w", num, err)
+	}
+	return nil
+}
+
+// Close flushes and closes the database.
+func (s *Store) Close() error { return s.kv.Close() }
+
+// ChainConfig is the chain configuration the store was opened with.
+func (s *Store) ChainConfig() *params.ChainConfig { return s.config }
+
+// StateDatabase is the state database blocks are executed against.
+func (s *Store) StateDatabase() state.Database { return s.state }
+
+// Genesis returns the genesis block.
+func (s *Store) Genesis() *types.Block { return s.genesis }
+
+// CurrentHeader returns the sealed head.
+func (s *Store) CurrentHeader() *types.Header {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.head
+}
+
+// GetHeader returns the header of hash at number, or nil.
+func (s *Store) GetHeader(hash common.Hash, number uint64) *types.Header {
+	return rawdb.ReadHeader(s.kv, hash, number)
+}
+
+// GetHeaderByNumber returns the canonical header at number, or nil.
+func (s *Store) GetHeaderByNumber(number uint64) *types.Header {
+	hash := rawdb.ReadCanonicalHash(s.kv, number)
+	if hash == (common.Hash{}) {
+		return nil
+	}
+	return rawdb.ReadHeader(s.kv, hash, number)
+}
+
+// GetHeaderByHash returns the header with hash, or nil.
+func (s *Store) GetHeaderByHash(hash common.Hash) *types.Header {
+	num, ok := rawdb.ReadHeaderNumber(s.kv, hash)
+	if !ok {
+		return nil
+	}
+	return rawdb.ReadHeader(s.kv, hash, num)
+}
+
+// BlockByNumber returns the canonical block at number, or nil.
+func (s *Store) BlockByNumber(number uint64) *types.Block {
+	hash := rawdb.ReadCanonicalHash(s.kv, number)
+	if hash == (common.Hash{}) {
+		return nil
+	}
+	return rawdb.ReadBlock(s.kv, hash, number)
+}
+
+// BlockByHash returns the block with hash, or nil.
+func (s *Store) BlockByHash(hash common.Hash) *types.Block {
+	num, ok := rawdb.ReadHeaderNumber(s.kv, hash)
+	if !ok {
+		return nil
+	}
+	return rawdb.ReadBlock(s.kv, hash, num)
+}
+
+// Receipts returns the receipts of a block with every derived field set.
+func (s *Store) Receipts(hash common.Hash, number uint64) types.Receipts {
+	h := rawdb.ReadHeader(s.kv, hash, number)
+	if h == nil {
+		return nil
+	}
+	return rawdb.ReadReceipts(s.kv, hash, number, h.Time, s.config)
+}
+
+// Transaction looks a sealed transaction up by hash and returns it with its
+// block hash, block number and index, or nil.
+func (s *Store) Transaction(hash common.Hash) (*types.Transaction, common.Hash, uint64, uint64) {
+	return rawdb.ReadCanonicalTransaction(s.kv, hash)
+}
+
+// MiniBlockCount returns how many mini-blocks the sealed chain holds, so
+// numbering resumes after a restart.
+func (s *Store) MiniBlockCount() uint64 {
+	v, _ := s.kv.Get(miniCountKey)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+type bundleRecord struct {
+	Diff    *chain.StateDiff
+	Witness []byte
+}
+
+// Bundle returns the block bundle of a sealed block, or nil.
+func (s *Store) Bundle(number uint64) (*chain.BlockBundle, error) {
+	block := s.BlockByNumber(number)
+	if block == nil {
+		return nil, nil
+	}
+	data, err := s.kv.Get(numKey(bundlePrefix, number))
+	if err != nil {
+		return nil, nil // the genesis block has no bundle
+	}
+	var rec bundleRecord
+	if err := rlp.DecodeBytes(data, &rec); err != nil {
+		return nil, fmt.Errorf("decode bundle %d: %w", number, err)
+	}
+	return &chain.BlockBundle{Block: block, Receipts: s.Receipts(block.Hash(), number), StateDiff: rec.Diff, Witness: rec.Witness}, nil
+}
+
+// WriteSealed persists a sealed block, its state and bundle, advances the
+// head and clears the block's mini-block journal, in one atomic batch.
+// miniCount is the number of mini-blocks in the chain up to this block.
+func (s *Store) WriteSealed(sb *chain.SealedBlock, miniCount uint64, journaled int) error {
+	block := sb.Block
+	batch := s.kv.NewBatch()
+	release := s.db.capture(batch)
+	// The state update's nodes are in the triedb's dirty cache since Seal;
+	// Commit flushes them, and capture routes the flush into the batch.
+	err := s.triedb.Commit(block.Root(), false)
+	release()
+	if err != nil {
+		return fmt.Errorf("commit state of block %d: %w", block.NumberU64(), err)
+	}
+	rec, err := rlp.EncodeToBytes(&bundleRecord{Diff: sb.Diff, Witness: sb.Witness})
+	if err != nil {
+		return fmt.Errorf("encode bundle %d: %w", block.NumberU64(), err)
+	}
+	hash, num := block.Hash(), block.NumberU64()
+	rawdb.WriteBlock(batch, block)
+	rawdb.WriteReceipts(batch, hash, num, sb.Receipts)
+	rawdb.WriteTxLookupEntriesByBlock(batch, block)
+	rawdb.WriteCanonicalHash(batch, hash, num)
+	rawdb.WriteHeadBlockHash(batch, hash)
+	rawdb.WriteHeadHeaderHash(batch, hash)
+	rawdb.WriteHeadFastBlockHash(batch, hash)
+	if err := batch.Put(numKey(bundlePrefix, num), rec); err != nil {
+		return err
+	}
+	if err := batch.Put(miniCountKey, binary.BigEndian.AppendUint64(nil, miniCount)); err != nil {
+		return err
+	}
+	for i := 0; i < journaled; i++ {
+		if err := batch.Delete(journalKey(num, uint64(i))); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := batch.Write(); err != nil {
+		return fmt.Errorf("write block %d: %w", num, err)
+	}
+	s.head = block.Header()
+	return nil
+}
+
+type journalRecord struct {
+	Txs types.Transactions
+}
+
+// JournalMiniBlock records the transactions of a mini-block of the unsealed
+// block number; seq counts journaled mini-blocks of that block from 0.
+func (s *Store) JournalMiniBlock(number, seq uint64, txs types.Transactions) error {
+	data, err := rlp.EncodeToBytes(&journalRecord{Txs: txs})
+	if err != nil {
+		return fmt.Errorf("encode journal %d/%d: %w", number, seq, err)
+	}
+	if err := s.kv.Put(journalKey(number, seq), data); err != nil {
+		return fmt.Errorf("journal mini-block %d/%d: %w", number, seq, err)
+	}
+	return nil
+}
+
+// Journaled returns the journaled transactions of the unsealed block number,
+// in order, and how many journal records held them.
+func (s *Store) Journaled(number uint64) (types.Transactions, int, error) {
+	var txs types.Transactions
+	seq := 0
+	for ; ; seq++ {
+		data, err := s.kv.Get(journalKey(number, uint64(seq)))
+		if err != nil || len(data) == 0 {
+			break
+		}
+		var rec journalRecord
+		if err := rlp.DecodeBytes(data, &rec); err != nil {
+			return nil, seq, fmt.Errorf("decode journal %d/%d: %w", number, seq, err)
+		}
+		txs = append(txs, rec.Txs...)
+	}
+	return txs, seq, nil
+}
+
+// DropJournal deletes count journal records of block number.
+func (s *Store) DropJournal(number uint64, count int) error {
+	batch := s.kv.NewBatch()
+	for i := 0; i < count; i++ {
+		if err := batch.Delete(journalKey(number, uint64(i))); err != nil {
+			return err
+		}
+	}
+	return batch.Write()
+}
+
+func numKey(prefix []byte, n uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte{}, prefix...), n)
+}
+
+func journalKey(number, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(numKey(journalPrefix, number), seq)
+}
