@@ -283,4 +283,3 @@ func sendBatches(ctx context.Context, conns []*gethrpc.Client, txs []*types.Tran
 	wg.Wait()
 	return errs
 }
-

@@ -65,7 +65,9 @@ func (api *EthAPI) GasPrice() *hexutil.Big {
 }
 
 // MaxPriorityFeePerGas suggests a tip.
-func (api *EthAPI) MaxPriorityFeePerGas() *hexutil.Big { return (*hexutil.Big)(new(big.Int).Set(defaultTip)) }
+func (api *EthAPI) MaxPriorityFeePerGas() *hexutil.Big {
+	return (*hexutil.Big)(new(big.Int).Set(defaultTip))
+}
 
 // resolveHeader maps a block number or tag to a sealed header; pending and
 // latest map to the sealed head here (state reads handle them separately).

@@ -329,7 +329,7 @@ func (h *readyHeap) Less(i, j int) bool {
 	return a.seq < b.seq
 }
 func (h *readyHeap) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
-func (h *readyHeap) Push(x any)   { h.items = append(h.items, x.(*pooledTx)) }
+func (h *readyHeap) Push(x any)    { h.items = append(h.items, x.(*pooledTx)) }
 func (h *readyHeap) Pop() any {
 	n := len(h.items)
 	x := h.items[n-1]

@@ -190,7 +190,7 @@ func New(cfg Config, store *storage.Store, clock Clock, log zerolog.Logger) (*Se
 }
 
 // Reader and PendingHeader make the sequencer the pool's PoolState.
-func (s *Sequencer) Reader() state.Reader          { return s.view.Load().reader }
+func (s *Sequencer) Reader() state.Reader         { return s.view.Load().reader }
 func (s *Sequencer) PendingHeader() *types.Header { return s.view.Load().Pending.Header }
 
 // View returns the current head view.
