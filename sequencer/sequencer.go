@@ -126,15 +126,14 @@ type Sequencer struct {
 	pool   *Pool
 
 	// Loop-owned.
-	builder    *chain.BlockBuilder
-	opened     time.Time
-	miniCount  uint64 // global mini-blocks sealed
-	miniIndex  uint64
-	journalSeq int
-	unsealed   []*pooledTx
-	receipts   []*types.Receipt
-	miniGas    uint64
-	failed     error
+	builder   *chain.BlockBuilder
+	opened    time.Time
+	miniCount uint64 // global mini-blocks sealed
+	miniIndex uint64
+	unsealed  []*pooledTx
+	receipts  []*types.Receipt
+	miniGas   uint64
+	failed    error
 
 	view      atomic.Pointer[View]
 	miniFeed  chain.Feed[*chain.MiniBlock]
@@ -169,13 +168,12 @@ func New(cfg Config, store *storage.Store, clock Clock, log zerolog.Logger) (*Se
 		return nil, err
 	}
 	next := store.CurrentHeader().Number.Uint64() + 1
-	txs, n, err := store.Journaled(next)
+	// New records are appended after the recovered ones, so a second crash
+	// during recovery still finds every tx; sealing the block drops them.
+	txs, err := store.Journaled(next)
 	if err != nil {
 		return nil, err
 	}
-	// New journal records continue after the recovered ones so that a second
-	// crash during recovery still finds every tx; sealing drops them all.
-	s.journalSeq = n
 	for _, tx := range txs {
 		if _, err := s.pool.Add(tx); err != nil {
 			s.log.Warn().Err(err).Stringer("tx", tx.Hash()).Msg("journaled tx not re-admitted")
@@ -346,10 +344,9 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 	if len(txs) > 0 {
 		// Journal before anyone can see the receipts: a crash after this
 		// point re-executes the txs, it never loses them.
-		if err := s.store.JournalMiniBlock(number, uint64(s.journalSeq), txs); err != nil {
+		if err := s.store.JournalMiniBlock(number, txs); err != nil {
 			return err
 		}
-		s.journalSeq++
 	}
 	old := s.view.Load()
 	pb := old.Pending
@@ -432,7 +429,7 @@ func (s *Sequencer) sealBlock() error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.WriteSealed(sb, s.miniCount, s.journalSeq); err != nil {
+	if err := s.store.WriteSealed(sb, s.miniCount); err != nil {
 		return err
 	}
 	h := sb.Block.Header()
@@ -458,7 +455,7 @@ func (s *Sequencer) openBlock(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	s.builder, s.opened, s.miniIndex, s.journalSeq = b, now, 0, 0
+	s.builder, s.opened, s.miniIndex = b, now, 0
 	pb := &PendingBlock{Header: types.CopyHeader(header), index: make(map[common.Hash]int)}
 	s.view.Store(&View{Sealed: parent, Pending: pb, MiniBlock: s.miniCount, reader: base})
 	s.pool.NewBlock()

@@ -1,9 +1,12 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -27,9 +30,8 @@ import (
 var ErrGenesisMismatch = errors.New("data directory holds a different chain")
 
 var (
-	bundlePrefix  = []byte("mg-bundle-")  // + number → RLP(bundleRecord)
-	journalPrefix = []byte("mg-journal-") // + block number + index → RLP(journalRecord)
-	miniCountKey  = []byte("mg-miniblock-count")
+	bundlePrefix = []byte("mg-bundle-") // + number → RLP(bundleRecord)
+	miniCountKey = []byte("mg-miniblock-count")
 )
 
 // Config configures the store.
@@ -51,6 +53,11 @@ type Store struct {
 	mu      sync.RWMutex // guards head; writers hold it across the seal batch
 	head    *types.Header
 	genesis *types.Block
+
+	journalDir string // mini-block journal files, one per unsealed block; empty in memory
+	jmu        sync.Mutex
+	journal    *os.File
+	journalNum uint64
 }
 
 // Open opens (or creates) the store and initialises it with genesis: a new
@@ -73,6 +80,13 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 		kv = rawdb.NewDatabase(pdb)
 	}
 	s := &Store{log: log.With().Str("component", "storage").Logger(), kv: kv, db: &deferredDB{Database: kv}}
+	if cfg.Dir != "" {
+		s.journalDir = filepath.Join(cfg.Dir, "journal")
+		if err := os.MkdirAll(s.journalDir, 0o755); err != nil {
+			kv.Close()
+			return nil, fmt.Errorf("journal directory: %w", err)
+		}
+	}
 	s.triedb = triedb.NewDatabase(s.db, triedb.HashDefaults)
 	s.state = state.NewDatabase(s.triedb, state.NewCodeDB(s.db))
 	if err := s.init(genesis); err != nil {
@@ -111,11 +125,20 @@ func (s *Store) init(genesis *core.Genesis) error {
 	if _, err := state.New(s.head.Root, s.state); err != nil {
 		return fmt.Errorf("state of head block %d: %w", num, err)
 	}
+	s.dropJournals(num)
 	return nil
 }
 
-// Close flushes and closes the database.
-func (s *Store) Close() error { return s.kv.Close() }
+// Close closes the journal and the database.
+func (s *Store) Close() error {
+	s.jmu.Lock()
+	if s.journal != nil {
+		s.journal.Close()
+		s.journal = nil
+	}
+	s.jmu.Unlock()
+	return s.kv.Close()
+}
 
 // ChainConfig is the chain configuration the store was opened with.
 func (s *Store) ChainConfig() *params.ChainConfig { return s.config }
@@ -224,7 +247,7 @@ func (s *Store) Bundle(number uint64) (*chain.BlockBundle, error) {
 // WriteSealed persists a sealed block, its state and bundle, advances the
 // head and clears the block's mini-block journal, in one atomic batch.
 // miniCount is the number of mini-blocks in the chain up to this block.
-func (s *Store) WriteSealed(sb *chain.SealedBlock, miniCount uint64, journaled int) error {
+func (s *Store) WriteSealed(sb *chain.SealedBlock, miniCount uint64) error {
 	block := sb.Block
 	batch := s.kv.NewBatch()
 	release := s.db.capture(batch)
@@ -253,71 +276,102 @@ func (s *Store) WriteSealed(sb *chain.SealedBlock, miniCount uint64, journaled i
 	if err := batch.Put(miniCountKey, binary.BigEndian.AppendUint64(nil, miniCount)); err != nil {
 		return err
 	}
-	for i := 0; i < journaled; i++ {
-		if err := batch.Delete(journalKey(num, uint64(i))); err != nil {
-			return err
-		}
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := batch.Write(); err != nil {
 		return fmt.Errorf("write block %d: %w", num, err)
 	}
+	// Make the block durable before its journal goes: pebble's NoSync
+	// writes can still sit in the process when it is killed.
+	if err := s.kv.SyncKeyValue(); err != nil {
+		return fmt.Errorf("sync block %d: %w", num, err)
+	}
 	s.head = block.Header()
+	s.dropJournals(num)
 	return nil
 }
 
-type journalRecord struct {
-	Txs types.Transactions
-}
-
-// JournalMiniBlock records the transactions of a mini-block of the unsealed
-// block number; seq counts journaled mini-blocks of that block from 0.
-func (s *Store) JournalMiniBlock(number, seq uint64, txs types.Transactions) error {
-	data, err := rlp.EncodeToBytes(&journalRecord{Txs: txs})
-	if err != nil {
-		return fmt.Errorf("encode journal %d/%d: %w", number, seq, err)
+// JournalMiniBlock appends the transactions of a mini-block of the unsealed
+// block number to that block's journal file. The write(2) reaches the OS
+// before it returns, so the txs survive a kill -9 of the process.
+func (s *Store) JournalMiniBlock(number uint64, txs types.Transactions) error {
+	if s.journalDir == "" {
+		return nil
 	}
-	if err := s.kv.Put(journalKey(number, seq), data); err != nil {
-		return fmt.Errorf("journal mini-block %d/%d: %w", number, seq, err)
+	data, err := rlp.EncodeToBytes(txs)
+	if err != nil {
+		return fmt.Errorf("encode journal of block %d: %w", number, err)
+	}
+	s.jmu.Lock()
+	defer s.jmu.Unlock()
+	if s.journal == nil || s.journalNum != number {
+		if s.journal != nil {
+			s.journal.Close()
+		}
+		f, err := os.OpenFile(s.journalPath(number), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return fmt.Errorf("open journal of block %d: %w", number, err)
+		}
+		s.journal, s.journalNum = f, number
+	}
+	if _, err := s.journal.Write(data); err != nil {
+		return fmt.Errorf("journal mini-block of block %d: %w", number, err)
 	}
 	return nil
 }
 
 // Journaled returns the journaled transactions of the unsealed block number,
-// in order, and how many journal records held them.
-func (s *Store) Journaled(number uint64) (types.Transactions, int, error) {
+// in order. A record cut short by a crash mid-write ends the journal.
+func (s *Store) Journaled(number uint64) (types.Transactions, error) {
+	if s.journalDir == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(s.journalPath(number))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read journal of block %d: %w", number, err)
+	}
 	var txs types.Transactions
-	seq := 0
-	for ; ; seq++ {
-		data, err := s.kv.Get(journalKey(number, uint64(seq)))
-		if err != nil || len(data) == 0 {
+	stream := rlp.NewStream(bytes.NewReader(data), uint64(len(data)))
+	for {
+		var rec types.Transactions
+		if err := stream.Decode(&rec); err != nil {
+			if !errors.Is(err, io.EOF) {
+				s.log.Warn().Err(err).Uint64("block", number).Int("recovered", len(txs)).Msg("journal ends in a partial record")
+			}
 			break
 		}
-		var rec journalRecord
-		if err := rlp.DecodeBytes(data, &rec); err != nil {
-			return nil, seq, fmt.Errorf("decode journal %d/%d: %w", number, seq, err)
-		}
-		txs = append(txs, rec.Txs...)
+		txs = append(txs, rec...)
 	}
-	return txs, seq, nil
+	return txs, nil
 }
 
-// DropJournal deletes count journal records of block number.
-func (s *Store) DropJournal(number uint64, count int) error {
-	batch := s.kv.NewBatch()
-	for i := 0; i < count; i++ {
-		if err := batch.Delete(journalKey(number, uint64(i))); err != nil {
-			return err
+// dropJournals removes the journals of blocks up to number (sealed ones).
+func (s *Store) dropJournals(number uint64) {
+	if s.journalDir == "" {
+		return
+	}
+	s.jmu.Lock()
+	if s.journal != nil && s.journalNum <= number {
+		s.journal.Close()
+		s.journal = nil
+	}
+	s.jmu.Unlock()
+	entries, _ := os.ReadDir(s.journalDir)
+	for _, e := range entries {
+		var n uint64
+		if _, err := fmt.Sscanf(e.Name(), "%d.rlp", &n); err == nil && n <= number {
+			os.Remove(filepath.Join(s.journalDir, e.Name()))
 		}
 	}
-	return batch.Write()
+}
+
+func (s *Store) journalPath(number uint64) string {
+	return filepath.Join(s.journalDir, fmt.Sprintf("%d.rlp", number))
 }
 
 func numKey(prefix []byte, n uint64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte{}, prefix...), n)
-}
-
-func journalKey(number, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(numKey(journalPrefix, number), seq)
 }

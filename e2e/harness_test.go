@@ -1,0 +1,180 @@
+// Package e2e boots the built meganode binary on 127.0.0.1 with ephemeral
+// ports and drives it with the real clients: Foundry's cast and forge from
+// npm (installed by `make e2e-deps`), and go-ethereum's RPC client.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// meganodeBin builds cmd/meganode once per test binary.
+func meganodeBin(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if p := os.Getenv("MEGANODE_BIN"); p != "" {
+			binPath = p
+			return
+		}
+		dir, err := os.MkdirTemp("", "meganode-e2e-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "meganode")
+		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/meganode").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// tool returns the path of a Foundry binary installed by `make e2e-deps`.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	p := filepath.Join(filepath.Dir(file), "node_modules", "@foundry-rs", name+"-linux-amd64", "bin", name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s not installed (run `make e2e-deps`): %v", name, err)
+	}
+	return p
+}
+
+// devnet is a running `meganode devnet` process.
+type devnet struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	URL    string
+	WS     string
+	logs   *lockedBuffer
+	exited chan struct{}
+}
+
+var listenRe = regexp.MustCompile(`Listening on (127\.0\.0\.1:\d+)`)
+
+// startDevnet runs the binary with args on an ephemeral port and waits until
+// it prints its address. The process is killed when the test ends.
+func startDevnet(t *testing.T, args ...string) *devnet {
+	t.Helper()
+	args = append([]string{"devnet", "--http.port", "0", "--log.format", "json"}, args...)
+	cmd := exec.Command(meganodeBin(t), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &devnet{t: t, cmd: cmd, logs: logs, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(d.exited) }()
+	t.Cleanup(func() { d.kill(syscall.SIGKILL) })
+
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := listenRe.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case a := <-addr:
+		d.URL, d.WS = "http://"+a, "ws://"+a
+	case <-d.exited:
+		t.Fatalf("devnet exited at start:\n%s", logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("devnet did not start:\n%s", logs.String())
+	}
+	return d
+}
+
+// kill sends sig to the process and waits for it to exit.
+func (d *devnet) kill(sig syscall.Signal) {
+	select {
+	case <-d.exited:
+		return
+	default:
+	}
+	_ = d.cmd.Process.Signal(sig)
+	select {
+	case <-d.exited:
+	case <-time.After(15 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.exited
+	}
+}
+
+func (d *devnet) client(t *testing.T) *gethrpc.Client {
+	t.Helper()
+	c, err := gethrpc.Dial(d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// run executes a client command and returns its trimmed stdout.
+func run(t *testing.T, dir string, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=1", "FOUNDRY_DISABLE_NIGHTLY_WARNING=1")
+	out, err := cmd.Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("%s %s: %v\nstdout: %s\nstderr: %s", filepath.Base(name), strings.Join(args, " "), err, out, stderr)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
