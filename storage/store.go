@@ -109,7 +109,14 @@ func (s *Store) init(genesis *core.Genesis) error {
 		}
 		s.log.Info().Stringer("hash", block.Hash()).Msg("wrote genesis")
 	} else if stored != want.Hash() {
-		return fmt.Errorf("%w: genesis %s, configured %s (chain id or accounts changed?)", ErrGenesisMismatch, stored, want.Hash())
+		return fmt.Errorf("%w: genesis %s, configured %s (accounts or gas limit changed?)", ErrGenesisMismatch, stored, want.Hash())
+	} else if cfg := rawdb.ReadChainConfig(s.kv, stored); cfg == nil || cfg.ChainID.Cmp(genesis.Config.ChainID) != 0 {
+		// The chain id is not part of the genesis hash.
+		have := "none"
+		if cfg != nil {
+			have = cfg.ChainID.String()
+		}
+		return fmt.Errorf("%w: chain id %s, configured %s", ErrGenesisMismatch, have, genesis.Config.ChainID)
 	}
 	s.genesis = rawdb.ReadBlock(s.kv, want.Hash(), 0)
 	s.config = genesis.Config

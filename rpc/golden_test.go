@@ -1,0 +1,153 @@
+package rpc_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/rpc"
+	"github.com/meganode/meganode/sequencer"
+	"github.com/meganode/meganode/storage"
+)
+
+var update = flag.Bool("update", false, "rewrite rpc/testdata/*.io responses")
+
+type fixedClock struct{ now time.Time }
+
+func (c *fixedClock) Now() time.Time { return c.now }
+
+// revertCode is runtime code that reverts with Error("nope").
+var revertCode = common.FromHex("7f08c379a0000000000000000000000000000000000000000000000000000000006000526020600452600460245260" +
+	"7f6e6f706500000000000000000000000000000000000000000000000000000000604452606460" + "00fd")
+
+// newGoldenNode builds a deterministic chain: block 1 holds a transfer and a
+// contract deployment, and one more transfer is preconfirmed in block 2.
+func newGoldenNode(t *testing.T) string {
+	t.Helper()
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	g, accts, err := chain.Genesis(chain.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := storage.Open(storage.Config{}, g, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	clock := &fixedClock{now: time.Unix(1_800_000_000, 0)}
+	cfg := sequencer.DefaultConfig()
+	cfg.Eager = false
+	seq, err := sequencer.New(cfg, store, clock, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := types.LatestSigner(g.Config)
+	to := common.HexToAddress("0x000000000000000000000000000000000000beef")
+	send := func(tx types.TxData) {
+		if err := seq.SendTransaction(types.MustSignNewTx(accts[0].Key, signer, tx)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tick := func() {
+		clock.now = clock.now.Add(10 * time.Millisecond)
+		seq.Step(true)
+	}
+	send(&types.DynamicFeeTx{ChainID: g.Config.ChainID, Nonce: 0, To: &to, Gas: params.TxGas, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(10 * params.GWei), Value: big.NewInt(params.Ether)})
+	initCode := append(common.FromHex("60"+common.Bytes2Hex([]byte{byte(len(revertCode))})+"80600b6000396000f3"), revertCode...)
+	send(&types.DynamicFeeTx{ChainID: g.Config.ChainID, Nonce: 1, Gas: 200_000, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(10 * params.GWei), Data: initCode})
+	for i := 0; i < 100; i++ {
+		tick()
+	}
+	if store.CurrentHeader().Number.Uint64() != 1 {
+		t.Fatalf("head %d, want 1", store.CurrentHeader().Number)
+	}
+	send(&types.LegacyTx{Nonce: 2, To: &to, Gas: params.TxGas, GasPrice: big.NewInt(10 * params.GWei), Value: big.NewInt(7)})
+	tick()
+
+	srvCfg := rpc.DefaultConfig()
+	srvCfg.Port = 0
+	srv, err := rpc.NewServer(srvCfg, rpc.Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Dev: accts[:2]}, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop(context.Background()) })
+	return "http://" + srv.Addr()
+}
+
+func TestGolden(t *testing.T) {
+	url := newGoldenNode(t)
+	files, _ := filepath.Glob("testdata/*.io")
+	if len(files) == 0 {
+		t.Fatal("no golden files")
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			sc := bufio.NewScanner(bytes.NewReader(data))
+			sc.Buffer(make([]byte, 1<<20), 1<<22)
+			var want []string
+			var reqs []string
+			for sc.Scan() {
+				line := sc.Text()
+				switch {
+				case strings.HasPrefix(line, ">> "):
+					reqs = append(reqs, line[3:])
+					want = append(want, "")
+				case strings.HasPrefix(line, "<< "):
+					want[len(want)-1] = line[3:]
+				}
+			}
+			for i, req := range reqs {
+				got := post(t, url, req)
+				if !*update && got != want[i] {
+					t.Errorf("request %s\n got: %s\nwant: %s", req, got, want[i])
+				}
+				out.WriteString(">> " + req + "\n<< " + got + "\n")
+			}
+			if *update {
+				if err := os.WriteFile(file, out.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func post(t *testing.T, url, body string) string {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return strings.TrimSpace(string(b))
+	}
+	return buf.String()
+}

@@ -1,0 +1,294 @@
+package sequencer
+
+import (
+	"errors"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/storage"
+)
+
+type fakeClock struct{ now time.Time }
+
+func (c *fakeClock) Now() time.Time          { return c.now }
+func (c *fakeClock) advance(d time.Duration) { c.now = c.now.Add(d) }
+
+type env struct {
+	t     *testing.T
+	seq   *Sequencer
+	store *storage.Store
+	clock *fakeClock
+	accts []chain.DevAccount
+	cfg   *params.ChainConfig
+}
+
+func newEnv(t *testing.T, dir string) *env {
+	t.Helper()
+	g, accts, err := chain.Genesis(chain.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	store, err := storage.Open(storage.Config{Dir: dir}, g, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	cfg := DefaultConfig()
+	cfg.Eager = false
+	seq, err := New(cfg, store, clock, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, seq: seq, store: store, clock: clock, accts: accts, cfg: g.Config}
+}
+
+func (e *env) tx(from int, nonce uint64, tip, feeCap int64) *types.Transaction {
+	to := common.HexToAddress("0xbeef")
+	return types.MustSignNewTx(e.accts[from].Key, types.LatestSigner(e.cfg), &types.DynamicFeeTx{
+		ChainID: e.cfg.ChainID, Nonce: nonce, To: &to, Gas: params.TxGas, GasTipCap: big.NewInt(tip), GasFeeCap: big.NewInt(feeCap), Value: big.NewInt(1),
+	})
+}
+
+// tick advances the clock one mini-block and runs a production step.
+func (e *env) tick() {
+	e.clock.advance(10 * time.Millisecond)
+	e.seq.Step(true)
+}
+
+const gwei = params.GWei
+
+func TestPoolAdmission(t *testing.T) {
+	e := newEnv(t, "")
+	p := e.seq.Pool()
+	mustAdd := func(tx *types.Transaction) {
+		t.Helper()
+		if _, err := p.Add(tx); err != nil {
+			t.Fatalf("add nonce %d: %v", tx.Nonce(), err)
+		}
+	}
+	mustAdd(e.tx(0, 0, gwei, 10*gwei))
+	tests := []struct {
+		name string
+		tx   *types.Transaction
+		want error
+		text string
+	}{
+		{"duplicate", e.tx(0, 0, gwei, 10*gwei), chain.ErrAlreadyKnown, "already known"},
+		{"replacement below bump", e.tx(0, 0, gwei+1, 10*gwei+1), chain.ErrReplaceUnderpriced, "replacement transaction underpriced"},
+		{"fee cap below base fee", e.tx(1, 0, 0, 1), chain.ErrFeeCapTooLow, "max fee per gas less than block base fee"},
+		{"tip above fee cap", e.tx(1, 0, 10*gwei, gwei), chain.ErrTipAboveFeeCap, "max priority fee per gas higher than max fee per gas"},
+		{"unfunded sender", types.MustSignNewTx(mustKey(t), types.LatestSigner(e.cfg), &types.DynamicFeeTx{ChainID: e.cfg.ChainID, Gas: params.TxGas, GasFeeCap: big.NewInt(10 * gwei), To: &common.Address{}}), chain.ErrInsufficientFunds, "insufficient funds for gas * price + value"},
+		{"intrinsic gas", types.MustSignNewTx(e.accts[1].Key, types.LatestSigner(e.cfg), &types.DynamicFeeTx{ChainID: e.cfg.ChainID, Gas: 20_000, GasFeeCap: big.NewInt(10 * gwei), To: &common.Address{}}), chain.ErrIntrinsicGas, "intrinsic gas too low"},
+		{"wrong chain id", types.MustSignNewTx(e.accts[1].Key, types.LatestSignerForChainID(big.NewInt(1)), &types.DynamicFeeTx{ChainID: big.NewInt(1), Gas: params.TxGas, GasFeeCap: big.NewInt(10 * gwei), To: &common.Address{}}), chain.ErrInvalidChainID, "invalid chain id"},
+		{"blob tx", types.MustSignNewTx(e.accts[1].Key, types.LatestSigner(e.cfg), &types.BlobTx{ChainID: uint256From(e.cfg.ChainID), Gas: params.TxGas, GasFeeCap: uint256From(big.NewInt(10 * gwei))}), chain.ErrTxTypeNotSupported, "transaction type not supported"},
+		{"oversized", types.MustSignNewTx(e.accts[1].Key, types.LatestSigner(e.cfg), &types.DynamicFeeTx{ChainID: e.cfg.ChainID, Gas: 10_000_000, GasFeeCap: big.NewInt(10 * gwei), To: &common.Address{}, Data: make([]byte, chain.MaxTxSize)}), chain.ErrOversizedData, "oversized data"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := p.Add(tc.tx)
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.text) {
+				t.Fatalf("err %v, want %v (%q)", err, tc.want, tc.text)
+			}
+		})
+	}
+	// A 10 % bump replaces.
+	mustAdd(e.tx(0, 0, gwei*11/10, 11*gwei))
+	if pending, queued := p.Stats(); pending != 1 || queued != 0 {
+		t.Fatalf("pending %d queued %d after replacement, want 1 and 0", pending, queued)
+	}
+}
+
+func TestPoolOrdering(t *testing.T) {
+	e := newEnv(t, "")
+	p := e.seq.Pool()
+	// Sender 0 sends nonces 2, 1, 0 (gap filled last); sender 1 pays more.
+	for _, n := range []uint64{2, 1} {
+		if _, err := p.Add(e.tx(0, n, gwei, 10*gwei)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pending, queued := p.Stats(); pending != 0 || queued != 2 {
+		t.Fatalf("pending %d queued %d with a nonce gap, want 0 and 2", pending, queued)
+	}
+	if p.Next(e.seq.BaseFee()) != nil {
+		t.Fatal("a queued tx was handed out across a nonce gap")
+	}
+	for _, tx := range []*types.Transaction{e.tx(0, 0, gwei, 10*gwei), e.tx(1, 0, 3*gwei, 10*gwei)} {
+		if _, err := p.Add(tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for ptx := p.Next(e.seq.BaseFee()); ptx != nil; ptx = p.Next(e.seq.BaseFee()) {
+		got = append(got, ptx.from.Hex()[:6]+":"+string(rune('0'+ptx.tx.Nonce())))
+		p.Done(ptx, executed)
+	}
+	want := []string{e.accts[1].Address.Hex()[:6] + ":0", e.accts[0].Address.Hex()[:6] + ":0", e.accts[0].Address.Hex()[:6] + ":1", e.accts[0].Address.Hex()[:6] + ":2"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("order %v, want %v", got, want)
+	}
+	if n, _ := p.PendingNonce(e.accts[0].Address); n != 3 {
+		t.Fatalf("pending nonce %d, want 3", n)
+	}
+}
+
+func TestPoolLimits(t *testing.T) {
+	e := newEnv(t, "")
+	p := NewPool(PoolConfig{AccountSlots: 2, GlobalSlots: 3, PriceBump: 10}, e.cfg, e.seq)
+	for i := uint64(0); i < 2; i++ {
+		if _, err := p.Add(e.tx(0, i, gwei, 10*gwei)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.Add(e.tx(0, 2, gwei, 10*gwei)); !errors.Is(err, chain.ErrAccountLimit) {
+		t.Fatalf("third tx of one sender: %v, want account limit", err)
+	}
+	if _, err := p.Add(e.tx(1, 0, gwei, 10*gwei)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Add(e.tx(2, 0, gwei, 10*gwei)); !errors.Is(err, chain.ErrTxPoolOverflow) {
+		t.Fatalf("fourth tx: %v, want txpool is full", err)
+	}
+}
+
+func TestMiniBlocksAndBlocks(t *testing.T) {
+	e := newEnv(t, "")
+	sub := e.seq.MiniBlocks(1000)
+	heads := e.seq.Heads(10)
+	start := e.seq.MiniBlockCount()
+	if err := e.seq.SendTransaction(e.tx(0, 0, gwei, 10*gwei)); err != nil {
+		t.Fatal(err)
+	}
+	e.tick()
+	mb := <-sub.C()
+	if mb.Number != start || mb.Index != 0 || len(mb.Txs) != 1 || mb.BlockNumber != 1 {
+		t.Fatalf("first mini-block %d/%d in block %d with %d txs, want %d/0 in block 1 with 1", mb.Number, mb.Index, mb.BlockNumber, len(mb.Txs), start)
+	}
+	tx := mb.Txs[0]
+	if _, r, n, _, ok := e.seq.PendingTx(tx.Hash()); !ok || n != 1 || r.BlockHash != chain.PreconfBlockHash {
+		t.Fatalf("preconfirmed receipt: ok %v block %d hash %v", ok, n, r)
+	}
+	st, _, err := e.seq.LatestState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.GetBalance(common.HexToAddress("0xbeef")).Uint64(); got != 1 {
+		t.Fatalf("latest balance %d, want 1 (mini-block state)", got)
+	}
+	if e.store.CurrentHeader().Number.Uint64() != 0 {
+		t.Fatal("block sealed before its time")
+	}
+	// Empty mini-blocks keep coming, numbered +1, until the block seals.
+	for i := 0; i < 99; i++ {
+		e.tick()
+	}
+	for i := uint64(1); i < 100; i++ {
+		mb := <-sub.C()
+		if mb.Number != start+i || len(mb.Txs) != 0 {
+			t.Fatalf("mini-block %d: number %d txs %d, want %d and 0", i, mb.Number, len(mb.Txs), start+i)
+		}
+	}
+	h := <-heads.C()
+	if h.Number.Uint64() != 1 || e.store.CurrentHeader().Hash() != h.Hash() {
+		t.Fatalf("sealed head %d, store head %s", h.Number, e.store.CurrentHeader().Hash())
+	}
+	block := e.store.BlockByNumber(1)
+	if len(block.Transactions()) != 1 || block.Transactions()[0].Hash() != tx.Hash() {
+		t.Fatal("sealed block lacks the tx")
+	}
+	if _, _, _, _, ok := e.seq.PendingTx(tx.Hash()); ok {
+		t.Fatal("sealed tx still reported as preconfirmed")
+	}
+	bundle, err := e.store.Bundle(1)
+	if err != nil || bundle == nil || len(bundle.Witness) == 0 || bundle.StateDiff.Root != block.Root() {
+		t.Fatalf("bundle %+v err %v, want witness and diff to the block root", bundle, err)
+	}
+	root, _, err := chain.ExecuteStateless(e.cfg, block, bundle.Witness)
+	if err != nil || root != block.Root() {
+		t.Fatalf("stateless root %s err %v, want %s", root, err, block.Root())
+	}
+	// The next block's timestamp strictly increases.
+	for i := 0; i < 100; i++ {
+		e.tick()
+	}
+	if b2 := e.store.CurrentHeader(); b2.Number.Uint64() != 2 || b2.Time <= h.Time {
+		t.Fatalf("block 2 time %d after block 1 time %d", b2.Time, h.Time)
+	}
+}
+
+func TestEagerSealsOnArrival(t *testing.T) {
+	e := newEnv(t, "")
+	e.seq.cfg.Eager = true
+	sub := e.seq.MiniBlocks(10)
+	if err := e.seq.SendTransaction(e.tx(0, 0, gwei, 10*gwei)); err != nil {
+		t.Fatal(err)
+	}
+	e.seq.Step(false) // what the pool's notification triggers
+	select {
+	case mb := <-sub.C():
+		if len(mb.Txs) != 1 {
+			t.Fatalf("eager mini-block has %d txs, want 1", len(mb.Txs))
+		}
+	default:
+		t.Fatal("eager mode did not seal on arrival")
+	}
+}
+
+func TestJournalRecoversPreconfirmedTxs(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	txs := []*types.Transaction{e.tx(0, 0, gwei, 10*gwei), e.tx(0, 1, gwei, 10*gwei)}
+	for _, tx := range txs {
+		if err := e.seq.SendTransaction(tx); err != nil {
+			t.Fatal(err)
+		}
+		e.tick()
+	}
+	// The process "dies" here: no seal, store closed without a flush.
+	e.store.Close()
+
+	e2 := newEnv(t, dir)
+	if e2.store.CurrentHeader().Number.Uint64() != 0 {
+		t.Fatal("an unsealed block was persisted")
+	}
+	for i := 0; i < 100; i++ {
+		e2.tick()
+	}
+	block := e2.store.BlockByNumber(1)
+	if block == nil || len(block.Transactions()) != 2 {
+		t.Fatalf("block 1 after recovery: %v, want the 2 journaled txs", block)
+	}
+	for i, tx := range block.Transactions() {
+		if tx.Hash() != txs[i].Hash() {
+			t.Fatalf("tx %d is %s, want %s", i, tx.Hash(), txs[i].Hash())
+		}
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	for name, mut := range map[string]func(*Config){
+		"block time below 1s":         func(c *Config) { c.BlockTime = 500 * time.Millisecond },
+		"zero mini-block time":        func(c *Config) { c.MiniBlockTime = 0 },
+		"mini-block above block time": func(c *Config) { c.MiniBlockTime = 2 * time.Second },
+	} {
+		cfg := DefaultConfig()
+		mut(&cfg)
+		if cfg.Check() == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+	if err := DefaultConfig().Check(); err != nil {
+		t.Fatal(err)
+	}
+}

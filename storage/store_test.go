@@ -1,0 +1,99 @@
+package storage_test
+
+import (
+	"errors"
+	"math/big"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/storage"
+)
+
+func TestReopenResumesHead(t *testing.T) {
+	dir := t.TempDir()
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	g, accts, err := chain.Genesis(chain.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := storage.Open(storage.Config{Dir: dir}, g, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := s.CurrentHeader()
+	header := chain.NextHeader(g.Config, parent, parent.Time+1, g.GasLimit, common.Address{})
+	b, err := chain.NewBlockBuilder(g.Config, s, s.StateDatabase(), parent, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := common.HexToAddress("0xbeef")
+	tx := types.MustSignNewTx(accts[0].Key, types.LatestSigner(g.Config), &types.DynamicFeeTx{ChainID: g.Config.ChainID, To: &to, Gas: params.TxGas, GasFeeCap: big.NewInt(params.GWei * 10), Value: big.NewInt(42)})
+	if _, err := b.ApplyTx(tx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.JournalMiniBlock(1, types.Transactions{tx}); err != nil {
+		t.Fatal(err)
+	}
+	sb, err := b.Seal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteSealed(sb, 7); err != nil {
+		t.Fatal(err)
+	}
+	if txs, _ := s.Journaled(1); len(txs) != 0 {
+		t.Fatalf("journal of a sealed block still holds %d txs", len(txs))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = storage.Open(storage.Config{Dir: dir}, g, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := s.CurrentHeader().Hash(); got != sb.Block.Hash() {
+		t.Fatalf("head after reopen %s, want %s", got, sb.Block.Hash())
+	}
+	if s.MiniBlockCount() != 7 {
+		t.Fatalf("mini-block count %d, want 7", s.MiniBlockCount())
+	}
+	got, bh, n, idx := s.Transaction(tx.Hash())
+	if got == nil || bh != sb.Block.Hash() || n != 1 || idx != 0 {
+		t.Fatalf("tx lookup: %v %s %d %d", got, bh, n, idx)
+	}
+	if r := s.Receipts(bh, 1); len(r) != 1 || r[0].Status != types.ReceiptStatusSuccessful || r[0].BlockHash != bh {
+		t.Fatalf("receipts after reopen: %+v", r)
+	}
+	st, err := chain.StateAt(s.StateDatabase(), s.CurrentHeader().Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bal := st.GetBalance(to).Uint64(); bal != 42 {
+		t.Fatalf("balance after reopen %d, want 42", bal)
+	}
+}
+
+func TestGenesisMismatch(t *testing.T) {
+	dir := t.TempDir()
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	g, _, _ := chain.Genesis(chain.DefaultConfig())
+	s, err := storage.Open(storage.Config{Dir: dir}, g, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	cfg := chain.DefaultConfig()
+	cfg.ChainID = 99
+	other, _, _ := chain.Genesis(cfg)
+	if _, err := storage.Open(storage.Config{Dir: dir}, other, log); !errors.Is(err, storage.ErrGenesisMismatch) {
+		t.Fatalf("opening with another genesis: %v, want ErrGenesisMismatch", err)
+	}
+}
