@@ -33,9 +33,20 @@ type fixedClock struct{ now time.Time }
 
 func (c *fixedClock) Now() time.Time { return c.now }
 
-// revertCode is runtime code that reverts with Error("nope").
-var revertCode = common.FromHex("7f08c379a0000000000000000000000000000000000000000000000000000000006000526020600452600460245260" +
-	"7f6e6f706500000000000000000000000000000000000000000000000000000000604452606460" + "00fd")
+// revertCode is runtime code that reverts with Error("nope"): it stores the
+// ABI encoding at memory 0 and reverts with those 0x64 bytes.
+var revertCode = func() []byte {
+	word := func(b []byte) []byte { return append([]byte{0x7f}, common.RightPadBytes(b, 32)...) } // PUSH32
+	var c []byte
+	c = append(c, word(common.FromHex("08c379a0"))...)
+	c = append(c, 0x60, 0x00, 0x52)             // MSTORE(0, selector)
+	c = append(c, 0x60, 0x20, 0x60, 0x04, 0x52) // MSTORE(4, 0x20)
+	c = append(c, 0x60, 0x04, 0x60, 0x24, 0x52) // MSTORE(0x24, 4)
+	c = append(c, word([]byte("nope"))...)
+	c = append(c, 0x60, 0x44, 0x52)             // MSTORE(0x44, "nope")
+	c = append(c, 0x60, 0x64, 0x60, 0x00, 0xfd) // REVERT(0, 0x64)
+	return c
+}()
 
 // newGoldenNode builds a deterministic chain: block 1 holds a transfer and a
 // contract deployment, and one more transfer is preconfirmed in block 2.
