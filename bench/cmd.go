@@ -27,13 +27,14 @@ func Command() *cli.Command {
 			&cli.IntFlag{Name: "conns", Value: 4, Usage: "concurrent connections"},
 			&cli.IntFlag{Name: "batch", Value: 100, Usage: "calls per JSON-RPC batch"},
 			&cli.IntFlag{Name: "latency", Value: 200, Usage: "sequential sends timed for latency"},
-			&cli.DurationFlag{Name: "timeout", Value: 5 * time.Minute, Usage: "give up after"},
+			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "give up the whole run after"},
+			&cli.DurationFlag{Name: "inclusion-timeout", Value: time.Minute, Usage: "after submitting, wait this long for inclusion, then count what was included"},
 			&cli.Uint64Flag{Name: "seed", Value: uint64(time.Now().UnixNano()), Usage: "sender key seed"},
 			&cli.StringFlag{Name: "json", Usage: "also write the result as JSON to this file"},
 		},
 		Action: func(c *cli.Context) error {
 			o := Options{URL: c.String("rpc"), Senders: c.Int("senders"), Txs: c.Int("txs"), Conns: c.Int("conns"),
-				Batch: c.Int("batch"), Latency: c.Int("latency"), Timeout: c.Duration("timeout"), Seed: c.Uint64("seed")}
+				Batch: c.Int("batch"), Latency: c.Int("latency"), Timeout: c.Duration("timeout"), Inclusion: c.Duration("inclusion-timeout"), Seed: c.Uint64("seed")}
 			if o.Senders < 1 || o.Conns < 1 || o.Batch < 1 {
 				return fmt.Errorf("senders, conns and batch must be positive")
 			}

@@ -28,18 +28,21 @@ import (
 type Options struct {
 	URL       string
 	FunderKey *ecdsa.PrivateKey
-	Senders   int // accounts the transfers come from
-	Txs       int // transfers in the throughput run
-	Conns     int // concurrent connections
-	Batch     int // calls per JSON-RPC batch
-	Latency   int // sequential sends timed for latency
-	Timeout   time.Duration
-	Seed      uint64 // varies the sender keys between runs on one chain
+	Senders   int           // accounts the transfers come from
+	Txs       int           // transfers in the throughput run
+	Conns     int           // concurrent connections
+	Batch     int           // calls per JSON-RPC batch
+	Latency   int           // sequential sends timed for latency
+	Timeout   time.Duration // whole run
+	Inclusion time.Duration // how long to wait for inclusion after submitting
+	Seed      uint64        // varies the sender keys between runs on one chain
 }
 
 // Result is what a run measured.
 type Result struct {
 	Submitted    int
+	Included     int
+	Stalled      bool // not every submitted tx was included within Options.Inclusion; Included is the frontier reached
 	Errors       int
 	FirstError   string
 	SubmitTPS    float64
@@ -207,23 +210,41 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	submitted := time.Since(start)
 	res.Submitted, res.Errors, res.FirstError = len(txs)-errs.count, errs.count, errs.first
 	res.SubmitTPS = float64(len(txs)) / submitted.Seconds()
-	// The last tx of each sender implies every earlier one is included.
-	lastOf := map[int]*types.Transaction{}
-	for i, tx := range txs {
-		lastOf[i%len(keys)] = tx
+	// Inclusion is followed round by round (a round is one tx per sender, in
+	// submission order): the last tx of each round marks a frontier, so a
+	// node that stalls still shows how far it got. Then every sender's last
+	// tx must have a receipt, which implies all of its earlier ones.
+	ictx, icancel := context.WithTimeout(ctx, o.Inclusion)
+	defer icancel()
+	wait := func(tx *types.Transaction) bool {
+		return cl.waitReceipt(ictx, tx.Hash(), 2*time.Millisecond) == nil
 	}
-	for _, tx := range lastOf {
-		if err := cl.waitReceipt(ctx, tx.Hash(), 2*time.Millisecond); err != nil {
-			return res, fmt.Errorf("waiting for inclusion: %w", err)
+	for r := 0; r*len(keys) < len(txs); r++ {
+		idx := min((r+1)*len(keys), len(txs)) - 1
+		if !wait(txs[idx]) {
+			res.Stalled = true
+			break
+		}
+		res.Included = idx + 1
+	}
+	for i := max(0, len(txs)-len(keys)); i < len(txs) && !res.Stalled; i++ {
+		if !wait(txs[i]) {
+			res.Stalled = true
+			res.Included = i
 		}
 	}
 	included := time.Since(start)
-	res.IncludedTPS = float64(res.Submitted) / included.Seconds()
-	endBlock, err := cl.blockNumber(ctx)
-	if err != nil {
-		return nil, err
+	if res.Stalled {
+		fmt.Fprintf(progress, "stalled: about %d of %d included after %v\n", res.Included, res.Submitted, included.Round(time.Millisecond))
 	}
-	res.Blocks = endBlock - startBlock + 1
+	res.IncludedTPS = float64(res.Included) / included.Seconds()
+	if !res.Stalled {
+		endBlock, err := cl.blockNumber(ctx)
+		if err != nil {
+			return nil, err
+		}
+		res.Blocks = endBlock - startBlock + 1
+	}
 	fmt.Fprintf(progress, "throughput: submitted %.0f tx/s, included %.0f tx/s, %d errors\n", res.SubmitTPS, res.IncludedTPS, res.Errors)
 	return res, nil
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/rs/zerolog"
 
@@ -52,6 +53,8 @@ type Devnet struct {
 	seq      *sequencer.Sequencer
 	rpc      *rpc.Server
 	accounts []chain.DevAccount
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // NewDevnet builds a devnet; it starts nothing and releases what it opened
@@ -107,7 +110,11 @@ func (d *Devnet) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops the RPC server, the sequencer and closes the store.
+// Stop stops the RPC server, the sequencer and closes the store; it is
+// idempotent.
 func (d *Devnet) Stop(ctx context.Context) error {
-	return errors.Join(d.rpc.Stop(ctx), d.seq.Stop(ctx), d.store.Close())
+	d.stopOnce.Do(func() {
+		d.stopErr = errors.Join(d.rpc.Stop(ctx), d.seq.Stop(ctx), d.store.Close())
+	})
+	return d.stopErr
 }

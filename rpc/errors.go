@@ -3,7 +3,8 @@ package rpc
 import (
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common/hexutil"
-	"github.com/ethereum/go-ethereum/core/vm"
+
+	"github.com/meganode/meganode/chain"
 )
 
 // revertError is a call that reverted: code 3, data the revert bytes, as geth.
@@ -13,7 +14,7 @@ type revertError struct {
 }
 
 func newRevertError(revert []byte) *revertError {
-	msg := vm.ErrExecutionReverted.Error()
+	msg := chain.ErrExecutionReverted.Error()
 	if reason, err := abi.UnpackRevert(revert); err == nil {
 		msg += ": " + reason
 	}
@@ -29,12 +30,3 @@ type invalidParamsError struct{ msg string }
 
 func (e *invalidParamsError) Error() string  { return e.msg }
 func (e *invalidParamsError) ErrorCode() int { return -32602 }
-
-// requestError is a JSON-RPC error the HTTP layer writes itself.
-type requestError struct {
-	code int
-	msg  string
-}
-
-func (e *requestError) Error() string  { return e.msg }
-func (e *requestError) ErrorCode() int { return e.code }

@@ -248,6 +248,7 @@ func (s *Sequencer) Stop(context.Context) error {
 	}
 	s.cancel()
 	s.wg.Wait()
+	s.running.Store(false)
 	return nil
 }
 

@@ -1,0 +1,48 @@
+# meganode — `make devnet` runs a local devnet, `make test` runs every test.
+GO      ?= go
+BIN     := bin/meganode
+E2E_NPM := e2e/node_modules/.installed
+
+.PHONY: all build devnet test unit e2e e2e-deps check-deps vet bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/meganode
+
+## devnet: build and run the devnet on 127.0.0.1:8545 (Ctrl-C stops it)
+devnet: build
+	./$(BIN) devnet --http.addr 127.0.0.1 --http.port 8545
+
+## e2e-deps: install the clients the e2e tests drive (Foundry, solcjs) from npm
+e2e-deps: $(E2E_NPM)
+
+$(E2E_NPM): e2e/package.json e2e/package-lock.json
+	cd e2e && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+## check-deps: enforce the package rules of DESIGN.md §3
+check-deps:
+	$(GO) run ./tools/checkdeps
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l . | grep -v node_modules)" || (echo "gofmt needed:"; gofmt -l . | grep -v node_modules; exit 1)
+
+## unit: unit and golden tests with the race detector
+unit:
+	$(GO) test -race -count=1 ./chain/... ./storage/... ./sequencer/... ./rpc/... ./node/... ./bench/...
+
+## e2e: the built binary against Foundry's cast and forge
+e2e: e2e-deps
+	$(GO) test -count=1 -timeout 10m ./e2e/...
+
+## test: everything CI runs
+test: check-deps vet unit e2e
+
+## bench: side-by-side load test against anvil; writes docs/benchmarks.md
+bench: build e2e-deps
+	bash bench/run.sh
+
+clean:
+	rm -rf bin e2e/node_modules e2e/foundry/out e2e/foundry/cache e2e/foundry/broadcast

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Side-by-side load test: the meganode devnet, anvil with automine and anvil
+# with 1 s blocks, in one run on this machine, with the same load generator
+# (`meganode bench`). Writes docs/benchmarks.md. Usage: bench/run.sh [txs]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TXS=${1:-${BENCH_TXS:-20000}}
+SENDERS=${BENCH_SENDERS:-200}
+CONNS=${BENCH_CONNS:-4}
+BATCH=${BENCH_BATCH:-100}
+LATENCY=${BENCH_LATENCY:-300}
+BIN=bin/meganode
+ANVIL=e2e/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+OUT=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$OUT"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
+wait_rpc() {
+  for _ in $(seq 1 100); do
+    if curl -s -m 1 -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' "$1" | grep -q result; then return 0; fi
+    sleep 0.1
+  done
+  echo "no RPC at $1" >&2; return 1
+}
+
+run_target() { # name url
+  echo "== $1 ($2)" >&2
+  "$BIN" bench --rpc "$2" --txs "$TXS" --senders "$SENDERS" --conns "$CONNS" --batch "$BATCH" --latency "$LATENCY" --json "$OUT/$1.json" >/dev/null
+}
+
+P=$(free_port); "$BIN" devnet --http.port "$P" --log.level warn --log.format json >"$OUT/meganode.log" 2>&1 & PIDS+=($!)
+wait_rpc "http://127.0.0.1:$P"; run_target meganode "http://127.0.0.1:$P"
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+
+P=$(free_port); "$ANVIL" --host 127.0.0.1 --port "$P" --gas-limit 10000000000 --silent & PIDS+=($!)
+wait_rpc "http://127.0.0.1:$P"; run_target anvil-automine "http://127.0.0.1:$P"
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+
+P=$(free_port); "$ANVIL" --host 127.0.0.1 --port "$P" --gas-limit 10000000000 --block-time 1 --silent & PIDS+=($!)
+wait_rpc "http://127.0.0.1:$P"; run_target anvil-blocktime1 "http://127.0.0.1:$P"
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+
+EXEC=$(go test -run '^$' -bench BenchmarkExecuteTransfers -benchtime 5x ./chain/ | grep transfers/s)
+
+python3 - "$OUT" "$TXS" "$SENDERS" "$CONNS" "$BATCH" "$LATENCY" "$EXEC" > docs/benchmarks.md <<'PY'
+import json, sys, datetime, platform, os
+out, txs, senders, conns, batch, lat, execb = sys.argv[1:8]
+r = {n: json.load(open(f"{out}/{n}.json")) for n in ["meganode", "anvil-automine", "anvil-blocktime1"]}
+best = max(r["anvil-automine"]["IncludedTPS"], r["anvil-blocktime1"]["IncludedTPS"])
+ms = lambda ns: f"{ns/1e6:.2f} ms"
+print("# Benchmarks\n")
+print(f"Measured {datetime.date.today()} on this project's 2-core machine ({platform.machine()}, {os.cpu_count()} CPUs), "
+      "all targets in one run of `make bench` (`bench/run.sh`), one after another on the same machine.\n")
+print(f"Load: `meganode bench --txs {txs} --senders {senders} --conns {conns} --batch {batch} --latency {lat}` against each target: "
+      f"{txs} pre-signed ETH transfers sent as batched `eth_sendRawTransaction` over {conns} connections; "
+      "*included* counts until the receipt of every sender's last transfer exists. Latency is "
+      f"{lat} sequential sends, each followed by polling `eth_getTransactionReceipt` until it answers.\n")
+print("## Sustained ETH transfers and send→receipt latency\n")
+print("| target | submitted tx/s | included tx/s | vs best anvil | included | errors | blocks | latency p50 | p90 | p99 |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for n, v in r.items():
+    inc = f"{v['Included']}/{v['Submitted']}" + (" (stalled)" if v['Stalled'] else "")
+    print(f"| {n} | {v['SubmitTPS']:.0f} | {v['IncludedTPS']:.0f} | {v['IncludedTPS']/best:.2f}× | {inc} | {v['Errors']} | {v['Blocks']} | "
+          f"{ms(v['LatencyP50'])} | {ms(v['LatencyP90'])} | {ms(v['LatencyP99'])} |")
+a = r["anvil-automine"]["LatencyP50"]
+print(f"\nmeganode p50 latency is {r['meganode']['LatencyP50']/a:.2f}× anvil automine's.\n")
+print("Commands: `bin/meganode devnet --http.port P` (eager mini-blocks, 10 ms / 1 s); "
+      "`anvil --gas-limit 10000000000` (automine) and `anvil --gas-limit 10000000000 --block-time 1`, "
+      "anvil 1.7.1 from npm `@foundry-rs/anvil`.\n")
+print("## Executor (no RPC)\n")
+print("`go test -run '^$' -bench BenchmarkExecuteTransfers -benchtime 5x ./chain/`: blocks of 2,000 transfers from 64 senders "
+      "executed with `chain.BlockBuilder` (go-ethereum `core.ApplyTransactionWithEVM`, witness collection on) and sealed "
+      "(state root, witness, state diff).\n")
+print("```")
+print(execb)
+print("```")
+print("\n*stalled*: not every submitted transfer had a receipt one minute after submission ended; *included* is then the frontier reached "
+      "(the last complete round of one transfer per sender, in submission order) and included tx/s counts up to it.")
+print("\nSender recovery (~40 µs per tx) dominates execution when it is done serially; the pool recovers senders at "
+      "admission, on the RPC goroutines, so it runs in parallel across connections and off the sequencer loop.")
+PY
+echo "wrote docs/benchmarks.md" >&2
+cat docs/benchmarks.md
