@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/lru"
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/core/state"
@@ -53,6 +54,7 @@ type Store struct {
 	mu      sync.RWMutex // guards head; writers hold it across the seal batch
 	head    *types.Header
 	genesis *types.Block
+	blocks  *lru.Cache[common.Hash, *cachedBlock]
 
 	journalDir string // mini-block journal files, one per unsealed block; empty in memory
 	jmu        sync.Mutex
@@ -79,7 +81,7 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 		}
 		kv = rawdb.NewDatabase(pdb)
 	}
-	s := &Store{log: log.With().Str("component", "storage").Logger(), kv: kv, db: &deferredDB{Database: kv}}
+	s := &Store{log: log.With().Str("component", "storage").Logger(), kv: kv, db: &deferredDB{Database: kv}, blocks: newBlockCache()}
 	if cfg.Dir != "" {
 		s.journalDir = filepath.Join(cfg.Dir, "journal")
 		if err := os.MkdirAll(s.journalDir, 0o755); err != nil {
@@ -186,13 +188,17 @@ func (s *Store) GetHeaderByHash(hash common.Hash) *types.Header {
 	return rawdb.ReadHeader(s.kv, hash, num)
 }
 
-// BlockByNumber returns the canonical block at number, or nil.
+// BlockByNumber returns the canonical block at number, or nil. Blocks are
+// shared with other readers: do not modify them.
 func (s *Store) BlockByNumber(number uint64) *types.Block {
 	hash := rawdb.ReadCanonicalHash(s.kv, number)
 	if hash == (common.Hash{}) {
 		return nil
 	}
-	return rawdb.ReadBlock(s.kv, hash, number)
+	if c := s.cachedByHash(hash, number); c != nil {
+		return c.block
+	}
+	return nil
 }
 
 // BlockByHash returns the block with hash, or nil.
@@ -201,22 +207,39 @@ func (s *Store) BlockByHash(hash common.Hash) *types.Block {
 	if !ok {
 		return nil
 	}
-	return rawdb.ReadBlock(s.kv, hash, num)
+	if c := s.cachedByHash(hash, num); c != nil {
+		return c.block
+	}
+	return nil
 }
 
 // Receipts returns the receipts of a block with every derived field set.
+// They are shared with other readers: do not modify them.
 func (s *Store) Receipts(hash common.Hash, number uint64) types.Receipts {
-	h := rawdb.ReadHeader(s.kv, hash, number)
-	if h == nil {
+	c := s.cachedByHash(hash, number)
+	if c == nil {
 		return nil
 	}
-	return rawdb.ReadReceipts(s.kv, hash, number, h.Time, s.config)
+	return s.receiptsOf(c)
 }
 
 // Transaction looks a sealed transaction up by hash and returns it with its
 // block hash, block number and index, or nil.
 func (s *Store) Transaction(hash common.Hash) (*types.Transaction, common.Hash, uint64, uint64) {
-	return rawdb.ReadCanonicalTransaction(s.kv, hash)
+	num := rawdb.ReadTxLookupEntry(s.kv, hash)
+	if num == nil {
+		return nil, common.Hash{}, 0, 0
+	}
+	bh := rawdb.ReadCanonicalHash(s.kv, *num)
+	c := s.cachedByHash(bh, *num)
+	if c == nil {
+		return nil, common.Hash{}, 0, 0
+	}
+	i, ok := c.index[hash]
+	if !ok {
+		return nil, common.Hash{}, 0, 0
+	}
+	return c.block.Transactions()[i], bh, *num, uint64(i)
 }
 
 // MiniBlockCount returns how many mini-blocks the sealed chain holds, so
@@ -294,6 +317,7 @@ func (s *Store) WriteSealed(sb *chain.SealedBlock, miniCount uint64) error {
 		return fmt.Errorf("sync block %d: %w", num, err)
 	}
 	s.head = block.Header()
+	s.blocks.Add(hash, newCachedBlock(block, sb.Receipts))
 	s.dropJournals(num)
 	return nil
 }
