@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/meganode
 E2E_NPM := e2e/node_modules/.installed
 
-.PHONY: all build devnet test unit e2e e2e-deps check-deps vet bench clean
+.PHONY: all build devnet test unit e2e e2e-race e2e-deps check-deps vet bench clean
 
 all: build
 
@@ -37,8 +37,13 @@ unit:
 e2e: e2e-deps
 	$(GO) test -count=1 -timeout 10m ./e2e/...
 
+## e2e-race: the e2e tests against a binary built with -race (a race report fails them)
+e2e-race: e2e-deps
+	$(GO) build -race -o bin/meganode-race ./cmd/meganode
+	MEGANODE_BIN=$(CURDIR)/bin/meganode-race $(GO) test -count=1 -timeout 10m ./e2e/...
+
 ## test: everything CI runs
-test: check-deps vet unit e2e
+test: check-deps vet unit e2e e2e-race
 
 ## bench: side-by-side load test against anvil; writes docs/benchmarks.md
 bench: build e2e-deps

@@ -94,7 +94,13 @@ func startDevnet(t *testing.T, args ...string) *devnet {
 	}
 	d := &devnet{t: t, cmd: cmd, logs: logs, exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(d.exited) }()
-	t.Cleanup(func() { d.kill(syscall.SIGKILL) })
+	t.Cleanup(func() {
+		d.kill(syscall.SIGKILL)
+		// With MEGANODE_BIN built by `go build -race`, races fail the test.
+		if strings.Contains(logs.String(), "WARNING: DATA RACE") {
+			t.Errorf("data race in meganode:\n%s", logs.String())
+		}
+	})
 
 	addr := make(chan string, 1)
 	go func() {
