@@ -106,7 +106,8 @@ type View struct {
 	MiniBlock uint64 // number of mini-blocks sealed so far in the chain
 	MiniIndex uint64 // mini-blocks sealed so far in the pending block
 	overlay   *chain.Overlay
-	reader    state.Reader
+	base      state.Reader // the sealed root's reader, opened once per block
+	reader    state.Reader // overlay over base
 }
 
 // Reader reads the newest mini-block state.
@@ -378,10 +379,6 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 	}
 	s.miniCount++
 	s.miniIndex++
-	base, err := s.baseReader(old.Sealed.Root)
-	if err != nil {
-		return err
-	}
 	s.view.Store(&View{
 		Sealed:    old.Sealed,
 		Pending:   pb,
@@ -390,7 +387,8 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 		MiniBlock: s.miniCount,
 		MiniIndex: s.miniIndex,
 		overlay:   overlay,
-		reader:    overlay.Reader(base),
+		base:      old.base,
+		reader:    overlay.Reader(old.base),
 	})
 	s.unsealed, s.receipts, s.miniGas = s.unsealed[:0], s.receipts[:0], 0
 	s.miniFeed.Send(mb)
@@ -458,7 +456,7 @@ func (s *Sequencer) openBlock(now time.Time) error {
 	}
 	s.builder, s.opened, s.miniIndex = b, now, 0
 	pb := &PendingBlock{Header: types.CopyHeader(header), index: make(map[common.Hash]int)}
-	s.view.Store(&View{Sealed: parent, Pending: pb, MiniBlock: s.miniCount, reader: base})
+	s.view.Store(&View{Sealed: parent, Pending: pb, MiniBlock: s.miniCount, base: base, reader: base})
 	s.pool.NewBlock()
 	return nil
 }
