@@ -6,15 +6,19 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 
 	"github.com/holiman/uint256"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/tracing"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/core/vm"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/eth/gasestimator"
+	"github.com/ethereum/go-ethereum/eth/tracers/logger"
 	"github.com/ethereum/go-ethereum/params"
 )
 
@@ -99,12 +103,16 @@ func (e CallEnv) message(m CallMsg) *core.Message {
 // Call executes m on e.State (which it modifies) and returns the result. A
 // revert is a result with Err set, not an error.
 func Call(ctx context.Context, e CallEnv, m CallMsg) (*core.ExecutionResult, error) {
+	return call(ctx, e, m, vm.Config{NoBaseFee: true})
+}
+
+func call(ctx context.Context, e CallEnv, m CallMsg, vmConfig vm.Config) (*core.ExecutionResult, error) {
 	msg := e.message(m)
 	blockCtx := core.NewEVMBlockContext(e.Header, NewChainContext(e.Config, e.Chain), nil)
 	if msg.GasPrice.Sign() == 0 {
 		blockCtx.BaseFee = new(big.Int)
 	}
-	evm := vm.NewEVM(blockCtx, e.State, e.Config, vm.Config{NoBaseFee: true})
+	evm := vm.NewEVM(blockCtx, e.State, e.Config, vmConfig)
 	defer evm.Release()
 	stop := context.AfterFunc(ctx, evm.Cancel)
 	defer stop()
@@ -147,4 +155,92 @@ func EstimateGas(ctx context.Context, e CallEnv, m CallMsg) (uint64, []byte, err
 		return 0, nil, err
 	}
 	return gas, nil, nil
+}
+
+// CreateAccessList runs m until the access list it touches stops growing, as
+// geth's eth_createAccessList does: sender, recipient, precompiles and valid
+// authorities are left out. It returns the list, the gas used with it and
+// the EVM error of the last run (a revert is not an error of the call).
+func CreateAccessList(ctx context.Context, e CallEnv, m CallMsg) (types.AccessList, uint64, error, error) {
+	to := crypto.CreateAddress(m.From, e.State.GetNonce(m.From))
+	if m.To != nil {
+		to = *m.To
+	}
+	rules := e.Config.Rules(e.Header.Number, e.Header.Difficulty.Sign() == 0, e.Header.Time)
+	exclude := map[common.Address]struct{}{m.From: {}, to: {}}
+	for _, addr := range vm.ActivePrecompiles(rules) {
+		exclude[addr] = struct{}{}
+	}
+	for _, auth := range m.AuthList {
+		if (!auth.ChainID.IsZero() && auth.ChainID.CmpBig(e.Config.ChainID) != 0) || auth.Nonce+1 < auth.Nonce {
+			continue
+		}
+		if authority, err := auth.Authority(); err == nil {
+			exclude[authority] = struct{}{}
+		}
+	}
+	prev := logger.NewAccessListTracer(m.AccessList, exclude)
+	base := e.State
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, nil, err
+		}
+		list := prev.AccessList()
+		m.AccessList = list
+		tracer := logger.NewAccessListTracer(list, exclude)
+		run := e
+		run.State = base.Copy()
+		res, err := call(ctx, run, m, vm.Config{Tracer: tracer.Hooks(), NoBaseFee: true})
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		if tracer.Equal(prev) {
+			return list, res.UsedGas, res.Err, nil
+		}
+		prev = tracer
+	}
+}
+
+// AccountOverride replaces parts of an account for one call (eth_call's
+// state override set). State replaces the whole storage, StateDiff patches
+// slots; at most one of them may be set.
+type AccountOverride struct {
+	Nonce     *uint64
+	Code      *[]byte
+	Balance   *uint256.Int
+	State     map[common.Hash]common.Hash
+	StateDiff map[common.Hash]common.Hash
+}
+
+// ApplyOverrides writes overrides into st as if a transaction before the call
+// had made them.
+func ApplyOverrides(st *state.StateDB, overrides map[common.Address]AccountOverride) error {
+	addrs := make([]common.Address, 0, len(overrides))
+	for a := range overrides {
+		addrs = append(addrs, a)
+	}
+	slices.SortFunc(addrs, common.Address.Cmp)
+	for _, addr := range addrs {
+		o := overrides[addr]
+		if o.State != nil && o.StateDiff != nil {
+			return fmt.Errorf("account %s has both 'state' and 'stateDiff'", addr.Hex())
+		}
+		if o.Nonce != nil {
+			st.SetNonce(addr, *o.Nonce, tracing.NonceChangeUnspecified)
+		}
+		if o.Code != nil {
+			st.SetCode(addr, *o.Code, tracing.CodeChangeUnspecified)
+		}
+		if o.Balance != nil {
+			st.SetBalance(addr, o.Balance, tracing.BalanceChangeUnspecified)
+		}
+		if o.State != nil {
+			st.SetStorage(addr, o.State)
+		}
+		for k, v := range o.StateDiff {
+			st.SetState(addr, k, v)
+		}
+	}
+	st.Finalise(params.Rules{})
+	return nil
 }

@@ -30,17 +30,23 @@ type LatestReader interface {
 	PendingTx(hash common.Hash) (*types.Transaction, *types.Receipt, uint64, uint64, bool)
 	PendingNonce(addr common.Address) (uint64, error)
 	PooledTx(hash common.Hash) *types.Transaction
+	MiniBlockCount() uint64 // mini-blocks sealed so far: the next one's number
 }
 
 // TxSubmitter admits transactions.
 type TxSubmitter interface {
 	SendTransaction(tx *types.Transaction) error
+	// SubmitAwait admits tx and yields its outcome once: preconfirmed in a
+	// mini-block or dropped from the pool. With rejectGap a nonce gap is
+	// refused with *chain.NonceGapError and nothing is pooled.
+	SubmitAwait(tx *types.Transaction, rejectGap bool) (<-chan chain.TxOutcome, func(), error)
 }
 
 // Feeds streams what the head produces.
 type Feeds interface {
 	MiniBlocks(buffer int) *chain.Subscription[*chain.MiniBlock]
-	Heads(buffer int) *chain.Subscription[*types.Header]
+	Heads(buffer int) *chain.Subscription[*chain.Head]
+	PendingTxs(buffer int) *chain.Subscription[*types.Transaction]
 }
 
 // Backend is what a node hands the server; nil members switch off the

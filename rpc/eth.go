@@ -24,14 +24,15 @@ var defaultTip = big.NewInt(params.GWei)
 
 // EthAPI is the eth namespace.
 type EthAPI struct {
-	b      Backend
-	config *params.ChainConfig
-	signer types.Signer
+	b        Backend
+	config   *params.ChainConfig
+	signer   types.Signer
+	realtime RealtimeConfig
 }
 
-func newEthAPI(b Backend) *EthAPI {
+func newEthAPI(b Backend, rt RealtimeConfig) *EthAPI {
 	cfg := b.Chain.ChainConfig()
-	return &EthAPI{b: b, config: cfg, signer: types.LatestSigner(cfg)}
+	return &EthAPI{b: b, config: cfg, signer: types.LatestSigner(cfg), realtime: rt}
 }
 
 // ChainId returns the chain id.
@@ -249,16 +250,31 @@ func (a *TransactionArgs) callMsg() chain.CallMsg {
 // rpcGasCap bounds eth_call and eth_estimateGas like geth's default RPCGasCap.
 const rpcGasCap = 50_000_000
 
+// callEnv opens the state and block a call runs in, with overrides applied.
+func (api *EthAPI) callEnv(bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride, blockOverrides *BlockOverrides) (chain.CallEnv, error) {
+	st, h, err := api.stateAt(bnh)
+	if err != nil {
+		return chain.CallEnv{}, err
+	}
+	if err := overrides.apply(st); err != nil {
+		return chain.CallEnv{}, err
+	}
+	if h, err = blockOverrides.apply(h); err != nil {
+		return chain.CallEnv{}, err
+	}
+	return chain.CallEnv{Config: api.config, Chain: api.b.Chain, State: st, Header: h, GasCap: rpcGasCap}, nil
+}
+
 // Call executes a message without creating a transaction.
-func (api *EthAPI) Call(ctx context.Context, args TransactionArgs, bnh *gethrpc.BlockNumberOrHash) (hexutil.Bytes, error) {
+func (api *EthAPI) Call(ctx context.Context, args TransactionArgs, bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride, blockOverrides *BlockOverrides) (hexutil.Bytes, error) {
 	if err := args.check(); err != nil {
 		return nil, err
 	}
-	st, h, err := api.stateAt(bnh)
+	env, err := api.callEnv(bnh, overrides, blockOverrides)
 	if err != nil {
 		return nil, err
 	}
-	res, err := chain.Call(ctx, chain.CallEnv{Config: api.config, Chain: api.b.Chain, State: st, Header: h, GasCap: rpcGasCap}, args.callMsg())
+	res, err := chain.Call(ctx, env, args.callMsg())
 	if err != nil {
 		return nil, err
 	}
@@ -269,19 +285,47 @@ func (api *EthAPI) Call(ctx context.Context, args TransactionArgs, bnh *gethrpc.
 }
 
 // EstimateGas returns the gas a message needs.
-func (api *EthAPI) EstimateGas(ctx context.Context, args TransactionArgs, bnh *gethrpc.BlockNumberOrHash) (hexutil.Uint64, error) {
+func (api *EthAPI) EstimateGas(ctx context.Context, args TransactionArgs, bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride, blockOverrides *BlockOverrides) (hexutil.Uint64, error) {
 	if err := args.check(); err != nil {
 		return 0, err
 	}
-	st, h, err := api.stateAt(bnh)
+	env, err := api.callEnv(bnh, overrides, blockOverrides)
 	if err != nil {
 		return 0, err
 	}
-	gas, revert, err := chain.EstimateGas(ctx, chain.CallEnv{Config: api.config, Chain: api.b.Chain, State: st, Header: h, GasCap: rpcGasCap}, args.callMsg())
+	gas, revert, err := chain.EstimateGas(ctx, env, args.callMsg())
 	if errors.Is(err, chain.ErrExecutionReverted) {
 		return 0, newRevertError(revert)
 	}
 	return hexutil.Uint64(gas), err
+}
+
+// accessListResult is eth_createAccessList's answer.
+type accessListResult struct {
+	Accesslist *types.AccessList `json:"accessList"`
+	Error      string            `json:"error,omitempty"`
+	GasUsed    hexutil.Uint64    `json:"gasUsed"`
+}
+
+// CreateAccessList returns the access list a message touches and the gas it
+// uses with it; latest and pending run on the newest mini-block.
+func (api *EthAPI) CreateAccessList(ctx context.Context, args TransactionArgs, bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride) (*accessListResult, error) {
+	if err := args.check(); err != nil {
+		return nil, err
+	}
+	env, err := api.callEnv(bnh, overrides, nil)
+	if err != nil {
+		return nil, err
+	}
+	list, gas, vmErr, err := chain.CreateAccessList(ctx, env, args.callMsg())
+	if err != nil {
+		return nil, err
+	}
+	res := &accessListResult{Accesslist: &list, GasUsed: hexutil.Uint64(gas)}
+	if vmErr != nil {
+		res.Error = vmErr.Error()
+	}
+	return res, nil
 }
 
 // SendRawTransaction admits a signed transaction.
@@ -327,7 +371,7 @@ func (api *EthAPI) SendTransaction(ctx context.Context, args TransactionArgs) (c
 	if args.Gas != nil {
 		gas = uint64(*args.Gas)
 	} else {
-		est, err := api.EstimateGas(ctx, args, nil)
+		est, err := api.EstimateGas(ctx, args, nil, nil, nil)
 		if err != nil {
 			return common.Hash{}, err
 		}
@@ -368,9 +412,9 @@ func (api *EthAPI) GetTransactionByHash(hash common.Hash) (*RPCTransaction, erro
 		}
 		return newRPCTransaction(tx, bh, bn, h.Time, idx, h.BaseFee, api.config), nil
 	}
-	if tx, _, bn, idx, ok := api.b.Latest.PendingTx(hash); ok {
+	if tx, r, bn, idx, ok := api.b.Latest.PendingTx(hash); ok {
 		h := api.pendingHeader()
-		return newRPCTransaction(tx, chain.PreconfBlockHash, bn, h.Time, idx, h.BaseFee, api.config), nil
+		return newRPCTransaction(tx, r.BlockHash, bn, h.Time, idx, h.BaseFee, api.config), nil
 	}
 	if tx := api.b.Latest.PooledTx(hash); tx != nil {
 		return newRPCTransaction(tx, common.Hash{}, 0, 0, 0, nil, api.config), nil

@@ -171,6 +171,36 @@ func (api *EthAPI) GetLogs(crit FilterCriteria) ([]*types.Log, error) {
 		}
 		return logs, nil
 	}
+	r, err := api.logRange(&crit)
+	if err != nil || r.empty {
+		return logs, err
+	}
+	if r.last()-r.from >= maxLogRange {
+		return nil, fmt.Errorf("query exceeds max block range %d", maxLogRange)
+	}
+	for n := r.from; n <= r.last(); n++ {
+		logs = append(logs, api.blockLogs(&crit, n, r)...)
+	}
+	return logs, nil
+}
+
+// blockRange is the blocks a filter covers: sealed from..to, then the block
+// being built (head+1) when pending.
+type blockRange struct {
+	from, to, head uint64
+	pending, empty bool
+}
+
+func (r blockRange) last() uint64 {
+	if r.pending {
+		return r.head + 1
+	}
+	return r.to
+}
+
+// logRange resolves a filter's fromBlock and toBlock as geth does, with
+// "pending" naming the block being built.
+func (api *EthAPI) logRange(crit *FilterCriteria) (blockRange, error) {
 	head := api.b.Chain.CurrentHeader().Number.Uint64()
 	resolve := func(n *gethrpc.BlockNumber, def uint64) (uint64, bool) {
 		if n == nil {
@@ -180,7 +210,7 @@ func (api *EthAPI) GetLogs(crit FilterCriteria) ([]*types.Log, error) {
 		case gethrpc.LatestBlockNumber, gethrpc.SafeBlockNumber, gethrpc.FinalizedBlockNumber:
 			return head, false
 		case gethrpc.PendingBlockNumber:
-			return head, true
+			return head + 1, true
 		case gethrpc.EarliestBlockNumber:
 			return 0, false
 		}
@@ -188,31 +218,33 @@ func (api *EthAPI) GetLogs(crit FilterCriteria) ([]*types.Log, error) {
 	}
 	from, _ := resolve(crit.FromBlock, head)
 	to, pending := resolve(crit.ToBlock, head)
-	if to > head {
-		to = head
-	}
+	r := blockRange{from: from, to: min(to, head), head: head, pending: pending}
 	if crit.FromBlock != nil && *crit.FromBlock >= 0 && uint64(*crit.FromBlock) > head+1 {
-		return logs, nil
+		r.empty = true
+		return r, nil
 	}
-	if from > to && !pending {
-		if crit.FromBlock != nil && crit.ToBlock != nil && *crit.FromBlock >= 0 && *crit.ToBlock >= 0 {
-			return nil, &invalidParamsError{"invalid block range params"}
+	if from > r.last() || (from > to && !pending) {
+		if crit.FromBlock != nil && crit.ToBlock != nil && *crit.FromBlock >= 0 && *crit.ToBlock >= 0 && *crit.FromBlock > *crit.ToBlock {
+			return r, &invalidParamsError{"invalid block range params"}
 		}
-		return logs, nil
+		r.empty = true
 	}
-	if to >= from && to-from >= maxLogRange {
-		return nil, fmt.Errorf("query exceeds max block range %d", maxLogRange)
-	}
-	for n := from; n <= to; n++ {
-		h := api.b.Chain.GetHeaderByNumber(n)
-		if h == nil || !crit.bloomMatches(h.Bloom) {
-			continue
+	return r, nil
+}
+
+// blockLogs returns the logs of block n that match crit: a sealed block, or
+// the block being built when n is past the head.
+func (api *EthAPI) blockLogs(crit *FilterCriteria, n uint64, r blockRange) []*types.Log {
+	if n > r.head {
+		if !r.pending {
+			return nil
 		}
-		logs = crit.collect(api.b.Chain.Receipts(h.Hash(), n), logs)
-	}
-	if pending {
 		_, _, receipts := api.b.Latest.PendingBlock()
-		logs = crit.collect(receipts, logs)
+		return crit.collect(receipts, nil)
 	}
-	return logs, nil
+	h := api.b.Chain.GetHeaderByNumber(n)
+	if h == nil || !crit.bloomMatches(h.Bloom) {
+		return nil
+	}
+	return crit.collect(api.b.Chain.Receipts(h.Hash(), n), nil)
 }

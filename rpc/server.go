@@ -18,6 +18,8 @@ import (
 
 	"github.com/ethereum/go-ethereum/crypto"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/meganode/meganode/chain"
 )
 
 // Version is the node version reported by web3_clientVersion.
@@ -33,6 +35,30 @@ type Config struct {
 	BatchRespSize int           // bytes per batch response, default 25 MB
 	CORSOrigins   []string      // default "*"
 	ReadTimeout   time.Duration // default 30s
+	Realtime      RealtimeConfig
+	WS            WSConfig
+}
+
+// RealtimeConfig bounds the calls that wait for the chain.
+type RealtimeConfig struct {
+	SyncTimeout      time.Duration // eth_sendRawTransactionSync default wait, 10s
+	SyncMaxTimeout   time.Duration // longest wait a caller may ask for, 60s
+	RealtimeTimeout  time.Duration // realtime_sendRawTransaction wait, 10s
+	CallAfterTimeout time.Duration // eth_callAfter default wait, 3s
+	CallAfterMax     time.Duration // longest eth_callAfter wait, 60s
+	LogsPageSize     int           // logs per eth_getLogsWithCursor page, 10,000
+}
+
+// WSConfig limits websocket clients. A limit that is hit is answered with a
+// JSON-RPC error or a close frame that says why; nothing is dropped silently.
+type WSConfig struct {
+	MaxConnsPerIP    int           // concurrent connections per remote IP, default 1024
+	MaxSubsPerConn   int           // subscriptions per connection, default 256
+	MsgsPerSecond    float64       // requests per second per connection, default 10,000 (burst the same)
+	IdleTimeout      time.Duration // close after this long without a request, default 60s
+	SendQueue        int           // messages queued per connection before it counts as too slow, default 8192
+	ReplayMiniBlocks int           // recent mini-blocks kept for resuming subscriptions, default 6,000
+	ReplayBytes      int           // and at most this many bytes of them, default 256 MiB
 }
 
 // DefaultConfig returns the server defaults.
@@ -46,6 +72,23 @@ func DefaultConfig() Config {
 		BatchRespSize: 25_000_000,
 		CORSOrigins:   []string{"*"},
 		ReadTimeout:   30 * time.Second,
+		Realtime: RealtimeConfig{
+			SyncTimeout:      10 * time.Second,
+			SyncMaxTimeout:   60 * time.Second,
+			RealtimeTimeout:  10 * time.Second,
+			CallAfterTimeout: 3 * time.Second,
+			CallAfterMax:     60 * time.Second,
+			LogsPageSize:     10_000,
+		},
+		WS: WSConfig{
+			MaxConnsPerIP:    1024,
+			MaxSubsPerConn:   256,
+			MsgsPerSecond:    10_000,
+			IdleTimeout:      60 * time.Second,
+			SendQueue:        8192,
+			ReplayMiniBlocks: 6000,
+			ReplayBytes:      256 << 20,
+		},
 	}
 }
 
@@ -56,6 +99,16 @@ func (c Config) Check() error {
 	}
 	if c.BodyLimit <= 0 || c.RawTxLimit < c.BodyLimit || c.BatchLimit <= 0 {
 		return fmt.Errorf("limits: body %d, raw tx body %d, batch %d", c.BodyLimit, c.RawTxLimit, c.BatchLimit)
+	}
+	r := c.Realtime
+	if r.SyncTimeout <= 0 || r.SyncMaxTimeout < r.SyncTimeout || r.RealtimeTimeout <= 0 || r.CallAfterTimeout <= 0 || r.CallAfterMax < r.CallAfterTimeout || r.LogsPageSize < 1 {
+		return fmt.Errorf("realtime limits: sync timeout %v (max %v), realtime timeout %v, callAfter %v (max %v), logs page %d",
+			r.SyncTimeout, r.SyncMaxTimeout, r.RealtimeTimeout, r.CallAfterTimeout, r.CallAfterMax, r.LogsPageSize)
+	}
+	w := c.WS
+	if w.MaxConnsPerIP < 1 || w.MaxSubsPerConn < 1 || w.MsgsPerSecond <= 0 || w.IdleTimeout <= 0 || w.SendQueue < 16 || w.ReplayMiniBlocks < 1 || w.ReplayBytes < 1 {
+		return fmt.Errorf("websocket limits: %d conns per IP, %d subs per conn, %v msgs/s, idle %v, queue %d, replay %d mini-blocks / %d bytes",
+			w.MaxConnsPerIP, w.MaxSubsPerConn, w.MsgsPerSecond, w.IdleTimeout, w.SendQueue, w.ReplayMiniBlocks, w.ReplayBytes)
 	}
 	return nil
 }
@@ -68,6 +121,9 @@ type Server struct {
 	http  *http.Server
 	ln    net.Listener
 	ready func() error
+	eth   *EthAPI // nil without a chain backend
+	hub   *hub
+	ws    *wsServer
 }
 
 // NewServer registers the namespaces the backend supports. ready reports
@@ -84,20 +140,28 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 	if err := srv.RegisterName("web3", &Web3API{version: version}); err != nil {
 		return nil, err
 	}
+	log = log.With().Str("component", "rpc").Logger()
+	s := &Server{cfg: cfg, log: log, rpc: srv, ready: ready}
 	if b.Chain != nil {
 		if err := srv.RegisterName("net", &NetAPI{chainID: b.Chain.ChainConfig().ChainID.Uint64()}); err != nil {
 			return nil, err
 		}
 		if b.Latest != nil && b.Txs != nil && b.Feeds != nil {
-			if err := srv.RegisterName("eth", newEthAPI(b)); err != nil {
+			s.eth = newEthAPI(b, cfg.Realtime)
+			if err := srv.RegisterName("eth", s.eth); err != nil {
 				return nil, err
 			}
+			if err := srv.RegisterName("realtime", &RealtimeAPI{eth: s.eth}); err != nil {
+				return nil, err
+			}
+			s.hub = newHub(b.Feeds, func(mb *chain.MiniBlock) []byte { return mustJSON(s.eth.marshalMiniBlock(mb)) },
+				cfg.WS.ReplayMiniBlocks, cfg.WS.ReplayBytes, log)
 		}
 	}
-	if ready == nil {
-		ready = func() error { return nil }
+	if s.ready == nil {
+		s.ready = func() error { return nil }
 	}
-	s := &Server{cfg: cfg, log: log.With().Str("component", "rpc").Logger(), rpc: srv, ready: ready}
+	s.ws = newWSServer(s)
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: cfg.ReadTimeout}
 	return s, nil
 }
@@ -109,6 +173,9 @@ func (s *Server) Start(context.Context) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	s.ln = ln
+	if s.hub != nil {
+		s.hub.start()
+	}
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error().Err(err).Msg("http server")
@@ -128,9 +195,14 @@ func (s *Server) Addr() string {
 
 // Stop closes listeners and connections; idempotent.
 func (s *Server) Stop(ctx context.Context) error {
-	s.rpc.Stop()
 	if s.ln == nil {
+		s.rpc.Stop()
 		return nil
+	}
+	s.ws.closeAll()
+	s.rpc.Stop()
+	if s.hub != nil {
+		s.hub.stop()
 	}
 	err := s.http.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
@@ -138,8 +210,6 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	return err
 }
-
-var wsHandlerOrigins = []string{"*"}
 
 // ServeHTTP routes /health, /ready, websocket upgrades and JSON-RPC posts.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -159,7 +229,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return
 	case strings.EqualFold(r.Header.Get("Upgrade"), "websocket"):
-		s.rpc.WebsocketHandler(wsHandlerOrigins).ServeHTTP(w, r)
+		s.ws.serve(w, r)
 		return
 	case r.Method == http.MethodPost:
 		s.servePost(w, r)
@@ -210,6 +280,16 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	if len(body) > s.cfg.BodyLimit && !onlyRawTx(body) {
 		writeError(w, http.StatusRequestEntityTooLarge, -32600, fmt.Sprintf("request body too large: %d bytes, limit %d (%d for raw transactions)", len(body), s.cfg.BodyLimit, s.cfg.RawTxLimit))
 		return
+	}
+	if bytes.Contains(body, []byte("subscribe")) {
+		if calls, batch, err := parseCalls(body); err == nil && hasSubscriptionCall(calls) {
+			resps := s.answerMixed(r.Context(), calls, func(call rpcCall) []byte { return errorFrom(call.ID, wsRequiredError{}) })
+			w.Header().Set("Content-Type", "application/json")
+			if len(resps) > 0 {
+				_, _ = w.Write(joinResponses(resps, batch))
+			}
+			return
+		}
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))

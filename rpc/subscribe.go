@@ -1,7 +1,11 @@
 package rpc
 
 import (
-	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
@@ -11,78 +15,221 @@ import (
 	"github.com/meganode/meganode/chain"
 )
 
-// subscriptionBuffer is how many notifications a subscriber may fall behind
-// (10 s of mini-blocks) before it is dropped with an error.
+// subscriptionBuffer is how many notifications a feed-driven subscription
+// (newHeads, newPendingTransactions, sealed logs) may fall behind before the
+// connection is closed as too slow.
 const subscriptionBuffer = 1024
 
-// subscribe runs a subscription: values from sub are rendered and notified
-// until the client unsubscribes or the feed drops it as too slow, in which
-// case the client gets a final error notification instead of a silent gap.
-func subscribe[T any](ctx context.Context, sub *chain.Subscription[T], render func(T) []interface{}) (*gethrpc.Subscription, error) {
-	notifier, supported := gethrpc.NotifierFromContext(ctx)
-	if !supported {
-		sub.Unsubscribe()
-		return &gethrpc.Subscription{}, gethrpc.ErrNotificationsUnsupported
+// resumeOption is the optional object naming where a mini-block driven
+// subscription starts: {"from_mini_block_number": N} (number or hex).
+type resumeOption struct {
+	From *flexUint64 `json:"from_mini_block_number"`
+}
+
+// flexUint64 accepts a JSON number or a hex or decimal string.
+type flexUint64 uint64
+
+func (f *flexUint64) UnmarshalJSON(data []byte) error {
+	s := strings.Trim(string(data), `"`)
+	var (
+		v   uint64
+		err error
+	)
+	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
+		v, err = hexutil.DecodeUint64(s)
+	} else {
+		v, err = strconv.ParseUint(s, 10, 64)
 	}
-	rpcSub := notifier.CreateSubscription()
-	go func() {
-		defer sub.Unsubscribe()
-		for {
-			select {
-			case v := <-sub.C():
-				for _, msg := range render(v) {
-					if err := notifier.Notify(rpcSub.ID, msg); err != nil {
-						return
-					}
-				}
-			case err := <-sub.Err():
-				// Deliver what was buffered before the drop, then say why it ends.
-				for {
-					select {
-					case v := <-sub.C():
-						for _, msg := range render(v) {
-							_ = notifier.Notify(rpcSub.ID, msg)
-						}
-						continue
-					default:
-					}
-					break
-				}
-				_ = notifier.Notify(rpcSub.ID, map[string]interface{}{"error": map[string]interface{}{"code": -32000, "message": err.Error()}})
-				return
-			case <-rpcSub.Err():
-				return
+	if err != nil {
+		return fmt.Errorf("invalid number %s", data)
+	}
+	*f = flexUint64(v)
+	return nil
+}
+
+type subscriptionNotFoundError struct{ name string }
+
+func (e *subscriptionNotFoundError) Error() string {
+	return fmt.Sprintf("no %q subscription in eth namespace", e.name)
+}
+func (e *subscriptionNotFoundError) ErrorCode() int { return -32601 }
+
+// subscribe creates a subscription on c from eth_subscribe params. It returns
+// the id and a start func that begins delivery once the id has been queued.
+func (s *Server) subscribe(c *wsConn, params json.RawMessage) (string, func(), error) {
+	var args []json.RawMessage
+	if err := json.Unmarshal(params, &args); err != nil || len(args) == 0 {
+		return "", nil, &invalidParamsError{"invalid params: expected [subscription name, ...]"}
+	}
+	var name string
+	if err := json.Unmarshal(args[0], &name); err != nil {
+		return "", nil, &invalidParamsError{"invalid subscription name: " + string(args[0])}
+	}
+	arg := func(i int) json.RawMessage {
+		if i < len(args) && string(args[i]) != "null" {
+			return args[i]
+		}
+		return nil
+	}
+	resume := func(raw json.RawMessage) (uint64, bool, error) {
+		if raw == nil {
+			return 0, false, nil
+		}
+		var opt resumeOption
+		if err := json.Unmarshal(raw, &opt); err != nil {
+			return 0, false, &invalidParamsError{"invalid options: " + err.Error()}
+		}
+		if opt.From == nil {
+			return 0, false, nil
+		}
+		return uint64(*opt.From), true, nil
+	}
+	api := s.eth
+	if api == nil {
+		return "", nil, &subscriptionNotFoundError{name}
+	}
+	switch name {
+	case "miniBlocks":
+		from, ok, err := resume(arg(1))
+		if err != nil {
+			return "", nil, err
+		}
+		return s.hubSubscribe(c, from, ok, func(it *hubItem) [][]byte { return [][]byte{it.payload} })
+
+	case "stateChanges":
+		var addrs []common.Address
+		if raw := arg(1); raw != nil {
+			if err := json.Unmarshal(raw, &addrs); err != nil {
+				return "", nil, &invalidParamsError{"invalid address list: " + err.Error()}
 			}
 		}
-	}()
-	return rpcSub, nil
-}
-
-// NewHeads streams sealed block headers.
-func (api *EthAPI) NewHeads(ctx context.Context) (*gethrpc.Subscription, error) {
-	return subscribe(ctx, api.b.Feeds.Heads(subscriptionBuffer), func(h *types.Header) []interface{} {
-		return []interface{}{marshalHeader(h)}
-	})
-}
-
-// Logs streams matching logs as each mini-block seals (blockHash is the
-// preconfirmation sentinel until the block seals).
-func (api *EthAPI) Logs(ctx context.Context, crit FilterCriteria) (*gethrpc.Subscription, error) {
-	return subscribe(ctx, api.b.Feeds.MiniBlocks(subscriptionBuffer), func(mb *chain.MiniBlock) []interface{} {
-		var out []interface{}
-		for _, l := range crit.collect(mb.Receipts, nil) {
-			out = append(out, l)
+		from, ok, err := resume(arg(2))
+		if err != nil {
+			return "", nil, err
 		}
-		return out
-	})
+		watch := make(map[common.Address]bool, len(addrs))
+		for _, a := range addrs {
+			watch[a] = true
+		}
+		return s.hubSubscribe(c, from, ok, func(it *hubItem) [][]byte {
+			var out [][]byte
+			for i := range it.mb.StateChanges {
+				ch := &it.mb.StateChanges[i]
+				if len(watch) == 0 || watch[ch.Address] {
+					out = append(out, mustJSON(marshalStateChange(ch)))
+				}
+			}
+			return out
+		})
+
+	case "logs":
+		var crit FilterCriteria
+		if raw := arg(1); raw != nil {
+			if err := json.Unmarshal(raw, &crit); err != nil {
+				return "", nil, &invalidParamsError{"invalid filter: " + err.Error()}
+			}
+		}
+		if crit.BlockHash != nil {
+			return "", nil, &invalidParamsError{"a logs subscription cannot name a blockHash"}
+		}
+		isPending := func(n *gethrpc.BlockNumber) bool { return n != nil && *n == gethrpc.PendingBlockNumber }
+		if isPending(crit.FromBlock) || isPending(crit.ToBlock) {
+			from, ok, err := resume(arg(1))
+			if err != nil {
+				return "", nil, err
+			}
+			return s.hubSubscribe(c, from, ok, func(it *hubItem) [][]byte {
+				var out [][]byte
+				for _, l := range crit.collect(it.mb.Receipts, nil) {
+					out = append(out, mustJSON(l))
+				}
+				return out
+			})
+		}
+		// Without "pending" logs arrive as go-ethereum sends them: once the
+		// block is sealed, with its hash.
+		return feedSubscribe(c, api.b.Feeds.Heads(subscriptionBuffer), func(h *chain.Head) [][]byte {
+			var out [][]byte
+			receipts := api.b.Chain.Receipts(h.Header.Hash(), h.Header.Number.Uint64())
+			for _, l := range crit.collect(receipts, nil) {
+				out = append(out, mustJSON(l))
+			}
+			return out
+		})
+
+	case "newHeads":
+		return feedSubscribe(c, api.b.Feeds.Heads(subscriptionBuffer), func(h *chain.Head) [][]byte {
+			head := marshalHeader(h.Header)
+			head["miniBlockCount"] = hexutil.Uint64(h.MiniBlockCount)
+			head["miniBlockOffset"] = hexutil.Uint64(h.MiniBlockOffset)
+			return [][]byte{mustJSON(head)}
+		})
+
+	case "newPendingTransactions":
+		var full bool
+		if raw := arg(1); raw != nil {
+			if err := json.Unmarshal(raw, &full); err != nil {
+				return "", nil, &invalidParamsError{"invalid fullTx flag: " + string(raw)}
+			}
+		}
+		return feedSubscribe(c, api.b.Feeds.PendingTxs(subscriptionBuffer), func(tx *types.Transaction) [][]byte {
+			if full {
+				return [][]byte{mustJSON(newRPCTransaction(tx, common.Hash{}, 0, 0, 0, nil, api.config))}
+			}
+			return [][]byte{mustJSON(tx.Hash())}
+		})
+	}
+	return "", nil, &subscriptionNotFoundError{name}
 }
 
-// MiniBlocks streams every mini-block, empty ones included, in the
-// snake_case shape of MegaETH's realtime API.
-func (api *EthAPI) MiniBlocks(ctx context.Context) (*gethrpc.Subscription, error) {
-	return subscribe(ctx, api.b.Feeds.MiniBlocks(subscriptionBuffer), func(mb *chain.MiniBlock) []interface{} {
-		return []interface{}{api.marshalMiniBlock(mb)}
-	})
+// hubSubscribe registers a mini-block driven subscription.
+func (s *Server) hubSubscribe(c *wsConn, from uint64, resume bool, render func(*hubItem) [][]byte) (string, func(), error) {
+	sub := &hubSub{conn: c, id: newSubscriptionID(), render: render}
+	if err := c.addSub(sub.id, func() { s.hub.remove(sub) }); err != nil {
+		return "", nil, err
+	}
+	if err := s.hub.add(sub, from, resume, s.eth.b.Latest.MiniBlockCount()); err != nil {
+		c.dropSub(sub.id)
+		return "", nil, err
+	}
+	return sub.id, func() { s.hub.begin(sub) }, nil
+}
+
+// feedSubscribe runs a subscription on one of the node's feeds in its own
+// goroutine. Falling a whole buffer behind closes the connection with a
+// reason: the client never misses a notification without knowing.
+func feedSubscribe[T any](c *wsConn, sub *chain.Subscription[T], render func(T) [][]byte) (string, func(), error) {
+	id := newSubscriptionID()
+	stop := make(chan struct{})
+	var once sync.Once
+	cancel := func() { once.Do(func() { close(stop) }) }
+	if err := c.addSub(id, cancel); err != nil {
+		sub.Unsubscribe()
+		return "", nil, err
+	}
+	start := func() {
+		go func() {
+			defer sub.Unsubscribe()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-c.done:
+					return
+				case v := <-sub.C():
+					for _, payload := range render(v) {
+						if !c.notify(id, payload, slowReason) {
+							return
+						}
+					}
+				case <-sub.Err():
+					c.fail(closeTooSlow, "slow consumer: subscription buffer full")
+					return
+				}
+			}
+		}()
+	}
+	return id, start, nil
 }
 
 // RPCMiniBlock is the miniBlocks notification payload.
@@ -116,25 +263,22 @@ func (api *EthAPI) marshalMiniBlock(mb *chain.MiniBlock) *RPCMiniBlock {
 	return out
 }
 
-// Web3API is the web3 namespace.
-type Web3API struct{ version string }
-
-// ClientVersion names the node.
-func (w *Web3API) ClientVersion() string { return w.version }
-
-// Sha3 is keccak256.
-func (w *Web3API) Sha3(input hexutil.Bytes) hexutil.Bytes {
-	return common.BytesToHash(keccak(input)).Bytes()
+// RPCStateChange is the stateChanges notification payload: an account's
+// nonce, balance and changed storage after a mini-block.
+type RPCStateChange struct {
+	Address common.Address              `json:"address"`
+	Nonce   uint64                      `json:"nonce"`
+	Balance *hexutil.U256               `json:"balance"`
+	Storage map[common.Hash]common.Hash `json:"storage"`
 }
 
-// NetAPI is the net namespace.
-type NetAPI struct{ chainID uint64 }
-
-// Version is the chain id in decimal, as geth answers.
-func (n *NetAPI) Version() string { return uitoa(n.chainID) }
-
-// Listening is true while the server runs.
-func (n *NetAPI) Listening() bool { return true }
-
-// PeerCount is zero: the devnet has no peers.
-func (n *NetAPI) PeerCount() hexutil.Uint { return 0 }
+func marshalStateChange(ch *chain.AccountChange) *RPCStateChange {
+	out := &RPCStateChange{Address: ch.Address, Nonce: ch.Nonce, Balance: (*hexutil.U256)(ch.Balance), Storage: make(map[common.Hash]common.Hash, len(ch.Storage))}
+	if out.Balance == nil || ch.Deleted {
+		out.Balance = new(hexutil.U256)
+	}
+	for _, sl := range ch.Storage {
+		out.Storage[sl.Slot] = sl.Value
+	}
+	return out
+}

@@ -94,15 +94,33 @@ func (p *Pool) Notify() <-chan struct{} { return p.notify }
 
 // Add validates tx and pools it. It returns the recovered sender.
 func (p *Pool) Add(tx *types.Transaction) (common.Address, error) {
+	from, _, err := p.add(tx, false)
+	return from, err
+}
+
+// add pools tx and returns the transaction it replaced, if any. With
+// rejectGap a tx that would wait for a missing nonce is refused with a
+// *chain.NonceGapError instead of being queued.
+func (p *Pool) add(tx *types.Transaction, rejectGap bool) (common.Address, *types.Transaction, error) {
+	from, stateNonce, err := p.validate(tx)
+	if err != nil {
+		return from, nil, err
+	}
+	return p.insert(tx, from, stateNonce, rejectGap)
+}
+
+// validate runs the stateless checks and the balance check against the
+// newest mini-block state, whose nonce for the sender it returns.
+func (p *Pool) validate(tx *types.Transaction) (common.Address, uint64, error) {
 	head := p.state.PendingHeader()
 	from, err := chain.ValidateTx(p.config, p.signer, tx, head)
 	if err != nil {
-		return from, err
+		return from, 0, err
 	}
 	reader := p.state.Reader()
 	acct, err := reader.Account(from)
 	if err != nil {
-		return from, fmt.Errorf("read account %s: %w", from, err)
+		return from, 0, fmt.Errorf("read account %s: %w", from, err)
 	}
 	balance := new(uint256.Int)
 	var stateNonce uint64
@@ -111,13 +129,16 @@ func (p *Pool) Add(tx *types.Transaction) (common.Address, error) {
 	}
 	cost := tx.Cost()
 	if balance.ToBig().Cmp(cost) < 0 {
-		return from, fmt.Errorf("%w: balance %v, tx cost %v, overshot %v", chain.ErrInsufficientFunds, balance, cost, new(big.Int).Sub(cost, balance.ToBig()))
+		return from, 0, fmt.Errorf("%w: balance %v, tx cost %v, overshot %v", chain.ErrInsufficientFunds, balance, cost, new(big.Int).Sub(cost, balance.ToBig()))
 	}
+	return from, stateNonce, nil
+}
 
+func (p *Pool) insert(tx *types.Transaction, from common.Address, stateNonce uint64, rejectGap bool) (common.Address, *types.Transaction, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.all[tx.Hash()]; ok {
-		return from, chain.ErrAlreadyKnown
+		return from, nil, chain.ErrAlreadyKnown
 	}
 	s := p.senders[from]
 	if s == nil {
@@ -125,23 +146,28 @@ func (p *Pool) Add(tx *types.Transaction) (common.Address, error) {
 		p.senders[from] = s
 	}
 	if tx.Nonce() < s.next {
-		return from, fmt.Errorf("%w: address %v, tx: %d state: %d", chain.ErrNonceTooLow, from, tx.Nonce(), s.next)
+		return from, nil, fmt.Errorf("%w: address %v, tx: %d state: %d", chain.ErrNonceTooLow, from, tx.Nonce(), s.next)
+	}
+	if rejectGap {
+		if next := s.pendingNonce(); tx.Nonce() > next {
+			return from, nil, &chain.NonceGapError{Got: tx.Nonce(), Expected: next}
+		}
 	}
 	old := s.txs[tx.Nonce()]
 	if old != nil {
 		if s.inFlight && tx.Nonce() == s.next {
 			// Already handed to the sequencer: it is executing right now.
-			return from, chain.ErrReplaceUnderpriced
+			return from, nil, chain.ErrReplaceUnderpriced
 		}
 		if !bumped(old.tx, tx, p.cfg.PriceBump) {
-			return from, chain.ErrReplaceUnderpriced
+			return from, nil, chain.ErrReplaceUnderpriced
 		}
 	} else {
 		if tx.Nonce() >= s.next+uint64(p.cfg.AccountSlots) || len(s.txs) >= p.cfg.AccountSlots {
-			return from, fmt.Errorf("%w: %d pooled txs, limit %d", chain.ErrAccountLimit, len(s.txs), p.cfg.AccountSlots)
+			return from, nil, fmt.Errorf("%w: %d pooled txs, limit %d", chain.ErrAccountLimit, len(s.txs), p.cfg.AccountSlots)
 		}
 		if len(p.all) >= p.cfg.GlobalSlots {
-			return from, chain.ErrTxPoolOverflow
+			return from, nil, chain.ErrTxPoolOverflow
 		}
 	}
 	p.seq++
@@ -155,7 +181,10 @@ func (p *Pool) Add(tx *types.Transaction) (common.Address, error) {
 	s.txs[tx.Nonce()] = ptx
 	p.all[tx.Hash()] = ptx
 	p.promote(s)
-	return from, nil
+	if old != nil {
+		return from, old.tx, nil
+	}
+	return from, nil, nil
 }
 
 // bumped reports whether replacement raises both fee caps by bump percent.
@@ -264,10 +293,15 @@ func (p *Pool) PendingNonce(addr common.Address) (uint64, bool) {
 	if !ok {
 		return 0, false
 	}
+	return s.pendingNonce(), true
+}
+
+// pendingNonce is the nonce after the sender's contiguous pooled txs.
+func (s *sender) pendingNonce() uint64 {
 	n := s.next
 	for {
 		if _, ok := s.txs[n]; !ok {
-			return n, true
+			return n
 		}
 		n++
 	}

@@ -35,6 +35,7 @@ type Config struct {
 	MiniBlockTime time.Duration  // default 10ms
 	BlockTime     time.Duration  // default 1s; at least 1s, header times are seconds
 	Eager         bool           // seal a mini-block as soon as a tx executed when idle
+	EagerMaxTxs   int            // above this many txs per interval the load batches at the interval, default 32
 	GasLimit      uint64         // block gas limit
 	Coinbase      common.Address // fee recipient
 	Pool          PoolConfig
@@ -47,6 +48,7 @@ func DefaultConfig() Config {
 		MiniBlockTime: 10 * time.Millisecond,
 		BlockTime:     time.Second,
 		Eager:         true,
+		EagerMaxTxs:   32,
 		GasLimit:      chain.DefaultGasLimit,
 		Pool:          DefaultPoolConfig(),
 		PreconfHash:   chain.PreconfBlockHash,
@@ -62,6 +64,8 @@ func (c Config) Check() error {
 		return fmt.Errorf("block time %v below 1s: header timestamps are seconds and must increase", c.BlockTime)
 	case c.MiniBlockTime > c.BlockTime:
 		return fmt.Errorf("mini-block time %v above block time %v", c.MiniBlockTime, c.BlockTime)
+	case c.Eager && c.EagerMaxTxs < 1:
+		return fmt.Errorf("eager mode needs a positive tx threshold, have %d", c.EagerMaxTxs)
 	case c.GasLimit < params.TxGas:
 		return fmt.Errorf("gas limit %d too low", c.GasLimit)
 	}
@@ -135,10 +139,16 @@ type Sequencer struct {
 	receipts  []*types.Receipt
 	miniGas   uint64
 	failed    error
+	// Txs executed in the current and the previous mini-block interval: eager
+	// sealing stops while either is above EagerMaxTxs.
+	intervalTxs, prevIntervalTxs int
 
 	view      atomic.Pointer[View]
 	miniFeed  chain.Feed[*chain.MiniBlock]
-	headFeed  chain.Feed[*types.Header]
+	headFeed  chain.Feed[*chain.Head]
+	txFeed    chain.Feed[*types.Transaction]
+	waitMu    sync.Mutex
+	waiters   map[common.Hash][]chan chain.TxOutcome
 	stepMu    sync.Mutex // serialises steps between the loop and tests
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -163,6 +173,7 @@ func New(cfg Config, store *storage.Store, clock Clock, log zerolog.Logger) (*Se
 		config:    store.ChainConfig(),
 		clock:     clock,
 		miniCount: store.MiniBlockCount(),
+		waiters:   make(map[common.Hash][]chan chain.TxOutcome),
 	}
 	s.pool = NewPool(cfg.Pool, s.config, s)
 	if err := s.openBlock(clock.Now()); err != nil {
@@ -204,17 +215,97 @@ func (s *Sequencer) MiniBlocks(buffer int) *chain.Subscription[*chain.MiniBlock]
 }
 
 // Heads subscribes to sealed block headers.
-func (s *Sequencer) Heads(buffer int) *chain.Subscription[*types.Header] {
+func (s *Sequencer) Heads(buffer int) *chain.Subscription[*chain.Head] {
 	return s.headFeed.Subscribe(buffer)
+}
+
+// PendingTxs subscribes to transactions as the pool admits them.
+func (s *Sequencer) PendingTxs(buffer int) *chain.Subscription[*types.Transaction] {
+	return s.txFeed.Subscribe(buffer)
 }
 
 // SendTransaction admits tx into the pool.
 func (s *Sequencer) SendTransaction(tx *types.Transaction) error {
+	return s.submit(tx, false)
+}
+
+func (s *Sequencer) submit(tx *types.Transaction, rejectGap bool) error {
 	if err := s.failure(); err != nil {
 		return err
 	}
-	_, err := s.pool.Add(tx)
-	return err
+	_, replaced, err := s.pool.add(tx, rejectGap)
+	if err != nil {
+		return err
+	}
+	if replaced != nil {
+		s.dropped(replaced.Hash(), fmt.Errorf("replaced by transaction %s", tx.Hash()))
+	}
+	s.txFeed.Send(tx)
+	return nil
+}
+
+// SubmitAwait admits tx like SendTransaction and returns a channel that
+// yields once, when the tx is in a sealed mini-block or has left the pool
+// without executing. With rejectGap a nonce gap is refused with a
+// *chain.NonceGapError and nothing is pooled. cancel must be called when the
+// caller stops waiting.
+func (s *Sequencer) SubmitAwait(tx *types.Transaction, rejectGap bool) (<-chan chain.TxOutcome, func(), error) {
+	hash := tx.Hash()
+	ch := make(chan chain.TxOutcome, 1)
+	s.waitMu.Lock()
+	s.waiters[hash] = append(s.waiters[hash], ch)
+	s.waitMu.Unlock()
+	cancel := func() {
+		s.waitMu.Lock()
+		defer s.waitMu.Unlock()
+		list := s.waiters[hash]
+		for i, c := range list {
+			if c == ch {
+				list = append(list[:i:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(list) == 0 {
+			delete(s.waiters, hash)
+		} else {
+			s.waiters[hash] = list
+		}
+	}
+	if err := s.submit(tx, rejectGap); err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return ch, cancel, nil
+}
+
+// resolve wakes the waiters of txs that a mini-block just published.
+func (s *Sequencer) resolve(txs types.Transactions, receipts []*types.Receipt, block uint64) {
+	s.waitMu.Lock()
+	defer s.waitMu.Unlock()
+	if len(s.waiters) == 0 {
+		return
+	}
+	for i, tx := range txs {
+		list, ok := s.waiters[tx.Hash()]
+		if !ok {
+			continue
+		}
+		out := chain.TxOutcome{Tx: tx, Receipt: receipts[i], BlockNumber: block, Index: uint64(receipts[i].TransactionIndex)}
+		for _, c := range list {
+			c <- out
+		}
+		delete(s.waiters, tx.Hash())
+	}
+}
+
+// dropped wakes the waiters of a tx that left the pool without executing.
+func (s *Sequencer) dropped(hash common.Hash, reason error) {
+	s.waitMu.Lock()
+	defer s.waitMu.Unlock()
+	for _, c := range s.waiters[hash] {
+		c <- chain.TxOutcome{Dropped: reason}
+	}
+	delete(s.waiters, hash)
 }
 
 // Config returns the production configuration.
@@ -280,12 +371,16 @@ func (s *Sequencer) Step(tick bool) {
 	}
 	start := s.clock.Now()
 	n := s.execute(start)
+	s.intervalTxs += n
 	now := s.clock.Now()
-	if tick || (s.cfg.Eager && n > 0) || len(s.unsealed) > 0 && now.Sub(start) >= s.cfg.MiniBlockTime {
+	if tick || s.eager(n) || len(s.unsealed) > 0 && now.Sub(start) >= s.cfg.MiniBlockTime {
 		if err := s.sealMiniBlock(now); err != nil {
 			s.halt(err)
 			return
 		}
+	}
+	if tick {
+		s.prevIntervalTxs, s.intervalTxs = s.intervalTxs, 0
 	}
 	if tick && now.Sub(s.opened) >= s.cfg.BlockTime {
 		if err := s.sealBlock(); err != nil {
@@ -296,6 +391,15 @@ func (s *Sequencer) Step(tick bool) {
 			s.halt(err)
 		}
 	}
+}
+
+// eager reports whether txs that just executed are sealed at once rather
+// than at the next tick: only in eager mode, and only while the sequencer is
+// near idle, so a lone transaction's receipt is back in about a millisecond
+// while a sustained load still batches into one mini-block per interval.
+func (s *Sequencer) eager(executed int) bool {
+	return s.cfg.Eager && executed > 0 &&
+		s.intervalTxs <= s.cfg.EagerMaxTxs && s.prevIntervalTxs <= s.cfg.EagerMaxTxs
 }
 
 // halt stops production after a critical error (disk full, corrupt state):
@@ -330,6 +434,7 @@ func (s *Sequencer) execute(start time.Time) int {
 			s.log.Debug().Err(err).Stringer("tx", ptx.tx.Hash()).Msg("tx deferred to next block")
 		default:
 			s.pool.Done(ptx, dropped)
+			s.dropped(ptx.tx.Hash(), err)
 			s.log.Warn().Err(err).Stringer("tx", ptx.tx.Hash()).Stringer("from", ptx.from).Msg("tx dropped at execution")
 		}
 	}
@@ -393,6 +498,7 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 	s.unsealed, s.receipts, s.miniGas = s.unsealed[:0], s.receipts[:0], 0
 	s.miniFeed.Send(mb)
 	if len(txs) > 0 {
+		s.resolve(txs, receipts, number)
 		s.log.Debug().Uint64("miniblock", mb.Number).Uint64("block", number).Int("txs", len(txs)).Msg("sealed mini-block")
 	}
 	return nil
@@ -434,7 +540,7 @@ func (s *Sequencer) sealBlock() error {
 	h := sb.Block.Header()
 	s.log.Info().Uint64("block", h.Number.Uint64()).Stringer("hash", sb.Block.Hash()).Int("txs", len(sb.Block.Transactions())).
 		Uint64("gas", h.GasUsed).Uint64("miniblocks", s.miniIndex).Msg("sealed block")
-	s.headFeed.Send(h)
+	s.headFeed.Send(&chain.Head{Header: h, MiniBlockCount: s.miniIndex, MiniBlockOffset: s.miniCount - s.miniIndex})
 	return nil
 }
 

@@ -199,9 +199,13 @@ func TestMiniBlocksAndBlocks(t *testing.T) {
 			t.Fatalf("mini-block %d: number %d txs %d, want %d and 0", i, mb.Number, len(mb.Txs), start+i)
 		}
 	}
-	h := <-heads.C()
+	head := <-heads.C()
+	h := head.Header
 	if h.Number.Uint64() != 1 || e.store.CurrentHeader().Hash() != h.Hash() {
 		t.Fatalf("sealed head %d, store head %s", h.Number, e.store.CurrentHeader().Hash())
+	}
+	if head.MiniBlockOffset != start || head.MiniBlockCount != 100 {
+		t.Fatalf("head mini-blocks: offset %d count %d, want %d and 100", head.MiniBlockOffset, head.MiniBlockCount, start)
 	}
 	block := e.store.BlockByNumber(1)
 	if len(block.Transactions()) != 1 || block.Transactions()[0].Hash() != tx.Hash() {

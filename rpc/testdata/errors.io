@@ -9,7 +9,7 @@
 >> {"jsonrpc":"2.0","id":5,"method":"eth_sendRawTransaction","params":["0x"]}
 << {"jsonrpc":"2.0","id":5,"error":{"code":-32000,"message":"typed transaction too short"}}
 >> {"jsonrpc":"2.0","id":6,"method":"eth_subscribe","params":["newHeads"]}
-<< {"jsonrpc":"2.0","id":6,"error":{"code":-32601,"message":"notifications not supported"}}
+<< {"jsonrpc":"2.0","id":6,"error":{"code":-32000,"message":"WebSocket connection required"}}
 >> [{"jsonrpc":"2.0","id":7,"method":"eth_chainId","params":[]},{"jsonrpc":"2.0","id":8,"method":"eth_nope","params":[]}]
 << [{"jsonrpc":"2.0","id":7,"result":"0x128b"},{"jsonrpc":"2.0","id":8,"error":{"code":-32601,"message":"the method eth_nope does not exist/is not available"}}]
 >> {"jsonrpc":"2.0","id":9,"method":"anvil_nodeInfo","params":[]}
