@@ -61,22 +61,27 @@ func newHub(feeds Feeds, encode func(*chain.MiniBlock) []byte, maxItems, maxByte
 	}
 }
 
-func (h *hub) start() { go h.run() }
+// start subscribes before it returns, so no mini-block sealed after the
+// server started is missed.
+func (h *hub) start() {
+	sub := h.feeds.MiniBlocks(hubFeedBuffer)
+	go h.run(sub)
+}
 
 func (h *hub) stop() {
 	close(h.quit)
 	<-h.done
 }
 
-func (h *hub) run() {
+func (h *hub) run(sub *chain.Subscription[*chain.MiniBlock]) {
 	defer close(h.done)
 	for {
-		sub := h.feeds.MiniBlocks(hubFeedBuffer)
 		lost := h.consume(sub)
 		sub.Unsubscribe()
 		if !lost {
 			return
 		}
+		sub = h.feeds.MiniBlocks(hubFeedBuffer)
 	}
 }
 
