@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -19,6 +20,7 @@ func Command() *cli.Command {
 	return &cli.Command{
 		Name:  "bench",
 		Usage: "load-test any Ethereum JSON-RPC endpoint with ETH transfers",
+		Subcommands: []*cli.Command{realtimeCommand()},
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "rpc", Value: "http://127.0.0.1:8545", Usage: "JSON-RPC URL"},
 			&cli.StringFlag{Name: "key", Usage: "funder private key (hex); default: dev account 0 of the test mnemonic"},
@@ -59,6 +61,73 @@ func Command() *cli.Command {
 			fmt.Println(string(out))
 			if f := c.String("json"); f != "" {
 				return os.WriteFile(f, out, 0o644)
+			}
+			return nil
+		},
+	}
+}
+
+// realtimeCommand is `meganode bench realtime`: synchronous-send latency,
+// websocket subscribers and mini-block jitter under load.
+func realtimeCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "realtime",
+		Usage: "measure eth_sendRawTransactionSync latency, miniBlocks subscribers and mini-block jitter",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "rpc", Value: "http://127.0.0.1:8545", Usage: "JSON-RPC URL"},
+			&cli.StringFlag{Name: "ws", Usage: "websocket URL (default: the rpc URL with ws://)"},
+			&cli.StringFlag{Name: "key", Usage: "sender private key (hex); default: dev account 1 of the test mnemonic"},
+			&cli.IntFlag{Name: "sync", Value: 0, Usage: "sequential eth_sendRawTransactionSync transfers to time (0: skip)"},
+			&cli.IntFlag{Name: "subscribers", Value: 0, Usage: "websocket miniBlocks subscribers to hold open (0: skip)"},
+			&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "how long the subscribers stream"},
+			&cli.IntFlag{Name: "jitter-txs", Value: 0, Usage: "transfers of load while mini-block spacing is recorded (0: skip)"},
+			&cli.DurationFlag{Name: "target", Value: 10 * time.Millisecond, Usage: "mini-block interval the jitter is measured against"},
+			&cli.StringFlag{Name: "json", Usage: "also write the result as JSON to this file"},
+		},
+		Action: func(c *cli.Context) error {
+			ctx := context.Background()
+			ws := c.String("ws")
+			if ws == "" {
+				ws = "ws" + strings.TrimPrefix(c.String("rpc"), "http")
+			}
+			accts, err := chain.DeriveAccounts(chain.DefaultMnemonic, 2)
+			if err != nil {
+				return err
+			}
+			key := accts[1].Key
+			if k := c.String("key"); k != "" {
+				if key, err = crypto.HexToECDSA(trim0x(k)); err != nil {
+					return fmt.Errorf("key: %w", err)
+				}
+			}
+			out := map[string]any{}
+			if n := c.Int("sync"); n > 0 {
+				p, err := SyncLatency(ctx, c.String("rpc"), key, n)
+				if err != nil {
+					return fmt.Errorf("sync latency: %w", err)
+				}
+				out["sync"] = p
+			}
+			if n := c.Int("subscribers"); n > 0 {
+				r, err := Subscribers(ctx, ws, n, c.Duration("duration"), os.Stderr)
+				if err != nil {
+					return fmt.Errorf("subscribers: %w", err)
+				}
+				out["subscribers"] = r
+			}
+			if n := c.Int("jitter-txs"); n > 0 {
+				o := Options{URL: c.String("rpc"), FunderKey: accts[0].Key, Senders: 200, Txs: n, Conns: 4, Batch: 100,
+					Timeout: 5 * time.Minute, Inclusion: time.Minute, Seed: uint64(time.Now().UnixNano())}
+				r, err := Jitter(ctx, o, ws, c.Duration("target"), os.Stderr)
+				if err != nil {
+					return fmt.Errorf("jitter: %w", err)
+				}
+				out["jitter"] = r
+			}
+			data, _ := json.MarshalIndent(out, "", "  ")
+			fmt.Println(string(data))
+			if f := c.String("json"); f != "" {
+				return os.WriteFile(f, data, 0o644)
 			}
 			return nil
 		},

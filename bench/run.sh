@@ -31,14 +31,32 @@ run_target() { # name url [latency sends] [connections]
     --timeout 5m --json "$OUT/$1.json" >/dev/null
 }
 
+SYNC=${BENCH_SYNC:-1000}
+SUBS=${BENCH_SUBSCRIBERS:-1000}
+JITTER_TXS=${BENCH_JITTER_TXS:-20000}
+realtime() { # name url flags...
+  local name=$1 url=$2; shift 2
+  echo "== $name realtime ($url)" >&2
+  "$BIN" bench realtime --rpc "$url" "$@" --json "$OUT/$name-rt.json" >/dev/null
+}
+
 P=$(free_port); "$BIN" devnet --http.port "$P" --log.level warn --log.format json >"$OUT/meganode.log" 2>&1 & PIDS+=($!)
-wait_rpc "http://127.0.0.1:$P"; run_target meganode "http://127.0.0.1:$P"
+wait_rpc "http://127.0.0.1:$P"
+realtime meganode "http://127.0.0.1:$P" --sync "$SYNC" --subscribers "$SUBS" --duration 10s
+run_target meganode "http://127.0.0.1:$P"
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+
+P=$(free_port); "$BIN" devnet --http.port "$P" --miniblock-eager=false --log.level warn --log.format json >"$OUT/periodic.log" 2>&1 & PIDS+=($!)
+wait_rpc "http://127.0.0.1:$P"; realtime periodic "http://127.0.0.1:$P" --sync 300 --jitter-txs "$JITTER_TXS"
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 
 P=$(free_port); "$ANVIL" --host 127.0.0.1 --port "$P" --gas-limit 10000000000 --silent & PIDS+=($!)
 # Automine collapses under concurrent connections (here a 2,000-transfer
 # burst over 4 connections was not through after 5 minutes, anvil at 10 GB);
 # over one connection it keeps going, so that is its best configuration.
+wait_rpc "http://127.0.0.1:$P"; realtime anvil "http://127.0.0.1:$P" --sync "$SYNC"
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+P=$(free_port); "$ANVIL" --host 127.0.0.1 --port "$P" --gas-limit 10000000000 --silent & PIDS+=($!)
 wait_rpc "http://127.0.0.1:$P"; run_target anvil-automine "http://127.0.0.1:$P" "$LATENCY" 1
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 
@@ -49,9 +67,9 @@ kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 
 EXEC=$(go test -run '^$' -bench BenchmarkExecuteTransfers -benchtime 5x ./chain/ | grep transfers/s)
 
-python3 - "$OUT" "$TXS" "$SENDERS" "$CONNS" "$BATCH" "$LATENCY" "$EXEC" > docs/benchmarks.md <<'PY'
+python3 - "$OUT" "$TXS" "$SENDERS" "$CONNS" "$BATCH" "$LATENCY" "$EXEC" "$SYNC" "$SUBS" "$JITTER_TXS" > docs/benchmarks.md <<'PY'
 import json, sys, datetime, platform, os
-out, txs, senders, conns, batch, lat, execb = sys.argv[1:8]
+out, txs, senders, conns, batch, lat, execb, sync, subs, jtxs = sys.argv[1:11]
 r = {n: json.load(open(f"{out}/{n}.json")) for n in ["meganode", "anvil-automine", "anvil-blocktime1"]}
 best = max(r["anvil-automine"]["IncludedTPS"], r["anvil-blocktime1"]["IncludedTPS"])
 ms = lambda ns: f"{ns/1e6:.2f} ms"
@@ -78,6 +96,27 @@ print(f"\nmeganode p50 latency is {r['meganode']['LatencyP50']/a:.2f}× anvil au
 print("Commands: `bin/meganode devnet --http.port P` (eager mini-blocks, 10 ms / 1 s); "
       "`anvil --gas-limit 10000000000` (automine) and `anvil --gas-limit 10000000000 --block-time 1`, "
       "anvil 1.7.1 from npm `@foundry-rs/anvil`.\n")
+rt = {n: json.load(open(f"{out}/{n}-rt.json")) for n in ["meganode", "periodic", "anvil"]}
+print("## Realtime API\n")
+print(f"`meganode bench realtime --sync {sync}`: {sync} ETH transfers sent one after another with `eth_sendRawTransactionSync` "
+      "over one HTTP connection, each timed from send to receipt (10 warm-up sends not counted).\n")
+print("| target | p50 | p90 | p99 | max | p50 vs anvil |")
+print("|---|---:|---:|---:|---:|---:|")
+base = rt["anvil"]["sync"]["P50"]
+for n, label in [("meganode", "meganode devnet, eager (default)"), ("periodic", "meganode `--miniblock-eager=false` (strict 10 ms)"), ("anvil", "anvil automine")]:
+    v = rt[n]["sync"]
+    print(f"| {label} | {ms(v['P50'])} | {ms(v['P90'])} | {ms(v['P99'])} | {ms(v['Max'])} | {v['P50']/base:.2f}× |")
+s = rt["meganode"]["subscribers"]
+print(f"\n`--subscribers {subs} --duration 10s` (eager devnet, no load, a mini-block every 10 ms): {s['Subscribers']} websocket "
+      f"`miniBlocks` subscribers in the bench process on the same 2 cores; {s['Notifications']} notifications, "
+      f"**{s['Gaps']} gaps, {s['Disconnects']} disconnects**, {s['PerSecond']:.1f} mini-blocks/s per subscriber. Delivery delay "
+      f"(receipt minus `mini_block_timestamp`): p50 {ms(s['Delay']['P50'])}, p90 {ms(s['Delay']['P90'])}, p99 {ms(s['Delay']['P99'])}, "
+      f"max {ms(s['Delay']['Max'])}.\n")
+j = rt["periodic"]["jitter"]
+print(f"`--jitter-txs {jtxs}` (strict 10 ms cadence): one subscriber records `mini_block_timestamp` while {jtxs} transfers are "
+      f"pushed as in the throughput run ({j['Load']['IncludedTPS']:.0f} tx/s included). {j['MiniBlocks']} mini-blocks; interval "
+      f"p50 {ms(j['Interval']['P50'])}, p99 {ms(j['Interval']['P99'])}, max {ms(j['Interval']['Max'])}; jitter |interval − 10 ms| "
+      f"p50 {ms(j['Jitter']['P50'])}, p99 {ms(j['Jitter']['P99'])}.\n")
 print("## Executor (no RPC)\n")
 print("`go test -run '^$' -bench BenchmarkExecuteTransfers -benchtime 5x ./chain/`: blocks of 2,000 transfers from 64 senders "
       "executed with `chain.BlockBuilder` (go-ethereum `core.ApplyTransactionWithEVM`, witness collection on) and sealed "
