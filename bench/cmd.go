@@ -18,8 +18,8 @@ import (
 // Command is `meganode bench`.
 func Command() *cli.Command {
 	return &cli.Command{
-		Name:  "bench",
-		Usage: "load-test any Ethereum JSON-RPC endpoint with ETH transfers",
+		Name:        "bench",
+		Usage:       "load-test any Ethereum JSON-RPC endpoint with ETH transfers",
 		Subcommands: []*cli.Command{realtimeCommand()},
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "rpc", Value: "http://127.0.0.1:8545", Usage: "JSON-RPC URL"},
