@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -179,9 +178,8 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		lat = append(lat, time.Since(start))
 	}
 	if len(lat) > 0 {
-		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-		pct := func(p float64) time.Duration { return lat[int(float64(len(lat)-1)*p)] }
-		res.LatencyP50, res.LatencyP90, res.LatencyP99, res.LatencyCount = pct(0.5), pct(0.9), pct(0.99), len(lat)
+		p := percentiles(lat)
+		res.LatencyP50, res.LatencyP90, res.LatencyP99, res.LatencyCount = p.P50, p.P90, p.P99, p.Count
 		fmt.Fprintf(progress, "latency p50 %v p99 %v over %d sends\n", res.LatencyP50, res.LatencyP99, len(lat))
 	}
 

@@ -34,7 +34,7 @@ func percentiles(d []time.Duration) Percentiles {
 		return Percentiles{}
 	}
 	slices.Sort(d)
-	at := func(q float64) time.Duration { return d[min(len(d)-1, int(q*float64(len(d))))] }
+	at := func(q float64) time.Duration { return d[int(float64(len(d)-1)*q)] }
 	return Percentiles{Count: len(d), P50: at(0.50), P90: at(0.90), P99: at(0.99), Max: d[len(d)-1]}
 }
 
