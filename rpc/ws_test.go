@@ -397,6 +397,21 @@ func TestWebsocketBadInputKeepsConnection(t *testing.T) {
 	if m := c.call("eth_subscribe", "nope"); m.Error == nil || m.Error.Code != -32601 {
 		t.Fatalf("unknown subscription: %+v", m)
 	}
+	for _, params := range [][]interface{}{
+		{},
+		{42},
+		{"stateChanges", "0xbeef"},
+		{"miniBlocks", map[string]any{"from_mini_block_number": "soon"}},
+		{"logs", map[string]any{"topics": []any{1, 2, 3, 4, 5}}},
+		{"newPendingTransactions", "yes"},
+	} {
+		if m := c.call("eth_subscribe", params...); m.Error == nil || m.Error.Code != -32602 {
+			t.Fatalf("eth_subscribe %v: %+v", params, m)
+		}
+	}
+	if m := c.call("eth_unsubscribe", 1, 2); m.Error == nil || m.Error.Code != -32602 {
+		t.Fatalf("eth_unsubscribe garbage: %+v", m)
+	}
 	e.tick()
 	c.miniBlock(sub) // still subscribed
 	if m := c.call("eth_unsubscribe", sub); string(m.Result) != "true" {

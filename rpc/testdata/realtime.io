@@ -30,3 +30,11 @@
 << {"jsonrpc":"2.0","id":15,"error":{"code":-32602,"message":"condition: missing nonce"}}
 >> [{"jsonrpc":"2.0","id":16,"method":"eth_chainId","params":[]},{"jsonrpc":"2.0","id":17,"method":"eth_subscribe","params":["miniBlocks"]},{"jsonrpc":"2.0","id":18,"method":"eth_unsubscribe","params":["0x1"]}]
 << [{"jsonrpc":"2.0","id":16,"result":"0x128b"},{"jsonrpc":"2.0","id":17,"error":{"code":-32000,"message":"WebSocket connection required"}},{"jsonrpc":"2.0","id":18,"error":{"code":-32000,"message":"WebSocket connection required"}}]
+>> {"jsonrpc":"2.0","id":19,"method":"eth_sendRawTransactionSync","params":["0x02","soon"]}
+<< {"jsonrpc":"2.0","id":19,"error":{"code":-32602,"message":"invalid argument 1: invalid number \"soon\""}}
+>> {"jsonrpc":"2.0","id":20,"method":"eth_callAfter","params":[{"to":"0x0000000000000000000000000000000000001234"},{"account":"0x70997970C51812dc3A010C7d01b50e0d17dc79C8","nonce":"zz"}]}
+<< {"jsonrpc":"2.0","id":20,"error":{"code":-32602,"message":"invalid argument 1: invalid number \"zz\""}}
+>> {"jsonrpc":"2.0","id":21,"method":"eth_getLogsWithCursor","params":[{"fromBlock":"0x0","toBlock":"0x1","cursor":"0x00000000000000090000000000"}]}
+<< {"jsonrpc":"2.0","id":21,"error":{"code":-32602,"message":"invalid cursor \"0x00000000000000090000000000\""}}
+>> {"jsonrpc":"2.0","id":22,"method":"eth_call","params":[{"to":"0x0000000000000000000000000000000000001234"},"latest",{"0x0000000000000000000000000000000000001234":{"balance":"-0x1"}}]}
+<< {"jsonrpc":"2.0","id":22,"error":{"code":-32602,"message":"invalid argument 2: json: cannot unmarshal hex string without 0x prefix into Go struct field OverrideAccount.balance of type *hexutil.Big"}}
