@@ -26,3 +26,15 @@ func ExecuteStateless(config *params.ChainConfig, block *types.Block, witnessRLP
 	stripped := types.NewBlockWithHeader(h).WithBody(*block.Body())
 	return core.ExecuteStateless(context.Background(), config, vm.Config{}, stripped, &w)
 }
+
+// ExtWitness is the JSON form of a witness (debug_executionWitness).
+type ExtWitness = stateless.ExtWitness
+
+// DecodeExtWitness decodes the stored witness of block number.
+func DecodeExtWitness(number uint64, witnessRLP []byte) (*ExtWitness, error) {
+	var w stateless.Witness
+	if err := rlp.DecodeBytes(witnessRLP, &w); err != nil {
+		return nil, fmt.Errorf("decode witness of block %d: %w", number, err)
+	}
+	return w.ToExtWitness(), nil
+}

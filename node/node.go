@@ -78,7 +78,7 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 		store.Close()
 		return nil, err
 	}
-	backend := rpc.Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Dev: accounts}
+	backend := rpc.Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Pool: seq.Pool(), Dev: accounts}
 	server, err := rpc.NewServer(cfg.RPC, backend, seq.Healthy, log)
 	if err != nil {
 		store.Close()

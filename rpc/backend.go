@@ -21,6 +21,7 @@ type ChainReader interface {
 	Receipts(hash common.Hash, number uint64) types.Receipts
 	Transaction(hash common.Hash) (*types.Transaction, common.Hash, uint64, uint64)
 	StateDatabase() state.Database
+	Bundle(number uint64) (*chain.BlockBundle, error) // witness and diff of a sealed block
 }
 
 // LatestReader reads the head as of the newest mini-block.
@@ -56,5 +57,6 @@ type Backend struct {
 	Latest LatestReader
 	Txs    TxSubmitter
 	Feeds  Feeds
+	Pool   TxPool             // txpool namespace; nil switches it off
 	Dev    []chain.DevAccount // unlocked accounts (devnet only)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"sort"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
@@ -28,11 +29,14 @@ type EthAPI struct {
 	config   *params.ChainConfig
 	signer   types.Signer
 	realtime RealtimeConfig
+	filters  *filterSystem
 }
 
-func newEthAPI(b Backend, rt RealtimeConfig) *EthAPI {
+func newEthAPI(b Backend, rt RealtimeConfig, fc FilterConfig) *EthAPI {
 	cfg := b.Chain.ChainConfig()
-	return &EthAPI{b: b, config: cfg, signer: types.LatestSigner(cfg), realtime: rt}
+	api := &EthAPI{b: b, config: cfg, signer: types.LatestSigner(cfg), realtime: rt}
+	api.filters = newFilterSystem(api, fc, time.Now)
+	return api
 }
 
 // ChainId returns the chain id.
@@ -339,23 +343,38 @@ func (api *EthAPI) SendRawTransaction(input hexutil.Bytes) (common.Hash, error) 
 
 // SendTransaction signs with an unlocked dev account and submits.
 func (api *EthAPI) SendTransaction(ctx context.Context, args TransactionArgs) (common.Hash, error) {
-	if err := args.check(); err != nil {
+	tx, err := api.signArgs(ctx, args)
+	if err != nil {
 		return common.Hash{}, err
 	}
-	if args.From == nil {
-		return common.Hash{}, &invalidParamsError{"missing from address"}
+	return tx.Hash(), api.b.Txs.SendTransaction(tx)
+}
+
+// devAccount is the unlocked account at addr.
+func (api *EthAPI) devAccount(addr *common.Address) (*chain.DevAccount, error) {
+	if addr == nil {
+		return nil, &invalidParamsError{"missing from address"}
 	}
-	var dev *chain.DevAccount
 	for i := range api.b.Dev {
-		if api.b.Dev[i].Address == *args.From {
-			dev = &api.b.Dev[i]
+		if api.b.Dev[i].Address == *addr {
+			return &api.b.Dev[i], nil
 		}
 	}
-	if dev == nil {
-		return common.Hash{}, fmt.Errorf("unknown account %s: only the devnet's unlocked accounts can send", args.From)
+	return nil, fmt.Errorf("unknown account %s: only the devnet's unlocked accounts can sign", addr)
+}
+
+// signArgs fills the missing fields of args (nonce, gas, fees) and signs with
+// the unlocked account args.From.
+func (api *EthAPI) signArgs(ctx context.Context, args TransactionArgs) (*types.Transaction, error) {
+	if err := args.check(); err != nil {
+		return nil, err
+	}
+	dev, err := api.devAccount(args.From)
+	if err != nil {
+		return nil, err
 	}
 	if args.ChainID != nil && args.ChainID.ToInt().Cmp(api.config.ChainID) != 0 {
-		return common.Hash{}, fmt.Errorf("chainId does not match node's (have=%v, want=%v)", args.ChainID, api.config.ChainID)
+		return nil, fmt.Errorf("chainId does not match node's (have=%v, want=%v)", args.ChainID, api.config.ChainID)
 	}
 	nonce := uint64(0)
 	if args.Nonce != nil {
@@ -363,7 +382,7 @@ func (api *EthAPI) SendTransaction(ctx context.Context, args TransactionArgs) (c
 	} else {
 		n, err := api.b.Latest.PendingNonce(dev.Address)
 		if err != nil {
-			return common.Hash{}, err
+			return nil, err
 		}
 		nonce = n
 	}
@@ -373,7 +392,7 @@ func (api *EthAPI) SendTransaction(ctx context.Context, args TransactionArgs) (c
 	} else {
 		est, err := api.EstimateGas(ctx, args, nil, nil, nil)
 		if err != nil {
-			return common.Hash{}, err
+			return nil, err
 		}
 		gas = uint64(est)
 	}
@@ -396,11 +415,7 @@ func (api *EthAPI) SendTransaction(ctx context.Context, args TransactionArgs) (c
 		}
 		txdata = &types.DynamicFeeTx{ChainID: api.config.ChainID, Nonce: nonce, To: args.To, Gas: gas, GasTipCap: tip, GasFeeCap: feeCap, Value: args.Value.ToInt(), Data: args.data(), AccessList: al}
 	}
-	tx, err := types.SignNewTx(dev.Key, api.signer, txdata)
-	if err != nil {
-		return common.Hash{}, err
-	}
-	return tx.Hash(), api.b.Txs.SendTransaction(tx)
+	return types.SignNewTx(dev.Key, api.signer, txdata)
 }
 
 // GetTransactionByHash finds a tx sealed, preconfirmed or pooled.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/meganode/meganode/chain"
@@ -46,6 +47,16 @@ var revertCode = func() []byte {
 	c = append(c, 0x60, 0x44, 0x52)             // MSTORE(0x44, "nope")
 	c = append(c, 0x60, 0x64, 0x60, 0x00, 0xfd) // REVERT(0, 0x64)
 	return c
+}()
+
+// loggerCode is runtime code that stores 42 in slot 0 and emits LOG1 with
+// topic keccak("set") over the first calldata word.
+var loggerCode = func() []byte {
+	c := common.FromHex("602a600055")                 // SSTORE(0, 42)
+	c = append(c, 0x60, 0x00, 0x35, 0x60, 0x00, 0x52) // MSTORE(0, CALLDATALOAD(0))
+	c = append(c, 0x7f)                               // PUSH32 topic
+	c = append(c, crypto.Keccak256([]byte("set"))...)
+	return append(c, 0x60, 0x20, 0x60, 0x00, 0xa1, 0x00) // LOG1(0, 32, topic); STOP
 }()
 
 // newGoldenNode builds a deterministic chain: block 1 holds a transfer and a
@@ -83,18 +94,29 @@ func newGoldenNode(t *testing.T) string {
 	send(&types.DynamicFeeTx{ChainID: g.Config.ChainID, Nonce: 0, To: &to, Gas: params.TxGas, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(10 * params.GWei), Value: big.NewInt(params.Ether)})
 	initCode := append(common.FromHex("60"+common.Bytes2Hex([]byte{byte(len(revertCode))})+"80600b6000396000f3"), revertCode...)
 	send(&types.DynamicFeeTx{ChainID: g.Config.ChainID, Nonce: 1, Gas: 200_000, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(10 * params.GWei), Data: initCode})
+	// A contract that stores 42 in slot 0 and logs topic "set" (nonce 2),
+	// then a call to it (nonce 3): something for proofs, traces and filters.
+	initLogger := append(common.FromHex("60"+common.Bytes2Hex([]byte{byte(len(loggerCode))})+"80600b6000396000f3"), loggerCode...)
+	send(&types.DynamicFeeTx{ChainID: g.Config.ChainID, Nonce: 2, Gas: 200_000, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(10 * params.GWei), Data: initLogger})
+	logger := crypto.CreateAddress(accts[0].Address, 2)
+	send(&types.DynamicFeeTx{ChainID: g.Config.ChainID, Nonce: 3, To: &logger, Gas: 100_000, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(10 * params.GWei), Data: []byte{1, 2, 3, 4}})
 	for i := 0; i < 100; i++ {
 		tick()
 	}
 	if store.CurrentHeader().Number.Uint64() != 1 {
 		t.Fatalf("head %d, want 1", store.CurrentHeader().Number)
 	}
-	send(&types.LegacyTx{Nonce: 2, To: &to, Gas: params.TxGas, GasPrice: big.NewInt(10 * params.GWei), Value: big.NewInt(7)})
+	send(&types.LegacyTx{Nonce: 4, To: &to, Gas: params.TxGas, GasPrice: big.NewInt(10 * params.GWei), Value: big.NewInt(7)})
 	tick()
+	// A tx behind a nonce gap waits in the pool's queue (txpool_*).
+	gapped := types.MustSignNewTx(accts[1].Key, signer, &types.LegacyTx{Nonce: 3, To: &to, Gas: params.TxGas, GasPrice: big.NewInt(10 * params.GWei), Value: big.NewInt(1)})
+	if err := seq.SendTransaction(gapped); err != nil {
+		t.Fatal(err)
+	}
 
 	srvCfg := rpc.DefaultConfig()
 	srvCfg.Port = 0
-	srv, err := rpc.NewServer(srvCfg, rpc.Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Dev: accts[:2]}, nil, log)
+	srv, err := rpc.NewServer(srvCfg, rpc.Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Pool: seq.Pool(), Dev: accts[:2]}, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}

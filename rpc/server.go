@@ -37,6 +37,14 @@ type Config struct {
 	ReadTimeout   time.Duration // default 30s
 	Realtime      RealtimeConfig
 	WS            WSConfig
+	Filters       FilterConfig
+}
+
+// FilterConfig limits installed filters (eth_newFilter and friends).
+type FilterConfig struct {
+	Timeout    time.Duration // removed when not polled this long, default 5m (geth's)
+	MaxChanges int           // changes held per filter before it is dropped, default 100,000
+	MaxFilters int           // installed filters in all, default 10,000
 }
 
 // RealtimeConfig bounds the calls that wait for the chain.
@@ -80,6 +88,7 @@ func DefaultConfig() Config {
 			CallAfterMax:     60 * time.Second,
 			LogsPageSize:     10_000,
 		},
+		Filters: FilterConfig{Timeout: 5 * time.Minute, MaxChanges: 100_000, MaxFilters: 10_000},
 		WS: WSConfig{
 			MaxConnsPerIP:    1024,
 			MaxSubsPerConn:   256,
@@ -110,6 +119,9 @@ func (c Config) Check() error {
 		return fmt.Errorf("websocket limits: %d conns per IP, %d subs per conn, %v msgs/s, idle %v, queue %d, replay %d mini-blocks / %d bytes",
 			w.MaxConnsPerIP, w.MaxSubsPerConn, w.MsgsPerSecond, w.IdleTimeout, w.SendQueue, w.ReplayMiniBlocks, w.ReplayBytes)
 	}
+	if f := c.Filters; f.Timeout <= 0 || f.MaxChanges < 1 || f.MaxFilters < 1 {
+		return fmt.Errorf("filter limits: timeout %v, %d changes per filter, %d filters", f.Timeout, f.MaxChanges, f.MaxFilters)
+	}
 	return nil
 }
 
@@ -124,6 +136,7 @@ type Server struct {
 	eth   *EthAPI // nil without a chain backend
 	hub   *hub
 	ws    *wsServer
+	done  chan struct{} // closed by Stop
 }
 
 // NewServer registers the namespaces the backend supports. ready reports
@@ -141,18 +154,26 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 		return nil, err
 	}
 	log = log.With().Str("component", "rpc").Logger()
-	s := &Server{cfg: cfg, log: log, rpc: srv, ready: ready}
+	s := &Server{cfg: cfg, log: log, rpc: srv, ready: ready, done: make(chan struct{})}
 	if b.Chain != nil {
 		if err := srv.RegisterName("net", &NetAPI{chainID: b.Chain.ChainConfig().ChainID.Uint64()}); err != nil {
 			return nil, err
 		}
 		if b.Latest != nil && b.Txs != nil && b.Feeds != nil {
-			s.eth = newEthAPI(b, cfg.Realtime)
+			s.eth = newEthAPI(b, cfg.Realtime, cfg.Filters)
 			if err := srv.RegisterName("eth", s.eth); err != nil {
 				return nil, err
 			}
 			if err := srv.RegisterName("realtime", &RealtimeAPI{eth: s.eth}); err != nil {
 				return nil, err
+			}
+			if err := srv.RegisterName("debug", newDebugAPI(b)); err != nil {
+				return nil, err
+			}
+			if b.Pool != nil {
+				if err := srv.RegisterName("txpool", &TxPoolAPI{pool: b.Pool, config: b.Chain.ChainConfig()}); err != nil {
+					return nil, err
+				}
 			}
 			s.hub = newHub(b.Feeds, func(mb *chain.MiniBlock) []byte { return mustJSON(s.eth.marshalMiniBlock(mb)) },
 				cfg.WS.ReplayMiniBlocks, cfg.WS.ReplayBytes, log)
@@ -175,6 +196,9 @@ func (s *Server) Start(context.Context) error {
 	s.ln = ln
 	if s.hub != nil {
 		s.hub.start()
+	}
+	if s.eth != nil {
+		go s.eth.filters.run(s.done)
 	}
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -201,6 +225,14 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	s.ws.closeAll()
 	s.rpc.Stop()
+	select {
+	case <-s.done:
+	default:
+		close(s.done)
+	}
+	if s.eth != nil {
+		s.eth.filters.stopAll()
+	}
 	if s.hub != nil {
 		s.hub.stop()
 	}

@@ -15,6 +15,6 @@
 >> {"jsonrpc":"2.0","id":9,"method":"anvil_nodeInfo","params":[]}
 << {"jsonrpc":"2.0","id":9,"error":{"code":-32601,"message":"the method anvil_nodeInfo does not exist/is not available"}}
 >> {"jsonrpc":"2.0","id":10,"method":"eth_sendTransaction","params":[{"from":"0x000000000000000000000000000000000000dead","to":"0x000000000000000000000000000000000000beef"}]}
-<< {"jsonrpc":"2.0","id":10,"error":{"code":-32000,"message":"unknown account 0x000000000000000000000000000000000000dEaD: only the devnet's unlocked accounts can send"}}
+<< {"jsonrpc":"2.0","id":10,"error":{"code":-32000,"message":"unknown account 0x000000000000000000000000000000000000dEaD: only the devnet's unlocked accounts can sign"}}
 >> {"jsonrpc":"2.0","id":11,"method":"eth_getLogs","params":[{"fromBlock":"0x1","blockHash":"0x0000000000000000000000000000000000000000000000000000000000000000"}]}
 << {"jsonrpc":"2.0","id":11,"error":{"code":-32602,"message":"invalid argument 0: cannot specify both BlockHash and FromBlock/ToBlock, choose one or the other"}}

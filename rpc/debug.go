@@ -1,0 +1,158 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/eth/tracers"
+	"github.com/ethereum/go-ethereum/rlp"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/meganode/meganode/chain"
+)
+
+// DebugAPI is the debug namespace: go-ethereum's tracers over the sealed
+// chain, and the raw encodings. Tracing replays sealed blocks from the
+// archive state; "latest" and "pending" name the last sealed block.
+type DebugAPI struct {
+	b       Backend
+	tracers *tracers.API
+}
+
+func newDebugAPI(b Backend) *DebugAPI {
+	return &DebugAPI{b: b, tracers: chain.NewTracerAPI(b.Chain, rpcGasCap)}
+}
+
+// TraceTransaction re-executes a sealed tx under a tracer.
+func (api *DebugAPI) TraceTransaction(ctx context.Context, hash common.Hash, config *tracers.TraceConfig) (interface{}, error) {
+	if _, _, _, _, ok := api.b.Latest.PendingTx(hash); ok {
+		return nil, errors.New("transaction is preconfirmed but its block is not sealed yet; trace it once the block is sealed (within a second)")
+	}
+	return api.tracers.TraceTransaction(ctx, hash, config)
+}
+
+// TraceBlockByNumber traces every tx of a sealed block.
+func (api *DebugAPI) TraceBlockByNumber(ctx context.Context, number gethrpc.BlockNumber, config *tracers.TraceConfig) (interface{}, error) {
+	return api.tracers.TraceBlockByNumber(ctx, number, config)
+}
+
+// TraceBlockByHash traces every tx of a sealed block.
+func (api *DebugAPI) TraceBlockByHash(ctx context.Context, hash common.Hash, config *tracers.TraceConfig) (interface{}, error) {
+	return api.tracers.TraceBlockByHash(ctx, hash, config)
+}
+
+// TraceBlock traces every tx of an RLP-encoded block on top of its parent.
+func (api *DebugAPI) TraceBlock(ctx context.Context, blob hexutil.Bytes, config *tracers.TraceConfig) (interface{}, error) {
+	return api.tracers.TraceBlock(ctx, blob, config)
+}
+
+// IntermediateRoots returns the state root after each tx of a block.
+func (api *DebugAPI) IntermediateRoots(ctx context.Context, hash common.Hash, config *tracers.TraceConfig) ([]common.Hash, error) {
+	return api.tracers.IntermediateRoots(ctx, hash, config)
+}
+
+// traceCall is go-ethereum's TraceCall, whose argument type lives in an
+// internal package: it is called by reflection with chain.TraceCallArgs so
+// the arguments mean exactly what they mean to geth.
+var traceCall = reflect.ValueOf((*tracers.API).TraceCall)
+
+// TraceCall traces a call on top of a block, with state and block overrides.
+func (api *DebugAPI) TraceCall(ctx context.Context, args json.RawMessage, bnh *gethrpc.BlockNumberOrHash, config *tracers.TraceCallConfig) (interface{}, error) {
+	v := reflect.New(chain.TraceCallArgs)
+	if err := json.Unmarshal(args, v.Interface()); err != nil {
+		return nil, &invalidParamsError{fmt.Sprintf("invalid argument 0: %v", err)}
+	}
+	out := traceCall.Call([]reflect.Value{reflect.ValueOf(api.tracers), reflect.ValueOf(ctx), v.Elem(),
+		reflect.ValueOf(bnh), reflect.ValueOf(config)})
+	err, _ := out[1].Interface().(error)
+	return out[0].Interface(), err
+}
+
+// blockHash resolves a block parameter to a sealed block's hash.
+func (api *DebugAPI) blockHash(bnh gethrpc.BlockNumberOrHash) (common.Hash, bool) {
+	if h, ok := bnh.Hash(); ok {
+		return h, true
+	}
+	num, _ := bnh.Number()
+	b := chain.BlockByTag(api.b.Chain, num)
+	if b == nil {
+		return common.Hash{}, false
+	}
+	return b.Hash(), true
+}
+
+// GetRawHeader returns the RLP of a sealed header.
+func (api *DebugAPI) GetRawHeader(bnh gethrpc.BlockNumberOrHash) (hexutil.Bytes, error) {
+	hash, ok := api.blockHash(bnh)
+	if !ok {
+		return nil, nil
+	}
+	h := api.b.Chain.GetHeaderByHash(hash)
+	if h == nil {
+		return nil, fmt.Errorf("header #%d not found", hash)
+	}
+	return rlp.EncodeToBytes(h)
+}
+
+// GetRawBlock returns the RLP of a sealed block.
+func (api *DebugAPI) GetRawBlock(bnh gethrpc.BlockNumberOrHash) (hexutil.Bytes, error) {
+	hash, ok := api.blockHash(bnh)
+	if !ok {
+		return nil, nil
+	}
+	b := api.b.Chain.BlockByHash(hash)
+	if b == nil {
+		return nil, fmt.Errorf("block #%d not found", hash)
+	}
+	return rlp.EncodeToBytes(b)
+}
+
+// GetRawReceipts returns the consensus encoding of a sealed block's receipts.
+func (api *DebugAPI) GetRawReceipts(bnh gethrpc.BlockNumberOrHash) ([]hexutil.Bytes, error) {
+	hash, ok := api.blockHash(bnh)
+	if !ok {
+		return nil, nil
+	}
+	h := api.b.Chain.GetHeaderByHash(hash)
+	if h == nil {
+		return nil, errors.New("block receipts not found")
+	}
+	receipts := api.b.Chain.Receipts(hash, h.Number.Uint64())
+	out := make([]hexutil.Bytes, len(receipts))
+	for i, r := range receipts {
+		b, err := r.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+// GetRawTransaction returns a sealed, preconfirmed or pooled tx's encoding.
+func (api *DebugAPI) GetRawTransaction(hash common.Hash) (hexutil.Bytes, error) {
+	return (&EthAPI{b: api.b}).GetRawTransactionByHash(hash)
+}
+
+// ExecutionWitness returns the witness the sequencer recorded when it built a
+// sealed block: every trie node, code and header stateless execution reads.
+func (api *DebugAPI) ExecutionWitness(bnh gethrpc.BlockNumberOrHash) (*chain.ExtWitness, error) {
+	hash, ok := api.blockHash(bnh)
+	h := api.b.Chain.GetHeaderByHash(hash)
+	if !ok || h == nil {
+		return &chain.ExtWitness{}, fmt.Errorf("block %v not found", bnh.String())
+	}
+	bundle, err := api.b.Chain.Bundle(h.Number.Uint64())
+	if err != nil {
+		return nil, err
+	}
+	if bundle == nil || len(bundle.Witness) == 0 {
+		return &chain.ExtWitness{}, fmt.Errorf("block %v has no witness (the genesis block has none)", bnh.String())
+	}
+	return chain.DecodeExtWitness(h.Number.Uint64(), bundle.Witness)
+}
