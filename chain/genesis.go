@@ -1,9 +1,11 @@
 package chain
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math/big"
+	"os"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
@@ -46,4 +48,20 @@ func Genesis(cfg Config) (*core.Genesis, []DevAccount, error) {
 		Coinbase:   cfg.Coinbase,
 		Alloc:      alloc,
 	}, accounts, nil
+}
+
+// ReadGenesisFile reads a genesis.json in go-ethereum's format.
+func ReadGenesisFile(path string) (*core.Genesis, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	g := new(core.Genesis)
+	if err := json.Unmarshal(data, g); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if g.Config == nil {
+		return nil, fmt.Errorf("%s: no chain config", path)
+	}
+	return g, nil
 }

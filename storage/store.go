@@ -63,7 +63,8 @@ type Store struct {
 }
 
 // Open opens (or creates) the store and initialises it with genesis: a new
-// store commits it, an existing one must hold the same genesis.
+// store commits it, an existing one must hold the same genesis. With a nil
+// genesis the store must exist and is served with the chain config it holds.
 func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error) {
 	if cfg.CacheMB == 0 {
 		cfg.CacheMB = 256
@@ -99,8 +100,19 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 }
 
 func (s *Store) init(genesis *core.Genesis) error {
-	want := genesis.ToBlock()
 	stored := rawdb.ReadCanonicalHash(s.kv, 0)
+	if genesis == nil {
+		// An existing chain (imported, or written before) is served as is.
+		if stored == (common.Hash{}) {
+			return errors.New("no chain in the data directory: import one or give a genesis")
+		}
+		if s.config = rawdb.ReadChainConfig(s.kv, stored); s.config == nil {
+			return fmt.Errorf("genesis %s has no chain config stored", stored)
+		}
+		s.genesis = rawdb.ReadBlock(s.kv, stored, 0)
+		return s.loadHead()
+	}
+	want := genesis.ToBlock()
 	if stored == (common.Hash{}) {
 		block, err := genesis.Commit(s.kv, s.triedb, nil)
 		if err != nil {
@@ -122,6 +134,11 @@ func (s *Store) init(genesis *core.Genesis) error {
 	}
 	s.genesis = rawdb.ReadBlock(s.kv, want.Hash(), 0)
 	s.config = genesis.Config
+	return s.loadHead()
+}
+
+// loadHead reads the head block and checks its state is there.
+func (s *Store) loadHead() error {
 	headHash := rawdb.ReadHeadBlockHash(s.kv)
 	num, ok := rawdb.ReadHeaderNumber(s.kv, headHash)
 	if !ok {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -23,8 +24,10 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/meganode/meganode/bench"
+	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/node"
 	"github.com/meganode/meganode/rpc"
+	"github.com/meganode/meganode/storage"
 )
 
 func env(name string) []string { return []string{"MEGANODE_" + name} }
@@ -66,10 +69,31 @@ func main() {
 					&cli.StringFlag{Name: "mnemonic", Value: defaults.Chain.Mnemonic, Usage: "mnemonic of the dev accounts", EnvVars: env("MNEMONIC")},
 					&cli.IntFlag{Name: "accounts", Value: defaults.Chain.Accounts, Usage: "number of prefunded dev accounts", EnvVars: env("ACCOUNTS")},
 					&cli.Uint64Flag{Name: "balance", Value: 10_000, Usage: "balance of each dev account in ETH", EnvVars: env("BALANCE")},
-					&cli.StringFlag{Name: "log.format", Value: "auto", Usage: "log format: auto (console in a terminal, JSON otherwise), console, json", EnvVars: env("LOG_FORMAT")},
-					&cli.StringFlag{Name: "log.level", Value: "info", Usage: "log level: debug, info, warn, error", EnvVars: env("LOG_LEVEL")},
+					logFormatFlag, logLevelFlag,
 				},
 				Action: runDevnet,
+			},
+			{
+				Name:      "import",
+				Usage:     "verify and import a chain export (concatenated RLP blocks, as geth export writes them; .gz too)",
+				ArgsUsage: "chain.rlp",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "genesis", Usage: "genesis.json of the chain (geth's format)", Required: true},
+					&cli.StringFlag{Name: "datadir", Usage: "data directory to import into", Value: "meganode-data", EnvVars: env("DATADIR")},
+					logFormatFlag, logLevelFlag,
+				},
+				Action: runImport,
+			},
+			{
+				Name:  "serve",
+				Usage: "serve a stored chain (imported, or a devnet's data directory) over RPC, read-only; its head is final",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "datadir", Usage: "data directory holding the chain", Value: "meganode-data", EnvVars: env("DATADIR")},
+					&cli.StringFlag{Name: "http.addr", Value: defaults.RPC.Addr, Usage: "RPC listen address", EnvVars: env("HTTP_ADDR")},
+					&cli.IntFlag{Name: "http.port", Value: defaults.RPC.Port, Usage: "RPC listen port (HTTP and websocket)", EnvVars: env("HTTP_PORT")},
+					logFormatFlag, logLevelFlag,
+				},
+				Action: runServe,
 			},
 			bench.Command(),
 		},
@@ -78,6 +102,61 @@ func main() {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
+}
+
+var (
+	logFormatFlag = &cli.StringFlag{Name: "log.format", Value: "auto", Usage: "log format: auto (console in a terminal, JSON otherwise), console, json", EnvVars: env("LOG_FORMAT")}
+	logLevelFlag  = &cli.StringFlag{Name: "log.level", Value: "info", Usage: "log level: debug, info, warn, error", EnvVars: env("LOG_LEVEL")}
+)
+
+func runImport(c *cli.Context) error {
+	log, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	if c.NArg() != 1 {
+		return fmt.Errorf("want one chain file, have %d arguments", c.NArg())
+	}
+	genesis, err := chain.ReadGenesisFile(c.String("genesis"))
+	if err != nil {
+		return err
+	}
+	res, err := storage.Import(storage.Config{Dir: c.String("datadir")}, genesis, c.Args().First(), log)
+	if res != nil && res.Blocks > 0 {
+		log.Info().Uint64("blocks", res.Blocks).Uint64("txs", res.Txs).Msg("imported")
+	}
+	if err != nil {
+		return fmt.Errorf("import stopped at %w", err)
+	}
+	log.Info().Uint64("head", res.Head.Number.Uint64()).Stringer("hash", res.Head.Hash()).Str("elapsed", res.Elapsed.Round(time.Millisecond).String()).
+		Msgf("import done: serve it with `meganode serve --datadir %s`", c.String("datadir"))
+	return nil
+}
+
+func runServe(c *cli.Context) error {
+	log, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	cfg := node.ServeConfig{Storage: storage.Config{Dir: c.String("datadir")}, RPC: rpc.DefaultConfig()}
+	cfg.RPC.Addr, cfg.RPC.Port = c.String("http.addr"), c.Int("http.port")
+	s, err := node.NewServed(cfg, log)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := s.Start(ctx); err != nil {
+		return errors.Join(err, s.Stop(ctx))
+	}
+	head := s.Store().CurrentHeader()
+	fmt.Printf("\nmeganode %s serving %s read-only: chain id %s, head %d (%s)\n\nListening on %s (HTTP and websocket)\n\n",
+		rpc.Version, cfg.Storage.Dir, s.Store().ChainConfig().ChainID, head.Number, head.Hash(), s.RPCAddr())
+	<-ctx.Done()
+	log.Info().Msg("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.Stop(sctx)
 }
 
 func newLogger(c *cli.Context) (zerolog.Logger, error) {
