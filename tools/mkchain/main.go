@@ -95,7 +95,7 @@ var loggerCode = func() []byte {
 	c = append(c, 0x7f)
 	c = append(c, crypto.Keccak256([]byte("set"))...)
 	c = append(c, common.FromHex("60206000a1"+"00")...) // LOG1(0, 32, topic); STOP
-	return append(c, common.FromHex("5b600080fd")...)     // 63: JUMPDEST; REVERT(0, 0)
+	return append(c, common.FromHex("5b600080fd")...)   // 63: JUMPDEST; REVERT(0, 0)
 }()
 
 func deployCode(runtime []byte) []byte {
