@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/meganode
 E2E_NPM := e2e/node_modules/.installed
 
-.PHONY: all build devnet test unit e2e e2e-race e2e-deps check-deps vet bench clean
+.PHONY: all build devnet test unit e2e e2e-race e2e-deps check-deps vet bench clean gethdiff gethdiff-record
 
 all: build
 
@@ -42,8 +42,24 @@ e2e-race: e2e-deps
 	$(GO) build -race -o bin/meganode-race ./cmd/meganode
 	MEGANODE_BIN=$(CURDIR)/bin/meganode-race $(GO) test -count=1 -timeout 10m ./e2e/...
 
+## geth: go-ethereum v1.17.5 for the differential test, built once into bin/
+GETH := bin/geth-v1.17.5
+$(GETH):
+	GOBIN=$(CURDIR)/bin/.geth GOFLAGS= $(GO) install github.com/ethereum/go-ethereum/cmd/geth@v1.17.5
+	mv bin/.geth/geth $@ && rmdir bin/.geth
+
+## gethdiff: ask a live geth the differential suite and check its answers are
+## still the recorded ones the unit tests replay against meganode
+gethdiff: $(GETH)
+	rm -rf bin/gethdiff && $(GO) run ./tools/gethdiff -geth $(GETH) -out bin/gethdiff
+	diff -r rpc/testdata/geth bin/gethdiff && echo "gethdiff: geth's answers match the recorded ones"
+
+## gethdiff-record: re-record geth's answers (after changing the suite or chain)
+gethdiff-record: $(GETH)
+	$(GO) run ./tools/gethdiff -geth $(GETH)
+
 ## test: everything CI runs
-test: check-deps vet unit e2e e2e-race
+test: check-deps vet unit gethdiff e2e e2e-race
 
 ## bench: side-by-side load test against anvil; writes docs/benchmarks.md
 bench: build e2e-deps

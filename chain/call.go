@@ -187,6 +187,11 @@ func CreateAccessList(ctx context.Context, e CallEnv, m CallMsg) (types.AccessLi
 		}
 		list := prev.AccessList()
 		m.AccessList = list
+		if !rules.IsBerlin {
+			// Before EIP-2930 a message cannot carry a list; the trace still
+			// reports what the call touches (what geth v1.17.5 answers).
+			m.AccessList = nil
+		}
 		tracer := logger.NewAccessListTracer(list, exclude)
 		run := e
 		run.State = base.Copy()

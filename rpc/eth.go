@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -11,6 +12,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	gmath "github.com/ethereum/go-ethereum/common/math"
+	"github.com/ethereum/go-ethereum/consensus/misc/eip1559"
+	"github.com/ethereum/go-ethereum/consensus/misc/eip4844"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/params"
@@ -148,7 +151,7 @@ func (api *EthAPI) GetCode(address common.Address, bnh *gethrpc.BlockNumberOrHas
 func (api *EthAPI) GetStorageAt(address common.Address, hexKey string, bnh *gethrpc.BlockNumberOrHash) (hexutil.Bytes, error) {
 	key, _, err := decodeHash(hexKey)
 	if err != nil {
-		return nil, &invalidParamsError{fmt.Sprintf("unable to decode storage key: %v", err)}
+		return nil, &invalidParamsError{fmt.Sprintf("%v: %q", err, hexKey)}
 	}
 	st, _, err := api.stateAt(bnh)
 	if err != nil {
@@ -158,7 +161,8 @@ func (api *EthAPI) GetStorageAt(address common.Address, hexKey string, bnh *geth
 	return v[:], st.Error()
 }
 
-// decodeHash parses a hex storage key of up to 32 bytes, as geth does.
+// decodeHash parses a hex storage key of up to 32 bytes leniently (odd
+// length, short keys), with geth's errors.
 func decodeHash(s string) (common.Hash, int, error) {
 	if len(s) >= 2 && (s[:2] == "0x" || s[:2] == "0X") {
 		s = s[2:]
@@ -166,12 +170,12 @@ func decodeHash(s string) (common.Hash, int, error) {
 	if len(s)&1 != 0 {
 		s = "0" + s
 	}
-	b, err := hexutil.Decode("0x" + s)
-	if err != nil {
-		return common.Hash{}, 0, errors.New("hex string invalid")
+	if len(s) > 64 {
+		return common.Hash{}, len(s) / 2, errors.New("storage key too long (want at most 32 bytes)")
 	}
-	if len(b) > 32 {
-		return common.Hash{}, len(b), errors.New("hex string too long, want at most 32 bytes")
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return common.Hash{}, 0, errors.New("invalid hex in storage key")
 	}
 	return common.BytesToHash(b), len(b), nil
 }
@@ -282,7 +286,7 @@ func (api *EthAPI) Call(ctx context.Context, args TransactionArgs, bnh *gethrpc.
 	if err != nil {
 		return nil, err
 	}
-	if len(res.Revert()) > 0 {
+	if errors.Is(res.Err, chain.ErrExecutionReverted) {
 		return nil, newRevertError(res.Revert())
 	}
 	return res.Return(), res.Err
@@ -568,17 +572,35 @@ func (api *EthAPI) FeeHistory(blockCount gmath.HexOrDecimal64, newest gethrpc.Bl
 			return nil, fmt.Errorf("block %d not found", n)
 		}
 		h := block.Header()
-		res.BaseFee = append(res.BaseFee, (*hexutil.Big)(h.BaseFee))
+		baseFee, nextBaseFee := new(big.Int), new(big.Int)
+		if h.BaseFee != nil {
+			baseFee = h.BaseFee
+		}
+		if api.config.IsLondon(new(big.Int).Add(h.Number, common.Big1)) {
+			nextBaseFee = eip1559.CalcBaseFee(api.config, h)
+		}
+		blobFee, nextBlobFee := new(big.Int), new(big.Int)
+		if h.ExcessBlobGas != nil {
+			blobFee = eip4844.CalcBlobFee(api.config, h)
+			excess := eip4844.CalcExcessBlobGas(api.config, h, h.Time)
+			nextBlobFee = eip4844.CalcBlobFee(api.config, &types.Header{Number: h.Number, Time: h.Time, ExcessBlobGas: &excess})
+		}
+		blobRatio := 0.0
+		if h.BlobGasUsed != nil {
+			if max := eip4844.MaxBlobGasPerBlock(api.config, h.Time); max != 0 {
+				blobRatio = float64(*h.BlobGasUsed) / float64(max)
+			}
+		}
+		res.BaseFee = append(res.BaseFee, (*hexutil.Big)(baseFee))
 		res.GasUsedRatio = append(res.GasUsedRatio, float64(h.GasUsed)/float64(h.GasLimit))
-		res.BlobBaseFee = append(res.BlobBaseFee, (*hexutil.Big)(new(big.Int)))
-		res.BlobGasUsedRatio = append(res.BlobGasUsedRatio, 0)
+		res.BlobBaseFee = append(res.BlobBaseFee, (*hexutil.Big)(blobFee))
+		res.BlobGasUsedRatio = append(res.BlobGasUsedRatio, blobRatio)
 		if len(percentiles) > 0 {
 			res.Reward = append(res.Reward, api.rewards(block, percentiles))
 		}
 		if n == last {
-			next := chain.NextHeader(api.config, h, h.Time+1, h.GasLimit, h.Coinbase)
-			res.BaseFee = append(res.BaseFee, (*hexutil.Big)(next.BaseFee))
-			res.BlobBaseFee = append(res.BlobBaseFee, (*hexutil.Big)(new(big.Int)))
+			res.BaseFee = append(res.BaseFee, (*hexutil.Big)(nextBaseFee))
+			res.BlobBaseFee = append(res.BlobBaseFee, (*hexutil.Big)(nextBlobFee))
 		}
 	}
 	return res, nil

@@ -167,7 +167,11 @@ func newRPCTransaction(tx *types.Transaction, blockHash common.Hash, blockNumber
 	} else {
 		result.GasPrice = (*hexutil.Big)(tx.GasFeeCap())
 	}
-	if tx.Type() == types.SetCodeTxType {
+	switch tx.Type() {
+	case types.BlobTxType:
+		result.MaxFeePerBlobGas = (*hexutil.Big)(tx.BlobGasFeeCap())
+		result.BlobVersionedHashes = tx.BlobHashes()
+	case types.SetCodeTxType:
 		result.AuthorizationList = tx.SetCodeAuthorizations()
 	}
 	return result

@@ -33,7 +33,7 @@
 >> {"jsonrpc":"2.0","id":17,"method":"eth_estimateGas","params":[{"to":"0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"}]}
 << {"jsonrpc":"2.0","id":17,"error":{"code":3,"message":"execution reverted: nope","data":"0x08c379a0000000000000000000000000000000000000000000000000000000000000002000000000000000000000000000000000000000000000000000000000000000046e6f706500000000000000000000000000000000000000000000000000000000"}}
 >> {"jsonrpc":"2.0","id":18,"method":"eth_feeHistory","params":["0x2","latest",[25,75]]}
-<< {"jsonrpc":"2.0","id":18,"result":{"oldestBlock":"0x0","reward":[["0x0","0x0"],["0x3b9aca00","0x3b9aca00"]],"baseFeePerGas":["0x3b9aca00","0x342770c0","0x2da293c9"],"gasUsedRatio":[0,0.0000200418],"baseFeePerBlobGas":["0x0","0x0","0x0"],"blobGasUsedRatio":[0,0]}}
+<< {"jsonrpc":"2.0","id":18,"result":{"oldestBlock":"0x0","reward":[["0x0","0x0"],["0x3b9aca00","0x3b9aca00"]],"baseFeePerGas":["0x3b9aca00","0x342770c0","0x2da293c9"],"gasUsedRatio":[0,0.0000200418],"baseFeePerBlobGas":["0x1","0x1","0x1"],"blobGasUsedRatio":[0,0]}}
 >> {"jsonrpc":"2.0","id":19,"method":"eth_getStorageAt","params":["0x0000F90827F1C53a10cb7A02335B175320002935","0x0","0x1"]}
 << {"jsonrpc":"2.0","id":19,"result":"0x05dffd816ffbefb72305201fd0d3838707433c61434b77a151b747e7934b0363"}
 >> {"jsonrpc":"2.0","id":20,"method":"eth_accounts","params":[]}

@@ -29,7 +29,8 @@ var allowed = map[string][]string{
 	"bench":     {"chain"},
 }
 
-// executor packages only chain/ (and storage/, which owns the databases) call.
+// executor packages only chain/ (and storage/, which owns the databases) call;
+// tools/ (test-data generators, not part of the node) may too.
 var executor = []string{"github.com/ethereum/go-ethereum/core", "github.com/ethereum/go-ethereum/triedb"}
 
 type pkg struct {
@@ -63,7 +64,7 @@ func main() {
 				problems = append(problems, fmt.Sprintf("%s imports %s: go-ethereum's beacon packages are not allowed", p.ImportPath, imp))
 			}
 			for _, ex := range executor {
-				if (imp == ex || strings.HasPrefix(imp, ex+"/")) && from != "chain" && from != "storage" && !isTypeOnly(imp) {
+				if (imp == ex || strings.HasPrefix(imp, ex+"/")) && from != "chain" && from != "storage" && from != "tools" && !isTypeOnly(imp) {
 					problems = append(problems, fmt.Sprintf("%s imports %s: go-ethereum's executor is called through chain/", p.ImportPath, imp))
 				}
 			}
