@@ -1,14 +1,10 @@
 package rpc_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -61,27 +57,15 @@ func TestGethDifferential(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sc := bufio.NewScanner(bytes.NewReader(data))
-			sc.Buffer(make([]byte, 1<<20), 1<<24)
-			var req string
-			for sc.Scan() {
-				line := sc.Text()
-				switch {
-				case strings.HasPrefix(line, ">> "):
-					req = line[3:]
-				case strings.HasPrefix(line, "<< "):
-					var id struct{ ID int }
-					json.Unmarshal([]byte(req), &id)
-					if _, ok := divergences[fmt.Sprintf("%s#%d", filepath.Base(file), id.ID)]; ok {
-						continue
-					}
-					if got, want := post(t, url, req), line[3:]; got != want {
-						t.Errorf("request %s\nmeganode: %s\n    geth: %s", req, got, want)
-					}
+			reqs, wants := readExchanges(t, file)
+			for i, req := range reqs {
+				var id struct{ ID int }
+				json.Unmarshal([]byte(req), &id)
+				if _, ok := divergences[fmt.Sprintf("%s#%d", filepath.Base(file), id.ID)]; ok {
+					continue
+				}
+				if got := post(t, url, req); got != wants[i] {
+					t.Errorf("request %s\nmeganode: %s\n    geth: %s", req, got, wants[i])
 				}
 			}
 		})

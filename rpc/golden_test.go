@@ -135,25 +135,8 @@ func TestGolden(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
 			var out bytes.Buffer
-			sc := bufio.NewScanner(bytes.NewReader(data))
-			sc.Buffer(make([]byte, 1<<20), 1<<22)
-			var want []string
-			var reqs []string
-			for sc.Scan() {
-				line := sc.Text()
-				switch {
-				case strings.HasPrefix(line, ">> "):
-					reqs = append(reqs, line[3:])
-					want = append(want, "")
-				case strings.HasPrefix(line, "<< "):
-					want[len(want)-1] = line[3:]
-				}
-			}
+			reqs, want := readExchanges(t, file)
 			for i, req := range reqs {
 				got := post(t, url, req)
 				if !*update && got != want[i] {
@@ -168,6 +151,29 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readExchanges reads an execution-apis style .io file: ">> request" lines,
+// each followed by a "<< response" line.
+func readExchanges(t *testing.T, file string) (reqs, resps []string) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, ">> "):
+			reqs = append(reqs, line[3:])
+			resps = append(resps, "")
+		case strings.HasPrefix(line, "<< ") && len(reqs) > 0:
+			resps[len(resps)-1] = line[3:]
+		}
+	}
+	return reqs, resps
 }
 
 func post(t *testing.T, url, body string) string {
