@@ -122,6 +122,9 @@ func Import(cfg Config, genesis *core.Genesis, path string, log zerolog.Logger) 
 		if err := stream.Decode(&b); err == io.EOF {
 			break
 		} else if err != nil {
+			if ferr := flush(); ferr != nil {
+				return res, ferr
+			}
 			return res, fmt.Errorf("%s: block at position %d does not decode: %w", path, n, err)
 		}
 		if b.NumberU64() == 0 {

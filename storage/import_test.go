@@ -137,3 +137,35 @@ func TestImportRejectsABadBlock(t *testing.T) {
 		})
 	}
 }
+
+func TestImportRejectsGarbage(t *testing.T) {
+	genesis, err := chain.ReadGenesisFile(filepath.Join(testChain, "genesis.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(testChain, "chain.rlp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string][]byte{
+		"truncated": data[:len(data)-7],
+		"garbage":   []byte("this is not RLP at all"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "chain.rlp")
+			if err := os.WriteFile(path, body, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			res, err := Import(Config{Dir: t.TempDir()}, genesis, path, zerolog.Nop())
+			if err == nil || !strings.Contains(err.Error(), "does not decode") {
+				t.Fatalf("import of a %s file: %v, want a decode error naming the position", name, err)
+			}
+			if name == "truncated" && res.Blocks != 17 {
+				t.Fatalf("imported %d blocks before the truncated one, want 17", res.Blocks)
+			}
+		})
+	}
+	if _, err := Import(Config{Dir: t.TempDir()}, genesis, filepath.Join(t.TempDir(), "missing.rlp"), zerolog.Nop()); err == nil {
+		t.Fatal("import of a missing file succeeded")
+	}
+}
