@@ -2,6 +2,7 @@
 GO      ?= go
 BIN     := bin/meganode
 E2E_NPM := e2e/node_modules/.installed
+E2E_NODE := e2e/node22/node_modules/.installed
 
 .PHONY: all build devnet test unit e2e e2e-race e2e-deps check-deps vet bench clean gethdiff gethdiff-record
 
@@ -14,11 +15,17 @@ build:
 devnet: build
 	./$(BIN) devnet --http.addr 127.0.0.1 --http.port 8545
 
-## e2e-deps: install the clients the e2e tests drive (Foundry, solcjs) from npm
+## e2e-deps: install the clients the e2e tests drive from npm: Foundry,
+## solcjs, ethers, viem, Hardhat 3. Node 22 comes first (node22/), and npm runs
+## under it: Hardhat's native EDR package is skipped by npm under Node 20.
 e2e-deps: $(E2E_NPM)
 
-$(E2E_NPM): e2e/package.json e2e/package-lock.json
-	cd e2e && npm install --no-audit --no-fund --loglevel=error
+$(E2E_NODE): e2e/node22/package.json e2e/node22/package-lock.json
+	cd e2e/node22 && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(E2E_NPM): e2e/package.json e2e/package-lock.json $(E2E_NODE)
+	cd e2e && PATH="$(CURDIR)/e2e/node22/node_modules/.bin:$$PATH" npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 ## check-deps: enforce the package rules of DESIGN.md §3
@@ -33,7 +40,7 @@ vet:
 unit:
 	$(GO) test -race -count=1 ./chain/... ./storage/... ./sequencer/... ./rpc/... ./node/... ./bench/...
 
-## e2e: the built binary against Foundry's cast and forge
+## e2e: the built binary against Foundry, Hardhat, ethers and viem
 e2e: e2e-deps
 	$(GO) test -count=1 -timeout 10m ./e2e/...
 
@@ -66,4 +73,4 @@ bench: build e2e-deps
 	bash bench/run.sh
 
 clean:
-	rm -rf bin e2e/node_modules e2e/foundry/out e2e/foundry/cache e2e/foundry/broadcast
+	rm -rf bin e2e/node_modules e2e/node22/node_modules e2e/foundry/out e2e/foundry/cache e2e/foundry/broadcast

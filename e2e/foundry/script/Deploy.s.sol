@@ -7,6 +7,7 @@ import {Counter} from "../src/Counter.sol";
 interface Vm {
     function startBroadcast() external;
     function stopBroadcast() external;
+    function envOr(string calldata name, uint256 defaultValue) external view returns (uint256);
 }
 
 contract Deploy {
@@ -16,7 +17,8 @@ contract Deploy {
         vm.startBroadcast();
         plain = new Counter(1);
         // Deployed through the CREATE2 deployer at 0x4e59b44847b379578588920ca78fbf26c0b4956c.
-        salted = new Counter{salt: bytes32(uint256(0x6d656761))}(2);
+        // SALT lets a second run on the same chain deploy to a fresh address.
+        salted = new Counter{salt: bytes32(vm.envOr("SALT", uint256(0x6d656761)))}(2);
         plain.increment();
         vm.stopBroadcast();
     }
