@@ -215,6 +215,9 @@ type AccountOverride struct {
 	Balance   *uint256.Int
 	State     map[common.Hash]common.Hash
 	StateDiff map[common.Hash]common.Hash
+	// MovePrecompileTo moves the precompile at this address elsewhere
+	// (eth_simulateV1); the address can then be given code.
+	MovePrecompileTo *common.Address
 }
 
 // ApplyOverrides writes overrides into st as if a transaction before the call

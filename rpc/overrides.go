@@ -29,15 +29,25 @@ type OverrideAccount struct {
 type StateOverride map[common.Address]OverrideAccount
 
 func (o *StateOverride) apply(st *state.StateDB) error {
+	out, err := o.toChain(false)
+	if err != nil || out == nil {
+		return err
+	}
+	return chain.ApplyOverrides(st, out)
+}
+
+// toChain converts the overrides; movePrecompileToAddress is honoured only
+// where the caller runs the EVM with a movable precompile set (allowMove).
+func (o *StateOverride) toChain(allowMove bool) (map[common.Address]chain.AccountOverride, error) {
 	if o == nil || len(*o) == 0 {
-		return nil
+		return nil, nil
 	}
 	out := make(map[common.Address]chain.AccountOverride, len(*o))
 	for addr, acct := range *o {
-		if acct.MovePrecompileTo != nil {
-			return &invalidParamsError{fmt.Sprintf("account %s: movePrecompileToAddress is not supported", addr.Hex())}
+		if acct.MovePrecompileTo != nil && !allowMove {
+			return nil, &invalidParamsError{fmt.Sprintf("account %s: movePrecompileToAddress is not supported", addr.Hex())}
 		}
-		var ao chain.AccountOverride
+		ao := chain.AccountOverride{MovePrecompileTo: acct.MovePrecompileTo}
 		if acct.Nonce != nil {
 			n := uint64(*acct.Nonce)
 			ao.Nonce = &n
@@ -49,14 +59,14 @@ func (o *StateOverride) apply(st *state.StateDB) error {
 		if acct.Balance != nil {
 			b, overflow := uint256.FromBig(acct.Balance.ToInt())
 			if overflow || acct.Balance.ToInt().Sign() < 0 {
-				return &invalidParamsError{fmt.Sprintf("account %s: balance out of range", addr.Hex())}
+				return nil, &invalidParamsError{fmt.Sprintf("account %s: balance out of range", addr.Hex())}
 			}
 			ao.Balance = b
 		}
 		ao.State, ao.StateDiff = acct.State, acct.StateDiff
 		out[addr] = ao
 	}
-	return chain.ApplyOverrides(st, out)
+	return out, nil
 }
 
 // BlockOverrides replaces header fields of the block a call runs in.

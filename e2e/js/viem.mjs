@@ -1,7 +1,8 @@
 // viem against a running meganode devnet: deploy, waitForTransactionReceipt
 // on a preconfirmed receipt and with confirmations, local and node-held
-// accounts, writeContractSync (eth_sendRawTransactionSync), revert reasons,
-// event filters over HTTP and subscriptions over websocket.
+// accounts, writeContractSync (eth_sendRawTransactionSync), simulateBlocks
+// (eth_simulateV1), revert reasons, event filters over HTTP and
+// subscriptions over websocket.
 // Run by e2e/js_test.go with MEGANODE_URL and MEGANODE_WS set.
 import assert from 'node:assert/strict';
 import {
@@ -87,6 +88,28 @@ try {
   assert.equal(revert.reason, 'counter: nope');
 }
 console.log('ok revert reason');
+
+// eth_simulateV1 through simulateBlocks: two blocks on top of latest; the
+// second sees the first's increment and reverts with its reason.
+const before = await client.readContract({ address, abi, functionName: 'number' });
+const simulated = await client.simulateBlocks({
+  blocks: [
+    { calls: [{ account: local.address, to: address, abi, functionName: 'increment' }] },
+    { calls: [
+      { account: local.address, to: address, abi, functionName: 'number' },
+      { account: local.address, to: address, abi, functionName: 'fail' },
+    ] },
+  ],
+});
+assert.equal(simulated.length, 2);
+assert.equal(simulated[1].number, simulated[0].number + 1n);
+assert.equal(simulated[0].calls[0].status, 'success');
+assert.equal(simulated[0].calls[0].logs.length, 1);
+assert.equal(simulated[1].calls[0].result, before + 1n);
+assert.equal(simulated[1].calls[1].status, 'failure');
+assert.match(simulated[1].calls[1].error.message, /counter: nope/);
+assert.equal(await client.readContract({ address, abi, functionName: 'number' }), before, 'simulation changed state');
+console.log('ok simulateBlocks', simulated.length);
 
 // Historical logs.
 const logs = await client.getContractEvents({ address, abi, eventName: 'Incremented', fromBlock: 0n, toBlock: r4.blockNumber });

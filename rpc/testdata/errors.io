@@ -40,3 +40,15 @@
 << {"jsonrpc":"2.0","id":20,"error":{"code":-32000,"message":"missing gasPrice or maxFeePerGas/maxPriorityFeePerGas"}}
 >> {"jsonrpc":"2.0","id":21,"method":"txpool_contentFrom","params":["0xdead"]}
 << {"jsonrpc":"2.0","id":21,"error":{"code":-32602,"message":"invalid argument 0: hex string has length 4, want 40 for common.Address"}}
+>> {"jsonrpc":"2.0","id":22,"method":"eth_simulateV1","params":[]}
+<< {"jsonrpc":"2.0","id":22,"error":{"code":-32602,"message":"missing value for required argument 0"}}
+>> {"jsonrpc":"2.0","id":23,"method":"eth_simulateV1","params":["0x1"]}
+<< {"jsonrpc":"2.0","id":23,"error":{"code":-32602,"message":"invalid argument 0: json: cannot unmarshal string into Go value of type rpc.simOpts"}}
+>> {"jsonrpc":"2.0","id":24,"method":"eth_simulateV1","params":[{"blockStateCalls":{}}]}
+<< {"jsonrpc":"2.0","id":24,"error":{"code":-32602,"message":"invalid argument 0: json: cannot unmarshal object into Go struct field simOpts.BlockStateCalls of type []rpc.simBlockArgs"}}
+>> {"jsonrpc":"2.0","id":25,"method":"eth_simulateV1","params":[{"blockStateCalls":[{"calls":[{"to":"0xzz"}]}]}]}
+<< {"jsonrpc":"2.0","id":25,"error":{"code":-32602,"message":"invalid argument 0: hex string has length 2, want 40 for common.Address"}}
+>> {"jsonrpc":"2.0","id":26,"method":"eth_simulateV1","params":[{"blockStateCalls":[{"blockOverrides":{"number":"0xffffffffffffffffffff"}}]}]}
+<< {"jsonrpc":"2.0","id":26,"error":{"code":-38026,"message":"too many blocks"}}
+>> {"jsonrpc":"2.0","id":27,"method":"eth_simulateV1","params":[{"blockStateCalls":[{"calls":[{"gas":"0xffffffffffffffff"}]}]}]}
+<< {"jsonrpc":"2.0","id":27,"error":{"code":-38015,"message":"block gas limit reached: remaining: 10000000000, required: 18446744073709551615"}}

@@ -228,5 +228,69 @@ func suites(blocks []*types.Block) []suite {
 		call("eth_nope"), call("eth_getStorageAt", logger, "0x"+strings.Repeat("00", 33), "latest"),
 		call("debug_traceTransaction", common.Hash{1}), call("eth_getBlockReceipts", num(head+5)),
 		call("eth_getUncleCountByBlockNumber", num(head+5)), call("eth_getTransactionByBlockNumberAndIndex", num(1), "0x9"))
-	return []suite{{"chain", chain}, {"txs", txs}, {"state", state}, {"logs", logs}, {"trace", trace}, {"raw", raw}, {"errors", errs}}
+	return []suite{{"chain", chain}, {"txs", txs}, {"state", state}, {"logs", logs}, {"trace", trace}, {"raw", raw}, {"errors", errs},
+		{"simulate", simulateSuite(head, key, logger)}}
+}
+
+// simulateSuite is eth_simulateV1 over the chain's forks: transfers with
+// traced transfer logs, logs and reverts, gaps, overrides of every kind,
+// validation failures and malformed input.
+func simulateSuite(head uint64, key func(int) common.Address, logger common.Address) []string {
+	num := func(n uint64) string { return hexutil.EncodeUint64(n) }
+	type m = map[string]interface{}
+	sim := func(opts m, block string) string { return call("eth_simulateV1", opts, block) }
+	probe := common.HexToAddress("0x000000000000000000000000000000000000c0de")
+	// BLOCKHASH(NUMBER-1), then BLOBBASEFEE, then TIMESTAMP, COINBASE: 4 words.
+	probeCode := "0x600143034060005260" + "4a" + "60205260" + "42" + "60405260" + "41" + "606052" + "60806000f3"
+	transfer := m{"from": key(0), "to": key(2), "value": "0x3e8"}
+	var out []string
+	for _, n := range []uint64{1, 5, 9, 13, head} {
+		out = append(out, sim(m{"blockStateCalls": []m{{"calls": []m{transfer, {"from": key(1), "to": logger, "data": "0x01"}, {"from": key(1), "to": logger, "data": "0xff"}}}}, "traceTransfers": true}, num(n)))
+	}
+	out = append(out,
+		// Three blocks with a gap, BLOCKHASH of simulated parents, full txs.
+		sim(m{"blockStateCalls": []m{
+			{"stateOverrides": m{probe.Hex(): m{"code": probeCode}}, "calls": []m{{"to": probe}}},
+			{"blockOverrides": m{"number": num(head + 4), "time": "0x7fffffff", "feeRecipient": key(2), "blobBaseFee": "0x7"}, "calls": []m{{"to": probe}, transfer}},
+			{"calls": []m{{"to": probe, "gasPrice": "0x1"}, {"from": key(0), "to": probe, "accessList": []m{{"address": logger, "storageKeys": []string{}}}}}},
+		}, "returnFullTransactions": true}, "latest"),
+		// Validation: fees and nonces are checked, the base fee follows the parent.
+		sim(m{"blockStateCalls": []m{{"calls": []m{{"from": key(0), "to": key(2), "value": "0x1", "maxFeePerGas": "0x3b9aca00", "maxPriorityFeePerGas": "0x1"}}}}, "validation": true}, "latest"),
+		sim(m{"blockStateCalls": []m{{"calls": []m{{"from": key(0), "to": key(2), "nonce": "0x0", "maxFeePerGas": "0x3b9aca00"}}}}, "validation": true}, "latest"),
+		sim(m{"blockStateCalls": []m{{"calls": []m{{"from": key(0), "to": key(2), "nonce": "0x7f"}}}}, "validation": true}, "latest"),
+		sim(m{"blockStateCalls": []m{{"calls": []m{{"from": common.Address{9}, "to": key(2), "value": "0x1"}}}}, "validation": true}, "latest"),
+		sim(m{"blockStateCalls": []m{{"calls": []m{{"from": key(0), "to": key(2), "maxFeePerGas": "0x1"}}}}, "validation": true}, "latest"),
+		// State overrides: balance, nonce, storage, a moved precompile.
+		sim(m{"blockStateCalls": []m{{"stateOverrides": m{
+			common.Address{9}.Hex(): m{"balance": "0xde0b6b3a7640000", "nonce": "0x5"},
+			logger.Hex():            m{"stateDiff": m{"0x0000000000000000000000000000000000000000000000000000000000000000": "0x00000000000000000000000000000000000000000000000000000000000000ff"}},
+			"0x0000000000000000000000000000000000000002": m{"movePrecompileToAddress": "0x0000000000000000000000000000000000123456", "code": "0x60ff60005260206000f3"},
+		}, "calls": []m{
+			{"from": common.Address{9}, "to": key(2), "value": "0x1"},
+			{"to": "0x0000000000000000000000000000000000000002", "data": "0x01"},
+			{"to": "0x0000000000000000000000000000000000123456", "data": "0x01"},
+		}}}}, "latest"),
+		// A contract creation, withdrawals and a beacon root override.
+		sim(m{"blockStateCalls": []m{{"blockOverrides": m{"withdrawals": []m{{"index": "0x0", "validatorIndex": "0x1", "address": key(2), "amount": "0x10"}}, "beaconRoot": common.Hash{1}},
+			"calls": []m{{"from": key(0), "data": "0x600a600c600039600a6000f3602a60005260206000f3"}}}}}, "latest"),
+		// Errors: nothing to do, numbers or times going back, unknown keys,
+		// difficulty after the merge, more gas than the block has.
+		sim(m{"blockStateCalls": []m{}}, "latest"),
+		sim(m{"blockStateCalls": []m{{"blockOverrides": m{"number": num(head)}}}}, "latest"),
+		sim(m{"blockStateCalls": []m{{"blockOverrides": m{"time": "0x1"}}}}, "latest"),
+		sim(m{"blockStateCalls": []m{{"blockOverrides": m{"numbr": "0x1"}}}}, "latest"),
+		sim(m{"blockStateCalls": []m{{"stateOverrides": m{logger.Hex(): m{"balanse": "0x1"}}}}}, "latest"),
+		sim(m{"blockStateCalls": []m{{"blockOverrides": m{"difficulty": "0x1"}}}}, "latest"),
+		sim(m{"blockStateCalls": []m{{"blockOverrides": m{"difficulty": "0x1"}}}}, num(2)),
+		sim(m{"blockStateCalls": []m{{"blockOverrides": m{"gasLimit": "0x5208"}, "calls": []m{transfer, transfer}}}}, "latest"),
+		sim(m{"blockStateCalls": []m{{"blockOverrides": m{"number": num(head + 300)}}}}, "latest"),
+		sim(m{"blockStateCalls": []m{{"stateOverrides": m{logger.Hex(): m{"state": m{}, "stateDiff": m{}}}}}}, "latest"),
+		sim(m{"blockStateCalls": []m{{"stateOverrides": m{logger.Hex(): m{"movePrecompileToAddress": key(2)}}}}}, "latest"),
+		sim(m{"blockStateCalls": []m{{"calls": []m{{"from": key(0), "to": key(2), "chainId": "0x1"}}}}}, "latest"),
+		sim(m{"blockStateCalls": []m{{"calls": []m{{"from": key(0), "to": key(2), "gasPrice": "0x1", "maxFeePerGas": "0x1"}}}}}, "latest"),
+		sim(m{"blockStateCalls": []m{{"calls": []m{{"from": key(0), "authorizationList": []m{}}}}}}, "latest"),
+		sim(m{"blockStateCalls": []m{{"calls": []m{{"from": key(0), "to": key(2)}}}}}, num(head+5)),
+		sim(m{"blockStateCalls": []m{{"calls": []m{{"from": key(0), "to": key(2), "gasPrice": "0x2", "accessList": []m{}}}}}}, "latest"),
+	)
+	return out
 }
