@@ -195,6 +195,7 @@ func TestGossipRelaysOnlySignedMessages(t *testing.T) {
 	relayJoins := joins(t, ctx, relay, 3)
 	seqJoins := joins(t, ctx, seq, 1)
 	replicaJoins := joins(t, ctx, replica, 1)
+	forgerJoins := joins(t, ctx, forger, 1)
 	sub, err := replica.Subscribe(MiniBlocks)
 	if err != nil {
 		t.Fatal(err)
@@ -215,6 +216,7 @@ func TestGossipRelaysOnlySignedMessages(t *testing.T) {
 	relayJoins()
 	seqJoins()
 	replicaJoins()
+	forgerJoins()
 	// The relay forwards only to its mesh; wait until the replica is in it.
 	meshCtx, meshCancel := context.WithTimeout(ctx, 20*time.Second)
 	defer meshCancel()
