@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
 	"slices"
@@ -223,12 +224,7 @@ type AccountOverride struct {
 // ApplyOverrides writes overrides into st as if a transaction before the call
 // had made them.
 func ApplyOverrides(st *state.StateDB, overrides map[common.Address]AccountOverride) error {
-	addrs := make([]common.Address, 0, len(overrides))
-	for a := range overrides {
-		addrs = append(addrs, a)
-	}
-	slices.SortFunc(addrs, common.Address.Cmp)
-	for _, addr := range addrs {
+	for _, addr := range slices.SortedFunc(maps.Keys(overrides), common.Address.Cmp) {
 		o := overrides[addr]
 		if o.State != nil && o.StateDiff != nil {
 			return fmt.Errorf("account %s has both 'state' and 'stateDiff'", addr.Hex())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
 	"slices"
@@ -635,12 +636,7 @@ func (t *simLogTracer) add(addr common.Address, topics []common.Hash, data []byt
 // (movePrecompileToAddress): overriding a precompile's address replaces it.
 func applyOverrides(st *state.StateDB, overrides map[common.Address]AccountOverride, precompiles vm.PrecompiledContracts) error {
 	moved := make(map[common.Address]bool)
-	addrs := make([]common.Address, 0, len(overrides))
-	for a := range overrides {
-		addrs = append(addrs, a)
-	}
-	slices.SortFunc(addrs, common.Address.Cmp)
-	for _, addr := range addrs {
+	for _, addr := range slices.SortedFunc(maps.Keys(overrides), common.Address.Cmp) {
 		o := overrides[addr]
 		if moved[addr] {
 			return fmt.Errorf("account %s has already been overridden by a precompile", addr.Hex())

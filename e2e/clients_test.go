@@ -39,29 +39,21 @@ func runEnv(t *testing.T, dir string, env []string, name string, args ...string)
 	return run(t, dir, name, args...)
 }
 
-// TestEthers runs js/ethers.mjs against the binary: deploy, tx.wait() on
-// preconfirmed receipts and with two confirmations, local and unlocked
-// signers, revert reasons, an HTTP event filter and websocket subscriptions.
-func TestEthers(t *testing.T) {
-	d := startDevnet(t)
-	out := runEnv(t, e2eDir(), []string{"MEGANODE_URL=" + d.URL, "MEGANODE_WS=" + d.WS}, node22(t), "js/ethers.mjs")
-	if !strings.Contains(out, "PASS ethers") {
-		t.Fatalf("ethers script did not finish:\n%s", out)
+// TestJSClients runs the ethers v6 and viem scripts against the binary:
+// deploy, waiting on preconfirmed receipts and with two confirmations, local
+// and node-held accounts, revert reasons, an HTTP event filter and websocket
+// subscriptions; viem also writeContractSync and simulateBlocks.
+func TestJSClients(t *testing.T) {
+	for _, script := range []string{"ethers", "viem"} {
+		t.Run(script, func(t *testing.T) {
+			d := startDevnet(t)
+			out := runEnv(t, e2eDir(), []string{"MEGANODE_URL=" + d.URL, "MEGANODE_WS=" + d.WS}, node22(t), "js/"+script+".mjs")
+			if !strings.Contains(out, "PASS "+script) {
+				t.Fatalf("%s script did not finish:\n%s", script, out)
+			}
+			t.Log(out)
+		})
 	}
-	t.Log(out)
-}
-
-// TestViem runs js/viem.mjs against the binary: deploy,
-// waitForTransactionReceipt (preconfirmed and with confirmations),
-// writeContractSync, local and json-rpc accounts, revert reasons, an HTTP
-// event filter and websocket subscriptions.
-func TestViem(t *testing.T) {
-	d := startDevnet(t)
-	out := runEnv(t, e2eDir(), []string{"MEGANODE_URL=" + d.URL, "MEGANODE_WS=" + d.WS}, node22(t), "js/viem.mjs")
-	if !strings.Contains(out, "PASS viem") {
-		t.Fatalf("viem script did not finish:\n%s", out)
-	}
-	t.Log(out)
 }
 
 // TestHardhat compiles Counter.sol offline with solcjs in a Hardhat 3
