@@ -128,34 +128,11 @@ func TestForgeUnlockedAndFork(t *testing.T) {
 	d := startDevnet(t)
 	c := d.client(t)
 	cast, forge := tool(t, "cast"), tool(t, "forge")
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join(e2eDir(), "foundry"))); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("FOUNDRY_SOLC", filepath.Join(e2eDir(), "solc"))
+	dir := foundryProject(t)
 	const sender = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 	runEnv(t, dir, []string{"SALT=7"}, forge, "script", "script/Deploy.s.sol:Deploy", "--rpc-url", d.URL, "--broadcast", "--unlocked", "--sender", sender)
-	data, err := os.ReadFile(filepath.Join(dir, "broadcast", "Deploy.s.sol", "4747", "run-latest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var bc struct {
-		Transactions []struct {
-			TransactionType string `json:"transactionType"`
-			ContractAddress string `json:"contractAddress"`
-			Transaction     struct {
-				From string `json:"from"`
-			} `json:"transaction"`
-		} `json:"transactions"`
-		Receipts []struct {
-			Status          string      `json:"status"`
-			TransactionHash common.Hash `json:"transactionHash"`
-		} `json:"receipts"`
-	}
-	if err := json.Unmarshal(data, &bc); err != nil {
-		t.Fatal(err)
-	}
+	bc := readBroadcast(t, dir)
 	if len(bc.Transactions) != 3 || len(bc.Receipts) != 3 {
 		t.Fatalf("broadcast holds %d txs and %d receipts, want 3 and 3", len(bc.Transactions), len(bc.Receipts))
 	}
@@ -218,4 +195,46 @@ func TestForgeUnlockedAndFork(t *testing.T) {
 			}
 		})
 	}
+}
+
+// foundryProject copies e2e/foundry into a temp dir and points forge at the
+// solcjs wrapper.
+func foundryProject(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(e2eDir(), "foundry"))); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FOUNDRY_SOLC", filepath.Join(e2eDir(), "solc"))
+	return dir
+}
+
+// broadcast is the part of forge's run-latest.json the tests read.
+type broadcast struct {
+	Transactions []struct {
+		TransactionType string `json:"transactionType"`
+		ContractAddress string `json:"contractAddress"`
+		Transaction     struct {
+			From string `json:"from"`
+			To   string `json:"to"`
+		} `json:"transaction"`
+	} `json:"transactions"`
+	Receipts []struct {
+		Status          string      `json:"status"`
+		TransactionHash common.Hash `json:"transactionHash"`
+	} `json:"receipts"`
+}
+
+// readBroadcast reads what `forge script script/Deploy.s.sol --broadcast` recorded in dir.
+func readBroadcast(t *testing.T, dir string) broadcast {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "broadcast", "Deploy.s.sol", "4747", "run-latest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bc broadcast
+	if err := json.Unmarshal(data, &bc); err != nil {
+		t.Fatal(err)
+	}
+	return bc
 }

@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"math/big"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -68,33 +66,10 @@ func TestFoundryAgainstDevnet(t *testing.T) {
 	})
 
 	t.Run("forge script deploys with new and with a CREATE2 salt", func(t *testing.T) {
-		dir := t.TempDir()
-		if err := os.CopyFS(dir, os.DirFS("foundry")); err != nil {
-			t.Fatal(err)
-		}
-		solc, _ := filepath.Abs("solc")
-		t.Setenv("FOUNDRY_SOLC", solc)
+		dir := foundryProject(t)
 		run(t, dir, forge, "script", "script/Deploy.s.sol:Deploy", "--rpc-url", d.URL, "--broadcast", "--private-key", key1)
 
-		data, err := os.ReadFile(filepath.Join(dir, "broadcast", "Deploy.s.sol", "4747", "run-latest.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var bc struct {
-			Transactions []struct {
-				TransactionType string `json:"transactionType"`
-				ContractAddress string `json:"contractAddress"`
-				Transaction     struct {
-					To string `json:"to"`
-				} `json:"transaction"`
-			} `json:"transactions"`
-			Receipts []struct {
-				Status string `json:"status"`
-			} `json:"receipts"`
-		}
-		if err := json.Unmarshal(data, &bc); err != nil {
-			t.Fatal(err)
-		}
+		bc := readBroadcast(t, dir)
 		kinds := map[string]string{}
 		for _, tx := range bc.Transactions {
 			if tx.TransactionType == "CREATE" || tx.TransactionType == "CREATE2" {
