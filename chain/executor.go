@@ -110,16 +110,27 @@ type BlockBuilder struct {
 // NewBlockBuilder opens block header (from NextHeader) on the parent's state
 // and runs the pre-execution system calls (EIP-4788, EIP-2935).
 func NewBlockBuilder(config *params.ChainConfig, hr HeaderReader, db state.Database, parent, header *types.Header) (*BlockBuilder, error) {
+	return newBlockBuilder(config, hr, db, parent, header, true, nil)
+}
+
+// newBlockBuilder is NewBlockBuilder with the witness optional and an
+// optional signer (replay with pre-recovered senders).
+func newBlockBuilder(config *params.ChainConfig, hr HeaderReader, db state.Database, parent, header *types.Header, collectWitness bool, signer types.Signer) (*BlockBuilder, error) {
 	cc := NewChainContext(config, hr)
 	statedb, err := state.New(parent.Root, db)
 	if err != nil {
 		return nil, fmt.Errorf("open state %s of block %d: %w", parent.Root, parent.Number, err)
 	}
-	witness, err := stateless.NewWitness(header, cc, false)
-	if err != nil {
-		return nil, fmt.Errorf("witness for block %d: %w", header.Number, err)
+	if collectWitness {
+		witness, err := stateless.NewWitness(header, cc, false)
+		if err != nil {
+			return nil, fmt.Errorf("witness for block %d: %w", header.Number, err)
+		}
+		statedb.StartPrefetcher("sequencer", witness)
 	}
-	statedb.StartPrefetcher("sequencer", witness)
+	if signer == nil {
+		signer = types.MakeSigner(config, header.Number, header.Time)
+	}
 	touched := newTouchSet()
 	hooked := state.NewHookedState(statedb, touched.hooks())
 	b := &BlockBuilder{
@@ -129,7 +140,7 @@ func NewBlockBuilder(config *params.ChainConfig, hr HeaderReader, db state.Datab
 		state:   statedb,
 		evm:     vm.NewEVM(core.NewEVMBlockContext(header, cc, &header.Coinbase), hooked, config, vm.Config{}),
 		gp:      core.NewGasPool(header.GasLimit),
-		signer:  types.MakeSigner(config, header.Number, header.Time),
+		signer:  signer,
 		touched: touched,
 	}
 	core.PreExecution(context.Background(), header.ParentBeaconRoot, parent, config, b.evm, header.Number, header.Time)

@@ -339,6 +339,23 @@ func (s *Store) WriteSealed(sb *chain.SealedBlock, miniCount uint64) error {
 	return nil
 }
 
+// WriteReplayed persists a block re-executed over its witness: the trie
+// nodes its execution produced live in the witness's throw-away database, so
+// they (and new code) are inserted into this store's first; the parent's
+// nodes they reference are already here. Then it is written like a sealed
+// block.
+func (s *Store) WriteReplayed(sb *chain.SealedBlock, miniCount uint64) error {
+	if u := sb.Update; u != nil && u.Nodes != nil {
+		if err := s.triedb.Update(u.Root, u.OriginRoot, u.BlockNumber, u.Nodes, nil); err != nil {
+			return fmt.Errorf("insert state of block %d: %w", sb.Block.NumberU64(), err)
+		}
+		for _, code := range u.Codes {
+			rawdb.WriteCode(s.db, code.Hash, code.Blob)
+		}
+	}
+	return s.WriteSealed(sb, miniCount)
+}
+
 // JournalMiniBlock appends the transactions of a mini-block of the unsealed
 // block number to that block's journal file. The write(2) reaches the OS
 // before it returns, so the txs survive a kill -9 of the process.

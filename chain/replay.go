@@ -1,0 +1,242 @@
+package chain
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/consensus/misc/eip4844"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/stateless"
+	"github.com/ethereum/go-ethereum/core/tracing"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/ethereum/go-ethereum/trie"
+	"github.com/ethereum/go-ethereum/triedb"
+)
+
+// ErrBadBlock wraps every reason a received block is refused: its contents do
+// not match its header, or re-executing it gives another result.
+var ErrBadBlock = errors.New("bad block")
+
+// BlockMessage is a sealed block as the sequencer publishes it: the bundle
+// without its witness (replicas do not need it; it travels on its own topic),
+// the chain's mini-block count after the block, and the senders of its
+// transactions, recovered once by the sequencer.
+type BlockMessage struct {
+	Bundle         *BlockBundle
+	MiniBlockCount uint64
+	Senders        []common.Address
+}
+
+// WitnessMessage is a sealed block's execution witness.
+type WitnessMessage struct {
+	Number  uint64
+	Hash    common.Hash
+	Witness []byte
+}
+
+// DeriveMiniBlock fills the fields a received mini-block's receipts do not
+// carry on the wire (they travel in consensus form): tx hashes, gas used,
+// effective gas price, contract addresses, block number and the preconfirmed
+// block hash, and the block-wide tx and log indexes. txOffset, logOffset and
+// cumGas are the txs, logs and gas of the block's earlier mini-blocks.
+func DeriveMiniBlock(config *params.ChainConfig, mb *MiniBlock, baseFee *big.Int, blockHash common.Hash, txOffset, logOffset uint, cumGas uint64) error {
+	if len(mb.Txs) != len(mb.Receipts) {
+		return fmt.Errorf("%w: mini-block %d has %d txs and %d receipts", ErrBadBlock, mb.Number, len(mb.Txs), len(mb.Receipts))
+	}
+	signer := types.MakeSigner(config, new(big.Int).SetUint64(mb.BlockNumber), mb.BlockTimestamp)
+	for i, r := range mb.Receipts {
+		if r.CumulativeGasUsed < cumGas {
+			return fmt.Errorf("%w: mini-block %d receipt %d: cumulative gas %d below %d", ErrBadBlock, mb.Number, i, r.CumulativeGasUsed, cumGas)
+		}
+		r.DeriveFields(signer, types.DeriveReceiptContext{
+			BlockHash: blockHash, BlockNumber: mb.BlockNumber, BlockTime: mb.BlockTimestamp,
+			BaseFee: baseFee, GasUsed: r.CumulativeGasUsed - cumGas,
+			LogIndex: logOffset, Tx: mb.Txs[i], TxIndex: txOffset + uint(i),
+		})
+		cumGas = r.CumulativeGasUsed
+		logOffset += uint(len(r.Logs))
+	}
+	return nil
+}
+
+// CheckBody checks a sealed block's body and receipts against its header and
+// parent: parent hash and number, transaction root, receipts root, gas used
+// and bloom. It derives the receipts' fields (they travel in consensus form).
+func CheckBody(config *params.ChainConfig, parent *types.Header, block *types.Block, receipts types.Receipts) error {
+	h, num := block.Header(), block.NumberU64()
+	if h.ParentHash != parent.Hash() || num != parent.Number.Uint64()+1 {
+		return fmt.Errorf("%w: block %d (parent %s) does not extend head %d (%s)", ErrBadBlock, num, h.ParentHash, parent.Number, parent.Hash())
+	}
+	if got := types.DeriveSha(block.Transactions(), trie.NewStackTrie(nil)); got != h.TxHash {
+		return fmt.Errorf("%w: block %d transaction root %s, header says %s", ErrBadBlock, num, got, h.TxHash)
+	}
+	var blobGasPrice *big.Int
+	if h.ExcessBlobGas != nil {
+		blobGasPrice = eip4844.CalcBlobFee(config, h)
+	}
+	if err := receipts.DeriveFields(config, block.Hash(), num, h.Time, h.BaseFee, blobGasPrice, block.Transactions()); err != nil {
+		return fmt.Errorf("%w: block %d receipts: %v", ErrBadBlock, num, err)
+	}
+	if got := types.DeriveSha(receipts, trie.NewStackTrie(nil)); got != h.ReceiptHash {
+		return fmt.Errorf("%w: block %d receipts root %s, header says %s", ErrBadBlock, num, got, h.ReceiptHash)
+	}
+	var gas uint64
+	if n := len(receipts); n > 0 {
+		gas = receipts[n-1].CumulativeGasUsed
+	}
+	if gas != h.GasUsed {
+		return fmt.Errorf("%w: block %d receipts use %d gas, header says %d", ErrBadBlock, num, gas, h.GasUsed)
+	}
+	if got := types.MergeBloom(receipts); got != h.Bloom {
+		return fmt.Errorf("%w: block %d bloom differs from its receipts'", ErrBadBlock, num)
+	}
+	return nil
+}
+
+// ApplyDiff applies a sealed block's state diff to the parent's state in db
+// without executing anything, checks that the result is the header's root and
+// commits the trie nodes to db's trie database (persisted with the block).
+// A diff that gives another root is refused and nothing is committed.
+func ApplyDiff(config *params.ChainConfig, db state.Database, parent, header *types.Header, diff *StateDiff) (*SealedBlock, error) {
+	num := header.Number.Uint64()
+	if diff == nil {
+		return nil, fmt.Errorf("%w: block %d has no state diff", ErrBadBlock, num)
+	}
+	if diff.OriginRoot != parent.Root || diff.Root != header.Root {
+		return nil, fmt.Errorf("%w: block %d diff goes from %s to %s, chain goes from %s to %s", ErrBadBlock, num, diff.OriginRoot, diff.Root, parent.Root, header.Root)
+	}
+	st, err := state.New(parent.Root, db)
+	if err != nil {
+		return nil, fmt.Errorf("open state %s of block %d: %w", parent.Root, parent.Number, err)
+	}
+	for _, c := range diff.Accounts {
+		if c.Deleted {
+			st.SelfDestruct(c.Address)
+			continue
+		}
+		if c.Balance == nil {
+			return nil, fmt.Errorf("%w: block %d diff: account %s has no balance", ErrBadBlock, num, c.Address)
+		}
+		st.SetNonce(c.Address, c.Nonce, tracing.NonceChangeUnspecified)
+		st.SetBalance(c.Address, c.Balance, tracing.BalanceChangeUnspecified)
+		switch {
+		case len(c.Code) > 0:
+			st.SetCode(c.Address, c.Code, tracing.CodeChangeUnspecified)
+		case c.CodeHash == types.EmptyCodeHash && st.GetCodeHash(c.Address) != types.EmptyCodeHash:
+			st.SetCode(c.Address, nil, tracing.CodeChangeUnspecified) // an EIP-7702 delegation cleared
+		}
+		if got := st.GetCodeHash(c.Address); got != c.CodeHash {
+			return nil, fmt.Errorf("%w: block %d diff: account %s has code hash %s, the diff says %s without giving that code", ErrBadBlock, num, c.Address, got, c.CodeHash)
+		}
+		for _, s := range c.Storage {
+			st.SetState(c.Address, s.Slot, s.Value)
+		}
+	}
+	rules := config.Rules(header.Number, true, header.Time)
+	if root := st.IntermediateRoot(rules); root != header.Root {
+		return nil, fmt.Errorf("%w: block %d state diff gives root %s, header says %s", ErrBadBlock, num, root, header.Root)
+	}
+	root, update, err := st.CommitWithUpdate(rules, num)
+	if err != nil {
+		return nil, fmt.Errorf("commit state of block %d: %w", num, err)
+	}
+	if root != header.Root {
+		return nil, fmt.Errorf("block %d: committed root %s differs from intermediate root %s", num, root, header.Root)
+	}
+	return &SealedBlock{Update: update, Diff: diff}, nil
+}
+
+// senderHints is a signer that answers the senders a block arrived with
+// instead of recovering them; unknown txs fall back to recovery.
+type senderHints struct {
+	types.Signer
+	from map[common.Hash]common.Address
+}
+
+func (s senderHints) Sender(tx *types.Transaction) (common.Address, error) {
+	if a, ok := s.from[tx.Hash()]; ok {
+		return a, nil
+	}
+	return s.Signer.Sender(tx)
+}
+
+// WitnessDatabase opens a state database holding only a witness's trie nodes
+// and codes: re-execution over it reads nothing from disk.
+func WitnessDatabase(witnessRLP []byte) (state.Database, *stateless.Witness, error) {
+	var w stateless.Witness
+	if err := rlp.DecodeBytes(witnessRLP, &w); err != nil {
+		return nil, nil, fmt.Errorf("%w: decode witness: %v", ErrBadBlock, err)
+	}
+	mem := w.MakeHashDB()
+	return state.NewDatabase(triedb.NewDatabase(mem, triedb.HashDefaults), state.NewCodeDB(mem)), &w, nil
+}
+
+// Replay re-executes block on parent's state in db with go-ethereum's rules
+// (pre-execution system calls, every tx, post-execution requests) and
+// compares the result with the block: state root, receipts root, gas used,
+// bloom and finally the whole header. senders, when given, are used instead
+// of recovering each signature (auxiliary data; see docs/architecture.md).
+// The result's trie nodes are committed to db's trie database.
+func Replay(config *params.ChainConfig, hr HeaderReader, db state.Database, parent *types.Header, block *types.Block, senders []common.Address) (*SealedBlock, error) {
+	num := block.NumberU64()
+	in := block.Header()
+	if in.ParentHash != parent.Hash() {
+		return nil, fmt.Errorf("%w: block %d does not extend %s", ErrBadBlock, num, parent.Hash())
+	}
+	var signer types.Signer
+	if len(senders) > 0 {
+		if len(senders) != len(block.Transactions()) {
+			return nil, fmt.Errorf("%w: block %d has %d txs and %d senders", ErrBadBlock, num, len(block.Transactions()), len(senders))
+		}
+		hints := senderHints{Signer: types.MakeSigner(config, in.Number, in.Time), from: make(map[common.Hash]common.Address, len(senders))}
+		for i, tx := range block.Transactions() {
+			hints.from[tx.Hash()] = senders[i]
+		}
+		signer = hints
+	}
+	h := types.CopyHeader(in)
+	h.Root, h.ReceiptHash, h.Bloom, h.GasUsed, h.TxHash = common.Hash{}, common.Hash{}, types.Bloom{}, 0, common.Hash{}
+	b, err := newBlockBuilder(config, hr, db, parent, h, false, signer)
+	if err != nil {
+		return nil, err
+	}
+	for i, tx := range block.Transactions() {
+		if _, err := b.ApplyTx(tx); err != nil {
+			b.evm.Release()
+			return nil, fmt.Errorf("%w: block %d tx %d (%s): %v", ErrBadBlock, num, i, tx.Hash(), err)
+		}
+	}
+	sb, err := b.Seal()
+	if err != nil {
+		return nil, err
+	}
+	got := sb.Block.Header()
+	switch {
+	case got.Root != in.Root:
+		return nil, fmt.Errorf("%w: block %d re-executes to state root %s, header says %s", ErrBadBlock, num, got.Root, in.Root)
+	case got.ReceiptHash != in.ReceiptHash:
+		return nil, fmt.Errorf("%w: block %d re-executes to receipts root %s, header says %s", ErrBadBlock, num, got.ReceiptHash, in.ReceiptHash)
+	case got.GasUsed != in.GasUsed:
+		return nil, fmt.Errorf("%w: block %d re-executes to %d gas, header says %d", ErrBadBlock, num, got.GasUsed, in.GasUsed)
+	case got.Bloom != in.Bloom:
+		return nil, fmt.Errorf("%w: block %d re-executes to another bloom", ErrBadBlock, num)
+	case sb.Block.Hash() != block.Hash():
+		return nil, fmt.Errorf("%w: block %d re-executes to hash %s, received %s", ErrBadBlock, num, sb.Block.Hash(), block.Hash())
+	}
+	return sb, nil
+}
+
+// SameDiff reports whether two state diffs are the same change.
+func SameDiff(a, b *StateDiff) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	ea, err1 := rlp.EncodeToBytes(a)
+	eb, err2 := rlp.EncodeToBytes(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ea, eb)
+}
