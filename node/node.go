@@ -8,14 +8,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"path/filepath"
+	"slices"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
+	"github.com/ethereum/go-ethereum/crypto"
+
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/fullnode"
+	"github.com/meganode/meganode/p2p"
+	"github.com/meganode/meganode/replica"
 	"github.com/meganode/meganode/rpc"
 	"github.com/meganode/meganode/sequencer"
 	"github.com/meganode/meganode/storage"
+)
+
+// Roles a devnet runs in one process; the sequencer is always among them.
+const (
+	RoleSequencer = "sequencer"
+	RoleReplica   = "replica"
+	RoleFullNode  = "fullnode"
 )
 
 // Config is a devnet's whole configuration.
@@ -24,6 +39,9 @@ type Config struct {
 	Storage   storage.Config
 	Sequencer sequencer.Config
 	RPC       rpc.Config
+	// Roles the devnet runs: the sequencer serves RPC.Port, an in-process
+	// replica RPC.Port+1 and a full node RPC.Port+2 (ephemeral when 0).
+	Roles []string
 }
 
 // DefaultConfig returns the devnet defaults.
@@ -32,6 +50,7 @@ func DefaultConfig() Config {
 		Chain:     chain.DefaultConfig(),
 		Sequencer: sequencer.DefaultConfig(),
 		RPC:       rpc.DefaultConfig(),
+		Roles:     []string{RoleSequencer, RoleReplica, RoleFullNode},
 	}
 }
 
@@ -43,18 +62,49 @@ func (c Config) Check() error {
 	if err := c.Sequencer.Check(); err != nil {
 		return err
 	}
+	seen := map[string]bool{}
+	for _, r := range c.Roles {
+		switch {
+		case r != RoleSequencer && r != RoleReplica && r != RoleFullNode:
+			return fmt.Errorf("role %q: want %s, %s or %s", r, RoleSequencer, RoleReplica, RoleFullNode)
+		case seen[r]:
+			return fmt.Errorf("role %q named twice", r)
+		}
+		seen[r] = true
+	}
+	if len(c.Roles) > 0 && !seen[RoleSequencer] {
+		return errors.New("a devnet's roles must include the sequencer: replicas and full nodes follow it in process")
+	}
 	return c.RPC.Check()
 }
 
-// Devnet is every role in one process: sequencer, storage and RPC.
+func (c Config) has(role string) bool { return slices.Contains(c.Roles, role) }
+
+// Devnet is every role in one process: the sequencer with its storage and
+// RPC, and optionally a replica and a full node, each with its own store and
+// RPC, fed by an in-memory transport that checks signatures as gossip does.
 type Devnet struct {
-	log      zerolog.Logger
-	store    *storage.Store
-	seq      *sequencer.Sequencer
-	rpc      *rpc.Server
+	Role
 	accounts []chain.DevAccount
-	stopOnce sync.Once
-	stopErr  error
+	replica  *Role
+	fullnode *Role
+	mem      *memNet
+}
+
+// subStorage is the storage of an in-process role: a subdirectory, or memory.
+func subStorage(cfg storage.Config, name string) storage.Config {
+	if cfg.Dir != "" {
+		cfg.Dir = filepath.Join(cfg.Dir, name)
+	}
+	return cfg
+}
+
+// nextPort is the RPC port of the role after base (ephemeral stays ephemeral).
+func nextPort(cfg rpc.Config, offset int) rpc.Config {
+	if cfg.Port != 0 {
+		cfg.Port += offset
+	}
+	return cfg
 }
 
 // NewDevnet builds a devnet; it starts nothing and releases what it opened
@@ -67,54 +117,116 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
+	d := &Devnet{Role: Role{Name: "devnet", log: log}, accounts: accounts}
+	fail := func(err error) (*Devnet, error) {
+		d.Stop(context.Background())
+		return nil, err
+	}
 	store, err := storage.Open(cfg.Storage, genesis, log)
 	if err != nil {
 		return nil, err
 	}
+	d.store, d.registry = store, prometheus.NewRegistry()
+	d.stops = append(d.stops, func(context.Context) error { return store.Close() })
 	seqCfg := cfg.Sequencer
 	seqCfg.GasLimit, seqCfg.Coinbase = cfg.Chain.GasLimit, cfg.Chain.Coinbase
 	seq, err := sequencer.New(seqCfg, store, nil, log)
 	if err != nil {
-		store.Close()
-		return nil, err
+		return fail(err)
 	}
+	d.seq = seq
+	if cfg.has(RoleReplica) || cfg.has(RoleFullNode) {
+		key, err := crypto.GenerateKey()
+		if err != nil {
+			return fail(err)
+		}
+		pub := sequencer.NewPublisher(seq, store, key, log)
+		mem := newMemNet(cfg.Chain.ChainID, crypto.PubkeyToAddress(key.PublicKey), pub.Provider())
+		d.mem = mem
+		open := func(c storage.Config, log zerolog.Logger) (*storage.Store, error) {
+			return storage.Open(c, genesis, log)
+		}
+		d.then(func(context.Context) error { pub.Start(mem); return nil }, func(context.Context) error { pub.Stop(); return nil })
+		if cfg.has(RoleReplica) {
+			if d.replica, err = d.inProcess(RoleReplica, cfg, open, mem, log); err != nil {
+				return fail(err)
+			}
+		}
+		if cfg.has(RoleFullNode) {
+			if d.fullnode, err = d.inProcess(RoleFullNode, cfg, open, mem, log); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	d.then(seq.Start, seq.Stop)
 	backend := rpc.Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Pool: seq.Pool(), Dev: accounts}
-	server, err := rpc.NewServer(cfg.RPC, backend, seq.Healthy, log)
+	if err := d.newRPC(cfg.RPC, backend, seq.Healthy); err != nil {
+		return fail(err)
+	}
+	return d, nil
+}
+
+// inProcess adds a replica or a full node fed by mem; transactions sent to
+// its RPC go straight to the sequencer.
+func (d *Devnet) inProcess(name string, cfg Config, open func(storage.Config, zerolog.Logger) (*storage.Store, error), mem *memNet, log zerolog.Logger) (*Role, error) {
+	log = log.With().Str("node", name).Logger()
+	store, err := open(subStorage(cfg.Storage, name), log)
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
-	return &Devnet{log: log, store: store, seq: seq, rpc: server, accounts: accounts}, nil
+	r := &Role{Name: name, log: log, store: store, registry: prometheus.NewRegistry()}
+	d.stops = append(d.stops, func(context.Context) error { return store.Close() }) // after everything else
+	var backend rpc.Backend
+	var ready func() error
+	switch name {
+	case RoleReplica:
+		rcfg := replica.DefaultConfig()
+		rcfg.PreconfHash = cfg.Sequencer.PreconfHash
+		rep, err := replica.New(rcfg, store, log)
+		if err != nil {
+			return nil, err
+		}
+		r.rep = rep
+		mem.subscribe(p2p.MiniBlocks, func(p, data []byte) { rep.Deliver(p2p.MiniBlocks, p, data) })
+		mem.subscribe(p2p.Blocks, func(p, data []byte) { rep.Deliver(p2p.Blocks, p, data) })
+		d.then(func(context.Context) error { rep.Start(mem); return nil }, func(context.Context) error { rep.Stop(); return nil })
+		r.replicaMetrics(rep)
+		backend, ready = rpc.Backend{Chain: store, Latest: rep, Feeds: rep, Txs: d.seq}, rep.Healthy
+	case RoleFullNode:
+		full, err := fullnode.New(fullnode.DefaultConfig(), store, log)
+		if err != nil {
+			return nil, err
+		}
+		r.full = full
+		mem.subscribe(p2p.Blocks, func(p, _ []byte) { full.Deliver(p2p.Blocks, p) })
+		mem.subscribe(p2p.Witnesses, func(p, _ []byte) { full.Deliver(p2p.Witnesses, p) })
+		d.then(func(context.Context) error { full.Start(mem); return nil }, func(context.Context) error { full.Stop(); return nil })
+		r.fullNodeMetrics(full)
+		ro := &readOnly{store: store}
+		backend, ready = rpc.Backend{Chain: store, Latest: ro, Feeds: ro, Txs: d.seq}, full.Healthy
+	}
+	offset := 1
+	if name == RoleFullNode {
+		offset = 2
+	}
+	server, err := rpc.NewServer(nextPort(cfg.RPC, offset), backend, ready, log)
+	if err != nil {
+		return nil, err
+	}
+	server.Handle("/metrics", promhttp.HandlerFor(r.registry, promhttp.HandlerOpts{}))
+	r.rpc = server
+	d.then(server.Start, server.Stop)
+	return r, nil
 }
 
 // Accounts returns the prefunded dev accounts.
 func (d *Devnet) Accounts() []chain.DevAccount { return d.accounts }
 
-// Store returns the chain store.
-func (d *Devnet) Store() *storage.Store { return d.store }
-
 // Sequencer returns the sequencer.
 func (d *Devnet) Sequencer() *sequencer.Sequencer { return d.seq }
 
-// RPCAddr is the address the RPC server listens on.
-func (d *Devnet) RPCAddr() string { return d.rpc.Addr() }
+// ReplicaNode returns the in-process replica, or nil.
+func (d *Devnet) ReplicaNode() *Role { return d.replica }
 
-// Start starts the sequencer, then the RPC server.
-func (d *Devnet) Start(ctx context.Context) error {
-	if err := d.seq.Start(ctx); err != nil {
-		return err
-	}
-	if err := d.rpc.Start(ctx); err != nil {
-		return errors.Join(err, d.seq.Stop(ctx))
-	}
-	return nil
-}
-
-// Stop stops the RPC server, the sequencer and closes the store; it is
-// idempotent.
-func (d *Devnet) Stop(ctx context.Context) error {
-	d.stopOnce.Do(func() {
-		d.stopErr = errors.Join(d.rpc.Stop(ctx), d.seq.Stop(ctx), d.store.Close())
-	})
-	return d.stopErr
-}
+// FullNodeRole returns the in-process full node, or nil.
+func (d *Devnet) FullNodeRole() *Role { return d.fullnode }

@@ -16,6 +16,7 @@ import (
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	lcrypto "github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/rs/zerolog"
@@ -61,7 +62,12 @@ type Node struct {
 	rejected atomic.Uint64
 	scores   atomic.Pointer[map[peer.ID]float64]
 	mesh     *meshTracer
+	stop     context.CancelFunc
+	done     chan struct{}
 }
+
+// redialInterval is how often static peers that dropped are dialled again.
+const redialInterval = 2 * time.Second
 
 // Gossipsub scoring: an invalid message costs its sender 100 points and the
 // penalty decays by 10% a second, so a peer forging a handful of messages is
@@ -137,12 +143,45 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Node, error) {
 	h.SetStreamHandler(requestProtocol(cfg.ChainID), n.serveRequest)
 	for _, p := range cfg.Peers {
 		if err := n.Connect(ctx, p); err != nil {
-			// A static peer that is down now is retried by the caller; the
-			// node still starts, as geth does with its static nodes.
+			// A static peer that is down now is dialled again every
+			// redialInterval; the node still starts, as geth does.
 			n.log.Warn().Str("peer", p).Err(err).Msg("static peer not reachable")
 		}
 	}
+	loopCtx, stop := context.WithCancel(context.Background())
+	n.stop, n.done = stop, make(chan struct{})
+	go n.redial(loopCtx)
 	return n, nil
+}
+
+// redial keeps the static peers connected: a restarted sequencer or replica
+// is found again at its address.
+func (n *Node) redial(ctx context.Context) {
+	defer close(n.done)
+	t := time.NewTicker(redialInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, addr := range n.cfg.Peers {
+			m, err := ma.NewMultiaddr(addr)
+			if err != nil {
+				continue
+			}
+			info, err := peer.AddrInfoFromP2pAddr(m)
+			if err != nil || n.host.Network().Connectedness(info.ID) == network.Connected {
+				continue
+			}
+			dctx, cancel := context.WithTimeout(ctx, redialInterval)
+			if err := n.host.Connect(dctx, *info); err == nil {
+				n.log.Info().Str("peer", addr).Msg("reconnected to static peer")
+			}
+			cancel()
+		}
+	}
 }
 
 func (n *Node) join(kind Kind, signer common.Address) error {
@@ -264,6 +303,9 @@ func (n *Node) Score(p peer.ID) (float64, bool) {
 	return v, ok
 }
 
+// Peers returns the connected peers.
+func (n *Node) Peers() []peer.ID { return n.host.Network().Peers() }
+
 // ID is the node's peer id.
 func (n *Node) ID() peer.ID { return n.host.ID() }
 
@@ -292,7 +334,11 @@ func (n *Node) Connect(ctx context.Context, addr string) error {
 }
 
 // Close stops the node.
-func (n *Node) Close() error { return n.host.Close() }
+func (n *Node) Close() error {
+	n.stop()
+	<-n.done
+	return n.host.Close()
+}
 
 // loadOrCreateKey reads the node key from path, or creates one there. An
 // empty path gives a fresh key.

@@ -327,3 +327,46 @@ func TestNodeKeyPersists(t *testing.T) {
 		t.Fatal("a corrupt node key was accepted")
 	}
 }
+
+type fakeProvider map[uint64][]byte
+
+func (f fakeProvider) Range(_ Kind, from, count uint64) ([][]byte, error) {
+	var out [][]byte
+	for n := from; n < from+count; n++ {
+		d, ok := f[n]
+		if !ok {
+			break
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func TestCacheServesNewestAndFallsBack(t *testing.T) {
+	store := fakeProvider{}
+	c := NewCache(4, store)
+	for n := uint64(0); n < 10; n++ {
+		store[n] = []byte{'s', byte(n)}
+		c.Add(Blocks, n, []byte{'c', byte(n)})
+	}
+	got, err := c.Range(Blocks, 7, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0][0] != 'c' || got[2][1] != 9 {
+		t.Fatalf("range 7+5 = %q, want the cached 7..9", got)
+	}
+	got, _ = c.Range(Blocks, 2, 3)
+	if len(got) != 3 || got[0][0] != 's' || got[0][1] != 2 {
+		t.Fatalf("range 2+3 = %q, want 2..4 from the fallback (evicted from the cache)", got)
+	}
+	if got, _ := c.Range(MiniBlocks, 0, 2); len(got) != 2 || got[0][0] != 's' {
+		t.Fatalf("other kind = %q, want the fallback's", got)
+	}
+	c.mu.Lock()
+	size := len(c.msgs[Blocks])
+	c.mu.Unlock()
+	if size > 5 {
+		t.Fatalf("cache holds %d messages, bound 4", size)
+	}
+}

@@ -1,6 +1,8 @@
 package rpc
 
 import (
+	"context"
+
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -50,13 +52,23 @@ type Feeds interface {
 	PendingTxs(buffer int) *chain.Subscription[*types.Transaction]
 }
 
+// Forwarder sends transaction submissions on to the node that sequences
+// them and returns its answer, errors with their codes and data included.
+// go-ethereum's *rpc.Client is one.
+type Forwarder interface {
+	CallContext(ctx context.Context, result interface{}, method string, args ...interface{}) error
+}
+
 // Backend is what a node hands the server; nil members switch off the
 // methods that need them.
 type Backend struct {
 	Chain  ChainReader
 	Latest LatestReader
 	Txs    TxSubmitter
-	Feeds  Feeds
-	Pool   TxPool             // txpool namespace; nil switches it off
-	Dev    []chain.DevAccount // unlocked accounts (devnet only)
+	// Forward, when set, takes eth_sendRawTransaction(Sync) and
+	// realtime_sendRawTransaction instead of Txs (a replica's upstream).
+	Forward Forwarder
+	Feeds   Feeds
+	Pool    TxPool             // txpool namespace; nil switches it off
+	Dev     []chain.DevAccount // unlocked accounts (devnet only)
 }

@@ -337,10 +337,15 @@ func (api *EthAPI) CreateAccessList(ctx context.Context, args TransactionArgs, b
 }
 
 // SendRawTransaction admits a signed transaction.
-func (api *EthAPI) SendRawTransaction(input hexutil.Bytes) (common.Hash, error) {
+func (api *EthAPI) SendRawTransaction(ctx context.Context, input hexutil.Bytes) (common.Hash, error) {
 	tx := new(types.Transaction)
 	if err := tx.UnmarshalBinary(input); err != nil {
 		return common.Hash{}, err
+	}
+	if api.b.Forward != nil {
+		var hash common.Hash
+		err := api.b.Forward.CallContext(ctx, &hash, "eth_sendRawTransaction", input)
+		return hash, err
 	}
 	return tx.Hash(), api.b.Txs.SendTransaction(tx)
 }
@@ -350,6 +355,9 @@ func (api *EthAPI) SendTransaction(ctx context.Context, args TransactionArgs) (c
 	tx, err := api.signArgs(ctx, args)
 	if err != nil {
 		return common.Hash{}, err
+	}
+	if api.b.Txs == nil {
+		return common.Hash{}, errors.New("this node forwards raw transactions only: sign locally and use eth_sendRawTransaction")
 	}
 	return tx.Hash(), api.b.Txs.SendTransaction(tx)
 }

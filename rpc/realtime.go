@@ -70,7 +70,12 @@ func (api *EthAPI) waitTx(ctx context.Context, input hexutil.Bytes, rejectGap bo
 // or decimal string, or null; missing or zero means the default, and longer
 // than the maximum means the maximum. A nonce gap is refused without pooling
 // the transaction.
-func (api *EthAPI) SendRawTransactionSync(ctx context.Context, input hexutil.Bytes, timeoutMs *flexUint64) (map[string]interface{}, error) {
+func (api *EthAPI) SendRawTransactionSync(ctx context.Context, input hexutil.Bytes, timeoutMs *flexUint64) (interface{}, error) {
+	if api.b.Forward != nil {
+		var out json.RawMessage
+		err := api.b.Forward.CallContext(ctx, &out, "eth_sendRawTransactionSync", input, timeoutMs)
+		return out, err
+	}
 	timeout := api.realtime.SyncTimeout
 	if timeoutMs != nil && *timeoutMs > 0 {
 		timeout = min(time.Duration(*timeoutMs)*time.Millisecond, api.realtime.SyncMaxTimeout)
@@ -89,7 +94,12 @@ type RealtimeAPI struct{ eth *EthAPI }
 
 // SendRawTransaction submits a signed transaction and returns its receipt as
 // soon as it is in a mini-block, or "realtime transaction expired".
-func (r *RealtimeAPI) SendRawTransaction(ctx context.Context, input hexutil.Bytes) (map[string]interface{}, error) {
+func (r *RealtimeAPI) SendRawTransaction(ctx context.Context, input hexutil.Bytes) (interface{}, error) {
+	if r.eth.b.Forward != nil {
+		var out json.RawMessage
+		err := r.eth.b.Forward.CallContext(ctx, &out, "realtime_sendRawTransaction", input)
+		return out, err
+	}
 	return r.eth.waitTx(ctx, input, false, r.eth.realtime.RealtimeTimeout,
 		func(hash common.Hash) error {
 			return &rpcError{-32000, "realtime transaction expired", hash}

@@ -137,6 +137,16 @@ type Server struct {
 	hub   *hub
 	ws    *wsServer
 	done  chan struct{} // closed by Stop
+
+	routes map[string]http.Handler // extra paths such as /metrics
+}
+
+// Handle serves path with h beside the RPC (before Start).
+func (s *Server) Handle(path string, h http.Handler) {
+	if s.routes == nil {
+		s.routes = make(map[string]http.Handler)
+	}
+	s.routes[path] = h
 }
 
 // NewServer registers the namespaces the backend supports. ready reports
@@ -159,7 +169,7 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 		if err := srv.RegisterName("net", &NetAPI{chainID: b.Chain.ChainConfig().ChainID.Uint64()}); err != nil {
 			return nil, err
 		}
-		if b.Latest != nil && b.Txs != nil && b.Feeds != nil {
+		if b.Latest != nil && (b.Txs != nil || b.Forward != nil) && b.Feeds != nil {
 			s.eth = newEthAPI(b, cfg.Realtime, cfg.Filters)
 			if err := srv.RegisterName("eth", s.eth); err != nil {
 				return nil, err
@@ -255,10 +265,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case r.URL.Path == "/ready":
 		if err := s.ready(); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+			status := "unavailable"
+			if errors.Is(err, chain.ErrBadBlock) {
+				status = "degraded" // serving, but the chain it follows has a refused block
+			}
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": status, "reason": err.Error()})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return
+	case s.routes[r.URL.Path] != nil:
+		s.routes[r.URL.Path].ServeHTTP(w, r)
 		return
 	case strings.EqualFold(r.Header.Get("Upgrade"), "websocket"):
 		s.ws.serve(w, r)

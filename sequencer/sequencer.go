@@ -72,39 +72,11 @@ func (c Config) Check() error {
 	return c.Pool.Check()
 }
 
-// PendingBlock is the block being built, shared append-only between the
-// sequencer and readers; a View says how much of it is visible.
-type PendingBlock struct {
-	mu       sync.RWMutex
-	Header   *types.Header // template: Root, GasUsed, hashes unset
-	txs      types.Transactions
-	receipts []*types.Receipt
-	index    map[common.Hash]int
-}
-
-// Tx returns a preconfirmed tx and its receipt if it is among the first n.
-func (pb *PendingBlock) Tx(hash common.Hash, n int) (*types.Transaction, *types.Receipt, int, bool) {
-	pb.mu.RLock()
-	defer pb.mu.RUnlock()
-	i, ok := pb.index[hash]
-	if !ok || i >= n {
-		return nil, nil, 0, false
-	}
-	return pb.txs[i], pb.receipts[i], i, true
-}
-
-// Txs returns the first n txs and receipts.
-func (pb *PendingBlock) Txs(n int) (types.Transactions, []*types.Receipt) {
-	pb.mu.RLock()
-	defer pb.mu.RUnlock()
-	return pb.txs[:n:n], pb.receipts[:n:n]
-}
-
 // View is a consistent snapshot of the chain head for readers: the sealed
 // head, the block in progress and the state after the newest mini-block.
 type View struct {
 	Sealed    *types.Header
-	Pending   *PendingBlock
+	Pending   *chain.PendingBlock
 	TxCount   int    // txs of Pending visible in this view
 	GasUsed   uint64 // gas used by them
 	MiniBlock uint64 // number of mini-blocks sealed so far in the chain
@@ -144,7 +116,9 @@ type Sequencer struct {
 	intervalTxs, prevIntervalTxs int
 
 	view      atomic.Pointer[View]
+	senders   []common.Address // of the open block's txs, in order
 	miniFeed  chain.Feed[*chain.MiniBlock]
+	blockFeed chain.Feed[*chain.BlockMessage]
 	headFeed  chain.Feed[*chain.Head]
 	txFeed    chain.Feed[*types.Transaction]
 	waitMu    sync.Mutex
@@ -217,6 +191,12 @@ func (s *Sequencer) MiniBlocks(buffer int) *chain.Subscription[*chain.MiniBlock]
 // Heads subscribes to sealed block headers.
 func (s *Sequencer) Heads(buffer int) *chain.Subscription[*chain.Head] {
 	return s.headFeed.Subscribe(buffer)
+}
+
+// Blocks subscribes to sealed blocks as they are published downstream: the
+// bundle with its witness, the mini-block count and the txs' senders.
+func (s *Sequencer) Blocks(buffer int) *chain.Subscription[*chain.BlockMessage] {
+	return s.blockFeed.Subscribe(buffer)
 }
 
 // PendingTxs subscribes to transactions as the pool admits them.
@@ -447,6 +427,7 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 	txs := make(types.Transactions, len(s.unsealed))
 	for i, p := range s.unsealed {
 		txs[i] = p.tx
+		s.senders = append(s.senders, p.from)
 	}
 	if len(txs) > 0 {
 		// Journal before anyone can see the receipts: a crash after this
@@ -462,13 +443,7 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 	for i, r := range s.receipts {
 		receipts[i] = preconfReceipt(r, s.cfg.PreconfHash, header.Time)
 	}
-	pb.mu.Lock()
-	for i, tx := range txs {
-		pb.index[tx.Hash()] = len(pb.txs)
-		pb.txs = append(pb.txs, tx)
-		pb.receipts = append(pb.receipts, receipts[i])
-	}
-	pb.mu.Unlock()
+	pb.Append(txs, receipts)
 	changes := s.builder.TakeChanges()
 	overlay := old.overlay.Push(changes)
 	mb := &chain.MiniBlock{
@@ -541,6 +516,11 @@ func (s *Sequencer) sealBlock() error {
 	s.log.Info().Uint64("block", h.Number.Uint64()).Stringer("hash", sb.Block.Hash()).Int("txs", len(sb.Block.Transactions())).
 		Uint64("gas", h.GasUsed).Uint64("miniblocks", s.miniIndex).Msg("sealed block")
 	s.headFeed.Send(&chain.Head{Header: h, MiniBlockCount: s.miniIndex, MiniBlockOffset: s.miniCount - s.miniIndex})
+	s.blockFeed.Send(&chain.BlockMessage{
+		Bundle:         &chain.BlockBundle{Block: sb.Block, Receipts: sb.Receipts, StateDiff: sb.Diff, Witness: sb.Witness},
+		MiniBlockCount: s.miniCount,
+		Senders:        s.senders,
+	})
 	return nil
 }
 
@@ -560,8 +540,8 @@ func (s *Sequencer) openBlock(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	s.builder, s.opened, s.miniIndex = b, now, 0
-	pb := &PendingBlock{Header: types.CopyHeader(header), index: make(map[common.Hash]int)}
+	s.builder, s.opened, s.miniIndex, s.senders = b, now, 0, nil
+	pb := chain.NewPendingBlock(types.CopyHeader(header))
 	s.view.Store(&View{Sealed: parent, Pending: pb, MiniBlock: s.miniCount, base: base, reader: base})
 	s.pool.NewBlock()
 	return nil

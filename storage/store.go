@@ -270,12 +270,24 @@ func (s *Store) MiniBlockCount() uint64 {
 }
 
 type bundleRecord struct {
-	Diff    *chain.StateDiff
-	Witness []byte
+	Diff      *chain.StateDiff
+	Witness   []byte
+	MiniCount uint64 `rlp:"optional"` // mini-blocks in the chain up to this block
 }
 
 // Bundle returns the block bundle of a sealed block, or nil.
 func (s *Store) Bundle(number uint64) (*chain.BlockBundle, error) {
+	m, err := s.BlockMessage(number)
+	if m == nil {
+		return nil, err
+	}
+	return m.Bundle, nil
+}
+
+// BlockMessage returns a sealed block as the sequencer published it (its
+// bundle with the witness, and the mini-block count; not the senders), or
+// nil.
+func (s *Store) BlockMessage(number uint64) (*chain.BlockMessage, error) {
 	block := s.BlockByNumber(number)
 	if block == nil {
 		return nil, nil
@@ -288,7 +300,8 @@ func (s *Store) Bundle(number uint64) (*chain.BlockBundle, error) {
 	if err := rlp.DecodeBytes(data, &rec); err != nil {
 		return nil, fmt.Errorf("decode bundle %d: %w", number, err)
 	}
-	return &chain.BlockBundle{Block: block, Receipts: s.Receipts(block.Hash(), number), StateDiff: rec.Diff, Witness: rec.Witness}, nil
+	bundle := &chain.BlockBundle{Block: block, Receipts: s.Receipts(block.Hash(), number), StateDiff: rec.Diff, Witness: rec.Witness}
+	return &chain.BlockMessage{Bundle: bundle, MiniBlockCount: rec.MiniCount}, nil
 }
 
 // WriteSealed persists a sealed block, its state and bundle, advances the
@@ -305,7 +318,7 @@ func (s *Store) WriteSealed(sb *chain.SealedBlock, miniCount uint64) error {
 	if err != nil {
 		return fmt.Errorf("commit state of block %d: %w", block.NumberU64(), err)
 	}
-	rec, err := rlp.EncodeToBytes(&bundleRecord{Diff: sb.Diff, Witness: sb.Witness})
+	rec, err := rlp.EncodeToBytes(&bundleRecord{Diff: sb.Diff, Witness: sb.Witness, MiniCount: miniCount})
 	if err != nil {
 		return fmt.Errorf("encode bundle %d: %w", block.NumberU64(), err)
 	}

@@ -1,0 +1,53 @@
+package chain
+
+import (
+	"sync"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+)
+
+// PendingBlock is the EVM block in progress as mini-blocks fill it: shared
+// append-only between its one writer and readers, each of which knows from
+// its own snapshot how many txs it may see.
+type PendingBlock struct {
+	Header   *types.Header // template: Root, GasUsed and hashes unset
+	mu       sync.RWMutex
+	txs      types.Transactions
+	receipts []*types.Receipt
+	index    map[common.Hash]int
+}
+
+// NewPendingBlock opens an empty block with header as its template.
+func NewPendingBlock(header *types.Header) *PendingBlock {
+	return &PendingBlock{Header: header, index: make(map[common.Hash]int)}
+}
+
+// Append adds a mini-block's txs and receipts.
+func (pb *PendingBlock) Append(txs types.Transactions, receipts []*types.Receipt) {
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	for i, tx := range txs {
+		pb.index[tx.Hash()] = len(pb.txs)
+		pb.txs = append(pb.txs, tx)
+		pb.receipts = append(pb.receipts, receipts[i])
+	}
+}
+
+// Tx returns a preconfirmed tx and its receipt if it is among the first n.
+func (pb *PendingBlock) Tx(hash common.Hash, n int) (*types.Transaction, *types.Receipt, int, bool) {
+	pb.mu.RLock()
+	defer pb.mu.RUnlock()
+	i, ok := pb.index[hash]
+	if !ok || i >= n {
+		return nil, nil, 0, false
+	}
+	return pb.txs[i], pb.receipts[i], i, true
+}
+
+// Txs returns the first n txs and receipts.
+func (pb *PendingBlock) Txs(n int) (types.Transactions, []*types.Receipt) {
+	pb.mu.RLock()
+	defer pb.mu.RUnlock()
+	return pb.txs[:n:n], pb.receipts[:n:n]
+}

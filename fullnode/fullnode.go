@@ -1,0 +1,371 @@
+// Package fullnode verifies the sequencer's blocks by re-executing them with
+// go-ethereum's rules. Each block's execution witness (and the senders the
+// sequencer recovered) lets it execute without reading state from disk; the
+// trie nodes the execution produces are then added to its own database, so
+// it restarts where it stopped. Its head is the newest verified block: the
+// chain's "safe" head as this node sees it. A block that does not verify is
+// refused, the node keeps serving the last verified state and raises an
+// alert naming the block.
+package fullnode
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rlp"
+
+	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/p2p"
+	"github.com/meganode/meganode/storage"
+)
+
+// Config tunes the full node.
+type Config struct {
+	// WitnessWait is how long a block waits for its witness before it is
+	// re-executed from the node's own state instead (slower, same result).
+	WitnessWait time.Duration
+	// RecoverSenders ignores the sequencer's sender hints and recovers every
+	// signature (the default trusts them; a prover still recovers them).
+	RecoverSenders bool
+	GapWait        time.Duration // how long a missing block stays missing before it is requested
+	Clock          func() time.Time
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{WitnessWait: 500 * time.Millisecond, GapWait: 300 * time.Millisecond}
+}
+
+// Network is where the full node asks for what it missed (a *p2p.Node).
+type Network interface {
+	FetchAny(ctx context.Context, kind p2p.Kind, from, count uint64) ([]p2p.Message, error)
+}
+
+// Stats counts what the full node did.
+type Stats struct {
+	Verified, WithWitness, FromDisk, Refused uint64
+	ExecNanos                                uint64 // wall time spent verifying, all blocks
+}
+
+type event struct {
+	kind    p2p.Kind
+	payload []byte
+	done    bool
+	count   int
+}
+
+type pendingBlock struct {
+	msg   *chain.BlockMessage
+	since time.Time
+}
+
+// FullNode is one full node's verifier.
+type FullNode struct {
+	cfg    Config
+	log    zerolog.Logger
+	store  *storage.Store
+	config *params.ChainConfig
+	net    Network
+	inbox  chan event
+
+	// Loop-owned.
+	blocks    map[uint64][]*pendingBlock // candidates per height, first come first verified
+	witnesses map[uint64]*chain.WitnessMessage
+	seenBlock uint64
+	gapSince  time.Time
+	fetching  map[p2p.Kind]bool
+
+	verified, withWitness, fromDisk, refused, execNanos atomic.Uint64
+	alert                                               atomic.Pointer[error]
+	heads                                               chain.Feed[*chain.Head]
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New builds a full node on store; Start runs it.
+func New(cfg Config, store *storage.Store, log zerolog.Logger) (*FullNode, error) {
+	if cfg.WitnessWait <= 0 || cfg.GapWait <= 0 {
+		return nil, fmt.Errorf("fullnode: witness wait %v and gap wait %v must be positive", cfg.WitnessWait, cfg.GapWait)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	return &FullNode{
+		cfg: cfg, log: log.With().Str("role", "fullnode").Logger(), store: store, config: store.ChainConfig(),
+		inbox: make(chan event, 1024), blocks: make(map[uint64][]*pendingBlock),
+		witnesses: make(map[uint64]*chain.WitnessMessage), fetching: make(map[p2p.Kind]bool),
+	}, nil
+}
+
+// Stats returns the counters.
+func (f *FullNode) Stats() Stats {
+	return Stats{Verified: f.verified.Load(), WithWitness: f.withWitness.Load(), FromDisk: f.fromDisk.Load(), Refused: f.refused.Load(), ExecNanos: f.execNanos.Load()}
+}
+
+// Healthy is nil until a block fails verification; then it names the block
+// (and stays so: the sequencer signed a block that does not re-execute).
+func (f *FullNode) Healthy() error {
+	if err := f.alert.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// Heads subscribes to verified blocks.
+func (f *FullNode) Heads(n int) *chain.Subscription[*chain.Head] { return f.heads.Subscribe(n) }
+
+// Deliver hands the full node a validated message.
+func (f *FullNode) Deliver(kind p2p.Kind, payload []byte) {
+	f.inbox <- event{kind: kind, payload: payload}
+}
+
+// Start runs the loop and catches up from peers. net may be nil.
+func (f *FullNode) Start(net Network) {
+	f.net = net
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	f.wg.Add(1)
+	go f.loop(ctx)
+	f.inbox <- event{kind: p2p.Blocks, done: true, count: p2p.MaxRange}
+}
+
+// Stop ends the loop.
+func (f *FullNode) Stop() {
+	if f.cancel != nil {
+		f.cancel()
+		f.wg.Wait()
+	}
+}
+
+// Follow pumps sub's messages into the full node until ctx ends.
+func (f *FullNode) Follow(ctx context.Context, sub *p2p.Subscription) {
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		for {
+			m, err := sub.Next(ctx)
+			if err != nil {
+				return
+			}
+			select {
+			case f.inbox <- event{kind: m.Kind, payload: m.Payload}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+func (f *FullNode) loop(ctx context.Context) {
+	defer f.wg.Done()
+	tick := time.NewTicker(min(f.cfg.GapWait, f.cfg.WitnessWait) / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-f.inbox:
+			f.handle(ctx, ev)
+		case <-tick.C:
+		}
+		f.advance(ctx)
+	}
+}
+
+func (f *FullNode) head() uint64 { return f.store.CurrentHeader().Number.Uint64() }
+
+func (f *FullNode) handle(ctx context.Context, ev event) {
+	if ev.done {
+		f.fetching[ev.kind] = false
+		if ev.kind == p2p.Blocks && ev.count == p2p.MaxRange {
+			f.fetch(ctx, p2p.Blocks, f.head()+1, p2p.MaxRange)
+		}
+		return
+	}
+	switch ev.kind {
+	case p2p.Blocks:
+		m := new(chain.BlockMessage)
+		if err := rlp.DecodeBytes(ev.payload, m); err != nil || m.Bundle == nil || m.Bundle.Block == nil {
+			f.log.Error().AnErr("decode", err).Msg("malformed block message from the sequencer")
+			return
+		}
+		num := m.Bundle.Block.NumberU64()
+		if num <= f.head() {
+			return
+		}
+		hash := m.Bundle.Block.Hash()
+		for _, p := range f.blocks[num] {
+			if p.msg.Bundle.Block.Hash() == hash {
+				return
+			}
+		}
+		f.blocks[num] = append(f.blocks[num], &pendingBlock{msg: m, since: f.cfg.Clock()})
+		f.seen(num)
+	case p2p.Witnesses:
+		w := new(chain.WitnessMessage)
+		if err := rlp.DecodeBytes(ev.payload, w); err != nil {
+			f.log.Error().Err(err).Msg("malformed witness message from the sequencer")
+			return
+		}
+		if w.Number > f.head() {
+			f.witnesses[w.Number] = w
+			f.seen(w.Number)
+		}
+	}
+}
+
+func (f *FullNode) seen(n uint64) {
+	if n > f.seenBlock {
+		f.seenBlock = n
+	}
+}
+
+// advance verifies the next block once it has its witness, or once it has
+// waited WitnessWait for it; it asks peers for blocks and witnesses that do
+// not come.
+func (f *FullNode) advance(ctx context.Context) {
+	now := f.cfg.Clock()
+	for {
+		next := f.head() + 1
+		if len(f.blocks[next]) == 0 {
+			delete(f.blocks, next)
+			break
+		}
+		p := f.blocks[next][0]
+		w := f.witnesses[next]
+		if w != nil && w.Hash != p.msg.Bundle.Block.Hash() {
+			w = nil // the witness of another block at this height
+		}
+		if w == nil && now.Sub(p.since) < f.cfg.WitnessWait {
+			if now.Sub(p.since) >= f.cfg.WitnessWait/2 {
+				f.fetch(ctx, p2p.Witnesses, next, 1)
+			}
+			break
+		}
+		f.blocks[next] = f.blocks[next][1:]
+		if err := f.verify(p.msg, w); err != nil {
+			f.raise(p.msg, err)
+			continue // another candidate at this height may verify
+		}
+		delete(f.blocks, next)
+		delete(f.witnesses, next)
+	}
+	head := f.head()
+	for n := range f.witnesses {
+		if n <= head {
+			delete(f.witnesses, n)
+		}
+	}
+	for n := range f.blocks {
+		if n <= head {
+			delete(f.blocks, n)
+		}
+	}
+	if f.seenBlock > head && len(f.blocks[head+1]) == 0 {
+		if f.gapSince.IsZero() {
+			f.gapSince = now
+		} else if now.Sub(f.gapSince) >= f.cfg.GapWait {
+			f.gapSince = now
+			f.fetch(ctx, p2p.Blocks, head+1, min(f.seenBlock-head, p2p.MaxRange))
+		}
+	} else {
+		f.gapSince = time.Time{}
+	}
+}
+
+func (f *FullNode) fetch(ctx context.Context, kind p2p.Kind, from, count uint64) {
+	if f.net == nil || f.fetching[kind] {
+		return
+	}
+	f.fetching[kind] = true
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		msgs, _ := f.net.FetchAny(ctx, kind, from, count)
+		for _, m := range msgs {
+			select {
+			case f.inbox <- event{kind: kind, payload: m.Payload}:
+			case <-ctx.Done():
+				return
+			}
+		}
+		select {
+		case f.inbox <- event{kind: kind, done: true, count: len(msgs)}:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// verify re-executes a block and persists it if everything matches: the
+// block's receipts and body against its header, the re-executed state root,
+// receipts root, gas and bloom against the header, and the sequencer's state
+// diff (what replicas apply) against the one re-execution produced.
+func (f *FullNode) verify(m *chain.BlockMessage, w *chain.WitnessMessage) error {
+	start := time.Now()
+	defer func() { f.execNanos.Add(uint64(time.Since(start))) }()
+	parent := f.store.CurrentHeader()
+	b := m.Bundle
+	if err := chain.CheckBody(f.config, parent, b.Block, b.Receipts); err != nil {
+		return err
+	}
+	var senders []common.Address
+	if !f.cfg.RecoverSenders {
+		senders = m.Senders
+	}
+	db, witnessed := f.store.StateDatabase(), false
+	if w != nil {
+		wdb, _, err := chain.WitnessDatabase(w.Witness)
+		if err != nil {
+			f.log.Warn().Err(err).Uint64("block", b.Block.NumberU64()).Msg("unusable witness; re-executing from disk")
+		} else {
+			db, witnessed = wdb, true
+		}
+	}
+	sb, err := chain.Replay(f.config, f.store, db, parent, b.Block, senders)
+	if err != nil && witnessed {
+		// A witness that lacks a node fails execution; the node's own state
+		// decides.
+		f.log.Warn().Err(err).Uint64("block", b.Block.NumberU64()).Msg("re-execution over the witness failed; re-executing from disk")
+		db, witnessed = f.store.StateDatabase(), false
+		sb, err = chain.Replay(f.config, f.store, db, parent, b.Block, senders)
+	}
+	if err != nil {
+		return err
+	}
+	if !chain.SameDiff(sb.Diff, b.StateDiff) {
+		return fmt.Errorf("%w: block %d: the published state diff differs from re-execution's", chain.ErrBadBlock, b.Block.NumberU64())
+	}
+	if witnessed {
+		err = f.store.WriteReplayed(sb, m.MiniBlockCount)
+		f.withWitness.Add(1)
+	} else {
+		err = f.store.WriteSealed(sb, m.MiniBlockCount)
+		f.fromDisk.Add(1)
+	}
+	if err != nil {
+		return fmt.Errorf("persist block %d: %w", b.Block.NumberU64(), err)
+	}
+	f.verified.Add(1)
+	h := sb.Block.Header()
+	f.log.Debug().Uint64("block", h.Number.Uint64()).Stringer("hash", sb.Block.Hash()).Bool("witness", witnessed).Dur("took", time.Since(start)).Msg("verified block")
+	f.heads.Send(&chain.Head{Header: h})
+	return nil
+}
+
+// raise refuses a block loudly: error log, the refused counter, and /ready
+// degraded with the block's number and hash.
+func (f *FullNode) raise(m *chain.BlockMessage, err error) {
+	f.refused.Add(1)
+	b := m.Bundle.Block
+	alert := fmt.Errorf("block %d (%s) refused: %w", b.NumberU64(), b.Hash(), err)
+	f.alert.Store(&alert)
+	f.log.Error().Uint64("block", b.NumberU64()).Stringer("hash", b.Hash()).Err(err).Msg("block failed verification; serving the last verified state")
+}

@@ -1,0 +1,352 @@
+package node
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/fullnode"
+	"github.com/meganode/meganode/p2p"
+	"github.com/meganode/meganode/replica"
+	"github.com/meganode/meganode/rpc"
+	"github.com/meganode/meganode/sequencer"
+	"github.com/meganode/meganode/storage"
+)
+
+// P2PConfig is a role's network setup.
+type P2PConfig struct {
+	Listen  []string // multiaddrs, default /ip4/127.0.0.1/tcp/0
+	Peers   []string // static peers and bootnodes: multiaddrs ending in /p2p/<id>
+	KeyFile string   // node identity, created on first start
+}
+
+// RoleConfig configures one role of a network whose roles run as separate
+// processes.
+type RoleConfig struct {
+	Config
+	P2P              P2PConfig
+	SequencerKey     *ecdsa.PrivateKey // sequencer: signs what it publishes
+	SequencerAddress common.Address    // replica, full node: who must have signed what they receive
+	SequencerURL     string            // replica, full node: where transactions are forwarded
+	Replica          replica.Config
+	FullNode         fullnode.Config
+}
+
+// DefaultRoleConfig returns the defaults of every role.
+func DefaultRoleConfig() RoleConfig {
+	return RoleConfig{Config: DefaultConfig(), Replica: replica.DefaultConfig(), FullNode: fullnode.DefaultConfig()}
+}
+
+// Role is one role running as its own process: its store, its p2p node, its
+// RPC server, started in dependency order and stopped in reverse.
+type Role struct {
+	Name     string
+	log      zerolog.Logger
+	store    *storage.Store
+	net      *p2p.Node
+	rpc      *rpc.Server
+	registry *prometheus.Registry
+	seq      *sequencer.Sequencer
+	rep      *replica.Replica
+	full     *fullnode.FullNode
+	starts   []func(context.Context) error
+	stops    []func(context.Context) error
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Store returns the role's store.
+func (r *Role) Store() *storage.Store { return r.store }
+
+// RPCAddr is the address the RPC server listens on.
+func (r *Role) RPCAddr() string { return r.rpc.Addr() }
+
+// P2PAddrs are the multiaddrs other nodes dial to reach this one.
+func (r *Role) P2PAddrs() []string { return r.net.Addrs() }
+
+// Replica returns the replica of a replica role.
+func (r *Role) Replica() *replica.Replica { return r.rep }
+
+// FullNode returns the verifier of a full-node role.
+func (r *Role) FullNode() *fullnode.FullNode { return r.full }
+
+// Start starts every part, dependencies first.
+func (r *Role) Start(ctx context.Context) error {
+	for _, start := range r.starts {
+		if err := start(ctx); err != nil {
+			// Every stop is safe on a part that never started.
+			return errors.Join(err, r.Stop(ctx))
+		}
+	}
+	return nil
+}
+
+// Stop stops every started part in reverse and closes the store; idempotent.
+func (r *Role) Stop(ctx context.Context) error {
+	r.stopOnce.Do(func() {
+		var errs []error
+		for _, stop := range r.stops {
+			errs = append(errs, stop(ctx))
+		}
+		r.stopErr = errors.Join(errs...)
+	})
+	return r.stopErr
+}
+
+// then registers a part: start runs after the earlier parts', stop before
+// theirs.
+func (r *Role) then(start, stop func(context.Context) error) {
+	r.starts = append(r.starts, start)
+	r.stops = append([]func(context.Context) error{stop}, r.stops...)
+}
+
+func (r *Role) openStore(cfg RoleConfig) error {
+	genesis, _, err := chain.Genesis(cfg.Chain)
+	if err != nil {
+		return fmt.Errorf("genesis: %w", err)
+	}
+	store, err := storage.Open(cfg.Storage, genesis, r.log)
+	if err != nil {
+		return err
+	}
+	r.store = store
+	r.stops = append(r.stops, func(context.Context) error { return store.Close() })
+	r.registry = prometheus.NewRegistry()
+	r.gauge("meganode_head_block", "Number of the newest block in this node's store.", func() float64 {
+		return float64(store.CurrentHeader().Number.Uint64())
+	})
+	return nil
+}
+
+func (r *Role) gauge(name, help string, f func() float64) {
+	r.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+}
+
+func (r *Role) counter(name, help string, f func() uint64) {
+	r.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
+}
+
+// startP2P starts the p2p node; it is closed by Stop.
+func (r *Role) startP2P(ctx context.Context, cfg RoleConfig, signers map[p2p.Kind]common.Address, provider p2p.Provider) error {
+	n, err := p2p.New(ctx, p2p.Config{
+		ChainID: cfg.Chain.ChainID, Listen: cfg.P2P.Listen, KeyFile: cfg.P2P.KeyFile, Peers: cfg.P2P.Peers,
+		Signers: signers, Provider: provider,
+	}, r.log)
+	if err != nil {
+		return err
+	}
+	r.net = n
+	r.counter("meganode_p2p_rejected_messages_total", "Gossip messages that failed validation (bad signature, size, version or encoding).", n.Rejected)
+	r.gauge("meganode_p2p_peers", "Connected peers.", func() float64 { return float64(len(n.Peers())) })
+	r.log.Info().Strs("addrs", n.Addrs()).Msg("p2p listening")
+	return nil
+}
+
+func (r *Role) newRPC(cfg rpc.Config, b rpc.Backend, ready func() error) error {
+	server, err := rpc.NewServer(cfg, b, ready, r.log)
+	if err != nil {
+		return err
+	}
+	server.Handle("/metrics", promhttp.HandlerFor(r.registry, promhttp.HandlerOpts{}))
+	r.rpc = server
+	r.then(server.Start, server.Stop)
+	return nil
+}
+
+// forwarder returns the client transactions are forwarded with.
+func forwarder(url string) (rpc.Forwarder, error) {
+	if url == "" {
+		return nil, errors.New("a sequencer URL is needed to forward transactions (--sequencer.url)")
+	}
+	c, err := gethrpc.DialOptions(context.Background(), url)
+	if err != nil {
+		return nil, fmt.Errorf("sequencer URL %q: %w", url, err)
+	}
+	return c, nil
+}
+
+// NewSequencer builds the sequencer role: it produces blocks, serves the RPC
+// (reads of its own head and transaction admission) and publishes every
+// mini-block and sealed block, signed with cfg.SequencerKey, over p2p.
+func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	if cfg.SequencerKey == nil {
+		return nil, errors.New("the sequencer needs its signing key")
+	}
+	r := &Role{Name: "sequencer", log: log}
+	if err := r.openStore(cfg); err != nil {
+		return nil, err
+	}
+	seqCfg := cfg.Sequencer
+	seqCfg.GasLimit, seqCfg.Coinbase = cfg.Chain.GasLimit, cfg.Chain.Coinbase
+	seq, err := sequencer.New(seqCfg, r.store, nil, log)
+	if err != nil {
+		r.Stop(context.Background())
+		return nil, err
+	}
+	r.seq = seq
+	pub := sequencer.NewPublisher(seq, r.store, cfg.SequencerKey, log)
+	addr := crypto.PubkeyToAddress(cfg.SequencerKey.PublicKey)
+	signers := map[p2p.Kind]common.Address{p2p.MiniBlocks: addr, p2p.Blocks: addr, p2p.Witnesses: addr}
+	r.then(func(ctx context.Context) error {
+		if err := r.startP2P(ctx, cfg, signers, pub.Provider()); err != nil {
+			return err
+		}
+		pub.Start(r.net)
+		return nil
+	}, func(context.Context) error {
+		pub.Stop()
+		if r.net == nil {
+			return nil
+		}
+		return r.net.Close()
+	})
+	r.then(seq.Start, seq.Stop)
+	r.counter("meganode_sequencer_published_total", "Messages the sequencer published.", func() uint64 { s, _ := pub.Published(); return s })
+	r.counter("meganode_sequencer_publish_failures_total", "Messages the sequencer failed to publish.", func() uint64 { _, f := pub.Published(); return f })
+	backend := rpc.Backend{Chain: r.store, Latest: seq, Txs: seq, Feeds: seq, Pool: seq.Pool()}
+	if err := r.newRPC(cfg.RPC, backend, seq.Healthy); err != nil {
+		r.Stop(context.Background())
+		return nil, err
+	}
+	log.Info().Stringer("signer", addr).Msg("sequencer signing key")
+	return r, nil
+}
+
+// NewReplica builds a replica role: it follows the sequencer's gossip,
+// applies state diffs, serves reads and subscriptions from its own state and
+// forwards transactions to cfg.SequencerURL.
+func NewReplica(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	fwd, err := forwarder(cfg.SequencerURL)
+	if err != nil {
+		return nil, err
+	}
+	r := &Role{Name: "replica", log: log}
+	if err := r.openStore(cfg); err != nil {
+		return nil, err
+	}
+	rep, err := replica.New(cfg.Replica, r.store, log)
+	if err != nil {
+		r.Stop(context.Background())
+		return nil, err
+	}
+	r.rep = rep
+	signers := map[p2p.Kind]common.Address{p2p.MiniBlocks: cfg.SequencerAddress, p2p.Blocks: cfg.SequencerAddress}
+	follow, cancel := context.WithCancel(context.Background())
+	r.then(func(ctx context.Context) error {
+		if err := r.startP2P(ctx, cfg, signers, rep.Provider()); err != nil {
+			return err
+		}
+		rep.Start(r.net)
+		for kind := range signers {
+			sub, err := r.net.Subscribe(kind)
+			if err != nil {
+				return err
+			}
+			rep.Follow(follow, sub)
+		}
+		return nil
+	}, func(context.Context) error {
+		cancel()
+		rep.Stop()
+		if r.net == nil {
+			return nil
+		}
+		return r.net.Close()
+	})
+	r.replicaMetrics(rep)
+	backend := rpc.Backend{Chain: r.store, Latest: rep, Feeds: rep, Forward: fwd}
+	if err := r.newRPC(cfg.RPC, backend, rep.Healthy); err != nil {
+		r.Stop(context.Background())
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Role) replicaMetrics(rep *replica.Replica) {
+	r.counter("meganode_replica_miniblocks_applied_total", "Mini-blocks applied to the overlay.", func() uint64 { return rep.Stats().MiniBlocks })
+	r.counter("meganode_replica_blocks_applied_total", "Sealed blocks whose state diff was applied.", func() uint64 { return rep.Stats().Blocks })
+	r.counter("meganode_replica_refused_total", "Blocks and mini-blocks refused (bad root, receipts, encoding).", func() uint64 { return rep.Stats().Refused })
+	r.counter("meganode_replica_fetched_total", "Messages fetched over request-response to fill gaps.", func() uint64 { return rep.Stats().Fetched })
+}
+
+func (r *Role) fullNodeMetrics(full *fullnode.FullNode) {
+	r.counter("meganode_fullnode_verified_blocks_total", "Blocks re-executed and found to match.", func() uint64 { return full.Stats().Verified })
+	r.counter("meganode_fullnode_refused_blocks_total", "Blocks that failed verification.", func() uint64 { return full.Stats().Refused })
+	r.gauge("meganode_fullnode_alert", "1 once a block failed verification (see /ready for which).", func() float64 {
+		if full.Healthy() != nil {
+			return 1
+		}
+		return 0
+	})
+}
+
+// NewFullNode builds a full-node role: it re-executes every sealed block
+// with its witness, advances its verified (safe) head, serves reads of the
+// verified chain and forwards transactions to cfg.SequencerURL.
+func NewFullNode(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	fwd, err := forwarder(cfg.SequencerURL)
+	if err != nil {
+		return nil, err
+	}
+	r := &Role{Name: "fullnode", log: log}
+	if err := r.openStore(cfg); err != nil {
+		return nil, err
+	}
+	full, err := fullnode.New(cfg.FullNode, r.store, log)
+	if err != nil {
+		r.Stop(context.Background())
+		return nil, err
+	}
+	r.full = full
+	signers := map[p2p.Kind]common.Address{p2p.Blocks: cfg.SequencerAddress, p2p.Witnesses: cfg.SequencerAddress}
+	follow, cancel := context.WithCancel(context.Background())
+	r.then(func(ctx context.Context) error {
+		if err := r.startP2P(ctx, cfg, signers, nil); err != nil {
+			return err
+		}
+		full.Start(r.net)
+		for kind := range signers {
+			sub, err := r.net.Subscribe(kind)
+			if err != nil {
+				return err
+			}
+			full.Follow(follow, sub)
+		}
+		return nil
+	}, func(context.Context) error {
+		cancel()
+		full.Stop()
+		if r.net == nil {
+			return nil
+		}
+		return r.net.Close()
+	})
+	r.fullNodeMetrics(full)
+	ro := &readOnly{store: r.store}
+	backend := rpc.Backend{Chain: r.store, Latest: ro, Feeds: ro, Forward: fwd}
+	if err := r.newRPC(cfg.RPC, backend, full.Healthy); err != nil {
+		r.Stop(context.Background())
+		return nil, err
+	}
+	return r, nil
+}

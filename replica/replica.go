@@ -1,0 +1,544 @@
+// Package replica follows the sequencer without executing transactions: it
+// applies each mini-block's state changes to a streaming overlay (the
+// "latest" state) and each sealed block's state diff to its own trie,
+// recomputing the state root and refusing a block whose root or receipts do
+// not match its header. Gaps in the mini-block numbering, or sealed blocks
+// it missed, are fetched from peers.
+package replica
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rlp"
+
+	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/p2p"
+	"github.com/meganode/meganode/storage"
+)
+
+// Config tunes the replica.
+type Config struct {
+	PreconfHash common.Hash   // blockHash of preconfirmed receipts, default all-ones
+	GapWait     time.Duration // how long a gap may stay open before it is requested, default 100ms
+	Clock       func() time.Time
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{PreconfHash: chain.PreconfBlockHash, GapWait: 100 * time.Millisecond}
+}
+
+// Network is where the replica asks for what it missed (a *p2p.Node).
+type Network interface {
+	FetchAny(ctx context.Context, kind p2p.Kind, from, count uint64) ([]p2p.Message, error)
+}
+
+// Stats counts what the replica did.
+type Stats struct {
+	MiniBlocks, Blocks, Refused, Fetched uint64
+}
+
+// event is a message for the loop: a received or fetched message, or the end
+// of a fetch.
+type event struct {
+	kind    p2p.Kind
+	payload []byte
+	data    []byte // wire bytes, kept to serve peers
+	fetched bool
+	done    bool // the fetch of kind ended; count is how many it brought
+	count   int
+}
+
+// Replica is one replica's chain follower. The loop goroutine owns the
+// buffers; readers see an atomically published view.
+type Replica struct {
+	cfg    Config
+	log    zerolog.Logger
+	store  *storage.Store
+	config *params.ChainConfig
+	net    Network
+	cache  *p2p.Cache
+	inbox  chan event
+
+	// Loop-owned.
+	minis     map[uint64]*chain.MiniBlock
+	blocks    map[uint64]*chain.BlockMessage
+	nextMini  uint64
+	seenBlock uint64    // highest block number any message mentioned
+	gapSince  time.Time // when the oldest unresolved gap opened, zero if none
+	fetching  map[p2p.Kind]bool
+
+	view     atomic.Pointer[view]
+	miniFeed chain.Feed[*chain.MiniBlock]
+	headFeed chain.Feed[*chain.Head]
+	txFeed   chain.Feed[*types.Transaction]
+
+	miniBlocks, sealed, refused, fetched atomic.Uint64
+	failed                               atomic.Pointer[error]
+	lastRefusal                          atomic.Pointer[string]
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// view is a consistent snapshot of the replica's head.
+type view struct {
+	sealed    *types.Header
+	pending   *chain.PendingBlock
+	txCount   int
+	gasUsed   uint64
+	logCount  uint
+	miniCount uint64 // mini-blocks applied in the chain: the next one's number
+	miniIndex uint64 // mini-blocks applied in the pending block
+	overlay   *chain.Overlay
+	base      state.Reader
+	reader    state.Reader
+}
+
+// New builds a replica on store; Start runs it.
+func New(cfg Config, store *storage.Store, log zerolog.Logger) (*Replica, error) {
+	if cfg.GapWait <= 0 {
+		return nil, fmt.Errorf("replica: gap wait %v must be positive", cfg.GapWait)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	r := &Replica{
+		cfg:      cfg,
+		log:      log.With().Str("role", "replica").Logger(),
+		store:    store,
+		config:   store.ChainConfig(),
+		cache:    p2p.NewCache(8192, nil),
+		inbox:    make(chan event, 4096),
+		minis:    make(map[uint64]*chain.MiniBlock),
+		blocks:   make(map[uint64]*chain.BlockMessage),
+		fetching: make(map[p2p.Kind]bool),
+	}
+	if err := r.openBlock(store.CurrentHeader(), store.MiniBlockCount()); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Provider serves the messages this replica applied to its peers' range
+// requests.
+func (r *Replica) Provider() p2p.Provider { return r.cache }
+
+// Stats returns the counters.
+func (r *Replica) Stats() Stats {
+	return Stats{MiniBlocks: r.miniBlocks.Load(), Blocks: r.sealed.Load(), Refused: r.refused.Load(), Fetched: r.fetched.Load()}
+}
+
+// LastRefusal describes the newest block or mini-block the replica refused.
+func (r *Replica) LastRefusal() string {
+	if s := r.lastRefusal.Load(); s != nil {
+		return *s
+	}
+	return ""
+}
+
+// Healthy is nil while the replica can follow the chain.
+func (r *Replica) Healthy() error {
+	if err := r.failed.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// Deliver hands the replica a validated message (a gossiped one).
+func (r *Replica) Deliver(kind p2p.Kind, payload, data []byte) {
+	r.inbox <- event{kind: kind, payload: payload, data: data}
+}
+
+// Start runs the loop and asks peers for every sealed block after the
+// stored head (catch-up after a restart). net may be nil (no gap filling).
+func (r *Replica) Start(net Network) {
+	r.net = net
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.wg.Add(1)
+	go r.loop(ctx)
+	r.inbox <- event{kind: p2p.Blocks, done: true, count: p2p.MaxRange} // as if a full fetch ended: ask for more
+}
+
+// Stop ends the loop and waits for fetches in flight.
+func (r *Replica) Stop() {
+	if r.cancel != nil {
+		r.cancel()
+		r.wg.Wait()
+	}
+}
+
+// Follow pumps sub's messages into the replica until ctx ends.
+func (r *Replica) Follow(ctx context.Context, sub *p2p.Subscription) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		for {
+			m, err := sub.Next(ctx)
+			if err != nil {
+				return
+			}
+			select {
+			case r.inbox <- event{kind: m.Kind, payload: m.Payload, data: m.Data}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+func (r *Replica) loop(ctx context.Context) {
+	defer r.wg.Done()
+	tick := time.NewTicker(r.cfg.GapWait / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-r.inbox:
+			r.handle(ctx, ev)
+		case <-tick.C:
+			r.checkGaps(ctx)
+		}
+	}
+}
+
+func (r *Replica) handle(ctx context.Context, ev event) {
+	if ev.done {
+		r.fetching[ev.kind] = false
+		if ev.kind == p2p.Blocks && ev.count == p2p.MaxRange {
+			r.fetch(ctx, p2p.Blocks, r.head()+1, p2p.MaxRange) // catching up: keep going
+		}
+		return
+	}
+	if ev.fetched {
+		r.fetched.Add(1)
+	}
+	switch ev.kind {
+	case p2p.MiniBlocks:
+		mb := new(chain.MiniBlock)
+		if err := rlp.DecodeBytes(ev.payload, mb); err != nil {
+			r.refuse(fmt.Sprintf("malformed mini-block: %v", err))
+			return
+		}
+		r.onMiniBlock(mb, ev.data)
+	case p2p.Blocks:
+		m := new(chain.BlockMessage)
+		if err := rlp.DecodeBytes(ev.payload, m); err != nil || m.Bundle == nil || m.Bundle.Block == nil {
+			r.refuse(fmt.Sprintf("malformed block message: %v", err))
+			return
+		}
+		r.onBlock(m, ev.data)
+	}
+}
+
+func (r *Replica) head() uint64 { return r.view.Load().sealed.Number.Uint64() }
+
+func (r *Replica) onBlock(m *chain.BlockMessage, data []byte) {
+	num, head := m.Bundle.Block.NumberU64(), r.head()
+	switch {
+	case num <= head:
+		return // known
+	case num > head+1:
+		r.blocks[num] = m
+		r.seen(num)
+		return
+	}
+	if err := r.applyBlock(m); err != nil {
+		r.refuse(err.Error())
+		return
+	}
+	r.cache.Add(p2p.Blocks, num, data)
+	// Later blocks that arrived first, then the next block's mini-blocks.
+	for {
+		next, ok := r.blocks[r.head()+1]
+		if !ok {
+			break
+		}
+		delete(r.blocks, r.head()+1)
+		if err := r.applyBlock(next); err != nil {
+			r.refuse(err.Error())
+			break
+		}
+	}
+	for n := range r.blocks {
+		if n <= r.head() {
+			delete(r.blocks, n)
+		}
+	}
+	r.drainMinis()
+}
+
+func (r *Replica) onMiniBlock(mb *chain.MiniBlock, data []byte) {
+	v := r.view.Load()
+	head := v.sealed.Number.Uint64()
+	switch {
+	case mb.BlockNumber <= head:
+		return // its block is sealed already
+	case mb.Number < r.nextMini:
+		// A restarted sequencer re-executes its journal and numbers the open
+		// block's mini-blocks again from its start: start the block over.
+		if mb.BlockNumber == head+1 && mb.Index == 0 && mb.Number == v.miniCount-v.miniIndex && v.miniIndex > 0 {
+			r.log.Warn().Uint64("block", mb.BlockNumber).Uint64("miniblock", mb.Number).Msg("sequencer restarted the open block; following its new mini-blocks")
+			if err := r.openBlock(v.sealed, mb.Number); err != nil {
+				r.fail(err)
+				return
+			}
+			r.nextMini = mb.Number
+			r.minis = map[uint64]*chain.MiniBlock{mb.Number: mb}
+			r.drainMinis()
+		}
+		return
+	}
+	r.minis[mb.Number] = mb
+	r.cache.Add(p2p.MiniBlocks, mb.Number, data)
+	r.seen(mb.BlockNumber - 1)
+	r.drainMinis()
+}
+
+// drainMinis applies buffered mini-blocks in order while they belong to the
+// open block.
+func (r *Replica) drainMinis() {
+	for {
+		mb, ok := r.minis[r.nextMini]
+		if !ok {
+			break
+		}
+		v := r.view.Load()
+		if mb.BlockNumber != v.sealed.Number.Uint64()+1 {
+			break // for a later block: wait for the sealed one
+		}
+		delete(r.minis, r.nextMini)
+		if err := r.applyMini(v, mb); err != nil {
+			r.refuse(err.Error())
+			return
+		}
+		r.nextMini++
+	}
+	for n, mb := range r.minis {
+		if n < r.nextMini || mb.BlockNumber <= r.head() {
+			delete(r.minis, n)
+		}
+	}
+	if len(r.minis) == 0 && len(r.blocks) == 0 && r.seenBlock <= r.head() {
+		r.gapSince = time.Time{}
+	} else if r.gapSince.IsZero() {
+		r.gapSince = r.cfg.Clock()
+	}
+}
+
+func (r *Replica) seen(block uint64) {
+	if block > r.seenBlock {
+		r.seenBlock = block
+	}
+	if block > r.head() && r.gapSince.IsZero() {
+		r.gapSince = r.cfg.Clock()
+	}
+}
+
+// checkGaps asks peers for what has been missing longer than GapWait:
+// sealed blocks first (they carry the state), then mini-blocks.
+func (r *Replica) checkGaps(ctx context.Context) {
+	if r.gapSince.IsZero() || r.cfg.Clock().Sub(r.gapSince) < r.cfg.GapWait {
+		return
+	}
+	head := r.head()
+	if r.seenBlock > head || len(r.blocks) > 0 {
+		r.fetch(ctx, p2p.Blocks, head+1, min(max(r.seenBlock, head+1)-head, p2p.MaxRange))
+		return
+	}
+	lowest := uint64(0)
+	for n := range r.minis {
+		if lowest == 0 || n < lowest {
+			lowest = n
+		}
+	}
+	if lowest > r.nextMini {
+		r.fetch(ctx, p2p.MiniBlocks, r.nextMini, min(lowest-r.nextMini, p2p.MaxRange))
+	}
+}
+
+// fetch asks peers for a range in the background; the messages come back
+// through the inbox like gossip, then an event that ends the fetch.
+func (r *Replica) fetch(ctx context.Context, kind p2p.Kind, from, count uint64) {
+	if r.net == nil || r.fetching[kind] {
+		return
+	}
+	r.fetching[kind] = true
+	r.gapSince = r.cfg.Clock() // wait another GapWait before asking again
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		msgs, err := r.net.FetchAny(ctx, kind, from, count)
+		if err != nil && len(msgs) == 0 {
+			r.log.Debug().Err(err).Str("kind", string(kind)).Uint64("from", from).Msg("range request found nothing")
+		}
+		for _, m := range msgs {
+			select {
+			case r.inbox <- event{kind: kind, payload: m.Payload, data: m.Data, fetched: true}:
+			case <-ctx.Done():
+				return
+			}
+		}
+		select {
+		case r.inbox <- event{kind: kind, done: true, count: len(msgs)}:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// applyBlock checks a sealed block against its header and applies its diff.
+func (r *Replica) applyBlock(m *chain.BlockMessage) error {
+	parent := r.store.CurrentHeader()
+	b := m.Bundle
+	if err := chain.CheckBody(r.config, parent, b.Block, b.Receipts); err != nil {
+		return err
+	}
+	sb, err := chain.ApplyDiff(r.config, r.store.StateDatabase(), parent, b.Block.Header(), b.StateDiff)
+	if err != nil {
+		return err
+	}
+	sb.Block, sb.Receipts = b.Block, b.Receipts
+	prev := r.store.MiniBlockCount()
+	if m.MiniBlockCount < prev {
+		return fmt.Errorf("%w: block %d ends at mini-block count %d, below %d", chain.ErrBadBlock, b.Block.NumberU64(), m.MiniBlockCount, prev)
+	}
+	if err := r.store.WriteSealed(sb, m.MiniBlockCount); err != nil {
+		r.fail(err)
+		return err
+	}
+	h := b.Block.Header()
+	if err := r.openBlock(h, m.MiniBlockCount); err != nil {
+		r.fail(err)
+		return err
+	}
+	r.nextMini = m.MiniBlockCount
+	r.sealed.Add(1)
+	r.log.Debug().Uint64("block", h.Number.Uint64()).Stringer("hash", b.Block.Hash()).Int("txs", len(b.Block.Transactions())).Msg("applied sealed block")
+	r.headFeed.Send(&chain.Head{Header: h, MiniBlockCount: m.MiniBlockCount - prev, MiniBlockOffset: prev})
+	return nil
+}
+
+// openBlock publishes an empty pending block on top of sealed.
+func (r *Replica) openBlock(sealed *types.Header, miniCount uint64) error {
+	base, err := r.store.StateDatabase().Reader(sealed.Root)
+	if err != nil {
+		return fmt.Errorf("state reader at %s: %w", sealed.Root, err)
+	}
+	pb := chain.NewPendingBlock(chain.NextHeader(r.config, sealed, sealed.Time+1, sealed.GasLimit, sealed.Coinbase))
+	r.view.Store(&view{sealed: sealed, pending: pb, miniCount: miniCount, base: base, reader: base})
+	r.nextMini = miniCount
+	return nil
+}
+
+// applyMini adds a mini-block of the open block to the overlay.
+func (r *Replica) applyMini(v *view, mb *chain.MiniBlock) error {
+	if mb.Index != v.miniIndex {
+		return fmt.Errorf("%w: mini-block %d has index %d in block %d, expected %d", chain.ErrBadBlock, mb.Number, mb.Index, mb.BlockNumber, v.miniIndex)
+	}
+	pb := v.pending
+	if v.miniIndex == 0 {
+		pb = chain.NewPendingBlock(chain.NextHeader(r.config, v.sealed, mb.BlockTimestamp, v.sealed.GasLimit, v.sealed.Coinbase))
+	}
+	if err := chain.DeriveMiniBlock(r.config, mb, pb.Header.BaseFee, r.cfg.PreconfHash, uint(v.txCount), v.logCount, v.gasUsed); err != nil {
+		return err
+	}
+	pb.Append(mb.Txs, mb.Receipts)
+	logs := v.logCount
+	for _, rc := range mb.Receipts {
+		logs += uint(len(rc.Logs))
+	}
+	overlay := v.overlay.Push(mb.StateChanges)
+	r.view.Store(&view{
+		sealed: v.sealed, pending: pb,
+		txCount: v.txCount + len(mb.Txs), gasUsed: v.gasUsed + mb.GasUsed, logCount: logs,
+		miniCount: mb.Number + 1, miniIndex: v.miniIndex + 1,
+		overlay: overlay, base: v.base, reader: overlay.Reader(v.base),
+	})
+	r.miniBlocks.Add(1)
+	r.miniFeed.Send(mb)
+	return nil
+}
+
+func (r *Replica) refuse(reason string) {
+	r.refused.Add(1)
+	r.lastRefusal.Store(&reason)
+	r.log.Error().Str("reason", reason).Msg("refused message from the sequencer")
+}
+
+func (r *Replica) fail(err error) {
+	err = fmt.Errorf("replica halted: %w", err)
+	r.failed.Store(&err)
+	r.log.Error().Err(err).Msg("replica cannot follow the chain")
+}
+
+// The read side: rpc.LatestReader and rpc.Feeds from the replica's own state.
+
+// LatestState opens the newest mini-block state with the pending header.
+func (r *Replica) LatestState() (*state.StateDB, *types.Header, error) {
+	v := r.view.Load()
+	st, err := chain.StateWithOverlay(r.store.StateDatabase(), v.sealed.Root, v.reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, v.pending.Header, nil
+}
+
+// PendingBlock returns the block in progress as far as mini-blocks built it.
+func (r *Replica) PendingBlock() (*types.Header, types.Transactions, []*types.Receipt) {
+	v := r.view.Load()
+	txs, receipts := v.pending.Txs(v.txCount)
+	h := types.CopyHeader(v.pending.Header)
+	h.GasUsed = v.gasUsed
+	return h, txs, receipts
+}
+
+// PendingTx returns a preconfirmed tx with its receipt, block number and index.
+func (r *Replica) PendingTx(hash common.Hash) (*types.Transaction, *types.Receipt, uint64, uint64, bool) {
+	v := r.view.Load()
+	tx, rc, i, ok := v.pending.Tx(hash, v.txCount)
+	if !ok {
+		return nil, nil, 0, 0, false
+	}
+	return tx, rc, v.pending.Header.Number.Uint64(), uint64(i), true
+}
+
+// PendingNonce is the account's nonce after the newest mini-block (a
+// replica has no pool: txs waiting at the sequencer are not counted).
+func (r *Replica) PendingNonce(addr common.Address) (uint64, error) {
+	acct, err := r.view.Load().reader.Account(addr)
+	if err != nil || acct == nil {
+		return 0, err
+	}
+	return acct.Nonce, nil
+}
+
+// PooledTx is always nil: the pool is the sequencer's.
+func (r *Replica) PooledTx(common.Hash) *types.Transaction { return nil }
+
+// MiniBlockCount is the number of mini-blocks applied in the chain.
+func (r *Replica) MiniBlockCount() uint64 { return r.view.Load().miniCount }
+
+// MiniBlocks subscribes to applied mini-blocks.
+func (r *Replica) MiniBlocks(n int) *chain.Subscription[*chain.MiniBlock] {
+	return r.miniFeed.Subscribe(n)
+}
+
+// Heads subscribes to applied sealed blocks.
+func (r *Replica) Heads(n int) *chain.Subscription[*chain.Head] { return r.headFeed.Subscribe(n) }
+
+// PendingTxs never fires: a replica sees txs once they are in a mini-block.
+func (r *Replica) PendingTxs(n int) *chain.Subscription[*types.Transaction] {
+	return r.txFeed.Subscribe(n)
+}
