@@ -18,7 +18,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
-	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
@@ -32,6 +31,8 @@ import (
 
 func env(name string) []string { return []string{"MEGANODE_" + name} }
 
+var roleDefaults = node.DefaultRoleConfig()
+
 func main() {
 	defaults := node.DefaultConfig()
 	app := &cli.App{
@@ -42,35 +43,11 @@ func main() {
 			{
 				Name:  "devnet",
 				Usage: "run a local devnet (sequencer, storage and RPC in one process)",
-				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "http.addr", Value: defaults.RPC.Addr, Usage: "RPC listen address", EnvVars: env("HTTP_ADDR")},
-					&cli.IntFlag{Name: "http.port", Value: defaults.RPC.Port, Usage: "RPC listen port (HTTP and websocket)", EnvVars: env("HTTP_PORT")},
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), sequencerFlags(defaults), []cli.Flag{
 					&cli.StringFlag{Name: "datadir", Usage: "data directory; empty keeps the chain in memory", EnvVars: env("DATADIR")},
-					&cli.Uint64Flag{Name: "chain-id", Value: defaults.Chain.ChainID, Usage: "chain id", EnvVars: env("CHAIN_ID")},
-					&cli.Uint64Flag{Name: "gas-limit", Value: defaults.Chain.GasLimit, Usage: "block gas limit", EnvVars: env("GAS_LIMIT")},
-					&cli.DurationFlag{Name: "miniblock-time", Value: defaults.Sequencer.MiniBlockTime, Usage: "mini-block interval", EnvVars: env("MINIBLOCK_TIME")},
-					&cli.DurationFlag{Name: "block-time", Value: defaults.Sequencer.BlockTime, Usage: "EVM block interval (at least 1s)", EnvVars: env("BLOCK_TIME")},
-					&cli.BoolFlag{Name: "miniblock-eager", Aliases: []string{"eager"}, Value: defaults.Sequencer.Eager, Usage: "seal a mini-block as soon as a tx executed while the sequencer is idle; off: strictly periodic", EnvVars: env("MINIBLOCK_EAGER")},
-					&cli.IntFlag{Name: "miniblock-eager-max-txs", Value: defaults.Sequencer.EagerMaxTxs, Usage: "txs per interval above which eager sealing pauses and the load batches at the interval", EnvVars: env("MINIBLOCK_EAGER_MAX_TXS")},
-					&cli.StringFlag{Name: "preconf-block-hash", Value: defaults.Sequencer.PreconfHash.Hex(), Usage: "blockHash of receipts and logs preconfirmed in a mini-block", EnvVars: env("PRECONF_BLOCK_HASH")},
-					&cli.DurationFlag{Name: "rpc.sync-timeout", Value: defaults.RPC.Realtime.SyncTimeout, Usage: "eth_sendRawTransactionSync default wait", EnvVars: env("RPC_SYNC_TIMEOUT")},
-					&cli.DurationFlag{Name: "rpc.sync-max-timeout", Value: defaults.RPC.Realtime.SyncMaxTimeout, Usage: "longest eth_sendRawTransactionSync wait a caller may ask for", EnvVars: env("RPC_SYNC_MAX_TIMEOUT")},
-					&cli.DurationFlag{Name: "rpc.realtime-timeout", Value: defaults.RPC.Realtime.RealtimeTimeout, Usage: "realtime_sendRawTransaction wait before \"realtime transaction expired\"", EnvVars: env("RPC_REALTIME_TIMEOUT")},
-					&cli.DurationFlag{Name: "rpc.callafter-timeout", Value: defaults.RPC.Realtime.CallAfterTimeout, Usage: "eth_callAfter default wait", EnvVars: env("RPC_CALLAFTER_TIMEOUT")},
-					&cli.DurationFlag{Name: "rpc.callafter-max-timeout", Value: defaults.RPC.Realtime.CallAfterMax, Usage: "longest eth_callAfter wait", EnvVars: env("RPC_CALLAFTER_MAX_TIMEOUT")},
-					&cli.DurationFlag{Name: "rpc.filter-timeout", Value: defaults.RPC.Filters.Timeout, Usage: "remove an installed filter (eth_newFilter) not polled this long", EnvVars: env("RPC_FILTER_TIMEOUT")},
-					&cli.IntFlag{Name: "rpc.logs-page-size", Value: defaults.RPC.Realtime.LogsPageSize, Usage: "logs per eth_getLogsWithCursor page", EnvVars: env("RPC_LOGS_PAGE_SIZE")},
-					&cli.IntFlag{Name: "ws.max-conns-per-ip", Value: defaults.RPC.WS.MaxConnsPerIP, Usage: "concurrent websocket connections per remote IP", EnvVars: env("WS_MAX_CONNS_PER_IP")},
-					&cli.IntFlag{Name: "ws.max-subs", Value: defaults.RPC.WS.MaxSubsPerConn, Usage: "subscriptions per websocket connection", EnvVars: env("WS_MAX_SUBS")},
-					&cli.Float64Flag{Name: "ws.msgs-per-second", Value: defaults.RPC.WS.MsgsPerSecond, Usage: "requests per second per websocket connection", EnvVars: env("WS_MSGS_PER_SECOND")},
-					&cli.DurationFlag{Name: "ws.idle-timeout", Value: defaults.RPC.WS.IdleTimeout, Usage: "close a websocket connection after this long without a request", EnvVars: env("WS_IDLE_TIMEOUT")},
-					&cli.IntFlag{Name: "ws.send-queue", Value: defaults.RPC.WS.SendQueue, Usage: "messages queued per websocket connection before it is closed as too slow", EnvVars: env("WS_SEND_QUEUE")},
-					&cli.IntFlag{Name: "ws.replay", Value: defaults.RPC.WS.ReplayMiniBlocks, Usage: "recent mini-blocks kept for subscribers resuming with from_mini_block_number", EnvVars: env("WS_REPLAY")},
-					&cli.StringFlag{Name: "mnemonic", Value: defaults.Chain.Mnemonic, Usage: "mnemonic of the dev accounts", EnvVars: env("MNEMONIC")},
-					&cli.IntFlag{Name: "accounts", Value: defaults.Chain.Accounts, Usage: "number of prefunded dev accounts", EnvVars: env("ACCOUNTS")},
-					&cli.Uint64Flag{Name: "balance", Value: 10_000, Usage: "balance of each dev account in ETH", EnvVars: env("BALANCE")},
+					&cli.StringSliceFlag{Name: "roles", Value: cli.NewStringSlice(defaults.Roles...), Usage: "roles to run in process: sequencer (always), replica (RPC on http.port+1), fullnode (http.port+2)", EnvVars: env("ROLES")},
 					logFormatFlag, logLevelFlag,
-				},
+				}),
 				Action: runDevnet,
 			},
 			{
@@ -94,6 +71,37 @@ func main() {
 					logFormatFlag, logLevelFlag,
 				},
 				Action: runServe,
+			},
+			{
+				Name:  "sequencer",
+				Usage: "run the sequencer alone: it produces blocks and publishes them over p2p, signed with its key",
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), sequencerFlags(defaults), p2pFlags(), []cli.Flag{
+					&cli.StringFlag{Name: "datadir", Value: "meganode-sequencer", Usage: "data directory", EnvVars: env("DATADIR")},
+					&cli.StringFlag{Name: "sequencer.key", Usage: "file holding the sequencer's signing key (hex); default <datadir>/sequencer.key, created on first start", EnvVars: env("SEQUENCER_KEY")},
+					logFormatFlag, logLevelFlag,
+				}),
+				Action: runRole(node.RoleSequencer),
+			},
+			{
+				Name:  "replica",
+				Usage: "follow the sequencer: apply its state diffs without executing, serve reads and subscriptions, forward transactions",
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), followerFlags(), []cli.Flag{
+					&cli.StringFlag{Name: "datadir", Value: "meganode-replica", Usage: "data directory", EnvVars: env("DATADIR")},
+					&cli.DurationFlag{Name: "replica.gap-wait", Value: roleDefaults.Replica.GapWait, Usage: "how long a missing mini-block or block may stay missing before it is requested from peers", EnvVars: env("REPLICA_GAP_WAIT")},
+					logFormatFlag, logLevelFlag,
+				}),
+				Action: runRole(node.RoleReplica),
+			},
+			{
+				Name:  "fullnode",
+				Usage: "verify the sequencer: re-execute every block with its witness, advance the safe head, alert on a mismatch",
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), followerFlags(), []cli.Flag{
+					&cli.StringFlag{Name: "datadir", Value: "meganode-fullnode", Usage: "data directory", EnvVars: env("DATADIR")},
+					&cli.DurationFlag{Name: "fullnode.witness-wait", Value: roleDefaults.FullNode.WitnessWait, Usage: "how long a block waits for its witness before it is re-executed from local state", EnvVars: env("FULLNODE_WITNESS_WAIT")},
+					&cli.BoolFlag{Name: "fullnode.recover-senders", Usage: "recover every signature instead of taking the senders the sequencer signed", EnvVars: env("FULLNODE_RECOVER_SENDERS")},
+					logFormatFlag, logLevelFlag,
+				}),
+				Action: runRole(node.RoleFullNode),
 			},
 			bench.Command(),
 		},
@@ -185,26 +193,11 @@ func runDevnet(c *cli.Context) error {
 		return err
 	}
 	cfg := node.DefaultConfig()
-	cfg.RPC.Addr, cfg.RPC.Port = c.String("http.addr"), c.Int("http.port")
 	cfg.Storage.Dir = c.String("datadir")
-	cfg.Chain.ChainID, cfg.Chain.GasLimit = c.Uint64("chain-id"), c.Uint64("gas-limit")
-	cfg.Chain.Mnemonic, cfg.Chain.Accounts = c.String("mnemonic"), c.Int("accounts")
-	cfg.Chain.AccountFunds = new(big.Int).Mul(new(big.Int).SetUint64(c.Uint64("balance")), big.NewInt(params.Ether))
-	cfg.Sequencer.MiniBlockTime, cfg.Sequencer.BlockTime = c.Duration("miniblock-time"), c.Duration("block-time")
-	cfg.Sequencer.Eager, cfg.Sequencer.EagerMaxTxs = c.Bool("miniblock-eager"), c.Int("miniblock-eager-max-txs")
-	preconf, err := hexutil.Decode(c.String("preconf-block-hash"))
-	if err != nil || len(preconf) != common.HashLength {
-		return fmt.Errorf("--preconf-block-hash: want 32 bytes of hex, have %q", c.String("preconf-block-hash"))
+	cfg.Roles = c.StringSlice("roles")
+	if err := applyFlags(c, &cfg); err != nil {
+		return err
 	}
-	cfg.Sequencer.PreconfHash = common.BytesToHash(preconf)
-	rt := &cfg.RPC.Realtime
-	rt.SyncTimeout, rt.SyncMaxTimeout, rt.RealtimeTimeout = c.Duration("rpc.sync-timeout"), c.Duration("rpc.sync-max-timeout"), c.Duration("rpc.realtime-timeout")
-	rt.CallAfterTimeout, rt.CallAfterMax, rt.LogsPageSize = c.Duration("rpc.callafter-timeout"), c.Duration("rpc.callafter-max-timeout"), c.Int("rpc.logs-page-size")
-	cfg.RPC.Filters.Timeout = c.Duration("rpc.filter-timeout")
-	ws := &cfg.RPC.WS
-	ws.MaxConnsPerIP, ws.MaxSubsPerConn, ws.MsgsPerSecond = c.Int("ws.max-conns-per-ip"), c.Int("ws.max-subs"), c.Float64("ws.msgs-per-second")
-	ws.IdleTimeout, ws.SendQueue, ws.ReplayMiniBlocks = c.Duration("ws.idle-timeout"), c.Int("ws.send-queue"), c.Int("ws.replay")
-
 	d, err := node.NewDevnet(cfg, log)
 	if err != nil {
 		return err
@@ -238,6 +231,12 @@ func printBanner(w io.Writer, cfg node.Config, d *node.Devnet) {
 	fmt.Fprintf(&b, "Chain ID:          %d\nBlock gas limit:   %d\nMini-block time:   %s\nBlock time:        %s\n", cfg.Chain.ChainID, cfg.Chain.GasLimit, cfg.Sequencer.MiniBlockTime, cfg.Sequencer.BlockTime)
 	if cfg.Storage.Dir != "" {
 		fmt.Fprintf(&b, "Data directory:    %s\n", cfg.Storage.Dir)
+	}
+	if r := d.ReplicaNode(); r != nil {
+		fmt.Fprintf(&b, "Replica RPC:       http://%s (in process, applies state diffs)\n", r.RPCAddr())
+	}
+	if r := d.FullNodeRole(); r != nil {
+		fmt.Fprintf(&b, "Full node RPC:     http://%s (in process, re-executes with witnesses)\n", r.RPCAddr())
 	}
 	fmt.Fprintf(&b, "\nListening on %s (HTTP and websocket)\n\n", d.RPCAddr())
 	fmt.Fprint(w, b.String())

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/meganode/meganode/node"
+	"github.com/meganode/meganode/rpc"
+)
+
+func concat(groups ...[]cli.Flag) []cli.Flag {
+	var out []cli.Flag
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
+}
+
+func rpcFlags(defaults node.Config) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "http.addr", Value: defaults.RPC.Addr, Usage: "RPC listen address", EnvVars: env("HTTP_ADDR")},
+		&cli.IntFlag{Name: "http.port", Value: defaults.RPC.Port, Usage: "RPC listen port (HTTP and websocket)", EnvVars: env("HTTP_PORT")},
+		&cli.DurationFlag{Name: "rpc.sync-timeout", Value: defaults.RPC.Realtime.SyncTimeout, Usage: "eth_sendRawTransactionSync default wait", EnvVars: env("RPC_SYNC_TIMEOUT")},
+		&cli.DurationFlag{Name: "rpc.sync-max-timeout", Value: defaults.RPC.Realtime.SyncMaxTimeout, Usage: "longest eth_sendRawTransactionSync wait a caller may ask for", EnvVars: env("RPC_SYNC_MAX_TIMEOUT")},
+		&cli.DurationFlag{Name: "rpc.realtime-timeout", Value: defaults.RPC.Realtime.RealtimeTimeout, Usage: "realtime_sendRawTransaction wait before \"realtime transaction expired\"", EnvVars: env("RPC_REALTIME_TIMEOUT")},
+		&cli.DurationFlag{Name: "rpc.callafter-timeout", Value: defaults.RPC.Realtime.CallAfterTimeout, Usage: "eth_callAfter default wait", EnvVars: env("RPC_CALLAFTER_TIMEOUT")},
+		&cli.DurationFlag{Name: "rpc.callafter-max-timeout", Value: defaults.RPC.Realtime.CallAfterMax, Usage: "longest eth_callAfter wait", EnvVars: env("RPC_CALLAFTER_MAX_TIMEOUT")},
+		&cli.DurationFlag{Name: "rpc.filter-timeout", Value: defaults.RPC.Filters.Timeout, Usage: "remove an installed filter (eth_newFilter) not polled this long", EnvVars: env("RPC_FILTER_TIMEOUT")},
+		&cli.IntFlag{Name: "rpc.logs-page-size", Value: defaults.RPC.Realtime.LogsPageSize, Usage: "logs per eth_getLogsWithCursor page", EnvVars: env("RPC_LOGS_PAGE_SIZE")},
+		&cli.IntFlag{Name: "ws.max-conns-per-ip", Value: defaults.RPC.WS.MaxConnsPerIP, Usage: "concurrent websocket connections per remote IP", EnvVars: env("WS_MAX_CONNS_PER_IP")},
+		&cli.IntFlag{Name: "ws.max-subs", Value: defaults.RPC.WS.MaxSubsPerConn, Usage: "subscriptions per websocket connection", EnvVars: env("WS_MAX_SUBS")},
+		&cli.Float64Flag{Name: "ws.msgs-per-second", Value: defaults.RPC.WS.MsgsPerSecond, Usage: "requests per second per websocket connection", EnvVars: env("WS_MSGS_PER_SECOND")},
+		&cli.DurationFlag{Name: "ws.idle-timeout", Value: defaults.RPC.WS.IdleTimeout, Usage: "close a websocket connection after this long without a request", EnvVars: env("WS_IDLE_TIMEOUT")},
+		&cli.IntFlag{Name: "ws.send-queue", Value: defaults.RPC.WS.SendQueue, Usage: "messages queued per websocket connection before it is closed as too slow", EnvVars: env("WS_SEND_QUEUE")},
+		&cli.IntFlag{Name: "ws.replay", Value: defaults.RPC.WS.ReplayMiniBlocks, Usage: "recent mini-blocks kept for subscribers resuming with from_mini_block_number", EnvVars: env("WS_REPLAY")},
+	}
+}
+
+// chainFlags define the genesis: every node of a network must be given the
+// same values.
+func chainFlags(defaults node.Config) []cli.Flag {
+	return []cli.Flag{
+		&cli.Uint64Flag{Name: "chain-id", Value: defaults.Chain.ChainID, Usage: "chain id", EnvVars: env("CHAIN_ID")},
+		&cli.Uint64Flag{Name: "gas-limit", Value: defaults.Chain.GasLimit, Usage: "block gas limit", EnvVars: env("GAS_LIMIT")},
+		&cli.StringFlag{Name: "mnemonic", Value: defaults.Chain.Mnemonic, Usage: "mnemonic of the dev accounts", EnvVars: env("MNEMONIC")},
+		&cli.IntFlag{Name: "accounts", Value: defaults.Chain.Accounts, Usage: "number of prefunded dev accounts", EnvVars: env("ACCOUNTS")},
+		&cli.Uint64Flag{Name: "balance", Value: 10_000, Usage: "balance of each dev account in ETH", EnvVars: env("BALANCE")},
+	}
+}
+
+func sequencerFlags(defaults node.Config) []cli.Flag {
+	return []cli.Flag{
+		&cli.DurationFlag{Name: "miniblock-time", Value: defaults.Sequencer.MiniBlockTime, Usage: "mini-block interval", EnvVars: env("MINIBLOCK_TIME")},
+		&cli.DurationFlag{Name: "block-time", Value: defaults.Sequencer.BlockTime, Usage: "EVM block interval (at least 1s)", EnvVars: env("BLOCK_TIME")},
+		&cli.BoolFlag{Name: "miniblock-eager", Aliases: []string{"eager"}, Value: defaults.Sequencer.Eager, Usage: "seal a mini-block as soon as a tx executed while the sequencer is idle; off: strictly periodic", EnvVars: env("MINIBLOCK_EAGER")},
+		&cli.IntFlag{Name: "miniblock-eager-max-txs", Value: defaults.Sequencer.EagerMaxTxs, Usage: "txs per interval above which eager sealing pauses and the load batches at the interval", EnvVars: env("MINIBLOCK_EAGER_MAX_TXS")},
+		&cli.StringFlag{Name: "preconf-block-hash", Value: defaults.Sequencer.PreconfHash.Hex(), Usage: "blockHash of receipts and logs preconfirmed in a mini-block", EnvVars: env("PRECONF_BLOCK_HASH")},
+	}
+}
+
+func p2pFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "p2p.listen", Value: cli.NewStringSlice("/ip4/127.0.0.1/tcp/9222"), Usage: "p2p listen multiaddrs", EnvVars: env("P2P_LISTEN")},
+		&cli.StringSliceFlag{Name: "p2p.peers", Usage: "static peers and bootnodes: multiaddrs ending in /p2p/<peer id>", EnvVars: env("P2P_PEERS")},
+		&cli.StringFlag{Name: "p2p.key", Usage: "file holding the p2p identity; default <datadir>/p2p.key, created on first start", EnvVars: env("P2P_KEY")},
+	}
+}
+
+func followerFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "sequencer.address", Usage: "address of the sequencer's signing key: messages signed by any other key are rejected", Required: true, EnvVars: env("SEQUENCER_ADDRESS")},
+		&cli.StringFlag{Name: "sequencer.url", Usage: "the sequencer's RPC URL, where transactions are forwarded", Required: true, EnvVars: env("SEQUENCER_URL")},
+		&cli.StringFlag{Name: "preconf-block-hash", Value: chainPreconfHash, Usage: "blockHash of receipts and logs preconfirmed in a mini-block", EnvVars: env("PRECONF_BLOCK_HASH")},
+	}
+}
+
+var chainPreconfHash = node.DefaultConfig().Sequencer.PreconfHash.Hex()
+
+// applyFlags fills cfg from the flags the command has.
+func applyFlags(c *cli.Context, cfg *node.Config) error {
+	cfg.RPC.Addr, cfg.RPC.Port = c.String("http.addr"), c.Int("http.port")
+	cfg.Chain.ChainID, cfg.Chain.GasLimit = c.Uint64("chain-id"), c.Uint64("gas-limit")
+	cfg.Chain.Mnemonic, cfg.Chain.Accounts = c.String("mnemonic"), c.Int("accounts")
+	cfg.Chain.AccountFunds = new(big.Int).Mul(new(big.Int).SetUint64(c.Uint64("balance")), big.NewInt(params.Ether))
+	if c.IsSet("miniblock-time") || c.Duration("miniblock-time") != 0 {
+		cfg.Sequencer.MiniBlockTime, cfg.Sequencer.BlockTime = c.Duration("miniblock-time"), c.Duration("block-time")
+		cfg.Sequencer.Eager, cfg.Sequencer.EagerMaxTxs = c.Bool("miniblock-eager"), c.Int("miniblock-eager-max-txs")
+	}
+	preconf, err := hexutil.Decode(c.String("preconf-block-hash"))
+	if err != nil || len(preconf) != common.HashLength {
+		return fmt.Errorf("--preconf-block-hash: want 32 bytes of hex, have %q", c.String("preconf-block-hash"))
+	}
+	cfg.Sequencer.PreconfHash = common.BytesToHash(preconf)
+	rt := &cfg.RPC.Realtime
+	rt.SyncTimeout, rt.SyncMaxTimeout, rt.RealtimeTimeout = c.Duration("rpc.sync-timeout"), c.Duration("rpc.sync-max-timeout"), c.Duration("rpc.realtime-timeout")
+	rt.CallAfterTimeout, rt.CallAfterMax, rt.LogsPageSize = c.Duration("rpc.callafter-timeout"), c.Duration("rpc.callafter-max-timeout"), c.Int("rpc.logs-page-size")
+	cfg.RPC.Filters.Timeout = c.Duration("rpc.filter-timeout")
+	ws := &cfg.RPC.WS
+	ws.MaxConnsPerIP, ws.MaxSubsPerConn, ws.MsgsPerSecond = c.Int("ws.max-conns-per-ip"), c.Int("ws.max-subs"), c.Float64("ws.msgs-per-second")
+	ws.IdleTimeout, ws.SendQueue, ws.ReplayMiniBlocks = c.Duration("ws.idle-timeout"), c.Int("ws.send-queue"), c.Int("ws.replay")
+	return nil
+}
+
+// loadOrCreateKey reads a hex secp256k1 key from path, or creates one there.
+func loadOrCreateKey(path string) (*ecdsa.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key, err := crypto.GenerateKey()
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, err
+		}
+		return key, os.WriteFile(path, []byte(hexutil.Encode(crypto.FromECDSA(key))[2:]+"\n"), 0o600)
+	}
+	if err != nil {
+		return nil, err
+	}
+	key, err := crypto.HexToECDSA(strings.TrimPrefix(strings.TrimSpace(string(data)), "0x"))
+	if err != nil {
+		return nil, fmt.Errorf("sequencer key %s: %w", path, err)
+	}
+	return key, nil
+}
+
+// runRole runs one role as its own process.
+func runRole(role string) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		log, err := newLogger(c)
+		if err != nil {
+			return err
+		}
+		cfg := node.DefaultRoleConfig()
+		cfg.Storage.Dir = c.String("datadir")
+		if err := applyFlags(c, &cfg.Config); err != nil {
+			return err
+		}
+		cfg.P2P.Listen, cfg.P2P.Peers = c.StringSlice("p2p.listen"), c.StringSlice("p2p.peers")
+		cfg.P2P.KeyFile = c.String("p2p.key")
+		if cfg.P2P.KeyFile == "" {
+			cfg.P2P.KeyFile = filepath.Join(cfg.Storage.Dir, "p2p.key")
+		}
+		var r *node.Role
+		switch role {
+		case node.RoleSequencer:
+			path := c.String("sequencer.key")
+			if path == "" {
+				path = filepath.Join(cfg.Storage.Dir, "sequencer.key")
+			}
+			if cfg.SequencerKey, err = loadOrCreateKey(path); err != nil {
+				return err
+			}
+			r, err = node.NewSequencer(cfg, log)
+		default:
+			if !common.IsHexAddress(c.String("sequencer.address")) {
+				return fmt.Errorf("--sequencer.address %q is not an address", c.String("sequencer.address"))
+			}
+			cfg.SequencerAddress, cfg.SequencerURL = common.HexToAddress(c.String("sequencer.address")), c.String("sequencer.url")
+			cfg.Replica.PreconfHash = cfg.Sequencer.PreconfHash
+			if role == node.RoleReplica {
+				cfg.Replica.GapWait = c.Duration("replica.gap-wait")
+				r, err = node.NewReplica(cfg, log)
+			} else {
+				cfg.FullNode.WitnessWait, cfg.FullNode.RecoverSenders = c.Duration("fullnode.witness-wait"), c.Bool("fullnode.recover-senders")
+				r, err = node.NewFullNode(cfg, log)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := r.Start(ctx); err != nil {
+			return err
+		}
+		head := r.Store().CurrentHeader()
+		var b strings.Builder
+		fmt.Fprintf(&b, "\nmeganode %s %s: chain id %d, head %d (%s), data directory %s\n\n", role, rpc.Version, cfg.Chain.ChainID, head.Number, head.Hash(), cfg.Storage.Dir)
+		if cfg.SequencerKey != nil {
+			fmt.Fprintf(&b, "Sequencer signer:  %s\n", crypto.PubkeyToAddress(cfg.SequencerKey.PublicKey))
+		} else {
+			fmt.Fprintf(&b, "Sequencer signer:  %s\nForwarding txs to: %s\n", cfg.SequencerAddress, cfg.SequencerURL)
+		}
+		for _, a := range r.P2PAddrs() {
+			fmt.Fprintf(&b, "P2P address:       %s\n", a)
+		}
+		fmt.Fprintf(&b, "\nListening on %s (HTTP and websocket; /metrics, /ready)\n\n", r.RPCAddr())
+		fmt.Print(b.String())
+		<-ctx.Done()
+		log.Info().Msg("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return r.Stop(sctx)
+	}
+}
