@@ -64,23 +64,36 @@ func tool(t *testing.T, name string) string {
 	return p
 }
 
-// devnet is a running `meganode devnet` process.
+// devnet is a running meganode process (`devnet` or a role).
 type devnet struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	URL    string
 	WS     string
+	P2P    string // multiaddr of a role's p2p node
+	Signer string // a role's sequencer signer address
 	logs   *lockedBuffer
 	exited chan struct{}
 }
 
-var listenRe = regexp.MustCompile(`Listening on (127\.0\.0\.1:\d+)`)
+var (
+	listenRe = regexp.MustCompile(`Listening on (127\.0\.0\.1:\d+)`)
+	p2pRe    = regexp.MustCompile(`P2P address:\s+(\S+)`)
+	signerRe = regexp.MustCompile(`Sequencer signer:\s+(0x[0-9a-fA-F]{40})`)
+)
 
-// startDevnet runs the binary with args on an ephemeral port and waits until
-// it prints its address. The process is killed when the test ends.
+// startDevnet runs `meganode devnet` with args on an ephemeral port and waits
+// until it prints its address. The process is killed when the test ends.
 func startDevnet(t *testing.T, args ...string) *devnet {
 	t.Helper()
-	args = append([]string{"devnet", "--http.port", "0", "--log.format", "json"}, args...)
+	return startMeganode(t, "devnet", args...)
+}
+
+// startMeganode runs a meganode subcommand with args on an ephemeral RPC
+// port and waits until it prints its address.
+func startMeganode(t *testing.T, command string, args ...string) *devnet {
+	t.Helper()
+	args = append([]string{command, "--http.port", "0", "--log.format", "json"}, args...)
 	cmd := exec.Command(meganodeBin(t), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := cmd.StdoutPipe()
@@ -106,8 +119,17 @@ func startDevnet(t *testing.T, args ...string) *devnet {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			// The banner is printed before "Listening on" is sent: the fields
+			// are set before the test reads them.
+			if m := p2pRe.FindStringSubmatch(sc.Text()); m != nil && d.P2P == "" {
+				d.P2P = m[1]
+			}
+			if m := signerRe.FindStringSubmatch(sc.Text()); m != nil {
+				d.Signer = m[1]
+			}
 			if m := listenRe.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]
+				break
 			}
 		}
 		_, _ = io.Copy(io.Discard, stdout)
@@ -116,9 +138,9 @@ func startDevnet(t *testing.T, args ...string) *devnet {
 	case a := <-addr:
 		d.URL, d.WS = "http://"+a, "ws://"+a
 	case <-d.exited:
-		t.Fatalf("devnet exited at start:\n%s", logs.String())
+		t.Fatalf("meganode %s exited at start:\n%s", command, logs.String())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("devnet did not start:\n%s", logs.String())
+		t.Fatalf("meganode %s did not start:\n%s", command, logs.String())
 	}
 	return d
 }
