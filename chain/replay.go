@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/stateless"
 	"github.com/ethereum/go-ethereum/core/tracing"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/ethereum/go-ethereum/trie"
@@ -79,8 +80,8 @@ func CheckBody(config *params.ChainConfig, parent *types.Header, block *types.Bl
 	if h.ExcessBlobGas != nil {
 		blobGasPrice = eip4844.CalcBlobFee(config, h)
 	}
-	if err := receipts.DeriveFields(config, block.Hash(), num, h.Time, h.BaseFee, blobGasPrice, block.Transactions()); err != nil {
-		return fmt.Errorf("%w: block %d receipts: %v", ErrBadBlock, num, err)
+	if err := deriveReceipts(config, block, receipts, blobGasPrice); err != nil {
+		return err
 	}
 	if got := types.DeriveSha(receipts, trie.NewStackTrie(nil)); got != h.ReceiptHash {
 		return fmt.Errorf("%w: block %d receipts root %s, header says %s", ErrBadBlock, num, got, h.ReceiptHash)
@@ -94,6 +95,48 @@ func CheckBody(config *params.ChainConfig, parent *types.Header, block *types.Bl
 	}
 	if got := types.MergeBloom(receipts); got != h.Bloom {
 		return fmt.Errorf("%w: block %d bloom differs from its receipts'", ErrBadBlock, num)
+	}
+	return nil
+}
+
+// deriveReceipts fills the derived fields of a sealed block's receipts as
+// go-ethereum's Receipts.DeriveFields does, except the blooms: those came
+// with the receipts, the receipts root covers them and the header bloom is
+// checked against their union, so hashing every log again is not needed.
+func deriveReceipts(config *params.ChainConfig, block *types.Block, receipts types.Receipts, blobGasPrice *big.Int) error {
+	txs, num := block.Transactions(), block.NumberU64()
+	if len(txs) != len(receipts) {
+		return fmt.Errorf("%w: block %d has %d txs and %d receipts", ErrBadBlock, num, len(txs), len(receipts))
+	}
+	signer := types.MakeSigner(config, block.Number(), block.Time())
+	hash, baseFee := block.Hash(), block.BaseFee()
+	var cum uint64
+	var logIndex uint
+	for i, r := range receipts {
+		tx := txs[i]
+		if r.CumulativeGasUsed < cum {
+			return fmt.Errorf("%w: block %d receipt %d: cumulative gas %d below %d", ErrBadBlock, num, i, r.CumulativeGasUsed, cum)
+		}
+		r.Type, r.TxHash, r.GasUsed = tx.Type(), tx.Hash(), r.CumulativeGasUsed-cum
+		r.EffectiveGasPrice = EffectiveGasPrice(tx, baseFee)
+		if tx.Type() == types.BlobTxType {
+			r.BlobGasUsed, r.BlobGasPrice = tx.BlobGas(), blobGasPrice
+		}
+		r.BlockHash, r.BlockNumber, r.TransactionIndex = hash, block.Number(), uint(i)
+		r.ContractAddress = common.Address{}
+		if tx.To() == nil {
+			from, err := types.Sender(signer, tx)
+			if err != nil {
+				return fmt.Errorf("%w: block %d tx %d: %v", ErrBadBlock, num, i, err)
+			}
+			r.ContractAddress = crypto.CreateAddress(from, tx.Nonce())
+		}
+		for _, l := range r.Logs {
+			l.BlockNumber, l.BlockHash, l.BlockTimestamp = num, hash, block.Time()
+			l.TxHash, l.TxIndex, l.Index = r.TxHash, uint(i), logIndex
+			logIndex++
+		}
+		cum = r.CumulativeGasUsed
 	}
 	return nil
 }

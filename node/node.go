@@ -96,6 +96,7 @@ func subStorage(cfg storage.Config, name string) storage.Config {
 	if cfg.Dir != "" {
 		cfg.Dir = filepath.Join(cfg.Dir, name)
 	}
+	cfg.NoSync = true // followers fetch again what they lose
 	return cfg
 }
 

@@ -116,7 +116,9 @@ func (r *Role) openStore(cfg RoleConfig) error {
 	if err != nil {
 		return fmt.Errorf("genesis: %w", err)
 	}
-	store, err := storage.Open(cfg.Storage, genesis, r.log)
+	sc := cfg.Storage
+	sc.NoSync = r.Name != RoleSequencer // followers fetch again what they lose
+	store, err := storage.Open(sc, genesis, r.log)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,11 @@ type Config struct {
 	Dir     string // data directory; empty keeps everything in memory
 	CacheMB int    // pebble cache, default 256
 	Handles int    // open file handles, default 256
+	// NoSync skips the fsync after each sealed block: for followers
+	// (replicas, full nodes), whose blocks can be fetched again. A killed
+	// process still loses nothing (the writes are in the OS); a power cut
+	// may lose the newest blocks.
+	NoSync bool
 }
 
 // Store is the chain and state database of one node.
@@ -56,6 +61,7 @@ type Store struct {
 	genesis *types.Block
 	blocks  *lru.Cache[common.Hash, *cachedBlock]
 
+	noSync     bool
 	journalDir string // mini-block journal files, one per unsealed block; empty in memory
 	jmu        sync.Mutex
 	journal    *os.File
@@ -82,7 +88,7 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 		}
 		kv = rawdb.NewDatabase(pdb)
 	}
-	s := &Store{log: log.With().Str("component", "storage").Logger(), kv: kv, db: &deferredDB{Database: kv}, blocks: newBlockCache()}
+	s := &Store{log: log.With().Str("component", "storage").Logger(), kv: kv, db: &deferredDB{Database: kv}, blocks: newBlockCache(), noSync: cfg.NoSync}
 	if cfg.Dir != "" {
 		s.journalDir = filepath.Join(cfg.Dir, "journal")
 		if err := os.MkdirAll(s.journalDir, 0o755); err != nil {
@@ -343,7 +349,9 @@ func (s *Store) WriteSealed(sb *chain.SealedBlock, miniCount uint64) error {
 	}
 	// Make the block durable before its journal goes: pebble's NoSync
 	// writes can still sit in the process when it is killed.
-	if err := s.kv.SyncKeyValue(); err != nil {
+	if s.noSync {
+		// Followers re-fetch what a power cut loses.
+	} else if err := s.kv.SyncKeyValue(); err != nil {
 		return fmt.Errorf("sync block %d: %w", num, err)
 	}
 	s.head = block.Header()
