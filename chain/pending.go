@@ -51,3 +51,22 @@ func (pb *PendingBlock) Txs(n int) (types.Transactions, []*types.Receipt) {
 	defer pb.mu.RUnlock()
 	return pb.txs[:n:n], pb.receipts[:n:n]
 }
+
+// Block returns the block in progress as far as its first n txs, which used
+// gasUsed: the answer to "pending" block queries.
+func (pb *PendingBlock) Block(n int, gasUsed uint64) (*types.Header, types.Transactions, []*types.Receipt) {
+	txs, receipts := pb.Txs(n)
+	h := types.CopyHeader(pb.Header)
+	h.GasUsed = gasUsed
+	return h, txs, receipts
+}
+
+// Lookup returns a preconfirmed tx among the first n with its receipt, block
+// number and index.
+func (pb *PendingBlock) Lookup(hash common.Hash, n int) (*types.Transaction, *types.Receipt, uint64, uint64, bool) {
+	tx, r, i, ok := pb.Tx(hash, n)
+	if !ok {
+		return nil, nil, 0, 0, false
+	}
+	return tx, r, pb.Header.Number.Uint64(), uint64(i), true
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rlp"
@@ -197,6 +199,20 @@ func TestSeparateRoles(t *testing.T) {
 		}
 	}
 	agree(uint64(last.BlockNumber), "replica A", "replica B", "full node")
+
+	// A refused tx: the replica answers what the sequencer answers.
+	stale := staleTransfer(t, key)
+	var seqErr, repErr gethrpc.Error
+	for name, e := range map[string]*gethrpc.Error{"sequencer": &seqErr, "replica A": &repErr} {
+		var h common.Hash
+		err := clients[name].Call(&h, "eth_sendRawTransactionSync", stale)
+		if !errors.As(err, e) {
+			t.Fatalf("%s accepted a replayed nonce: %v", name, err)
+		}
+	}
+	if seqErr.Error() != repErr.Error() || seqErr.ErrorCode() != repErr.ErrorCode() {
+		t.Fatalf("replica forwarded %d %q, sequencer says %d %q", repErr.ErrorCode(), repErr, seqErr.ErrorCode(), seqErr)
+	}
 	var code hexutil.Bytes
 	if err := clients["replica B"].Call(&code, "eth_getCode", deployed.ContractAddress, "latest"); err != nil || len(code) != 10 {
 		t.Fatalf("replica B code at %s: %x, %v", deployed.ContractAddress, code, err)
@@ -268,6 +284,17 @@ func TestSeparateRoles(t *testing.T) {
 			}
 		}
 	})
+}
+
+// staleTransfer is a signed transfer with nonce 0, already used.
+func staleTransfer(t *testing.T, key *ecdsa.PrivateKey) hexutil.Bytes {
+	t.Helper()
+	to := common.HexToAddress(addr3)
+	tx := types.MustSignNewTx(key, types.LatestSignerForChainID(big.NewInt(chainID)), &types.DynamicFeeTx{
+		ChainID: big.NewInt(chainID), To: &to, Gas: params.TxGas, GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(10 * params.GWei), Value: big.NewInt(2),
+	})
+	raw, _ := tx.MarshalBinary()
+	return raw
 }
 
 func getJSON(t *testing.T, url string, v any) int {

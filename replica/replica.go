@@ -498,20 +498,13 @@ func (r *Replica) LatestState() (*state.StateDB, *types.Header, error) {
 // PendingBlock returns the block in progress as far as mini-blocks built it.
 func (r *Replica) PendingBlock() (*types.Header, types.Transactions, []*types.Receipt) {
 	v := r.view.Load()
-	txs, receipts := v.pending.Txs(v.txCount)
-	h := types.CopyHeader(v.pending.Header)
-	h.GasUsed = v.gasUsed
-	return h, txs, receipts
+	return v.pending.Block(v.txCount, v.gasUsed)
 }
 
 // PendingTx returns a preconfirmed tx with its receipt, block number and index.
 func (r *Replica) PendingTx(hash common.Hash) (*types.Transaction, *types.Receipt, uint64, uint64, bool) {
 	v := r.view.Load()
-	tx, rc, i, ok := v.pending.Tx(hash, v.txCount)
-	if !ok {
-		return nil, nil, 0, 0, false
-	}
-	return tx, rc, v.pending.Header.Number.Uint64(), uint64(i), true
+	return v.pending.Lookup(hash, v.txCount)
 }
 
 // PendingNonce is the account's nonce after the newest mini-block (a

@@ -564,20 +564,13 @@ func (s *Sequencer) LatestState() (*state.StateDB, *types.Header, error) {
 // PendingBlock returns the block being built as far as mini-blocks sealed it.
 func (s *Sequencer) PendingBlock() (*types.Header, types.Transactions, []*types.Receipt) {
 	v := s.view.Load()
-	txs, receipts := v.Pending.Txs(v.TxCount)
-	h := types.CopyHeader(v.Pending.Header)
-	h.GasUsed = v.GasUsed
-	return h, txs, receipts
+	return v.Pending.Block(v.TxCount, v.GasUsed)
 }
 
 // PendingTx returns a preconfirmed tx with its receipt, block number and index.
 func (s *Sequencer) PendingTx(hash common.Hash) (*types.Transaction, *types.Receipt, uint64, uint64, bool) {
 	v := s.view.Load()
-	tx, r, i, ok := v.Pending.Tx(hash, v.TxCount)
-	if !ok {
-		return nil, nil, 0, 0, false
-	}
-	return tx, r, v.Pending.Header.Number.Uint64(), uint64(i), true
+	return v.Pending.Lookup(hash, v.TxCount)
 }
 
 // PendingNonce is the nonce a new tx of addr should use.
