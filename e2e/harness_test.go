@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -93,7 +94,11 @@ func startDevnet(t *testing.T, args ...string) *devnet {
 // port and waits until it prints its address.
 func startMeganode(t *testing.T, command string, args ...string) *devnet {
 	t.Helper()
-	args = append([]string{command, "--http.port", "0", "--log.format", "json"}, args...)
+	pre := []string{command, "--log.format", "json"}
+	if !slices.Contains(args, "--http.port") {
+		pre = append(pre, "--http.port", "0")
+	}
+	args = append(pre, args...)
 	cmd := exec.Command(meganodeBin(t), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := cmd.StdoutPipe()

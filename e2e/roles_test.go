@@ -41,6 +41,7 @@ const chainID = 4747
 type network struct {
 	seqKey  *ecdsa.PrivateKey
 	keyFile string
+	dataDir string
 	seq     *devnet
 }
 
@@ -59,7 +60,7 @@ func startSequencer(t *testing.T) *network {
 	if want := crypto.PubkeyToAddress(key.PublicKey).Hex(); seq.Signer != want || seq.P2P == "" {
 		t.Fatalf("sequencer printed signer %q and p2p %q, want signer %s", seq.Signer, seq.P2P, want)
 	}
-	return &network{seqKey: key, keyFile: keyFile, seq: seq}
+	return &network{seqKey: key, keyFile: keyFile, dataDir: filepath.Join(dir, "data"), seq: seq}
 }
 
 // follower starts a replica or full node on datadir, peered with peers.
@@ -223,15 +224,34 @@ func TestSeparateRoles(t *testing.T) {
 		t.Fatalf("full node /ready %q", ready.Status)
 	}
 
+	// Processes restarted in a subtest live as long as the whole test.
+	outer := t
 	t.Run("replica killed and restarted catches up", func(t *testing.T) {
 		repB.kill(syscall.SIGKILL)
 		for i := uint64(3); i < 6; i++ {
 			txs = append(txs, sendTransfer(t, clients["replica A"], key, i, addr3, big.NewInt(params.Ether)))
 		}
 		r := waitReceipt(t, clients["sequencer"], txs[len(txs)-1], true)
-		repB = net.follower(t, "replica", dirB, net.seq.P2P)
-		clients["replica B"] = repB.client(t)
+		repB = net.follower(outer, "replica", dirB, net.seq.P2P)
+		clients["replica B"] = repB.client(outer)
 		agree(uint64(r.BlockNumber), "replica B", "full node")
+	})
+
+	t.Run("sequencer killed and restarted, followers resume", func(t *testing.T) {
+		// Same data directory, key and addresses: followers re-dial it.
+		p2pPort := regexp.MustCompile(`/tcp/(\d+)/`).FindStringSubmatch(net.seq.P2P)[1]
+		httpPort := net.seq.URL[strings.LastIndex(net.seq.URL, ":")+1:]
+		net.seq.kill(syscall.SIGKILL)
+		net.seq = startMeganode(outer, "sequencer", "--datadir", net.dataDir, "--sequencer.key", net.keyFile,
+			"--p2p.listen", "/ip4/127.0.0.1/tcp/"+p2pPort, "--http.port", httpPort)
+		clients["sequencer"] = net.seq.client(outer)
+		var nonce hexutil.Uint64
+		if err := clients["replica A"].Call(&nonce, "eth_getTransactionCount", addr0, "pending"); err != nil {
+			t.Fatal(err)
+		}
+		txs = append(txs, sendTransfer(t, clients["replica A"], key, uint64(nonce), addr3, big.NewInt(params.Ether)))
+		r := waitReceipt(t, clients["sequencer"], txs[len(txs)-1], true)
+		agree(uint64(r.BlockNumber), "replica A", "replica B", "full node")
 	})
 
 	t.Run("message signed by the wrong key is rejected", func(t *testing.T) {
