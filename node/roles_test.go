@@ -262,3 +262,52 @@ func TestTamperedDiffRefused(t *testing.T) {
 		t.Fatalf("full node health %v: want an alert naming block %d", err, num)
 	}
 }
+
+func TestFollowersSurviveGarbage(t *testing.T) {
+	genesis, _, _ := chain.Genesis(chain.DefaultConfig())
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	open := func() *storage.Store {
+		s, err := storage.Open(storage.Config{}, genesis, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	rep, err := replica.New(replica.DefaultConfig(), open(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := fullnode.New(fullnode.DefaultConfig(), open(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.Start(nil)
+	full.Start(nil)
+	defer rep.Stop()
+	defer full.Stop()
+	// Signed by the right key (the transport checked that) but not what the
+	// topic carries: garbage, truncated RLP, a block without a body.
+	garbage := [][]byte{{0xff}, {0xc5, 0x01}, encode(t, []uint64{1, 2, 3}), encode(t, &chain.BlockMessage{})}
+	for _, g := range garbage {
+		rep.Deliver(p2p.MiniBlocks, g, nil)
+		rep.Deliver(p2p.Blocks, g, nil)
+		full.Deliver(p2p.Blocks, g)
+		full.Deliver(p2p.Witnesses, g)
+	}
+	// The replica's loop handles messages in order: a mini-block delivered
+	// after the garbage shows through its feed once everything before it ran.
+	minis := rep.MiniBlocks(4)
+	rep.Deliver(p2p.MiniBlocks, encode(t, &chain.MiniBlock{BlockNumber: 1, BlockTimestamp: genesis.Timestamp + 1}), nil)
+	select {
+	case <-minis.C():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replica stopped after garbage")
+	}
+	if s := rep.Stats(); s.Refused != uint64(2*len(garbage)) || rep.Healthy() != nil {
+		t.Fatalf("replica refused %d of %d garbage messages, health %v", s.Refused, 2*len(garbage), rep.Healthy())
+	}
+	if full.Healthy() != nil {
+		t.Fatalf("garbage raised the full node's alert: %v", full.Healthy())
+	}
+}
