@@ -150,17 +150,14 @@ func (f *FullNode) Follow(ctx context.Context, sub *p2p.Subscription) {
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
-		for {
-			m, err := sub.Next(ctx)
-			if err != nil {
-				return
-			}
+		sub.Pump(ctx, func(m p2p.Message) bool {
 			select {
 			case f.inbox <- event{kind: m.Kind, payload: m.Payload}:
+				return true
 			case <-ctx.Done():
-				return
+				return false
 			}
-		}
+		})
 	}()
 }
 

@@ -204,16 +204,8 @@ func TestTamperedDiffRefused(t *testing.T) {
 	if len(m.Bundle.Block.Transactions()) == 0 {
 		m = sealedMessage(t, d, 2) // the txs missed block 1: take 2 and feed 1 first
 	}
-	genesis, _, _ := chain.Genesis(cfg.Chain)
 	log := zerolog.New(zerolog.NewTestWriter(t))
-	open := func() *storage.Store {
-		s, err := storage.Open(storage.Config{}, genesis, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
+	open := func() *storage.Store { return memStore(t, cfg.Chain) }
 	tampered := *m.Bundle
 	diff := *tampered.StateDiff
 	diff.Accounts = append([]chain.AccountChange(nil), diff.Accounts...)
@@ -266,14 +258,7 @@ func TestTamperedDiffRefused(t *testing.T) {
 func TestFollowersSurviveGarbage(t *testing.T) {
 	genesis, _, _ := chain.Genesis(chain.DefaultConfig())
 	log := zerolog.New(zerolog.NewTestWriter(t))
-	open := func() *storage.Store {
-		s, err := storage.Open(storage.Config{}, genesis, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
+	open := func() *storage.Store { return memStore(t, chain.DefaultConfig()) }
 	rep, err := replica.New(replica.DefaultConfig(), open(), log)
 	if err != nil {
 		t.Fatal(err)
@@ -310,4 +295,19 @@ func TestFollowersSurviveGarbage(t *testing.T) {
 	if full.Healthy() != nil {
 		t.Fatalf("garbage raised the full node's alert: %v", full.Healthy())
 	}
+}
+
+// memStore is an in-memory store at the genesis of cfg, closed with the test.
+func memStore(t *testing.T, cfg chain.Config) *storage.Store {
+	t.Helper()
+	genesis, _, err := chain.Genesis(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := storage.Open(storage.Config{}, genesis, zerolog.New(zerolog.NewTestWriter(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

@@ -246,6 +246,17 @@ func (s *Subscription) Next(ctx context.Context) (Message, error) {
 	return Message{Kind: s.kind, Payload: payload, Data: m.Data, From: m.ReceivedFrom}, nil
 }
 
+// Pump hands each message to deliver until ctx ends or deliver returns
+// false; it blocks, so callers run it on a goroutine of their own.
+func (s *Subscription) Pump(ctx context.Context, deliver func(Message) bool) {
+	for {
+		m, err := s.Next(ctx)
+		if err != nil || !deliver(m) {
+			return
+		}
+	}
+}
+
 // Cancel stops the subscription.
 func (s *Subscription) Cancel() { s.sub.Cancel() }
 

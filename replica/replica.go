@@ -184,17 +184,14 @@ func (r *Replica) Follow(ctx context.Context, sub *p2p.Subscription) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		for {
-			m, err := sub.Next(ctx)
-			if err != nil {
-				return
-			}
+		sub.Pump(ctx, func(m p2p.Message) bool {
 			select {
 			case r.inbox <- event{kind: m.Kind, payload: m.Payload, data: m.Data}:
+				return true
 			case <-ctx.Done():
-				return
+				return false
 			}
-		}
+		})
 	}()
 }
 
