@@ -18,7 +18,8 @@ import (
 var CREATE2DeployerAddress = params.DeterministicFactoryAddress
 
 // Genesis returns the devnet genesis: the system contracts the forks through
-// Osaka call into, the CREATE2 deployer, Multicall3 and the dev accounts, each
+// Osaka call into, the CREATE2 deployer, Multicall3, the L2-to-L1 message
+// passer (chain.MessagePasser) and the dev accounts, each
 // funded with cfg.AccountFunds.
 func Genesis(cfg Config) (*core.Genesis, []DevAccount, error) {
 	if err := cfg.Check(); err != nil {
@@ -34,6 +35,7 @@ func Genesis(cfg Config) (*core.Genesis, []DevAccount, error) {
 	delete(alloc, params.BuilderDepositAddress)
 	delete(alloc, params.BuilderExitAddress)
 	alloc[Multicall3Address] = types.Account{Nonce: 1, Code: common.FromHex(multicall3Code), Balance: common.Big0}
+	alloc[MessagePasser] = types.Account{Nonce: 1, Code: MessagePasserCode(), Balance: common.Big0}
 	for _, a := range accounts {
 		alloc[a.Address] = types.Account{Balance: new(big.Int).Set(cfg.AccountFunds)}
 	}

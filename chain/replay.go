@@ -251,6 +251,10 @@ func Replay(config *params.ChainConfig, hr HeaderReader, db state.Database, pare
 	for i, tx := range block.Transactions() {
 		if _, err := b.ApplyTx(tx); err != nil {
 			b.evm.Release()
+			if serr := b.state.Error(); serr != nil {
+				// The tx read state the database lacks: no verdict on the block.
+				return nil, fmt.Errorf("block %d tx %d (%s): state not available: %w", num, i, tx.Hash(), serr)
+			}
 			return nil, fmt.Errorf("%w: block %d tx %d (%s): %v", ErrBadBlock, num, i, tx.Hash(), err)
 		}
 	}

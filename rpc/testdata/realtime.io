@@ -7,7 +7,7 @@
 >> {"jsonrpc":"2.0","id":4,"method":"realtime_sendRawTransaction","params":["0x"]}
 << {"jsonrpc":"2.0","id":4,"error":{"code":-32000,"message":"typed transaction too short"}}
 >> {"jsonrpc":"2.0","id":5,"method":"eth_getLogsWithCursor","params":[{"fromBlock":"0x0","toBlock":"pending"}]}
-<< {"jsonrpc":"2.0","id":5,"result":{"logs":[{"address":"0x9fe46736679d2d9a65f0992f2272de9f3c7fa6e0","topics":["0xd2f67e6aeaad1ab7487a680eb9d3363a597afa7a3de33fa9bf3ae6edcb88435d"],"data":"0x0102030400000000000000000000000000000000000000000000000000000000","blockNumber":"0x1","transactionHash":"0x1b5075354238f0b5078a178f81175789295f026a79f642b1705349e437e40751","transactionIndex":"0x3","blockHash":"0xf8e95040f282e8da93e23f2b44d96285d4ca00954cf16203eae55f0eb303a1dd","blockTimestamp":"0x6b49d200","logIndex":"0x0","removed":false}]}}
+<< {"jsonrpc":"2.0","id":5,"result":{"logs":[{"address":"0x9fe46736679d2d9a65f0992f2272de9f3c7fa6e0","topics":["0xd2f67e6aeaad1ab7487a680eb9d3363a597afa7a3de33fa9bf3ae6edcb88435d"],"data":"0x0102030400000000000000000000000000000000000000000000000000000000","blockNumber":"0x1","transactionHash":"0x1b5075354238f0b5078a178f81175789295f026a79f642b1705349e437e40751","transactionIndex":"0x3","blockHash":"0xb2740463dec74abbc6a9403cef55605965751cc8da813a5f0541e8c02f8adc40","blockTimestamp":"0x6b49d200","logIndex":"0x0","removed":false}]}}
 >> {"jsonrpc":"2.0","id":6,"method":"eth_getLogsWithCursor","params":[{"fromBlock":"0x0","cursor":"zz"}]}
 << {"jsonrpc":"2.0","id":6,"error":{"code":-32602,"message":"invalid cursor \"zz\""}}
 >> {"jsonrpc":"2.0","id":7,"method":"eth_createAccessList","params":[{"from":"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266","to":"0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"}]}

@@ -1,0 +1,286 @@
+package chain
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+// Stage is a block's or transaction's rung on the finality ladder
+// (docs/finality.md).
+type Stage string
+
+const (
+	StagePreconfirmed Stage = "preconfirmed" // in a mini-block, not yet in a sealed block
+	StageSealed       Stage = "sealed"       // in a block the sequencer signed
+	StageSafe         Stage = "safe"         // re-executed: by this full node, or by a configured prover
+	StageProven       Stage = "proven"       // a quorum of configured provers attested it
+	StageFinalized    Stage = "finalized"    // proven, and the challenge window passed without a valid fraud proof
+	StageDisputed     Stage = "disputed"     // at or after a block a valid fraud proof convicts: never finalizes
+)
+
+// BlockFinality is one block's progress on this node. Times are unix
+// milliseconds when this node saw the block reach each stage, 0 until then.
+type BlockFinality struct {
+	Number     uint64
+	Hash       common.Hash
+	Sealed     uint64
+	Safe       uint64
+	Proven     uint64
+	Finalized  uint64
+	Verified   bool             // re-executed by this node (full nodes)
+	Attesters  []common.Address // configured provers whose attestation this node checked
+	OutputRoot common.Hash      // the attested output root
+}
+
+// Dispute records the block a valid fraud proof convicts.
+type Dispute struct {
+	Number    uint64
+	Hash      common.Hash
+	StateRoot common.Hash // the state root the block really gives
+	Reason    string
+	At        uint64 // unix ms when this node checked the proof
+}
+
+// BlockID names a block.
+type BlockID struct {
+	Number uint64
+	Hash   common.Hash
+}
+
+// FinalityHeads are the newest block at each stage, on this node.
+type FinalityHeads struct {
+	Sealed, Safe, Proven, Finalized BlockID
+	Dispute                         *Dispute `rlp:"nil"`
+}
+
+// FinalityChange is a block reaching a stage (or the chain being disputed).
+type FinalityChange struct {
+	Stage Stage
+	Block BlockFinality
+}
+
+// LadderConfig sets who may attest and how long fraud proofs may arrive.
+type LadderConfig struct {
+	Provers []common.Address // keys whose attestations count
+	Quorum  int              // attestations from distinct provers a block needs to be proven
+	Window  time.Duration    // challenge window, counted from when a block is proven
+	// SelfVerified: this node re-executes every block (a full node), so a
+	// block is safe once it verified it; other nodes take a prover's
+	// attestation as the re-execution.
+	SelfVerified bool
+}
+
+// Check validates the configuration.
+func (c LadderConfig) Check() error {
+	switch {
+	case len(c.Provers) == 0:
+		return errors.New("finality: at least one prover address is needed")
+	case c.Quorum < 1 || c.Quorum > len(c.Provers):
+		return fmt.Errorf("finality: quorum %d must be between 1 and the %d prover(s)", c.Quorum, len(c.Provers))
+	case c.Window < 0:
+		return fmt.Errorf("finality: negative challenge window %v", c.Window)
+	}
+	return nil
+}
+
+// Ladder moves blocks up the finality stages as this node learns about them:
+// sealed blocks, its own re-execution, prover attestations, fraud proofs and
+// the clock. It is a pure state machine: the caller feeds it, supplies the
+// time and persists what changed. Heads only move forward over contiguous
+// blocks, and never to or past a disputed block.
+type Ladder struct {
+	cfg    LadderConfig
+	heads  FinalityHeads
+	blocks map[uint64]*BlockFinality // above the finalized head
+}
+
+// NewLadder resumes a ladder from its persisted heads and the records of the
+// blocks above the finalized head.
+func NewLadder(cfg LadderConfig, heads FinalityHeads, open []*BlockFinality) (*Ladder, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	l := &Ladder{cfg: cfg, heads: heads, blocks: make(map[uint64]*BlockFinality)}
+	for _, b := range open {
+		if b.Number > heads.Finalized.Number {
+			cp := *b
+			l.blocks[b.Number] = &cp
+		}
+	}
+	return l, nil
+}
+
+// Heads returns the heads.
+func (l *Ladder) Heads() FinalityHeads {
+	h := l.heads
+	if h.Dispute != nil {
+		d := *h.Dispute
+		h.Dispute = &d
+	}
+	return h
+}
+
+// Block returns the record of a block above the finalized head, or nil.
+func (l *Ladder) Block(n uint64) *BlockFinality {
+	if b, ok := l.blocks[n]; ok {
+		cp := *b
+		cp.Attesters = slices.Clone(b.Attesters)
+		return &cp
+	}
+	return nil
+}
+
+func ms(t time.Time) uint64 { return uint64(t.UnixMilli()) }
+
+// Sealed records a block this node holds; a different block at a height
+// already known replaces it (the sequencer restarted its open block).
+func (l *Ladder) Sealed(n uint64, hash common.Hash, now time.Time) {
+	if n <= l.heads.Finalized.Number {
+		return
+	}
+	if b, ok := l.blocks[n]; ok && b.Hash == hash {
+		return
+	}
+	l.blocks[n] = &BlockFinality{Number: n, Hash: hash, Sealed: ms(now)}
+	if n > l.heads.Sealed.Number || l.heads.Sealed.Hash != hash && n == l.heads.Sealed.Number {
+		l.heads.Sealed = BlockID{n, hash}
+	}
+}
+
+// Verified records this node's own re-execution of a block.
+func (l *Ladder) Verified(n uint64, hash common.Hash, now time.Time) {
+	l.Sealed(n, hash, now)
+	if b, ok := l.blocks[n]; ok && b.Hash == hash {
+		b.Verified = true
+	}
+}
+
+// Errors Attest refuses an attestation with.
+var (
+	ErrNotProver     = errors.New("not a configured prover")
+	ErrUnknownBlock  = errors.New("attested block is not known here")
+	ErrAttestedOther = errors.New("attestation names another block than this node's")
+)
+
+// Attest counts a prover's attestation, which the caller checked against
+// this node's own block and state (hash, state root, output root).
+func (l *Ladder) Attest(a Attestation, signer common.Address) error {
+	if !slices.Contains(l.cfg.Provers, signer) {
+		return fmt.Errorf("%w: %s", ErrNotProver, signer)
+	}
+	if a.Number <= l.heads.Finalized.Number {
+		return nil // already final; nothing to add
+	}
+	b, ok := l.blocks[a.Number]
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: block %d", ErrUnknownBlock, a.Number)
+	case b.Hash != a.BlockHash:
+		return fmt.Errorf("%w: block %d is %s here, attested %s", ErrAttestedOther, a.Number, b.Hash, a.BlockHash)
+	}
+	if !slices.Contains(b.Attesters, signer) {
+		b.Attesters = append(b.Attesters, signer)
+	}
+	b.OutputRoot = a.OutputRoot
+	return nil
+}
+
+// Dispute halts finality at the convicted block: it and every later block
+// stay below finalized for good. The first dispute (the lowest block) wins.
+func (l *Ladder) Dispute(d Dispute) bool {
+	if l.heads.Dispute != nil && l.heads.Dispute.Number <= d.Number {
+		return false
+	}
+	l.heads.Dispute = &d
+	return true
+}
+
+// halted reports whether block n is at or after the disputed block.
+func (l *Ladder) halted(n uint64) bool {
+	return l.heads.Dispute != nil && n >= l.heads.Dispute.Number
+}
+
+// Advance moves the heads as far as the records and the clock allow and
+// returns every stage reached, in order. Records at or below the new
+// finalized head leave the ladder; the caller has them in the changes.
+func (l *Ladder) Advance(now time.Time) []FinalityChange {
+	var out []FinalityChange
+	t := ms(now)
+	reach := func(head *BlockID, stage Stage, ok func(*BlockFinality) bool, stamp func(*BlockFinality)) {
+		for {
+			n := head.Number + 1
+			b, found := l.blocks[n]
+			if !found || l.halted(n) || !ok(b) {
+				return
+			}
+			stamp(b)
+			*head = BlockID{n, b.Hash}
+			cp := *b
+			cp.Attesters = slices.Clone(b.Attesters)
+			out = append(out, FinalityChange{Stage: stage, Block: cp})
+		}
+	}
+	reach(&l.heads.Safe, StageSafe, func(b *BlockFinality) bool {
+		if l.cfg.SelfVerified {
+			return b.Verified
+		}
+		return len(b.Attesters) > 0
+	}, func(b *BlockFinality) { b.Safe = t })
+	reach(&l.heads.Proven, StageProven, func(b *BlockFinality) bool {
+		return b.Number <= l.heads.Safe.Number && len(b.Attesters) >= l.cfg.Quorum
+	}, func(b *BlockFinality) { b.Proven = t })
+	reach(&l.heads.Finalized, StageFinalized, func(b *BlockFinality) bool {
+		return b.Number <= l.heads.Proven.Number && t >= b.Proven+uint64(l.cfg.Window.Milliseconds())
+	}, func(b *BlockFinality) { b.Finalized = t })
+	for n := range l.blocks {
+		if n <= l.heads.Finalized.Number {
+			delete(l.blocks, n)
+		}
+	}
+	return out
+}
+
+// NextFinalization is when the next proven block's challenge window ends, or
+// the zero time when no block is waiting for it.
+func (l *Ladder) NextFinalization() time.Time {
+	n := l.heads.Finalized.Number + 1
+	b, ok := l.blocks[n]
+	if !ok || b.Proven == 0 || l.halted(n) {
+		return time.Time{}
+	}
+	return time.UnixMilli(int64(b.Proven + uint64(l.cfg.Window.Milliseconds())))
+}
+
+// Unproven returns the lowest block this node holds that has fewer
+// attestations than the quorum, if any: what to ask provers for again.
+func (l *Ladder) Unproven() (uint64, bool) {
+	for n := l.heads.Proven.Number + 1; n <= l.heads.Sealed.Number; n++ {
+		if l.halted(n) {
+			break
+		}
+		if b, ok := l.blocks[n]; ok && len(b.Attesters) < l.cfg.Quorum {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
+// StageOf returns the stage of block n given the heads (n at most the sealed
+// head; callers handle preconfirmed blocks).
+func (h FinalityHeads) StageOf(n uint64) Stage {
+	switch {
+	case h.Dispute != nil && n >= h.Dispute.Number:
+		return StageDisputed
+	case n <= h.Finalized.Number:
+		return StageFinalized
+	case n <= h.Proven.Number:
+		return StageProven
+	case n <= h.Safe.Number:
+		return StageSafe
+	}
+	return StageSealed
+}

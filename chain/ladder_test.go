@@ -1,0 +1,182 @@
+package chain
+
+import (
+	"errors"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+var (
+	proverA = common.HexToAddress("0xa")
+	proverB = common.HexToAddress("0xb")
+)
+
+func blockHash(n uint64) common.Hash { return common.BigToHash(new(big.Int).SetUint64(n + 1000)) }
+
+func att(n uint64) Attestation { return Attestation{Number: n, BlockHash: blockHash(n)} }
+
+func stages(changes []FinalityChange) []string {
+	var out []string
+	for _, c := range changes {
+		out = append(out, string(c.Stage)+" "+big.NewInt(int64(c.Block.Number)).String())
+	}
+	return out
+}
+
+func sameStages(t *testing.T, got []FinalityChange, want ...string) {
+	t.Helper()
+	g := stages(got)
+	if len(g) != len(want) {
+		t.Fatalf("changes %v, want %v", g, want)
+	}
+	for i := range g {
+		if g[i] != want[i] {
+			t.Fatalf("changes %v, want %v", g, want)
+		}
+	}
+}
+
+func TestLadderQuorumWindowAndOrder(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l, err := NewLadder(LadderConfig{Provers: []common.Address{proverA, proverB}, Quorum: 2, Window: 10 * time.Second}, FinalityHeads{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := uint64(1); n <= 3; n++ {
+		l.Sealed(n, blockHash(n), now)
+	}
+	// Attestations arrive out of order; block 1 waits for its second one.
+	for _, a := range []struct {
+		n      uint64
+		signer common.Address
+	}{{2, proverA}, {2, proverB}, {1, proverA}, {3, proverB}} {
+		if err := l.Attest(att(a.n), a.signer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameStages(t, l.Advance(now), "safe 1", "safe 2", "safe 3")
+	if h := l.Heads(); h.Proven.Number != 0 {
+		t.Fatalf("proven head %d with block 1 attested once", h.Proven.Number)
+	}
+	if err := l.Attest(att(1), proverB); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Second)
+	sameStages(t, l.Advance(now), "proven 1", "proven 2")
+	if n, ok := l.Unproven(); !ok || n != 3 {
+		t.Fatalf("unproven %d %v, want block 3", n, ok)
+	}
+	// The window counts from the proof.
+	if got := l.NextFinalization(); !got.Equal(now.Add(10 * time.Second)) {
+		t.Fatalf("next finalization %v, want %v", got, now.Add(10*time.Second))
+	}
+	sameStages(t, l.Advance(now.Add(9*time.Second)))
+	sameStages(t, l.Advance(now.Add(10*time.Second)), "finalized 1", "finalized 2")
+	if b := l.Block(1); b != nil {
+		t.Fatal("a finalized block stayed in the ladder")
+	}
+	h := l.Heads()
+	if h.Finalized != (BlockID{2, blockHash(2)}) || h.Sealed.Number != 3 || h.Safe.Number != 3 {
+		t.Fatalf("heads %+v", h)
+	}
+	if h.StageOf(2) != StageFinalized || h.StageOf(3) != StageSafe {
+		t.Fatalf("stages %s %s", h.StageOf(2), h.StageOf(3))
+	}
+}
+
+func TestLadderRefusesAttestations(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l, err := NewLadder(LadderConfig{Provers: []common.Address{proverA}, Quorum: 1}, FinalityHeads{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Sealed(1, blockHash(1), now)
+	if err := l.Attest(att(1), proverB); !errors.Is(err, ErrNotProver) {
+		t.Fatalf("unknown signer: %v", err)
+	}
+	if err := l.Attest(att(2), proverA); !errors.Is(err, ErrUnknownBlock) {
+		t.Fatalf("unknown block: %v", err)
+	}
+	other := att(1)
+	other.BlockHash = blockHash(7)
+	if err := l.Attest(other, proverA); !errors.Is(err, ErrAttestedOther) {
+		t.Fatalf("other block: %v", err)
+	}
+	sameStages(t, l.Advance(now))
+	if _, err := NewLadder(LadderConfig{Provers: []common.Address{proverA}, Quorum: 2}, FinalityHeads{}, nil); err == nil {
+		t.Fatal("a quorum above the provers was accepted")
+	}
+}
+
+func TestLadderFullNodeSafeIsItsOwn(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l, _ := NewLadder(LadderConfig{Provers: []common.Address{proverA}, Quorum: 1, SelfVerified: true}, FinalityHeads{}, nil)
+	l.Sealed(1, blockHash(1), now)
+	if err := l.Attest(att(1), proverA); err != nil {
+		t.Fatal(err)
+	}
+	// Proven needs safe, and safe on a full node is its own re-execution.
+	sameStages(t, l.Advance(now))
+	l.Verified(1, blockHash(1), now)
+	sameStages(t, l.Advance(now), "safe 1", "proven 1", "finalized 1")
+}
+
+func TestLadderDisputeHaltsFinality(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l, _ := NewLadder(LadderConfig{Provers: []common.Address{proverA}, Quorum: 1, Window: time.Second}, FinalityHeads{}, nil)
+	for n := uint64(1); n <= 4; n++ {
+		l.Sealed(n, blockHash(n), now)
+	}
+	for _, n := range []uint64{1, 2} {
+		if err := l.Attest(att(n), proverA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameStages(t, l.Advance(now), "safe 1", "safe 2", "proven 1", "proven 2")
+	if !l.Dispute(Dispute{Number: 2, Hash: blockHash(2), Reason: "state root"}) {
+		t.Fatal("dispute not taken")
+	}
+	if l.Dispute(Dispute{Number: 3, Hash: blockHash(3)}) {
+		t.Fatal("a later dispute replaced the first")
+	}
+	// Even an attestation of a later block does not move anything past it.
+	for _, n := range []uint64{3, 4} {
+		if err := l.Attest(att(n), proverA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameStages(t, l.Advance(now.Add(time.Hour)), "finalized 1")
+	h := l.Heads()
+	if h.Finalized.Number != 1 || h.Dispute == nil || h.Dispute.Number != 2 {
+		t.Fatalf("heads %+v", h)
+	}
+	for n, want := range map[uint64]Stage{1: StageFinalized, 2: StageDisputed, 4: StageDisputed} {
+		if got := h.StageOf(n); got != want {
+			t.Errorf("stage of %d: %s, want %s", n, got, want)
+		}
+	}
+	if _, ok := l.Unproven(); ok {
+		t.Fatal("a disputed chain asks for attestations")
+	}
+	if !l.NextFinalization().IsZero() {
+		t.Fatal("a disputed block waits for finalization")
+	}
+}
+
+func TestLadderResumes(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	cfg := LadderConfig{Provers: []common.Address{proverA}, Quorum: 1, Window: time.Minute}
+	l, _ := NewLadder(cfg, FinalityHeads{}, nil)
+	l.Sealed(1, blockHash(1), now)
+	_ = l.Attest(att(1), proverA)
+	l.Advance(now)
+	saved := []*BlockFinality{l.Block(1)}
+	r, err := NewLadder(cfg, l.Heads(), saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameStages(t, r.Advance(now.Add(time.Minute)), "finalized 1")
+}
