@@ -105,21 +105,34 @@ type BlockBuilder struct {
 	logs     []*types.Log
 	touched  *touchSet
 	sealed   bool
+	faulty   bool // seal a wrong state root (fault injection)
 }
 
 // NewBlockBuilder opens block header (from NextHeader) on the parent's state
 // and runs the pre-execution system calls (EIP-4788, EIP-2935).
 func NewBlockBuilder(config *params.ChainConfig, hr HeaderReader, db state.Database, parent, header *types.Header) (*BlockBuilder, error) {
-	return newBlockBuilder(config, hr, db, parent, header, true, nil)
+	return newBlockBuilder(config, hr, db, parent, parent.Root, header, true, nil)
+}
+
+// NewFaultyBlockBuilder is NewBlockBuilder for fault-injection tests: it
+// builds on the state of root (the real state under a faulty parent) and,
+// when faulty is set, seals a header whose state root is wrong while the
+// state it commits is right. Nothing but the devnet's fault flag uses it.
+func NewFaultyBlockBuilder(config *params.ChainConfig, hr HeaderReader, db state.Database, parent *types.Header, root common.Hash, header *types.Header, faulty bool) (*BlockBuilder, error) {
+	b, err := newBlockBuilder(config, hr, db, parent, root, header, true, nil)
+	if err == nil {
+		b.faulty = faulty
+	}
+	return b, err
 }
 
 // newBlockBuilder is NewBlockBuilder with the witness optional and an
 // optional signer (replay with pre-recovered senders).
-func newBlockBuilder(config *params.ChainConfig, hr HeaderReader, db state.Database, parent, header *types.Header, collectWitness bool, signer types.Signer) (*BlockBuilder, error) {
+func newBlockBuilder(config *params.ChainConfig, hr HeaderReader, db state.Database, parent *types.Header, root common.Hash, header *types.Header, collectWitness bool, signer types.Signer) (*BlockBuilder, error) {
 	cc := NewChainContext(config, hr)
-	statedb, err := state.New(parent.Root, db)
+	statedb, err := state.New(root, db)
 	if err != nil {
-		return nil, fmt.Errorf("open state %s of block %d: %w", parent.Root, parent.Number, err)
+		return nil, fmt.Errorf("open state %s of block %d: %w", root, parent.Number, err)
 	}
 	if collectWitness {
 		witness, err := stateless.NewWitness(header, cc, false)
@@ -253,6 +266,11 @@ func (b *BlockBuilder) Seal() (*SealedBlock, error) {
 	}
 	if root != block.Root() {
 		return nil, fmt.Errorf("block %d: committed root %s differs from intermediate root %s", h.Number, root, block.Root())
+	}
+	if b.faulty {
+		fh := block.Header()
+		fh.Root = crypto.Keccak256Hash([]byte("meganode fault injection"), root[:])
+		block = types.NewBlockWithHeader(fh).WithBody(*block.Body())
 	}
 	hash := block.Hash()
 	for _, r := range b.receipts {

@@ -3,6 +3,11 @@ package chain
 import (
 	"bytes"
 	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"math/big"
 	"testing"
 
@@ -149,3 +154,44 @@ func TestMessagePasserProofAndOutputRoot(t *testing.T) {
 }
 
 func crypto256(b []byte) []byte { return crypto.Keccak256(b) }
+
+var update = flag.Bool("update", false, "rewrite chain/testdata/*.golden")
+
+// TestFinalityMessagesGolden pins the RLP of what provers gossip and of the
+// witness message's proof field.
+func TestFinalityMessagesGolden(t *testing.T) {
+	h := func(s string) common.Hash { return common.BytesToHash(crypto.Keccak256([]byte(s))) }
+	msgs := []struct {
+		name string
+		v    any
+	}{
+		{"attestation", &Attestation{Number: 7, BlockHash: h("block"), StateRoot: h("state"), OutputRoot: OutputRoot(h("state"), types.EmptyRootHash, h("block"))}},
+		{"fraudproof", &FraudProof{SignedBlock: []byte("signed block message"), Witness: []byte("witness")}},
+		{"witness", &WitnessMessage{Number: 7, Hash: h("block"), Witness: []byte("witness"), PasserProof: [][]byte{[]byte("node a"), []byte("node b")}}},
+		{"witness-without-proof", &WitnessMessage{Number: 7, Hash: h("block"), Witness: []byte("witness")}},
+	}
+	var out strings.Builder
+	for _, m := range msgs {
+		data, err := rlp.EncodeToBytes(m.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&out, "%s %x\n", m.name, data)
+	}
+	file := filepath.Join("testdata", "finality.golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, []byte(out.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != string(want) {
+		t.Fatalf("encoding changed:\n got: %s\nwant: %s", out.String(), want)
+	}
+}

@@ -33,11 +33,15 @@ type BlockMessage struct {
 	Senders        []common.Address
 }
 
-// WitnessMessage is a sealed block's execution witness.
+// WitnessMessage is a sealed block's execution witness, with the Merkle
+// proof of the message passer account in the block's post-state: a
+// stateless prover checks it against the root it computes and takes the
+// output root's storage root from it.
 type WitnessMessage struct {
-	Number  uint64
-	Hash    common.Hash
-	Witness []byte
+	Number      uint64
+	Hash        common.Hash
+	Witness     []byte
+	PasserProof [][]byte `rlp:"optional"`
 }
 
 // DeriveMiniBlock fills the fields a received mini-block's receipts do not
@@ -244,7 +248,7 @@ func Replay(config *params.ChainConfig, hr HeaderReader, db state.Database, pare
 	}
 	h := types.CopyHeader(in)
 	h.Root, h.ReceiptHash, h.Bloom, h.GasUsed, h.TxHash = common.Hash{}, common.Hash{}, types.Bloom{}, 0, common.Hash{}
-	b, err := newBlockBuilder(config, hr, db, parent, h, false, signer)
+	b, err := newBlockBuilder(config, hr, db, parent, parent.Root, h, false, signer)
 	if err != nil {
 		return nil, err
 	}

@@ -37,10 +37,11 @@ type TraceSource interface {
 }
 
 // NewTracerAPI returns go-ethereum's tracer API (debug_trace*) over the
-// sealed chain of src, replayed from its archive state. "latest", "pending",
-// "safe" and "finalized" all name the last sealed block.
-func NewTracerAPI(src TraceSource, gasCap uint64) *tracers.API {
-	return tracers.NewAPI(&traceBackend{src: src, gasCap: gasCap, engine: beacon.New(ethash.NewFaker()), db: rawdb.NewMemoryDatabase()})
+// sealed chain of src, replayed from its archive state. "latest" and
+// "pending" name the last sealed block; tags, when not nil, resolves "safe"
+// and "finalized" (without it they name the last sealed block too).
+func NewTracerAPI(src TraceSource, gasCap uint64, tags func(gethrpc.BlockNumber) (uint64, bool)) *tracers.API {
+	return tracers.NewAPI(&traceBackend{src: src, gasCap: gasCap, tags: tags, engine: beacon.New(ethash.NewFaker()), db: rawdb.NewMemoryDatabase()})
 }
 
 // TraceCallArgs is the type of go-ethereum's debug_traceCall arguments, which
@@ -60,12 +61,18 @@ func BlockByTag(src TraceSource, num gethrpc.BlockNumber) *types.Block {
 type traceBackend struct {
 	src    TraceSource
 	gasCap uint64
+	tags   func(gethrpc.BlockNumber) (uint64, bool)
 	engine consensus.Engine
 	db     ethdb.Database // holds no bad blocks: a sequencer never imports any
 }
 
 func (t *traceBackend) header(num gethrpc.BlockNumber) *types.Header {
 	c := t.src
+	if t.tags != nil {
+		if n, ok := t.tags(num); ok {
+			return c.GetHeaderByNumber(n)
+		}
+	}
 	switch num {
 	case gethrpc.LatestBlockNumber, gethrpc.PendingBlockNumber, gethrpc.SafeBlockNumber, gethrpc.FinalizedBlockNumber:
 		return c.CurrentHeader()

@@ -333,7 +333,11 @@ func getJSON(t *testing.T, url string, v any) int {
 // testNode is a p2p node of the test's own, peered with peers.
 func testNode(t *testing.T, signers map[p2p.Kind]common.Address, peers ...string) *p2p.Node {
 	t.Helper()
-	n, err := p2p.New(context.Background(), p2p.Config{ChainID: chainID, Signers: signers, Peers: peers}, zerolog.Nop())
+	sets := make(map[p2p.Kind][]common.Address, len(signers))
+	for k, a := range signers {
+		sets[k] = []common.Address{a}
+	}
+	n, err := p2p.New(context.Background(), p2p.Config{ChainID: chainID, Signers: sets, Peers: peers}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,16 +10,19 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/fullnode"
 	"github.com/meganode/meganode/p2p"
+	"github.com/meganode/meganode/prover"
 	"github.com/meganode/meganode/replica"
 	"github.com/meganode/meganode/rpc"
 	"github.com/meganode/meganode/sequencer"
@@ -31,6 +34,7 @@ const (
 	RoleSequencer = "sequencer"
 	RoleReplica   = "replica"
 	RoleFullNode  = "fullnode"
+	RoleProver    = "prover"
 )
 
 // Config is a devnet's whole configuration.
@@ -40,8 +44,12 @@ type Config struct {
 	Sequencer sequencer.Config
 	RPC       rpc.Config
 	// Roles the devnet runs: the sequencer serves RPC.Port, an in-process
-	// replica RPC.Port+1 and a full node RPC.Port+2 (ephemeral when 0).
+	// replica RPC.Port+1 and a full node RPC.Port+2 (ephemeral when 0); an
+	// in-process prover attests every block, and every role keeps a
+	// finality ladder believing it.
 	Roles []string
+	// FinalityWindow is the devnet's challenge window.
+	FinalityWindow time.Duration
 }
 
 // DefaultConfig returns the devnet defaults.
@@ -50,7 +58,9 @@ func DefaultConfig() Config {
 		Chain:     chain.DefaultConfig(),
 		Sequencer: sequencer.DefaultConfig(),
 		RPC:       rpc.DefaultConfig(),
-		Roles:     []string{RoleSequencer, RoleReplica, RoleFullNode},
+		Roles:     []string{RoleSequencer, RoleReplica, RoleFullNode, RoleProver},
+		// Short, so a deposit finalizes within seconds on a devnet.
+		FinalityWindow: 2 * time.Second,
 	}
 }
 
@@ -65,8 +75,8 @@ func (c Config) Check() error {
 	seen := map[string]bool{}
 	for _, r := range c.Roles {
 		switch {
-		case r != RoleSequencer && r != RoleReplica && r != RoleFullNode:
-			return fmt.Errorf("role %q: want %s, %s or %s", r, RoleSequencer, RoleReplica, RoleFullNode)
+		case r != RoleSequencer && r != RoleReplica && r != RoleFullNode && r != RoleProver:
+			return fmt.Errorf("role %q: want %s, %s, %s or %s", r, RoleSequencer, RoleReplica, RoleFullNode, RoleProver)
 		case seen[r]:
 			return fmt.Errorf("role %q named twice", r)
 		}
@@ -74,6 +84,9 @@ func (c Config) Check() error {
 	}
 	if len(c.Roles) > 0 && !seen[RoleSequencer] {
 		return errors.New("a devnet's roles must include the sequencer: replicas and full nodes follow it in process")
+	}
+	if c.FinalityWindow < 0 {
+		return fmt.Errorf("finality window %v is negative", c.FinalityWindow)
 	}
 	return c.RPC.Check()
 }
@@ -88,6 +101,7 @@ type Devnet struct {
 	accounts []chain.DevAccount
 	replica  *Role
 	fullnode *Role
+	prover   *prover.Prover
 	mem      *memNet
 }
 
@@ -136,40 +150,87 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 		return fail(err)
 	}
 	d.seq = seq
-	if cfg.has(RoleReplica) || cfg.has(RoleFullNode) {
+	var fin FinalityConfig
+	if cfg.has(RoleReplica) || cfg.has(RoleFullNode) || cfg.has(RoleProver) {
 		key, err := crypto.GenerateKey()
 		if err != nil {
 			return fail(err)
 		}
+		seqAddr := crypto.PubkeyToAddress(key.PublicKey)
 		pub := sequencer.NewPublisher(seq, store, key, log)
-		mem := newMemNet(cfg.Chain.ChainID, crypto.PubkeyToAddress(key.PublicKey), pub.Provider())
+		mem := newMemNet(cfg.Chain.ChainID)
+		mem.publisher(seqAddr, pub.Provider(), p2p.MiniBlocks, p2p.Blocks, p2p.Witnesses)
 		d.mem = mem
+		d.then(func(context.Context) error { pub.Start(mem); return nil }, func(context.Context) error { pub.Stop(); return nil })
+		if cfg.has(RoleProver) {
+			if fin, err = d.inProcessProver(cfg, mem, log); err != nil {
+				return fail(err)
+			}
+		}
 		open := func(c storage.Config, log zerolog.Logger) (*storage.Store, error) {
 			return storage.Open(c, genesis, log)
 		}
-		d.then(func(context.Context) error { pub.Start(mem); return nil }, func(context.Context) error { pub.Stop(); return nil })
 		if cfg.has(RoleReplica) {
-			if d.replica, err = d.inProcess(RoleReplica, cfg, open, mem, log); err != nil {
+			if d.replica, err = d.inProcess(RoleReplica, cfg, fin, seqAddr, open, mem, log); err != nil {
 				return fail(err)
 			}
 		}
 		if cfg.has(RoleFullNode) {
-			if d.fullnode, err = d.inProcess(RoleFullNode, cfg, open, mem, log); err != nil {
+			if d.fullnode, err = d.inProcess(RoleFullNode, cfg, fin, seqAddr, open, mem, log); err != nil {
 				return fail(err)
 			}
 		}
+		if err := d.addFinality(fin, seqAddr, false); err != nil {
+			return fail(err)
+		}
+		d.memFinality(&d.Role, mem, seq.Heads)
 	}
 	d.then(seq.Start, seq.Stop)
-	backend := rpc.Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Pool: seq.Pool(), Dev: accounts}
-	if err := d.newRPC(cfg.RPC, backend, seq.Healthy); err != nil {
+	backend := d.backend(rpc.Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Pool: seq.Pool(), Dev: accounts})
+	if err := d.newRPC(cfg.RPC, backend, d.ready(seq.Healthy)); err != nil {
 		return fail(err)
 	}
 	return d, nil
 }
 
+// inProcessProver adds a prover fed by mem and returns the finality
+// configuration that believes it.
+func (d *Devnet) inProcessProver(cfg Config, mem *memNet, log zerolog.Logger) (FinalityConfig, error) {
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		return FinalityConfig{}, err
+	}
+	pcfg := prover.DefaultConfig()
+	pv, err := prover.New(pcfg, cfg.Chain.ChainConfig(), key, 1, log.With().Str("node", RoleProver).Logger())
+	if err != nil {
+		return FinalityConfig{}, err
+	}
+	d.prover = pv
+	mem.publisher(pv.Address(), pv.Provider(), p2p.Attestations, p2p.FraudProofs)
+	for _, kind := range []p2p.Kind{p2p.Blocks, p2p.Witnesses} {
+		mem.subscribe(kind, func(m p2p.Message) { pv.Deliver(m.Kind, m.Payload, m.Data) })
+	}
+	d.then(func(context.Context) error { pv.Start(mem); return nil }, func(context.Context) error { pv.Stop(); return nil })
+	d.proverMetrics(pv)
+	return FinalityConfig{Provers: []common.Address{pv.Address()}, Quorum: 1, Window: cfg.FinalityWindow}, nil
+}
+
+// memFinality feeds an in-process role's finality ladder from mem and
+// starts it with the devnet's parts.
+func (d *Devnet) memFinality(r *Role, mem *memNet, heads headFeed) {
+	if r.fin == nil {
+		return
+	}
+	t := r.fin
+	for _, kind := range []p2p.Kind{p2p.Attestations, p2p.FraudProofs} {
+		mem.subscribe(kind, func(m p2p.Message) { t.Deliver(m.Kind, m.Payload, m.Signer) })
+	}
+	d.then(func(context.Context) error { t.Start(heads, mem); return nil }, func(context.Context) error { t.Stop(); return nil })
+}
+
 // inProcess adds a replica or a full node fed by mem; transactions sent to
 // its RPC go straight to the sequencer.
-func (d *Devnet) inProcess(name string, cfg Config, open func(storage.Config, zerolog.Logger) (*storage.Store, error), mem *memNet, log zerolog.Logger) (*Role, error) {
+func (d *Devnet) inProcess(name string, cfg Config, fin FinalityConfig, seqAddr common.Address, open func(storage.Config, zerolog.Logger) (*storage.Store, error), mem *memNet, log zerolog.Logger) (*Role, error) {
 	log = log.With().Str("node", name).Logger()
 	store, err := open(subStorage(cfg.Storage, name), log)
 	if err != nil {
@@ -188,23 +249,33 @@ func (d *Devnet) inProcess(name string, cfg Config, open func(storage.Config, ze
 			return nil, err
 		}
 		r.rep = rep
-		mem.subscribe(p2p.MiniBlocks, func(p, data []byte) { rep.Deliver(p2p.MiniBlocks, p, data) })
-		mem.subscribe(p2p.Blocks, func(p, data []byte) { rep.Deliver(p2p.Blocks, p, data) })
+		for _, kind := range []p2p.Kind{p2p.MiniBlocks, p2p.Blocks} {
+			mem.subscribe(kind, func(m p2p.Message) { rep.Deliver(m.Kind, m.Payload, m.Data) })
+		}
 		d.then(func(context.Context) error { rep.Start(mem); return nil }, func(context.Context) error { rep.Stop(); return nil })
 		r.replicaMetrics(rep)
-		backend, ready = rpc.Backend{Chain: store, Latest: rep, Feeds: rep, Txs: d.seq}, rep.Healthy
+		if err := r.addFinality(fin, seqAddr, false); err != nil {
+			return nil, err
+		}
+		d.memFinality(r, mem, rep.Heads)
+		backend, ready = r.backend(rpc.Backend{Chain: store, Latest: rep, Feeds: rep, Txs: d.seq}), r.ready(rep.Healthy)
 	case RoleFullNode:
 		full, err := fullnode.New(fullnode.DefaultConfig(), store, log)
 		if err != nil {
 			return nil, err
 		}
 		r.full = full
-		mem.subscribe(p2p.Blocks, func(p, _ []byte) { full.Deliver(p2p.Blocks, p) })
-		mem.subscribe(p2p.Witnesses, func(p, _ []byte) { full.Deliver(p2p.Witnesses, p) })
+		for _, kind := range []p2p.Kind{p2p.Blocks, p2p.Witnesses} {
+			mem.subscribe(kind, func(m p2p.Message) { full.Deliver(m.Kind, m.Payload) })
+		}
 		d.then(func(context.Context) error { full.Start(mem); return nil }, func(context.Context) error { full.Stop(); return nil })
 		r.fullNodeMetrics(full)
+		if err := r.addFinality(fin, seqAddr, true); err != nil {
+			return nil, err
+		}
+		d.memFinality(r, mem, full.Heads)
 		ro := &readOnly{store: store}
-		backend, ready = rpc.Backend{Chain: store, Latest: ro, Feeds: ro, Txs: d.seq}, full.Healthy
+		backend, ready = r.backend(rpc.Backend{Chain: store, Latest: ro, Feeds: ro, Txs: d.seq}), r.ready(full.Healthy)
 	}
 	offset := 1
 	if name == RoleFullNode {
@@ -228,6 +299,9 @@ func (d *Devnet) Sequencer() *sequencer.Sequencer { return d.seq }
 
 // ReplicaNode returns the in-process replica, or nil.
 func (d *Devnet) ReplicaNode() *Role { return d.replica }
+
+// ProverNode returns the in-process prover, or nil.
+func (d *Devnet) ProverNode() *prover.Prover { return d.prover }
 
 // FullNodeRole returns the in-process full node, or nil.
 func (d *Devnet) FullNodeRole() *Role { return d.fullnode }

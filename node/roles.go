@@ -5,7 +5,9 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -18,6 +20,7 @@ import (
 	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/fullnode"
 	"github.com/meganode/meganode/p2p"
+	"github.com/meganode/meganode/prover"
 	"github.com/meganode/meganode/replica"
 	"github.com/meganode/meganode/rpc"
 	"github.com/meganode/meganode/sequencer"
@@ -41,11 +44,18 @@ type RoleConfig struct {
 	SequencerURL     string            // replica, full node: where transactions are forwarded
 	Replica          replica.Config
 	FullNode         fullnode.Config
+	// Finality: the provers a sequencer, replica or full node believes; with
+	// none the node keeps no finality ladder (safe and finalized name its
+	// sealed head).
+	Finality  FinalityConfig
+	ProverKey *ecdsa.PrivateKey // prover: signs attestations and fraud proofs
+	Prover    prover.Config
 }
 
 // DefaultRoleConfig returns the defaults of every role.
 func DefaultRoleConfig() RoleConfig {
-	return RoleConfig{Config: DefaultConfig(), Replica: replica.DefaultConfig(), FullNode: fullnode.DefaultConfig()}
+	return RoleConfig{Config: DefaultConfig(), Replica: replica.DefaultConfig(), FullNode: fullnode.DefaultConfig(), Prover: prover.DefaultConfig(),
+		Finality: FinalityConfig{Quorum: 1, Window: 10 * time.Minute}}
 }
 
 // Role is one role running as its own process: its store, its p2p node, its
@@ -60,6 +70,8 @@ type Role struct {
 	seq      *sequencer.Sequencer
 	rep      *replica.Replica
 	full     *fullnode.FullNode
+	prover   *prover.Prover
+	fin      *tracker
 	starts   []func(context.Context) error
 	stops    []func(context.Context) error
 	stopOnce sync.Once
@@ -80,6 +92,88 @@ func (r *Role) Replica() *replica.Replica { return r.rep }
 
 // FullNode returns the verifier of a full-node role.
 func (r *Role) FullNode() *fullnode.FullNode { return r.full }
+
+// Prover returns the prover of a prover role.
+func (r *Role) Prover() *prover.Prover { return r.prover }
+
+// Finality returns the role's finality ladder, or nil.
+func (r *Role) Finality() rpc.FinalityReader {
+	if r.fin == nil {
+		return nil
+	}
+	return r.fin
+}
+
+// addFinality gives the role a finality ladder when provers are configured.
+func (r *Role) addFinality(cfg FinalityConfig, sequencer common.Address, verifies bool) error {
+	if len(cfg.Provers) == 0 {
+		return nil
+	}
+	t, err := newTracker(cfg, r.store, sequencer, verifies, r.log)
+	if err != nil {
+		return err
+	}
+	r.fin = t
+	heads := func(pick func(chain.FinalityHeads) chain.BlockID) func() float64 {
+		return func() float64 { return float64(pick(t.FinalityHeads()).Number) }
+	}
+	r.gauge("meganode_finality_safe_block", "Newest safe block on this node.", heads(func(h chain.FinalityHeads) chain.BlockID { return h.Safe }))
+	r.gauge("meganode_finality_proven_block", "Newest block a quorum of provers attested.", heads(func(h chain.FinalityHeads) chain.BlockID { return h.Proven }))
+	r.gauge("meganode_finality_finalized_block", "Newest finalized block.", heads(func(h chain.FinalityHeads) chain.BlockID { return h.Finalized }))
+	r.gauge("meganode_finality_disputed", "1 once a valid fraud proof convicted a block (see /ready for which).", func() float64 {
+		if t.Healthy() != nil {
+			return 1
+		}
+		return 0
+	})
+	r.counter("meganode_finality_attestations_total", "Prover attestations checked and counted.", t.attestations.Load)
+	r.counter("meganode_finality_refused_total", "Attestations and fraud proofs refused (wrong block, roots, signature or proof).", t.refused.Load)
+	return nil
+}
+
+// finalitySigners adds the prover kinds to a role's p2p signers.
+func (r *Role) finalitySigners(cfg FinalityConfig, signers map[p2p.Kind][]common.Address) {
+	if r.fin != nil {
+		signers[p2p.Attestations] = cfg.Provers
+		signers[p2p.FraudProofs] = cfg.Provers
+	}
+}
+
+// startFinality follows attestations and fraud proofs over p2p and the
+// role's heads.
+func (r *Role) startFinality(ctx context.Context, heads headFeed) error {
+	if r.fin == nil {
+		return nil
+	}
+	for _, kind := range []p2p.Kind{p2p.Attestations, p2p.FraudProofs} {
+		sub, err := r.net.Subscribe(kind)
+		if err != nil {
+			return err
+		}
+		r.fin.Follow(ctx, sub)
+	}
+	r.fin.Start(heads, r.net)
+	return nil
+}
+
+// ready is the role's readiness with its finality's: a valid fraud proof
+// degrades it.
+func (r *Role) ready(base func() error) func() error {
+	return func() error {
+		var fin error
+		if r.fin != nil {
+			fin = r.fin.Healthy()
+		}
+		return errors.Join(base(), fin)
+	}
+}
+
+func (r *Role) backend(b rpc.Backend) rpc.Backend {
+	if r.fin != nil {
+		b.Finality = r.fin
+	}
+	return b
+}
 
 // Start starts every part, dependencies first.
 func (r *Role) Start(ctx context.Context) error {
@@ -140,7 +234,7 @@ func (r *Role) counter(name, help string, f func() uint64) {
 }
 
 // startP2P starts the p2p node; it is closed by Stop.
-func (r *Role) startP2P(ctx context.Context, cfg RoleConfig, signers map[p2p.Kind]common.Address, provider p2p.Provider) error {
+func (r *Role) startP2P(ctx context.Context, cfg RoleConfig, signers map[p2p.Kind][]common.Address, provider p2p.Provider) error {
 	n, err := p2p.New(ctx, p2p.Config{
 		ChainID: cfg.Chain.ChainID, Listen: cfg.P2P.Listen, KeyFile: cfg.P2P.KeyFile, Peers: cfg.P2P.Peers,
 		Signers: signers, Provider: provider,
@@ -202,14 +296,24 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	r.seq = seq
 	pub := sequencer.NewPublisher(seq, r.store, cfg.SequencerKey, log)
 	addr := crypto.PubkeyToAddress(cfg.SequencerKey.PublicKey)
-	signers := map[p2p.Kind]common.Address{p2p.MiniBlocks: addr, p2p.Blocks: addr, p2p.Witnesses: addr}
+	if err := r.addFinality(cfg.Finality, addr, false); err != nil {
+		r.Stop(context.Background())
+		return nil, err
+	}
+	signers := map[p2p.Kind][]common.Address{p2p.MiniBlocks: {addr}, p2p.Blocks: {addr}, p2p.Witnesses: {addr}}
+	r.finalitySigners(cfg.Finality, signers)
+	follow, cancel := context.WithCancel(context.Background())
 	r.then(func(ctx context.Context) error {
 		if err := r.startP2P(ctx, cfg, signers, pub.Provider()); err != nil {
 			return err
 		}
 		pub.Start(r.net)
-		return nil
+		return r.startFinality(follow, seq.Heads)
 	}, func(context.Context) error {
+		cancel()
+		if r.fin != nil {
+			r.fin.Stop()
+		}
 		pub.Stop()
 		if r.net == nil {
 			return nil
@@ -219,8 +323,8 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	r.then(seq.Start, seq.Stop)
 	r.counter("meganode_sequencer_published_total", "Messages the sequencer published.", func() uint64 { s, _ := pub.Published(); return s })
 	r.counter("meganode_sequencer_publish_failures_total", "Messages the sequencer failed to publish.", func() uint64 { _, f := pub.Published(); return f })
-	backend := rpc.Backend{Chain: r.store, Latest: seq, Txs: seq, Feeds: seq, Pool: seq.Pool()}
-	if err := r.newRPC(cfg.RPC, backend, seq.Healthy); err != nil {
+	backend := r.backend(rpc.Backend{Chain: r.store, Latest: seq, Txs: seq, Feeds: seq, Pool: seq.Pool()})
+	if err := r.newRPC(cfg.RPC, backend, r.ready(seq.Healthy)); err != nil {
 		r.Stop(context.Background())
 		return nil, err
 	}
@@ -249,23 +353,31 @@ func NewReplica(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		return nil, err
 	}
 	r.rep = rep
-	signers := map[p2p.Kind]common.Address{p2p.MiniBlocks: cfg.SequencerAddress, p2p.Blocks: cfg.SequencerAddress}
+	if err := r.addFinality(cfg.Finality, cfg.SequencerAddress, false); err != nil {
+		r.Stop(context.Background())
+		return nil, err
+	}
+	signers := map[p2p.Kind][]common.Address{p2p.MiniBlocks: {cfg.SequencerAddress}, p2p.Blocks: {cfg.SequencerAddress}}
+	r.finalitySigners(cfg.Finality, signers)
 	follow, cancel := context.WithCancel(context.Background())
 	r.then(func(ctx context.Context) error {
 		if err := r.startP2P(ctx, cfg, signers, rep.Provider()); err != nil {
 			return err
 		}
 		rep.Start(r.net)
-		for kind := range signers {
+		for _, kind := range []p2p.Kind{p2p.MiniBlocks, p2p.Blocks} {
 			sub, err := r.net.Subscribe(kind)
 			if err != nil {
 				return err
 			}
 			rep.Follow(follow, sub)
 		}
-		return nil
+		return r.startFinality(follow, rep.Heads)
 	}, func(context.Context) error {
 		cancel()
+		if r.fin != nil {
+			r.fin.Stop()
+		}
 		rep.Stop()
 		if r.net == nil {
 			return nil
@@ -273,8 +385,8 @@ func NewReplica(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		return r.net.Close()
 	})
 	r.replicaMetrics(rep)
-	backend := rpc.Backend{Chain: r.store, Latest: rep, Feeds: rep, Forward: fwd}
-	if err := r.newRPC(cfg.RPC, backend, rep.Healthy); err != nil {
+	backend := r.backend(rpc.Backend{Chain: r.store, Latest: rep, Feeds: rep, Forward: fwd})
+	if err := r.newRPC(cfg.RPC, backend, r.ready(rep.Healthy)); err != nil {
 		r.Stop(context.Background())
 		return nil, err
 	}
@@ -320,23 +432,31 @@ func NewFullNode(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		return nil, err
 	}
 	r.full = full
-	signers := map[p2p.Kind]common.Address{p2p.Blocks: cfg.SequencerAddress, p2p.Witnesses: cfg.SequencerAddress}
+	if err := r.addFinality(cfg.Finality, cfg.SequencerAddress, true); err != nil {
+		r.Stop(context.Background())
+		return nil, err
+	}
+	signers := map[p2p.Kind][]common.Address{p2p.Blocks: {cfg.SequencerAddress}, p2p.Witnesses: {cfg.SequencerAddress}}
+	r.finalitySigners(cfg.Finality, signers)
 	follow, cancel := context.WithCancel(context.Background())
 	r.then(func(ctx context.Context) error {
 		if err := r.startP2P(ctx, cfg, signers, nil); err != nil {
 			return err
 		}
 		full.Start(r.net)
-		for kind := range signers {
+		for _, kind := range []p2p.Kind{p2p.Blocks, p2p.Witnesses} {
 			sub, err := r.net.Subscribe(kind)
 			if err != nil {
 				return err
 			}
 			full.Follow(follow, sub)
 		}
-		return nil
+		return r.startFinality(follow, full.Heads)
 	}, func(context.Context) error {
 		cancel()
+		if r.fin != nil {
+			r.fin.Stop()
+		}
 		full.Stop()
 		if r.net == nil {
 			return nil
@@ -345,10 +465,71 @@ func NewFullNode(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	})
 	r.fullNodeMetrics(full)
 	ro := &readOnly{store: r.store}
-	backend := rpc.Backend{Chain: r.store, Latest: ro, Feeds: ro, Forward: fwd}
-	if err := r.newRPC(cfg.RPC, backend, full.Healthy); err != nil {
+	backend := r.backend(rpc.Backend{Chain: r.store, Latest: ro, Feeds: ro, Forward: fwd})
+	if err := r.newRPC(cfg.RPC, backend, r.ready(full.Healthy)); err != nil {
 		r.Stop(context.Background())
 		return nil, err
 	}
 	return r, nil
+}
+
+// NewProver builds a prover role: it follows the sequencer's blocks and
+// witnesses, verifies each statelessly and publishes an attestation or a
+// fraud proof signed with cfg.ProverKey. It keeps no chain state; its RPC
+// serves /health, /ready and /metrics.
+func NewProver(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	if cfg.ProverKey == nil {
+		return nil, errors.New("the prover needs its signing key")
+	}
+	r := &Role{Name: "prover", log: log, registry: prometheus.NewRegistry()}
+	pv, err := prover.New(cfg.Prover, cfg.Chain.ChainConfig(), cfg.ProverKey, 1, log)
+	if err != nil {
+		return nil, err
+	}
+	r.prover = pv
+	provers := cfg.Finality.Provers
+	if !slices.Contains(provers, pv.Address()) {
+		provers = append(slices.Clone(provers), pv.Address())
+	}
+	seq := cfg.SequencerAddress
+	signers := map[p2p.Kind][]common.Address{p2p.Blocks: {seq}, p2p.Witnesses: {seq}, p2p.Attestations: provers, p2p.FraudProofs: provers}
+	follow, cancel := context.WithCancel(context.Background())
+	r.then(func(ctx context.Context) error {
+		if err := r.startP2P(ctx, cfg, signers, pv.Provider()); err != nil {
+			return err
+		}
+		pv.Start(r.net)
+		for _, kind := range []p2p.Kind{p2p.Blocks, p2p.Witnesses} {
+			sub, err := r.net.Subscribe(kind)
+			if err != nil {
+				return err
+			}
+			pv.Follow(follow, sub)
+		}
+		return nil
+	}, func(context.Context) error {
+		cancel()
+		pv.Stop()
+		if r.net == nil {
+			return nil
+		}
+		return r.net.Close()
+	})
+	r.proverMetrics(pv)
+	if err := r.newRPC(cfg.RPC, rpc.Backend{}, nil); err != nil {
+		r.Stop(context.Background())
+		return nil, err
+	}
+	log.Info().Stringer("signer", pv.Address()).Msg("prover signing key")
+	return r, nil
+}
+
+func (r *Role) proverMetrics(pv *prover.Prover) {
+	r.counter("meganode_prover_attested_total", "Blocks verified and attested.", func() uint64 { return pv.Stats().Attested })
+	r.counter("meganode_prover_fraud_proofs_total", "Blocks found invalid; a fraud proof was published.", func() uint64 { return pv.Stats().Disputed })
+	r.counter("meganode_prover_unverifiable_total", "Blocks whose witness did not allow a verdict.", func() uint64 { return pv.Stats().Unverifiable })
+	r.counter("meganode_prover_deferred_total", "Blocks left for later because the prover was behind (fetched again in turn).", func() uint64 { return pv.Stats().Deferred })
 }

@@ -35,9 +35,10 @@ type Config struct {
 	KeyFile string
 	// Peers are static peers and bootnodes: multiaddrs ending in /p2p/<id>.
 	Peers []string
-	// Signers says who must have signed each kind; a kind without a signer
-	// is not subscribed to or relayed.
-	Signers map[Kind]common.Address
+	// Signers says who may sign each kind (the sequencer; the provers for
+	// attestations and fraud proofs); a kind without signers is not
+	// subscribed to or relayed.
+	Signers map[Kind][]common.Address
 	// Provider serves gap requests from other nodes; nil serves none.
 	Provider Provider
 }
@@ -49,6 +50,7 @@ type Message struct {
 	Payload []byte
 	Data    []byte
 	From    peer.ID
+	Signer  common.Address
 }
 
 // Node is a libp2p host with the gossipsub topics and the request-response
@@ -134,8 +136,8 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("gossipsub: %w", err)
 	}
 	n.ps = ps
-	for kind, signer := range cfg.Signers {
-		if err := n.join(kind, signer); err != nil {
+	for kind, signers := range cfg.Signers {
+		if err := n.join(kind, signers); err != nil {
 			h.Close()
 			return nil, err
 		}
@@ -184,16 +186,22 @@ func (n *Node) redial(ctx context.Context) {
 	}
 }
 
-func (n *Node) join(kind Kind, signer common.Address) error {
+// validated is what a topic validator hands the subscription.
+type validated struct {
+	payload []byte
+	signer  common.Address
+}
+
+func (n *Node) join(kind Kind, signers []common.Address) error {
 	topic := Topic(n.cfg.ChainID, kind)
 	err := n.ps.RegisterTopicValidator(topic, func(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
-		payload, err := OpenFrom(m.Data, kind, n.cfg.ChainID, signer)
+		payload, signer, err := OpenFromAny(m.Data, kind, n.cfg.ChainID, signers)
 		if err != nil {
 			n.rejected.Add(1)
 			n.log.Warn().Str("topic", topic).Str("peer", from.String()).Err(err).Msg("rejected gossip message")
 			return pubsub.ValidationReject
 		}
-		m.ValidatorData = payload
+		m.ValidatorData = validated{payload, signer}
 		return pubsub.ValidationAccept
 	})
 	if err != nil {
@@ -242,8 +250,8 @@ func (s *Subscription) Next(ctx context.Context) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	payload, _ := m.ValidatorData.([]byte)
-	return Message{Kind: s.kind, Payload: payload, Data: m.Data, From: m.ReceivedFrom}, nil
+	v, _ := m.ValidatorData.(validated)
+	return Message{Kind: s.kind, Payload: v.payload, Data: m.Data, From: m.ReceivedFrom, Signer: v.signer}, nil
 }
 
 // Pump hands each message to deliver until ctx ends or deliver returns

@@ -131,7 +131,7 @@ func newNode(t *testing.T, cfg Config) *Node {
 	t.Helper()
 	cfg.ChainID = chainID
 	if cfg.Signers == nil {
-		cfg.Signers = map[Kind]common.Address{MiniBlocks: seqAddr, Blocks: seqAddr}
+		cfg.Signers = map[Kind][]common.Address{MiniBlocks: {seqAddr}, Blocks: {seqAddr}}
 	}
 	n, err := New(context.Background(), cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel))
 	if err != nil {
@@ -190,7 +190,7 @@ func TestGossipRelaysOnlySignedMessages(t *testing.T) {
 	seq := newNode(t, Config{})
 	relay := newNode(t, Config{})
 	replica := newNode(t, Config{})
-	forger := newNode(t, Config{Signers: map[Kind]common.Address{MiniBlocks: forgerAddr}})
+	forger := newNode(t, Config{Signers: map[Kind][]common.Address{MiniBlocks: {forgerAddr}}})
 
 	relayJoins := joins(t, ctx, relay, 3)
 	seqJoins := joins(t, ctx, seq, 1)

@@ -99,7 +99,7 @@ func writeItem(w *bufio.Writer, b []byte) error {
 // like a gossiped one (version, size, signature of kind's signer) and returns
 // them with their payloads. A peer that has fewer returns fewer.
 func (n *Node) Fetch(ctx context.Context, p peer.ID, kind Kind, from, count uint64) ([]Message, error) {
-	signer, ok := n.cfg.Signers[kind]
+	signers, ok := n.cfg.Signers[kind]
 	if !ok {
 		return nil, fmt.Errorf("p2p: no signer for %s", kind)
 	}
@@ -122,10 +122,10 @@ func (n *Node) Fetch(ctx context.Context, p peer.ID, kind Kind, from, count uint
 	if err := s.CloseWrite(); err != nil {
 		return nil, err
 	}
-	return readItems(bufio.NewReader(s), kind, n.cfg.ChainID, signer, count, p)
+	return readItems(bufio.NewReader(s), kind, n.cfg.ChainID, signers, count, p)
 }
 
-func readItems(r *bufio.Reader, kind Kind, chainID uint64, signer common.Address, count uint64, p peer.ID) ([]Message, error) {
+func readItems(r *bufio.Reader, kind Kind, chainID uint64, signers []common.Address, count uint64, p peer.ID) ([]Message, error) {
 	var out []Message
 	for {
 		l, err := binary.ReadUvarint(r)
@@ -148,11 +148,11 @@ func readItems(r *bufio.Reader, kind Kind, chainID uint64, signer common.Address
 		if uint64(len(out)) == count {
 			return out, fmt.Errorf("p2p: peer %s sent more than %d messages", p, count)
 		}
-		payload, err := OpenFrom(data, kind, chainID, signer)
+		payload, signer, err := OpenFromAny(data, kind, chainID, signers)
 		if err != nil {
 			return out, fmt.Errorf("p2p: peer %s sent a bad %s message: %w", p, kind, err)
 		}
-		out = append(out, Message{Kind: kind, Payload: payload, Data: data, From: p})
+		out = append(out, Message{Kind: kind, Payload: payload, Data: data, From: p, Signer: signer})
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/golang/snappy"
 
@@ -25,10 +26,11 @@ const (
 	Blocks       Kind = "blocks"
 	Witnesses    Kind = "witnesses"
 	Attestations Kind = "attestations"
+	FraudProofs  Kind = "fraudproofs"
 )
 
 // Kinds lists every gossiped kind.
-var Kinds = []Kind{MiniBlocks, Blocks, Witnesses, Attestations}
+var Kinds = []Kind{MiniBlocks, Blocks, Witnesses, Attestations, FraudProofs}
 
 // Topic is the gossipsub topic of kind on chainID.
 func Topic(chainID uint64, kind Kind) string {
@@ -123,12 +125,18 @@ func Open(data []byte, kind Kind, chainID uint64) ([]byte, common.Address, error
 
 // OpenFrom is Open that also wants a given signer.
 func OpenFrom(data []byte, kind Kind, chainID uint64, signer common.Address) ([]byte, error) {
+	payload, _, err := OpenFromAny(data, kind, chainID, []common.Address{signer})
+	return payload, err
+}
+
+// OpenFromAny is Open that wants one of signers and returns which it was.
+func OpenFromAny(data []byte, kind Kind, chainID uint64, signers []common.Address) ([]byte, common.Address, error) {
 	payload, from, err := Open(data, kind, chainID)
 	if err != nil {
-		return nil, err
+		return nil, common.Address{}, err
 	}
-	if from != signer {
-		return nil, fmt.Errorf("%w: signed by %s, want %s", ErrWrongKey, from.Hex(), signer.Hex())
+	if !slices.Contains(signers, from) {
+		return nil, common.Address{}, fmt.Errorf("%w: signed by %s, want one of %v", ErrWrongKey, from.Hex(), signers)
 	}
-	return payload, nil
+	return payload, from, nil
 }

@@ -70,5 +70,9 @@ type Backend struct {
 	Forward Forwarder
 	Feeds   Feeds
 	Pool    TxPool             // txpool namespace; nil switches it off
+	// Finality serves the safe and finalized tags, mega_getFinality, the
+	// optimism_ methods and the finality subscription; without it both tags
+	// name the sealed head.
+	Finality FinalityReader
 	Dev     []chain.DevAccount // unlocked accounts (devnet only)
 }

@@ -25,7 +25,7 @@ type DebugAPI struct {
 }
 
 func newDebugAPI(b Backend) *DebugAPI {
-	return &DebugAPI{b: b, tracers: chain.NewTracerAPI(b.Chain, rpcGasCap)}
+	return &DebugAPI{b: b, tracers: chain.NewTracerAPI(b.Chain, rpcGasCap, b.tagNumber)}
 }
 
 // TraceTransaction re-executes a sealed tx under a tracer.
@@ -79,6 +79,9 @@ func (api *DebugAPI) blockHash(bnh gethrpc.BlockNumberOrHash) (common.Hash, bool
 		return h, true
 	}
 	num, _ := bnh.Number()
+	if n, ok := api.b.tagNumber(num); ok {
+		num = gethrpc.BlockNumber(n)
+	}
 	b := chain.BlockByTag(api.b.Chain, num)
 	if b == nil {
 		return common.Hash{}, false

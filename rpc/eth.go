@@ -91,8 +91,11 @@ func (api *EthAPI) resolveHeader(bnh gethrpc.BlockNumberOrHash) (*types.Header, 
 		return h, nil
 	}
 	num, _ := bnh.Number()
+	if n, ok := api.b.tagNumber(num); ok {
+		return api.b.Chain.GetHeaderByNumber(n), nil
+	}
 	switch num {
-	case gethrpc.LatestBlockNumber, gethrpc.PendingBlockNumber, gethrpc.SafeBlockNumber, gethrpc.FinalizedBlockNumber:
+	case gethrpc.LatestBlockNumber, gethrpc.PendingBlockNumber:
 		return api.b.Chain.CurrentHeader(), nil
 	case gethrpc.EarliestBlockNumber:
 		return api.b.Chain.GetHeaderByNumber(0), nil

@@ -206,8 +206,11 @@ func (api *EthAPI) logRange(crit *FilterCriteria) (blockRange, error) {
 		if n == nil {
 			return def, false
 		}
+		if t, ok := api.b.tagNumber(*n); ok {
+			return min(t, head), false
+		}
 		switch *n {
-		case gethrpc.LatestBlockNumber, gethrpc.SafeBlockNumber, gethrpc.FinalizedBlockNumber:
+		case gethrpc.LatestBlockNumber:
 			return head, false
 		case gethrpc.PendingBlockNumber:
 			return head + 1, true

@@ -180,6 +180,14 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 			if err := srv.RegisterName("debug", newDebugAPI(b)); err != nil {
 				return nil, err
 			}
+			if b.Finality != nil {
+				if err := srv.RegisterName("mega", &FinalityAPI{b: b}); err != nil {
+					return nil, err
+				}
+				if err := srv.RegisterName("optimism", &OptimismAPI{b: b}); err != nil {
+					return nil, err
+				}
+			}
 			if b.Pool != nil {
 				if err := srv.RegisterName("txpool", &TxPoolAPI{pool: b.Pool, config: b.Chain.ChainConfig()}); err != nil {
 					return nil, err

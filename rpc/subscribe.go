@@ -165,6 +165,18 @@ func (s *Server) subscribe(c *wsConn, params json.RawMessage) (string, func(), e
 			return [][]byte{mustJSON(head)}
 		})
 
+	case "finality":
+		if api.b.Finality == nil {
+			return "", nil, &subscriptionNotFoundError{name}
+		}
+		return feedSubscribe(c, api.b.Finality.FinalityChanges(subscriptionBuffer), func(ch *chain.FinalityChange) [][]byte {
+			h := api.b.Chain.GetHeaderByNumber(ch.Block.Number)
+			if h != nil && h.Hash() != ch.Block.Hash {
+				h = nil // a disputed block this node refused
+			}
+			return [][]byte{mustJSON(marshalFinalityChange(ch, h, api.b.Finality.FinalityHeads()))}
+		})
+
 	case "newPendingTransactions":
 		var full bool
 		if raw := arg(1); raw != nil {

@@ -106,19 +106,28 @@ func (p *Publisher) loop(ctx context.Context, net Gossip, minis *chain.Subscript
 }
 
 func (p *Publisher) publishBlock(ctx context.Context, net Gossip, m *chain.BlockMessage) {
-	block, witness := splitWitness(m)
+	block, witness := p.splitWitness(m)
 	num := m.Bundle.Block.NumberU64()
 	p.publish(ctx, net, p2p.Blocks, num, block)
 	p.publish(ctx, net, p2p.Witnesses, num, witness)
 }
 
 // splitWitness separates a sealed block's witness from the rest, which is
-// all a replica needs.
-func splitWitness(m *chain.BlockMessage) (*chain.BlockMessage, *chain.WitnessMessage) {
+// all a replica needs, and adds the message passer's proof to the witness.
+func (p *Publisher) splitWitness(m *chain.BlockMessage) (*chain.BlockMessage, *chain.WitnessMessage) {
 	b := *m.Bundle
 	b.Witness = nil
-	return &chain.BlockMessage{Bundle: &b, MiniBlockCount: m.MiniBlockCount, Senders: m.Senders},
-		&chain.WitnessMessage{Number: b.Block.NumberU64(), Hash: b.Block.Hash(), Witness: m.Bundle.Witness}
+	w := &chain.WitnessMessage{Number: b.Block.NumberU64(), Hash: b.Block.Hash(), Witness: m.Bundle.Witness}
+	if b.StateDiff != nil {
+		// The state the block really has: its header's root, except under
+		// fault injection.
+		proof, err := chain.AccountProof(p.store.StateDatabase(), b.StateDiff.Root, chain.MessagePasser)
+		if err != nil {
+			p.log.Error().Err(err).Uint64("block", w.Number).Msg("no message passer proof; provers cannot attest this block")
+		}
+		w.PasserProof = proof
+	}
+	return &chain.BlockMessage{Bundle: &b, MiniBlockCount: m.MiniBlockCount, Senders: m.Senders}, w
 }
 
 func (p *Publisher) publish(ctx context.Context, net Gossip, kind p2p.Kind, number uint64, msg any) {
@@ -149,7 +158,7 @@ func (p *Publisher) seal(kind p2p.Kind, msg any) ([]byte, error) {
 type storeProvider struct{ p *Publisher }
 
 func (s storeProvider) Range(kind p2p.Kind, from, count uint64) ([][]byte, error) {
-	if kind == p2p.MiniBlocks {
+	if kind != p2p.Blocks && kind != p2p.Witnesses {
 		return nil, nil
 	}
 	var out [][]byte
@@ -158,7 +167,7 @@ func (s storeProvider) Range(kind p2p.Kind, from, count uint64) ([][]byte, error
 		if err != nil || m == nil {
 			return out, err
 		}
-		block, witness := splitWitness(m)
+		block, witness := s.p.splitWitness(m)
 		var msg any = block
 		if kind == p2p.Witnesses {
 			msg = witness

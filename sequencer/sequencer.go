@@ -40,6 +40,10 @@ type Config struct {
 	Coinbase      common.Address // fee recipient
 	Pool          PoolConfig
 	PreconfHash   common.Hash // blockHash of preconfirmed receipts, default all-ones
+	// FaultyRootAt, when set, seals that block with a wrong state root (the
+	// state itself stays right and later blocks build on it): a devnet-only
+	// fault injection for fraud-proof tests.
+	FaultyRootAt uint64
 }
 
 // DefaultConfig returns the devnet defaults.
@@ -82,6 +86,7 @@ type View struct {
 	MiniBlock uint64 // number of mini-blocks sealed so far in the chain
 	MiniIndex uint64 // mini-blocks sealed so far in the pending block
 	overlay   *chain.Overlay
+	root      common.Hash  // the sealed head's state (its header's root but under fault injection)
 	base      state.Reader // the sealed root's reader, opened once per block
 	reader    state.Reader // overlay over base
 }
@@ -108,6 +113,7 @@ type Sequencer struct {
 	miniCount uint64 // global mini-blocks sealed
 	miniIndex uint64
 	unsealed  []*pooledTx
+	realRoots map[common.Hash]common.Hash // fault injection: block hash → the state it really has
 	receipts  []*types.Receipt
 	miniGas   uint64
 	failed    error
@@ -467,6 +473,7 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 		MiniBlock: s.miniCount,
 		MiniIndex: s.miniIndex,
 		overlay:   overlay,
+		root:      old.root,
 		base:      old.base,
 		reader:    overlay.Reader(old.base),
 	})
@@ -513,6 +520,14 @@ func (s *Sequencer) sealBlock() error {
 		return err
 	}
 	h := sb.Block.Header()
+	if h.Root != sb.Diff.Root {
+		if s.realRoots == nil {
+			s.realRoots = make(map[common.Hash]common.Hash)
+		}
+		s.realRoots[sb.Block.Hash()] = sb.Diff.Root
+		s.log.Error().Uint64("block", h.Number.Uint64()).Stringer("header_root", h.Root).Stringer("real_root", sb.Diff.Root).
+			Msg("fault injection: sealed a block with a wrong state root")
+	}
 	s.log.Info().Uint64("block", h.Number.Uint64()).Stringer("hash", sb.Block.Hash()).Int("txs", len(sb.Block.Transactions())).
 		Uint64("gas", h.GasUsed).Uint64("miniblocks", s.miniIndex).Msg("sealed block")
 	s.headFeed.Send(&chain.Head{Header: h, MiniBlockCount: s.miniIndex, MiniBlockOffset: s.miniCount - s.miniIndex})
@@ -532,17 +547,27 @@ func (s *Sequencer) openBlock(now time.Time) error {
 		t = parent.Time + 1
 	}
 	header := chain.NextHeader(s.config, parent, t, s.cfg.GasLimit, s.cfg.Coinbase)
-	b, err := chain.NewBlockBuilder(s.config, s.store, s.store.StateDatabase(), parent, header)
+	root := parent.Root
+	if r, ok := s.realRoots[parent.Hash()]; ok {
+		root = r
+	}
+	var b *chain.BlockBuilder
+	var err error
+	if s.cfg.FaultyRootAt == 0 {
+		b, err = chain.NewBlockBuilder(s.config, s.store, s.store.StateDatabase(), parent, header)
+	} else {
+		b, err = chain.NewFaultyBlockBuilder(s.config, s.store, s.store.StateDatabase(), parent, root, header, header.Number.Uint64() == s.cfg.FaultyRootAt)
+	}
 	if err != nil {
 		return err
 	}
-	base, err := s.baseReader(parent.Root)
+	base, err := s.baseReader(root)
 	if err != nil {
 		return err
 	}
 	s.builder, s.opened, s.miniIndex, s.senders = b, now, 0, nil
 	pb := chain.NewPendingBlock(types.CopyHeader(header))
-	s.view.Store(&View{Sealed: parent, Pending: pb, MiniBlock: s.miniCount, base: base, reader: base})
+	s.view.Store(&View{Sealed: parent, Pending: pb, MiniBlock: s.miniCount, root: root, base: base, reader: base})
 	s.pool.NewBlock()
 	return nil
 }
@@ -554,7 +579,7 @@ func (s *Sequencer) BaseFee() *big.Int { return s.view.Load().Pending.Header.Bas
 // header of the block being built, the context "latest" calls execute in.
 func (s *Sequencer) LatestState() (*state.StateDB, *types.Header, error) {
 	v := s.view.Load()
-	st, err := chain.StateWithOverlay(s.store.StateDatabase(), v.Sealed.Root, v.reader)
+	st, err := chain.StateWithOverlay(s.store.StateDatabase(), v.root, v.reader)
 	if err != nil {
 		return nil, nil, err
 	}

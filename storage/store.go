@@ -318,8 +318,13 @@ func (s *Store) WriteSealed(sb *chain.SealedBlock, miniCount uint64) error {
 	batch := s.kv.NewBatch()
 	release := s.db.capture(batch)
 	// The state update's nodes are in the triedb's dirty cache since Seal;
-	// Commit flushes them, and capture routes the flush into the batch.
-	err := s.triedb.Commit(block.Root(), false)
+	// Commit flushes them, and capture routes the flush into the batch. The
+	// update's root is the header's but under fault injection.
+	root := block.Root()
+	if sb.Update != nil {
+		root = sb.Update.Root
+	}
+	err := s.triedb.Commit(root, false)
 	release()
 	if err != nil {
 		return fmt.Errorf("commit state of block %d: %w", block.NumberU64(), err)

@@ -45,7 +45,9 @@ func main() {
 				Usage: "run a local devnet (sequencer, storage and RPC in one process)",
 				Flags: concat(rpcFlags(defaults), chainFlags(defaults), sequencerFlags(defaults), []cli.Flag{
 					&cli.StringFlag{Name: "datadir", Usage: "data directory; empty keeps the chain in memory", EnvVars: env("DATADIR")},
-					&cli.StringSliceFlag{Name: "roles", Value: cli.NewStringSlice(defaults.Roles...), Usage: "roles to run in process: sequencer (always), replica (RPC on http.port+1), fullnode (http.port+2)", EnvVars: env("ROLES")},
+					&cli.StringSliceFlag{Name: "roles", Value: cli.NewStringSlice(defaults.Roles...), Usage: "roles to run in process: sequencer (always), replica (RPC on http.port+1), fullnode (http.port+2), prover", EnvVars: env("ROLES")},
+					&cli.DurationFlag{Name: "finality.window", Value: defaults.FinalityWindow, Usage: "challenge window: how long a proven block waits for a fraud proof before it is finalized", EnvVars: env("FINALITY_WINDOW")},
+					&cli.Uint64Flag{Name: "dev.faulty-root-at", Usage: "fault injection (devnet only): seal this block with a wrong state root", EnvVars: env("DEV_FAULTY_ROOT_AT")},
 					logFormatFlag, logLevelFlag,
 				}),
 				Action: runDevnet,
@@ -75,7 +77,7 @@ func main() {
 			{
 				Name:  "sequencer",
 				Usage: "run the sequencer alone: it produces blocks and publishes them over p2p, signed with its key",
-				Flags: concat(rpcFlags(defaults), chainFlags(defaults), sequencerFlags(defaults), p2pFlags(), []cli.Flag{
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), sequencerFlags(defaults), p2pFlags(), finalityFlags(), []cli.Flag{
 					&cli.StringFlag{Name: "datadir", Value: "meganode-sequencer", Usage: "data directory", EnvVars: env("DATADIR")},
 					&cli.StringFlag{Name: "sequencer.key", Usage: "file holding the sequencer's signing key (hex); default <datadir>/sequencer.key, created on first start", EnvVars: env("SEQUENCER_KEY")},
 					logFormatFlag, logLevelFlag,
@@ -85,7 +87,7 @@ func main() {
 			{
 				Name:  "replica",
 				Usage: "follow the sequencer: apply its state diffs without executing, serve reads and subscriptions, forward transactions",
-				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), followerFlags(), []cli.Flag{
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), followerFlags(), finalityFlags(), []cli.Flag{
 					&cli.StringFlag{Name: "datadir", Value: "meganode-replica", Usage: "data directory", EnvVars: env("DATADIR")},
 					&cli.DurationFlag{Name: "replica.gap-wait", Value: roleDefaults.Replica.GapWait, Usage: "how long a missing mini-block or block may stay missing before it is requested from peers", EnvVars: env("REPLICA_GAP_WAIT")},
 					logFormatFlag, logLevelFlag,
@@ -95,13 +97,26 @@ func main() {
 			{
 				Name:  "fullnode",
 				Usage: "verify the sequencer: re-execute every block with its witness, advance the safe head, alert on a mismatch",
-				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), followerFlags(), []cli.Flag{
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), followerFlags(), finalityFlags(), []cli.Flag{
 					&cli.StringFlag{Name: "datadir", Value: "meganode-fullnode", Usage: "data directory", EnvVars: env("DATADIR")},
 					&cli.DurationFlag{Name: "fullnode.witness-wait", Value: roleDefaults.FullNode.WitnessWait, Usage: "how long a block waits for its witness before it is re-executed from local state", EnvVars: env("FULLNODE_WITNESS_WAIT")},
 					&cli.BoolFlag{Name: "fullnode.recover-senders", Usage: "recover every signature instead of taking the senders the sequencer signed", EnvVars: env("FULLNODE_RECOVER_SENDERS")},
 					logFormatFlag, logLevelFlag,
 				}),
 				Action: runRole(node.RoleFullNode),
+			},
+			{
+				Name:  "prover",
+				Usage: "check the sequencer statelessly: re-execute every block over its witness, publish a signed attestation or a fraud proof",
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), []cli.Flag{
+					&cli.StringFlag{Name: "datadir", Value: "meganode-prover", Usage: "directory of the prover's keys (it keeps no chain)", EnvVars: env("DATADIR")},
+					&cli.StringFlag{Name: "sequencer.address", Usage: "address of the sequencer's signing key", Required: true, EnvVars: env("SEQUENCER_ADDRESS")},
+					&cli.StringFlag{Name: "prover.key", Usage: "file holding the prover's signing key (hex); default <datadir>/prover.key, created on first start", EnvVars: env("PROVER_KEY")},
+					&cli.IntFlag{Name: "prover.workers", Value: roleDefaults.Prover.Workers, Usage: "blocks verified at once", EnvVars: env("PROVER_WORKERS")},
+					&cli.IntFlag{Name: "prover.pending", Value: roleDefaults.Prover.Pending, Usage: "blocks and witnesses held while waiting for their pair (bounds memory)", EnvVars: env("PROVER_PENDING")},
+					proversFlag, logFormatFlag, logLevelFlag,
+				}),
+				Action: runRole(node.RoleProver),
 			},
 			bench.Command(),
 		},
@@ -195,6 +210,8 @@ func runDevnet(c *cli.Context) error {
 	cfg := node.DefaultConfig()
 	cfg.Storage.Dir = c.String("datadir")
 	cfg.Roles = c.StringSlice("roles")
+	cfg.FinalityWindow = c.Duration("finality.window")
+	cfg.Sequencer.FaultyRootAt = c.Uint64("dev.faulty-root-at")
 	if err := applyFlags(c, &cfg); err != nil {
 		return err
 	}
@@ -237,6 +254,12 @@ func printBanner(w io.Writer, cfg node.Config, d *node.Devnet) {
 	}
 	if r := d.FullNodeRole(); r != nil {
 		fmt.Fprintf(&b, "Full node RPC:     http://%s (in process, re-executes with witnesses)\n", r.RPCAddr())
+	}
+	if p := d.ProverNode(); p != nil {
+		fmt.Fprintf(&b, "Prover:            %s (in process; blocks finalize %s after they are proven)\n", p.Address(), cfg.FinalityWindow)
+	}
+	if cfg.Sequencer.FaultyRootAt != 0 {
+		fmt.Fprintf(&b, "Fault injection:   block %d is sealed with a wrong state root\n", cfg.Sequencer.FaultyRootAt)
 	}
 	fmt.Fprintf(&b, "\nListening on %s (HTTP and websocket)\n\n", d.RPCAddr())
 	fmt.Fprint(w, b.String())

@@ -82,6 +82,18 @@ func p2pFlags() []cli.Flag {
 	}
 }
 
+// proversFlag names the provers a node believes (and a prover relays).
+var proversFlag = &cli.StringSliceFlag{Name: "prover.addresses", Usage: "signing addresses of the provers whose attestations count; none: no finality ladder (safe and finalized name the sealed head)", EnvVars: env("PROVER_ADDRESSES")}
+
+// finalityFlags set what a node believes about finality.
+func finalityFlags() []cli.Flag {
+	return []cli.Flag{
+		proversFlag,
+		&cli.IntFlag{Name: "finality.quorum", Value: 1, Usage: "distinct provers that must attest a block before it is proven", EnvVars: env("FINALITY_QUORUM")},
+		&cli.DurationFlag{Name: "finality.window", Value: roleDefaults.Finality.Window, Usage: "challenge window: how long a proven block waits for a fraud proof before it is finalized", EnvVars: env("FINALITY_WINDOW")},
+	}
+}
+
 func followerFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "sequencer.address", Usage: "address of the sequencer's signing key: messages signed by any other key are rejected", Required: true, EnvVars: env("SEQUENCER_ADDRESS")},
@@ -102,11 +114,13 @@ func applyFlags(c *cli.Context, cfg *node.Config) error {
 		cfg.Sequencer.MiniBlockTime, cfg.Sequencer.BlockTime = c.Duration("miniblock-time"), c.Duration("block-time")
 		cfg.Sequencer.Eager, cfg.Sequencer.EagerMaxTxs = c.Bool("miniblock-eager"), c.Int("miniblock-eager-max-txs")
 	}
-	preconf, err := hexutil.Decode(c.String("preconf-block-hash"))
-	if err != nil || len(preconf) != common.HashLength {
-		return fmt.Errorf("--preconf-block-hash: want 32 bytes of hex, have %q", c.String("preconf-block-hash"))
+	if s := c.String("preconf-block-hash"); s != "" { // not a prover's flag
+		preconf, err := hexutil.Decode(s)
+		if err != nil || len(preconf) != common.HashLength {
+			return fmt.Errorf("--preconf-block-hash: want 32 bytes of hex, have %q", s)
+		}
+		cfg.Sequencer.PreconfHash = common.BytesToHash(preconf)
 	}
-	cfg.Sequencer.PreconfHash = common.BytesToHash(preconf)
 	rt := &cfg.RPC.Realtime
 	rt.SyncTimeout, rt.SyncMaxTimeout, rt.RealtimeTimeout = c.Duration("rpc.sync-timeout"), c.Duration("rpc.sync-max-timeout"), c.Duration("rpc.realtime-timeout")
 	rt.CallAfterTimeout, rt.CallAfterMax, rt.LogsPageSize = c.Duration("rpc.callafter-timeout"), c.Duration("rpc.callafter-max-timeout"), c.Int("rpc.logs-page-size")
@@ -135,7 +149,7 @@ func loadOrCreateKey(path string) (*ecdsa.PrivateKey, error) {
 	}
 	key, err := crypto.HexToECDSA(strings.TrimPrefix(strings.TrimSpace(string(data)), "0x"))
 	if err != nil {
-		return nil, fmt.Errorf("sequencer key %s: %w", path, err)
+		return nil, fmt.Errorf("signing key %s: %w", path, err)
 	}
 	return key, nil
 }
@@ -157,6 +171,17 @@ func runRole(role string) cli.ActionFunc {
 		if cfg.P2P.KeyFile == "" {
 			cfg.P2P.KeyFile = filepath.Join(cfg.Storage.Dir, "p2p.key")
 		}
+		for _, a := range c.StringSlice("prover.addresses") {
+			for _, s := range strings.Split(a, ",") {
+				if !common.IsHexAddress(strings.TrimSpace(s)) {
+					return fmt.Errorf("--prover.addresses: %q is not an address", s)
+				}
+				cfg.Finality.Provers = append(cfg.Finality.Provers, common.HexToAddress(strings.TrimSpace(s)))
+			}
+		}
+		if c.IsSet("finality.quorum") || c.Int("finality.quorum") != 0 {
+			cfg.Finality.Quorum, cfg.Finality.Window = c.Int("finality.quorum"), c.Duration("finality.window")
+		}
 		var r *node.Role
 		switch role {
 		case node.RoleSequencer:
@@ -168,6 +193,20 @@ func runRole(role string) cli.ActionFunc {
 				return err
 			}
 			r, err = node.NewSequencer(cfg, log)
+		case node.RoleProver:
+			path := c.String("prover.key")
+			if path == "" {
+				path = filepath.Join(cfg.Storage.Dir, "prover.key")
+			}
+			if cfg.ProverKey, err = loadOrCreateKey(path); err != nil {
+				return err
+			}
+			if !common.IsHexAddress(c.String("sequencer.address")) {
+				return fmt.Errorf("--sequencer.address %q is not an address", c.String("sequencer.address"))
+			}
+			cfg.SequencerAddress = common.HexToAddress(c.String("sequencer.address"))
+			cfg.Prover.Workers, cfg.Prover.Pending = c.Int("prover.workers"), c.Int("prover.pending")
+			r, err = node.NewProver(cfg, log)
 		default:
 			if !common.IsHexAddress(c.String("sequencer.address")) {
 				return fmt.Errorf("--sequencer.address %q is not an address", c.String("sequencer.address"))
@@ -190,13 +229,23 @@ func runRole(role string) cli.ActionFunc {
 		if err := r.Start(ctx); err != nil {
 			return err
 		}
-		head := r.Store().CurrentHeader()
 		var b strings.Builder
-		fmt.Fprintf(&b, "\nmeganode %s %s: chain id %d, head %d (%s), data directory %s\n\n", role, rpc.Version, cfg.Chain.ChainID, head.Number, head.Hash(), cfg.Storage.Dir)
-		if cfg.SequencerKey != nil {
-			fmt.Fprintf(&b, "Sequencer signer:  %s\n", crypto.PubkeyToAddress(cfg.SequencerKey.PublicKey))
+		if r.Store() != nil {
+			head := r.Store().CurrentHeader()
+			fmt.Fprintf(&b, "\nmeganode %s %s: chain id %d, head %d (%s), data directory %s\n\n", role, rpc.Version, cfg.Chain.ChainID, head.Number, head.Hash(), cfg.Storage.Dir)
 		} else {
+			fmt.Fprintf(&b, "\nmeganode %s %s: chain id %d, data directory %s\n\n", role, rpc.Version, cfg.Chain.ChainID, cfg.Storage.Dir)
+		}
+		switch {
+		case cfg.ProverKey != nil:
+			fmt.Fprintf(&b, "Prover signer:     %s\nSequencer signer:  %s\n", crypto.PubkeyToAddress(cfg.ProverKey.PublicKey), cfg.SequencerAddress)
+		case cfg.SequencerKey != nil:
+			fmt.Fprintf(&b, "Sequencer signer:  %s\n", crypto.PubkeyToAddress(cfg.SequencerKey.PublicKey))
+		default:
 			fmt.Fprintf(&b, "Sequencer signer:  %s\nForwarding txs to: %s\n", cfg.SequencerAddress, cfg.SequencerURL)
+		}
+		if len(cfg.Finality.Provers) > 0 {
+			fmt.Fprintf(&b, "Provers believed:  %v (quorum %d, window %s)\n", cfg.Finality.Provers, max(cfg.Finality.Quorum, 1), cfg.Finality.Window)
 		}
 		for _, a := range r.P2PAddrs() {
 			fmt.Fprintf(&b, "P2P address:       %s\n", a)

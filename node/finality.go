@@ -1,0 +1,450 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rlp"
+
+	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/p2p"
+	"github.com/meganode/meganode/storage"
+)
+
+// FinalityConfig is who a node believes about finality.
+type FinalityConfig struct {
+	Provers []common.Address // prover keys whose attestations count
+	Quorum  int              // distinct provers a block needs to be proven, default 1
+	Window  time.Duration    // challenge window after a block is proven
+}
+
+// fetcher asks peers for messages by number (a *p2p.Node).
+type fetcher interface {
+	FetchAny(ctx context.Context, kind p2p.Kind, from, count uint64) ([]p2p.Message, error)
+}
+
+// earlyLimit bounds the attestations kept for blocks this node does not
+// hold yet.
+const earlyLimit = 4096
+
+type trackerEvent struct {
+	head     *chain.Head
+	kind     p2p.Kind
+	payload  []byte
+	signer   common.Address
+	fetchEnd bool
+}
+
+// tracker runs one node's finality ladder: it takes the node's sealed (or,
+// on a full node, verified) heads, checks prover attestations against the
+// node's own blocks and state, re-checks fraud proofs, lets the challenge
+// window pass, persists every change and streams it to subscribers. It
+// serves rpc.FinalityReader.
+type tracker struct {
+	log      zerolog.Logger
+	store    *storage.Store
+	config   *params.ChainConfig
+	chainID  uint64
+	sequence common.Address // who signs the blocks a fraud proof carries
+	verifies bool           // a full node: its heads are its own re-executions
+	clock    func() time.Time
+	net      fetcher
+	inbox    chan trackerEvent
+
+	mu     sync.RWMutex
+	ladder *chain.Ladder
+	feed   chain.Feed[*chain.FinalityChange]
+
+	// Loop-owned.
+	early    map[uint64][]trackerEvent
+	proofs   map[common.Hash]bool // fraud-proven block hashes already checked
+	fetching bool
+	askedAt  time.Time
+
+	attestations, refused, disputes atomic.Uint64
+	alert                           atomic.Pointer[error]
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newTracker(cfg FinalityConfig, store *storage.Store, sequencer common.Address, verifies bool, log zerolog.Logger) (*tracker, error) {
+	if cfg.Quorum == 0 {
+		cfg.Quorum = 1
+	}
+	heads, err := store.FinalityHeads()
+	if err != nil {
+		return nil, err
+	}
+	open, err := store.OpenFinality(heads.Finalized.Number)
+	if err != nil {
+		return nil, err
+	}
+	ladder, err := chain.NewLadder(chain.LadderConfig{Provers: cfg.Provers, Quorum: cfg.Quorum, Window: cfg.Window, SelfVerified: verifies}, heads, open)
+	if err != nil {
+		return nil, err
+	}
+	t := &tracker{
+		log: log.With().Str("component", "finality").Logger(), store: store, config: store.ChainConfig(),
+		chainID: store.ChainConfig().ChainID.Uint64(), sequence: sequencer, verifies: verifies, clock: time.Now,
+		inbox: make(chan trackerEvent, 1024), ladder: ladder,
+		early: make(map[uint64][]trackerEvent), proofs: make(map[common.Hash]bool),
+	}
+	if d := heads.Dispute; d != nil {
+		t.raise(d)
+	}
+	return t, nil
+}
+
+// Healthy is nil until a valid fraud proof convicts a block.
+func (t *tracker) Healthy() error {
+	if err := t.alert.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+func (t *tracker) raise(d *chain.Dispute) {
+	err := fmt.Errorf("%w: block %d (%s) disputed by a valid fraud proof: %s", chain.ErrBadBlock, d.Number, d.Hash, d.Reason)
+	t.alert.Store(&err)
+}
+
+// FinalityHeads returns the node's heads.
+func (t *tracker) FinalityHeads() chain.FinalityHeads {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.ladder.Heads()
+}
+
+// BlockFinality returns what the node knows of block n's finality, or nil
+// for a block it does not hold.
+func (t *tracker) BlockFinality(n uint64) (*chain.BlockFinality, error) {
+	t.mu.RLock()
+	b := t.ladder.Block(n)
+	t.mu.RUnlock()
+	if b != nil {
+		return b, nil
+	}
+	return t.store.BlockFinality(n)
+}
+
+// FinalityChanges streams every stage a block reaches, and disputes.
+func (t *tracker) FinalityChanges(buffer int) *chain.Subscription[*chain.FinalityChange] {
+	return t.feed.Subscribe(buffer)
+}
+
+// Deliver hands the tracker a validated attestation or fraud proof.
+func (t *tracker) Deliver(kind p2p.Kind, payload []byte, signer common.Address) {
+	t.inbox <- trackerEvent{kind: kind, payload: payload, signer: signer}
+}
+
+// Follow pumps a subscription of attestations or fraud proofs into the
+// tracker until ctx ends.
+func (t *tracker) Follow(ctx context.Context, sub *p2p.Subscription) {
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		sub.Pump(ctx, func(m p2p.Message) bool {
+			select {
+			case t.inbox <- trackerEvent{kind: m.Kind, payload: m.Payload, signer: m.Signer}:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
+	}()
+}
+
+// headFeed subscribes to the blocks a role adds to its store.
+type headFeed func(buffer int) *chain.Subscription[*chain.Head]
+
+// Start catches the ladder up with the store and follows the role's heads.
+// net, when not nil, is asked for attestations the node missed.
+func (t *tracker) Start(heads headFeed, net fetcher) {
+	t.net = net
+	ctx, cancel := context.WithCancel(context.Background())
+	t.cancel = cancel
+	sub := heads(256)
+	t.catchUp()
+	t.wg.Add(1)
+	go t.loop(ctx, heads, sub)
+}
+
+// catchUp records the blocks the store holds above the ladder's sealed head.
+func (t *tracker) catchUp() {
+	t.mu.Lock()
+	from := t.ladder.Heads().Sealed.Number + 1
+	head := t.store.CurrentHeader().Number.Uint64()
+	now := t.clock()
+	var touched []uint64
+	for n := from; n <= head; n++ {
+		if h := t.store.GetHeaderByNumber(n); h != nil {
+			t.seal(n, h.Hash(), now)
+			touched = append(touched, n)
+		}
+	}
+	t.mu.Unlock()
+	t.commit(touched, nil)
+}
+
+// Stop ends the loop.
+func (t *tracker) Stop() {
+	if t.cancel != nil {
+		t.cancel()
+		t.wg.Wait()
+	}
+}
+
+func (t *tracker) seal(n uint64, hash common.Hash, now time.Time) {
+	if t.verifies {
+		t.ladder.Verified(n, hash, now)
+	} else {
+		t.ladder.Sealed(n, hash, now)
+	}
+}
+
+// attestationWait is how long the lowest unproven block waits before the
+// node asks peers for its attestations (missed gossip, a restart).
+const attestationWait = 2 * time.Second
+
+func (t *tracker) loop(ctx context.Context, subscribe headFeed, heads *chain.Subscription[*chain.Head]) {
+	defer t.wg.Done()
+	defer func() { heads.Unsubscribe() }()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var touched []uint64
+		select {
+		case <-ctx.Done():
+			return
+		case h := <-heads.C():
+			n := h.Header.Number.Uint64()
+			t.mu.Lock()
+			t.seal(n, h.Header.Hash(), t.clock())
+			t.mu.Unlock()
+			touched = append(touched, n)
+			touched = append(touched, t.replayEarly(n)...)
+		case err := <-heads.Err():
+			// The store has every head the feed dropped.
+			t.log.Warn().Err(err).Msg("head feed dropped; catching up from the store")
+			heads.Unsubscribe()
+			heads = subscribe(256)
+			t.catchUp()
+		case ev := <-t.inbox:
+			if ev.fetchEnd {
+				t.fetching = false
+				break
+			}
+			touched = t.handle(ev)
+		case <-tick.C:
+			t.askAgain(ctx)
+		}
+		t.commit(touched, nil)
+	}
+}
+
+// commit advances the ladder, persists what changed and streams it.
+func (t *tracker) commit(touched []uint64, extra []*chain.FinalityChange) {
+	t.mu.Lock()
+	changes := t.ladder.Advance(t.clock())
+	heads := t.ladder.Heads()
+	records := make(map[uint64]*chain.BlockFinality)
+	for _, n := range touched {
+		if b := t.ladder.Block(n); b != nil {
+			records[n] = b
+		}
+	}
+	for i := range changes {
+		b := changes[i].Block
+		records[b.Number] = &b
+	}
+	t.mu.Unlock()
+	if len(records) == 0 && len(changes) == 0 && len(extra) == 0 {
+		return
+	}
+	list := make([]*chain.BlockFinality, 0, len(records))
+	for _, b := range records {
+		list = append(list, b)
+	}
+	if err := t.store.WriteFinality(heads, list); err != nil {
+		t.log.Error().Err(err).Msg("persist finality")
+	}
+	for i := range changes {
+		t.feed.Send(&changes[i])
+		if changes[i].Stage == chain.StageFinalized {
+			t.log.Debug().Uint64("block", changes[i].Block.Number).Msg("finalized")
+		}
+	}
+	for _, c := range extra {
+		t.feed.Send(c)
+	}
+}
+
+func (t *tracker) handle(ev trackerEvent) []uint64 {
+	switch ev.kind {
+	case p2p.Attestations:
+		a := new(chain.Attestation)
+		if err := rlp.DecodeBytes(ev.payload, a); err != nil {
+			t.refused.Add(1)
+			t.log.Warn().Err(err).Stringer("prover", ev.signer).Msg("malformed attestation")
+			return nil
+		}
+		return t.attest(a, ev)
+	case p2p.FraudProofs:
+		t.fraud(ev)
+	}
+	return nil
+}
+
+// attest checks an attestation against this node's block and state and
+// counts it; one for a block the node does not hold yet waits for it.
+func (t *tracker) attest(a *chain.Attestation, ev trackerEvent) []uint64 {
+	h := t.store.GetHeaderByNumber(a.Number)
+	if h == nil {
+		if len(t.early) < earlyLimit {
+			t.early[a.Number] = append(t.early[a.Number], ev)
+		}
+		return nil
+	}
+	err := t.checkAttestation(h.Root, h.Hash(), a)
+	if err == nil {
+		t.mu.Lock()
+		// The store may hold the block before its head event reaches the
+		// loop: record it now (recording it again later changes nothing).
+		t.seal(a.Number, h.Hash(), t.clock())
+		err = t.ladder.Attest(*a, ev.signer)
+		t.mu.Unlock()
+	}
+	if err != nil {
+		t.refused.Add(1)
+		t.log.Warn().Err(err).Uint64("block", a.Number).Stringer("prover", ev.signer).Msg("attestation refused")
+		return nil
+	}
+	t.attestations.Add(1)
+	return []uint64{a.Number}
+}
+
+func (t *tracker) checkAttestation(root, hash common.Hash, a *chain.Attestation) error {
+	if a.BlockHash != hash {
+		return fmt.Errorf("%w: block %d is %s here, attested %s", chain.ErrAttestedOther, a.Number, hash, a.BlockHash)
+	}
+	if a.StateRoot != root {
+		return fmt.Errorf("attested state root %s, header says %s", a.StateRoot, root)
+	}
+	passer, err := chain.MessagePasserRoot(t.store.StateDatabase(), root)
+	if err != nil {
+		return fmt.Errorf("no state of block %d to check the output root against: %w", a.Number, err)
+	}
+	if want := chain.OutputRoot(root, passer, hash); want != a.OutputRoot {
+		return fmt.Errorf("attested output root %s, this node computes %s", a.OutputRoot, want)
+	}
+	return nil
+}
+
+func (t *tracker) replayEarly(head uint64) []uint64 {
+	var touched []uint64
+	for n, evs := range t.early {
+		if n > head {
+			continue
+		}
+		delete(t.early, n)
+		for _, ev := range evs {
+			touched = append(touched, t.handle(ev)...)
+		}
+	}
+	return touched
+}
+
+// fraud re-checks a fraud proof: the block must carry the sequencer's
+// signature and re-execute, over the proof's witness, to another result.
+// A valid one halts finality at that block for good.
+func (t *tracker) fraud(ev trackerEvent) {
+	fp := new(chain.FraudProof)
+	err := rlp.DecodeBytes(ev.payload, fp)
+	var m chain.BlockMessage
+	if err == nil {
+		var payload []byte
+		if payload, err = p2p.OpenFrom(fp.SignedBlock, p2p.Blocks, t.chainID, t.sequence); err == nil {
+			err = rlp.DecodeBytes(payload, &m)
+		}
+	}
+	if err == nil && (m.Bundle == nil || m.Bundle.Block == nil) {
+		err = errors.New("no block in the signed message")
+	}
+	if err != nil {
+		t.refused.Add(1)
+		t.log.Warn().Err(err).Stringer("prover", ev.signer).Msg("fraud proof refused")
+		return
+	}
+	block := m.Bundle.Block
+	if t.proofs[block.Hash()] {
+		return
+	}
+	v, err := chain.CheckFraudProof(t.config, block, fp.Witness)
+	if err != nil {
+		t.refused.Add(1)
+		t.log.Warn().Err(err).Stringer("prover", ev.signer).Msg("fraud proof refused")
+		return
+	}
+	t.proofs[block.Hash()] = true
+	d := &chain.Dispute{Number: v.Number, Hash: v.BlockHash, StateRoot: v.StateRoot, Reason: v.Reason, At: uint64(t.clock().UnixMilli())}
+	t.mu.Lock()
+	first := t.ladder.Dispute(*d)
+	t.mu.Unlock()
+	if !first {
+		return
+	}
+	t.disputes.Add(1)
+	t.raise(d)
+	t.log.Error().Uint64("block", d.Number).Stringer("hash", d.Hash).Stringer("state_root", d.StateRoot).Str("reason", d.Reason).
+		Stringer("prover", ev.signer).Msg("valid fraud proof: finality halted before this block")
+	t.commit(nil, []*chain.FinalityChange{{Stage: chain.StageDisputed, Block: chain.BlockFinality{Number: d.Number, Hash: d.Hash}}})
+}
+
+// askAgain fetches attestations of the lowest unproven block once it has
+// waited attestationWait: gossip lost on the way or sent while this node was
+// down.
+func (t *tracker) askAgain(ctx context.Context) {
+	t.mu.RLock()
+	n, ok := t.ladder.Unproven()
+	sealed := t.ladder.Heads().Sealed.Number
+	t.mu.RUnlock()
+	now := t.clock()
+	if !ok || t.net == nil || t.fetching {
+		t.askedAt = time.Time{}
+		return
+	}
+	if t.askedAt.IsZero() {
+		t.askedAt = now
+		return
+	}
+	if now.Sub(t.askedAt) < attestationWait {
+		return
+	}
+	t.askedAt, t.fetching = now, true
+	count := min(sealed-n+1, p2p.MaxRange)
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		msgs, _ := t.net.FetchAny(ctx, p2p.Attestations, n, count)
+		for _, m := range append(msgs, p2p.Message{}) {
+			ev := trackerEvent{fetchEnd: true}
+			if m.Data != nil {
+				ev = trackerEvent{kind: p2p.Attestations, payload: m.Payload, signer: m.Signer}
+			}
+			select {
+			case t.inbox <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}

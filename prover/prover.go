@@ -1,0 +1,438 @@
+// Package prover checks the sequencer's blocks statelessly: each sealed
+// block is re-executed over its witness alone with go-ethereum's
+// core.ExecuteStateless, out of order and several at a time. A block that
+// re-executes to its header's roots gets a signed attestation {number, block
+// hash, state root, output root}; one that does not gets a fraud proof (the
+// sequencer's signed block and the witness that give the other root), which
+// every node re-checks before it believes it. The prover keeps no state: its
+// memory is the blocks in flight, bounded by Config.
+package prover
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rlp"
+
+	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/p2p"
+)
+
+// Config tunes the prover.
+type Config struct {
+	Workers int           // blocks verified at once, default the number of CPUs
+	Pending int           // blocks and witnesses held waiting for their pair, default 16
+	GapWait time.Duration // how long a missing block or witness stays missing before it is requested
+	Clock   func() time.Time
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{Workers: runtime.GOMAXPROCS(0), Pending: 16, GapWait: 500 * time.Millisecond}
+}
+
+// Network is where the prover publishes and asks for what it missed (a
+// *p2p.Node).
+type Network interface {
+	Publish(ctx context.Context, kind p2p.Kind, data []byte) error
+	FetchAny(ctx context.Context, kind p2p.Kind, from, count uint64) ([]p2p.Message, error)
+}
+
+// Stats counts what the prover did.
+type Stats struct {
+	Attested, Disputed, Unverifiable, Deferred uint64
+	VerifyNanos                                uint64 // time spent verifying, all blocks
+}
+
+type blockItem struct {
+	msg    *chain.BlockMessage
+	signed []byte // the sequencer's wire message, for a fraud proof
+}
+
+type event struct {
+	kind   p2p.Kind
+	data   []byte
+	item   *blockItem
+	w      *chain.WitnessMessage
+	result *result
+	done   bool // a fetch of kind ended
+}
+
+type job struct {
+	block *blockItem
+	w     *chain.WitnessMessage
+}
+
+type result struct {
+	number uint64
+	hash   common.Hash
+}
+
+// recentMessages is how many of its attestations and fraud proofs the prover
+// keeps for range requests.
+const recentMessages = 8192
+
+// Prover is one prover.
+type Prover struct {
+	cfg     Config
+	log     zerolog.Logger
+	config  *params.ChainConfig
+	chainID uint64
+	key     *ecdsa.PrivateKey
+	net     Network
+	cache   *p2p.Cache
+	inbox   chan event
+	jobs    chan job
+
+	// Loop-owned.
+	blocks    map[uint64]*blockItem
+	witnesses map[uint64]*chain.WitnessMessage
+	busy      map[uint64]bool
+	done      map[uint64]common.Hash // checked above next
+	next      uint64                 // lowest block not yet checked
+	seen      uint64                 // highest block number seen
+	gapSince  time.Time
+	fetching  map[p2p.Kind]bool
+
+	attested, disputed, unverifiable, deferred, verifyNanos atomic.Uint64
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New builds a prover that signs with key; Start runs it. from is the first
+// block it checks (1 for a new chain).
+func New(cfg Config, config *params.ChainConfig, key *ecdsa.PrivateKey, from uint64, log zerolog.Logger) (*Prover, error) {
+	if cfg.Workers < 1 || cfg.Pending < 1 || cfg.GapWait <= 0 {
+		return nil, fmt.Errorf("prover: workers %d, pending %d and gap wait %v must be positive", cfg.Workers, cfg.Pending, cfg.GapWait)
+	}
+	if key == nil {
+		return nil, errors.New("prover: a signing key is needed")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if from == 0 {
+		from = 1
+	}
+	return &Prover{
+		cfg: cfg, log: log.With().Str("role", "prover").Logger(), config: config, chainID: config.ChainID.Uint64(), key: key,
+		cache: p2p.NewCache(recentMessages, nil), inbox: make(chan event, 256), jobs: make(chan job),
+		blocks: make(map[uint64]*blockItem), witnesses: make(map[uint64]*chain.WitnessMessage),
+		busy: make(map[uint64]bool), done: make(map[uint64]common.Hash), fetching: make(map[p2p.Kind]bool),
+		next: from, seen: from - 1,
+	}, nil
+}
+
+// Address is the prover's signing address, which nodes configure as a prover.
+func (p *Prover) Address() common.Address { return crypto.PubkeyToAddress(p.key.PublicKey) }
+
+// Provider serves the prover's recent attestations and fraud proofs.
+func (p *Prover) Provider() p2p.Provider { return p.cache }
+
+// Stats returns the counters.
+func (p *Prover) Stats() Stats {
+	return Stats{Attested: p.attested.Load(), Disputed: p.disputed.Load(), Unverifiable: p.unverifiable.Load(), Deferred: p.deferred.Load(), VerifyNanos: p.verifyNanos.Load()}
+}
+
+// Deliver hands the prover a validated block or witness message: its
+// payload and the signed wire bytes it came in.
+func (p *Prover) Deliver(kind p2p.Kind, payload, data []byte) {
+	p.inbox <- decode(kind, payload, data)
+}
+
+func decode(kind p2p.Kind, payload, data []byte) event {
+	ev := event{kind: kind}
+	switch kind {
+	case p2p.Blocks:
+		m := new(chain.BlockMessage)
+		if err := rlp.DecodeBytes(payload, m); err == nil && m.Bundle != nil && m.Bundle.Block != nil {
+			// The block is all the check needs; receipts, diff and senders
+			// would only take memory (the signed bytes keep them for a
+			// fraud proof).
+			m.Bundle.Receipts, m.Bundle.StateDiff, m.Senders = nil, nil, nil
+			ev.item = &blockItem{msg: m, signed: data}
+		}
+	case p2p.Witnesses:
+		w := new(chain.WitnessMessage)
+		if err := rlp.DecodeBytes(payload, w); err == nil {
+			ev.w = w
+		}
+	}
+	return ev
+}
+
+// Follow pumps sub's messages into the prover until ctx ends.
+func (p *Prover) Follow(ctx context.Context, sub *p2p.Subscription) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		sub.Pump(ctx, func(m p2p.Message) bool {
+			select {
+			case p.inbox <- decode(m.Kind, m.Payload, m.Data):
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
+	}()
+}
+
+// Start runs the loop and the workers, publishing on net.
+func (p *Prover) Start(net Network) {
+	p.net = net
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	for range p.cfg.Workers {
+		p.wg.Add(1)
+		go p.work(ctx)
+	}
+	p.wg.Add(1)
+	go p.loop(ctx)
+}
+
+// Stop ends the loop and the workers.
+func (p *Prover) Stop() {
+	if p.cancel != nil {
+		p.cancel()
+		p.wg.Wait()
+	}
+}
+
+func (p *Prover) loop(ctx context.Context) {
+	defer p.wg.Done()
+	tick := time.NewTicker(p.cfg.GapWait / 2)
+	defer tick.Stop()
+	for {
+		var send chan job
+		j, ready := p.ready()
+		if ready {
+			send = p.jobs
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-p.inbox:
+			p.handle(ev)
+		case send <- j:
+			p.busy[j.w.Number] = true
+			delete(p.blocks, j.w.Number)
+			delete(p.witnesses, j.w.Number)
+		case <-tick.C:
+			p.fillGaps(ctx)
+		}
+	}
+}
+
+func (p *Prover) handle(ev event) {
+	switch {
+	case ev.done:
+		p.fetching[ev.kind] = false
+	case ev.result != nil:
+		delete(p.busy, ev.result.number)
+		p.done[ev.result.number] = ev.result.hash
+		for {
+			if _, ok := p.done[p.next]; !ok {
+				break
+			}
+			delete(p.done, p.next)
+			p.next++
+		}
+	case ev.item != nil:
+		n := ev.item.msg.Bundle.Block.NumberU64()
+		if p.checked(n) {
+			return
+		}
+		p.saw(n)
+		if p.room(n, len(p.blocks)) {
+			p.blocks[n] = ev.item
+		}
+	case ev.w != nil:
+		n := ev.w.Number
+		if p.checked(n) {
+			return
+		}
+		p.saw(n)
+		if p.room(n, len(p.witnesses)) {
+			p.witnesses[n] = ev.w
+		}
+	case ev.kind == p2p.Blocks || ev.kind == p2p.Witnesses:
+		p.log.Error().Str("kind", string(ev.kind)).Msg("malformed message from the sequencer")
+	}
+}
+
+func (p *Prover) checked(n uint64) bool {
+	_, done := p.done[n]
+	return n < p.next || done || p.busy[n]
+}
+
+func (p *Prover) saw(n uint64) {
+	if n > p.seen {
+		p.seen = n
+	}
+}
+
+// room says whether block n may be held: always when it is among the
+// Pending lowest unchecked blocks. A block further ahead is left for later
+// and fetched again when its turn comes, so memory stays bounded however far
+// behind the prover falls.
+func (p *Prover) room(n uint64, held int) bool {
+	if held < p.cfg.Pending && n < p.next+uint64(4*p.cfg.Pending) {
+		return true
+	}
+	p.deferred.Add(1)
+	p.log.Debug().Uint64("block", n).Uint64("next", p.next).Msg("prover behind; block left for later")
+	return false
+}
+
+// ready returns the lowest block that has its witness and is not being
+// checked.
+func (p *Prover) ready() (job, bool) {
+	best, found := job{}, false
+	for n, b := range p.blocks {
+		w, ok := p.witnesses[n]
+		if !ok || p.busy[n] || (found && n >= best.w.Number) {
+			continue
+		}
+		if w.Hash != b.msg.Bundle.Block.Hash() {
+			continue // a witness of another block at this height: wait for the right one
+		}
+		best, found = job{block: b, w: w}, true
+	}
+	return best, found
+}
+
+// fillGaps asks peers for the lowest unchecked block and witness once they
+// have been missing for GapWait.
+func (p *Prover) fillGaps(ctx context.Context) {
+	now := p.cfg.Clock()
+	n := p.next
+	if p.seen < n || p.busy[n] {
+		p.gapSince = time.Time{}
+		return
+	}
+	_, hasBlock := p.blocks[n]
+	_, hasWitness := p.witnesses[n]
+	if hasBlock && hasWitness {
+		p.gapSince = time.Time{}
+		return
+	}
+	if p.gapSince.IsZero() {
+		p.gapSince = now
+		return
+	}
+	if now.Sub(p.gapSince) < p.cfg.GapWait {
+		return
+	}
+	p.gapSince = now
+	count := min(p.seen-n+1, uint64(p.cfg.Pending))
+	if !hasBlock {
+		p.fetch(ctx, p2p.Blocks, n, count)
+	}
+	if !hasWitness {
+		p.fetch(ctx, p2p.Witnesses, n, count)
+	}
+}
+
+func (p *Prover) fetch(ctx context.Context, kind p2p.Kind, from, count uint64) {
+	if p.net == nil || p.fetching[kind] {
+		return
+	}
+	p.fetching[kind] = true
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		msgs, err := p.net.FetchAny(ctx, kind, from, count)
+		if err != nil && len(msgs) == 0 {
+			p.log.Debug().Err(err).Str("kind", string(kind)).Uint64("from", from).Msg("fetch failed; will ask again")
+		}
+		for _, m := range append(msgs, p2p.Message{}) {
+			ev := event{kind: kind, done: true}
+			if m.Data != nil {
+				ev = decode(kind, m.Payload, m.Data)
+			}
+			select {
+			case p.inbox <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+func (p *Prover) work(ctx context.Context) {
+	defer p.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-p.jobs:
+			p.check(ctx, j)
+			select {
+			case p.inbox <- event{result: &result{number: j.w.Number, hash: j.w.Hash}}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// check verifies one block and publishes the attestation or fraud proof.
+func (p *Prover) check(ctx context.Context, j job) {
+	block := j.block.msg.Bundle.Block
+	num, hash := block.NumberU64(), block.Hash()
+	log := p.log.With().Uint64("block", num).Stringer("hash", hash).Logger()
+	start := time.Now()
+	v, err := chain.VerifyStateless(p.config, block, j.w.Witness)
+	p.verifyNanos.Add(uint64(time.Since(start)))
+	if err != nil {
+		p.unverifiable.Add(1)
+		log.Warn().Err(err).Msg("block not verified: nothing attested or disputed")
+		return
+	}
+	if !v.Valid {
+		p.disputed.Add(1)
+		log.Error().Stringer("state_root", v.StateRoot).Stringer("header_root", block.Root()).Str("reason", v.Reason).
+			Msg("the sequencer signed an invalid block; publishing a fraud proof")
+		p.publish(ctx, p2p.FraudProofs, num, &chain.FraudProof{SignedBlock: j.block.signed, Witness: j.w.Witness})
+		return
+	}
+	passerRoot, err := chain.StorageRootFromProof(v.StateRoot, chain.MessagePasser, j.w.PasserProof)
+	if err != nil {
+		p.unverifiable.Add(1)
+		log.Warn().Err(err).Msg("block verified but its message passer proof is not: nothing attested")
+		return
+	}
+	a := &chain.Attestation{Number: num, BlockHash: hash, StateRoot: v.StateRoot, OutputRoot: chain.OutputRoot(v.StateRoot, passerRoot, hash)}
+	if p.publish(ctx, p2p.Attestations, num, a) {
+		p.attested.Add(1)
+		log.Debug().Dur("took", time.Since(start)).Stringer("output_root", a.OutputRoot).Msg("attested block")
+	}
+}
+
+func (p *Prover) publish(ctx context.Context, kind p2p.Kind, number uint64, msg any) bool {
+	payload, err := rlp.EncodeToBytes(msg)
+	if err == nil {
+		var data []byte
+		if data, err = p2p.Seal(p.key, kind, p.chainID, payload); err == nil {
+			p.cache.Add(kind, number, data)
+			err = p.net.Publish(ctx, kind, data)
+		}
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		// Peers that missed it ask for it by number.
+		p.log.Error().Err(err).Str("kind", string(kind)).Uint64("number", number).Msg("publish failed; kept for range requests")
+	}
+	return err == nil
+}

@@ -1,0 +1,276 @@
+package rpc
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/meganode/meganode/chain"
+)
+
+// FinalityReader is a node's finality ladder (docs/finality.md).
+type FinalityReader interface {
+	FinalityHeads() chain.FinalityHeads
+	// BlockFinality is what the node knows of a block's stages, nil for a
+	// block it holds no record of.
+	BlockFinality(number uint64) (*chain.BlockFinality, error)
+	FinalityChanges(buffer int) *chain.Subscription[*chain.FinalityChange]
+}
+
+// tagNumber resolves "safe" and "finalized" to the node's heads; without a
+// finality ladder both name the sealed head.
+func (b *Backend) tagNumber(num gethrpc.BlockNumber) (uint64, bool) {
+	if num != gethrpc.SafeBlockNumber && num != gethrpc.FinalizedBlockNumber {
+		return 0, false
+	}
+	if b.Finality == nil {
+		return b.Chain.CurrentHeader().Number.Uint64(), true
+	}
+	h := b.Finality.FinalityHeads()
+	if num == gethrpc.SafeBlockNumber {
+		return h.Safe.Number, true
+	}
+	return h.Finalized.Number, true
+}
+
+// FinalityAPI is the mega_ finality methods.
+type FinalityAPI struct{ b Backend }
+
+// Finality is mega_getFinality's answer.
+type Finality struct {
+	Stage           chain.Stage               `json:"stage"`
+	BlockNumber     hexutil.Uint64            `json:"blockNumber"`
+	BlockHash       *common.Hash              `json:"blockHash"` // null while preconfirmed
+	TransactionHash *common.Hash              `json:"transactionHash,omitempty"`
+	Timestamps      map[string]hexutil.Uint64 `json:"timestamps"` // unix ms this node saw each stage reached
+	OutputRoot      *common.Hash              `json:"outputRoot,omitempty"`
+	Heads           FinalityHeadsJSON         `json:"heads"`
+	Dispute         *DisputeJSON              `json:"dispute"`
+}
+
+// FinalityHeadsJSON numbers the newest block at each stage.
+type FinalityHeadsJSON struct {
+	Sealed    hexutil.Uint64 `json:"sealed"`
+	Safe      hexutil.Uint64 `json:"safe"`
+	Proven    hexutil.Uint64 `json:"proven"`
+	Finalized hexutil.Uint64 `json:"finalized"`
+}
+
+// DisputeJSON is the block a valid fraud proof convicted.
+type DisputeJSON struct {
+	BlockNumber hexutil.Uint64 `json:"blockNumber"`
+	BlockHash   common.Hash    `json:"blockHash"`
+	StateRoot   common.Hash    `json:"stateRoot"` // the root the block really gives
+	Reason      string         `json:"reason"`
+	Timestamp   hexutil.Uint64 `json:"timestamp"`
+}
+
+func disputeJSON(d *chain.Dispute) *DisputeJSON {
+	if d == nil {
+		return nil
+	}
+	return &DisputeJSON{BlockNumber: hexutil.Uint64(d.Number), BlockHash: d.Hash, StateRoot: d.StateRoot, Reason: d.Reason, Timestamp: hexutil.Uint64(d.At)}
+}
+
+// GetFinality answers where a transaction (by hash) or a block (by number,
+// tag or hash) stands on the finality ladder; null when the node knows
+// neither.
+func (api *FinalityAPI) GetFinality(target json.RawMessage) (*Finality, error) {
+	var s string
+	if err := json.Unmarshal(target, &s); err != nil {
+		return nil, &invalidParamsError{"want a transaction hash, a block hash or a block number: " + string(target)}
+	}
+	heads := api.b.Finality.FinalityHeads()
+	if len(s) == 66 && strings.HasPrefix(s, "0x") {
+		hash := common.HexToHash(s)
+		if tx, bh, num, _ := api.b.Chain.Transaction(hash); tx != nil {
+			f, err := api.blockFinality(num, bh, heads)
+			if f != nil {
+				f.TransactionHash = &hash
+			}
+			return f, err
+		}
+		if api.b.Latest != nil {
+			if _, _, num, _, ok := api.b.Latest.PendingTx(hash); ok {
+				return &Finality{Stage: chain.StagePreconfirmed, BlockNumber: hexutil.Uint64(num), TransactionHash: &hash,
+					Timestamps: map[string]hexutil.Uint64{}, Heads: headsJSON(heads), Dispute: disputeJSON(heads.Dispute)}, nil
+			}
+		}
+		if h := api.b.Chain.GetHeaderByHash(hash); h != nil {
+			return api.blockFinality(h.Number.Uint64(), hash, heads)
+		}
+		return nil, nil
+	}
+	var num gethrpc.BlockNumber
+	if err := num.UnmarshalJSON(target); err != nil {
+		return nil, &invalidParamsError{"want a transaction hash, a block hash or a block number: " + err.Error()}
+	}
+	n, ok := api.b.tagNumber(num)
+	switch {
+	case ok:
+	case num == gethrpc.LatestBlockNumber:
+		n = api.b.Chain.CurrentHeader().Number.Uint64()
+	case num == gethrpc.EarliestBlockNumber:
+		n = 0
+	case num == gethrpc.PendingBlockNumber:
+		n = api.b.Chain.CurrentHeader().Number.Uint64() + 1
+	default:
+		n = uint64(num)
+	}
+	h := api.b.Chain.GetHeaderByNumber(n)
+	if h == nil {
+		if n == api.b.Chain.CurrentHeader().Number.Uint64()+1 && api.b.Latest != nil {
+			return &Finality{Stage: chain.StagePreconfirmed, BlockNumber: hexutil.Uint64(n), Timestamps: map[string]hexutil.Uint64{},
+				Heads: headsJSON(heads), Dispute: disputeJSON(heads.Dispute)}, nil
+		}
+		return nil, nil
+	}
+	return api.blockFinality(n, h.Hash(), heads)
+}
+
+func headsJSON(h chain.FinalityHeads) FinalityHeadsJSON {
+	return FinalityHeadsJSON{Sealed: hexutil.Uint64(h.Sealed.Number), Safe: hexutil.Uint64(h.Safe.Number), Proven: hexutil.Uint64(h.Proven.Number), Finalized: hexutil.Uint64(h.Finalized.Number)}
+}
+
+func (api *FinalityAPI) blockFinality(n uint64, hash common.Hash, heads chain.FinalityHeads) (*Finality, error) {
+	f := &Finality{Stage: heads.StageOf(n), BlockNumber: hexutil.Uint64(n), BlockHash: &hash, Timestamps: map[string]hexutil.Uint64{},
+		Heads: headsJSON(heads), Dispute: disputeJSON(heads.Dispute)}
+	rec, err := api.b.Finality.BlockFinality(n)
+	if err != nil {
+		return nil, err
+	}
+	if rec != nil && rec.Hash == hash {
+		for stage, t := range map[chain.Stage]uint64{chain.StageSealed: rec.Sealed, chain.StageSafe: rec.Safe, chain.StageProven: rec.Proven, chain.StageFinalized: rec.Finalized} {
+			if t != 0 {
+				f.Timestamps[string(stage)] = hexutil.Uint64(t)
+			}
+		}
+		if rec.OutputRoot != (common.Hash{}) {
+			root := rec.OutputRoot
+			f.OutputRoot = &root
+		}
+	}
+	return f, nil
+}
+
+// OptimismAPI is the op-node rollup methods a bridge or exchange polls.
+type OptimismAPI struct{ b Backend }
+
+// L1BlockRef is op-node's L1 block reference; meganode has no L1 yet, so
+// every L1 field of the sync status is the zero reference.
+type L1BlockRef struct {
+	Hash       common.Hash `json:"hash"`
+	Number     uint64      `json:"number"`
+	ParentHash common.Hash `json:"parentHash"`
+	Time       uint64      `json:"timestamp"`
+}
+
+// L2BlockRef is op-node's L2 block reference.
+type L2BlockRef struct {
+	Hash           common.Hash `json:"hash"`
+	Number         uint64      `json:"number"`
+	ParentHash     common.Hash `json:"parentHash"`
+	Time           uint64      `json:"timestamp"`
+	L1Origin       BlockIDJSON `json:"l1origin"`
+	SequenceNumber uint64      `json:"sequenceNumber"`
+}
+
+// BlockIDJSON is op-node's block id.
+type BlockIDJSON struct {
+	Hash   common.Hash `json:"hash"`
+	Number uint64      `json:"number"`
+}
+
+// SyncStatus has op-node's optimism_syncStatus shape; proven_l2 and dispute
+// are meganode's additions.
+type SyncStatus struct {
+	CurrentL1          L1BlockRef   `json:"current_l1"`
+	CurrentL1Finalized L1BlockRef   `json:"current_l1_finalized"`
+	HeadL1             L1BlockRef   `json:"head_l1"`
+	SafeL1             L1BlockRef   `json:"safe_l1"`
+	FinalizedL1        L1BlockRef   `json:"finalized_l1"`
+	UnsafeL2           L2BlockRef   `json:"unsafe_l2"`
+	SafeL2             L2BlockRef   `json:"safe_l2"`
+	FinalizedL2        L2BlockRef   `json:"finalized_l2"`
+	PendingSafeL2      L2BlockRef   `json:"pending_safe_l2"`
+	CrossUnsafeL2      L2BlockRef   `json:"cross_unsafe_l2"`
+	LocalSafeL2        L2BlockRef   `json:"local_safe_l2"`
+	ProvenL2           L2BlockRef   `json:"proven_l2"`
+	Dispute            *DisputeJSON `json:"dispute"`
+}
+
+func (api *OptimismAPI) ref(n uint64) L2BlockRef {
+	h := api.b.Chain.GetHeaderByNumber(n)
+	if h == nil {
+		return L2BlockRef{}
+	}
+	return L2BlockRef{Hash: h.Hash(), Number: n, ParentHash: h.ParentHash, Time: h.Time}
+}
+
+// SyncStatus returns the node's heads in op-node's shape: unsafe is the
+// sealed head, safe and finalized the ladder's.
+func (api *OptimismAPI) SyncStatus() *SyncStatus {
+	h := api.b.Finality.FinalityHeads()
+	unsafe := api.ref(api.b.Chain.CurrentHeader().Number.Uint64())
+	safe := api.ref(h.Safe.Number)
+	return &SyncStatus{
+		UnsafeL2: unsafe, CrossUnsafeL2: unsafe,
+		SafeL2: safe, LocalSafeL2: safe, PendingSafeL2: safe,
+		FinalizedL2: api.ref(h.Finalized.Number),
+		ProvenL2:    api.ref(h.Proven.Number),
+		Dispute:     disputeJSON(h.Dispute),
+	}
+}
+
+// OutputResponse is optimism_outputAtBlock's answer.
+type OutputResponse struct {
+	Version               common.Hash `json:"version"`
+	OutputRoot            common.Hash `json:"outputRoot"`
+	BlockRef              L2BlockRef  `json:"blockRef"`
+	WithdrawalStorageRoot common.Hash `json:"withdrawalStorageRoot"`
+	StateRoot             common.Hash `json:"stateRoot"`
+	Status                *SyncStatus `json:"syncStatus"`
+}
+
+// OutputAtBlock computes a block's output root from this node's own state
+// (op-stack V0: the message passer's storage root at 0x4200…0016).
+func (api *OptimismAPI) OutputAtBlock(number hexutil.Uint64) (*OutputResponse, error) {
+	h := api.b.Chain.GetHeaderByNumber(uint64(number))
+	if h == nil {
+		return nil, fmt.Errorf("block %d not found", uint64(number))
+	}
+	passer, err := chain.MessagePasserRoot(api.b.Chain.StateDatabase(), h.Root)
+	if err != nil {
+		return nil, fmt.Errorf("state of block %d not available: %w", uint64(number), err)
+	}
+	return &OutputResponse{
+		Version:               chain.OutputVersionV0,
+		OutputRoot:            chain.OutputRoot(h.Root, passer, h.Hash()),
+		BlockRef:              api.ref(uint64(number)),
+		WithdrawalStorageRoot: passer,
+		StateRoot:             h.Root,
+		Status:                api.SyncStatus(),
+	}, nil
+}
+
+// marshalFinalityChange is one notification of the finality subscription:
+// the block's header as newHeads sends it, with the stage it reached.
+func marshalFinalityChange(c *chain.FinalityChange, h *types.Header, heads chain.FinalityHeads) map[string]any {
+	out := map[string]any{}
+	if h != nil {
+		out = marshalHeader(h)
+	}
+	out["number"] = hexutil.Uint64(c.Block.Number)
+	out["hash"] = c.Block.Hash
+	out["stage"] = c.Stage
+	out["heads"] = headsJSON(heads)
+	if c.Stage == chain.StageDisputed {
+		out["dispute"] = disputeJSON(heads.Dispute)
+	}
+	return out
+}
