@@ -5,10 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
-	"math/big"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"

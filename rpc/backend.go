@@ -69,10 +69,10 @@ type Backend struct {
 	// realtime_sendRawTransaction instead of Txs (a replica's upstream).
 	Forward Forwarder
 	Feeds   Feeds
-	Pool    TxPool             // txpool namespace; nil switches it off
+	Pool    TxPool // txpool namespace; nil switches it off
 	// Finality serves the safe and finalized tags, mega_getFinality, the
 	// optimism_ methods and the finality subscription; without it both tags
 	// name the sealed head.
 	Finality FinalityReader
-	Dev     []chain.DevAccount // unlocked accounts (devnet only)
+	Dev      []chain.DevAccount // unlocked accounts (devnet only)
 }
