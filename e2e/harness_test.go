@@ -73,7 +73,9 @@ type devnet struct {
 	WS     string
 	P2P    string // multiaddr of a role's p2p node
 	Signer string // a role's sequencer signer address
-	logs   *lockedBuffer
+	// The devnet's in-process replica and full node RPC URLs.
+	ReplicaURL, FullNodeURL string
+	logs                    *lockedBuffer
 	exited chan struct{}
 }
 
@@ -81,6 +83,8 @@ var (
 	listenRe = regexp.MustCompile(`Listening on (127\.0\.0\.1:\d+)`)
 	p2pRe    = regexp.MustCompile(`P2P address:\s+(\S+)`)
 	signerRe = regexp.MustCompile(`Sequencer signer:\s+(0x[0-9a-fA-F]{40})`)
+	replRe   = regexp.MustCompile(`Replica RPC:\s+(http://\S+)`)
+	fullRe   = regexp.MustCompile(`Full node RPC:\s+(http://\S+)`)
 )
 
 // startDevnet runs `meganode devnet` with args on an ephemeral port and waits
@@ -131,6 +135,12 @@ func startMeganode(t *testing.T, command string, args ...string) *devnet {
 			}
 			if m := signerRe.FindStringSubmatch(sc.Text()); m != nil {
 				d.Signer = m[1]
+			}
+			if m := replRe.FindStringSubmatch(sc.Text()); m != nil {
+				d.ReplicaURL = m[1]
+			}
+			if m := fullRe.FindStringSubmatch(sc.Text()); m != nil {
+				d.FullNodeURL = m[1]
 			}
 			if m := listenRe.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]

@@ -123,6 +123,15 @@ func (api *FinalityAPI) GetFinality(target json.RawMessage) (*Finality, error) {
 		n = uint64(num)
 	}
 	h := api.b.Chain.GetHeaderByNumber(n)
+	if h == nil && heads.Dispute != nil && n >= heads.Dispute.Number {
+		// A block at or after a convicted one, which this node refused.
+		f := &Finality{Stage: chain.StageDisputed, BlockNumber: hexutil.Uint64(n), Timestamps: map[string]hexutil.Uint64{},
+			Heads: headsJSON(heads), Dispute: disputeJSON(heads.Dispute)}
+		if n == heads.Dispute.Number {
+			f.BlockHash = &heads.Dispute.Hash
+		}
+		return f, nil
+	}
 	if h == nil {
 		if n == api.b.Chain.CurrentHeader().Number.Uint64()+1 && api.b.Latest != nil {
 			return &Finality{Stage: chain.StagePreconfirmed, BlockNumber: hexutil.Uint64(n), Timestamps: map[string]hexutil.Uint64{},
