@@ -76,7 +76,7 @@ type devnet struct {
 	// The devnet's in-process replica and full node RPC URLs.
 	ReplicaURL, FullNodeURL string
 	logs                    *lockedBuffer
-	exited chan struct{}
+	exited                  chan struct{}
 }
 
 var (
