@@ -185,33 +185,24 @@ func runRole(role string) cli.ActionFunc {
 		var r *node.Role
 		switch role {
 		case node.RoleSequencer:
-			path := c.String("sequencer.key")
-			if path == "" {
-				path = filepath.Join(cfg.Storage.Dir, "sequencer.key")
-			}
-			if cfg.SequencerKey, err = loadOrCreateKey(path); err != nil {
+			if cfg.SequencerKey, err = loadOrCreateKey(keyPath(c, "sequencer.key", cfg.Storage.Dir)); err != nil {
 				return err
 			}
 			r, err = node.NewSequencer(cfg, log)
 		case node.RoleProver:
-			path := c.String("prover.key")
-			if path == "" {
-				path = filepath.Join(cfg.Storage.Dir, "prover.key")
-			}
-			if cfg.ProverKey, err = loadOrCreateKey(path); err != nil {
+			if cfg.ProverKey, err = loadOrCreateKey(keyPath(c, "prover.key", cfg.Storage.Dir)); err != nil {
 				return err
 			}
-			if !common.IsHexAddress(c.String("sequencer.address")) {
-				return fmt.Errorf("--sequencer.address %q is not an address", c.String("sequencer.address"))
+			if cfg.SequencerAddress, err = sequencerAddress(c); err != nil {
+				return err
 			}
-			cfg.SequencerAddress = common.HexToAddress(c.String("sequencer.address"))
 			cfg.Prover.Workers, cfg.Prover.Pending = c.Int("prover.workers"), c.Int("prover.pending")
 			r, err = node.NewProver(cfg, log)
 		default:
-			if !common.IsHexAddress(c.String("sequencer.address")) {
-				return fmt.Errorf("--sequencer.address %q is not an address", c.String("sequencer.address"))
+			if cfg.SequencerAddress, err = sequencerAddress(c); err != nil {
+				return err
 			}
-			cfg.SequencerAddress, cfg.SequencerURL = common.HexToAddress(c.String("sequencer.address")), c.String("sequencer.url")
+			cfg.SequencerURL = c.String("sequencer.url")
 			cfg.Replica.PreconfHash = cfg.Sequencer.PreconfHash
 			if role == node.RoleReplica {
 				cfg.Replica.GapWait = c.Duration("replica.gap-wait")
@@ -258,4 +249,21 @@ func runRole(role string) cli.ActionFunc {
 		defer cancel()
 		return r.Stop(sctx)
 	}
+}
+
+// keyPath is the file of a signing key: the flag's value, or the file of
+// that name in the data directory.
+func keyPath(c *cli.Context, flag, dir string) string {
+	if p := c.String(flag); p != "" {
+		return p
+	}
+	return filepath.Join(dir, flag)
+}
+
+func sequencerAddress(c *cli.Context) (common.Address, error) {
+	s := c.String("sequencer.address")
+	if !common.IsHexAddress(s) {
+		return common.Address{}, fmt.Errorf("--sequencer.address %q is not an address", s)
+	}
+	return common.HexToAddress(s), nil
 }
