@@ -2,15 +2,19 @@ package node
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/rlp"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/p2p"
 	"github.com/meganode/meganode/rpc"
 )
 
@@ -160,5 +164,36 @@ func TestFaultyRootDisputedEverywhere(t *testing.T) {
 	}
 	if err := d.FullNodeRole().FullNode().Healthy(); err == nil || !strings.Contains(err.Error(), "block 3") {
 		t.Errorf("full node health %v, want block 3 refused", err)
+	}
+}
+
+func TestFinalityRefusesGarbage(t *testing.T) {
+	d := startDevnet(t, DefaultConfig())
+	fin := d.fin
+	fin.Deliver(p2p.Attestations, []byte{0xc1, 0xff}, common.Address{})
+	fin.Deliver(p2p.FraudProofs, []byte("junk"), common.Address{})
+	// A fraud proof whose block the sequencer never signed.
+	junk, _ := rlp.EncodeToBytes(&chain.FraudProof{SignedBlock: []byte{1, 2, 3}, Witness: []byte{0xc0}})
+	fin.Deliver(p2p.FraudProofs, junk, common.Address{})
+	deadline := time.Now().Add(10 * time.Second)
+	for fin.refused.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := fin.refused.Load(); got < 3 {
+		t.Fatalf("refused %d of 3 garbage messages", got)
+	}
+	if err := fin.Healthy(); err != nil {
+		t.Fatalf("garbage raised an alert: %v", err)
+	}
+	client, err := gethrpc.Dial("http://" + d.RPCAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	var f rpc.Finality
+	err = client.Call(&f, "mega_getFinality", map[string]int{"x": 1})
+	var rerr gethrpc.Error
+	if !errors.As(err, &rerr) || rerr.ErrorCode() != -32602 {
+		t.Fatalf("mega_getFinality({}): %v, want invalid params", err)
 	}
 }
