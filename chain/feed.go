@@ -25,12 +25,23 @@ type Subscription[T any] struct {
 	once sync.Once
 }
 
-// C delivers values in the order they were sent.
-func (s *Subscription[T]) C() <-chan T { return s.c }
+// C delivers values in the order they were sent; a nil subscription's
+// never delivers (so a select may list an optional feed).
+func (s *Subscription[T]) C() <-chan T {
+	if s == nil {
+		return nil
+	}
+	return s.c
+}
 
 // Err yields once when the feed drops the subscriber (then C is drained of
 // what was buffered before the drop and not written again).
-func (s *Subscription[T]) Err() <-chan error { return s.err }
+func (s *Subscription[T]) Err() <-chan error {
+	if s == nil {
+		return nil
+	}
+	return s.err
+}
 
 // Unsubscribe stops delivery; it is idempotent.
 func (s *Subscription[T]) Unsubscribe() {

@@ -34,6 +34,37 @@ type BlockFinality struct {
 	Verified   bool             // re-executed by this node (full nodes)
 	Attesters  []common.Address // configured provers whose attestation this node checked
 	OutputRoot common.Hash      // the attested output root
+	// Preconfirmed are the mini-blocks that preconfirmed the block's txs, as
+	// far as this node saw them (sequencers and replicas).
+	Preconfirmed []Preconfirmation `rlp:"optional"`
+}
+
+// Preconfirmation is one mini-block's share of a block: Count txs from
+// index First, preconfirmed at unix millisecond At (the sequencer's clock).
+type Preconfirmation struct {
+	First, Count, At uint64
+}
+
+// PreconfirmedAt returns when the tx at index i of the block was
+// preconfirmed, 0 if this node did not see it.
+func (b *BlockFinality) PreconfirmedAt(i uint64) uint64 {
+	return preconfirmedAt(b.Preconfirmed, i)
+}
+
+func preconfirmedAt(marks []Preconfirmation, i uint64) uint64 {
+	for _, m := range slices.Backward(marks) { // the newest mini-block wins
+		if i >= m.First && i < m.First+m.Count {
+			return m.At
+		}
+	}
+	return 0
+}
+
+func (b *BlockFinality) clone() *BlockFinality {
+	cp := *b
+	cp.Attesters = slices.Clone(b.Attesters)
+	cp.Preconfirmed = slices.Clone(b.Preconfirmed)
+	return &cp
 }
 
 // Dispute records the block a valid fraud proof convicts.
@@ -96,7 +127,16 @@ type Ladder struct {
 	cfg    LadderConfig
 	heads  FinalityHeads
 	blocks map[uint64]*BlockFinality // above the finalized head
+	// preconf holds the mini-blocks of blocks not sealed yet.
+	preconf map[uint64][]Preconfirmation
 }
+
+// Bounds on the mini-blocks a ladder holds for blocks it has not sealed:
+// a sequencer seals about 100 a block.
+const (
+	preconfBlocks   = 8
+	preconfPerBlock = 4096
+)
 
 // NewLadder resumes a ladder from its persisted heads and the records of the
 // blocks above the finalized head.
@@ -104,7 +144,7 @@ func NewLadder(cfg LadderConfig, heads FinalityHeads, open []*BlockFinality) (*L
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
-	l := &Ladder{cfg: cfg, heads: heads, blocks: make(map[uint64]*BlockFinality)}
+	l := &Ladder{cfg: cfg, heads: heads, blocks: make(map[uint64]*BlockFinality), preconf: make(map[uint64][]Preconfirmation)}
 	for _, b := range open {
 		if b.Number > heads.Finalized.Number {
 			cp := *b
@@ -127,11 +167,48 @@ func (l *Ladder) Heads() FinalityHeads {
 // Block returns the record of a block above the finalized head, or nil.
 func (l *Ladder) Block(n uint64) *BlockFinality {
 	if b, ok := l.blocks[n]; ok {
-		cp := *b
-		cp.Attesters = slices.Clone(b.Attesters)
-		return &cp
+		return b.clone()
 	}
 	return nil
+}
+
+// Preconfirmed records a mini-block of block n: count txs from index first,
+// preconfirmed at at. It reports whether a sealed block's record changed
+// (and needs persisting); marks of blocks not sealed yet wait for Sealed.
+func (l *Ladder) Preconfirmed(n, first, count uint64, at time.Time) bool {
+	if count == 0 || n <= l.heads.Finalized.Number {
+		return false
+	}
+	m := Preconfirmation{First: first, Count: count, At: ms(at)}
+	if b, ok := l.blocks[n]; ok {
+		if len(b.Preconfirmed) >= preconfPerBlock {
+			return false
+		}
+		b.Preconfirmed = append(b.Preconfirmed, m)
+		return true
+	}
+	if _, ok := l.preconf[n]; !ok && len(l.preconf) >= preconfBlocks {
+		// A node that seals nothing (its heads feed stalled) keeps only
+		// the newest blocks' mini-blocks.
+		oldest := n
+		for k := range l.preconf {
+			oldest = min(oldest, k)
+		}
+		if oldest == n {
+			return false
+		}
+		delete(l.preconf, oldest)
+	}
+	if len(l.preconf[n]) < preconfPerBlock {
+		l.preconf[n] = append(l.preconf[n], m)
+	}
+	return false
+}
+
+// PendingPreconfirmedAt returns when the tx at index i of block n, not
+// sealed yet, was preconfirmed; 0 if this node did not see it.
+func (l *Ladder) PendingPreconfirmedAt(n, i uint64) uint64 {
+	return preconfirmedAt(l.preconf[n], i)
 }
 
 func ms(t time.Time) uint64 { return uint64(t.UnixMilli()) }
@@ -145,7 +222,12 @@ func (l *Ladder) Sealed(n uint64, hash common.Hash, now time.Time) {
 	if b, ok := l.blocks[n]; ok && b.Hash == hash {
 		return
 	}
-	l.blocks[n] = &BlockFinality{Number: n, Hash: hash, Sealed: ms(now)}
+	l.blocks[n] = &BlockFinality{Number: n, Hash: hash, Sealed: ms(now), Preconfirmed: l.preconf[n]}
+	for k := range l.preconf {
+		if k <= n {
+			delete(l.preconf, k)
+		}
+	}
 	if n > l.heads.Sealed.Number || l.heads.Sealed.Hash != hash && n == l.heads.Sealed.Number {
 		l.heads.Sealed = BlockID{n, hash}
 	}
@@ -219,9 +301,7 @@ func (l *Ladder) Advance(now time.Time) []FinalityChange {
 			}
 			stamp(b)
 			*head = BlockID{n, b.Hash}
-			cp := *b
-			cp.Attesters = slices.Clone(b.Attesters)
-			out = append(out, FinalityChange{Stage: stage, Block: cp})
+			out = append(out, FinalityChange{Stage: stage, Block: *b.clone()})
 		}
 	}
 	reach(&l.heads.Safe, StageSafe, func(b *BlockFinality) bool {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/rlp"
 )
 
 var (
@@ -179,4 +180,56 @@ func TestLadderResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameStages(t, r.Advance(now.Add(time.Minute)), "finalized 1")
+}
+
+func TestLadderPreconfirmationTimes(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l, _ := NewLadder(LadderConfig{Provers: []common.Address{proverA}, Quorum: 1, Window: time.Minute}, FinalityHeads{}, nil)
+	// Block 1's first two mini-blocks come before it seals, the third after.
+	if l.Preconfirmed(1, 0, 2, now) || l.Preconfirmed(1, 2, 0, now) || l.Preconfirmed(1, 2, 3, now.Add(10*time.Millisecond)) {
+		t.Fatal("an unsealed block's record changed")
+	}
+	if got := l.PendingPreconfirmedAt(1, 4); got != ms(now.Add(10*time.Millisecond)) {
+		t.Fatalf("pending tx 4 preconfirmed at %d", got)
+	}
+	l.Sealed(1, blockHash(1), now.Add(time.Second))
+	if l.PendingPreconfirmedAt(1, 0) != 0 {
+		t.Fatal("a sealed block's mini-blocks are still pending")
+	}
+	if !l.Preconfirmed(1, 5, 1, now.Add(20*time.Millisecond)) {
+		t.Fatal("a sealed block's late mini-block did not change its record")
+	}
+	b := l.Block(1)
+	for i, want := range map[uint64]time.Time{0: now, 1: now, 2: now.Add(10 * time.Millisecond), 4: now.Add(10 * time.Millisecond), 5: now.Add(20 * time.Millisecond)} {
+		if got := b.PreconfirmedAt(i); got != ms(want) {
+			t.Errorf("tx %d preconfirmed at %d, want %d", i, got, ms(want))
+		}
+	}
+	if b.PreconfirmedAt(6) != 0 {
+		t.Error("a tx no mini-block carried has a preconfirmation time")
+	}
+	// A node whose heads stall keeps the mini-blocks of the newest blocks only.
+	for n := uint64(2); n < 2+2*preconfBlocks; n++ {
+		l.Preconfirmed(n, 0, 1, now)
+	}
+	if len(l.preconf) != preconfBlocks || l.PendingPreconfirmedAt(2, 0) != 0 || l.PendingPreconfirmedAt(1+2*preconfBlocks, 0) == 0 {
+		t.Fatalf("held mini-blocks of %d blocks", len(l.preconf))
+	}
+	// Records persisted before preconfirmation times existed still decode.
+	type v0 struct {
+		Number                          uint64
+		Hash                            common.Hash
+		Sealed, Safe, Proven, Finalized uint64
+		Verified                        bool
+		Attesters                       []common.Address
+		OutputRoot                      common.Hash
+	}
+	old, err := rlp.EncodeToBytes(&v0{Number: 7, Hash: blockHash(7), Sealed: 1, Attesters: []common.Address{proverA}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec BlockFinality
+	if err := rlp.DecodeBytes(old, &rec); err != nil || rec.Number != 7 || rec.Attesters[0] != proverA || rec.Preconfirmed != nil {
+		t.Fatalf("old record decoded to %+v, %v", rec, err)
+	}
 }

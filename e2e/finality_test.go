@@ -116,6 +116,10 @@ func TestExchangeDepositFinalizes(t *testing.T) {
 				t.Errorf("%s: no %s time in %+v", d.URL, stage, f)
 			}
 		}
+		// The sequencer and the replica saw the deposit's mini-block.
+		if pre := f.Timestamps["preconfirmed"]; (d != full) != (pre != 0) || pre > f.Timestamps["sealed"] {
+			t.Errorf("%s: preconfirmed at %d, sealed at %d", d.URL, pre, f.Timestamps["sealed"])
+		}
 		if f.Timestamps["finalized"] < f.Timestamps["proven"]+1000 {
 			t.Errorf("%s: finalized %d ms after proven, window is 1s", d.URL, f.Timestamps["finalized"]-f.Timestamps["proven"])
 		}

@@ -166,16 +166,51 @@ func (t *tracker) Follow(ctx context.Context, sub *p2p.Subscription) {
 // headFeed subscribes to the blocks a role adds to its store.
 type headFeed func(buffer int) *chain.Subscription[*chain.Head]
 
-// Start catches the ladder up with the store and follows the role's heads.
+// miniFeed subscribes to the mini-blocks a role preconfirms or applies.
+type miniFeed func(buffer int) *chain.Subscription[*chain.MiniBlock]
+
+// Start catches the ladder up with the store and follows the role's heads
+// and, when minis is not nil, its mini-blocks (for preconfirmation times).
 // net, when not nil, is asked for attestations the node missed.
-func (t *tracker) Start(heads headFeed, net fetcher) {
+func (t *tracker) Start(heads headFeed, minis miniFeed, net fetcher) {
 	t.net = net
 	ctx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
 	sub := heads(256)
 	t.catchUp()
 	t.wg.Add(1)
-	go t.loop(ctx, heads, sub)
+	go t.loop(ctx, heads, sub, minis)
+}
+
+// PreconfirmedAt returns when this node saw the tx at index i of block n
+// preconfirmed (unix ms), 0 if it did not.
+func (t *tracker) PreconfirmedAt(n, i uint64) uint64 {
+	t.mu.RLock()
+	b := t.ladder.Block(n)
+	at := t.ladder.PendingPreconfirmedAt(n, i)
+	t.mu.RUnlock()
+	if b == nil {
+		b, _ = t.store.BlockFinality(n)
+	}
+	if b != nil {
+		at = b.PreconfirmedAt(i)
+	}
+	return at
+}
+
+// preconfirmed records a mini-block's txs and reports the block to persist
+// if its record is already sealed.
+func (t *tracker) preconfirmed(mb *chain.MiniBlock) []uint64 {
+	if len(mb.Receipts) == 0 {
+		return nil
+	}
+	t.mu.Lock()
+	changed := t.ladder.Preconfirmed(mb.BlockNumber, uint64(mb.Receipts[0].TransactionIndex), uint64(len(mb.Receipts)), time.UnixMicro(int64(mb.TimestampMicros)))
+	t.mu.Unlock()
+	if changed {
+		return []uint64{mb.BlockNumber}
+	}
+	return nil
 }
 
 // catchUp records the blocks the store holds above the ladder's sealed head.
@@ -215,9 +250,14 @@ func (t *tracker) seal(n uint64, hash common.Hash, now time.Time) {
 // node asks peers for its attestations (missed gossip, a restart).
 const attestationWait = 2 * time.Second
 
-func (t *tracker) loop(ctx context.Context, subscribe headFeed, heads *chain.Subscription[*chain.Head]) {
+func (t *tracker) loop(ctx context.Context, subscribe headFeed, heads *chain.Subscription[*chain.Head], subscribeMinis miniFeed) {
 	defer t.wg.Done()
 	defer func() { heads.Unsubscribe() }()
+	var minis *chain.Subscription[*chain.MiniBlock] // nil on a full node
+	if subscribeMinis != nil {
+		minis = subscribeMinis(1024)
+		defer func() { minis.Unsubscribe() }()
+	}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -238,6 +278,13 @@ func (t *tracker) loop(ctx context.Context, subscribe headFeed, heads *chain.Sub
 			heads.Unsubscribe()
 			heads = subscribe(256)
 			t.catchUp()
+		case mb := <-minis.C():
+			touched = t.preconfirmed(mb)
+		case err := <-minis.Err():
+			// Only preconfirmation times are lost; the blocks still come.
+			t.log.Warn().Err(err).Msg("mini-block feed dropped; some preconfirmation times are unknown")
+			minis.Unsubscribe()
+			minis = subscribeMinis(1024)
 		case ev := <-t.inbox:
 			if ev.fetchEnd {
 				t.fetching = false

@@ -81,6 +81,12 @@ func TestDevnetFinalizesTransactions(t *testing.T) {
 		if f.Stage != chain.StageFinalized || uint64(f.BlockNumber) != num || f.TransactionHash == nil || f.Timestamps["finalized"] == 0 || f.OutputRoot == nil {
 			t.Errorf("%s: finality of the tx %+v", n.name, f)
 		}
+		// Nodes that follow mini-blocks know when the tx was preconfirmed;
+		// a full node only sees sealed blocks.
+		pre, sealed := f.Timestamps["preconfirmed"], f.Timestamps["sealed"]
+		if seesMinis := n.name != "fullnode"; seesMinis != (pre != 0) || pre > sealed {
+			t.Errorf("%s: preconfirmed at %d, sealed at %d", n.name, pre, sealed)
+		}
 		var out rpc.OutputResponse
 		if err := client.Call(&out, "optimism_outputAtBlock", hexutil.EncodeUint64(num)); err != nil {
 			t.Fatal(err)

@@ -183,7 +183,7 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 		if err := d.addFinality(fin, seqAddr, false); err != nil {
 			return fail(err)
 		}
-		d.memFinality(&d.Role, mem, seq.Heads)
+		d.memFinality(&d.Role, mem, seq.Heads, seq.MiniBlocks)
 	}
 	d.then(seq.Start, seq.Stop)
 	backend := d.backend(rpc.Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Pool: seq.Pool(), Dev: accounts})
@@ -217,7 +217,7 @@ func (d *Devnet) inProcessProver(cfg Config, mem *memNet, log zerolog.Logger) (F
 
 // memFinality feeds an in-process role's finality ladder from mem and
 // starts it with the devnet's parts.
-func (d *Devnet) memFinality(r *Role, mem *memNet, heads headFeed) {
+func (d *Devnet) memFinality(r *Role, mem *memNet, heads headFeed, minis miniFeed) {
 	if r.fin == nil {
 		return
 	}
@@ -225,7 +225,7 @@ func (d *Devnet) memFinality(r *Role, mem *memNet, heads headFeed) {
 	for _, kind := range []p2p.Kind{p2p.Attestations, p2p.FraudProofs} {
 		mem.subscribe(kind, func(m p2p.Message) { t.Deliver(m.Kind, m.Payload, m.Signer) })
 	}
-	d.then(func(context.Context) error { t.Start(heads, mem); return nil }, func(context.Context) error { t.Stop(); return nil })
+	d.then(func(context.Context) error { t.Start(heads, minis, mem); return nil }, func(context.Context) error { t.Stop(); return nil })
 }
 
 // inProcess adds a replica or a full node fed by mem; transactions sent to
@@ -257,7 +257,7 @@ func (d *Devnet) inProcess(name string, cfg Config, fin FinalityConfig, seqAddr 
 		if err := r.addFinality(fin, seqAddr, false); err != nil {
 			return nil, err
 		}
-		d.memFinality(r, mem, rep.Heads)
+		d.memFinality(r, mem, rep.Heads, rep.MiniBlocks)
 		backend, ready = r.backend(rpc.Backend{Chain: store, Latest: rep, Feeds: rep, Txs: d.seq}), r.ready(rep.Healthy)
 	case RoleFullNode:
 		full, err := fullnode.New(fullnode.DefaultConfig(), store, log)
@@ -273,7 +273,7 @@ func (d *Devnet) inProcess(name string, cfg Config, fin FinalityConfig, seqAddr 
 		if err := r.addFinality(fin, seqAddr, true); err != nil {
 			return nil, err
 		}
-		d.memFinality(r, mem, full.Heads)
+		d.memFinality(r, mem, full.Heads, nil)
 		ro := &readOnly{store: store}
 		backend, ready = r.backend(rpc.Backend{Chain: store, Latest: ro, Feeds: ro, Txs: d.seq}), r.ready(full.Healthy)
 	}

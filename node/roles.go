@@ -140,8 +140,8 @@ func (r *Role) finalitySigners(cfg FinalityConfig, signers map[p2p.Kind][]common
 }
 
 // startFinality follows attestations and fraud proofs over p2p and the
-// role's heads.
-func (r *Role) startFinality(ctx context.Context, heads headFeed) error {
+// role's heads and mini-blocks (nil for a full node).
+func (r *Role) startFinality(ctx context.Context, heads headFeed, minis miniFeed) error {
 	if r.fin == nil {
 		return nil
 	}
@@ -152,7 +152,7 @@ func (r *Role) startFinality(ctx context.Context, heads headFeed) error {
 		}
 		r.fin.Follow(ctx, sub)
 	}
-	r.fin.Start(heads, r.net)
+	r.fin.Start(heads, minis, r.net)
 	return nil
 }
 
@@ -308,7 +308,7 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 			return err
 		}
 		pub.Start(r.net)
-		return r.startFinality(follow, seq.Heads)
+		return r.startFinality(follow, seq.Heads, seq.MiniBlocks)
 	}, func(context.Context) error {
 		cancel()
 		if r.fin != nil {
@@ -372,7 +372,7 @@ func NewReplica(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 			}
 			rep.Follow(follow, sub)
 		}
-		return r.startFinality(follow, rep.Heads)
+		return r.startFinality(follow, rep.Heads, rep.MiniBlocks)
 	}, func(context.Context) error {
 		cancel()
 		if r.fin != nil {
@@ -451,7 +451,7 @@ func NewFullNode(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 			}
 			full.Follow(follow, sub)
 		}
-		return r.startFinality(follow, full.Heads)
+		return r.startFinality(follow, full.Heads, nil)
 	}, func(context.Context) error {
 		cancel()
 		if r.fin != nil {

@@ -20,6 +20,9 @@ type FinalityReader interface {
 	// block it holds no record of.
 	BlockFinality(number uint64) (*chain.BlockFinality, error)
 	FinalityChanges(buffer int) *chain.Subscription[*chain.FinalityChange]
+	// PreconfirmedAt is when the node saw the tx at index i of block n in a
+	// mini-block (unix ms, the sequencer's clock), 0 if it did not.
+	PreconfirmedAt(n, i uint64) uint64
 }
 
 // tagNumber resolves "safe" and "finalized" to the node's heads; without a
@@ -88,17 +91,20 @@ func (api *FinalityAPI) GetFinality(target json.RawMessage) (*Finality, error) {
 	heads := api.b.Finality.FinalityHeads()
 	if len(s) == 66 && strings.HasPrefix(s, "0x") {
 		hash := common.HexToHash(s)
-		if tx, bh, num, _ := api.b.Chain.Transaction(hash); tx != nil {
+		if tx, bh, num, index := api.b.Chain.Transaction(hash); tx != nil {
 			f, err := api.blockFinality(num, bh, heads)
 			if f != nil {
 				f.TransactionHash = &hash
+				preconfirmedAt(f, api.b.Finality.PreconfirmedAt(num, index))
 			}
 			return f, err
 		}
 		if api.b.Latest != nil {
-			if _, _, num, _, ok := api.b.Latest.PendingTx(hash); ok {
-				return &Finality{Stage: chain.StagePreconfirmed, BlockNumber: hexutil.Uint64(num), TransactionHash: &hash,
-					Timestamps: map[string]hexutil.Uint64{}, Heads: headsJSON(heads), Dispute: disputeJSON(heads.Dispute)}, nil
+			if _, _, num, index, ok := api.b.Latest.PendingTx(hash); ok {
+				f := &Finality{Stage: chain.StagePreconfirmed, BlockNumber: hexutil.Uint64(num), TransactionHash: &hash,
+					Timestamps: map[string]hexutil.Uint64{}, Heads: headsJSON(heads), Dispute: disputeJSON(heads.Dispute)}
+				preconfirmedAt(f, api.b.Finality.PreconfirmedAt(num, index))
+				return f, nil
 			}
 		}
 		if h := api.b.Chain.GetHeaderByHash(hash); h != nil {
@@ -140,6 +146,12 @@ func (api *FinalityAPI) GetFinality(target json.RawMessage) (*Finality, error) {
 		return nil, nil
 	}
 	return api.blockFinality(n, h.Hash(), heads)
+}
+
+func preconfirmedAt(f *Finality, at uint64) {
+	if at != 0 {
+		f.Timestamps[string(chain.StagePreconfirmed)] = hexutil.Uint64(at)
+	}
 }
 
 func headsJSON(h chain.FinalityHeads) FinalityHeadsJSON {

@@ -34,6 +34,7 @@ func (c *stepClock) Now() time.Time { return c.now }
 type wsEnv struct {
 	t     *testing.T
 	srv   *Server
+	store *storage.Store
 	seq   *sequencer.Sequencer
 	clock *stepClock
 	accts []chain.DevAccount
@@ -72,7 +73,7 @@ func newWSEnv(t *testing.T, tweak func(*Config)) *wsEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Stop(context.Background()) })
-	return &wsEnv{t: t, srv: srv, seq: seq, clock: clock, accts: accts, cfg: g.Config}
+	return &wsEnv{t: t, srv: srv, store: store, seq: seq, clock: clock, accts: accts, cfg: g.Config}
 }
 
 // tick seals one mini-block.
