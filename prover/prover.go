@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rlp"
@@ -55,9 +56,14 @@ type Stats struct {
 	VerifyNanos                                uint64 // time spent verifying, all blocks
 }
 
+// blockItem is a block waiting for its turn: only its number and hash are
+// decoded; the compressed wire message it came in (which a fraud proof
+// carries) is opened again when the block is checked, so a held block costs
+// its compressed size.
 type blockItem struct {
-	msg    *chain.BlockMessage
-	signed []byte // the sequencer's wire message, for a fraud proof
+	number uint64
+	hash   common.Hash
+	signed []byte
 }
 
 type event struct {
@@ -156,13 +162,8 @@ func decode(kind p2p.Kind, payload, data []byte) event {
 	ev := event{kind: kind}
 	switch kind {
 	case p2p.Blocks:
-		m := new(chain.BlockMessage)
-		if err := rlp.DecodeBytes(payload, m); err == nil && m.Bundle != nil && m.Bundle.Block != nil {
-			// The block is all the check needs; receipts, diff and senders
-			// would only take memory (the signed bytes keep them for a
-			// fraud proof).
-			m.Bundle.Receipts, m.Bundle.StateDiff, m.Senders = nil, nil, nil
-			ev.item = &blockItem{msg: m, signed: data}
+		if h, err := blockHeader(payload); err == nil {
+			ev.item = &blockItem{number: h.Number.Uint64(), hash: h.Hash(), signed: data}
 		}
 	case p2p.Witnesses:
 		w := new(chain.WitnessMessage)
@@ -171,6 +172,47 @@ func decode(kind p2p.Kind, payload, data []byte) event {
 		}
 	}
 	return ev
+}
+
+// blockHeader decodes only the header of a chain.BlockMessage's block: the
+// first item of the block, of the bundle, of the message.
+func blockHeader(payload []byte) (*types.Header, error) {
+	b := payload
+	for range 3 {
+		content, _, err := rlp.SplitList(b)
+		if err != nil {
+			return nil, err
+		}
+		b = content
+	}
+	_, _, rest, err := rlp.Split(b)
+	if err != nil {
+		return nil, err
+	}
+	h := new(types.Header)
+	if err := rlp.DecodeBytes(b[:len(b)-len(rest)], h); err != nil {
+		return nil, err
+	}
+	if h.Number == nil {
+		return nil, errors.New("header without a number")
+	}
+	return h, nil
+}
+
+// openBlock opens a held block's wire message again and decodes its block.
+func (p *Prover) openBlock(item *blockItem) (*types.Block, error) {
+	payload, _, err := p2p.Open(item.signed, p2p.Blocks, p.chainID)
+	if err != nil {
+		return nil, err
+	}
+	m := new(chain.BlockMessage)
+	if err := rlp.DecodeBytes(payload, m); err != nil {
+		return nil, err
+	}
+	if m.Bundle == nil || m.Bundle.Block == nil || m.Bundle.Block.Hash() != item.hash {
+		return nil, errors.New("block message does not hold the block it was held as")
+	}
+	return m.Bundle.Block, nil
 }
 
 // Follow pumps sub's messages into the prover until ctx ends.
@@ -250,7 +292,7 @@ func (p *Prover) handle(ev event) {
 			p.next++
 		}
 	case ev.item != nil:
-		n := ev.item.msg.Bundle.Block.NumberU64()
+		n := ev.item.number
 		if p.checked(n) {
 			return
 		}
@@ -305,7 +347,7 @@ func (p *Prover) ready() (job, bool) {
 		if !ok || p.busy[n] || (found && n >= best.w.Number) {
 			continue
 		}
-		if w.Hash != b.msg.Bundle.Block.Hash() {
+		if w.Hash != b.hash {
 			continue // a witness of another block at this height: wait for the right one
 		}
 		best, found = job{block: b, w: w}, true
@@ -336,12 +378,13 @@ func (p *Prover) fillGaps(ctx context.Context) {
 		return
 	}
 	p.gapSince = now
-	count := min(p.seen-n+1, uint64(p.cfg.Pending))
+	// Ask for no more than there is room for: what does not fit is dropped.
+	room := func(held int) uint64 { return min(p.seen-n+1, uint64(max(1, p.cfg.Pending-held))) }
 	if !hasBlock {
-		p.fetch(ctx, p2p.Blocks, n, count)
+		p.fetch(ctx, p2p.Blocks, n, room(len(p.blocks)))
 	}
 	if !hasWitness {
-		p.fetch(ctx, p2p.Witnesses, n, count)
+		p.fetch(ctx, p2p.Witnesses, n, room(len(p.witnesses)))
 	}
 }
 
@@ -390,10 +433,15 @@ func (p *Prover) work(ctx context.Context) {
 
 // check verifies one block and publishes the attestation or fraud proof.
 func (p *Prover) check(ctx context.Context, j job) {
-	block := j.block.msg.Bundle.Block
-	num, hash := block.NumberU64(), block.Hash()
+	num, hash := j.block.number, j.block.hash
 	log := p.log.With().Uint64("block", num).Stringer("hash", hash).Logger()
 	start := time.Now()
+	block, err := p.openBlock(j.block)
+	if err != nil {
+		p.unverifiable.Add(1)
+		log.Error().Err(err).Msg("held block message no longer opens: nothing attested or disputed")
+		return
+	}
 	v, err := chain.VerifyStateless(p.config, block, j.w.Witness)
 	p.verifyNanos.Add(uint64(time.Since(start)))
 	if err != nil {

@@ -114,6 +114,7 @@ func main() {
 					&cli.StringFlag{Name: "prover.key", Usage: "file holding the prover's signing key (hex); default <datadir>/prover.key, created on first start", EnvVars: env("PROVER_KEY")},
 					&cli.IntFlag{Name: "prover.workers", Value: roleDefaults.Prover.Workers, Usage: "blocks verified at once", EnvVars: env("PROVER_WORKERS")},
 					&cli.IntFlag{Name: "prover.pending", Value: roleDefaults.Prover.Pending, Usage: "blocks and witnesses held while waiting for their pair (bounds memory)", EnvVars: env("PROVER_PENDING")},
+					&cli.IntFlag{Name: "prover.memory-limit", Value: 384, Usage: "soft limit of the Go heap in MiB (the runtime collects harder near it; GOMEMLIMIT overrides it); 0: none", EnvVars: env("PROVER_MEMORY_LIMIT")},
 					proversFlag, logFormatFlag, logLevelFlag,
 				}),
 				Action: runRole(node.RoleProver),

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -197,6 +198,9 @@ func runRole(role string) cli.ActionFunc {
 				return err
 			}
 			cfg.Prover.Workers, cfg.Prover.Pending = c.Int("prover.workers"), c.Int("prover.pending")
+			if mib := c.Int("prover.memory-limit"); mib > 0 && os.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(int64(mib) << 20)
+			}
 			r, err = node.NewProver(cfg, log)
 		default:
 			if cfg.SequencerAddress, err = sequencerAddress(c); err != nil {
