@@ -68,10 +68,11 @@ kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 EXEC=$(go test -run '^$' -bench BenchmarkExecuteTransfers -benchtime 5x ./chain/ | grep transfers/s)
 ROLES=$(go test -run '^$' -bench BenchmarkFollowBlock -benchtime 5x ./node/ | grep '^BenchmarkFollowBlock')
 LAG=$(go test -run '^$' -bench BenchmarkReplicaLag -benchtime 5000x ./node/ | grep '^BenchmarkReplicaLag')
+PROVER=$(MEGANODE_BIN=$PWD/$BIN go test -run '^$' -bench BenchmarkProverUnderLoad -benchtime 1x ./e2e/ | grep '^BenchmarkProverUnderLoad')
 
-python3 - "$OUT" "$TXS" "$SENDERS" "$CONNS" "$BATCH" "$LATENCY" "$EXEC" "$SYNC" "$SUBS" "$JITTER_TXS" "$ROLES" "$LAG" > docs/benchmarks.md <<'PY'
+python3 - "$OUT" "$TXS" "$SENDERS" "$CONNS" "$BATCH" "$LATENCY" "$EXEC" "$SYNC" "$SUBS" "$JITTER_TXS" "$ROLES" "$LAG" "$PROVER" > docs/benchmarks.md <<'PY'
 import json, sys, datetime, platform, os, re
-out, txs, senders, conns, batch, lat, execb, sync, subs, jtxs, roles, lag = sys.argv[1:13]
+out, txs, senders, conns, batch, lat, execb, sync, subs, jtxs, roles, lag, prover = sys.argv[1:14]
 r = {n: json.load(open(f"{out}/{n}.json")) for n in ["meganode", "anvil-automine", "anvil-blocktime1"]}
 best = max(r["anvil-automine"]["IncludedTPS"], r["anvil-blocktime1"]["IncludedTPS"])
 ms = lambda ns: f"{ns/1e6:.2f} ms"
@@ -150,6 +151,19 @@ print(f"\nReplica lag (`go test -run '^$' -bench BenchmarkReplicaLag -benchtime 
       f"the replica: **p50 {float(m[2]):.2f} ms, p99 {float(m[3]):.2f} ms**, max {float(m[1]):.2f} ms (the max falls on block "
       "boundaries, where the next block's mini-blocks wait for the sealed block's diff).\n")
 print("The devnet in the throughput runs above is started with `--roles sequencer`, as anvil runs no followers.\n")
+pm = dict((k, float(v)) for v, k in re.findall(r"([\d.]+)\s+([\w/-]+)", prover.split("ns/op", 1)[1]))
+print("## Prover memory under load\n")
+print("`go test -run '^$' -bench BenchmarkProverUnderLoad -benchtime 1x ./e2e/`: `meganode sequencer` and `meganode prover` as "
+      "processes over libp2p on loopback; 200,000 transfers pushed through the sequencer with `meganode bench` as fast as it takes "
+      f"them, so {pm['loaded-blocks']:.0f} blocks carry more than 1,000 txs each, the largest **{pm['max-txs/block']:.0f}**; the "
+      "run waits until every block is finalized on the sequencer (attested by the prover). Then a second prover is started "
+      "and catches up from block 1 (the backlog case: it fetches blocks and witnesses by range and holds at most "
+      "`--prover.pending` 16 of each). Peak RSS is the process's VmHWM.\n")
+print("| prover | peak RSS | timing |")
+print("|---|---:|---|")
+print(f"| following the load live | **{pm['prover-peak-MiB']:.0f} MiB** | sealed → proven p50 {pm['p50-proven-ms']:.0f} ms, max {pm['max-proven-ms']:.0f} ms (loaded blocks) |")
+print(f"| catching up after it | **{pm['catchup-peak-MiB']:.0f} MiB** | all blocks attested {pm['catchup-ms']/1000:.1f} s after start |")
+print("\nThe prover's budget is 512 MiB (DESIGN.md: provers run in 0.5 GB).\n")
 print("\n*stalled*: not every submitted transfer had a receipt one minute after submission ended; *included* is then the frontier reached "
       "(the last complete round of one transfer per sender, in submission order) and included tx/s counts up to it.")
 print("\nSender recovery (~40 µs per tx) dominates execution when it is done serially; the pool recovers senders at "

@@ -31,7 +31,7 @@ type finality struct {
 
 // pollFinality asks url for target's finality until it reaches stage, as an
 // exchange crediting a deposit does.
-func pollFinality(t *testing.T, d *devnet, url string, target any, stage string) finality {
+func pollFinality(t testing.TB, d *devnet, url string, target any, stage string) finality {
 	t.Helper()
 	c := (&devnet{URL: url}).client(t)
 	deadline := time.Now().Add(60 * time.Second)
@@ -50,7 +50,7 @@ func pollFinality(t *testing.T, d *devnet, url string, target any, stage string)
 	return f
 }
 
-func writeKey(t *testing.T, dir, name string) (string, common.Address) {
+func writeKey(t testing.TB, dir, name string) (string, common.Address) {
 	t.Helper()
 	key, err := crypto.GenerateKey()
 	if err != nil {
@@ -64,7 +64,7 @@ func writeKey(t *testing.T, dir, name string) (string, common.Address) {
 }
 
 // peakRSS is a process's peak resident memory in bytes (VmHWM).
-func peakRSS(t *testing.T, pid int) uint64 {
+func peakRSS(t testing.TB, pid int) uint64 {
 	t.Helper()
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {

@@ -30,7 +30,7 @@ var (
 )
 
 // meganodeBin builds cmd/meganode once per test binary.
-func meganodeBin(t *testing.T) string {
+func meganodeBin(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		if p := os.Getenv("MEGANODE_BIN"); p != "" {
@@ -55,7 +55,7 @@ func meganodeBin(t *testing.T) string {
 }
 
 // tool returns the path of a Foundry binary installed by `make e2e-deps`.
-func tool(t *testing.T, name string) string {
+func tool(t testing.TB, name string) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	p := filepath.Join(filepath.Dir(file), "node_modules", "@foundry-rs", name+"-linux-amd64", "bin", name)
@@ -67,7 +67,7 @@ func tool(t *testing.T, name string) string {
 
 // devnet is a running meganode process (`devnet` or a role).
 type devnet struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	URL    string
 	WS     string
@@ -89,14 +89,14 @@ var (
 
 // startDevnet runs `meganode devnet` with args on an ephemeral port and waits
 // until it prints its address. The process is killed when the test ends.
-func startDevnet(t *testing.T, args ...string) *devnet {
+func startDevnet(t testing.TB, args ...string) *devnet {
 	t.Helper()
 	return startMeganode(t, "devnet", args...)
 }
 
 // startMeganode runs a meganode subcommand with args on an ephemeral RPC
 // port and waits until it prints its address.
-func startMeganode(t *testing.T, command string, args ...string) *devnet {
+func startMeganode(t testing.TB, command string, args ...string) *devnet {
 	t.Helper()
 	pre := []string{command, "--log.format", "json"}
 	if !slices.Contains(args, "--http.port") {
@@ -176,7 +176,7 @@ func (d *devnet) kill(sig syscall.Signal) {
 	}
 }
 
-func (d *devnet) client(t *testing.T) *gethrpc.Client {
+func (d *devnet) client(t testing.TB) *gethrpc.Client {
 	t.Helper()
 	c, err := gethrpc.Dial(d.URL)
 	if err != nil {
@@ -187,7 +187,7 @@ func (d *devnet) client(t *testing.T) *gethrpc.Client {
 }
 
 // run executes a client command and returns its trimmed stdout.
-func run(t *testing.T, dir string, name string, args ...string) string {
+func run(t testing.TB, dir string, name string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -113,7 +113,7 @@ func waitBlock(t *testing.T, name string, c *gethrpc.Client, n uint64) *header {
 }
 
 // metric reads one value from a node's /metrics.
-func metric(t *testing.T, d *devnet, name string) float64 {
+func metric(t testing.TB, d *devnet, name string) float64 {
 	t.Helper()
 	resp, err := http.Get(d.URL + "/metrics")
 	if err != nil {
@@ -129,7 +129,7 @@ func metric(t *testing.T, d *devnet, name string) float64 {
 	return v
 }
 
-func waitMetric(t *testing.T, d *devnet, name string, atLeast float64) {
+func waitMetric(t testing.TB, d *devnet, name string, atLeast float64) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
