@@ -119,6 +119,7 @@ func main() {
 				}),
 				Action: runRole(node.RoleProver),
 			},
+			daCommand(),
 			bench.Command(),
 		},
 	}
