@@ -27,10 +27,12 @@ const (
 	Witnesses    Kind = "witnesses"
 	Attestations Kind = "attestations"
 	FraudProofs  Kind = "fraudproofs"
+	// DACommitments are the sequencer's posted DA blobs (chain.DACommitment).
+	DACommitments Kind = "dacommitments"
 )
 
 // Kinds lists every gossiped kind.
-var Kinds = []Kind{MiniBlocks, Blocks, Witnesses, Attestations, FraudProofs}
+var Kinds = []Kind{MiniBlocks, Blocks, Witnesses, Attestations, FraudProofs, DACommitments}
 
 // Topic is the gossipsub topic of kind on chainID.
 func Topic(chainID uint64, kind Kind) string {
@@ -86,28 +88,44 @@ func Seal(key *ecdsa.PrivateKey, kind Kind, chainID uint64, payload []byte) ([]b
 	if len(raw) > MaxMessageSize {
 		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(raw))
 	}
-	return append([]byte{Version}, snappy.Encode(nil, raw)...), nil
+	return Wrap(raw), nil
+}
+
+// Envelope returns the signed envelope inside wire bytes, decompressed:
+// what a DA blob carries. Wrap turns it back into wire bytes. It never
+// decompresses more than MaxMessageSize.
+func Envelope(data []byte) ([]byte, error) {
+	if len(data) > MaxMessageSize {
+		return nil, ErrTooLarge
+	}
+	if len(data) == 0 || data[0] != Version {
+		return nil, ErrVersion
+	}
+	n, err := snappy.DecodedLen(data[1:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if n > MaxMessageSize {
+		return nil, fmt.Errorf("%w: %d bytes decompressed", ErrTooLarge, n)
+	}
+	raw, err := snappy.Decode(nil, data[1:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return raw, nil
+}
+
+// Wrap makes wire bytes of an envelope Envelope returned.
+func Wrap(raw []byte) []byte {
+	return append([]byte{Version}, snappy.Encode(nil, raw)...)
 }
 
 // Open checks wire bytes of kind and returns the payload and its signer. It
 // never decompresses more than MaxMessageSize.
 func Open(data []byte, kind Kind, chainID uint64) ([]byte, common.Address, error) {
-	if len(data) > MaxMessageSize {
-		return nil, common.Address{}, ErrTooLarge
-	}
-	if len(data) == 0 || data[0] != Version {
-		return nil, common.Address{}, ErrVersion
-	}
-	n, err := snappy.DecodedLen(data[1:])
+	raw, err := Envelope(data)
 	if err != nil {
-		return nil, common.Address{}, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if n > MaxMessageSize {
-		return nil, common.Address{}, fmt.Errorf("%w: %d bytes decompressed", ErrTooLarge, n)
-	}
-	raw, err := snappy.Decode(nil, data[1:])
-	if err != nil {
-		return nil, common.Address{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, common.Address{}, err
 	}
 	var env envelope
 	if err := rlp.DecodeBytes(raw, &env); err != nil {

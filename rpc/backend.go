@@ -74,5 +74,7 @@ type Backend struct {
 	// optimism_ methods and the finality subscription; without it both tags
 	// name the sealed head.
 	Finality FinalityReader
-	Dev      []chain.DevAccount // unlocked accounts (devnet only)
+	// DA serves mega_getDACommitments, the index of blobs posted to DA.
+	DA  DAIndex
+	Dev []chain.DevAccount // unlocked accounts (devnet only)
 }

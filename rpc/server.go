@@ -188,6 +188,11 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 					return nil, err
 				}
 			}
+			if b.DA != nil {
+				if err := srv.RegisterName("mega", &DAAPI{b: b}); err != nil {
+					return nil, err
+				}
+			}
 			if b.Pool != nil {
 				if err := srv.RegisterName("txpool", &TxPoolAPI{pool: b.Pool, config: b.Chain.ChainConfig()}); err != nil {
 					return nil, err
