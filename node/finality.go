@@ -39,6 +39,7 @@ type trackerEvent struct {
 	head     *chain.Head
 	kind     p2p.Kind
 	payload  []byte
+	data     []byte // the signed wire message, relayed to peers that ask
 	signer   common.Address
 	fetchEnd bool
 }
@@ -69,6 +70,10 @@ type tracker struct {
 	fetching bool
 	askedAt  time.Time
 
+	// relay keeps the attestations and fraud proofs this node checked, for
+	// peers that ask by number (a node not connected to the prover).
+	relay *p2p.Cache
+
 	attestations, refused, disputes atomic.Uint64
 	alert                           atomic.Pointer[error]
 
@@ -96,12 +101,33 @@ func newTracker(cfg FinalityConfig, store *storage.Store, sequencer common.Addre
 		log: log.With().Str("component", "finality").Logger(), store: store, config: store.ChainConfig(),
 		chainID: store.ChainConfig().ChainID.Uint64(), sequence: sequencer, verifies: verifies, clock: time.Now,
 		inbox: make(chan trackerEvent, 1024), ladder: ladder,
-		early: make(map[uint64][]trackerEvent), proofs: make(map[common.Hash]bool),
+		early: make(map[uint64][]trackerEvent), proofs: make(map[common.Hash]bool), relay: p2p.NewCache(earlyLimit, nil),
 	}
 	if d := heads.Dispute; d != nil {
 		t.raise(d)
 	}
 	return t, nil
+}
+
+// Provider serves the attestations and fraud proofs this node checked to
+// peers' range requests, and other kinds from fallback.
+func (t *tracker) Provider(fallback p2p.Provider) p2p.Provider {
+	return relayProvider{relay: t.relay, fallback: fallback}
+}
+
+type relayProvider struct {
+	relay    *p2p.Cache
+	fallback p2p.Provider
+}
+
+func (p relayProvider) Range(kind p2p.Kind, from, count uint64) ([][]byte, error) {
+	if kind == p2p.Attestations || kind == p2p.FraudProofs {
+		return p.relay.Range(kind, from, count)
+	}
+	if p.fallback == nil {
+		return nil, nil
+	}
+	return p.fallback.Range(kind, from, count)
 }
 
 // Healthy is nil until a valid fraud proof convicts a block.
@@ -154,7 +180,7 @@ func (t *tracker) Follow(ctx context.Context, sub *p2p.Subscription) {
 		defer t.wg.Done()
 		sub.Pump(ctx, func(m p2p.Message) bool {
 			select {
-			case t.inbox <- trackerEvent{kind: m.Kind, payload: m.Payload, signer: m.Signer}:
+			case t.inbox <- trackerEvent{kind: m.Kind, payload: m.Payload, data: m.Data, signer: m.Signer}:
 				return true
 			case <-ctx.Done():
 				return false
@@ -376,6 +402,9 @@ func (t *tracker) attest(a *chain.Attestation, ev trackerEvent) []uint64 {
 		return nil
 	}
 	t.attestations.Add(1)
+	if ev.data != nil {
+		t.relay.Add(p2p.Attestations, a.Number, ev.data)
+	}
 	return []uint64{a.Number}
 }
 
@@ -442,6 +471,9 @@ func (t *tracker) fraud(ev trackerEvent) {
 		return
 	}
 	t.proofs[block.Hash()] = true
+	if ev.data != nil {
+		t.relay.Add(p2p.FraudProofs, v.Number, ev.data)
+	}
 	d := &chain.Dispute{Number: v.Number, Hash: v.BlockHash, StateRoot: v.StateRoot, Reason: v.Reason, At: uint64(t.clock().UnixMilli())}
 	t.mu.Lock()
 	first := t.ladder.Dispute(*d)
@@ -485,7 +517,7 @@ func (t *tracker) askAgain(ctx context.Context) {
 		for _, m := range append(msgs, p2p.Message{}) {
 			ev := trackerEvent{fetchEnd: true}
 			if m.Data != nil {
-				ev = trackerEvent{kind: p2p.Attestations, payload: m.Payload, signer: m.Signer}
+				ev = trackerEvent{kind: p2p.Attestations, payload: m.Payload, data: m.Data, signer: m.Signer}
 			}
 			select {
 			case t.inbox <- ev:
