@@ -99,7 +99,7 @@ func startDevnet(t testing.TB, args ...string) *devnet {
 func startMeganode(t testing.TB, command string, args ...string) *devnet {
 	t.Helper()
 	pre := []string{command, "--log.format", "json"}
-	if !slices.Contains(args, "--http.port") {
+	if command != "da" && !slices.Contains(args, "--http.port") {
 		pre = append(pre, "--http.port", "0")
 	}
 	args = append(pre, args...)

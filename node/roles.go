@@ -50,6 +50,7 @@ type RoleConfig struct {
 	Finality  FinalityConfig
 	ProverKey *ecdsa.PrivateKey // prover: signs attestations and fraud proofs
 	Prover    prover.Config
+	DA        DAConfig
 }
 
 // DefaultRoleConfig returns the defaults of every role.
@@ -72,6 +73,7 @@ type Role struct {
 	full     *fullnode.FullNode
 	prover   *prover.Prover
 	fin      *tracker
+	batcher  *sequencer.Batcher
 	starts   []func(context.Context) error
 	stops    []func(context.Context) error
 	stopOnce sync.Once
@@ -235,6 +237,9 @@ func (r *Role) counter(name, help string, f func() uint64) {
 
 // startP2P starts the p2p node; it is closed by Stop.
 func (r *Role) startP2P(ctx context.Context, cfg RoleConfig, signers map[p2p.Kind][]common.Address, provider p2p.Provider) error {
+	if r.fin != nil {
+		provider = r.fin.Provider(provider)
+	}
 	n, err := p2p.New(ctx, p2p.Config{
 		ChainID: cfg.Chain.ChainID, Listen: cfg.P2P.Listen, KeyFile: cfg.P2P.KeyFile, Peers: cfg.P2P.Peers,
 		Signers: signers, Provider: provider,
@@ -300,19 +305,36 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		r.Stop(context.Background())
 		return nil, err
 	}
-	signers := map[p2p.Kind][]common.Address{p2p.MiniBlocks: {addr}, p2p.Blocks: {addr}, p2p.Witnesses: {addr}}
+	signers := map[p2p.Kind][]common.Address{p2p.MiniBlocks: {addr}, p2p.Blocks: {addr}, p2p.Witnesses: {addr}, p2p.DACommitments: {addr}}
 	r.finalitySigners(cfg.Finality, signers)
+	var batcher *sequencer.Batcher
+	if cfg.DA.URL != "" {
+		client, err := cfg.DA.client()
+		if err != nil {
+			r.Stop(context.Background())
+			return nil, err
+		}
+		batcher = r.addBatcher(client, pub)
+	}
 	follow, cancel := context.WithCancel(context.Background())
 	r.then(func(ctx context.Context) error {
 		if err := r.startP2P(ctx, cfg, signers, pub.Provider()); err != nil {
 			return err
 		}
 		pub.Start(r.net)
+		if batcher != nil {
+			if err := startBatcher(follow, batcher, pub, r.net); err != nil {
+				return err
+			}
+		}
 		return r.startFinality(follow, seq.Heads, seq.MiniBlocks)
 	}, func(context.Context) error {
 		cancel()
 		if r.fin != nil {
 			r.fin.Stop()
+		}
+		if batcher != nil {
+			batcher.Stop()
 		}
 		pub.Stop()
 		if r.net == nil {
@@ -324,6 +346,9 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	r.counter("meganode_sequencer_published_total", "Messages the sequencer published.", func() uint64 { s, _ := pub.Published(); return s })
 	r.counter("meganode_sequencer_publish_failures_total", "Messages the sequencer failed to publish.", func() uint64 { _, f := pub.Published(); return f })
 	backend := r.backend(rpc.Backend{Chain: r.store, Latest: seq, Txs: seq, Feeds: seq, Pool: seq.Pool()})
+	if batcher != nil {
+		backend.DA = r.store
+	}
 	if err := r.newRPC(cfg.RPC, backend, r.ready(seq.Healthy)); err != nil {
 		r.Stop(context.Background())
 		return nil, err
@@ -359,12 +384,22 @@ func NewReplica(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	}
 	signers := map[p2p.Kind][]common.Address{p2p.MiniBlocks: {cfg.SequencerAddress}, p2p.Blocks: {cfg.SequencerAddress}}
 	r.finalitySigners(cfg.Finality, signers)
+	derive, err := r.fromDA(cfg, rep.Deliver, false, rep.Heads, rep.Healthy)
+	if err != nil {
+		r.Stop(context.Background())
+		return nil, err
+	}
+	derived := func() {}
 	follow, cancel := context.WithCancel(context.Background())
 	r.then(func(ctx context.Context) error {
 		if err := r.startP2P(ctx, cfg, signers, rep.Provider()); err != nil {
 			return err
 		}
 		rep.Start(r.net)
+		if derive != nil {
+			derived = derive(follow)
+			return r.startFinality(follow, rep.Heads, rep.MiniBlocks)
+		}
 		for _, kind := range []p2p.Kind{p2p.MiniBlocks, p2p.Blocks} {
 			sub, err := r.net.Subscribe(kind)
 			if err != nil {
@@ -375,6 +410,7 @@ func NewReplica(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		return r.startFinality(follow, rep.Heads, rep.MiniBlocks)
 	}, func(context.Context) error {
 		cancel()
+		derived()
 		if r.fin != nil {
 			r.fin.Stop()
 		}
@@ -386,6 +422,9 @@ func NewReplica(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	})
 	r.replicaMetrics(rep)
 	backend := r.backend(rpc.Backend{Chain: r.store, Latest: rep, Feeds: rep, Forward: fwd})
+	if cfg.DA.URL != "" {
+		backend.DA = r.store
+	}
 	if err := r.newRPC(cfg.RPC, backend, r.ready(rep.Healthy)); err != nil {
 		r.Stop(context.Background())
 		return nil, err
@@ -438,12 +477,22 @@ func NewFullNode(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	}
 	signers := map[p2p.Kind][]common.Address{p2p.Blocks: {cfg.SequencerAddress}, p2p.Witnesses: {cfg.SequencerAddress}}
 	r.finalitySigners(cfg.Finality, signers)
+	derive, err := r.fromDA(cfg, func(kind p2p.Kind, payload, _ []byte) { full.Deliver(kind, payload) }, true, full.Heads, full.Healthy)
+	if err != nil {
+		r.Stop(context.Background())
+		return nil, err
+	}
+	derived := func() {}
 	follow, cancel := context.WithCancel(context.Background())
 	r.then(func(ctx context.Context) error {
 		if err := r.startP2P(ctx, cfg, signers, nil); err != nil {
 			return err
 		}
 		full.Start(r.net)
+		if derive != nil {
+			derived = derive(follow)
+			return r.startFinality(follow, full.Heads, nil)
+		}
 		for _, kind := range []p2p.Kind{p2p.Blocks, p2p.Witnesses} {
 			sub, err := r.net.Subscribe(kind)
 			if err != nil {
@@ -454,6 +503,7 @@ func NewFullNode(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		return r.startFinality(follow, full.Heads, nil)
 	}, func(context.Context) error {
 		cancel()
+		derived()
 		if r.fin != nil {
 			r.fin.Stop()
 		}
@@ -466,6 +516,9 @@ func NewFullNode(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	r.fullNodeMetrics(full)
 	ro := &readOnly{store: r.store}
 	backend := r.backend(rpc.Backend{Chain: r.store, Latest: ro, Feeds: ro, Forward: fwd})
+	if cfg.DA.URL != "" {
+		backend.DA = r.store
+	}
 	if err := r.newRPC(cfg.RPC, backend, r.ready(full.Healthy)); err != nil {
 		r.Stop(context.Background())
 		return nil, err

@@ -144,6 +144,12 @@ func (p *Publisher) publish(ctx context.Context, net Gossip, kind p2p.Kind, numb
 	p.sent.Add(1)
 }
 
+// PublishDA signs and gossips a posted blob's commitment, kept for range
+// requests by its sequence number.
+func (p *Publisher) PublishDA(ctx context.Context, net Gossip, c *chain.DACommitment) {
+	p.publish(ctx, net, p2p.DACommitments, c.Seq, c)
+}
+
 func (p *Publisher) seal(kind p2p.Kind, msg any) ([]byte, error) {
 	payload, err := rlp.EncodeToBytes(msg)
 	if err != nil {
@@ -158,6 +164,9 @@ func (p *Publisher) seal(kind p2p.Kind, msg any) ([]byte, error) {
 type storeProvider struct{ p *Publisher }
 
 func (s storeProvider) Range(kind p2p.Kind, from, count uint64) ([][]byte, error) {
+	if kind == p2p.DACommitments {
+		return s.commitments(from, count)
+	}
 	if kind != p2p.Blocks && kind != p2p.Witnesses {
 		return nil, nil
 	}
@@ -173,6 +182,22 @@ func (s storeProvider) Range(kind p2p.Kind, from, count uint64) ([][]byte, error
 			msg = witness
 		}
 		data, err := s.p.seal(kind, msg)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, data)
+	}
+	return out, nil
+}
+
+func (s storeProvider) commitments(from, count uint64) ([][]byte, error) {
+	var out [][]byte
+	for seq := from; seq < from+count; seq++ {
+		c, err := s.p.store.DACommitmentBySeq(seq)
+		if err != nil || c == nil {
+			return out, err
+		}
+		data, err := s.p.seal(p2p.DACommitments, c)
 		if err != nil {
 			return out, err
 		}

@@ -12,8 +12,37 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/meganode/meganode/eigenda"
+	"github.com/meganode/meganode/node"
 	"github.com/meganode/meganode/storage"
 )
+
+// daFlags point a role at the DA layer; followers may also derive from it.
+func daFlags(follower bool) []cli.Flag {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "da.url", Usage: "eigenda-proxy (or `meganode da`) URL; the sequencer posts every block there, a follower reads it with --sync-from-da", EnvVars: env("DA_URL")},
+		&cli.StringFlag{Name: "da.mode", Value: string(eigenda.ModeStandard), Usage: "commitment mode: standard or optimism_generic (OP alt-DA)", EnvVars: env("DA_MODE")},
+	}
+	if follower {
+		flags = append(flags,
+			&cli.BoolFlag{Name: "sync-from-da", Usage: "derive the chain from DA blobs (listed by the index) instead of p2p gossip; needs --da.url", EnvVars: env("SYNC_FROM_DA")},
+			&cli.StringFlag{Name: "da.index-url", Usage: "JSON-RPC URL serving mega_getDACommitments (default --sequencer.url)", EnvVars: env("DA_INDEX_URL")},
+		)
+	}
+	return flags
+}
+
+// applyDAFlags fills cfg from the DA flags.
+func applyDAFlags(c *cli.Context, cfg *node.DAConfig) error {
+	cfg.URL, cfg.Mode = c.String("da.url"), eigenda.Mode(c.String("da.mode"))
+	if cfg.Mode != eigenda.ModeStandard && cfg.Mode != eigenda.ModeOptimism {
+		return fmt.Errorf("--da.mode %q: want standard or optimism_generic", cfg.Mode)
+	}
+	cfg.SyncFrom, cfg.IndexURL = c.Bool("sync-from-da"), c.String("da.index-url")
+	if cfg.SyncFrom && cfg.URL == "" {
+		return fmt.Errorf("--sync-from-da needs --da.url")
+	}
+	return nil
+}
 
 // daCommand serves the eigenda-proxy REST API from a pebble store: the DA
 // layer of a devnet or a test network.

@@ -77,7 +77,7 @@ func main() {
 			{
 				Name:  "sequencer",
 				Usage: "run the sequencer alone: it produces blocks and publishes them over p2p, signed with its key",
-				Flags: concat(rpcFlags(defaults), chainFlags(defaults), sequencerFlags(defaults), p2pFlags(), finalityFlags(), []cli.Flag{
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), sequencerFlags(defaults), p2pFlags(), finalityFlags(), daFlags(false), []cli.Flag{
 					&cli.StringFlag{Name: "datadir", Value: "meganode-sequencer", Usage: "data directory", EnvVars: env("DATADIR")},
 					&cli.StringFlag{Name: "sequencer.key", Usage: "file holding the sequencer's signing key (hex); default <datadir>/sequencer.key, created on first start", EnvVars: env("SEQUENCER_KEY")},
 					logFormatFlag, logLevelFlag,
@@ -87,7 +87,7 @@ func main() {
 			{
 				Name:  "replica",
 				Usage: "follow the sequencer: apply its state diffs without executing, serve reads and subscriptions, forward transactions",
-				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), followerFlags(), finalityFlags(), []cli.Flag{
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), followerFlags(), finalityFlags(), daFlags(true), []cli.Flag{
 					&cli.StringFlag{Name: "datadir", Value: "meganode-replica", Usage: "data directory", EnvVars: env("DATADIR")},
 					&cli.DurationFlag{Name: "replica.gap-wait", Value: roleDefaults.Replica.GapWait, Usage: "how long a missing mini-block or block may stay missing before it is requested from peers", EnvVars: env("REPLICA_GAP_WAIT")},
 					logFormatFlag, logLevelFlag,
@@ -97,7 +97,7 @@ func main() {
 			{
 				Name:  "fullnode",
 				Usage: "verify the sequencer: re-execute every block with its witness, advance the safe head, alert on a mismatch",
-				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), followerFlags(), finalityFlags(), []cli.Flag{
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), followerFlags(), finalityFlags(), daFlags(true), []cli.Flag{
 					&cli.StringFlag{Name: "datadir", Value: "meganode-fullnode", Usage: "data directory", EnvVars: env("DATADIR")},
 					&cli.DurationFlag{Name: "fullnode.witness-wait", Value: roleDefaults.FullNode.WitnessWait, Usage: "how long a block waits for its witness before it is re-executed from local state", EnvVars: env("FULLNODE_WITNESS_WAIT")},
 					&cli.BoolFlag{Name: "fullnode.recover-senders", Usage: "recover every signature instead of taking the senders the sequencer signed", EnvVars: env("FULLNODE_RECOVER_SENDERS")},

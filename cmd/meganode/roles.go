@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"errors"
@@ -183,6 +184,11 @@ func runRole(role string) cli.ActionFunc {
 		if c.IsSet("finality.quorum") || c.Int("finality.quorum") != 0 {
 			cfg.Finality.Quorum, cfg.Finality.Window = c.Int("finality.quorum"), c.Duration("finality.window")
 		}
+		if role != node.RoleProver {
+			if err := applyDAFlags(c, &cfg.DA); err != nil {
+				return err
+			}
+		}
 		var r *node.Role
 		switch role {
 		case node.RoleSequencer:
@@ -238,6 +244,12 @@ func runRole(role string) cli.ActionFunc {
 			fmt.Fprintf(&b, "Sequencer signer:  %s\n", crypto.PubkeyToAddress(cfg.SequencerKey.PublicKey))
 		default:
 			fmt.Fprintf(&b, "Sequencer signer:  %s\nForwarding txs to: %s\n", cfg.SequencerAddress, cfg.SequencerURL)
+		}
+		switch {
+		case cfg.DA.SyncFrom:
+			fmt.Fprintf(&b, "Deriving from DA:  %s (%s commitments; index at %s)\n", cfg.DA.URL, cfg.DA.Mode, cmp.Or(cfg.DA.IndexURL, cfg.SequencerURL))
+		case cfg.DA.URL != "" && role == node.RoleSequencer:
+			fmt.Fprintf(&b, "Posting to DA:     %s (%s commitments)\n", cfg.DA.URL, cfg.DA.Mode)
 		}
 		if len(cfg.Finality.Provers) > 0 {
 			fmt.Fprintf(&b, "Provers believed:  %v (quorum %d, window %s)\n", cfg.Finality.Provers, max(cfg.Finality.Quorum, 1), cfg.Finality.Window)

@@ -1,0 +1,175 @@
+package e2e
+
+import (
+	"math/big"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/params"
+)
+
+type daCommitment struct {
+	Seq           hexutil.Uint64 `json:"seq"`
+	FirstBlock    hexutil.Uint64 `json:"firstBlock"`
+	LastBlock     hexutil.Uint64 `json:"lastBlock"`
+	LastBlockHash common.Hash    `json:"lastBlockHash"`
+	Commitment    hexutil.Bytes  `json:"commitment"`
+}
+
+func blockNumber(t *testing.T, d *devnet) uint64 {
+	t.Helper()
+	var n hexutil.Uint64
+	if err := d.client(t).Call(&n, "eth_blockNumber"); err != nil {
+		t.Fatal(err)
+	}
+	return uint64(n)
+}
+
+// waitFor polls cond every 100 ms for up to a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// commitments reads d's DA index from block 1 and checks it is contiguous.
+func commitments(t *testing.T, d *devnet) []daCommitment {
+	t.Helper()
+	var cs []daCommitment
+	if err := d.client(t).Call(&cs, "mega_getDACommitments", "0x1"); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cs {
+		if i == 0 && c.FirstBlock != 1 || i > 0 && (c.FirstBlock != cs[i-1].LastBlock+1 || c.Seq != cs[i-1].Seq+1) {
+			t.Fatalf("DA index not contiguous at %d: %+v", i, cs)
+		}
+	}
+	return cs
+}
+
+func postedUpTo(t *testing.T, d *devnet) uint64 {
+	cs := commitments(t, d)
+	if len(cs) == 0 {
+		return 0
+	}
+	return uint64(cs[len(cs)-1].LastBlock)
+}
+
+func patchDA(t *testing.T, da *devnet, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPatch, da.URL+"/memstore/config", strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PATCH /memstore/config %s: %s", body, resp.Status)
+	}
+}
+
+// TestReplicaDerivesFromDAOnly: a sequencer posts every block to the DA
+// server; a replica started later with no p2p peers derives the chain from
+// DA alone and reaches the same blocks and state as a replica fed over p2p.
+func TestReplicaDerivesFromDAOnly(t *testing.T) {
+	dir := t.TempDir()
+	da := startMeganode(t, "da", "--port", "0", "--datadir", filepath.Join(dir, "da"))
+	seqKey, seqAddr := writeKey(t, dir, "sequencer.key")
+	seq := startMeganode(t, "sequencer", "--datadir", filepath.Join(dir, "seq"), "--sequencer.key", seqKey, "--p2p.listen", "/ip4/127.0.0.1/tcp/0",
+		"--da.url", da.URL)
+	follower := func(name string, args ...string) *devnet {
+		return startMeganode(t, "replica", append([]string{"--datadir", filepath.Join(dir, name), "--p2p.listen", "/ip4/127.0.0.1/tcp/0",
+			"--sequencer.address", seqAddr.Hex(), "--sequencer.url", seq.URL}, args...)...)
+	}
+	live := follower("live", "--p2p.peers", seq.P2P)
+
+	c := seq.client(t)
+	key := mustKey(t, key0)
+	to := "0x00000000000000000000000000000000000da000"
+	var last common.Hash
+	for i := range 20 {
+		last = sendTransfer(t, c, key, uint64(i), to, big.NewInt(params.GWei))
+	}
+	var receipt struct {
+		BlockNumber hexutil.Uint64 `json:"blockNumber"`
+		BlockHash   common.Hash    `json:"blockHash"`
+	}
+	waitFor(t, "the last transfer sealed and posted", func() bool {
+		if err := c.Call(&receipt, "eth_getTransactionReceipt", last); err != nil {
+			t.Fatal(err)
+		}
+		return receipt.BlockNumber > 0 && blockNumber(t, seq) > uint64(receipt.BlockNumber) && postedUpTo(t, seq) >= uint64(receipt.BlockNumber)
+	})
+	target := postedUpTo(t, seq)
+
+	derived := follower("derived", "--da.url", da.URL, "--sync-from-da")
+	waitFor(t, "the DA-derived replica at the posted head", func() bool { return blockNumber(t, derived) >= target && blockNumber(t, live) >= target })
+	if peers := metric(t, derived, "meganode_p2p_peers"); peers != 0 {
+		t.Fatalf("the derived replica has %v p2p peers", peers)
+	}
+	if metric(t, derived, "meganode_da_derived_blocks_total") < float64(target) {
+		t.Fatalf("derived %v blocks, want %d", metric(t, derived, "meganode_da_derived_blocks_total"), target)
+	}
+	for n := uint64(1); n <= target; n++ {
+		var blocks [3]struct {
+			Hash      common.Hash `json:"hash"`
+			StateRoot common.Hash `json:"stateRoot"`
+		}
+		for i, d := range []*devnet{seq, live, derived} {
+			if err := d.client(t).Call(&blocks[i], "eth_getBlockByNumber", hexutil.EncodeUint64(n), false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if blocks[2] != blocks[0] || blocks[1] != blocks[0] {
+			t.Fatalf("block %d: sequencer %+v, p2p replica %+v, DA replica %+v", n, blocks[0], blocks[1], blocks[2])
+		}
+	}
+	var balances [2]hexutil.Big
+	for i, d := range []*devnet{live, derived} {
+		if err := d.client(t).Call(&balances[i], "eth_getBalance", to, hexutil.EncodeUint64(target)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if balances[1].ToInt().Cmp(big.NewInt(20*params.GWei)) != 0 || balances[0].ToInt().Cmp(balances[1].ToInt()) != 0 {
+		t.Fatalf("balance of the recipient: p2p %v, DA %v", balances[0].ToInt(), balances[1].ToInt())
+	}
+	// The derived replica serves the index of what it derived.
+	if got := postedUpTo(t, derived); got < target {
+		t.Fatalf("derived replica's DA index ends at %d, want %d", got, target)
+	}
+}
+
+// TestDAOutageNeverStopsBlocks: a DA server that answers 503, then one that
+// takes seconds per put, never holds up block production, and once DA
+// answers every block is posted, contiguously.
+func TestDAOutageNeverStopsBlocks(t *testing.T) {
+	dir := t.TempDir()
+	da := startMeganode(t, "da", "--port", "0", "--datadir", filepath.Join(dir, "da"))
+	seqKey, _ := writeKey(t, dir, "sequencer.key")
+	seq := startMeganode(t, "sequencer", "--datadir", filepath.Join(dir, "seq"), "--sequencer.key", seqKey, "--p2p.listen", "/ip4/127.0.0.1/tcp/0",
+		"--da.url", da.URL)
+	waitFor(t, "a first blob", func() bool { return postedUpTo(t, seq) >= 1 })
+
+	patchDA(t, da, `{"PutReturnsFailoverError":true}`)
+	downAt := blockNumber(t, seq)
+	waitFor(t, "three blocks sealed while DA is down", func() bool { return blockNumber(t, seq) >= downAt+3 })
+	if metric(t, seq, "meganode_da_unavailable_total") == 0 {
+		t.Fatal("no 503 seen by the batcher")
+	}
+	patchDA(t, da, `{"PutReturnsFailoverError":false,"PutLatency":"3s"}`)
+	slowAt := blockNumber(t, seq)
+	waitFor(t, "three blocks sealed while DA is slow", func() bool { return blockNumber(t, seq) >= slowAt+3 })
+	patchDA(t, da, `{"PutLatency":"0s"}`)
+	head := blockNumber(t, seq)
+	waitFor(t, "every block posted after the outage", func() bool { return postedUpTo(t, seq) >= head })
+	commitments(t, seq) // contiguous from block 1
+}

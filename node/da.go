@@ -1,0 +1,170 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/eigenda"
+	"github.com/meganode/meganode/p2p"
+	"github.com/meganode/meganode/sequencer"
+	"github.com/meganode/meganode/storage"
+)
+
+// DAConfig is how a role uses the DA layer (docs/eigenda.md).
+type DAConfig struct {
+	URL  string       // eigenda-proxy (or `meganode da`) URL; empty: no DA
+	Mode eigenda.Mode // commitment mode, default standard
+	// SyncFrom: a replica or full node derives the chain from DA (blobs
+	// listed by the index) instead of following gossip.
+	SyncFrom bool
+	IndexURL string // mega_getDACommitments endpoint; default the sequencer URL
+}
+
+func (c DAConfig) client() (*eigenda.HTTPClient, error) {
+	cfg := eigenda.DefaultHTTPConfig(c.URL)
+	if c.Mode != "" {
+		cfg.Mode = c.Mode
+	}
+	return eigenda.NewHTTPClient(cfg)
+}
+
+// addBatcher posts the sequencer's blocks to DA and serves the index.
+func (r *Role) addBatcher(client eigenda.Client, pub *sequencer.Publisher) *sequencer.Batcher {
+	b := sequencer.NewBatcher(sequencer.DefaultBatcherConfig(), client, pub, r.log)
+	r.batcher = b
+	r.counter("meganode_da_blobs_total", "Blobs posted to DA.", func() uint64 { return b.Stats().Blobs })
+	r.counter("meganode_da_bytes_total", "Bytes posted to DA.", func() uint64 { return b.Stats().Bytes })
+	r.counter("meganode_da_failures_total", "Failed DA posts (retried with backoff).", func() uint64 { return b.Stats().Failures })
+	r.counter("meganode_da_unavailable_total", "DA posts answered 503 (disperser unavailable).", func() uint64 { return b.Stats().Unavailable })
+	r.gauge("meganode_da_posted_block", "Newest block posted to DA.", func() float64 { return float64(b.Stats().Posted) })
+	return b
+}
+
+// startBatcher starts b and gossips every commitment it records.
+func startBatcher(ctx context.Context, b *sequencer.Batcher, pub *sequencer.Publisher, net sequencer.Gossip) error {
+	sub := b.Commitments(256)
+	if err := b.Start(); err != nil {
+		sub.Unsubscribe()
+		return err
+	}
+	go func() {
+		defer sub.Unsubscribe()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case c := <-sub.C():
+				pub.PublishDA(ctx, net, c)
+			case <-sub.Err():
+				// Nodes that missed commitments read the index.
+				sub.Unsubscribe()
+				sub = b.Commitments(256)
+			}
+		}
+	}()
+	return nil
+}
+
+// deliverFunc hands a role a message that arrived signed by the sequencer.
+type deliverFunc func(kind p2p.Kind, payload, data []byte)
+
+// fromDA returns nil when the role follows gossip; otherwise a func that
+// starts deriving the chain from DA until ctx ends and returns a func that
+// waits for derivation to end.
+func (r *Role) fromDA(cfg RoleConfig, deliver deliverFunc, witnesses bool, heads headFeed, healthy func() error) (func(ctx context.Context) (wait func()), error) {
+	if !cfg.DA.SyncFrom {
+		return nil, nil
+	}
+	if cfg.DA.URL == "" {
+		return nil, errors.New("--sync-from-da needs --da.url")
+	}
+	d, closeIndex, err := derivation(cfg, r.store, deliver, witnesses, heads, healthy, r)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) func() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			defer closeIndex()
+			d.Run(ctx)
+		}()
+		return func() { <-done }
+	}, nil
+}
+
+// derivation builds the deriver of a replica or full node: each blob's
+// blocks (and, with witnesses, their witnesses) are checked against the
+// sequencer's key and handed to the role; a blob is done when the role's
+// head reaches its last block, which must be the block the index names.
+func derivation(cfg RoleConfig, store *storage.Store, deliver deliverFunc, witnesses bool, heads headFeed, healthy func() error, r *Role) (*eigenda.Deriver, func(), error) {
+	client, err := cfg.DA.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	url := cfg.DA.IndexURL
+	if url == "" {
+		url = cfg.SequencerURL
+	}
+	index, err := eigenda.DialIndex(url)
+	if err != nil {
+		return nil, nil, err
+	}
+	chainID := store.ChainConfig().ChainID.Uint64()
+	open := func(env []byte, kind p2p.Kind) ([]byte, []byte, error) {
+		data := p2p.Wrap(env)
+		payload, signer, err := p2p.Open(data, kind, chainID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if signer != cfg.SequencerAddress {
+			return nil, nil, fmt.Errorf("%w: %s message signed by %s, not the sequencer %s", p2p.ErrWrongKey, kind, signer, cfg.SequencerAddress)
+		}
+		return payload, data, nil
+	}
+	apply := func(ctx context.Context, c *chain.DACommitment, blocks []eigenda.BlobBlock) error {
+		if err := healthy(); err != nil {
+			return err
+		}
+		sub := heads(len(blocks) + 16)
+		defer sub.Unsubscribe()
+		for _, bb := range blocks {
+			if witnesses {
+				payload, data, err := open(bb.Witness, p2p.Witnesses)
+				if err != nil {
+					return fmt.Errorf("witness of block %d: %w", bb.Number, err)
+				}
+				deliver(p2p.Witnesses, payload, data)
+			}
+			payload, data, err := open(bb.Block, p2p.Blocks)
+			if err != nil {
+				return fmt.Errorf("block %d: %w", bb.Number, err)
+			}
+			deliver(p2p.Blocks, payload, data)
+		}
+		for store.CurrentHeader().Number.Uint64() < c.Last {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-sub.C():
+			case <-sub.Err():
+				sub.Unsubscribe()
+				sub = heads(16)
+			}
+			if err := healthy(); err != nil {
+				return err
+			}
+		}
+		if h := store.GetHeaderByNumber(c.Last); h == nil || h.Hash() != c.LastHash {
+			return fmt.Errorf("block %d derived from blob %d is not the block the index names (%s)", c.Last, c.Seq, c.LastHash)
+		}
+		return store.WriteDACommitment(c)
+	}
+	d := eigenda.NewDeriver(eigenda.DeriveConfig{}, client, index, store.CurrentHeader().Number.Uint64()+1, apply, r.log)
+	r.counter("meganode_da_derived_blobs_total", "Blobs derived from DA.", func() uint64 { return d.Stats().Blobs })
+	r.counter("meganode_da_derived_blocks_total", "Blocks derived from DA.", func() uint64 { return d.Stats().Blocks })
+	r.counter("meganode_da_derive_failures_total", "Failed derivation attempts (retried with backoff).", func() uint64 { return d.Stats().Failures })
+	return d, index.Close, nil
+}
