@@ -89,7 +89,7 @@ type Deriver struct {
 	apply  Apply
 	log    zerolog.Logger
 
-	next                            atomic.Uint64
+	next                           atomic.Uint64
 	blobs, blocks, bytes, failures atomic.Uint64
 }
 
