@@ -78,19 +78,20 @@ func patchDA(t *testing.T, da *devnet, body string) {
 }
 
 // TestReplicaDerivesFromDAOnly: a sequencer posts every block to the DA
-// server; a replica started later with no p2p peers derives the chain from
-// DA alone and reaches the same blocks and state as a replica fed over p2p.
+// server; a replica and a full node started later with no p2p peers derive
+// the chain from DA alone and reach the same blocks and state as a replica
+// fed over p2p.
 func TestReplicaDerivesFromDAOnly(t *testing.T) {
 	dir := t.TempDir()
 	da := startMeganode(t, "da", "--port", "0", "--datadir", filepath.Join(dir, "da"))
 	seqKey, seqAddr := writeKey(t, dir, "sequencer.key")
 	seq := startMeganode(t, "sequencer", "--datadir", filepath.Join(dir, "seq"), "--sequencer.key", seqKey, "--p2p.listen", "/ip4/127.0.0.1/tcp/0",
 		"--da.url", da.URL)
-	follower := func(name string, args ...string) *devnet {
-		return startMeganode(t, "replica", append([]string{"--datadir", filepath.Join(dir, name), "--p2p.listen", "/ip4/127.0.0.1/tcp/0",
+	follower := func(role, name string, args ...string) *devnet {
+		return startMeganode(t, role, append([]string{"--datadir", filepath.Join(dir, name), "--p2p.listen", "/ip4/127.0.0.1/tcp/0",
 			"--sequencer.address", seqAddr.Hex(), "--sequencer.url", seq.URL}, args...)...)
 	}
-	live := follower("live", "--p2p.peers", seq.P2P)
+	live := follower("replica", "live", "--p2p.peers", seq.P2P)
 
 	c := seq.client(t)
 	key := mustKey(t, key0)
@@ -111,26 +112,35 @@ func TestReplicaDerivesFromDAOnly(t *testing.T) {
 	})
 	target := postedUpTo(t, seq)
 
-	derived := follower("derived", "--da.url", da.URL, "--sync-from-da")
-	waitFor(t, "the DA-derived replica at the posted head", func() bool { return blockNumber(t, derived) >= target && blockNumber(t, live) >= target })
-	if peers := metric(t, derived, "meganode_p2p_peers"); peers != 0 {
-		t.Fatalf("the derived replica has %v p2p peers", peers)
+	derived := follower("replica", "derived", "--da.url", da.URL, "--sync-from-da")
+	// A full node re-executes what it derives, over the witnesses in the blobs.
+	full := follower("fullnode", "full", "--da.url", da.URL, "--sync-from-da")
+	waitFor(t, "the DA-derived replica and full node at the posted head", func() bool {
+		return blockNumber(t, derived) >= target && blockNumber(t, full) >= target && blockNumber(t, live) >= target
+	})
+	for _, d := range []*devnet{derived, full} {
+		if peers := metric(t, d, "meganode_p2p_peers"); peers != 0 {
+			t.Fatalf("a node deriving from DA has %v p2p peers", peers)
+		}
+		if metric(t, d, "meganode_da_derived_blocks_total") < float64(target) {
+			t.Fatalf("derived %v blocks, want %d", metric(t, d, "meganode_da_derived_blocks_total"), target)
+		}
 	}
-	if metric(t, derived, "meganode_da_derived_blocks_total") < float64(target) {
-		t.Fatalf("derived %v blocks, want %d", metric(t, derived, "meganode_da_derived_blocks_total"), target)
+	if v := metric(t, full, "meganode_fullnode_verified_blocks_total"); v < float64(target) {
+		t.Fatalf("the full node verified %v blocks derived from DA, want %d", v, target)
 	}
 	for n := uint64(1); n <= target; n++ {
-		var blocks [3]struct {
+		var blocks [4]struct {
 			Hash      common.Hash `json:"hash"`
 			StateRoot common.Hash `json:"stateRoot"`
 		}
-		for i, d := range []*devnet{seq, live, derived} {
+		for i, d := range []*devnet{seq, live, derived, full} {
 			if err := d.client(t).Call(&blocks[i], "eth_getBlockByNumber", hexutil.EncodeUint64(n), false); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if blocks[2] != blocks[0] || blocks[1] != blocks[0] {
-			t.Fatalf("block %d: sequencer %+v, p2p replica %+v, DA replica %+v", n, blocks[0], blocks[1], blocks[2])
+		if blocks[1] != blocks[0] || blocks[2] != blocks[0] || blocks[3] != blocks[0] {
+			t.Fatalf("block %d: sequencer %+v, p2p replica %+v, DA replica %+v, DA full node %+v", n, blocks[0], blocks[1], blocks[2], blocks[3])
 		}
 	}
 	var balances [2]hexutil.Big
