@@ -37,6 +37,8 @@ type BlockFinality struct {
 	// Preconfirmed are the mini-blocks that preconfirmed the block's txs, as
 	// far as this node saw them (sequencers and replicas).
 	Preconfirmed []Preconfirmation `rlp:"optional"`
+	// Available is when this node saw the block's DA blob confirmed.
+	Available uint64 `rlp:"optional"`
 }
 
 // Preconfirmation is one mini-block's share of a block: Count txs from
@@ -86,6 +88,9 @@ type BlockID struct {
 type FinalityHeads struct {
 	Sealed, Safe, Proven, Finalized BlockID
 	Dispute                         *Dispute `rlp:"nil"`
+	// Available is the newest block whose data (and every earlier block's)
+	// this node saw confirmed on the DA layer.
+	Available uint64 `rlp:"optional"`
 }
 
 // FinalityChange is a block reaching a stage (or the chain being disputed).
@@ -103,6 +108,8 @@ type LadderConfig struct {
 	// block is safe once it verified it; other nodes take a prover's
 	// attestation as the re-execution.
 	SelfVerified bool
+	// RequireDA: a block is safe only once its DA blob is confirmed.
+	RequireDA bool
 }
 
 // Check validates the configuration.
@@ -223,6 +230,9 @@ func (l *Ladder) Sealed(n uint64, hash common.Hash, now time.Time) {
 		return
 	}
 	l.blocks[n] = &BlockFinality{Number: n, Hash: hash, Sealed: ms(now), Preconfirmed: l.preconf[n]}
+	if n <= l.heads.Available {
+		l.blocks[n].Available = ms(now)
+	}
 	for k := range l.preconf {
 		if k <= n {
 			delete(l.preconf, k)
@@ -239,6 +249,20 @@ func (l *Ladder) Verified(n uint64, hash common.Hash, now time.Time) {
 	if b, ok := l.blocks[n]; ok && b.Hash == hash {
 		b.Verified = true
 	}
+}
+
+// Available records that blocks up to last are confirmed on the DA layer
+// (blobs are contiguous from block 1).
+func (l *Ladder) Available(last uint64, now time.Time) {
+	if last <= l.heads.Available {
+		return
+	}
+	for n := l.heads.Available + 1; n <= last; n++ {
+		if b, ok := l.blocks[n]; ok && b.Available == 0 {
+			b.Available = ms(now)
+		}
+	}
+	l.heads.Available = last
 }
 
 // Errors Attest refuses an attestation with.
@@ -305,6 +329,9 @@ func (l *Ladder) Advance(now time.Time) []FinalityChange {
 		}
 	}
 	reach(&l.heads.Safe, StageSafe, func(b *BlockFinality) bool {
+		if l.cfg.RequireDA && b.Number > l.heads.Available {
+			return false
+		}
 		if l.cfg.SelfVerified {
 			return b.Verified
 		}

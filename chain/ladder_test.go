@@ -233,3 +233,29 @@ func TestLadderPreconfirmationTimes(t *testing.T) {
 		t.Fatalf("old record decoded to %+v, %v", rec, err)
 	}
 }
+
+func TestLadderSafeWaitsForDA(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	for _, selfVerified := range []bool{false, true} {
+		l, _ := NewLadder(LadderConfig{Provers: []common.Address{proverA}, Quorum: 1, Window: time.Second, SelfVerified: selfVerified, RequireDA: true}, FinalityHeads{}, nil)
+		for n := uint64(1); n <= 3; n++ {
+			l.Verified(n, blockHash(n), now)
+			if err := l.Attest(att(n), proverA); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sameStages(t, l.Advance(now))
+		l.Available(2, now.Add(time.Millisecond))
+		sameStages(t, l.Advance(now), "safe 1", "safe 2", "proven 1", "proven 2")
+		if b := l.Block(2); b.Available != ms(now.Add(time.Millisecond)) || l.Block(3).Available != 0 || l.Heads().Available != 2 {
+			t.Fatalf("availability: block 2 %d, block 3 %d, head %d", b.Available, l.Block(3).Available, l.Heads().Available)
+		}
+		// A block sealed after its blob was confirmed is available at once.
+		l.Available(4, now)
+		l.Sealed(4, blockHash(4), now)
+		if l.Block(4).Available == 0 {
+			t.Fatal("block 4 sealed after its blob was confirmed is not available")
+		}
+		sameStages(t, l.Advance(now), "safe 3", "proven 3")
+	}
+}
