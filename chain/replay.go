@@ -291,3 +291,28 @@ func SameDiff(a, b *StateDiff) bool {
 	eb, err2 := rlp.EncodeToBytes(b)
 	return err1 == nil && err2 == nil && bytes.Equal(ea, eb)
 }
+
+// BlockMessageHeader decodes only the header of a BlockMessage's block (the
+// first item of the block, of the bundle, of the message) from its RLP.
+func BlockMessageHeader(payload []byte) (*types.Header, error) {
+	b := payload
+	for range 3 {
+		content, _, err := rlp.SplitList(b)
+		if err != nil {
+			return nil, err
+		}
+		b = content
+	}
+	_, _, rest, err := rlp.Split(b)
+	if err != nil {
+		return nil, err
+	}
+	h := new(types.Header)
+	if err := rlp.DecodeBytes(b[:len(b)-len(rest)], h); err != nil {
+		return nil, err
+	}
+	if h.Number == nil {
+		return nil, errors.New("header without a number")
+	}
+	return h, nil
+}

@@ -183,3 +183,46 @@ func TestDAOutageNeverStopsBlocks(t *testing.T) {
 	waitFor(t, "every block posted after the outage", func() bool { return postedUpTo(t, seq) >= head })
 	commitments(t, seq) // contiguous from block 1
 }
+
+// TestSafeWaitsForDA: with a DA layer, a block is safe only once its blob
+// is confirmed. A full node following gossip checks every blob against the
+// blocks it holds; while DA is down its safe head stops at the last posted
+// block, then catches up.
+func TestSafeWaitsForDA(t *testing.T) {
+	dir := t.TempDir()
+	da := startMeganode(t, "da", "--port", "0", "--datadir", filepath.Join(dir, "da"))
+	seqKey, seqAddr := writeKey(t, dir, "sequencer.key")
+	proverKey, proverAddr := writeKey(t, dir, "prover.key")
+	fin := []string{"--prover.addresses", proverAddr.Hex(), "--finality.window", "1s", "--da.url", da.URL}
+	seq := startMeganode(t, "sequencer", append([]string{"--datadir", filepath.Join(dir, "seq"), "--sequencer.key", seqKey, "--p2p.listen", "/ip4/127.0.0.1/tcp/0"}, fin...)...)
+	startMeganode(t, "prover", "--datadir", filepath.Join(dir, "prover"), "--prover.key", proverKey, "--sequencer.address", seqAddr.Hex(),
+		"--p2p.listen", "/ip4/127.0.0.1/tcp/0", "--p2p.peers", seq.P2P)
+	full := startMeganode(t, "fullnode", append([]string{"--datadir", filepath.Join(dir, "full"), "--p2p.listen", "/ip4/127.0.0.1/tcp/0", "--p2p.peers", seq.P2P,
+		"--sequencer.address", seqAddr.Hex(), "--sequencer.url", seq.URL}, fin...)...)
+
+	hash := sendTransfer(t, full.client(t), mustKey(t, key0), 0, "0x00000000000000000000000000000000000da5af", big.NewInt(params.GWei))
+	for _, d := range []*devnet{seq, full} {
+		f := pollFinality(t, d, d.URL, hash, "finalized")
+		if f.Timestamps["available"] == 0 || f.Timestamps["safe"] < f.Timestamps["available"] {
+			t.Fatalf("%s: safe at %d, DA blob confirmed at %d", d.URL, f.Timestamps["safe"], f.Timestamps["available"])
+		}
+	}
+
+	patchDA(t, da, `{"PutReturnsFailoverError":true}`)
+	posted := postedUpTo(t, seq)
+	head := blockNumber(t, full)
+	waitFor(t, "blocks sealed while DA is down", func() bool { return blockNumber(t, full) >= max(head, posted)+3 })
+	// Verified and attested, but not in DA: not safe.
+	for _, d := range []*devnet{seq, full} {
+		var f finality
+		if err := d.client(t).Call(&f, "mega_getFinality", "safe"); err != nil {
+			t.Fatal(err)
+		}
+		if uint64(f.BlockNumber) > postedUpTo(t, seq) {
+			t.Fatalf("%s: safe block %d is not posted to DA (posted up to %d)", d.URL, f.BlockNumber, postedUpTo(t, seq))
+		}
+	}
+	patchDA(t, da, `{"PutReturnsFailoverError":false}`)
+	target := blockNumber(t, full)
+	pollFinality(t, full, full.URL, hexutil.Uint64(target), "finalized")
+}

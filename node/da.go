@@ -43,7 +43,7 @@ func (r *Role) addBatcher(client eigenda.Client, pub *sequencer.Publisher) *sequ
 }
 
 // startBatcher starts b and gossips every commitment it records.
-func startBatcher(ctx context.Context, b *sequencer.Batcher, pub *sequencer.Publisher, net sequencer.Gossip) error {
+func startBatcher(ctx context.Context, b *sequencer.Batcher, pub *sequencer.Publisher, net sequencer.Gossip, fin *tracker) error {
 	sub := b.Commitments(256)
 	if err := b.Start(); err != nil {
 		sub.Unsubscribe()
@@ -57,6 +57,9 @@ func startBatcher(ctx context.Context, b *sequencer.Batcher, pub *sequencer.Publ
 				return
 			case c := <-sub.C():
 				pub.PublishDA(ctx, net, c)
+				if fin != nil {
+					fin.Available(c.Last)
+				}
 			case <-sub.Err():
 				// Nodes that missed commitments read the index.
 				sub.Unsubscribe()
@@ -70,15 +73,19 @@ func startBatcher(ctx context.Context, b *sequencer.Batcher, pub *sequencer.Publ
 // deliverFunc hands a role a message that arrived signed by the sequencer.
 type deliverFunc func(kind p2p.Kind, payload, data []byte)
 
-// fromDA returns nil when the role follows gossip; otherwise a func that
-// starts deriving the chain from DA until ctx ends and returns a func that
-// waits for derivation to end.
+// fromDA returns nil for a role without a DA layer; otherwise a func that
+// starts, until ctx ends, deriving the chain from DA (--sync-from-da) or,
+// for a role that follows gossip, checking that every block it holds is in
+// a DA blob (what makes it safe), and returns a func that waits for the end.
 func (r *Role) fromDA(cfg RoleConfig, deliver deliverFunc, witnesses bool, heads headFeed, healthy func() error) (func(ctx context.Context) (wait func()), error) {
-	if !cfg.DA.SyncFrom {
+	if cfg.DA.URL == "" {
+		if cfg.DA.SyncFrom {
+			return nil, errors.New("--sync-from-da needs --da.url")
+		}
 		return nil, nil
 	}
-	if cfg.DA.URL == "" {
-		return nil, errors.New("--sync-from-da needs --da.url")
+	if !cfg.DA.SyncFrom {
+		deliver = nil
 	}
 	d, closeIndex, err := derivation(cfg, r.store, deliver, witnesses, heads, healthy, r)
 	if err != nil {
@@ -99,6 +106,8 @@ func (r *Role) fromDA(cfg RoleConfig, deliver deliverFunc, witnesses bool, heads
 // blocks (and, with witnesses, their witnesses) are checked against the
 // sequencer's key and handed to the role; a blob is done when the role's
 // head reaches its last block, which must be the block the index names.
+// With a nil deliver the role follows gossip and the blob's blocks must be
+// the ones it already holds.
 func derivation(cfg RoleConfig, store *storage.Store, deliver deliverFunc, witnesses bool, heads headFeed, healthy func() error, r *Role) (*eigenda.Deriver, func(), error) {
 	client, err := cfg.DA.client()
 	if err != nil {
@@ -131,6 +140,9 @@ func derivation(cfg RoleConfig, store *storage.Store, deliver deliverFunc, witne
 		sub := heads(len(blocks) + 16)
 		defer sub.Unsubscribe()
 		for _, bb := range blocks {
+			if deliver == nil {
+				break
+			}
 			if witnesses {
 				payload, data, err := open(bb.Witness, p2p.Witnesses)
 				if err != nil {
@@ -160,11 +172,43 @@ func derivation(cfg RoleConfig, store *storage.Store, deliver deliverFunc, witne
 		if h := store.GetHeaderByNumber(c.Last); h == nil || h.Hash() != c.LastHash {
 			return fmt.Errorf("block %d derived from blob %d is not the block the index names (%s)", c.Last, c.Seq, c.LastHash)
 		}
-		return store.WriteDACommitment(c)
+		if deliver == nil {
+			for _, bb := range blocks {
+				payload, _, err := open(bb.Block, p2p.Blocks)
+				if err != nil {
+					return fmt.Errorf("block %d: %w", bb.Number, err)
+				}
+				h, err := chain.BlockMessageHeader(payload)
+				if err != nil {
+					return fmt.Errorf("block %d in blob %d: %w", bb.Number, c.Seq, err)
+				}
+				if mine := store.GetHeaderByNumber(bb.Number); mine == nil || mine.Hash() != h.Hash() {
+					return fmt.Errorf("blob %d holds block %d %s, not the block this node holds", c.Seq, bb.Number, h.Hash())
+				}
+			}
+		}
+		if err := store.WriteDACommitment(c); err != nil {
+			return err
+		}
+		if r.fin != nil {
+			r.fin.Available(c.Last)
+		}
+		return nil
 	}
-	d := eigenda.NewDeriver(eigenda.DeriveConfig{}, client, index, store.CurrentHeader().Number.Uint64()+1, apply, r.log)
-	r.counter("meganode_da_derived_blobs_total", "Blobs derived from DA.", func() uint64 { return d.Stats().Blobs })
-	r.counter("meganode_da_derived_blocks_total", "Blocks derived from DA.", func() uint64 { return d.Stats().Blocks })
-	r.counter("meganode_da_derive_failures_total", "Failed derivation attempts (retried with backoff).", func() uint64 { return d.Stats().Failures })
+	from := store.CurrentHeader().Number.Uint64() + 1
+	if deliver == nil {
+		last, err := store.LastPosted()
+		if err != nil {
+			return nil, nil, err
+		}
+		from = 1
+		if last != nil {
+			from = last.Last + 1
+		}
+	}
+	d := eigenda.NewDeriver(eigenda.DeriveConfig{}, client, index, from, apply, r.log)
+	r.counter("meganode_da_derived_blobs_total", "Blobs read from DA: derived (--sync-from-da) or checked against the blocks this node holds.", func() uint64 { return d.Stats().Blobs })
+	r.counter("meganode_da_derived_blocks_total", "Blocks in the blobs read from DA.", func() uint64 { return d.Stats().Blocks })
+	r.counter("meganode_da_derive_failures_total", "Failed reads or checks of DA blobs (retried with backoff).", func() uint64 { return d.Stats().Failures })
 	return d, index.Close, nil
 }

@@ -24,6 +24,9 @@ type FinalityConfig struct {
 	Provers []common.Address // prover keys whose attestations count
 	Quorum  int              // distinct provers a block needs to be proven, default 1
 	Window  time.Duration    // challenge window after a block is proven
+	// RequireDA: a block is safe only once its DA blob is confirmed (set
+	// for nodes that use a DA layer).
+	RequireDA bool
 }
 
 // fetcher asks peers for messages by number (a *p2p.Node).
@@ -42,6 +45,8 @@ type trackerEvent struct {
 	data     []byte // the signed wire message, relayed to peers that ask
 	signer   common.Address
 	fetchEnd bool
+	// available: blocks up to this one are confirmed on the DA layer.
+	available uint64
 }
 
 // tracker runs one node's finality ladder: it takes the node's sealed (or,
@@ -93,7 +98,7 @@ func newTracker(cfg FinalityConfig, store *storage.Store, sequencer common.Addre
 	if err != nil {
 		return nil, err
 	}
-	ladder, err := chain.NewLadder(chain.LadderConfig{Provers: cfg.Provers, Quorum: cfg.Quorum, Window: cfg.Window, SelfVerified: verifies}, heads, open)
+	ladder, err := chain.NewLadder(chain.LadderConfig{Provers: cfg.Provers, Quorum: cfg.Quorum, Window: cfg.Window, SelfVerified: verifies, RequireDA: cfg.RequireDA}, heads, open)
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +170,12 @@ func (t *tracker) BlockFinality(n uint64) (*chain.BlockFinality, error) {
 // FinalityChanges streams every stage a block reaches, and disputes.
 func (t *tracker) FinalityChanges(buffer int) *chain.Subscription[*chain.FinalityChange] {
 	return t.feed.Subscribe(buffer)
+}
+
+// Available tells the tracker that blocks up to last are confirmed on the DA
+// layer.
+func (t *tracker) Available(last uint64) {
+	t.inbox <- trackerEvent{available: last}
 }
 
 // Deliver hands the tracker a validated attestation or fraud proof.
@@ -362,6 +373,17 @@ func (t *tracker) commit(touched []uint64, extra []*chain.FinalityChange) {
 }
 
 func (t *tracker) handle(ev trackerEvent) []uint64 {
+	if ev.available > 0 {
+		t.mu.Lock()
+		from, sealed := t.ladder.Heads().Available+1, t.ladder.Heads().Sealed.Number
+		t.ladder.Available(ev.available, t.clock())
+		t.mu.Unlock()
+		var touched []uint64
+		for n := from; n <= min(ev.available, sealed); n++ {
+			touched = append(touched, n)
+		}
+		return touched
+	}
 	switch ev.kind {
 	case p2p.Attestations:
 		a := new(chain.Attestation)

@@ -301,6 +301,7 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	r.seq = seq
 	pub := sequencer.NewPublisher(seq, r.store, cfg.SequencerKey, log)
 	addr := crypto.PubkeyToAddress(cfg.SequencerKey.PublicKey)
+	cfg.Finality.RequireDA = cfg.DA.URL != ""
 	if err := r.addFinality(cfg.Finality, addr, false); err != nil {
 		r.Stop(context.Background())
 		return nil, err
@@ -323,7 +324,7 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		}
 		pub.Start(r.net)
 		if batcher != nil {
-			if err := startBatcher(follow, batcher, pub, r.net); err != nil {
+			if err := startBatcher(follow, batcher, pub, r.net, r.fin); err != nil {
 				return err
 			}
 		}
@@ -378,6 +379,7 @@ func NewReplica(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		return nil, err
 	}
 	r.rep = rep
+	cfg.Finality.RequireDA = cfg.DA.URL != ""
 	if err := r.addFinality(cfg.Finality, cfg.SequencerAddress, false); err != nil {
 		r.Stop(context.Background())
 		return nil, err
@@ -398,6 +400,8 @@ func NewReplica(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		rep.Start(r.net)
 		if derive != nil {
 			derived = derive(follow)
+		}
+		if cfg.DA.SyncFrom {
 			return r.startFinality(follow, rep.Heads, rep.MiniBlocks)
 		}
 		for _, kind := range []p2p.Kind{p2p.MiniBlocks, p2p.Blocks} {
@@ -471,6 +475,7 @@ func NewFullNode(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		return nil, err
 	}
 	r.full = full
+	cfg.Finality.RequireDA = cfg.DA.URL != ""
 	if err := r.addFinality(cfg.Finality, cfg.SequencerAddress, true); err != nil {
 		r.Stop(context.Background())
 		return nil, err
@@ -491,6 +496,8 @@ func NewFullNode(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		full.Start(r.net)
 		if derive != nil {
 			derived = derive(follow)
+		}
+		if cfg.DA.SyncFrom {
 			return r.startFinality(follow, full.Heads, nil)
 		}
 		for _, kind := range []p2p.Kind{p2p.Blocks, p2p.Witnesses} {

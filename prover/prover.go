@@ -162,7 +162,7 @@ func decode(kind p2p.Kind, payload, data []byte) event {
 	ev := event{kind: kind}
 	switch kind {
 	case p2p.Blocks:
-		if h, err := blockHeader(payload); err == nil {
+		if h, err := chain.BlockMessageHeader(payload); err == nil {
 			ev.item = &blockItem{number: h.Number.Uint64(), hash: h.Hash(), signed: data}
 		}
 	case p2p.Witnesses:
@@ -172,31 +172,6 @@ func decode(kind p2p.Kind, payload, data []byte) event {
 		}
 	}
 	return ev
-}
-
-// blockHeader decodes only the header of a chain.BlockMessage's block: the
-// first item of the block, of the bundle, of the message.
-func blockHeader(payload []byte) (*types.Header, error) {
-	b := payload
-	for range 3 {
-		content, _, err := rlp.SplitList(b)
-		if err != nil {
-			return nil, err
-		}
-		b = content
-	}
-	_, _, rest, err := rlp.Split(b)
-	if err != nil {
-		return nil, err
-	}
-	h := new(types.Header)
-	if err := rlp.DecodeBytes(b[:len(b)-len(rest)], h); err != nil {
-		return nil, err
-	}
-	if h.Number == nil {
-		return nil, errors.New("header without a number")
-	}
-	return h, nil
 }
 
 // openBlock opens a held block's wire message again and decodes its block.

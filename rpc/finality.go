@@ -171,6 +171,9 @@ func (api *FinalityAPI) blockFinality(n uint64, hash common.Hash, heads chain.Fi
 				f.Timestamps[string(stage)] = hexutil.Uint64(t)
 			}
 		}
+		if rec.Available != 0 {
+			f.Timestamps["available"] = hexutil.Uint64(rec.Available) // DA blob confirmed
+		}
 		if rec.OutputRoot != (common.Hash{}) {
 			root := rec.OutputRoot
 			f.OutputRoot = &root
