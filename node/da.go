@@ -43,7 +43,7 @@ func (r *Role) addBatcher(client eigenda.Client, pub *sequencer.Publisher) *sequ
 }
 
 // startBatcher starts b and gossips every commitment it records.
-func startBatcher(ctx context.Context, b *sequencer.Batcher, pub *sequencer.Publisher, net sequencer.Gossip, fin *tracker) error {
+func startBatcher(ctx context.Context, b *sequencer.Batcher, pub *sequencer.Publisher, net sequencer.Gossip, fins ...*tracker) error {
 	sub := b.Commitments(256)
 	if err := b.Start(); err != nil {
 		sub.Unsubscribe()
@@ -57,8 +57,10 @@ func startBatcher(ctx context.Context, b *sequencer.Batcher, pub *sequencer.Publ
 				return
 			case c := <-sub.C():
 				pub.PublishDA(ctx, net, c)
-				if fin != nil {
-					fin.Available(c.Last)
+				for _, fin := range fins {
+					if fin != nil {
+						fin.Available(c.Last)
+					}
 				}
 			case <-sub.Err():
 				// Nodes that missed commitments read the index.

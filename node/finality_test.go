@@ -81,6 +81,10 @@ func TestDevnetFinalizesTransactions(t *testing.T) {
 		if f.Stage != chain.StageFinalized || uint64(f.BlockNumber) != num || f.TransactionHash == nil || f.Timestamps["finalized"] == 0 || f.OutputRoot == nil {
 			t.Errorf("%s: finality of the tx %+v", n.name, f)
 		}
+		// The embedded DA server took the block before it became safe.
+		if a := f.Timestamps["available"]; a == 0 || f.Timestamps["safe"] < a {
+			t.Errorf("%s: safe at %d, DA blob confirmed at %d", n.name, f.Timestamps["safe"], a)
+		}
 		// Nodes that follow mini-blocks know when the tx was preconfirmed;
 		// a full node only sees sealed blocks.
 		pre, sealed := f.Timestamps["preconfirmed"], f.Timestamps["sealed"]

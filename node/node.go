@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +22,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/eigenda"
 	"github.com/meganode/meganode/fullnode"
 	"github.com/meganode/meganode/p2p"
 	"github.com/meganode/meganode/prover"
@@ -50,15 +53,21 @@ type Config struct {
 	Roles []string
 	// FinalityWindow is the devnet's challenge window.
 	FinalityWindow time.Duration
+	// DA: the sequencer posts every block to DA.URL; with EmbeddedDA and no
+	// URL the devnet runs its own DA server (in memory, or under the data
+	// directory) on RPC.Port+3. Needs a follower or a prover among Roles.
+	DA         DAConfig
+	EmbeddedDA bool
 }
 
 // DefaultConfig returns the devnet defaults.
 func DefaultConfig() Config {
 	return Config{
-		Chain:     chain.DefaultConfig(),
-		Sequencer: sequencer.DefaultConfig(),
-		RPC:       rpc.DefaultConfig(),
-		Roles:     []string{RoleSequencer, RoleReplica, RoleFullNode, RoleProver},
+		Chain:      chain.DefaultConfig(),
+		Sequencer:  sequencer.DefaultConfig(),
+		RPC:        rpc.DefaultConfig(),
+		Roles:      []string{RoleSequencer, RoleReplica, RoleFullNode, RoleProver},
+		EmbeddedDA: true,
 		// Short, so a deposit finalizes within seconds on a devnet.
 		FinalityWindow: 2 * time.Second,
 	}
@@ -103,6 +112,8 @@ type Devnet struct {
 	fullnode *Role
 	prover   *prover.Prover
 	mem      *memNet
+	da       *eigenda.Server
+	daURL    string
 }
 
 // subStorage is the storage of an in-process role: a subdirectory, or memory.
@@ -159,13 +170,14 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 		seqAddr := crypto.PubkeyToAddress(key.PublicKey)
 		pub := sequencer.NewPublisher(seq, store, key, log)
 		mem := newMemNet(cfg.Chain.ChainID)
-		mem.publisher(seqAddr, pub.Provider(), p2p.MiniBlocks, p2p.Blocks, p2p.Witnesses)
+		mem.publisher(seqAddr, pub.Provider(), p2p.MiniBlocks, p2p.Blocks, p2p.Witnesses, p2p.DACommitments)
 		d.mem = mem
 		d.then(func(context.Context) error { pub.Start(mem); return nil }, func(context.Context) error { pub.Stop(); return nil })
 		if cfg.has(RoleProver) {
 			if fin, err = d.inProcessProver(cfg, mem, log); err != nil {
 				return fail(err)
 			}
+			fin.RequireDA = cfg.DA.URL != "" || cfg.EmbeddedDA
 		}
 		open := func(c storage.Config, log zerolog.Logger) (*storage.Store, error) {
 			return storage.Open(c, genesis, log)
@@ -184,14 +196,69 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 			return fail(err)
 		}
 		d.memFinality(&d.Role, mem, seq.Heads, seq.MiniBlocks)
+		if err := d.addDA(cfg, pub, mem); err != nil {
+			return fail(err)
+		}
 	}
 	d.then(seq.Start, seq.Stop)
 	backend := d.backend(rpc.Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Pool: seq.Pool(), Dev: accounts})
+	if d.batcher != nil {
+		backend.DA = store
+	}
 	if err := d.newRPC(cfg.RPC, backend, d.ready(seq.Healthy)); err != nil {
 		return fail(err)
 	}
 	return d, nil
 }
+
+// addDA posts the devnet's blocks to its DA layer: cfg.DA.URL, or an
+// embedded server. Every in-process ladder learns of each posted blob.
+func (d *Devnet) addDA(cfg Config, pub *sequencer.Publisher, mem *memNet) error {
+	url := cfg.DA.URL
+	if url == "" && !cfg.EmbeddedDA {
+		return nil
+	}
+	if url == "" {
+		dir := ""
+		if cfg.Storage.Dir != "" {
+			dir = filepath.Join(cfg.Storage.Dir, "da")
+		}
+		db, err := storage.OpenKV(dir, 0)
+		if err != nil {
+			return err
+		}
+		d.da = eigenda.NewServer(db, eigenda.DefaultMemConfig(), d.log)
+		port := 0
+		if cfg.RPC.Port != 0 {
+			port = cfg.RPC.Port + 3
+		}
+		if err := d.da.Listen(net.JoinHostPort(cfg.RPC.Addr, strconv.Itoa(port))); err != nil {
+			db.Close()
+			return err
+		}
+		d.stops = append(d.stops, func(context.Context) error { return db.Close() }) // after the batcher stopped
+		d.then(func(context.Context) error { return nil }, d.da.Close)
+		url = "http://" + d.da.Addr()
+	}
+	d.daURL = url
+	client, err := DAConfig{URL: url, Mode: cfg.DA.Mode}.client()
+	if err != nil {
+		return err
+	}
+	b := d.addBatcher(client, pub)
+	fins := []*tracker{d.fin}
+	for _, r := range []*Role{d.replica, d.fullnode} {
+		if r != nil {
+			fins = append(fins, r.fin)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.then(func(context.Context) error { return startBatcher(ctx, b, pub, mem, fins...) }, func(context.Context) error { cancel(); b.Stop(); return nil })
+	return nil
+}
+
+// DAURL is the DA layer the devnet posts to, "" without one.
+func (d *Devnet) DAURL() string { return d.daURL }
 
 // inProcessProver adds a prover fed by mem and returns the finality
 // configuration that believes it.

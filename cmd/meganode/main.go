@@ -24,6 +24,7 @@ import (
 
 	"github.com/meganode/meganode/bench"
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/eigenda"
 	"github.com/meganode/meganode/node"
 	"github.com/meganode/meganode/rpc"
 	"github.com/meganode/meganode/storage"
@@ -47,6 +48,9 @@ func main() {
 					&cli.StringFlag{Name: "datadir", Usage: "data directory; empty keeps the chain in memory", EnvVars: env("DATADIR")},
 					&cli.StringSliceFlag{Name: "roles", Value: cli.NewStringSlice(defaults.Roles...), Usage: "roles to run in process: sequencer (always), replica (RPC on http.port+1), fullnode (http.port+2), prover", EnvVars: env("ROLES")},
 					&cli.DurationFlag{Name: "finality.window", Value: defaults.FinalityWindow, Usage: "challenge window: how long a proven block waits for a fraud proof before it is finalized", EnvVars: env("FINALITY_WINDOW")},
+					&cli.StringFlag{Name: "da.url", Usage: "post every block to this eigenda-proxy (or `meganode da`) instead of the embedded DA server", EnvVars: env("DA_URL")},
+					&cli.StringFlag{Name: "da.mode", Value: string(eigenda.ModeStandard), Usage: "commitment mode: standard or optimism_generic (OP alt-DA)", EnvVars: env("DA_MODE")},
+					&cli.BoolFlag{Name: "da.embedded", Value: defaults.EmbeddedDA, Usage: "run a DA server in process (on http.port+3) when no --da.url is given; blocks are safe once posted", EnvVars: env("DA_EMBEDDED")},
 					&cli.Uint64Flag{Name: "dev.faulty-root-at", Usage: "fault injection (devnet only): seal this block with a wrong state root", EnvVars: env("DEV_FAULTY_ROOT_AT")},
 					logFormatFlag, logLevelFlag,
 				}),
@@ -214,6 +218,10 @@ func runDevnet(c *cli.Context) error {
 	cfg.Roles = c.StringSlice("roles")
 	cfg.FinalityWindow = c.Duration("finality.window")
 	cfg.Sequencer.FaultyRootAt = c.Uint64("dev.faulty-root-at")
+	cfg.EmbeddedDA = c.Bool("da.embedded")
+	if err := applyDAFlags(c, &cfg.DA); err != nil {
+		return err
+	}
 	if err := applyFlags(c, &cfg); err != nil {
 		return err
 	}
@@ -259,6 +267,9 @@ func printBanner(w io.Writer, cfg node.Config, d *node.Devnet) {
 	}
 	if p := d.ProverNode(); p != nil {
 		fmt.Fprintf(&b, "Prover:            %s (in process; blocks finalize %s after they are proven)\n", p.Address(), cfg.FinalityWindow)
+	}
+	if u := d.DAURL(); u != "" {
+		fmt.Fprintf(&b, "DA server:         %s (eigenda-proxy API; mega_getDACommitments lists the blobs)\n", u)
 	}
 	if cfg.Sequencer.FaultyRootAt != 0 {
 		fmt.Fprintf(&b, "Fault injection:   block %d is sealed with a wrong state root\n", cfg.Sequencer.FaultyRootAt)
