@@ -18,7 +18,8 @@ import (
 // more, and waits until the prover attested every block. A second prover
 // then catches up from block 1: more loaded blocks than it may hold, so it
 // runs into its bound. It reports both provers' peak RSS and how long blocks
-// took from sealed to proven. Run once:
+// took from sealed to proven, and what the DA layer took at that load
+// (blobs per minute, blob bytes per transfer; one block a second). Run once:
 //
 //	go test -run '^$' -bench BenchmarkProverUnderLoad -benchtime 1x ./e2e/
 func BenchmarkProverUnderLoad(b *testing.B) {
@@ -33,8 +34,9 @@ func BenchmarkProverUnderLoad(b *testing.B) {
 	dir := b.TempDir()
 	seqKey, seqAddr := writeKey(b, dir, "sequencer.key")
 	proverKey, proverAddr := writeKey(b, dir, "prover.key")
+	da := startMeganode(b, "da", "--port", "0", "--datadir", filepath.Join(dir, "da"), "--log.level", "warn")
 	seq := startMeganode(b, "sequencer", "--datadir", filepath.Join(dir, "seq"), "--sequencer.key", seqKey, "--p2p.listen", "/ip4/127.0.0.1/tcp/0",
-		"--prover.addresses", proverAddr.Hex(), "--finality.window", "1s", "--log.level", "warn")
+		"--prover.addresses", proverAddr.Hex(), "--finality.window", "1s", "--log.level", "warn", "--da.url", da.URL)
 	prover := startMeganode(b, "prover", "--datadir", filepath.Join(dir, "prover"), "--prover.key", proverKey, "--sequencer.address", seqAddr.Hex(),
 		"--p2p.listen", "/ip4/127.0.0.1/tcp/0", "--p2p.peers", seq.P2P, "--log.level", "warn")
 
@@ -77,6 +79,36 @@ func BenchmarkProverUnderLoad(b *testing.B) {
 	if len(sizes) == 0 {
 		b.Fatal("no block carried more than 1,000 txs")
 	}
+	// The DA layer at full load: blobs and bytes of the loaded blocks.
+	var blobs []struct {
+		FirstBlock, LastBlock, Size hexutil.Uint64
+	}
+	if err := c.Call(&blobs, "mega_getDACommitments", "0x1"); err != nil {
+		b.Fatal(err)
+	}
+	var loadedBlobs, loadedBytes, loadedTxs float64
+	loaded := map[uint64]int{}
+	for n := uint64(1); n <= uint64(head); n++ {
+		var count hexutil.Uint64
+		if err := c.Call(&count, "eth_getBlockTransactionCountByNumber", hexutil.EncodeUint64(n)); err != nil {
+			b.Fatal(err)
+		}
+		if count > 1000 {
+			loaded[n] = int(count)
+		}
+	}
+	for _, blob := range blobs {
+		if _, ok := loaded[uint64(blob.FirstBlock)]; !ok {
+			continue
+		}
+		loadedBlobs++
+		loadedBytes += float64(blob.Size)
+		for n := blob.FirstBlock; n <= blob.LastBlock; n++ {
+			loadedTxs += float64(loaded[uint64(n)])
+		}
+	}
+	b.ReportMetric(loadedBlobs/float64(len(loaded))*60, "da-blobs/min")
+	b.ReportMetric(loadedBytes/loadedTxs, "da-bytes/tx")
 	slices.Sort(lags)
 	rss := peakRSS(b, prover.cmd.Process.Pid)
 	b.ReportMetric(float64(rss>>20), "prover-peak-MiB")

@@ -89,10 +89,20 @@ func (r *Role) fromDA(cfg RoleConfig, deliver deliverFunc, witnesses bool, heads
 	if !cfg.DA.SyncFrom {
 		deliver = nil
 	}
-	d, closeIndex, err := derivation(cfg, r.store, deliver, witnesses, heads, healthy, r)
+	url := cfg.DA.IndexURL
+	if url == "" {
+		url = cfg.SequencerURL
+	}
+	index, err := eigenda.DialIndex(url)
 	if err != nil {
 		return nil, err
 	}
+	d, err := derivation(cfg, index, r.store, deliver, witnesses, heads, healthy, r)
+	if err != nil {
+		index.Close()
+		return nil, err
+	}
+	closeIndex := index.Close
 	return func(ctx context.Context) func() {
 		done := make(chan struct{})
 		go func() {
@@ -110,18 +120,10 @@ func (r *Role) fromDA(cfg RoleConfig, deliver deliverFunc, witnesses bool, heads
 // head reaches its last block, which must be the block the index names.
 // With a nil deliver the role follows gossip and the blob's blocks must be
 // the ones it already holds.
-func derivation(cfg RoleConfig, store *storage.Store, deliver deliverFunc, witnesses bool, heads headFeed, healthy func() error, r *Role) (*eigenda.Deriver, func(), error) {
+func derivation(cfg RoleConfig, index eigenda.Index, store *storage.Store, deliver deliverFunc, witnesses bool, heads headFeed, healthy func() error, r *Role) (*eigenda.Deriver, error) {
 	client, err := cfg.DA.client()
 	if err != nil {
-		return nil, nil, err
-	}
-	url := cfg.DA.IndexURL
-	if url == "" {
-		url = cfg.SequencerURL
-	}
-	index, err := eigenda.DialIndex(url)
-	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	chainID := store.ChainConfig().ChainID.Uint64()
 	open := func(env []byte, kind p2p.Kind) ([]byte, []byte, error) {
@@ -201,7 +203,7 @@ func derivation(cfg RoleConfig, store *storage.Store, deliver deliverFunc, witne
 	if deliver == nil {
 		last, err := store.LastPosted()
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		from = 1
 		if last != nil {
@@ -212,5 +214,5 @@ func derivation(cfg RoleConfig, store *storage.Store, deliver deliverFunc, witne
 	r.counter("meganode_da_derived_blobs_total", "Blobs read from DA: derived (--sync-from-da) or checked against the blocks this node holds.", func() uint64 { return d.Stats().Blobs })
 	r.counter("meganode_da_derived_blocks_total", "Blocks in the blobs read from DA.", func() uint64 { return d.Stats().Blocks })
 	r.counter("meganode_da_derive_failures_total", "Failed reads or checks of DA blobs (retried with backoff).", func() uint64 { return d.Stats().Failures })
-	return d, index.Close, nil
+	return d, nil
 }

@@ -17,8 +17,11 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rlp"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/eigenda"
+	"github.com/meganode/meganode/p2p"
 	"github.com/meganode/meganode/storage"
 )
 
@@ -319,4 +322,52 @@ func BenchmarkReplicaLag(b *testing.B) {
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(pct(1), "max-ms")
 	b.ReportMetric(float64(rep.Replica().Stats().Fetched), "fetched")
+}
+
+// BenchmarkDABlob measures what a sealed block of benchBlockTxs txs costs on
+// the DA layer: the sequencer's signed block message (block, receipts, state
+// diff, senders) and witness message, packed as the batcher packs them
+// (eigenda.EncodeBlob: RLP, zstd). It reports blob bytes per tx and the
+// time to pack.
+func BenchmarkDABlob(b *testing.B) {
+	key, _ := crypto.GenerateKey()
+	for _, load := range []string{"transfers", "erc20"} {
+		rb := newRoleBench(b, load == "erc20")
+		chainID := rb.config.ChainID.Uint64()
+		sb := rb.sealed
+		seal := func(kind p2p.Kind, msg any) []byte {
+			payload, err := rlp.EncodeToBytes(msg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			data, err := p2p.Seal(key, kind, chainID, payload)
+			if err != nil {
+				b.Fatal(err)
+			}
+			env, err := p2p.Envelope(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return env
+		}
+		num := sb.Block.NumberU64()
+		bb := eigenda.BlobBlock{
+			Number:  num,
+			Block:   seal(p2p.Blocks, &chain.BlockMessage{Bundle: &chain.BlockBundle{Block: sb.Block, Receipts: sb.Receipts, StateDiff: sb.Diff}, MiniBlockCount: 100, Senders: rb.senders}),
+			Witness: seal(p2p.Witnesses, &chain.WitnessMessage{Number: num, Hash: sb.Block.Hash(), Witness: sb.Witness}),
+		}
+		b.Run(load, func(b *testing.B) {
+			var size int
+			for i := 0; i < b.N; i++ {
+				blob, err := eigenda.EncodeBlob([]eigenda.BlobBlock{bb})
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = len(blob)
+			}
+			b.ReportMetric(float64(size)/float64(benchBlockTxs), "bytes/tx")
+			b.ReportMetric(float64(size)/1024, "blob-KiB")
+			b.ReportMetric(float64(len(bb.Block)+len(bb.Witness))/float64(size), "compression")
+		})
+	}
 }
