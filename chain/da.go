@@ -1,6 +1,11 @@
 package chain
 
-import "github.com/ethereum/go-ethereum/common"
+import (
+	"encoding/json"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+)
 
 // DACommitment is a blob the sequencer posted to the DA layer: the sealed
 // blocks First..Last (their signed block and witness messages) under the
@@ -16,3 +21,31 @@ type DACommitment struct {
 
 // Holds reports whether the blob holds block n.
 func (c *DACommitment) Holds(n uint64) bool { return n >= c.First && n <= c.Last }
+
+// daCommitmentJSON is mega_getDACommitments' shape of a blob.
+type daCommitmentJSON struct {
+	Seq           hexutil.Uint64 `json:"seq"`
+	FirstBlock    hexutil.Uint64 `json:"firstBlock"`
+	LastBlock     hexutil.Uint64 `json:"lastBlock"`
+	LastBlockHash common.Hash    `json:"lastBlockHash"`
+	Commitment    hexutil.Bytes  `json:"commitment"`
+	Size          hexutil.Uint64 `json:"size"`
+	Posted        hexutil.Uint64 `json:"posted"` // unix ms
+}
+
+// MarshalJSON writes the RPC shape (docs/rpc.md).
+func (c DACommitment) MarshalJSON() ([]byte, error) {
+	return json.Marshal(daCommitmentJSON{Seq: hexutil.Uint64(c.Seq), FirstBlock: hexutil.Uint64(c.First), LastBlock: hexutil.Uint64(c.Last),
+		LastBlockHash: c.LastHash, Commitment: c.Commitment, Size: hexutil.Uint64(c.Size), Posted: hexutil.Uint64(c.Posted)})
+}
+
+// UnmarshalJSON reads the RPC shape.
+func (c *DACommitment) UnmarshalJSON(data []byte) error {
+	var j daCommitmentJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return err
+	}
+	*c = DACommitment{Seq: uint64(j.Seq), First: uint64(j.FirstBlock), Last: uint64(j.LastBlock), LastHash: j.LastBlockHash,
+		Commitment: j.Commitment, Size: uint64(j.Size), Posted: uint64(j.Posted)}
+	return nil
+}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
@@ -37,26 +36,11 @@ func DialIndex(url string) (*RPCIndex, error) {
 // Close drops the connection.
 func (i *RPCIndex) Close() { i.c.Close() }
 
-type commitmentJSON struct {
-	Seq           hexutil.Uint64 `json:"seq"`
-	FirstBlock    hexutil.Uint64 `json:"firstBlock"`
-	LastBlock     hexutil.Uint64 `json:"lastBlock"`
-	LastBlockHash common.Hash    `json:"lastBlockHash"`
-	Commitment    hexutil.Bytes  `json:"commitment"`
-	Size          hexutil.Uint64 `json:"size"`
-	Posted        hexutil.Uint64 `json:"posted"`
-}
-
 // Commitments calls mega_getDACommitments(from, limit).
 func (i *RPCIndex) Commitments(ctx context.Context, from uint64, limit int) ([]*chain.DACommitment, error) {
-	var out []commitmentJSON
-	if err := i.c.CallContext(ctx, &out, "mega_getDACommitments", hexutil.Uint64(from), hexutil.Uint64(limit)); err != nil {
+	var cs []*chain.DACommitment
+	if err := i.c.CallContext(ctx, &cs, "mega_getDACommitments", hexutil.Uint64(from), hexutil.Uint64(limit)); err != nil {
 		return nil, err
-	}
-	cs := make([]*chain.DACommitment, len(out))
-	for k, c := range out {
-		cs[k] = &chain.DACommitment{Seq: uint64(c.Seq), First: uint64(c.FirstBlock), Last: uint64(c.LastBlock), LastHash: c.LastBlockHash,
-			Commitment: c.Commitment, Size: uint64(c.Size), Posted: uint64(c.Posted)}
 	}
 	return cs, nil
 }
