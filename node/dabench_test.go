@@ -17,11 +17,9 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethdb/memorydb"
 	"github.com/ethereum/go-ethereum/params"
-	"github.com/ethereum/go-ethereum/rlp"
 
 	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/eigenda"
-	"github.com/meganode/meganode/p2p"
 	"github.com/meganode/meganode/replica"
 	"github.com/meganode/meganode/storage"
 )
@@ -75,21 +73,6 @@ func BenchmarkDeriveFromDA(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	envelope := func(kind p2p.Kind, msg any) []byte {
-		payload, err := rlp.EncodeToBytes(msg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		data, err := p2p.Seal(key, kind, config.ChainID.Uint64(), payload)
-		if err != nil {
-			b.Fatal(err)
-		}
-		env, err := p2p.Envelope(data)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return env
-	}
 	signer := types.LatestSigner(config)
 	to := common.HexToAddress("0xbeef")
 	nonces := make([]uint64, len(accts))
@@ -119,11 +102,7 @@ func BenchmarkDeriveFromDA(b *testing.B) {
 		if err := src.WriteSealed(sb, n); err != nil {
 			b.Fatal(err)
 		}
-		blob, err := eigenda.EncodeBlob([]eigenda.BlobBlock{{
-			Number:  n,
-			Block:   envelope(p2p.Blocks, &chain.BlockMessage{Bundle: &chain.BlockBundle{Block: sb.Block, Receipts: sb.Receipts, StateDiff: sb.Diff}, MiniBlockCount: n, Senders: senders}),
-			Witness: envelope(p2p.Witnesses, &chain.WitnessMessage{Number: n, Hash: sb.Block.Hash(), Witness: sb.Witness}),
-		}})
+		blob, err := eigenda.EncodeBlob([]eigenda.BlobBlock{blobBlock(b, key, config.ChainID.Uint64(), sb, n, senders)})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -335,27 +335,7 @@ func BenchmarkDABlob(b *testing.B) {
 		rb := newRoleBench(b, load == "erc20")
 		chainID := rb.config.ChainID.Uint64()
 		sb := rb.sealed
-		seal := func(kind p2p.Kind, msg any) []byte {
-			payload, err := rlp.EncodeToBytes(msg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			data, err := p2p.Seal(key, kind, chainID, payload)
-			if err != nil {
-				b.Fatal(err)
-			}
-			env, err := p2p.Envelope(data)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return env
-		}
-		num := sb.Block.NumberU64()
-		bb := eigenda.BlobBlock{
-			Number:  num,
-			Block:   seal(p2p.Blocks, &chain.BlockMessage{Bundle: &chain.BlockBundle{Block: sb.Block, Receipts: sb.Receipts, StateDiff: sb.Diff}, MiniBlockCount: 100, Senders: rb.senders}),
-			Witness: seal(p2p.Witnesses, &chain.WitnessMessage{Number: num, Hash: sb.Block.Hash(), Witness: sb.Witness}),
-		}
+		bb := blobBlock(b, key, chainID, sb, 100, rb.senders)
 		b.Run(load, func(b *testing.B) {
 			var size int
 			for i := 0; i < b.N; i++ {
@@ -369,5 +349,32 @@ func BenchmarkDABlob(b *testing.B) {
 			b.ReportMetric(float64(size)/1024, "blob-KiB")
 			b.ReportMetric(float64(len(bb.Block)+len(bb.Witness))/float64(size), "compression")
 		})
+	}
+}
+
+// blobBlock is a sealed block's blob entry as the batcher makes it: the
+// signed block and witness messages, as envelopes.
+func blobBlock(b *testing.B, key *ecdsa.PrivateKey, chainID uint64, sb *chain.SealedBlock, miniCount uint64, senders []common.Address) eigenda.BlobBlock {
+	b.Helper()
+	envelope := func(kind p2p.Kind, msg any) []byte {
+		payload, err := rlp.EncodeToBytes(msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data, err := p2p.Seal(key, kind, chainID, payload)
+		if err != nil {
+			b.Fatal(err)
+		}
+		env, err := p2p.Envelope(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return env
+	}
+	num := sb.Block.NumberU64()
+	return eigenda.BlobBlock{
+		Number:  num,
+		Block:   envelope(p2p.Blocks, &chain.BlockMessage{Bundle: &chain.BlockBundle{Block: sb.Block, Receipts: sb.Receipts, StateDiff: sb.Diff}, MiniBlockCount: miniCount, Senders: senders}),
+		Witness: envelope(p2p.Witnesses, &chain.WitnessMessage{Number: num, Hash: sb.Block.Hash(), Witness: sb.Witness}),
 	}
 }
