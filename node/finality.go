@@ -214,9 +214,14 @@ func (t *tracker) Start(heads headFeed, minis miniFeed, net fetcher) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
 	sub := heads(256)
+	var miniSub *chain.Subscription[*chain.MiniBlock] // nil on a full node
+	if minis != nil {
+		// Before Start returns, so no mini-block sealed after it is missed.
+		miniSub = minis(1024)
+	}
 	t.catchUp()
 	t.wg.Add(1)
-	go t.loop(ctx, heads, sub, minis)
+	go t.loop(ctx, heads, sub, minis, miniSub)
 }
 
 // PreconfirmedAt returns when this node saw the tx at index i of block n
@@ -287,12 +292,10 @@ func (t *tracker) seal(n uint64, hash common.Hash, now time.Time) {
 // node asks peers for its attestations (missed gossip, a restart).
 const attestationWait = 2 * time.Second
 
-func (t *tracker) loop(ctx context.Context, subscribe headFeed, heads *chain.Subscription[*chain.Head], subscribeMinis miniFeed) {
+func (t *tracker) loop(ctx context.Context, subscribe headFeed, heads *chain.Subscription[*chain.Head], subscribeMinis miniFeed, minis *chain.Subscription[*chain.MiniBlock]) {
 	defer t.wg.Done()
 	defer func() { heads.Unsubscribe() }()
-	var minis *chain.Subscription[*chain.MiniBlock] // nil on a full node
-	if subscribeMinis != nil {
-		minis = subscribeMinis(1024)
+	if minis != nil {
 		defer func() { minis.Unsubscribe() }()
 	}
 	tick := time.NewTicker(250 * time.Millisecond)
