@@ -16,6 +16,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/ethdb/memorydb"
 
+	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/storage"
 )
 
@@ -280,5 +281,74 @@ func TestBlobCodec(t *testing.T) {
 	}
 	if _, err := EncodeBlob(nil); err == nil {
 		t.Error("an empty blob was packed")
+	}
+}
+
+type fakeIndex []*chain.DACommitment
+
+func (f fakeIndex) Commitments(_ context.Context, from uint64, limit int) ([]*chain.DACommitment, error) {
+	var out []*chain.DACommitment
+	for _, c := range f {
+		if c.Last >= from && len(out) < limit {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// The deriver hands over blobs in order, stops at a blob that does not
+// decode (and retries it after the backoff), and never skips a block.
+func TestDeriverStopsAtBadBlobs(t *testing.T) {
+	srv, hs, _ := newTestServer(t)
+	c, _ := newTestClient(t, hs.URL, ModeStandard)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var index fakeIndex
+	for n := uint64(1); n <= 3; n++ {
+		blob, err := EncodeBlob([]BlobBlock{{Number: n, Block: []byte{byte(n)}, Witness: []byte{byte(n)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		commitment, err := c.Put(ctx, blob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		index = append(index, &chain.DACommitment{Seq: n, First: n, Last: n, Commitment: commitment})
+	}
+	// Blob 2 is truncated on the DA layer (its commitment no longer matches:
+	// the server refuses it), so derivation stops after block 1.
+	good, _ := srv.db.Get(index[1].Commitment[1:33])
+	if err := srv.db.Put(index[1].Commitment[1:33], good[:len(good)/2]); err != nil {
+		t.Fatal(err)
+	}
+	var got []uint64
+	waits := make(chan time.Duration, 16)
+	fire := make(chan time.Time)
+	d := NewDeriver(DeriveConfig{Backoff: time.Second, After: func(w time.Duration) <-chan time.Time { waits <- w; return fire }}, c, index, 1,
+		func(_ context.Context, _ *chain.DACommitment, blocks []BlobBlock) error {
+			for _, b := range blocks {
+				got = append(got, b.Number)
+			}
+			return nil
+		}, zerolog.Nop())
+	c.cfg.Retries = 0
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	if w := <-waits; w != time.Second {
+		t.Fatalf("waited %v after a bad blob, want the 1s backoff", w)
+	}
+	if s := d.Stats(); s.Next != 2 || s.Failures != 1 || len(got) != 1 {
+		t.Fatalf("after the bad blob: %+v, derived %v", s, got)
+	}
+	// Repaired, it goes on from block 2.
+	if err := srv.db.Put(index[1].Commitment[1:33], good); err != nil {
+		t.Fatal(err)
+	}
+	fire <- time.Now()
+	<-waits // caught up: polling
+	cancel()
+	<-done
+	if len(got) != 3 || got[0] != 1 || got[1] != 2 || got[2] != 3 || d.Stats().Next != 4 {
+		t.Fatalf("derived %v, stats %+v", got, d.Stats())
 	}
 }
