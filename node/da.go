@@ -50,7 +50,7 @@ func startBatcher(ctx context.Context, b *sequencer.Batcher, pub *sequencer.Publ
 		return err
 	}
 	go func() {
-		defer sub.Unsubscribe()
+		defer func() { sub.Unsubscribe() }()
 		for {
 			select {
 			case <-ctx.Done():
