@@ -1,11 +1,8 @@
 package rpc
 
 import (
-	"context"
 	"errors"
 	"testing"
-
-	"github.com/rs/zerolog"
 
 	"github.com/ethereum/go-ethereum/common"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
@@ -24,21 +21,7 @@ func TestGetDACommitments(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := DefaultConfig()
-	cfg.Port = 0
-	srv, err := NewServer(cfg, Backend{Chain: e.store, Latest: e.seq, Txs: e.seq, Feeds: e.seq, DA: e.store}, nil, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop(context.Background()) })
-	client, err := gethrpc.Dial("http://" + srv.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := e.serve(Backend{Chain: e.store, Latest: e.seq, Txs: e.seq, Feeds: e.seq, DA: e.store})
 	var got []*chain.DACommitment
 	if err := client.Call(&got, "mega_getDACommitments", "0x4", "0x1"); err != nil {
 		t.Fatal(err)

@@ -34,6 +34,28 @@ func (r *ladderReader) PreconfirmedAt(n, i uint64) uint64 {
 	return r.l.PendingPreconfirmedAt(n, i)
 }
 
+// serve starts another server over the env's store with backend and
+// returns a client of it; both end with the test.
+func (e *wsEnv) serve(backend Backend) *gethrpc.Client {
+	e.t.Helper()
+	cfg := DefaultConfig()
+	cfg.Port = 0
+	srv, err := NewServer(cfg, backend, nil, zerolog.Nop())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { srv.Stop(context.Background()) })
+	client, err := gethrpc.Dial("http://" + srv.Addr())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(client.Close)
+	return client
+}
+
 // A tx's preconfirmation time is the time of the mini-block that carried it,
 // both while its block is open and after it seals.
 func TestGetFinalityPreconfirmedTime(t *testing.T) {
@@ -42,21 +64,7 @@ func TestGetFinalityPreconfirmedTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultConfig()
-	cfg.Port = 0
-	srv, err := NewServer(cfg, Backend{Chain: e.store, Latest: e.seq, Txs: e.seq, Feeds: e.seq, Finality: &ladderReader{l: ladder}}, nil, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Stop(context.Background()) })
-	client, err := gethrpc.Dial("http://" + srv.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := e.serve(Backend{Chain: e.store, Latest: e.seq, Txs: e.seq, Feeds: e.seq, Finality: &ladderReader{l: ladder}})
 	minis, heads := e.seq.MiniBlocks(256), e.seq.Heads(4)
 	defer minis.Unsubscribe()
 	defer heads.Unsubscribe()
