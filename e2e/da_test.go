@@ -3,6 +3,7 @@ package e2e
 import (
 	"math/big"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -225,4 +226,25 @@ func TestSafeWaitsForDA(t *testing.T) {
 	patchDA(t, da, `{"PutReturnsFailoverError":false}`)
 	target := blockNumber(t, full)
 	pollFinality(t, full, full.URL, hexutil.Uint64(target), "finalized")
+}
+
+// TestDAFlagsRefuseGarbage: bad DA flags stop a command at start with a
+// clear error, before it opens anything.
+func TestDAFlagsRefuseGarbage(t *testing.T) {
+	dir := t.TempDir()
+	addr := "0x00000000000000000000000000000000000000aa"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"replica", "--datadir", filepath.Join(dir, "r1"), "--sequencer.address", addr, "--sequencer.url", "http://127.0.0.1:1", "--sync-from-da"}, "--sync-from-da needs --da.url"},
+		{[]string{"fullnode", "--datadir", filepath.Join(dir, "r2"), "--sequencer.address", addr, "--sequencer.url", "http://127.0.0.1:1", "--da.url", "http://127.0.0.1:1", "--da.mode", "keccak"}, `--da.mode "keccak"`},
+		{[]string{"sequencer", "--datadir", filepath.Join(dir, "s"), "--da.url", "ftp://127.0.0.1:1"}, "is not http(s)"},
+		{[]string{"devnet", "--http.port", "0", "--da.mode", "bogus"}, `--da.mode "bogus"`},
+	} {
+		out, err := exec.Command(meganodeBin(t), tc.args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("meganode %v: err %v, output %s; want %q", tc.args, err, out, tc.want)
+		}
+	}
 }
