@@ -304,3 +304,18 @@ func (api *EthAPI) GetLogsWithCursor(f CursorFilter) (*logsPage, error) {
 	}
 	return page, nil
 }
+
+// HeadAPI serves mega_miniBlockNumber: how far this node's view of the chain
+// reaches, at mini-block resolution (what a gateway polls for lag).
+type HeadAPI struct{ latest LatestReader }
+
+// MiniBlockNumber returns the number of the newest mini-block this node has,
+// or null before the first one.
+func (api *HeadAPI) MiniBlockNumber() *hexutil.Uint64 {
+	n := api.latest.MiniBlockCount()
+	if n == 0 {
+		return nil
+	}
+	last := hexutil.Uint64(n - 1)
+	return &last
+}

@@ -180,6 +180,9 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 			if err := srv.RegisterName("debug", newDebugAPI(b)); err != nil {
 				return nil, err
 			}
+			if err := srv.RegisterName("mega", &HeadAPI{latest: b.Latest}); err != nil {
+				return nil, err
+			}
 			if b.Finality != nil {
 				if err := srv.RegisterName("mega", &FinalityAPI{b: b}); err != nil {
 					return nil, err

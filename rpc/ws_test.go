@@ -605,3 +605,23 @@ func TestCallAfterWaitsForNonce(t *testing.T) {
 		t.Fatalf("callAfter: %s %s %+v", m.ID, m.Result, m.Error)
 	}
 }
+
+// mega_miniBlockNumber names the newest mini-block: null before the first,
+// then the number a miniBlocks subscriber last received.
+func TestMiniBlockNumber(t *testing.T) {
+	e := newWSEnv(t, nil)
+	c := e.dial()
+	if m := c.call("mega_miniBlockNumber"); m.Error != nil || string(m.Result) != "null" {
+		t.Fatalf("before any mini-block: %s %+v", m.Result, m.Error)
+	}
+	sub := c.subscribe("miniBlocks")
+	e.tick()
+	e.tick()
+	c.miniBlock(sub)
+	last := c.miniBlock(sub)
+	m := c.call("mega_miniBlockNumber")
+	var n hexutil.Uint64
+	if err := json.Unmarshal(m.Result, &n); err != nil || n != last.Number {
+		t.Fatalf("mega_miniBlockNumber %s, newest delivered %d", m.Result, last.Number)
+	}
+}
