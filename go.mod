@@ -3,6 +3,7 @@ module github.com/meganode/meganode
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.5.0
 	github.com/btcsuite/btcd v0.24.2
 	github.com/btcsuite/btcd/btcutil v1.2.0
 	github.com/ethereum/go-ethereum v1.17.10

@@ -1,0 +1,214 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common/hexutil"
+)
+
+// Backend roles.
+const (
+	RoleSequencer = "sequencer"
+	RoleReplica   = "replica"
+	RoleFullNode  = "fullnode"
+)
+
+// backend is one node behind the gateway and what the last poll saw of it.
+type backend struct {
+	url  string
+	ws   string // the same host, ws:// or wss://
+	role string
+
+	mu      sync.Mutex
+	healthy bool
+	block   uint64 // last sealed block
+	mini    uint64 // newest mini-block number
+	hasMini bool
+	reason  string // why it is out
+	since   time.Time
+
+	inflight atomic.Int64 // requests and websocket clients on it now
+}
+
+func newBackend(url, role string) *backend {
+	ws := "ws" + strings.TrimPrefix(url, "http")
+	return &backend{url: url, ws: ws, role: role, reason: "not polled yet"}
+}
+
+// head returns what the last poll saw.
+func (b *backend) head() (block, mini uint64, hasMini, healthy bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.block, b.mini, b.hasMini, b.healthy
+}
+
+// advance records a newer mini-block seen between polls.
+func (b *backend) advance(mini uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if mini > b.mini {
+		b.mini, b.hasMini = mini, true
+	}
+}
+
+// status is a backend as /ready and logs show it.
+type status struct {
+	URL       string `json:"url"`
+	Role      string `json:"role"`
+	Healthy   bool   `json:"healthy"`
+	Block     uint64 `json:"block"`
+	MiniBlock uint64 `json:"miniBlock"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+func (b *backend) status() status {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return status{URL: b.url, Role: b.role, Healthy: b.healthy, Block: b.block, MiniBlock: b.mini, Reason: b.reason}
+}
+
+// observation is one poll's result.
+type observation struct {
+	block, mini uint64
+	hasMini     bool
+	err         error
+}
+
+// setHealth records a verdict; it returns true when it changed.
+func (b *backend) setHealth(healthy bool, reason string, now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	changed := b.healthy != healthy
+	b.healthy, b.reason = healthy, reason
+	if changed {
+		b.since = now
+	}
+	return changed
+}
+
+// fail takes the backend out after a request to it failed to connect; the
+// next good poll puts it back.
+func (b *backend) fail(err error, now time.Time) bool {
+	return b.setHealth(false, err.Error(), now)
+}
+
+// errNotReady is a backend whose /ready answers other than 200.
+var errNotReady = errors.New("not ready")
+
+// poll asks a backend for its head and readiness: one batch
+// [eth_blockNumber, mega_miniBlockNumber] and GET /ready.
+func poll(ctx context.Context, client *http.Client, b *backend) observation {
+	body := []byte(`[{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"},{"jsonrpc":"2.0","id":2,"method":"mega_miniBlockNumber"}]`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, bytes.NewReader(body))
+	if err != nil {
+		return observation{err: err}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return observation{err: err}
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	if err != nil {
+		return observation{err: err}
+	}
+	var answers []struct {
+		ID     int             `json:"id"`
+		Result json.RawMessage `json:"result"`
+		Error  *struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(data, &answers); err != nil {
+		return observation{err: fmt.Errorf("head poll: HTTP %d: %.200s", resp.StatusCode, data)}
+	}
+	var o observation
+	for _, a := range answers {
+		switch {
+		case a.ID == 1 && a.Error != nil:
+			return observation{err: fmt.Errorf("eth_blockNumber: %s", a.Error.Message)}
+		case a.ID == 1:
+			var n hexutil.Uint64
+			if err := json.Unmarshal(a.Result, &n); err != nil {
+				return observation{err: fmt.Errorf("eth_blockNumber: %s", a.Result)}
+			}
+			o.block = uint64(n)
+		case a.ID == 2 && a.Error == nil && string(a.Result) != "null":
+			var n hexutil.Uint64
+			if json.Unmarshal(a.Result, &n) == nil {
+				o.mini, o.hasMini = uint64(n), true
+			}
+		}
+	}
+	ready, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(b.url, "/")+"/ready", nil)
+	if err != nil {
+		return observation{err: err}
+	}
+	resp, err = client.Do(ready)
+	if err != nil {
+		return observation{err: err}
+	}
+	reason, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return observation{err: fmt.Errorf("%w: /ready %d %s", errNotReady, resp.StatusCode, bytes.TrimSpace(reason))}
+	}
+	return o
+}
+
+// judge applies one round of observations: a backend that errored, or lags
+// the newest head seen (the sequencer's, normally) by more than the limits,
+// is out; the others are in. It returns the backends whose verdict changed.
+func judge(backends []*backend, obs []observation, maxLagBlocks, maxLagMini uint64, now time.Time) []*backend {
+	var topBlock, topMini uint64
+	for i, o := range obs {
+		if o.err != nil {
+			continue
+		}
+		topBlock = max(topBlock, o.block)
+		if o.hasMini && backends[i].role != RoleFullNode {
+			topMini = max(topMini, o.mini)
+		}
+	}
+	var changed []*backend
+	for i, b := range backends {
+		o := obs[i]
+		b.mu.Lock()
+		if o.err == nil {
+			b.block, b.mini, b.hasMini = o.block, o.mini, o.hasMini
+		}
+		b.mu.Unlock()
+		healthy, reason := true, ""
+		switch {
+		case o.err != nil:
+			healthy, reason = false, o.err.Error()
+		case topBlock > o.block+maxLagBlocks:
+			healthy, reason = false, fmt.Sprintf("block %d lags the head %d by more than %d", o.block, topBlock, maxLagBlocks)
+		case b.role == RoleReplica && o.hasMini && topMini > o.mini+maxLagMini:
+			healthy, reason = false, fmt.Sprintf("mini-block %d lags the head %d by more than %d", o.mini, topMini, maxLagMini)
+		}
+		if b.setHealth(healthy, reason, now) {
+			changed = append(changed, b)
+		}
+	}
+	return changed
+}
+
+// dialFailed tells whether err happened before the request reached the
+// backend, so that sending it elsewhere cannot make it run twice.
+func dialFailed(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}

@@ -1,0 +1,727 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+)
+
+// Gateway is the public endpoint in front of a sequencer, replicas and full
+// nodes.
+type Gateway struct {
+	cfg     Config
+	log     zerolog.Logger
+	client  *http.Client
+	seqs    []*backend
+	reps    []*backend
+	fulls   []*backend
+	all     []*backend
+	allow   *allowList
+	trusted []*net.IPNet
+	limits  *limiter
+	seen    *clientHeads
+	m       *metrics
+	reg     *prometheus.Registry
+	ws      *wsProxy
+	now     func() time.Time
+
+	http *http.Server
+	ln   net.Listener
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New checks cfg and builds a gateway; Start serves it.
+func New(cfg Config, log zerolog.Logger) (*Gateway, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	trusted, _ := parseNets(cfg.TrustedProxies)
+	g := &Gateway{
+		cfg: cfg, log: log.With().Str("component", "gateway").Logger(),
+		client: &http.Client{Transport: &http.Transport{
+			Proxy:               nil,
+			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        1024,
+			MaxIdleConnsPerHost: 256,
+			IdleConnTimeout:     90 * time.Second,
+		}},
+		allow:   newAllowList(cfg.Allow),
+		trusted: trusted,
+		limits:  newLimiter(cfg.RatePerIP, cfg.MethodRates),
+		seen:    newClientHeads(),
+		reg:     prometheus.NewRegistry(),
+		now:     time.Now,
+		stop:    make(chan struct{}),
+	}
+	for _, u := range cfg.Sequencers {
+		g.seqs = append(g.seqs, newBackend(u, RoleSequencer))
+	}
+	for _, u := range cfg.Replicas {
+		g.reps = append(g.reps, newBackend(u, RoleReplica))
+	}
+	for _, u := range cfg.FullNodes {
+		g.fulls = append(g.fulls, newBackend(u, RoleFullNode))
+	}
+	g.all = append(append(append([]*backend{}, g.seqs...), g.reps...), g.fulls...)
+	g.m = newMetrics(g.reg)
+	g.ws = newWSProxy(g)
+	g.http = &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
+	return g, nil
+}
+
+// Registry holds the gateway's metrics.
+func (g *Gateway) Registry() *prometheus.Registry { return g.reg }
+
+// Start polls every backend once, then listens and serves.
+func (g *Gateway) Start(ctx context.Context) error {
+	g.pollAll(ctx)
+	ln, err := net.Listen("tcp", net.JoinHostPort(g.cfg.Addr, strconv.Itoa(g.cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("gateway: listen: %w", err)
+	}
+	g.ln = ln
+	g.wg.Add(2)
+	go func() {
+		defer g.wg.Done()
+		if err := g.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			g.log.Error().Err(err).Msg("serve")
+		}
+	}()
+	go func() {
+		defer g.wg.Done()
+		g.pollLoop()
+	}()
+	return nil
+}
+
+// Addr is the address the gateway listens on.
+func (g *Gateway) Addr() string { return g.ln.Addr().String() }
+
+// Stop closes client connections and stops polling.
+func (g *Gateway) Stop(ctx context.Context) error {
+	close(g.stop)
+	g.ws.closeAll()
+	err := g.http.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = g.http.Close()
+	}
+	g.wg.Wait()
+	return err
+}
+
+func (g *Gateway) pollLoop() {
+	t := time.NewTicker(time.Duration(g.cfg.PollInterval))
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(g.cfg.PollInterval)*10)
+			g.pollAll(ctx)
+			cancel()
+			now := g.now()
+			g.seen.expire(now.Add(-time.Minute))
+			g.limits.expire(now.Add(-time.Minute))
+		}
+	}
+}
+
+// pollAll polls every backend at once and judges them together.
+func (g *Gateway) pollAll(ctx context.Context) {
+	obs := make([]observation, len(g.all))
+	var wg sync.WaitGroup
+	for i, b := range g.all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			obs[i] = poll(ctx, g.client, b)
+		}()
+	}
+	wg.Wait()
+	for _, b := range judge(g.all, obs, g.cfg.MaxLagBlocks, g.cfg.MaxLagMiniBlocks, g.now()) {
+		st := b.status()
+		if st.Healthy {
+			g.log.Info().Str("backend", b.url).Str("role", b.role).Uint64("block", st.Block).Uint64("miniBlock", st.MiniBlock).Msg("Backend back in service")
+		} else {
+			g.log.Warn().Str("backend", b.url).Str("role", b.role).Str("reason", st.Reason).Msg("Backend taken out of service")
+		}
+	}
+	for _, b := range g.all {
+		g.m.observeBackend(b)
+	}
+}
+
+// ServeHTTP routes /health, /ready, /metrics, websocket upgrades and
+// JSON-RPC posts.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.cors(w, r)
+	switch {
+	case r.Method == http.MethodOptions:
+		w.WriteHeader(http.StatusNoContent)
+	case r.URL.Path == "/health":
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	case r.URL.Path == "/ready":
+		g.serveReady(w)
+	case r.URL.Path == "/metrics":
+		promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	case strings.EqualFold(r.Header.Get("Upgrade"), "websocket"):
+		g.ws.serve(w, r)
+	case r.Method == http.MethodPost:
+		g.servePost(w, r)
+	default:
+		writeJSON(w, http.StatusMethodNotAllowed, errorObject(nil, -32600, "JSON-RPC over POST or websocket"))
+	}
+}
+
+// serveReady answers 200 when writes and reads can both be served, with the
+// state of every backend.
+func (g *Gateway) serveReady(w http.ResponseWriter) {
+	var sts []status
+	seqOK, readOK := false, false
+	for _, b := range g.all {
+		st := b.status()
+		sts = append(sts, st)
+		if st.Healthy && b.role == RoleSequencer {
+			seqOK = true
+		}
+		if st.Healthy && b.role != RoleSequencer {
+			readOK = true
+		}
+	}
+	code, state := http.StatusOK, "ready"
+	if !seqOK || !readOK {
+		code, state = http.StatusServiceUnavailable, "unavailable"
+	}
+	writeJSON(w, code, map[string]any{"status": state, "backends": sts})
+}
+
+func (g *Gateway) cors(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return
+	}
+	for _, o := range g.cfg.CORSOrigins {
+		if o == "*" || o == origin {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+			w.Header().Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS")
+			w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
+			w.Header().Set("Vary", "Origin")
+			return
+		}
+	}
+}
+
+// clientIP is the address rate limits and read-your-writes key on: the
+// peer, or with a trusted proxy in front, the last untrusted address of
+// X-Forwarded-For. forwarded is the X-Forwarded-For to pass on.
+func (g *Gateway) clientIP(r *http.Request) (ip, forwarded string) {
+	peer, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		peer = r.RemoteAddr
+	}
+	xff := strings.TrimSpace(r.Header.Get("X-Forwarded-For"))
+	if !g.isTrusted(peer) || xff == "" {
+		return peer, peer // an untrusted peer's header is not passed on
+	}
+	hops := strings.Split(xff, ",")
+	ip = peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if net.ParseIP(hop) == nil {
+			break
+		}
+		ip = hop
+		if !g.isTrusted(hop) {
+			break
+		}
+	}
+	return ip, xff + ", " + peer
+}
+
+func (g *Gateway) isTrusted(addr string) bool {
+	ip := net.ParseIP(addr)
+	if ip == nil {
+		return false
+	}
+	for _, n := range g.trusted {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// servePost answers a JSON-RPC request or batch over HTTP.
+func (g *Gateway) servePost(w http.ResponseWriter, r *http.Request) {
+	ip, xff := g.clientIP(r)
+	if r.ContentLength > int64(g.cfg.RawTxLimit) {
+		g.m.rejected.WithLabelValues("body_size").Inc()
+		writeJSON(w, http.StatusRequestEntityTooLarge, errorObject(nil, -32600, fmt.Sprintf("request body too large: %d bytes, limit %d", r.ContentLength, g.cfg.RawTxLimit)))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(g.cfg.RawTxLimit)+1))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, errorObject(nil, -32600, "reading the request body: "+err.Error()))
+		return
+	}
+	if len(body) > g.cfg.RawTxLimit {
+		g.m.rejected.WithLabelValues("body_size").Inc()
+		writeJSON(w, http.StatusRequestEntityTooLarge, errorObject(nil, -32600, fmt.Sprintf("request body too large: over %d bytes", g.cfg.RawTxLimit)))
+		return
+	}
+	code, out := g.answer(r.Context(), body, ip, xff, false)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(out)
+}
+
+// answer serves one HTTP body or websocket message: parse, check limits,
+// route and reassemble in order. overWS marks a websocket message (its
+// subscription calls are handled before this).
+func (g *Gateway) answer(ctx context.Context, body []byte, ip, xff string, overWS bool) (int, []byte) {
+	calls, batch, err := parseCalls(body)
+	if err != nil {
+		g.m.rejected.WithLabelValues("parse").Inc()
+		return http.StatusOK, errorObject(nil, -32700, "parse error: "+err.Error())
+	}
+	if batch && len(calls) == 0 {
+		return http.StatusOK, errorObject(nil, -32600, "empty batch")
+	}
+	if len(calls) > g.cfg.BatchLimit {
+		g.m.rejected.WithLabelValues("batch_size").Inc()
+		return http.StatusOK, errorObject(nil, -32600, fmt.Sprintf("batch too large: %d calls, limit %d", len(calls), g.cfg.BatchLimit))
+	}
+	if len(body) > g.cfg.BodyLimit {
+		for _, c := range calls {
+			if !rawTxMethods[c.Method] {
+				g.m.rejected.WithLabelValues("body_size").Inc()
+				return http.StatusRequestEntityTooLarge, errorObject(nil, -32600, fmt.Sprintf("request body too large: %d bytes, limit %d (%d when every call is a raw transaction)", len(body), g.cfg.BodyLimit, g.cfg.RawTxLimit))
+			}
+		}
+	}
+	resps := g.route(ctx, calls, ip, xff)
+	limited := 0
+	var parts [][]byte
+	size := 0
+	for i, c := range calls {
+		if resps[i].limited {
+			limited++
+		}
+		if c.notification() {
+			continue
+		}
+		size += len(resps[i].body)
+		parts = append(parts, resps[i].body)
+	}
+	if size > g.cfg.ResponseLimit {
+		g.m.rejected.WithLabelValues("response_size").Inc()
+		return http.StatusOK, errorObject(nil, -32003, fmt.Sprintf("response too large: %d bytes, limit %d", size, g.cfg.ResponseLimit))
+	}
+	code := http.StatusOK
+	if limited == len(calls) && !overWS {
+		code = http.StatusTooManyRequests
+	}
+	if len(parts) == 0 {
+		if batch {
+			return code, []byte("[]")
+		}
+		return code, nil
+	}
+	if !batch {
+		return code, parts[0]
+	}
+	return code, append(append([]byte{'['}, bytes.Join(parts, []byte{','})...), ']')
+}
+
+// response is the answer to one call.
+type response struct {
+	body    []byte
+	limited bool
+}
+
+// route answers calls in their order: refused ones at once, the rest sent
+// per class, each class as one batch to one backend.
+func (g *Gateway) route(ctx context.Context, calls []rpcCall, ip, xff string) []response {
+	out := make([]response, len(calls))
+	groups := map[class][]int{}
+	for i, c := range calls {
+		switch {
+		case c.Version != "2.0" || c.Method == "":
+			out[i].body = errorObject(c.ID, -32600, "invalid request: want jsonrpc \"2.0\" and a method")
+		case !g.allow.allows(c.Method):
+			g.m.rejected.WithLabelValues("not_allowed").Inc()
+			out[i].body = errorObject(c.ID, -32601, fmt.Sprintf("the method %s does not exist/is not available", c.Method))
+		case !g.limits.allow(ip, c.Method, g.now()):
+			g.m.rejected.WithLabelValues("rate_limited").Inc()
+			out[i] = response{body: errorObject(c.ID, -32005, g.limits.describe(c.Method)), limited: true}
+		case c.Method == "eth_subscribe" || c.Method == "eth_unsubscribe":
+			out[i].body = errorObject(c.ID, -32000, "WebSocket connection required")
+		default:
+			cls := classify(c.Method, c.Params)
+			groups[cls] = append(groups[cls], i)
+		}
+	}
+	if len(groups) == 1 {
+		for cls, idx := range groups {
+			g.dispatch(ctx, cls, calls, idx, ip, xff, out)
+		}
+		return out
+	}
+	var wg sync.WaitGroup
+	for cls, idx := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g.dispatch(ctx, cls, calls, idx, ip, xff, out)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// dispatch sends one class's calls and writes their answers into out.
+func (g *Gateway) dispatch(ctx context.Context, cls class, calls []rpcCall, idx []int, ip, xff string, out []response) {
+	start := g.now()
+	timeout := time.Duration(g.cfg.Timeout)
+	for _, i := range idx {
+		if waitMethods[calls[i].Method] {
+			timeout = time.Duration(g.cfg.WaitTimeout)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var answers map[int][]byte
+	var err error
+	switch cls {
+	case classWrite:
+		answers, err = g.sendWrite(ctx, calls, idx, ip, xff)
+	case classFilter:
+		answers, err = g.sendTo(ctx, g.filterHome(), calls, idx, xff, false)
+	case classFinality:
+		pool := g.fulls
+		if len(pool) == 0 {
+			pool = g.reps
+		}
+		answers, err = g.sendRead(ctx, pool, calls, idx, ip, xff, false)
+	default:
+		answers, err = g.sendRead(ctx, g.reps, calls, idx, ip, xff, true)
+	}
+	for _, i := range idx {
+		c := calls[i]
+		switch {
+		case err != nil:
+			out[i].body = errorObject(c.ID, errorCode(err), err.Error())
+		case answers[i] == nil:
+			out[i].body = errorObject(c.ID, -32603, "backend gave no answer to this call")
+		default:
+			out[i].body = withID(c.ID, answers[i])
+		}
+		g.m.calls.WithLabelValues(g.m.method(c.Method), cls.String()).Inc()
+	}
+	g.m.latency.WithLabelValues(cls.String()).Observe(g.now().Sub(start).Seconds())
+}
+
+// noBackendError is answered when no backend could take a call; the client
+// may retry (proxyd's code).
+type noBackendError struct{ msg string }
+
+func (e *noBackendError) Error() string { return e.msg }
+
+func errorCode(err error) int {
+	var nb *noBackendError
+	switch {
+	case errors.As(err, &nb):
+		return -32011
+	case errors.Is(err, errTooLarge):
+		return -32003
+	}
+	return -32000
+}
+
+// sendWrite sends to the first sequencer that takes the request: healthy
+// ones in order, then the others (a poll may be stale). A request is sent
+// to the next only when the previous could not be reached at all, so it
+// never runs twice. The sequencer's newest mini-block after the writes is
+// what the client has now seen.
+func (g *Gateway) sendWrite(ctx context.Context, calls []rpcCall, idx []int, ip, xff string) (map[int][]byte, error) {
+	order := make([]*backend, 0, len(g.seqs))
+	for _, healthyPass := range []bool{true, false} {
+		for _, b := range g.seqs {
+			if _, _, _, h := b.head(); h == healthyPass {
+				order = append(order, b)
+			}
+		}
+	}
+	var last error
+	for _, b := range order {
+		answers, err := g.forward(ctx, b, calls, idx, xff, true)
+		if err == nil {
+			if mini, ok := answers[headProbe]; ok {
+				var n hexutil.Uint64
+				if json.Unmarshal(resultOf(mini), &n) == nil {
+					block, _, _, _ := b.head()
+					g.seen.raise(ip, block, uint64(n), g.now())
+				}
+			}
+			return answers, nil
+		}
+		last = err
+		if !dialFailed(err) {
+			return nil, err // it may have reached the sequencer: not sent again
+		}
+	}
+	return nil, &noBackendError{fmt.Sprintf("no sequencer reachable: %v", last)}
+}
+
+// sendTo sends to one backend, or answers that there is none.
+func (g *Gateway) sendTo(ctx context.Context, b *backend, calls []rpcCall, idx []int, xff string, probe bool) (map[int][]byte, error) {
+	if b == nil {
+		return nil, &noBackendError{"no backend available"}
+	}
+	return g.forward(ctx, b, calls, idx, xff, probe)
+}
+
+// filterHome is where installed filters live: the first healthy replica in
+// the configured order (so it stays the same), else the sequencer.
+func (g *Gateway) filterHome() *backend {
+	for _, group := range [][]*backend{g.reps, g.seqs} {
+		for _, b := range group {
+			if _, _, _, h := b.head(); h {
+				return b
+			}
+		}
+	}
+	if len(g.seqs) > 0 {
+		return g.seqs[0]
+	}
+	return nil
+}
+
+// sendRead sends reads to the least busy healthy backend of pool that is
+// not behind what this client has seen; a read that fails to reach a
+// backend is retried on another. With consistent set, a backend whose last
+// poll is behind the client is asked for its head in the same batch and
+// the answer used only if it has caught up. The sequencer serves whatever
+// no replica can.
+func (g *Gateway) sendRead(ctx context.Context, pool []*backend, calls []rpcCall, idx []int, ip, xff string, consistent bool) (map[int][]byte, error) {
+	var minBlock, minMini uint64
+	if consistent {
+		minBlock, minMini = g.seen.get(ip)
+	}
+	tried := map[*backend]bool{}
+	for attempt := 0; attempt < 3; attempt++ {
+		b, caughtUp := pick(pool, minBlock, minMini, tried)
+		if b == nil {
+			break
+		}
+		tried[b] = true
+		answers, err := g.forward(ctx, b, calls, idx, xff, consistent && !caughtUp)
+		if err != nil {
+			if dialFailed(err) || isConnError(err) {
+				continue
+			}
+			return nil, err
+		}
+		if consistent && !caughtUp {
+			var n hexutil.Uint64
+			if json.Unmarshal(resultOf(answers[headProbe]), &n) != nil || uint64(n) < minMini {
+				continue // still behind: try another, or the sequencer
+			}
+			b.advance(uint64(n))
+		}
+		if consistent {
+			block, mini, _, _ := b.head()
+			g.seen.raise(ip, block, mini, g.now())
+		}
+		return answers, nil
+	}
+	if len(pool) > 0 && pool[0].role == RoleFullNode && len(g.reps) > 0 {
+		return g.sendRead(ctx, g.reps, calls, idx, ip, xff, false)
+	}
+	for _, b := range g.seqs {
+		answers, err := g.forward(ctx, b, calls, idx, xff, false)
+		if err == nil || !dialFailed(err) {
+			return answers, err
+		}
+	}
+	return nil, &noBackendError{"no backend available for reads"}
+}
+
+// pick chooses among the healthy backends not yet tried: those caught up
+// with the client first, then the least busy, then the most advanced.
+func pick(pool []*backend, minBlock, minMini uint64, tried map[*backend]bool) (*backend, bool) {
+	var best *backend
+	bestUp, bestLoad, bestMini := false, int64(0), uint64(0)
+	for _, b := range pool {
+		block, mini, _, healthy := b.head()
+		if !healthy || tried[b] {
+			continue
+		}
+		up := block >= minBlock && mini >= minMini
+		load := b.inflight.Load()
+		better := best == nil || (up && !bestUp) ||
+			(up == bestUp && (load < bestLoad || (load == bestLoad && mini > bestMini)))
+		if better {
+			best, bestUp, bestLoad, bestMini = b, up, load, mini
+		}
+	}
+	return best, bestUp
+}
+
+// headProbe is the call id of the mega_miniBlockNumber added to a batch.
+const headProbe = -1
+
+var errTooLarge = errors.New("response too large")
+
+// forward sends calls[idx] to b as one batch with ids rewritten to their
+// positions (client ids may repeat or be absent) and returns the answers by
+// position. With probe, mega_miniBlockNumber is asked after them (a batch
+// runs in order) and answered under headProbe.
+func (g *Gateway) forward(ctx context.Context, b *backend, calls []rpcCall, idx []int, xff string, probe bool) (map[int][]byte, error) {
+	var body bytes.Buffer
+	body.WriteByte('[')
+	for n, i := range idx {
+		if n > 0 {
+			body.WriteByte(',')
+		}
+		params := calls[i].Params
+		if len(params) == 0 {
+			params = json.RawMessage("[]")
+		}
+		method, _ := json.Marshal(calls[i].Method)
+		fmt.Fprintf(&body, `{"jsonrpc":"2.0","id":%d,"method":%s,"params":%s}`, i, method, params)
+	}
+	if probe {
+		fmt.Fprintf(&body, `,{"jsonrpc":"2.0","id":%d,"method":"mega_miniBlockNumber"}`, headProbe)
+	}
+	body.WriteByte(']')
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, &body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
+	b.inflight.Add(1)
+	defer b.inflight.Add(-1)
+	start := g.now()
+	resp, err := g.client.Do(req)
+	if err != nil {
+		g.m.backendCalls.WithLabelValues(b.url, "error").Inc()
+		if ctx.Err() == nil && (dialFailed(err) || isConnError(err)) && b.fail(err, g.now()) {
+			g.log.Warn().Str("backend", b.url).Err(err).Msg("Backend taken out of service: request failed")
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("backend timed out: %w", ctx.Err())
+		}
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, int64(g.cfg.ResponseLimit)+1))
+	if err != nil {
+		g.m.backendCalls.WithLabelValues(b.url, "error").Inc()
+		return nil, fmt.Errorf("reading the backend's answer: %w", err)
+	}
+	g.m.backendLatency.WithLabelValues(b.url).Observe(g.now().Sub(start).Seconds())
+	if len(data) > g.cfg.ResponseLimit {
+		g.m.backendCalls.WithLabelValues(b.url, "too_large").Inc()
+		return nil, fmt.Errorf("%w: over %d bytes", errTooLarge, g.cfg.ResponseLimit)
+	}
+	g.m.backendCalls.WithLabelValues(b.url, "ok").Inc()
+	return splitAnswers(data, idx, probe)
+}
+
+// splitAnswers reads a backend's batch answer by id. A single error object
+// (a limit the backend applies to the whole request) answers every call.
+func splitAnswers(data []byte, idx []int, probe bool) (map[int][]byte, error) {
+	data = bytes.TrimSpace(data)
+	out := make(map[int][]byte, len(idx)+1)
+	if len(data) > 0 && data[0] == '{' {
+		var one answerItem
+		if err := json.Unmarshal(data, &one); err != nil || one.Error == nil {
+			return nil, fmt.Errorf("backend answered a batch with %.200s", data)
+		}
+		for _, i := range idx {
+			out[i] = data
+		}
+		return out, nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(data, &items); err != nil {
+		return nil, fmt.Errorf("backend answered with invalid JSON: %.200s", data)
+	}
+	for _, item := range items {
+		var a answerItem
+		if json.Unmarshal(item, &a) != nil {
+			continue
+		}
+		if n, err := strconv.Atoi(string(a.ID)); err == nil {
+			out[n] = item
+		}
+	}
+	return out, nil
+}
+
+type answerItem struct {
+	ID     json.RawMessage `json:"id"`
+	Result json.RawMessage `json:"result"`
+	Error  json.RawMessage `json:"error"`
+}
+
+// withID rewrites a backend's answer item with the client's id.
+func withID(id json.RawMessage, item []byte) []byte {
+	var a answerItem
+	if json.Unmarshal(item, &a) != nil {
+		return errorObject(id, -32603, "backend answered with invalid JSON")
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(item) + len(id))
+	buf.WriteString(`{"jsonrpc":"2.0","id":`)
+	buf.Write(rawID(id))
+	if a.Error != nil {
+		buf.WriteString(`,"error":`)
+		buf.Write(a.Error)
+	} else {
+		buf.WriteString(`,"result":`)
+		if a.Result == nil {
+			buf.WriteString("null")
+		} else {
+			buf.Write(a.Result)
+		}
+	}
+	buf.WriteByte('}')
+	return buf.Bytes()
+}
+
+// resultOf returns an answer item's result.
+func resultOf(item []byte) []byte {
+	var a answerItem
+	if json.Unmarshal(item, &a) != nil || a.Error != nil {
+		return nil
+	}
+	return a.Result
+}
+
+// isConnError tells a connection that broke (the backend died while it had
+// the request) from an answer.
+func isConnError(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "connection reset") ||
+		strings.Contains(err.Error(), "broken pipe") || strings.Contains(err.Error(), "server closed")
+}
