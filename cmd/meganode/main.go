@@ -124,6 +124,7 @@ func main() {
 				Action: runRole(node.RoleProver),
 			},
 			daCommand(),
+			gatewayCommand(),
 			bench.Command(),
 		},
 	}
