@@ -53,10 +53,11 @@ func (b *backend) head() (block, mini uint64, hasMini, healthy bool) {
 	return b.block, b.mini, b.hasMini, b.healthy
 }
 
-// advance records a newer mini-block seen between polls.
-func (b *backend) advance(mini uint64) {
+// advance records a newer head seen between polls.
+func (b *backend) advance(block, mini uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.block = max(b.block, block)
 	if mini > b.mini {
 		b.mini, b.hasMini = mini, true
 	}

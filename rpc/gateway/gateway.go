@@ -431,6 +431,12 @@ func (g *Gateway) dispatch(ctx context.Context, cls class, calls []rpcCall, idx 
 			out[i].body = errorObject(c.ID, -32603, "backend gave no answer to this call")
 		default:
 			out[i].body = withID(c.ID, answers[i])
+			if c.Method == "eth_blockNumber" { // the head the client now knows, exactly
+				var n hexutil.Uint64
+				if json.Unmarshal(resultOf(answers[i]), &n) == nil {
+					g.seen.raise(ip, uint64(n), 0, g.now())
+				}
+			}
 		}
 		g.m.calls.WithLabelValues(g.m.method(c.Method), cls.String()).Inc()
 	}
@@ -539,11 +545,12 @@ func (g *Gateway) sendRead(ctx context.Context, pool []*backend, calls []rpcCall
 			return nil, err
 		}
 		if consistent && !caughtUp {
-			var n hexutil.Uint64
-			if json.Unmarshal(resultOf(answers[headProbe]), &n) != nil || uint64(n) < minMini {
+			var n, block hexutil.Uint64
+			if json.Unmarshal(resultOf(answers[headProbe]), &n) != nil || uint64(n) < minMini ||
+				json.Unmarshal(resultOf(answers[blockProbe]), &block) != nil || uint64(block) < minBlock {
 				continue // still behind: try another, or the sequencer
 			}
-			b.advance(uint64(n))
+			b.advance(uint64(block), uint64(n))
 		}
 		if consistent {
 			block, mini, _, _ := b.head()
@@ -584,15 +591,19 @@ func pick(pool []*backend, minBlock, minMini uint64, tried map[*backend]bool) (*
 	return best, bestUp
 }
 
-// headProbe is the call id of the mega_miniBlockNumber added to a batch.
-const headProbe = -1
+// headProbe and blockProbe are the call ids of the mega_miniBlockNumber
+// and eth_blockNumber added to a batch.
+const (
+	headProbe  = -1
+	blockProbe = -2
+)
 
 var errTooLarge = errors.New("response too large")
 
 // forward sends calls[idx] to b as one batch with ids rewritten to their
 // positions (client ids may repeat or be absent) and returns the answers by
-// position. With probe, mega_miniBlockNumber is asked after them (a batch
-// runs in order) and answered under headProbe.
+// position. With probe, the backend's head is asked after them (a batch
+// runs in order) and answered under headProbe and blockProbe.
 func (g *Gateway) forward(ctx context.Context, b *backend, calls []rpcCall, idx []int, xff string, probe bool) (map[int][]byte, error) {
 	var body bytes.Buffer
 	body.WriteByte('[')
@@ -608,7 +619,7 @@ func (g *Gateway) forward(ctx context.Context, b *backend, calls []rpcCall, idx 
 		fmt.Fprintf(&body, `{"jsonrpc":"2.0","id":%d,"method":%s,"params":%s}`, i, method, params)
 	}
 	if probe {
-		fmt.Fprintf(&body, `,{"jsonrpc":"2.0","id":%d,"method":"mega_miniBlockNumber"}`, headProbe)
+		fmt.Fprintf(&body, `,{"jsonrpc":"2.0","id":%d,"method":"mega_miniBlockNumber"},{"jsonrpc":"2.0","id":%d,"method":"eth_blockNumber"}`, headProbe, blockProbe)
 	}
 	body.WriteByte(']')
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, &body)
