@@ -59,6 +59,7 @@ func New(cfg Config, log zerolog.Logger) (*Gateway, error) {
 			MaxIdleConns:        1024,
 			MaxIdleConnsPerHost: 256,
 			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true, // on loopback or a LAN, gzip costs both ends more than it saves
 		}},
 		allow:   newAllowList(cfg.Allow),
 		trusted: trusted,
@@ -606,7 +607,10 @@ var errTooLarge = errors.New("response too large")
 // runs in order) and answered under headProbe and blockProbe.
 func (g *Gateway) forward(ctx context.Context, b *backend, calls []rpcCall, idx []int, xff string, probe bool) (map[int][]byte, error) {
 	var body bytes.Buffer
-	body.WriteByte('[')
+	single := len(idx) == 1 && !probe // sent as it came: a one-call batch costs the backend more
+	if !single {
+		body.WriteByte('[')
+	}
 	for n, i := range idx {
 		if n > 0 {
 			body.WriteByte(',')
@@ -621,7 +625,9 @@ func (g *Gateway) forward(ctx context.Context, b *backend, calls []rpcCall, idx 
 	if probe {
 		fmt.Fprintf(&body, `,{"jsonrpc":"2.0","id":%d,"method":"mega_miniBlockNumber"},{"jsonrpc":"2.0","id":%d,"method":"eth_blockNumber"}`, headProbe, blockProbe)
 	}
-	body.WriteByte(']')
+	if !single {
+		body.WriteByte(']')
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, &body)
 	if err != nil {
 		return nil, err
@@ -656,12 +662,15 @@ func (g *Gateway) forward(ctx context.Context, b *backend, calls []rpcCall, idx 
 		return nil, fmt.Errorf("%w: over %d bytes", errTooLarge, g.cfg.ResponseLimit)
 	}
 	g.m.backendCalls.WithLabelValues(b.url, "ok").Inc()
-	return splitAnswers(data, idx, probe)
+	if single {
+		return map[int][]byte{idx[0]: data}, nil
+	}
+	return splitAnswers(data, idx)
 }
 
 // splitAnswers reads a backend's batch answer by id. A single error object
 // (a limit the backend applies to the whole request) answers every call.
-func splitAnswers(data []byte, idx []int, probe bool) (map[int][]byte, error) {
+func splitAnswers(data []byte, idx []int) (map[int][]byte, error) {
 	data = bytes.TrimSpace(data)
 	out := make(map[int][]byte, len(idx)+1)
 	if len(data) > 0 && data[0] == '{' {

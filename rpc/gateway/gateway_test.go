@@ -25,7 +25,7 @@ import (
 // mini-blocks the test emits, resuming from from_mini_block_number as a
 // node does.
 type fakeNode struct {
-	t     *testing.T
+	t     testing.TB
 	name  string
 	srv   *httptest.Server
 	block atomic.Uint64
@@ -46,7 +46,7 @@ type fakeSub struct {
 	next uint64
 }
 
-func newFakeNode(t *testing.T, name string) *fakeNode {
+func newFakeNode(t testing.TB, name string) *fakeNode {
 	f := &fakeNode{t: t, name: name}
 	f.srv = httptest.NewServer(f)
 	t.Cleanup(f.srv.Close)
