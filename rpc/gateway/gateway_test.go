@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -623,4 +624,80 @@ func errorsAs(err error, target **websocket.CloseError) bool {
 		*target = ce
 	}
 	return ok
+}
+
+// The TOML file sets every field by its key; an unknown key or a bad value
+// is an error that names it.
+func TestLoadFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(text string) string {
+		p := dir + "/gateway.toml"
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cfg := DefaultConfig()
+	err := LoadFile(write(`
+port = 9000
+sequencers = ["http://127.0.0.1:8545"]
+replicas = ["http://127.0.0.1:8546", "http://127.0.0.1:8547"]
+poll_interval = "250ms"
+rate_per_ip = 100.0
+trusted_proxies = ["10.0.0.0/8"]
+[method_rates]
+eth_call = 20.0
+`), &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Port != 9000 || len(cfg.Replicas) != 2 || time.Duration(cfg.PollInterval) != 250*time.Millisecond ||
+		cfg.RatePerIP != 100 || cfg.MethodRates["eth_call"] != 20 || cfg.BatchLimit != 500 {
+		t.Fatalf("loaded %+v", cfg)
+	}
+	if err := cfg.Check(); err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	for text, want := range map[string]string{
+		`replica = ["http://x"]`: "unknown keys replica",
+		`poll_interval = "soon"`: "soon",
+	} {
+		c := DefaultConfig()
+		if err := LoadFile(write(text), &c); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", text, err, want)
+		}
+	}
+	bad := DefaultConfig()
+	bad.Sequencers, bad.Replicas = []string{"127.0.0.1:8545"}, []string{"http://127.0.0.1:8546"}
+	if err := bad.Check(); err == nil || !strings.Contains(err.Error(), "want an http://") {
+		t.Fatalf("a URL without scheme: %v", err)
+	}
+}
+
+// A backend that does not answer within the timeout gets −32000 with the
+// reason, and the gateway stays responsive.
+func TestBackendTimeout(t *testing.T) {
+	hang := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ready" {
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		if bytes.Contains(body, []byte("eth_getBalance")) {
+			<-hang
+		}
+		_, _ = w.Write([]byte(`[{"jsonrpc":"2.0","id":1,"result":"0xa"},{"jsonrpc":"2.0","id":2,"result":"0x3e8"}]`))
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(hang) })
+	e := newTestEnv(t, func(c *Config) {
+		c.Replicas, c.FullNodes, c.Timeout = []string{slow.URL}, nil, Duration(50*time.Millisecond)
+	})
+	_, body := e.post(`{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x01","latest"]}`)
+	if a := decodeAnswers(t, body)[0]; a.Error == nil || a.Error.Code != -32000 || !strings.Contains(a.Error.Message, "timed out") {
+		t.Fatalf("hung backend: %s", body)
+	}
+	if _, body = e.post(`{"jsonrpc":"2.0","id":2,"method":"eth_sendRawTransaction","params":["0x02"]}`); !strings.Contains(body, `"node":"seq"`) {
+		t.Fatalf("a write meanwhile: %s", body)
+	}
 }
