@@ -28,6 +28,7 @@ import (
 const (
 	pingEvery       = 20 * time.Second // keeps upstream connections past the node's idle timeout
 	failoverTimeout = 10 * time.Second // a client whose subscriptions find no new home by then is closed
+	wsConcurrency   = 64               // messages of one connection handled at once
 	writeWait       = 10 * time.Second
 )
 
@@ -68,6 +69,7 @@ func (p *wsProxy) serve(w http.ResponseWriter, r *http.Request) {
 	c := &wsClient{
 		p: p, conn: conn, ip: ip, xff: xff,
 		out:  make(chan []byte, p.g.cfg.SendQueue),
+		sem:  make(chan struct{}, wsConcurrency),
 		done: make(chan struct{}),
 		subs: map[string]*sub{},
 	}
@@ -136,6 +138,7 @@ type wsClient struct {
 	done    chan struct{}
 	once    sync.Once
 	wmu     sync.Mutex // serializes message writes (the write loop, and flush on close)
+	sem     chan struct{}
 
 	mu   sync.Mutex // guards subs, up
 	subs map[string]*sub
@@ -156,7 +159,15 @@ func (c *wsClient) readLoop() {
 			}
 			return
 		}
-		go c.handle(msg)
+		select { // at most wsConcurrency messages in work: a flood waits here
+		case c.sem <- struct{}{}:
+		case <-c.done:
+			return
+		}
+		go func() {
+			defer func() { <-c.sem }()
+			c.handle(msg)
+		}()
 	}
 }
 
