@@ -8,33 +8,15 @@ import (
 	"net/http"
 
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/meganode/meganode/rpc/jsonrpc"
 )
 
 // rpcCall is one JSON-RPC request as this package reads it before the
 // go-ethereum server does.
-type rpcCall struct {
-	Version string          `json:"jsonrpc"`
-	ID      json.RawMessage `json:"id,omitempty"`
-	Method  string          `json:"method"`
-	Params  json.RawMessage `json:"params,omitempty"`
-}
+type rpcCall = jsonrpc.Call
 
-// parseCalls decodes a single call or a batch.
-func parseCalls(data []byte) ([]rpcCall, bool, error) {
-	data = bytes.TrimSpace(data)
-	if len(data) > 0 && data[0] == '[' {
-		var calls []rpcCall
-		if err := json.Unmarshal(data, &calls); err != nil {
-			return nil, true, err
-		}
-		return calls, true, nil
-	}
-	var call rpcCall
-	if err := json.Unmarshal(data, &call); err != nil {
-		return nil, false, err
-	}
-	return []rpcCall{call}, false, nil
-}
+var parseCalls, rawID = jsonrpc.ParseCalls, jsonrpc.RawID
 
 func isSubscriptionCall(method string) bool {
 	return method == "eth_subscribe" || method == "eth_unsubscribe"
@@ -47,13 +29,6 @@ func hasSubscriptionCall(calls []rpcCall) bool {
 		}
 	}
 	return false
-}
-
-func rawID(id json.RawMessage) json.RawMessage {
-	if len(id) == 0 {
-		return json.RawMessage("null")
-	}
-	return id
 }
 
 func resultResponse(id json.RawMessage, result interface{}) []byte {

@@ -20,6 +20,7 @@ import (
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/rpc/jsonrpc"
 )
 
 // Version is the node version reported by web3_clientVersion.
@@ -304,19 +305,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
-	origin := r.Header.Get("Origin")
-	if origin == "" || len(s.cfg.CORSOrigins) == 0 {
-		return
-	}
-	for _, o := range s.cfg.CORSOrigins {
-		if o == "*" || o == origin {
-			w.Header().Set("Access-Control-Allow-Origin", origin)
-			w.Header().Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS")
-			w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
-			w.Header().Set("Vary", "Origin")
-			return
-		}
-	}
+	jsonrpc.CORS(w, r, s.cfg.CORSOrigins)
 }
 
 // rawTxMethods may use the larger body limit.

@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+
+	"github.com/meganode/meganode/rpc/jsonrpc"
 )
 
 // Gateway is the public endpoint in front of a sequencer, replicas and full
@@ -171,7 +173,7 @@ func (g *Gateway) pollAll(ctx context.Context) {
 // ServeHTTP routes /health, /ready, /metrics, websocket upgrades and
 // JSON-RPC posts.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	g.cors(w, r)
+	jsonrpc.CORS(w, r, g.cfg.CORSOrigins)
 	switch {
 	case r.Method == http.MethodOptions:
 		w.WriteHeader(http.StatusNoContent)
@@ -210,22 +212,6 @@ func (g *Gateway) serveReady(w http.ResponseWriter) {
 		code, state = http.StatusServiceUnavailable, "unavailable"
 	}
 	writeJSON(w, code, map[string]any{"status": state, "backends": sts})
-}
-
-func (g *Gateway) cors(w http.ResponseWriter, r *http.Request) {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return
-	}
-	for _, o := range g.cfg.CORSOrigins {
-		if o == "*" || o == origin {
-			w.Header().Set("Access-Control-Allow-Origin", origin)
-			w.Header().Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS")
-			w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
-			w.Header().Set("Vary", "Origin")
-			return
-		}
-	}
 }
 
 // clientIP is the address rate limits and read-your-writes key on: the
@@ -324,7 +310,7 @@ func (g *Gateway) answer(ctx context.Context, body []byte, ip, xff string, overW
 		if resps[i].limited {
 			limited++
 		}
-		if c.notification() {
+		if c.Notification() {
 			continue
 		}
 		size += len(resps[i].body)

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,42 +8,13 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/meganode/meganode/rpc/jsonrpc"
 )
 
-// rpcCall is one JSON-RPC request as the gateway reads it.
-type rpcCall struct {
-	Version string          `json:"jsonrpc"`
-	ID      json.RawMessage `json:"id,omitempty"`
-	Method  string          `json:"method"`
-	Params  json.RawMessage `json:"params,omitempty"`
-}
+type rpcCall = jsonrpc.Call
 
-// notification is a call without an id: it gets no answer.
-func (c rpcCall) notification() bool { return len(c.ID) == 0 }
-
-// parseCalls decodes a single call or a batch.
-func parseCalls(data []byte) ([]rpcCall, bool, error) {
-	data = bytes.TrimSpace(data)
-	if len(data) > 0 && data[0] == '[' {
-		var calls []rpcCall
-		if err := json.Unmarshal(data, &calls); err != nil {
-			return nil, true, err
-		}
-		return calls, true, nil
-	}
-	var call rpcCall
-	if err := json.Unmarshal(data, &call); err != nil {
-		return nil, false, err
-	}
-	return []rpcCall{call}, false, nil
-}
-
-func rawID(id json.RawMessage) json.RawMessage {
-	if len(id) == 0 {
-		return json.RawMessage("null")
-	}
-	return id
-}
+var parseCalls, rawID = jsonrpc.ParseCalls, jsonrpc.RawID
 
 // errorObject is a JSON-RPC error answer.
 func errorObject(id json.RawMessage, code int, msg string) []byte {

@@ -284,7 +284,7 @@ func (c *wsClient) handle(msg []byte) {
 			one, _ := json.Marshal(call)
 			_, out = c.p.g.answer(ctx, one, c.ip, c.xff, true)
 		}
-		if out != nil && !call.notification() {
+		if out != nil && !call.Notification() {
 			parts = append(parts, out)
 		}
 	}
