@@ -471,6 +471,9 @@ func (c *wsClient) move(old *upstream) {
 	subs := make([]*sub, 0, len(c.subs))
 	var minMini uint64
 	for _, s := range c.subs {
+		if s.upID == "" {
+			continue // its subscribe was never answered: the client gets an error for it
+		}
 		subs = append(subs, s)
 		if s.kind == "miniBlocks" && s.sent {
 			minMini = max(minMini, s.last)
