@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,8 +190,9 @@ func (l *readLoad) end() {
 // gateway: Foundry deploys and sends through it; one replica is killed
 // (SIGKILL) under a read load and a miniBlocks subscription, then
 // restarted: no read fails, the subscription has no gap, and the replica
-// is put back in service. With the full node killed, finality reads fall
-// back to the replicas.
+// is put back in service. The sequencer killed, writes answer a retryable
+// error and reads go on; restarted, it takes writes again. With the full
+// node killed, finality reads fall back to the replicas.
 func TestGateway(t *testing.T) {
 	net := startSequencer(t)
 	portA := freePort(t)
@@ -257,6 +259,40 @@ func TestGateway(t *testing.T) {
 	if moved := metric(t, gw, "gateway_resubscriptions_total"); moved < 1 {
 		t.Fatalf("no subscription was moved (gateway_resubscriptions_total %v)", moved)
 	}
+	// The sequencer killed: a write answers a retryable error at once, reads
+	// go on; restarted on its data directory and ports, writes work again.
+	p2pPort := regexp.MustCompile(`/tcp/(\d+)/`).FindStringSubmatch(net.seq.P2P)[1]
+	httpPort := net.seq.URL[strings.LastIndex(net.seq.URL, ":")+1:]
+	net.seq.kill(syscall.SIGKILL)
+	var errAns struct {
+		Error struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	resp, err := http.Post(gw.URL, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x02"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&errAns)
+	resp.Body.Close()
+	if errAns.Error.Code != -32011 || !strings.Contains(errAns.Error.Message, "no sequencer reachable") {
+		t.Fatalf("a write with the sequencer down: %+v", errAns)
+	}
+	if got := run(t, "", cast, "call", counter, "number()(uint256)", "--rpc-url", gw.URL); got != "3" {
+		t.Fatalf("read with the sequencer down: %q, want 3", got)
+	}
+	net.seq = startMeganode(t, "sequencer", "--datadir", net.dataDir, "--sequencer.key", net.keyFile,
+		"--p2p.listen", "/ip4/127.0.0.1/tcp/"+p2pPort, "--http.port", httpPort)
+	waitFor(t, "the restarted sequencer back in service", func() bool { return backendHealthy(t, gw, net.seq.URL) })
+	out = run(t, "", cast, "send", counter, "increment()", "--private-key", key1, "--rpc-url", gw.URL, "--json")
+	if err := json.Unmarshal([]byte(out), &sent); err != nil || sent.Status != "0x1" {
+		t.Fatalf("cast send after the sequencer restarted: %v %s", err, out)
+	}
+	if got := run(t, "", cast, "call", counter, "number()(uint256)", "--rpc-url", gw.URL); got != "4" {
+		t.Fatalf("read after the send: %q, want 4", got)
+	}
+
 	// Finality reads go to the full node, and to the replicas while it is down.
 	for _, down := range []bool{false, true} {
 		if down {

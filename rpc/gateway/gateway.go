@@ -475,6 +475,9 @@ func (g *Gateway) sendWrite(ctx context.Context, calls []rpcCall, idx []int, ip,
 			return answers, nil
 		}
 		last = err
+		if isConnError(err) {
+			return nil, fmt.Errorf("the sequencer's connection broke before it answered: the transaction may have been admitted; look it up by hash before sending it again (%v)", err)
+		}
 		if !dialFailed(err) {
 			return nil, err // it may have reached the sequencer: not sent again
 		}
@@ -622,6 +625,12 @@ func (g *Gateway) forward(ctx context.Context, b *backend, calls []rpcCall, idx 
 	if xff != "" {
 		req.Header.Set("X-Forwarded-For", xff)
 	}
+	if replayable(calls, idx) {
+		// Lets net/http resend on a fresh connection when a kept-alive one
+		// turns out dead before any answer (the backend restarted): not sent
+		// on the wire.
+		req.Header["Idempotency-Key"] = nil
+	}
 	b.inflight.Add(1)
 	defer b.inflight.Add(-1)
 	start := g.now()
@@ -652,6 +661,18 @@ func (g *Gateway) forward(ctx context.Context, b *backend, calls []rpcCall, idx 
 		return map[int][]byte{idx[0]: data}, nil
 	}
 	return splitAnswers(data, idx)
+}
+
+// replayable tells whether sending the calls twice does no harm: reads,
+// and raw transactions (the same signed tx is refused as known, or its
+// nonce is used); not eth_sendTransaction, which signs with the next nonce.
+func replayable(calls []rpcCall, idx []int) bool {
+	for _, i := range idx {
+		if calls[i].Method == "eth_sendTransaction" {
+			return false
+		}
+	}
+	return true
 }
 
 // splitAnswers reads a backend's batch answer by id. A single error object
