@@ -25,18 +25,12 @@ import (
 	"github.com/meganode/meganode/storage"
 )
 
-// A minimal ERC-20 transfer(to, amount): balances keyed by address, a
-// Transfer event, revert on insufficient balance. The constructor gives the
-// deployer 2^248-1 tokens.
 var (
-	tokenInit     = common.FromHex("7f00ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff3355604f602f600039604f6000f36024353354818110604a570333556004358054602435019055602435600052600435337fddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef60206000a3005b600080fd")
-	transferSig   = common.FromHex("a9059cbb")
+	tokenInit     = chain.TokenInit
 	benchBlockTxs = 10_000 // about what the sequencer includes in a 1 s block on this machine
 )
 
-func erc20Call(to common.Address, amount uint64) []byte {
-	return slices.Concat(transferSig, common.LeftPadBytes(to[:], 32), common.LeftPadBytes(new(big.Int).SetUint64(amount).Bytes(), 32))
-}
+var erc20Call = chain.TokenTransfer
 
 // roleBench is a sealed block of benchBlockTxs txs and three stores at its
 // parent, copies of one data directory: one per way of following it.
