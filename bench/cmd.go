@@ -26,6 +26,7 @@ func Command() *cli.Command {
 			&cli.StringFlag{Name: "key", Usage: "funder private key (hex); default: dev account 0 of the test mnemonic"},
 			&cli.IntFlag{Name: "senders", Value: 200, Usage: "sending accounts"},
 			&cli.IntFlag{Name: "txs", Value: 20000, Usage: "transfers in the throughput run"},
+			&cli.BoolFlag{Name: "erc20", Usage: "ERC-20 token transfers (a minimal token the funder deploys) instead of ETH transfers"},
 			&cli.IntFlag{Name: "conns", Value: 4, Usage: "concurrent connections"},
 			&cli.IntFlag{Name: "batch", Value: 100, Usage: "calls per JSON-RPC batch"},
 			&cli.IntFlag{Name: "latency", Value: 200, Usage: "sequential sends timed for latency"},
@@ -36,7 +37,7 @@ func Command() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			o := Options{URL: c.String("rpc"), Senders: c.Int("senders"), Txs: c.Int("txs"), Conns: c.Int("conns"),
-				Batch: c.Int("batch"), Latency: c.Int("latency"), Timeout: c.Duration("timeout"), Inclusion: c.Duration("inclusion-timeout"), Seed: c.Uint64("seed")}
+				Batch: c.Int("batch"), Latency: c.Int("latency"), Timeout: c.Duration("timeout"), Inclusion: c.Duration("inclusion-timeout"), Seed: c.Uint64("seed"), ERC20: c.Bool("erc20")}
 			if o.Senders < 1 || o.Conns < 1 || o.Batch < 1 {
 				return fmt.Errorf("senders, conns and batch must be positive")
 			}

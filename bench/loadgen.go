@@ -1,5 +1,6 @@
 // Package bench is meganode's load generator: it funds senders from a test
-// account, pre-signs ETH transfers, submits them with batched JSON-RPC over
+// account, pre-signs ETH transfers (or ERC-20 transfers of a token it
+// deploys), submits them with batched JSON-RPC over
 // several connections, and measures inclusion throughput and send→receipt
 // latency against any Ethereum JSON-RPC URL (meganode, anvil, geth).
 package bench
@@ -21,6 +22,8 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/meganode/meganode/chain"
 )
 
 // Options configure a run.
@@ -35,6 +38,7 @@ type Options struct {
 	Timeout   time.Duration // whole run
 	Inclusion time.Duration // how long to wait for inclusion after submitting
 	Seed      uint64        // varies the sender keys between runs on one chain
+	ERC20     bool          // token transfers instead of ETH transfers
 }
 
 // Result is what a run measured.
@@ -82,11 +86,35 @@ func dial(ctx context.Context, url string) (*client, error) {
 }
 
 func (cl *client) transfer(key *ecdsa.PrivateKey, nonce uint64, to common.Address, value *big.Int) *types.Transaction {
-	tx, err := types.SignNewTx(key, cl.signer, &types.DynamicFeeTx{ChainID: cl.chainID, Nonce: nonce, To: &to, Gas: params.TxGas, GasTipCap: cl.tip, GasFeeCap: cl.feeCap, Value: value})
+	return cl.sign(key, nonce, &to, value, params.TxGas, nil)
+}
+
+func (cl *client) sign(key *ecdsa.PrivateKey, nonce uint64, to *common.Address, value *big.Int, gas uint64, data []byte) *types.Transaction {
+	tx, err := types.SignNewTx(key, cl.signer, &types.DynamicFeeTx{ChainID: cl.chainID, Nonce: nonce, To: to, Gas: gas, GasTipCap: cl.tip, GasFeeCap: cl.feeCap, Value: value, Data: data})
 	if err != nil {
 		panic(err) // signing with a valid key cannot fail
 	}
 	return tx
+}
+
+// load is what the measured txs do: an ETH transfer, or a token transfer.
+type load struct {
+	cl    *client
+	token *common.Address // nil: ETH
+}
+
+func (l load) gas() uint64 {
+	if l.token != nil {
+		return chain.TokenTransferGas
+	}
+	return params.TxGas
+}
+
+func (l load) tx(key *ecdsa.PrivateKey, nonce uint64, to common.Address) *types.Transaction {
+	if l.token == nil {
+		return l.cl.transfer(key, nonce, to, big.NewInt(1))
+	}
+	return l.cl.sign(key, nonce, l.token, new(big.Int), chain.TokenTransferGas, chain.TokenTransfer(to, 1))
 }
 
 func (cl *client) nonce(ctx context.Context, addr common.Address) (uint64, error) {
@@ -140,16 +168,30 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	for i := range keys {
 		keys[i] = senderKey(o.Seed, i)
 	}
-	// Fund every sender with enough for its share plus the latency sends.
-	per := o.Txs/o.Senders + 1
-	amount := new(big.Int).Mul(big.NewInt(int64(per+o.Latency+10)), new(big.Int).Add(new(big.Int).Mul(cl.feeCap, big.NewInt(int64(params.TxGas))), big.NewInt(1)))
 	nonce, err := cl.nonce(ctx, funder)
 	if err != nil {
 		return nil, err
 	}
-	fund := make([]*types.Transaction, len(keys))
-	for i, k := range keys {
-		fund[i] = cl.transfer(o.FunderKey, nonce+uint64(i), crypto.PubkeyToAddress(k.PublicKey), amount)
+	ld := load{cl: cl}
+	var fund []*types.Transaction
+	if o.ERC20 { // the funder deploys the token and holds its supply
+		token := crypto.CreateAddress(funder, nonce)
+		ld.token = &token
+		fund = append(fund, cl.sign(o.FunderKey, nonce, nil, new(big.Int), 300_000, chain.TokenInit))
+		nonce++
+		fmt.Fprintf(progress, "token at %s\n", token)
+	}
+	// Fund every sender with enough for its share plus the latency sends.
+	per := o.Txs/o.Senders + 1
+	amount := new(big.Int).Mul(big.NewInt(int64(per+o.Latency+10)), new(big.Int).Add(new(big.Int).Mul(cl.feeCap, new(big.Int).SetUint64(ld.gas())), big.NewInt(1)))
+	for _, k := range keys {
+		addr := crypto.PubkeyToAddress(k.PublicKey)
+		fund = append(fund, cl.transfer(o.FunderKey, nonce, addr, amount))
+		nonce++
+		if ld.token != nil {
+			fund = append(fund, cl.sign(o.FunderKey, nonce, ld.token, new(big.Int), chain.TokenTransferGas, chain.TokenTransfer(addr, uint64(per+o.Latency+10))))
+			nonce++
+		}
 	}
 	if errs := sendBatches(ctx, []*gethrpc.Client{cl.c}, fund, o.Batch); errs.count > 0 {
 		return nil, fmt.Errorf("funding senders: %d errors, first: %s", errs.count, errs.first)
@@ -165,7 +207,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	lat := make([]time.Duration, 0, o.Latency)
 	sink := crypto.PubkeyToAddress(senderKey(o.Seed, -1).PublicKey)
 	for i := 0; i < o.Latency; i++ {
-		tx := cl.transfer(keys[0], uint64(i), sink, big.NewInt(1))
+		tx := ld.tx(keys[0], uint64(i), sink)
 		raw, _ := tx.MarshalBinary()
 		start := time.Now()
 		var h common.Hash
@@ -189,7 +231,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	next[0] = uint64(o.Latency)
 	for i := 0; i < o.Txs; i++ {
 		s := i % len(keys)
-		txs = append(txs, cl.transfer(keys[s], next[s], sink, big.NewInt(1)))
+		txs = append(txs, ld.tx(keys[s], next[s], sink))
 		next[s]++
 	}
 	conns := make([]*gethrpc.Client, o.Conns)
@@ -244,6 +286,17 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		res.Blocks = endBlock - startBlock + 1
 	}
 	fmt.Fprintf(progress, "throughput: submitted %.0f tx/s, included %.0f tx/s, %d errors\n", res.SubmitTPS, res.IncludedTPS, res.Errors)
+	if ld.token != nil && !res.Stalled && res.Errors == 0 {
+		// The token keeps a balance in the slot named by the holder's
+		// address: every transfer must have paid the sink, none reverted.
+		var bal common.Hash
+		if err := cl.c.CallContext(ctx, &bal, "eth_getStorageAt", ld.token, common.BytesToHash(sink[:]), "latest"); err != nil {
+			return nil, err
+		}
+		if got, want := new(big.Int).SetBytes(bal[:]).Int64(), int64(o.Latency+len(txs)); got != want {
+			return nil, fmt.Errorf("token transfers: the sink holds %d tokens, want %d: some transfers reverted", got, want)
+		}
+	}
 	return res, nil
 }
 

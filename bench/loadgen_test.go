@@ -46,4 +46,23 @@ func TestRunAgainstDevnet(t *testing.T) {
 	if n := st.GetNonce(accts[0].Address); n != 10 {
 		t.Fatalf("funder nonce %d, want 10 funding transfers", n)
 	}
+
+	// ERC-20: the funder deploys the token and pays each sender ETH and
+	// tokens; Run itself checks the sink received every transfer.
+	res, err = bench.Run(context.Background(), bench.Options{
+		URL: "http://" + d.RPCAddr(), FunderKey: accts[0].Key, Senders: 10, Txs: 500, Conns: 2, Batch: 50,
+		Latency: 5, Timeout: time.Minute, Inclusion: 30 * time.Second, Seed: 2, ERC20: true,
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors != 0 || res.Stalled || res.Included != 500 {
+		t.Fatalf("erc20 result %+v, want 500 included without errors", res)
+	}
+	if st, _, err = d.Sequencer().LatestState(); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.GetNonce(accts[0].Address); n != 10+1+2*10 {
+		t.Fatalf("funder nonce %d, want 10 + a deployment + 20 funding txs", n)
+	}
 }
