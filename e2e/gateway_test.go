@@ -238,9 +238,20 @@ func TestGateway(t *testing.T) {
 	}
 	waitFor(t, "the dead replica taken out", func() bool { return !backendHealthy(t, gw, repA.URL) })
 	counts := []int{subs[0].count(), subs[1].count()}
-	waitFor(t, "reads and mini-blocks after the kill", func() bool {
-		return load.ok.Load() > before+200 && subs[0].count() > counts[0]+50 && subs[1].count() > counts[1]+50
-	})
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		for _, s := range subs {
+			s.check(t) // a closed subscription fails now, with its reason
+		}
+		if load.ok.Load() > before+200 && subs[0].count() > counts[0]+50 && subs[1].count() > counts[1]+50 {
+			break
+		}
+		if time.Now().After(deadline) {
+			var st json.RawMessage
+			getJSON(t, gw.URL+"/ready", &st)
+			t.Fatalf("a minute after the kill: %d reads served since (%d failed), mini-blocks %d→%d and %d→%d\n/ready %s\ngateway log:\n%s",
+				load.ok.Load()-before, load.failed.Load(), counts[0], subs[0].count(), counts[1], subs[1].count(), st, gw.logs.String())
+		}
+	}
 	if got := run(t, "", cast, "call", counter, "number()(uint256)", "--rpc-url", gw.URL); got != "3" {
 		t.Fatalf("read after the send: %q, want 3", got)
 	}

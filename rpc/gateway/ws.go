@@ -27,7 +27,7 @@ import (
 
 const (
 	pingEvery       = 20 * time.Second // keeps upstream connections past the node's idle timeout
-	failoverTimeout = 10 * time.Second // a client whose subscriptions find no new home by then is closed
+	failoverTimeout = 30 * time.Second // a client whose subscriptions find no new home by then is closed
 	wsConcurrency   = 64               // messages of one connection handled at once
 	writeWait       = 10 * time.Second
 )
