@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -563,6 +564,9 @@ type pendingCall struct {
 	s        *sub            // a subscribe: installed when answered
 	clientID json.RawMessage // the client's call id: its answer is queued in order
 	done     chan upAnswer
+	// claimed by whichever settles the call first: the reader with the
+	// backend's answer, or the caller giving up; the client gets one answer.
+	claimed atomic.Bool
 }
 
 type upAnswer struct {
@@ -651,11 +655,15 @@ func (u *upstream) call(params []json.RawMessage, s *sub, clientID json.RawMessa
 	case a := <-p.done:
 		return a, nil
 	case <-u.dead:
-		return upAnswer{}, fmt.Errorf("backend %s connection lost", u.b.url)
+		err = fmt.Errorf("backend %s connection lost", u.b.url)
 	case <-time.After(time.Duration(u.c.p.g.cfg.Timeout)):
 		u.close()
-		return upAnswer{}, fmt.Errorf("backend %s did not answer %s", u.b.url, method)
+		err = fmt.Errorf("backend %s did not answer %s", u.b.url, method)
 	}
+	if !p.claimed.CompareAndSwap(false, true) {
+		return <-p.done, nil // the reader settled it first: its answer counts
+	}
+	return upAnswer{}, err
 }
 
 func (u *upstream) forget(s *sub) {
@@ -710,6 +718,9 @@ func (u *upstream) readLoop() {
 			continue
 		}
 		ans := upAnswer{raw: data, err: m.Error}
+		if !p.claimed.CompareAndSwap(false, true) {
+			continue // the caller gave up on it and answered the client
+		}
 		if p.s != nil && m.Error == nil {
 			var upID string
 			if json.Unmarshal(m.Result, &upID) == nil {
