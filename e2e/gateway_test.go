@@ -7,6 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -323,4 +326,30 @@ func startReplicaOn(t *testing.T, net *network, datadir, port string) *devnet {
 	t.Helper()
 	return startMeganode(t, "replica", "--http.port", port, "--datadir", datadir, "--p2p.listen", "/ip4/127.0.0.1/tcp/0",
 		"--sequencer.address", net.seq.Signer, "--sequencer.url", net.seq.URL, "--p2p.peers", net.seq.P2P)
+}
+
+// TestGatewayFlagsRefuseGarbage: bad gateway flags or config stop it at
+// start with a clear error.
+func TestGatewayFlagsRefuseGarbage(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "gateway.toml")
+	if err := os.WriteFile(bad, []byte("sequencers = [\"http://127.0.0.1:1\"]\nreplica = [\"http://127.0.0.1:2\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"gateway", "--replica", "http://127.0.0.1:2"}, "no sequencer"},
+		{[]string{"gateway", "--sequencer", "http://127.0.0.1:1"}, "no read backend"},
+		{[]string{"gateway", "--sequencer", "127.0.0.1:1", "--replica", "http://127.0.0.1:2"}, "want an http:// or https:// URL"},
+		{[]string{"gateway", "--sequencer", "http://127.0.0.1:1", "--replica", "http://127.0.0.1:2", "--gateway.method-rate", "eth_call"}, "want method=requests/s"},
+		{[]string{"gateway", "--sequencer", "http://127.0.0.1:1", "--replica", "http://127.0.0.1:2", "--gateway.trusted-proxies", "not-an-ip"}, "not an IP or CIDR"},
+		{[]string{"gateway", "--config", bad}, "unknown keys replica"},
+	} {
+		out, err := exec.Command(meganodeBin(t), tc.args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("meganode %v: err %v, output %s; want %q", tc.args, err, out, tc.want)
+		}
+	}
 }

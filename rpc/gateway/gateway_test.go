@@ -701,3 +701,21 @@ func TestBackendTimeout(t *testing.T) {
 		t.Fatalf("a write meanwhile: %s", body)
 	}
 }
+
+// Garbage on a websocket answers −32700 and keeps the connection.
+func TestWebsocketGarbageKeepsConnection(t *testing.T) {
+	e := newTestEnv(t, nil)
+	c := dialWS(t, e.gw.Addr())
+	c.send(`{"jsonrpc":"2.0","id":1,"method"`)
+	if m, err := c.read(); err != nil || !strings.Contains(string(m["error"]), "-32700") {
+		t.Fatalf("malformed message: %v %v", m, err)
+	}
+	c.send(`{"jsonrpc":"2.0","id":2,"method":"eth_subscribe","params":[7]}`)
+	if m, err := c.read(); err != nil || !strings.Contains(string(m["error"]), "-32602") {
+		t.Fatalf("subscription kind not a string: %v %v", m, err)
+	}
+	c.send(`{"jsonrpc":"2.0","id":3,"method":"eth_chainId"}`)
+	if m, err := c.read(); err != nil || !strings.Contains(string(m["result"]), `"node"`) {
+		t.Fatalf("a call after garbage: %v %v", m, err)
+	}
+}
