@@ -49,6 +49,9 @@ type RoleConfig struct {
 	// sealed head).
 	Finality  FinalityConfig
 	ProverKey *ecdsa.PrivateKey // prover: signs attestations and fraud proofs
+	// HA, for a sequencer, makes it one candidate of a raft-elected HA set
+	// sharing SequencerKey; nil runs a lone sequencer.
+	HA *sequencer.HAConfig
 	Prover    prover.Config
 	DA        DAConfig
 }
@@ -291,14 +294,32 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	if err := r.openStore(cfg); err != nil {
 		return nil, err
 	}
+	if cfg.HA != nil && cfg.DA.URL != "" {
+		r.Stop(context.Background())
+		return nil, errors.New("an HA sequencer set cannot post to DA yet: run the candidates without --da.url")
+	}
 	seqCfg := cfg.Sequencer
 	seqCfg.GasLimit, seqCfg.Coinbase = cfg.Chain.GasLimit, cfg.Chain.Coinbase
+	seqCfg.HA = cfg.HA != nil
 	seq, err := sequencer.New(seqCfg, r.store, nil, log)
 	if err != nil {
 		r.Stop(context.Background())
 		return nil, err
 	}
 	r.seq = seq
+	var ha *sequencer.HA
+	if cfg.HA != nil {
+		ha, err = sequencer.NewHA(*cfg.HA, seq, func() int {
+			if r.net == nil {
+				return 0
+			}
+			return len(r.net.Peers())
+		}, log)
+		if err != nil {
+			r.Stop(context.Background())
+			return nil, err
+		}
+	}
 	pub := sequencer.NewPublisher(seq, r.store, cfg.SequencerKey, log)
 	addr := crypto.PubkeyToAddress(cfg.SequencerKey.PublicKey)
 	cfg.Finality.RequireDA = cfg.DA.URL != ""
@@ -344,13 +365,30 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		return r.net.Close()
 	})
 	r.then(seq.Start, seq.Stop)
+	ready := seq.Healthy
+	if ha != nil {
+		r.then(ha.Start, ha.Stop)
+		r.haMetrics(ha, seq)
+		ready = func() error {
+			if err := seq.Healthy(); err != nil {
+				return err
+			}
+			if !seq.Leading() {
+				return fmt.Errorf("standby sequencer: %w", &chain.NotLeaderError{Leader: ha.Leader()})
+			}
+			return nil
+		}
+	}
 	r.counter("meganode_sequencer_published_total", "Messages the sequencer published.", func() uint64 { s, _ := pub.Published(); return s })
 	r.counter("meganode_sequencer_publish_failures_total", "Messages the sequencer failed to publish.", func() uint64 { _, f := pub.Published(); return f })
 	backend := r.backend(rpc.Backend{Chain: r.store, Latest: seq, Txs: seq, Feeds: seq, Pool: seq.Pool()})
 	if batcher != nil {
 		backend.DA = r.store
 	}
-	if err := r.newRPC(cfg.RPC, backend, r.ready(seq.Healthy)); err != nil {
+	if ha != nil {
+		backend.HA = ha
+	}
+	if err := r.newRPC(cfg.RPC, backend, r.ready(ready)); err != nil {
 		r.Stop(context.Background())
 		return nil, err
 	}
@@ -434,6 +472,20 @@ func NewReplica(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+func (r *Role) haMetrics(ha *sequencer.HA, seq *sequencer.Sequencer) {
+	r.gauge("meganode_ha_leader", "1 while this candidate leads and produces blocks.", func() float64 {
+		if seq.Leading() {
+			return 1
+		}
+		return 0
+	})
+	r.counter("meganode_ha_commits_total", "Mini-blocks and seals committed to raft.", func() uint64 { n, _, _, _ := ha.Stats(); return n })
+	r.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "meganode_ha_commit_seconds_total", Help: "Time spent waiting for raft commits."},
+		func() float64 { _, d, _, _ := ha.Stats(); return d.Seconds() }))
+	r.counter("meganode_ha_commit_failures_total", "Raft commits that failed (lost leadership).", func() uint64 { _, _, n, _ := ha.Stats(); return n })
+	r.counter("meganode_ha_transfers_total", "Leadership transfers this candidate started.", func() uint64 { _, _, _, n := ha.Stats(); return n })
 }
 
 func (r *Role) replicaMetrics(rep *replica.Replica) {

@@ -77,4 +77,6 @@ type Backend struct {
 	// DA serves mega_getDACommitments, the index of blobs posted to DA.
 	DA  DAIndex
 	Dev []chain.DevAccount // unlocked accounts (devnet only)
+	// HA serves the ha namespace of a sequencer candidate.
+	HA HAAdmin
 }

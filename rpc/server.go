@@ -164,6 +164,11 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 	if err := srv.RegisterName("web3", &Web3API{version: version}); err != nil {
 		return nil, err
 	}
+	if b.HA != nil {
+		if err := srv.RegisterName("ha", &HAAPI{ha: b.HA}); err != nil {
+			return nil, err
+		}
+	}
 	log = log.With().Str("component", "rpc").Logger()
 	s := &Server{cfg: cfg, log: log, rpc: srv, ready: ready, done: make(chan struct{})}
 	if b.Chain != nil {

@@ -389,3 +389,18 @@ func baseFeeU(b *big.Int) *uint256.Int {
 	u, _ := uint256.FromBig(b)
 	return u
 }
+
+// Clear empties the pool and returns what it held (a deposed HA leader
+// refuses them all with a retryable error).
+func (p *Pool) Clear() []*types.Transaction {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*types.Transaction, 0, len(p.all))
+	for _, ptx := range p.all {
+		out = append(out, ptx.tx)
+	}
+	p.senders = make(map[common.Address]*sender)
+	p.all = make(map[common.Hash]*pooledTx)
+	p.ready.items = nil
+	return out
+}

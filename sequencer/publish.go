@@ -79,6 +79,9 @@ func (p *Publisher) loop(ctx context.Context, net Gossip, minis *chain.Subscript
 	defer close(p.done)
 	defer func() { minis.Unsubscribe(); blocks.Unsubscribe() }()
 	for {
+		if p.seq.TakeRepublish() {
+			p.republish(ctx, net)
+		}
 		// A sealed block goes out before the next block's mini-blocks.
 		select {
 		case b := <-blocks.C():
@@ -130,10 +133,39 @@ func (p *Publisher) splitWitness(m *chain.BlockMessage) (*chain.BlockMessage, *c
 	return &chain.BlockMessage{Bundle: &b, MiniBlockCount: m.MiniBlockCount, Senders: m.Senders}, w
 }
 
+// republish gossips again, as a new HA leader, the newest sealed block and
+// the open block's mini-blocks: the old leader committed them but may have
+// died before sending them. Replicas drop what they have.
+func (p *Publisher) republish(ctx context.Context, net Gossip) {
+	v := p.seq.View()
+	head := v.Sealed.Number.Uint64()
+	for _, kind := range []p2p.Kind{p2p.Blocks, p2p.Witnesses} {
+		p.gossipCached(ctx, net, kind, head, 1)
+	}
+	p.gossipCached(ctx, net, p2p.MiniBlocks, v.MiniBlock-v.MiniIndex, v.MiniIndex)
+}
+
+func (p *Publisher) gossipCached(ctx context.Context, net Gossip, kind p2p.Kind, from, count uint64) {
+	msgs, err := p.cache.Range(kind, from, count)
+	if err != nil {
+		p.log.Warn().Err(err).Str("kind", string(kind)).Msg("republish")
+	}
+	for _, data := range msgs {
+		if err := net.Publish(ctx, kind, data); err != nil && !errors.Is(err, context.Canceled) {
+			p.failed.Add(1)
+			continue
+		}
+		p.sent.Add(1)
+	}
+}
+
 func (p *Publisher) publish(ctx context.Context, net Gossip, kind p2p.Kind, number uint64, msg any) {
 	data, err := p.seal(kind, msg)
 	if err == nil {
 		p.cache.Add(kind, number, data)
+		if !p.seq.Leading() {
+			return // an HA standby: kept for range requests and a takeover
+		}
 		err = net.Publish(ctx, kind, data)
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {

@@ -44,6 +44,11 @@ type Config struct {
 	// state itself stays right and later blocks build on it): a devnet-only
 	// fault injection for fraud-proof tests.
 	FaultyRootAt uint64
+	// HA makes the sequencer one candidate of a high-availability set: it
+	// starts as a standby and produces only while SetFence's raft group has
+	// made it leader; the raft log, not the local journal, keeps the open
+	// block across crashes.
+	HA bool
 }
 
 // DefaultConfig returns the devnet defaults.
@@ -135,6 +140,27 @@ type Sequencer struct {
 	wg        sync.WaitGroup
 	running   atomic.Bool
 	recovered types.Transactions
+
+	// High availability (Config.HA): the raft group output is committed to
+	// before anyone sees it, whether this candidate leads, and how many
+	// mini-blocks the feeds have carried (a standby rebuilding its open
+	// block after a step-down does not send them twice).
+	fence     Fence
+	leading   atomic.Bool
+	published uint64
+	republish atomic.Bool
+}
+
+// Fence is the raft group of an HA sequencer set.
+type Fence interface {
+	// Commit returns once a quorum holds data, or an error when this
+	// candidate cannot commit (it is not, or no longer, the leader).
+	Commit(data []byte) error
+	// Committed returns the committed entries of blocks above the local
+	// sealed head, in log order.
+	Committed() []Entry
+	// Leader is the raft id of the current leader, "" when unknown.
+	Leader() string
 }
 
 // New builds a sequencer on store, opening the block after the stored head
@@ -156,9 +182,14 @@ func New(cfg Config, store *storage.Store, clock Clock, log zerolog.Logger) (*Se
 		waiters:   make(map[common.Hash][]chan chain.TxOutcome),
 	}
 	s.pool = NewPool(cfg.Pool, s.config, s)
+	s.published = s.miniCount
 	if err := s.openBlock(clock.Now()); err != nil {
 		return nil, err
 	}
+	if cfg.HA {
+		return s, nil // standby until the raft group elects it
+	}
+	s.leading.Store(true)
 	next := store.CurrentHeader().Number.Uint64() + 1
 	// New records are appended after the recovered ones, so a second crash
 	// during recovery still finds every tx; sealing the block drops them.
@@ -218,6 +249,9 @@ func (s *Sequencer) SendTransaction(tx *types.Transaction) error {
 func (s *Sequencer) submit(tx *types.Transaction, rejectGap bool) error {
 	if err := s.failure(); err != nil {
 		return err
+	}
+	if !s.leading.Load() {
+		return s.notLeader()
 	}
 	_, replaced, err := s.pool.add(tx, rejectGap)
 	if err != nil {
@@ -352,7 +386,7 @@ func (s *Sequencer) loop() {
 func (s *Sequencer) Step(tick bool) {
 	s.stepMu.Lock()
 	defer s.stepMu.Unlock()
-	if s.failed != nil {
+	if s.failed != nil || !s.leading.Load() {
 		return
 	}
 	start := s.clock.Now()
@@ -368,10 +402,13 @@ func (s *Sequencer) Step(tick bool) {
 	if tick {
 		s.prevIntervalTxs, s.intervalTxs = s.intervalTxs, 0
 	}
-	if tick && now.Sub(s.opened) >= s.cfg.BlockTime {
+	if tick && now.Sub(s.opened) >= s.cfg.BlockTime && s.leading.Load() {
 		if err := s.sealBlock(); err != nil {
 			s.halt(err)
 			return
+		}
+		if !s.leading.Load() {
+			return // deposed while committing the seal: rebuilt from the raft log
 		}
 		if err := s.openBlock(now); err != nil {
 			s.halt(err)
@@ -426,21 +463,43 @@ func (s *Sequencer) execute(start time.Time) int {
 	}
 }
 
-// sealMiniBlock journals and publishes what executed since the last one.
+// sealMiniBlock commits (with HA) or journals what executed since the last
+// mini-block, then publishes it.
 func (s *Sequencer) sealMiniBlock(now time.Time) error {
 	header := s.builder.Header()
-	number := header.Number.Uint64()
 	txs := make(types.Transactions, len(s.unsealed))
 	for i, p := range s.unsealed {
 		txs[i] = p.tx
-		s.senders = append(s.senders, p.from)
 	}
-	if len(txs) > 0 {
-		// Journal before anyone can see the receipts: a crash after this
-		// point re-executes the txs, it never loses them.
-		if err := s.store.JournalMiniBlock(number, txs); err != nil {
+	if s.fence != nil {
+		// Commit before anyone can see the receipts: a deposed leader's
+		// commit fails and nothing it executed since is ever published.
+		data, err := EncodeEntry(Entry{Mini: &MiniEntry{BlockNumber: header.Number.Uint64(), BlockTime: header.Time,
+			Index: s.miniIndex, Number: s.miniCount, TimestampMicros: uint64(now.UnixMicro()), Txs: txs}})
+		if err != nil {
 			return err
 		}
+		if err := s.fence.Commit(data); err != nil {
+			return s.stepDownLocked(fmt.Errorf("commit of mini-block %d: %w", s.miniCount, err))
+		}
+	} else if len(txs) > 0 {
+		// Journal before anyone can see the receipts: a crash after this
+		// point re-executes the txs, it never loses them.
+		if err := s.store.JournalMiniBlock(header.Number.Uint64(), txs); err != nil {
+			return err
+		}
+	}
+	s.publishMiniBlock(txs, uint64(now.UnixMicro()))
+	return nil
+}
+
+// publishMiniBlock makes the executed txs the newest mini-block: the view
+// readers see, the feeds and the waiting submitters.
+func (s *Sequencer) publishMiniBlock(txs types.Transactions, micros uint64) {
+	header := s.builder.Header()
+	number := header.Number.Uint64()
+	for _, p := range s.unsealed {
+		s.senders = append(s.senders, p.from)
 	}
 	old := s.view.Load()
 	pb := old.Pending
@@ -457,7 +516,7 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 		BlockTimestamp:  header.Time,
 		Index:           s.miniIndex,
 		Number:          s.miniCount,
-		TimestampMicros: uint64(now.UnixMicro()),
+		TimestampMicros: micros,
 		GasUsed:         s.miniGas,
 		Txs:             txs,
 		Receipts:        receipts,
@@ -478,12 +537,15 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 		reader:    overlay.Reader(old.base),
 	})
 	s.unsealed, s.receipts, s.miniGas = s.unsealed[:0], s.receipts[:0], 0
+	if mb.Number < s.published {
+		return // rebuilt after a step-down: sent before
+	}
+	s.published = mb.Number + 1
 	s.miniFeed.Send(mb)
 	if len(txs) > 0 {
 		s.resolve(txs, receipts, number)
 		s.log.Debug().Uint64("miniblock", mb.Number).Uint64("block", number).Int("txs", len(txs)).Msg("sealed mini-block")
 	}
-	return nil
 }
 
 func (s *Sequencer) baseReader(root common.Hash) (state.Reader, error) {
@@ -516,6 +578,20 @@ func (s *Sequencer) sealBlock() error {
 	if err != nil {
 		return err
 	}
+	if s.fence != nil {
+		data, err := EncodeEntry(Entry{Seal: &SealEntry{Number: sb.Block.NumberU64(), Hash: sb.Block.Hash()}})
+		if err != nil {
+			return err
+		}
+		if err := s.fence.Commit(data); err != nil {
+			return s.stepDownLocked(fmt.Errorf("commit of block %d: %w", sb.Block.NumberU64(), err))
+		}
+	}
+	return s.persistSealed(sb)
+}
+
+// persistSealed writes a sealed block and announces it.
+func (s *Sequencer) persistSealed(sb *chain.SealedBlock) error {
 	if err := s.store.WriteSealed(sb, s.miniCount); err != nil {
 		return err
 	}

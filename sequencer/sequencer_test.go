@@ -33,6 +33,11 @@ type env struct {
 
 func newEnv(t *testing.T, dir string) *env {
 	t.Helper()
+	return newEnvWith(t, dir, func(*Config) {})
+}
+
+func newEnvWith(t *testing.T, dir string, configure func(*Config)) *env {
+	t.Helper()
 	g, accts, err := chain.Genesis(chain.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -46,6 +51,7 @@ func newEnv(t *testing.T, dir string) *env {
 	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
 	cfg := DefaultConfig()
 	cfg.Eager = false
+	configure(&cfg)
 	seq, err := New(cfg, store, clock, log)
 	if err != nil {
 		t.Fatal(err)

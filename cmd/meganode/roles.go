@@ -195,6 +195,9 @@ func runRole(role string) cli.ActionFunc {
 			if cfg.SequencerKey, err = loadOrCreateKey(keyPath(c, "sequencer.key", cfg.Storage.Dir)); err != nil {
 				return err
 			}
+			if cfg.HA, err = haConfig(c, cfg.Storage.Dir); err != nil {
+				return err
+			}
 			r, err = node.NewSequencer(cfg, log)
 		case node.RoleProver:
 			if cfg.ProverKey, err = loadOrCreateKey(keyPath(c, "prover.key", cfg.Storage.Dir)); err != nil {
@@ -242,6 +245,9 @@ func runRole(role string) cli.ActionFunc {
 			fmt.Fprintf(&b, "Prover signer:     %s\nSequencer signer:  %s\n", crypto.PubkeyToAddress(cfg.ProverKey.PublicKey), cfg.SequencerAddress)
 		case cfg.SequencerKey != nil:
 			fmt.Fprintf(&b, "Sequencer signer:  %s\n", crypto.PubkeyToAddress(cfg.SequencerKey.PublicKey))
+			if cfg.HA != nil {
+				fmt.Fprintf(&b, "HA candidate:      %s, raft at %s, raft data %s (standby until elected)\n", cfg.HA.ID, cfg.HA.Addr, cfg.HA.Dir)
+			}
 		default:
 			fmt.Fprintf(&b, "Sequencer signer:  %s\nForwarding txs to: %s\n", cfg.SequencerAddress, cfg.SequencerURL)
 		}

@@ -1,0 +1,79 @@
+package rpc
+
+import (
+	"github.com/meganode/meganode/chain"
+)
+
+// HAAdmin is a sequencer candidate's raft group, for operators.
+type HAAdmin interface {
+	Status() chain.HAStatus
+	Members() ([]chain.HAMember, error)
+	TransferLeadership(id string) error
+	AddMember(id, addr, rpcURL string) error
+	AddVoter(id, addr string) error
+	RemoveMember(id string) error
+	Partition(on bool) error
+}
+
+// HAAPI is the ha namespace of a sequencer candidate: operator methods that
+// belong on its own RPC, never behind a public gateway.
+type HAAPI struct{ ha HAAdmin }
+
+// HALeader is who leads, as ha_leader answers.
+type HALeader struct {
+	ID   string `json:"id"`   // "" during an election
+	Addr string `json:"addr"` // its raft address
+	Self bool   `json:"self"` // this candidate
+}
+
+// Leader returns the current leader.
+func (api *HAAPI) Leader() (HALeader, error) {
+	st := api.ha.Status()
+	out := HALeader{ID: st.Leader, Self: st.Leader != "" && st.Leader == st.ID}
+	members, err := api.ha.Members()
+	if err != nil {
+		return out, err
+	}
+	for _, m := range members {
+		if m.ID == st.Leader {
+			out.Addr = m.Addr
+		}
+	}
+	return out, nil
+}
+
+// Status returns this candidate's view of the group.
+func (api *HAAPI) Status() chain.HAStatus { return api.ha.Status() }
+
+// Members lists the group.
+func (api *HAAPI) Members() ([]chain.HAMember, error) { return api.ha.Members() }
+
+// TransferLeader hands leadership to id, or to the most up-to-date follower
+// when id is omitted. Send it to the leader.
+func (api *HAAPI) TransferLeader(id *string) (bool, error) {
+	target := ""
+	if id != nil {
+		target = *id
+	}
+	return true, api.ha.TransferLeadership(target)
+}
+
+// AddMember adds a candidate as a non-voter; with its RPC URL the leader
+// promotes it to voter once it has caught up.
+func (api *HAAPI) AddMember(id, addr string, rpcURL *string) (bool, error) {
+	url := ""
+	if rpcURL != nil {
+		url = *rpcURL
+	}
+	return true, api.ha.AddMember(id, addr, url)
+}
+
+// AddVoter adds or promotes a voter at once.
+func (api *HAAPI) AddVoter(id, addr string) (bool, error) { return true, api.ha.AddVoter(id, addr) }
+
+// RemoveMember removes a member from the group.
+func (api *HAAPI) RemoveMember(id string) (bool, error) { return true, api.ha.RemoveMember(id) }
+
+// Partition cuts or restores this candidate's raft traffic (only with
+// --ha.fault-injection).
+func (api *HAAPI) Partition(on bool) (bool, error) { return true, api.ha.Partition(on) }

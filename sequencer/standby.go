@@ -1,0 +1,182 @@
+package sequencer
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/meganode/meganode/chain"
+)
+
+// SetFence makes an HA sequencer (Config.HA) commit its output to f before
+// publishing it. Call it before Start.
+func (s *Sequencer) SetFence(f Fence) { s.fence = f }
+
+// Leading reports whether the sequencer produces blocks: always without HA,
+// only as the raft leader with it.
+func (s *Sequencer) Leading() bool { return s.leading.Load() }
+
+// TakeRepublish reports, once per leadership, that this candidate has just
+// become the leader: the publisher then gossips again the open block's
+// mini-blocks and the newest sealed block, which the old leader may have
+// committed but not sent.
+func (s *Sequencer) TakeRepublish() bool { return s.republish.CompareAndSwap(true, false) }
+
+// Lead makes a standby the producer once it has executed every committed
+// entry. The open block continues where the old leader left it.
+func (s *Sequencer) Lead(committed []Entry) error {
+	s.stepMu.Lock()
+	defer s.stepMu.Unlock()
+	if s.failed != nil {
+		return fmt.Errorf("sequencer halted: %w", s.failed)
+	}
+	if s.leading.Load() {
+		return nil
+	}
+	if err := s.follow(committed); err != nil {
+		s.halt(err)
+		return err
+	}
+	s.opened = time.Unix(int64(s.builder.Header().Time), 0)
+	if s.miniIndex == 0 {
+		s.opened = s.clock.Now() // a fresh block: give it its full time
+	}
+	s.intervalTxs, s.prevIntervalTxs = 0, 0
+	s.republish.Store(true)
+	s.leading.Store(true)
+	s.log.Info().Uint64("block", s.builder.Header().Number.Uint64()).Uint64("miniblock", s.miniCount).Msg("leading: producing blocks")
+	return nil
+}
+
+func (s *Sequencer) notLeader() error {
+	if s.fence == nil {
+		return &chain.NotLeaderError{}
+	}
+	return &chain.NotLeaderError{Leader: s.fence.Leader()}
+}
+
+// StepDown stops production at once (leadership lost): see stepDownLocked.
+func (s *Sequencer) StepDown(reason error) error {
+	s.stepMu.Lock()
+	defer s.stepMu.Unlock()
+	return s.stepDownLocked(reason)
+}
+
+// stepDownLocked stops production, refuses every pooled tx with a retryable
+// error and rebuilds the open block from what the raft group committed:
+// whatever this candidate executed past that is discarded unseen.
+func (s *Sequencer) stepDownLocked(reason error) error {
+	if !s.leading.Swap(false) {
+		return nil
+	}
+	s.log.Warn().Err(reason).Uint64("miniblock", s.miniCount).Msg("stepping down: no longer the leader")
+	notLeader := s.notLeader()
+	for _, tx := range s.pool.Clear() {
+		s.dropped(tx.Hash(), notLeader)
+	}
+	for _, p := range s.unsealed {
+		s.dropped(p.tx.Hash(), notLeader)
+	}
+	s.unsealed, s.receipts, s.miniGas = s.unsealed[:0], s.receipts[:0], 0
+	return s.rebuild()
+}
+
+// rebuild reopens the block after the stored head and executes the
+// committed entries on top.
+func (s *Sequencer) rebuild() error {
+	s.miniCount = s.store.MiniBlockCount()
+	if err := s.openBlock(s.clock.Now()); err != nil {
+		return err
+	}
+	return s.follow(s.fence.Committed())
+}
+
+// Follow executes committed entries on a standby: the same transactions in
+// the same mini-blocks, so its state, receipts and sealed blocks are the
+// leader's and it can take over at any entry. Entries it has already
+// applied are skipped. A divergence halts it (it must never lead).
+func (s *Sequencer) Follow(committed []Entry) {
+	s.stepMu.Lock()
+	defer s.stepMu.Unlock()
+	if s.leading.Load() || s.failed != nil {
+		return
+	}
+	if err := s.follow(committed); err != nil {
+		s.halt(err)
+	}
+}
+
+func (s *Sequencer) follow(committed []Entry) error {
+	for _, e := range committed {
+		var err error
+		if e.Mini != nil {
+			err = s.applyMini(e.Mini)
+		} else {
+			err = s.applySeal(e.Seal)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Sequencer) applyMini(m *MiniEntry) error {
+	head := s.store.CurrentHeader().Number.Uint64()
+	if m.BlockNumber <= head || m.Number < s.miniCount {
+		return nil // applied before
+	}
+	if m.Number != s.miniCount || m.BlockNumber != head+1 {
+		return fmt.Errorf("raft log mini-block %d of block %d does not follow local mini-block %d of block %d: the store is behind the raft log (resync this candidate's datadir)",
+			m.Number, m.BlockNumber, s.miniCount, head+1)
+	}
+	if h := s.builder.Header(); h.Time != m.BlockTime {
+		if s.miniIndex > 0 {
+			return fmt.Errorf("raft log block %d has time %d, the local open block %d", m.BlockNumber, m.BlockTime, h.Time)
+		}
+		if err := s.openBlock(time.Unix(int64(m.BlockTime), 0)); err != nil {
+			return err
+		}
+	}
+	if m.Index != s.miniIndex {
+		return fmt.Errorf("raft log mini-block %d has index %d in block %d, local index %d", m.Number, m.Index, m.BlockNumber, s.miniIndex)
+	}
+	signer := s.builder.Signer()
+	for _, tx := range m.Txs {
+		from, err := types.Sender(signer, tx)
+		if err != nil {
+			return fmt.Errorf("raft log tx %s: %w", tx.Hash(), err)
+		}
+		receipt, err := s.builder.ApplyTx(tx)
+		if err != nil {
+			return fmt.Errorf("raft log tx %s in mini-block %d does not execute here: %w", tx.Hash(), m.Number, err)
+		}
+		s.unsealed = append(s.unsealed, &pooledTx{tx: tx, from: from})
+		s.receipts = append(s.receipts, receipt)
+		s.miniGas += receipt.GasUsed
+	}
+	s.publishMiniBlock(m.Txs, m.TimestampMicros)
+	return nil
+}
+
+func (s *Sequencer) applySeal(e *SealEntry) error {
+	head := s.store.CurrentHeader().Number.Uint64()
+	if e.Number <= head {
+		return nil
+	}
+	if n := s.builder.Header().Number.Uint64(); n != e.Number {
+		return fmt.Errorf("raft log seals block %d, the local open block is %d", e.Number, n)
+	}
+	sb, err := s.builder.Seal()
+	if err != nil {
+		return err
+	}
+	if sb.Block.Hash() != e.Hash {
+		return fmt.Errorf("%w: block %d seals to %s here, the leader committed %s", chain.ErrBadBlock, e.Number, sb.Block.Hash(), e.Hash)
+	}
+	if err := s.persistSealed(sb); err != nil {
+		return err
+	}
+	return s.openBlock(s.clock.Now())
+}
