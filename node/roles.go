@@ -51,9 +51,9 @@ type RoleConfig struct {
 	ProverKey *ecdsa.PrivateKey // prover: signs attestations and fraud proofs
 	// HA, for a sequencer, makes it one candidate of a raft-elected HA set
 	// sharing SequencerKey; nil runs a lone sequencer.
-	HA *sequencer.HAConfig
-	Prover    prover.Config
-	DA        DAConfig
+	HA     *sequencer.HAConfig
+	Prover prover.Config
+	DA     DAConfig
 }
 
 // DefaultRoleConfig returns the defaults of every role.
