@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -268,16 +270,48 @@ func (r *Role) newRPC(cfg rpc.Config, b rpc.Backend, ready func() error) error {
 	return nil
 }
 
-// forwarder returns the client transactions are forwarded with.
+// forwarder returns the client transactions are forwarded with: url is one
+// sequencer, or a comma-separated HA set.
 func forwarder(url string) (rpc.Forwarder, error) {
 	if url == "" {
 		return nil, errors.New("a sequencer URL is needed to forward transactions (--sequencer.url)")
 	}
-	c, err := gethrpc.DialOptions(context.Background(), url)
-	if err != nil {
-		return nil, fmt.Errorf("sequencer URL %q: %w", url, err)
+	f := &failover{}
+	for _, u := range strings.Split(url, ",") {
+		c, err := gethrpc.DialOptions(context.Background(), strings.TrimSpace(u))
+		if err != nil {
+			return nil, fmt.Errorf("sequencer URL %q: %w", u, err)
+		}
+		f.clients = append(f.clients, c)
 	}
-	return c, nil
+	if len(f.clients) == 1 {
+		return f.clients[0], nil
+	}
+	return f, nil
+}
+
+// failover forwards to the candidates of a sequencer HA set: it starts with
+// the one that last took a call and moves on when a candidate is down or
+// answers that it is not the leader. Forwarded calls are transaction
+// submissions, which are safe to send twice (the nonce admits one).
+type failover struct {
+	clients []*gethrpc.Client
+	next    atomic.Int32
+}
+
+func (f *failover) CallContext(ctx context.Context, result interface{}, method string, args ...interface{}) error {
+	start := int(f.next.Load())
+	var err error
+	for i := range f.clients {
+		n := (start + i) % len(f.clients)
+		err = f.clients[n].CallContext(ctx, result, method, args...)
+		var rpcErr gethrpc.Error
+		if err == nil || errors.As(err, &rpcErr) && rpcErr.ErrorCode() != chain.CodeNotLeader || ctx.Err() != nil {
+			f.next.Store(int32(n))
+			return err
+		}
+	}
+	return err
 }
 
 // NewSequencer builds the sequencer role: it produces blocks, serves the RPC

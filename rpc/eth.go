@@ -350,7 +350,33 @@ func (api *EthAPI) SendRawTransaction(ctx context.Context, input hexutil.Bytes) 
 		err := api.b.Forward.CallContext(ctx, &hash, "eth_sendRawTransaction", input)
 		return hash, err
 	}
+	if api.b.HA != nil {
+		return tx.Hash(), api.ackCommitted(ctx, tx)
+	}
 	return tx.Hash(), api.b.Txs.SendTransaction(tx)
+}
+
+// ackCommitted admits tx on an HA sequencer and returns once its mini-block
+// is committed to the raft group, so a leader that dies right after
+// answering loses nothing it acknowledged: a tx refused on the way gets a
+// (retryable) error instead. A tx still pooled after the sync timeout (a
+// nonce gap, a backlog) is acknowledged as pooled.
+func (api *EthAPI) ackCommitted(ctx context.Context, tx *types.Transaction) error {
+	ch, cancel, err := api.b.Txs.SubmitAwait(tx, false)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	timer := time.NewTimer(api.realtime.SyncTimeout)
+	defer timer.Stop()
+	select {
+	case out := <-ch:
+		return out.Dropped
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // SendTransaction signs with an unlocked dev account and submits.

@@ -1,6 +1,11 @@
 package rpc
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+
 	"github.com/meganode/meganode/chain"
 )
 
@@ -77,3 +82,66 @@ func (api *HAAPI) RemoveMember(id string) (bool, error) { return true, api.ha.Re
 // Partition cuts or restores this candidate's raft traffic (only with
 // --ha.fault-injection).
 func (api *HAAPI) Partition(on bool) (bool, error) { return true, api.ha.Partition(on) }
+
+// answerSends answers a batch on an HA sequencer, whose raw sends return
+// only once committed: each send runs on its own so they wait together, the
+// other calls run in process as one batch, and the answers keep the batch's
+// order.
+func (s *Server) answerSends(ctx context.Context, calls []rpcCall) [][]byte {
+	sends := make([][]byte, len(calls))
+	var wg sync.WaitGroup
+	var rest []rpcCall
+	for i, call := range calls {
+		if call.Method != "eth_sendRawTransaction" {
+			rest = append(rest, call)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body, _ := json.Marshal([]rpcCall{call})
+			if out := s.callInProc(ctx, body); len(out) == 1 {
+				sends[i] = out[0]
+			}
+		}()
+	}
+	byID := map[string][]byte{}
+	if len(rest) > 0 {
+		body, _ := json.Marshal(rest)
+		for _, resp := range s.callInProc(ctx, body) {
+			var head struct {
+				ID json.RawMessage `json:"id"`
+			}
+			if json.Unmarshal(resp, &head) == nil {
+				byID[string(head.ID)] = resp
+			}
+		}
+	}
+	wg.Wait()
+	var out [][]byte
+	for i, call := range calls {
+		switch {
+		case call.ID == nil:
+		case sends[i] != nil:
+			out = append(out, sends[i])
+		case call.Method == "eth_sendRawTransaction":
+			out = append(out, errorFrom(call.ID, errors.New("internal error: no answer to the send")))
+		default:
+			if resp, ok := byID[string(call.ID)]; ok {
+				out = append(out, resp)
+			}
+		}
+	}
+	return out
+}
+
+// rawSends counts a batch's eth_sendRawTransaction calls.
+func rawSends(calls []rpcCall) int {
+	n := 0
+	for _, c := range calls {
+		if c.Method == "eth_sendRawTransaction" {
+			n++
+		}
+	}
+	return n
+}

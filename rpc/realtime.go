@@ -54,6 +54,10 @@ func (api *EthAPI) waitTx(ctx context.Context, input hexutil.Bytes, rejectGap bo
 	defer timer.Stop()
 	select {
 	case out := <-ch:
+		var notLeader *chain.NotLeaderError
+		if errors.As(out.Dropped, &notLeader) {
+			return nil, notLeader // retryable: keep its code
+		}
 		if out.Dropped != nil {
 			return nil, onDropped(tx.Hash(), out.Dropped)
 		}

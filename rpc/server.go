@@ -128,16 +128,17 @@ func (c Config) Check() error {
 
 // Server serves JSON-RPC over HTTP and websocket on one port.
 type Server struct {
-	cfg   Config
-	log   zerolog.Logger
-	rpc   *gethrpc.Server
-	http  *http.Server
-	ln    net.Listener
-	ready func() error
-	eth   *EthAPI // nil without a chain backend
-	hub   *hub
-	ws    *wsServer
-	done  chan struct{} // closed by Stop
+	cfg     Config
+	log     zerolog.Logger
+	rpc     *gethrpc.Server
+	http    *http.Server
+	ln      net.Listener
+	ready   func() error
+	eth     *EthAPI // nil without a chain backend
+	hub     *hub
+	ws      *wsServer
+	done    chan struct{} // closed by Stop
+	haSends bool          // an HA sequencer: raw sends wait for their raft commit
 
 	routes map[string]http.Handler // extra paths such as /metrics
 }
@@ -170,7 +171,7 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 		}
 	}
 	log = log.With().Str("component", "rpc").Logger()
-	s := &Server{cfg: cfg, log: log, rpc: srv, ready: ready, done: make(chan struct{})}
+	s := &Server{cfg: cfg, log: log, rpc: srv, ready: ready, done: make(chan struct{}), haSends: b.HA != nil && b.Txs != nil}
 	if b.Chain != nil {
 		if err := srv.RegisterName("net", &NetAPI{chainID: b.Chain.ChainConfig().ChainID.Uint64()}); err != nil {
 			return nil, err
@@ -343,6 +344,16 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	if bytes.Contains(body, []byte("subscribe")) {
 		if calls, batch, err := parseCalls(body); err == nil && hasSubscriptionCall(calls) {
 			resps := s.answerMixed(r.Context(), calls, func(call rpcCall) []byte { return errorFrom(call.ID, wsRequiredError{}) })
+			w.Header().Set("Content-Type", "application/json")
+			if len(resps) > 0 {
+				_, _ = w.Write(joinResponses(resps, batch))
+			}
+			return
+		}
+	}
+	if s.haSends && bytes.Contains(body, []byte(`"eth_sendRawTransaction"`)) {
+		if calls, batch, err := parseCalls(body); err == nil && batch && rawSends(calls) > 1 {
+			resps := s.answerSends(r.Context(), calls)
 			w.Header().Set("Content-Type", "application/json")
 			if len(resps) > 0 {
 				_, _ = w.Write(joinResponses(resps, batch))

@@ -99,7 +99,7 @@ func finalityFlags() []cli.Flag {
 func followerFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "sequencer.address", Usage: "address of the sequencer's signing key: messages signed by any other key are rejected", Required: true, EnvVars: env("SEQUENCER_ADDRESS")},
-		&cli.StringFlag{Name: "sequencer.url", Usage: "the sequencer's RPC URL, where transactions are forwarded", Required: true, EnvVars: env("SEQUENCER_URL")},
+		&cli.StringFlag{Name: "sequencer.url", Usage: "the sequencer's RPC URL, where transactions are forwarded; for an HA set every candidate's, comma-separated (the leader takes them)", Required: true, EnvVars: env("SEQUENCER_URL")},
 		&cli.StringFlag{Name: "preconf-block-hash", Value: chainPreconfHash, Usage: "blockHash of receipts and logs preconfirmed in a mini-block", EnvVars: env("PRECONF_BLOCK_HASH")},
 	}
 }

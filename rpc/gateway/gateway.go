@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
+	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/rpc/jsonrpc"
 )
 
@@ -462,6 +464,7 @@ func (g *Gateway) sendWrite(ctx context.Context, calls []rpcCall, idx []int, ip,
 		}
 	}
 	var last error
+	var merged map[int][]byte
 	for _, b := range order {
 		answers, err := g.forward(ctx, b, calls, idx, xff, true)
 		if err == nil {
@@ -472,7 +475,27 @@ func (g *Gateway) sendWrite(ctx context.Context, calls []rpcCall, idx []int, ip,
 					g.seen.raise(ip, block, uint64(n), g.now())
 				}
 			}
-			return answers, nil
+			if merged == nil {
+				merged = answers
+			} else {
+				maps.Copy(merged, answers)
+			}
+			// A standby of an HA set refused these without pooling them:
+			// the next candidate may be the new leader.
+			var refused []int
+			for _, i := range idx {
+				if notLeader(answers[i]) {
+					refused = append(refused, i)
+				}
+			}
+			if len(refused) == 0 {
+				return merged, nil
+			}
+			idx = refused
+			continue
+		}
+		if merged != nil {
+			return merged, nil // the not-leader answers stand: retryable
 		}
 		last = err
 		if isConnError(err) {
@@ -482,7 +505,23 @@ func (g *Gateway) sendWrite(ctx context.Context, calls []rpcCall, idx []int, ip,
 			return nil, err // it may have reached the sequencer: not sent again
 		}
 	}
+	if merged != nil {
+		return merged, nil
+	}
 	return nil, &noBackendError{fmt.Sprintf("no sequencer reachable: %v", last)}
+}
+
+// notLeader reports whether an answer is an HA standby's refusal.
+func notLeader(answer []byte) bool {
+	if !bytes.Contains(answer, []byte(strconv.Itoa(chain.CodeNotLeader))) {
+		return false
+	}
+	var a struct {
+		Error *struct {
+			Code int `json:"code"`
+		} `json:"error"`
+	}
+	return json.Unmarshal(answer, &a) == nil && a.Error != nil && a.Error.Code == chain.CodeNotLeader
 }
 
 // sendTo sends to one backend, or answers that there is none.

@@ -32,6 +32,8 @@ type fakeNode struct {
 	block atomic.Uint64
 	mini  atomic.Uint64
 	down  atomic.Bool // /ready answers 503
+	// standby answers sends as an HA standby does: not the leader.
+	standby atomic.Bool
 
 	mu      sync.Mutex
 	methods []string
@@ -104,6 +106,9 @@ func (f *fakeNode) answer(c rpcCall, xff string) []byte {
 		f.methods = append(f.methods, c.Method)
 		f.xff = append(f.xff, xff)
 		f.mu.Unlock()
+		if f.standby.Load() && c.Method == "eth_sendRawTransaction" {
+			return withID(c.ID, []byte(`{"error":{"code":-32002,"message":"not the sequencer leader"}}`))
+		}
 		result = map[string]string{"node": f.name, "method": c.Method}
 	}
 	r, _ := json.Marshal(result)
@@ -717,5 +722,39 @@ func TestWebsocketGarbageKeepsConnection(t *testing.T) {
 	c.send(`{"jsonrpc":"2.0","id":3,"method":"eth_chainId"}`)
 	if m, err := c.read(); err != nil || !strings.Contains(string(m["result"]), `"node"`) {
 		t.Fatalf("a call after garbage: %v %v", m, err)
+	}
+}
+
+func TestWritesMoveToTheHALeader(t *testing.T) {
+	leader := newFakeNode(t, "leader")
+	leader.block.Store(10)
+	leader.mini.Store(1000)
+	e := newTestEnv(t, func(c *Config) { c.Sequencers = append(c.Sequencers, leader.URL()) })
+	e.seq.standby.Store(true)
+	_, body := e.post(`[
+		{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x01"]},
+		{"jsonrpc":"2.0","id":2,"method":"eth_sendRawTransaction","params":["0x02"]}]`)
+	var answers []struct {
+		ID     int               `json:"id"`
+		Result map[string]string `json:"result"`
+		Error  any               `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(body), &answers); err != nil || len(answers) != 2 {
+		t.Fatalf("answer %s: %v", body, err)
+	}
+	for i, a := range answers {
+		if a.ID != i+1 || a.Error != nil || a.Result["node"] != "leader" {
+			t.Fatalf("answer %d: %+v, want the leader's", i, a)
+		}
+	}
+	if got := e.seq.seen(); len(got) != 2 {
+		t.Fatalf("the standby saw %v", got)
+	}
+	// With every candidate standing by (an election), the client gets the
+	// retryable refusal, not a silent drop.
+	leader.standby.Store(true)
+	_, body = e.post(`{"jsonrpc":"2.0","id":3,"method":"eth_sendRawTransaction","params":["0x03"]}`)
+	if !strings.Contains(body, "-32002") {
+		t.Fatalf("during an election: %s", body)
 	}
 }
