@@ -69,7 +69,7 @@ type Node struct {
 }
 
 // redialInterval is how often static peers that dropped are dialled again.
-const redialInterval = 2 * time.Second
+const redialInterval = time.Second
 
 // Gossipsub scoring: an invalid message costs its sender 100 points and the
 // penalty decays by 10% a second, so a peer forging a handful of messages is
@@ -177,7 +177,9 @@ func (n *Node) redial(ctx context.Context) {
 			if err != nil || n.host.Network().Connectedness(info.ID) == network.Connected {
 				continue
 			}
-			dctx, cancel := context.WithTimeout(ctx, redialInterval)
+			// Past libp2p's dial backoff, which after a failed dial would
+			// keep a restarted peer unreachable for several seconds more.
+			dctx, cancel := context.WithTimeout(network.WithForceDirectDial(ctx, "static peer"), redialInterval)
 			if err := n.host.Connect(dctx, *info); err == nil {
 				n.log.Info().Str("peer", addr).Msg("reconnected to static peer")
 			}
