@@ -32,7 +32,7 @@ func blockNumber(t *testing.T, d *devnet) uint64 {
 }
 
 // waitFor polls cond every 100 ms for up to a minute.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if cond() {

@@ -27,7 +27,7 @@ import (
 
 // freePort returns a port free on 127.0.0.1 now, so a node restarted on it
 // is found again at the URL the gateway was given.
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -36,7 +36,7 @@ type haSet struct {
 	cands   []*candidate
 }
 
-func startHASet(t *testing.T, ids ...string) *haSet {
+func startHASet(t testing.TB, ids ...string) *haSet {
 	t.Helper()
 	dir := t.TempDir()
 	keyFile, signer := writeKey(t, dir, "sequencer.key")
@@ -55,7 +55,7 @@ func startHASet(t *testing.T, ids ...string) *haSet {
 }
 
 // start runs c on its ports and data directory, peered with the others.
-func (s *haSet) start(t *testing.T, c *candidate) {
+func (s *haSet) start(t testing.TB, c *candidate) {
 	t.Helper()
 	args := []string{"--datadir", c.dir, "--sequencer.key", s.keyFile, "--http.port", c.http,
 		"--p2p.listen", "/ip4/127.0.0.1/tcp/" + c.p2pPort, "--ha.id", c.id, "--ha.addr", c.raft, "--ha.peers", s.peers, "--ha.fault-injection"}
@@ -99,7 +99,7 @@ func haStatus(url string) (chain.HAStatus, error) {
 }
 
 // leader waits for a candidate other than not that leads and produces.
-func (s *haSet) leader(t *testing.T, not *candidate) *candidate {
+func (s *haSet) leader(t testing.TB, not *candidate) *candidate {
 	t.Helper()
 	var found *candidate
 	waitFor(t, "a leading candidate", func() bool {
@@ -126,7 +126,7 @@ type gossipLog struct {
 	arrivals  []time.Time // of new numbers, in order
 }
 
-func watchGossip(t *testing.T, signer common.Address, peers []string) *gossipLog {
+func watchGossip(t testing.TB, signer common.Address, peers []string) *gossipLog {
 	t.Helper()
 	n := testNode(t, map[p2p.Kind]common.Address{p2p.MiniBlocks: signer}, peers...)
 	sub, err := n.Subscribe(p2p.MiniBlocks)

@@ -331,7 +331,7 @@ func getJSON(t *testing.T, url string, v any) int {
 }
 
 // testNode is a p2p node of the test's own, peered with peers.
-func testNode(t *testing.T, signers map[p2p.Kind]common.Address, peers ...string) *p2p.Node {
+func testNode(t testing.TB, signers map[p2p.Kind]common.Address, peers ...string) *p2p.Node {
 	t.Helper()
 	sets := make(map[p2p.Kind][]common.Address, len(signers))
 	for k, a := range signers {
