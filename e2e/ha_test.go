@@ -200,8 +200,8 @@ type txLoad struct {
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	receipts map[common.Hash]txReceipt // preconfirmed receipts clients received
-	acked    []common.Hash           // hashes eth_sendRawTransaction answered
-	errs     map[string]int          // error texts seen, for the log
+	acked    []common.Hash             // hashes eth_sendRawTransaction answered
+	errs     map[string]int            // error texts seen, for the log
 }
 
 func startTxLoad(t *testing.T, url string) *txLoad {
