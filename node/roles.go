@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -426,6 +427,9 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		r.Stop(context.Background())
 		return nil, err
 	}
+	if ha != nil {
+		ha.SetRPCCheck(r.probeRPC)
+	}
 	log.Info().Stringer("signer", addr).Msg("sequencer signing key")
 	return r, nil
 }
@@ -506,6 +510,24 @@ func NewReplica(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// probeRPC asks the role's own RPC server for /health, as a client would.
+func (r *Role) probeRPC() error {
+	addr := r.rpc.Addr()
+	if addr == "" {
+		return errors.New("rpc not listening")
+	}
+	client := http.Client{Timeout: 200 * time.Millisecond}
+	resp, err := client.Get("http://" + addr + "/health")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/health answered %s", resp.Status)
+	}
+	return nil
 }
 
 func (r *Role) haMetrics(ha *sequencer.HA, seq *sequencer.Sequencer) {

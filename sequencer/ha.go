@@ -100,6 +100,7 @@ type HA struct {
 	seq    *Sequencer
 	log    zerolog.Logger
 	peers  func() int
+	rpc    func() error // probes the candidate's own RPC; nil: not checked
 	fsm    *haFSM
 	stream *haStream
 	store  *raftboltdb.BoltStore
@@ -142,6 +143,11 @@ func NewHA(cfg HAConfig, seq *Sequencer, peers func() int, log zerolog.Logger) (
 	seq.SetFence(h)
 	return h, nil
 }
+
+// SetRPCCheck makes the leader probe its own RPC server: a leader whose RPC
+// fails for the stall timeout hands over, since clients cannot reach it.
+// Call it before Start.
+func (h *HA) SetRPCCheck(probe func() error) { h.rpc = probe }
 
 // Start listens for raft traffic, bootstraps a new group from Peers and
 // runs the leadership, follow and health loop.
@@ -259,7 +265,7 @@ func (h *HA) run() {
 	tick := time.NewTicker(h.cfg.HealthInterval)
 	defer tick.Stop()
 	var lastMini uint64
-	lastAdvance, peersSeen := time.Now(), time.Now()
+	lastAdvance, peersSeen, rpcSeen := time.Now(), time.Now(), time.Now()
 	for {
 		select {
 		case <-h.stop:
@@ -274,7 +280,7 @@ func (h *HA) run() {
 			h.seq.Follow(h.fsm.committed())
 		case now := <-tick.C:
 			if h.raft.State() != raft.Leader {
-				lastAdvance, peersSeen = now, now
+				lastAdvance, peersSeen, rpcSeen = now, now, now
 				continue
 			}
 			if !h.seq.Leading() {
@@ -288,16 +294,19 @@ func (h *HA) run() {
 			if h.cfg.MinPeers == 0 || h.peers == nil || h.peers() >= h.cfg.MinPeers {
 				peersSeen = now
 			}
-			if reason := h.unhealthy(now.Sub(lastAdvance), now.Sub(peersSeen)); reason != "" {
+			if h.rpc == nil || h.rpc() == nil {
+				rpcSeen = now
+			}
+			if reason := h.unhealthy(now.Sub(lastAdvance), now.Sub(peersSeen), now.Sub(rpcSeen)); reason != "" {
 				h.transfer(reason)
-				lastAdvance, peersSeen = now, now
+				lastAdvance, peersSeen, rpcSeen = now, now, now
 			}
 		}
 	}
 }
 
 // unhealthy says why the leading sequencer should hand over, or "".
-func (h *HA) unhealthy(stalled, isolated time.Duration) string {
+func (h *HA) unhealthy(stalled, isolated, unreachable time.Duration) string {
 	if err := h.seq.failure(); err != nil {
 		return err.Error()
 	}
@@ -306,6 +315,9 @@ func (h *HA) unhealthy(stalled, isolated time.Duration) string {
 	}
 	if isolated >= h.cfg.StallTimeout {
 		return fmt.Sprintf("fewer than %d p2p peers for %v: its blocks do not reach the network", h.cfg.MinPeers, isolated.Round(time.Millisecond))
+	}
+	if unreachable >= h.cfg.StallTimeout {
+		return fmt.Sprintf("its RPC has failed for %v: clients cannot send to it", unreachable.Round(time.Millisecond))
 	}
 	return ""
 }

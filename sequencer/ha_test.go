@@ -2,8 +2,11 @@ package sequencer
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -93,5 +96,34 @@ func TestHAConfigCheck(t *testing.T) {
 		if err := c.Check(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+func TestLeaderHealthReasons(t *testing.T) {
+	var log []Entry
+	e, _ := haEnv(t, &log)
+	h := &HA{cfg: DefaultHAConfig(), seq: e.seq}
+	h.cfg.MinPeers = 1
+	stall := h.cfg.StallTimeout
+	if r := h.unhealthy(0, 0, 0); r != "" {
+		t.Fatalf("healthy leader: %q", r)
+	}
+	for name, c := range map[string]struct {
+		stalled, isolated, unreachable time.Duration
+		want                           string
+	}{
+		"stalled head":  {stall, 0, 0, "no mini-block sealed"},
+		"no p2p peers":  {0, stall, 0, "p2p peers"},
+		"rpc unreached": {0, 0, stall, "RPC has failed"},
+	} {
+		if r := h.unhealthy(c.stalled, c.isolated, c.unreachable); !strings.Contains(r, c.want) {
+			t.Errorf("%s: reason %q, want %q", name, r, c.want)
+		}
+	}
+	e.seq.stepMu.Lock()
+	e.seq.halt(errors.New("disk full"))
+	e.seq.stepMu.Unlock()
+	if r := h.unhealthy(0, 0, 0); !strings.Contains(r, "disk full") {
+		t.Fatalf("halted sequencer: reason %q", r)
 	}
 }
