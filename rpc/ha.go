@@ -105,18 +105,7 @@ func (s *Server) answerSends(ctx context.Context, calls []rpcCall) [][]byte {
 			}
 		}()
 	}
-	byID := map[string][]byte{}
-	if len(rest) > 0 {
-		body, _ := json.Marshal(rest)
-		for _, resp := range s.callInProc(ctx, body) {
-			var head struct {
-				ID json.RawMessage `json:"id"`
-			}
-			if json.Unmarshal(resp, &head) == nil {
-				byID[string(head.ID)] = resp
-			}
-		}
-	}
+	byID := s.callByID(ctx, rest)
 	wg.Wait()
 	var out [][]byte
 	for i, call := range calls {

@@ -90,18 +90,7 @@ func (s *Server) answerMixed(ctx context.Context, calls []rpcCall, native func(r
 			forward = append(forward, call)
 		}
 	}
-	byID := map[string][]byte{}
-	if len(forward) > 0 {
-		body, _ := json.Marshal(forward)
-		for _, resp := range s.callInProc(ctx, body) {
-			var head struct {
-				ID json.RawMessage `json:"id"`
-			}
-			if json.Unmarshal(resp, &head) == nil {
-				byID[string(head.ID)] = resp
-			}
-		}
-	}
+	byID := s.callByID(ctx, forward)
 	var out [][]byte
 	for _, call := range calls {
 		if isSubscriptionCall(call.Method) {
@@ -115,6 +104,25 @@ func (s *Server) answerMixed(ctx context.Context, calls []rpcCall, native func(r
 		}
 	}
 	return out
+}
+
+// callByID runs calls in process as one batch and returns the answers by
+// their id.
+func (s *Server) callByID(ctx context.Context, calls []rpcCall) map[string][]byte {
+	byID := map[string][]byte{}
+	if len(calls) == 0 {
+		return byID
+	}
+	body, _ := json.Marshal(calls)
+	for _, resp := range s.callInProc(ctx, body) {
+		var head struct {
+			ID json.RawMessage `json:"id"`
+		}
+		if json.Unmarshal(resp, &head) == nil {
+			byID[string(head.ID)] = resp
+		}
+	}
+	return byID
 }
 
 // callInProc runs a batch through the go-ethereum server's HTTP handler and
