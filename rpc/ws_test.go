@@ -43,6 +43,13 @@ type wsEnv struct {
 
 func newWSEnv(t *testing.T, tweak func(*Config)) *wsEnv {
 	t.Helper()
+	return newServerEnv(t, tweak, nil)
+}
+
+// newServerEnv is newWSEnv with an ha namespace when haStub is set, which
+// makes raw sends wait for their mini-block as on an HA leader.
+func newServerEnv(t *testing.T, tweak func(*Config), haStub HAAdmin) *wsEnv {
+	t.Helper()
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
 	g, accts, err := chain.Genesis(chain.DefaultConfig())
 	if err != nil {
@@ -65,7 +72,11 @@ func newWSEnv(t *testing.T, tweak func(*Config)) *wsEnv {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	srv, err := NewServer(cfg, Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Dev: accts}, nil, log)
+	b := Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Dev: accts}
+	if haStub != nil {
+		b.HA = haStub
+	}
+	srv, err := NewServer(cfg, b, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}
