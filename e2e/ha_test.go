@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -464,4 +465,28 @@ func TestHAMembership(t *testing.T) {
 		}
 		return len(ms) == 3
 	})
+}
+
+// TestHAFlagsRefuseGarbage: bad HA flags stop a sequencer at start with a
+// clear error.
+func TestHAFlagsRefuseGarbage(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"sequencer", "--datadir", dir, "--http.port", "0", "--p2p.listen", "/ip4/127.0.0.1/tcp/0"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ha.addr", "127.0.0.1:1"}, "--ha.addr needs --ha.id"},
+		{[]string{"--ha.id", "a"}, "a raft address is needed"},
+		{[]string{"--ha.id", "a", "--ha.addr", "127.0.0.1:1", "--ha.peers", "a"}, "is not id=host:port"},
+		{[]string{"--ha.id", "a", "--ha.addr", "127.0.0.1:1", "--ha.peers", "b=127.0.0.1:2"}, "must include this candidate"},
+		{[]string{"--ha.id", "a", "--ha.addr", "127.0.0.1:1", "--ha.lease-timeout", "2s"}, "lease timeout"},
+		{[]string{"--ha.id", "a", "--ha.addr", "127.0.0.1:1", "--da.url", "http://127.0.0.1:3"}, "cannot post to DA"},
+	} {
+		args := append(append([]string(nil), base...), tc.args...)
+		out, err := exec.Command(meganodeBin(t), args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("meganode %v: err %v, output %s; want %q", tc.args, err, out, tc.want)
+		}
+	}
 }
