@@ -13,7 +13,7 @@ import (
 
 // benchTransfers signs n transfers from distinct funded senders and returns
 // a chain whose genesis funds them.
-func benchTransfers(b *testing.B, n int) (*testChain, []*types.Transaction) {
+func benchTransfers(b testing.TB, n int) (*testChain, []*types.Transaction) {
 	c := newTestChain(&testing.T{})
 	keys := make([]*ecdsa.PrivateKey, 0, 64)
 	for i := 0; i < 64; i++ {

@@ -25,6 +25,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rlp"
+	"github.com/ethereum/go-ethereum/trie"
 )
 
 // ErrBlockFull is returned by ApplyTx when the tx does not fit in the gas left
@@ -104,8 +105,11 @@ type BlockBuilder struct {
 	receipts types.Receipts
 	logs     []*types.Log
 	touched  *touchSet
-	sealed   bool
-	faulty   bool // seal a wrong state root (fault injection)
+	// The transaction and receipt roots are hashed as txs apply, so sealing
+	// does not hash the whole block's lists at once.
+	txRoot, receiptRoot *types.ListHashStream
+	sealed              bool
+	faulty              bool // seal a wrong state root (fault injection)
 }
 
 // NewBlockBuilder opens block header (from NextHeader) on the parent's state
@@ -147,14 +151,16 @@ func newBlockBuilder(config *params.ChainConfig, hr HeaderReader, db state.Datab
 	touched := newTouchSet()
 	hooked := state.NewHookedState(statedb, touched.hooks())
 	b := &BlockBuilder{
-		config:  config,
-		chain:   cc,
-		header:  header,
-		state:   statedb,
-		evm:     vm.NewEVM(core.NewEVMBlockContext(header, cc, &header.Coinbase), hooked, config, vm.Config{}),
-		gp:      core.NewGasPool(header.GasLimit),
-		signer:  signer,
-		touched: touched,
+		config:      config,
+		chain:       cc,
+		header:      header,
+		state:       statedb,
+		evm:         vm.NewEVM(core.NewEVMBlockContext(header, cc, &header.Coinbase), hooked, config, vm.Config{}),
+		gp:          core.NewGasPool(header.GasLimit),
+		signer:      signer,
+		touched:     touched,
+		txRoot:      types.NewListHashStream(trie.NewStackTrie(nil)),
+		receiptRoot: types.NewListHashStream(trie.NewStackTrie(nil)),
 	}
 	core.PreExecution(context.Background(), header.ParentBeaconRoot, parent, config, b.evm, header.Number, header.Time)
 	return b, nil
@@ -200,6 +206,8 @@ func (b *BlockBuilder) ApplyTx(tx *types.Transaction) (*types.Receipt, error) {
 	b.txs = append(b.txs, tx)
 	b.receipts = append(b.receipts, receipt)
 	b.logs = append(b.logs, receipt.Logs...)
+	b.txRoot.Update(b.txs)
+	b.receiptRoot.Update(b.receipts)
 	return receipt, nil
 }
 
@@ -253,7 +261,7 @@ func (b *BlockBuilder) Seal() (*SealedBlock, error) {
 	}
 	h.GasUsed = b.gp.Used()
 	body := &types.Body{Transactions: b.txs, Withdrawals: make([]*types.Withdrawal, 0)}
-	block := core.AssembleBlock(b.chain, h, b.state, body, b.receipts, nil)
+	block := b.assemble(h, body)
 	if err := b.state.Error(); err != nil {
 		return nil, fmt.Errorf("state of block %d: %w", h.Number, err)
 	}
@@ -292,6 +300,23 @@ func (b *BlockBuilder) Seal() (*SealedBlock, error) {
 		Diff:     DiffFromUpdate(update),
 		Witness:  wbuf.Bytes(),
 	}, nil
+}
+
+// assemble is core.AssembleBlock with the transaction and receipt roots the
+// builder hashed as it went.
+func (b *BlockBuilder) assemble(h *types.Header, body *types.Body) *types.Block {
+	rules := b.config.Rules(h.Number, h.Difficulty.Sign() == 0, h.Time)
+	if rules.IsAmsterdam { // block access lists: geth's assembly
+		return core.AssembleBlock(b.chain, h, b.state, body, b.receipts, nil)
+	}
+	h.Root = b.state.IntermediateRoot(rules)
+	h.TxHash, h.ReceiptHash = types.EmptyTxsHash, types.EmptyReceiptsHash
+	if len(b.txs) > 0 {
+		h.TxHash, h.ReceiptHash = b.txRoot.Hash(), b.receiptRoot.Hash()
+		h.Bloom = types.MergeBloom(b.receipts)
+	}
+	h.UncleHash, h.WithdrawalsHash = types.EmptyUncleHash, &types.EmptyWithdrawalsHash
+	return types.NewBlockWithHeader(h).WithBody(*body)
 }
 
 // DiffFromUpdate converts go-ethereum's StateUpdate into the StateDiff
