@@ -226,6 +226,9 @@ func runDevnet(c *cli.Context) error {
 	if err := applyFlags(c, &cfg); err != nil {
 		return err
 	}
+	if err := startPprof(c, log); err != nil {
+		return err
+	}
 	d, err := node.NewDevnet(cfg, log)
 	if err != nil {
 		return err

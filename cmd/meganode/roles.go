@@ -50,6 +50,7 @@ func rpcFlags(defaults node.Config) []cli.Flag {
 		&cli.Float64Flag{Name: "ws.msgs-per-second", Value: defaults.RPC.WS.MsgsPerSecond, Usage: "requests per second per websocket connection", EnvVars: env("WS_MSGS_PER_SECOND")},
 		&cli.DurationFlag{Name: "ws.idle-timeout", Value: defaults.RPC.WS.IdleTimeout, Usage: "close a websocket connection after this long without a request", EnvVars: env("WS_IDLE_TIMEOUT")},
 		&cli.IntFlag{Name: "ws.send-queue", Value: defaults.RPC.WS.SendQueue, Usage: "messages queued per websocket connection before it is closed as too slow", EnvVars: env("WS_SEND_QUEUE")},
+		pprofFlag,
 		&cli.IntFlag{Name: "ws.replay", Value: defaults.RPC.WS.ReplayMiniBlocks, Usage: "recent mini-blocks kept for subscribers resuming with from_mini_block_number", EnvVars: env("WS_REPLAY")},
 	}
 }
@@ -166,6 +167,9 @@ func runRole(role string) cli.ActionFunc {
 		cfg := node.DefaultRoleConfig()
 		cfg.Storage.Dir = c.String("datadir")
 		if err := applyFlags(c, &cfg.Config); err != nil {
+			return err
+		}
+		if err := startPprof(c, log); err != nil {
 			return err
 		}
 		cfg.P2P.Listen, cfg.P2P.Peers = c.StringSlice("p2p.listen"), c.StringSlice("p2p.peers")

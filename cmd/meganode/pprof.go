@@ -1,0 +1,43 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+)
+
+// pprofFlag serves Go's profiler, as geth's --pprof does, on its own address
+// so it is never exposed with the RPC.
+var pprofFlag = &cli.StringFlag{Name: "pprof.addr", Usage: "serve the Go profiler (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; empty: off", EnvVars: env("PPROF_ADDR")}
+
+// startPprof listens on --pprof.addr when it is set.
+func startPprof(c *cli.Context, log zerolog.Logger) error {
+	addr := c.String("pprof.addr")
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof.addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("pprof server stopped")
+		}
+	}()
+	log.Info().Str("addr", ln.Addr().String()).Msg("profiler listening (/debug/pprof/)")
+	return nil
+}
