@@ -125,6 +125,7 @@ type Sequencer struct {
 	// Txs executed in the current and the previous mini-block interval: eager
 	// sealing stops while either is above EagerMaxTxs.
 	intervalTxs, prevIntervalTxs int
+	lastMini                     time.Time // when the newest mini-block was sealed
 
 	view      atomic.Pointer[View]
 	senders   []common.Address // of the open block's txs, in order
@@ -366,23 +367,35 @@ func (s *Sequencer) Stop(context.Context) error {
 
 func (s *Sequencer) loop() {
 	defer s.wg.Done()
-	ticker := time.NewTicker(s.cfg.MiniBlockTime)
-	defer ticker.Stop()
+	// The timer fires when the next mini-block is due: MiniBlockTime after
+	// the previous one was sealed, however it was triggered.
+	timer := time.NewTimer(s.cfg.MiniBlockTime)
+	defer timer.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-ticker.C:
+		case <-timer.C:
 			s.Step(true)
 		case <-s.pool.Notify():
 			s.Step(false)
 		}
+		timer.Reset(s.untilDue())
 	}
 }
 
-// Step executes ready transactions and seals what is due: a mini-block on a
-// tick (or, in eager mode, whenever something executed) and the block when
-// BlockTime has passed since it opened.
+// untilDue is how long until the next mini-block is due.
+func (s *Sequencer) untilDue() time.Duration {
+	s.stepMu.Lock()
+	defer s.stepMu.Unlock()
+	return max(0, s.lastMini.Add(s.cfg.MiniBlockTime).Sub(s.clock.Now()))
+}
+
+// Step executes ready transactions and seals what is due: a mini-block when
+// MiniBlockTime has passed since the previous one (or on a tick, or in eager
+// mode whenever something executed) and the block when BlockTime has passed
+// since it opened. Execution stops when the mini-block is due, so a steady
+// load cannot stretch the interval.
 func (s *Sequencer) Step(tick bool) {
 	s.stepMu.Lock()
 	defer s.stepMu.Unlock()
@@ -390,19 +403,25 @@ func (s *Sequencer) Step(tick bool) {
 		return
 	}
 	start := s.clock.Now()
-	n := s.execute(start)
+	due := s.lastMini.Add(s.cfg.MiniBlockTime)
+	deadline := due
+	if !due.After(start) { // overdue: seal soon, with what executes meanwhile
+		deadline = start.Add(s.cfg.MiniBlockTime / 5)
+	}
+	n := s.execute(deadline)
 	s.intervalTxs += n
 	now := s.clock.Now()
-	if tick || s.eager(n) || len(s.unsealed) > 0 && now.Sub(start) >= s.cfg.MiniBlockTime {
+	periodic := tick || !now.Before(due)
+	if periodic || s.eager(n) {
 		if err := s.sealMiniBlock(now); err != nil {
 			s.halt(err)
 			return
 		}
 	}
-	if tick {
+	if periodic {
 		s.prevIntervalTxs, s.intervalTxs = s.intervalTxs, 0
 	}
-	if tick && now.Sub(s.opened) >= s.cfg.BlockTime && s.leading.Load() {
+	if periodic && now.Sub(s.opened) >= s.cfg.BlockTime && s.leading.Load() {
 		if err := s.sealBlock(); err != nil {
 			s.halt(err)
 			return
@@ -432,12 +451,12 @@ func (s *Sequencer) halt(err error) {
 	s.log.Error().Err(err).Msg("sequencer halted")
 }
 
-// execute runs ready txs for at most one mini-block interval.
-func (s *Sequencer) execute(start time.Time) int {
+// execute runs ready txs until deadline.
+func (s *Sequencer) execute(deadline time.Time) int {
 	header := s.builder.Header()
 	n := 0
 	for {
-		if n%64 == 63 && s.clock.Now().Sub(start) >= s.cfg.MiniBlockTime {
+		if n%64 == 63 && !s.clock.Now().Before(deadline) {
 			return n
 		}
 		ptx := s.pool.Next(header.BaseFee)
@@ -489,6 +508,7 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 			return err
 		}
 	}
+	s.lastMini = now
 	s.publishMiniBlock(txs, uint64(now.UnixMicro()))
 	return nil
 }

@@ -17,9 +17,17 @@ import (
 	"github.com/meganode/meganode/storage"
 )
 
-type fakeClock struct{ now time.Time }
+// fakeClock is a manual clock; with step set, every reading is step later
+// than the one before, as if the work between readings took that long.
+type fakeClock struct {
+	now  time.Time
+	step time.Duration
+}
 
-func (c *fakeClock) Now() time.Time          { return c.now }
+func (c *fakeClock) Now() time.Time {
+	c.now = c.now.Add(c.step)
+	return c.now
+}
 func (c *fakeClock) advance(d time.Duration) { c.now = c.now.Add(d) }
 
 type env struct {
@@ -300,5 +308,36 @@ func TestConfigCheck(t *testing.T) {
 	}
 	if err := DefaultConfig().Check(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A load that arrives mid-interval is cut into the mini-block that is due:
+// execution stops when MiniBlockTime has passed since the previous
+// mini-block, not MiniBlockTime after the load arrived.
+func TestLoadDoesNotStretchMiniBlocks(t *testing.T) {
+	e := newEnv(t, "")
+	e.tick()
+	sealed := e.clock.now
+	sub := e.seq.MiniBlocks(100)
+	defer sub.Unsubscribe()
+	e.clock.advance(6 * time.Millisecond)
+	const n = 640
+	for i := 0; i < n; i++ {
+		if err := e.seq.SendTransaction(e.tx(i%10, uint64(i/10), gwei, 10*gwei)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.clock.step = time.Millisecond // each clock reading while executing is 1 ms later
+	e.seq.Step(false)
+	select {
+	case mb := <-sub.C():
+		if got := time.UnixMicro(int64(mb.TimestampMicros)).Sub(sealed); got > 11*time.Millisecond {
+			t.Fatalf("mini-block sealed %v after the previous one, want about 10ms", got)
+		}
+		if len(mb.Txs) == 0 || len(mb.Txs) == n {
+			t.Fatalf("mini-block holds %d of %d txs: the load was not cut when it was due", len(mb.Txs), n)
+		}
+	default:
+		t.Fatal("no mini-block sealed when it was due")
 	}
 }
