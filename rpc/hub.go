@@ -15,11 +15,31 @@ import (
 // subscriber is closed with the point to resume from.
 const hubFeedBuffer = 1 << 16
 
-// hubItem is one mini-block with its miniBlocks notification encoded once
-// for every subscriber.
+// hubItem is one mini-block with its miniBlocks notification, encoded once
+// for every subscriber when the first one needs it: without miniBlocks
+// subscribers nothing is encoded.
 type hubItem struct {
-	mb      *chain.MiniBlock
-	payload []byte
+	mb     *chain.MiniBlock
+	size   int // estimated bytes, what the replay ring counts
+	encode func(*chain.MiniBlock) []byte
+	once   sync.Once
+	data   []byte
+}
+
+func (h *hub) item(mb *chain.MiniBlock) *hubItem {
+	return &hubItem{mb: mb, size: approxSize(mb), encode: h.encode}
+}
+
+// payload is the miniBlocks notification of the item.
+func (it *hubItem) payload() []byte {
+	it.once.Do(func() { it.data = it.encode(it.mb) })
+	return it.data
+}
+
+// approxSize is about what a mini-block's notification takes encoded (a
+// transfer with its receipt is about 1.1 kB of JSON, a state change 250 B).
+func approxSize(mb *chain.MiniBlock) int {
+	return 400 + 1100*len(mb.Txs) + 250*len(mb.StateChanges)
 }
 
 // hubSub is a subscription fed from mini-blocks: miniBlocks, stateChanges
@@ -93,12 +113,12 @@ func (h *hub) consume(sub *chain.Subscription[*chain.MiniBlock]) bool {
 		case <-h.quit:
 			return false
 		case mb := <-sub.C():
-			h.publish(&hubItem{mb: mb, payload: h.encode(mb)})
+			h.publish(h.item(mb))
 		case err := <-sub.Err():
 			for {
 				select {
 				case mb := <-sub.C():
-					h.publish(&hubItem{mb: mb, payload: h.encode(mb)})
+					h.publish(h.item(mb))
 					continue
 				default:
 				}
@@ -122,9 +142,9 @@ func (h *hub) publish(it *hubItem) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.ring = append(h.ring, it)
-	h.bytes += len(it.payload)
+	h.bytes += it.size
 	for len(h.ring) > 1 && (len(h.ring) > h.maxItems || h.bytes > h.maxBytes) {
-		h.bytes -= len(h.ring[0].payload)
+		h.bytes -= h.ring[0].size
 		h.ring[0] = nil
 		h.ring = h.ring[1:]
 	}

@@ -94,7 +94,7 @@ func (s *Server) subscribe(c *wsConn, params json.RawMessage) (string, func(), e
 		if err != nil {
 			return "", nil, err
 		}
-		return s.hubSubscribe(c, from, ok, func(it *hubItem) [][]byte { return [][]byte{it.payload} })
+		return s.hubSubscribe(c, from, ok, func(it *hubItem) [][]byte { return [][]byte{it.payload()} })
 
 	case "stateChanges":
 		var addrs []common.Address
