@@ -113,6 +113,7 @@ func (p *Pool) add(tx *types.Transaction, rejectGap bool) (common.Address, *type
 // newest mini-block state, whose nonce for the sender it returns.
 func (p *Pool) validate(tx *types.Transaction) (common.Address, uint64, error) {
 	head := p.state.PendingHeader()
+	recoverSender(p.signer, tx)
 	from, err := chain.ValidateTx(p.config, p.signer, tx, head)
 	if err != nil {
 		return from, 0, err

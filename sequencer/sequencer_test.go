@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math/big"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -340,4 +341,24 @@ func TestLoadDoesNotStretchMiniBlocks(t *testing.T) {
 	default:
 		t.Fatal("no mini-block sealed when it was due")
 	}
+}
+
+// Senders recovered on the verifier threads are the signers, for many
+// concurrent callers.
+func TestRecoverSenderConcurrently(t *testing.T) {
+	e := newEnv(t, "")
+	signer := types.LatestSigner(e.cfg)
+	var wg sync.WaitGroup
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tx := e.tx(i%10, uint64(i), gwei, 10*gwei)
+			recoverSender(signer, tx)
+			if from, err := types.Sender(signer, tx); err != nil || from != e.accts[i%10].Address {
+				t.Errorf("tx %d: sender %s err %v, want %s", i, from, err, e.accts[i%10].Address)
+			}
+		}()
+	}
+	wg.Wait()
 }
