@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -39,6 +37,9 @@ type Options struct {
 	Inclusion time.Duration // how long to wait for inclusion after submitting
 	Seed      uint64        // varies the sender keys between runs on one chain
 	ERC20     bool          // token transfers instead of ETH transfers
+	Rate      float64       // target submission rate in tx/s; 0: as fast as the node takes them
+	WS        string        // websocket URL: record mini-block intervals during the load ("": none)
+	SyncProbe bool          // time eth_sendRawTransactionSync from one more sender during the load
 }
 
 // Result is what a run measured.
@@ -55,6 +56,14 @@ type Result struct {
 	LatencyP90   time.Duration
 	LatencyP99   time.Duration
 	LatencyCount int
+	// Mini-block intervals a websocket miniBlocks subscriber saw from the
+	// first send until every tx was included (Options.WS).
+	MiniBlocks        int
+	MiniBlockInterval *Percentiles `json:",omitempty"`
+	// eth_sendRawTransactionSync send→receipt times during the load
+	// (Options.SyncProbe), or why there are none.
+	SyncUnderLoad *Percentiles `json:",omitempty"`
+	SyncError     string       `json:",omitempty"`
 }
 
 type client struct {
@@ -164,9 +173,13 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	}
 	defer cl.c.Close()
 	funder := crypto.PubkeyToAddress(o.FunderKey.PublicKey)
-	keys := make([]*ecdsa.PrivateKey, o.Senders)
+	keys := make([]*ecdsa.PrivateKey, o.Senders, o.Senders+1)
 	for i := range keys {
 		keys[i] = senderKey(o.Seed, i)
+	}
+	probeKey := senderKey(o.Seed, -2)
+	if o.SyncProbe { // funded like a sender; its sends are not counted
+		keys = append(keys, probeKey)
 	}
 	nonce, err := cl.nonce(ctx, funder)
 	if err != nil {
@@ -184,20 +197,27 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	// Fund every sender with enough for its share plus the latency sends.
 	per := o.Txs/o.Senders + 1
 	amount := new(big.Int).Mul(big.NewInt(int64(per+o.Latency+10)), new(big.Int).Add(new(big.Int).Mul(cl.feeCap, new(big.Int).SetUint64(ld.gas())), big.NewInt(1)))
-	for _, k := range keys {
+	for i, k := range keys {
 		addr := crypto.PubkeyToAddress(k.PublicKey)
-		fund = append(fund, cl.transfer(o.FunderKey, nonce, addr, amount))
+		amt, tokens := amount, uint64(per+o.Latency+10)
+		if i == o.Senders { // the sync probe sends for as long as the load lasts
+			amt, tokens = new(big.Int).Mul(amount, big.NewInt(20)), 20*tokens
+		}
+		fund = append(fund, cl.transfer(o.FunderKey, nonce, addr, amt))
 		nonce++
 		if ld.token != nil {
-			fund = append(fund, cl.sign(o.FunderKey, nonce, ld.token, new(big.Int), chain.TokenTransferGas, chain.TokenTransfer(addr, uint64(per+o.Latency+10))))
+			fund = append(fund, cl.sign(o.FunderKey, nonce, ld.token, new(big.Int), chain.TokenTransferGas, chain.TokenTransfer(addr, tokens)))
 			nonce++
 		}
 	}
-	if errs := sendBatches(ctx, []*gethrpc.Client{cl.c}, fund, o.Batch); errs.count > 0 {
+	if errs := postBatches(ctx, o.URL, encodeBatches(fund, o.Batch), 1, 0, o.Batch); errs.count > 0 {
 		return nil, fmt.Errorf("funding senders: %d errors, first: %s", errs.count, errs.first)
 	}
 	if err := cl.waitReceipt(ctx, fund[len(fund)-1].Hash(), 5*time.Millisecond); err != nil {
 		return nil, fmt.Errorf("funding senders: %w", err)
+	}
+	if o.SyncProbe {
+		keys = keys[:o.Senders]
 	}
 	fmt.Fprintf(progress, "funded %d senders\n", len(keys))
 
@@ -234,19 +254,24 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		txs = append(txs, ld.tx(keys[s], next[s], sink))
 		next[s]++
 	}
-	conns := make([]*gethrpc.Client, o.Conns)
-	for i := range conns {
-		if conns[i], err = gethrpc.DialContext(ctx, o.URL); err != nil {
-			return nil, err
-		}
-		defer conns[i].Close()
-	}
+	bodies := encodeBatches(txs, o.Batch)
 	startBlock, err := cl.blockNumber(ctx)
 	if err != nil {
 		return nil, err
 	}
+	var intervals *intervalRecorder
+	if o.WS != "" {
+		if intervals, err = recordIntervals(ctx, o.WS); err != nil {
+			return nil, fmt.Errorf("mini-block subscriber: %w", err)
+		}
+		defer intervals.stop()
+	}
+	var probe *syncProbe
+	if o.SyncProbe {
+		probe = startSyncProbe(ctx, o.URL, ld, probeKey, sink)
+	}
 	start := time.Now()
-	errs := sendBatches(ctx, conns, txs, o.Batch)
+	errs := postBatches(ctx, o.URL, bodies, o.Conns, o.Rate, o.Batch)
 	submitted := time.Since(start)
 	res.Submitted, res.Errors, res.FirstError = len(txs)-errs.count, errs.count, errs.first
 	res.SubmitTPS = float64(len(txs)) / submitted.Seconds()
@@ -274,6 +299,12 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		}
 	}
 	included := time.Since(start)
+	if intervals != nil {
+		res.MiniBlocks, res.MiniBlockInterval = intervals.result()
+	}
+	if probe != nil {
+		res.SyncUnderLoad, res.SyncError = probe.stop()
+	}
 	if res.Stalled {
 		fmt.Fprintf(progress, "stalled: about %d of %d included after %v\n", res.Included, res.Submitted, included.Round(time.Millisecond))
 	}
@@ -286,6 +317,12 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		res.Blocks = endBlock - startBlock + 1
 	}
 	fmt.Fprintf(progress, "throughput: submitted %.0f tx/s, included %.0f tx/s, %d errors\n", res.SubmitTPS, res.IncludedTPS, res.Errors)
+	if p := res.MiniBlockInterval; p != nil {
+		fmt.Fprintf(progress, "mini-block interval over %d mini-blocks: p50 %v p99 %v max %v\n", res.MiniBlocks, p.P50, p.P99, p.Max)
+	}
+	if p := res.SyncUnderLoad; p != nil {
+		fmt.Fprintf(progress, "eth_sendRawTransactionSync under load: p50 %v p99 %v over %d sends\n", p.P50, p.P99, p.Count)
+	}
 	if ld.token != nil && !res.Stalled && res.Errors == 0 {
 		// The token keeps a balance in the slot named by the holder's
 		// address: every transfer must have paid the sink, none reverted.
@@ -298,60 +335,4 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		}
 	}
 	return res, nil
-}
-
-type sendErrors struct {
-	count int
-	first string
-}
-
-// sendBatches sends txs as eth_sendRawTransaction batches spread over conns.
-func sendBatches(ctx context.Context, conns []*gethrpc.Client, txs []*types.Transaction, batch int) sendErrors {
-	var (
-		idx   atomic.Int64
-		mu    sync.Mutex
-		errs  sendErrors
-		wg    sync.WaitGroup
-		count = (len(txs) + batch - 1) / batch
-	)
-	record := func(err error) {
-		mu.Lock()
-		if errs.count == 0 {
-			errs.first = err.Error()
-		}
-		errs.count++
-		mu.Unlock()
-	}
-	for _, c := range conns {
-		wg.Add(1)
-		go func(c *gethrpc.Client) {
-			defer wg.Done()
-			for {
-				b := int(idx.Add(1)) - 1
-				if b >= count {
-					return
-				}
-				lo, hi := b*batch, min((b+1)*batch, len(txs))
-				elems := make([]gethrpc.BatchElem, hi-lo)
-				hashes := make([]common.Hash, hi-lo)
-				for i := range elems {
-					raw, _ := txs[lo+i].MarshalBinary()
-					elems[i] = gethrpc.BatchElem{Method: "eth_sendRawTransaction", Args: []interface{}{hexutil.Bytes(raw)}, Result: &hashes[i]}
-				}
-				if err := c.BatchCallContext(ctx, elems); err != nil {
-					for range elems {
-						record(err)
-					}
-					continue
-				}
-				for _, e := range elems {
-					if e.Error != nil {
-						record(e.Error)
-					}
-				}
-			}
-		}(c)
-	}
-	wg.Wait()
-	return errs
 }
