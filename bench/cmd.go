@@ -35,13 +35,14 @@ func Command() *cli.Command {
 			&cli.Uint64Flag{Name: "seed", Value: uint64(time.Now().UnixNano()), Usage: "sender key seed"},
 			&cli.Float64Flag{Name: "rate", Usage: "target submission rate in tx/s (0: as fast as the node takes them)"},
 			&cli.StringFlag{Name: "ws", Usage: "websocket URL whose miniBlocks subscription times mini-block intervals during the load (\"auto\": the rpc URL with ws://)"},
+			&cli.IntFlag{Name: "recipients", Usage: "pay ETH transfers to the first N --state-accounts of a devnet instead of one sink"},
 			&cli.BoolFlag{Name: "sync-probe", Usage: "time eth_sendRawTransactionSync sends from one more sender during the load"},
 			&cli.StringFlag{Name: "json", Usage: "also write the result as JSON to this file"},
 		},
 		Action: func(c *cli.Context) error {
 			o := Options{URL: c.String("rpc"), Senders: c.Int("senders"), Txs: c.Int("txs"), Conns: c.Int("conns"),
 				Batch: c.Int("batch"), Latency: c.Int("latency"), Timeout: c.Duration("timeout"), Inclusion: c.Duration("inclusion-timeout"), Seed: c.Uint64("seed"), ERC20: c.Bool("erc20"),
-				Rate: c.Float64("rate"), WS: c.String("ws"), SyncProbe: c.Bool("sync-probe")}
+				Rate: c.Float64("rate"), WS: c.String("ws"), SyncProbe: c.Bool("sync-probe"), Recipients: c.Int("recipients")}
 			if o.WS == "auto" {
 				o.WS = "ws" + strings.TrimPrefix(o.URL, "http")
 			}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -40,6 +41,9 @@ type Options struct {
 	Rate      float64       // target submission rate in tx/s; 0: as fast as the node takes them
 	WS        string        // websocket URL: record mini-block intervals during the load ("": none)
 	SyncProbe bool          // time eth_sendRawTransactionSync from one more sender during the load
+	// Recipients > 0 spreads ETH transfers over chain.StateAccount(0…n-1)
+	// (a devnet started with --state-accounts n) instead of one sink.
+	Recipients int
 }
 
 // Result is what a run measured.
@@ -231,7 +235,15 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 		raw, _ := tx.MarshalBinary()
 		start := time.Now()
 		var h common.Hash
-		if err := cl.c.CallContext(ctx, &h, "eth_sendRawTransaction", hexutil.Bytes(raw)); err != nil {
+		err := cl.c.CallContext(ctx, &h, "eth_sendRawTransaction", hexutil.Bytes(raw))
+		// geth's pool may validate against the state before the funding
+		// block for a moment after its receipt appeared: retry the first.
+		for deadline := time.Now().Add(5 * time.Second); i == 0 && err != nil && strings.Contains(err.Error(), "insufficient funds") && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+			start = time.Now()
+			err = cl.c.CallContext(ctx, &h, "eth_sendRawTransaction", hexutil.Bytes(raw))
+		}
+		if err != nil {
 			return nil, fmt.Errorf("latency send: %w", err)
 		}
 		if err := cl.waitReceipt(ctx, tx.Hash(), 0); err != nil {
@@ -250,8 +262,11 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	next := make([]uint64, len(keys))
 	next[0] = uint64(o.Latency)
 	for i := 0; i < o.Txs; i++ {
-		s := i % len(keys)
-		txs = append(txs, ld.tx(keys[s], next[s], sink))
+		s, to := i%len(keys), sink
+		if o.Recipients > 0 && ld.token == nil {
+			to = chain.StateAccount(int(uint64(i) * 2654435761 % uint64(o.Recipients))) // spread over the whole state
+		}
+		txs = append(txs, ld.tx(keys[s], next[s], to))
 		next[s]++
 	}
 	bodies := encodeBatches(txs, o.Batch)

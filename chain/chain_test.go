@@ -71,7 +71,27 @@ func TestGenesisAlloc(t *testing.T) {
 	if _, _, err := Genesis(bad); err == nil {
 		t.Error("chain id 0 accepted")
 	}
+	large := DefaultConfig()
+	large.StateAccounts = 3
+	g3, _, err := Genesis(large)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g3.Alloc) != len(g.Alloc)+3 || StateAccount(0) == StateAccount(1) {
+		t.Fatalf("%d accounts with 3 state accounts, want %d", len(g3.Alloc), len(g.Alloc)+3)
+	}
+	for i := 0; i < 3; i++ {
+		if a, ok := g3.Alloc[StateAccount(i)]; !ok || a.Balance.Cmp(big1Ether) != 0 {
+			t.Errorf("state account %d: %+v, want 1 ETH", i, a)
+		}
+	}
+	large.StateAccounts = -1
+	if _, _, err := Genesis(large); err == nil {
+		t.Error("negative state accounts accepted")
+	}
 }
+
+var big1Ether = big.NewInt(params.Ether)
 
 // testChain is an in-memory chain for builder tests.
 type testChain struct {

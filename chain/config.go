@@ -28,6 +28,10 @@ type Config struct {
 	Mnemonic     string   // dev accounts are derived from it, default DefaultMnemonic
 	Accounts     int      // number of prefunded dev accounts, default 10
 	AccountFunds *big.Int // balance of each dev account, default 10,000 ETH
+
+	// StateAccounts more accounts (StateAccount(0…n-1)) hold 1 ETH each at
+	// genesis: a state of that size, to measure how costs grow with it.
+	StateAccounts int
 }
 
 // DefaultConfig returns the devnet configuration.
@@ -50,6 +54,8 @@ func (c Config) Check() error {
 		return fmt.Errorf("block gas limit %d below the %d a transfer needs", c.GasLimit, params.TxGas)
 	case c.Accounts < 0 || c.Accounts > 1000:
 		return fmt.Errorf("dev account count %d out of range [0, 1000]", c.Accounts)
+	case c.StateAccounts < 0 || c.StateAccounts > 10_000_000:
+		return fmt.Errorf("state account count %d out of range [0, 10000000]", c.StateAccounts)
 	case c.AccountFunds == nil || c.AccountFunds.Sign() < 0:
 		return errors.New("dev account funds must be set and non-negative")
 	}

@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -10,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 )
 
@@ -39,6 +41,9 @@ func Genesis(cfg Config) (*core.Genesis, []DevAccount, error) {
 	for _, a := range accounts {
 		alloc[a.Address] = types.Account{Balance: new(big.Int).Set(cfg.AccountFunds)}
 	}
+	for i := 0; i < cfg.StateAccounts; i++ {
+		alloc[StateAccount(i)] = types.Account{Balance: big.NewInt(params.Ether)}
+	}
 	if _, ok := alloc[CREATE2DeployerAddress]; !ok {
 		return nil, nil, fmt.Errorf("genesis lacks the CREATE2 deployer at %s", CREATE2DeployerAddress)
 	}
@@ -50,6 +55,12 @@ func Genesis(cfg Config) (*core.Genesis, []DevAccount, error) {
 		Coinbase:   cfg.Coinbase,
 		Alloc:      alloc,
 	}, accounts, nil
+}
+
+// StateAccount is the i-th of Config.StateAccounts: an address nobody holds
+// the key of, derived from i.
+func StateAccount(i int) common.Address {
+	return common.BytesToAddress(crypto.Keccak256(binary.BigEndian.AppendUint64([]byte("meganode state account"), uint64(i))))
 }
 
 // ReadGenesisFile reads a genesis.json in go-ethereum's format.

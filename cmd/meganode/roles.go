@@ -64,6 +64,7 @@ func chainFlags(defaults node.Config) []cli.Flag {
 		&cli.StringFlag{Name: "mnemonic", Value: defaults.Chain.Mnemonic, Usage: "mnemonic of the dev accounts", EnvVars: env("MNEMONIC")},
 		&cli.IntFlag{Name: "accounts", Value: defaults.Chain.Accounts, Usage: "number of prefunded dev accounts", EnvVars: env("ACCOUNTS")},
 		&cli.Uint64Flag{Name: "balance", Value: 10_000, Usage: "balance of each dev account in ETH", EnvVars: env("BALANCE")},
+		&cli.IntFlag{Name: "state-accounts", Usage: "more accounts holding 1 ETH at genesis (no keys), for measuring costs at a large state; `meganode bench --recipients` pays them", EnvVars: env("STATE_ACCOUNTS")},
 	}
 }
 
@@ -112,6 +113,7 @@ func applyFlags(c *cli.Context, cfg *node.Config) error {
 	cfg.RPC.Addr, cfg.RPC.Port = c.String("http.addr"), c.Int("http.port")
 	cfg.Chain.ChainID, cfg.Chain.GasLimit = c.Uint64("chain-id"), c.Uint64("gas-limit")
 	cfg.Chain.Mnemonic, cfg.Chain.Accounts = c.String("mnemonic"), c.Int("accounts")
+	cfg.Chain.StateAccounts = c.Int("state-accounts")
 	cfg.Chain.AccountFunds = new(big.Int).Mul(new(big.Int).SetUint64(c.Uint64("balance")), big.NewInt(params.Ether))
 	if c.IsSet("miniblock-time") || c.Duration("miniblock-time") != 0 {
 		cfg.Sequencer.MiniBlockTime, cfg.Sequencer.BlockTime = c.Duration("miniblock-time"), c.Duration("block-time")
