@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meganode/meganode/chain"
 )
@@ -158,5 +159,23 @@ func TestEagerSealingOnlyWhenIdle(t *testing.T) {
 	}
 	if txs != 8 {
 		t.Fatalf("%d txs in mini-blocks, want 8", txs)
+	}
+}
+
+// A light steady load stays eager: the txs per interval are counted over
+// wall-clock intervals, also while every mini-block is sealed eagerly.
+func TestEagerStaysEagerUnderLightLoad(t *testing.T) {
+	e := newEnv(t, "")
+	e.seq.cfg.Eager, e.seq.cfg.EagerMaxTxs = true, 4
+	for i := 0; i < 20; i++ { // one tx every 3 ms: at most 4 per 10 ms
+		if err := e.seq.SendTransaction(e.tx(0, uint64(i), gwei, 10*gwei)); err != nil {
+			t.Fatal(err)
+		}
+		before := e.seq.MiniBlockCount()
+		e.seq.Step(false)
+		if e.seq.MiniBlockCount() != before+1 {
+			t.Fatalf("tx %d waited for the interval instead of sealing at once", i)
+		}
+		e.clock.advance(3 * time.Millisecond)
 	}
 }

@@ -125,6 +125,7 @@ type Sequencer struct {
 	// Txs executed in the current and the previous mini-block interval: eager
 	// sealing stops while either is above EagerMaxTxs.
 	intervalTxs, prevIntervalTxs int
+	intervalStart                time.Time
 	lastMini                     time.Time // when the newest mini-block was sealed
 
 	view      atomic.Pointer[View]
@@ -403,6 +404,9 @@ func (s *Sequencer) Step(tick bool) {
 		return
 	}
 	start := s.clock.Now()
+	if start.Sub(s.intervalStart) >= s.cfg.MiniBlockTime { // eager sealing looks at the load per interval of wall time
+		s.prevIntervalTxs, s.intervalTxs, s.intervalStart = s.intervalTxs, 0, start
+	}
 	due := s.lastMini.Add(s.cfg.MiniBlockTime)
 	deadline := due
 	if !due.After(start) { // overdue: seal soon, with what executes meanwhile
@@ -417,9 +421,6 @@ func (s *Sequencer) Step(tick bool) {
 			s.halt(err)
 			return
 		}
-	}
-	if periodic {
-		s.prevIntervalTxs, s.intervalTxs = s.intervalTxs, 0
 	}
 	if periodic && now.Sub(s.opened) >= s.cfg.BlockTime && s.leading.Load() {
 		if err := s.sealBlock(); err != nil {
