@@ -68,8 +68,8 @@ gethdiff-record: $(GETH)
 ## test: everything CI runs
 test: check-deps vet unit gethdiff e2e e2e-race
 
-## bench: side-by-side load test against anvil; writes docs/benchmarks.md
-bench: build e2e-deps
+## bench: side-by-side load test against anvil and geth --dev; writes docs/benchmarks.md
+bench: build e2e-deps $(GETH)
 	bash bench/run.sh
 
 clean:

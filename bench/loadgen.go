@@ -283,7 +283,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	}
 	var probe *syncProbe
 	if o.SyncProbe {
-		probe = startSyncProbe(ctx, o.URL, ld, probeKey, sink)
+		probe = startSyncProbe(ctx, o.URL, ld, probeKey, crypto.PubkeyToAddress(senderKey(o.Seed, -3).PublicKey)) // not the sink: its token balance is checked
 	}
 	start := time.Now()
 	errs := postBatches(ctx, o.URL, bodies, o.Conns, o.Rate, o.Batch)
