@@ -1,5 +1,0 @@
-//go:build !linux
-
-package sequencer
-
-func lowerThreadPriority() {}
