@@ -46,8 +46,8 @@ func Command() *cli.Command {
 			if o.WS == "auto" {
 				o.WS = "ws" + strings.TrimPrefix(o.URL, "http")
 			}
-			if o.Rate < 0 {
-				return fmt.Errorf("rate must not be negative")
+			if o.Rate < 0 || o.Recipients < 0 {
+				return fmt.Errorf("rate and recipients must not be negative")
 			}
 			if o.Senders < 1 || o.Conns < 1 || o.Batch < 1 {
 				return fmt.Errorf("senders, conns and batch must be positive")
