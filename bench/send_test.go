@@ -1,0 +1,50 @@
+package bench
+
+import (
+	"encoding/json"
+	"math/big"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+)
+
+// The pre-encoded batches are JSON-RPC batches of eth_sendRawTransaction
+// carrying every tx once, in order, with distinct ids.
+func TestEncodeBatches(t *testing.T) {
+	signer := types.LatestSignerForChainID(big.NewInt(1))
+	to := common.HexToAddress("0xbeef")
+	var txs []*types.Transaction
+	for i := 0; i < 5; i++ {
+		txs = append(txs, types.MustSignNewTx(senderKey(1, i), signer, &types.DynamicFeeTx{ChainID: big.NewInt(1), Nonce: uint64(i), To: &to, Gas: 21000, GasFeeCap: big.NewInt(1), Value: big.NewInt(1)}))
+	}
+	bodies := encodeBatches(txs, 2)
+	if len(bodies) != 3 {
+		t.Fatalf("%d batches for 5 txs of 2, want 3", len(bodies))
+	}
+	seen := map[int]bool{}
+	n := 0
+	for _, body := range bodies {
+		var calls []struct {
+			JSONRPC string          `json:"jsonrpc"`
+			ID      int             `json:"id"`
+			Method  string          `json:"method"`
+			Params  []hexutil.Bytes `json:"params"`
+		}
+		if err := json.Unmarshal(body, &calls); err != nil {
+			t.Fatalf("batch %s is not JSON: %v", body, err)
+		}
+		for _, c := range calls {
+			want, _ := txs[n].MarshalBinary()
+			if c.JSONRPC != "2.0" || c.Method != "eth_sendRawTransaction" || len(c.Params) != 1 || string(c.Params[0]) != string(want) || seen[c.ID] {
+				t.Fatalf("call %d: %+v, want tx %d's raw bytes with a fresh id", n, c, n)
+			}
+			seen[c.ID] = true
+			n++
+		}
+	}
+	if n != len(txs) {
+		t.Fatalf("%d calls, want %d", n, len(txs))
+	}
+}
