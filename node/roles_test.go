@@ -140,7 +140,8 @@ func TestReplicaFillsGaps(t *testing.T) {
 	cfg.Sequencer.Eager = false
 	d := startDevnet(t, cfg)
 	rep := d.ReplicaNode().Replica()
-	heads := rep.Heads(64)
+	heads, minis := rep.Heads(64), rep.MiniBlocks(8192)
+	defer minis.Unsubscribe()
 	// Lose every third mini-block and the next sealed block on the way.
 	var n atomic.Int64
 	var lostBlock atomic.Bool
@@ -165,6 +166,23 @@ func TestReplicaFillsGaps(t *testing.T) {
 	}
 	if s := rep.Stats(); s.Fetched == 0 || s.Refused != 0 || !lostBlock.Load() {
 		t.Fatalf("replica stats %+v, lost block %v: want gaps filled by fetching", s, lostBlock.Load())
+	}
+	// Its subscribers saw every mini-block, even those lost just before
+	// their block sealed.
+	end := sealedMessage(t, d, got.Number.Uint64()).MiniBlockCount
+	timeout := time.After(10 * time.Second)
+	for next, first := uint64(0), true; next < end; first = false {
+		select {
+		case mb := <-minis.C():
+			if !first && mb.Number != next {
+				t.Fatalf("replica's miniBlocks went from %d to %d", next-1, mb.Number)
+			}
+			next = mb.Number + 1
+		case err := <-minis.Err():
+			t.Fatalf("replica's miniBlocks: %v", err)
+		case <-timeout:
+			t.Fatalf("replica's miniBlocks stopped at %d, block %d ends at %d", next, got.Number, end)
+		}
 	}
 }
 

@@ -77,6 +77,7 @@ type Replica struct {
 	seenBlock uint64    // highest block number any message mentioned
 	gapSince  time.Time // when the oldest unresolved gap opened, zero if none
 	fetching  map[p2p.Kind]bool
+	held      *heldBlock // the open block, sealed before all its mini-blocks arrived
 
 	view     atomic.Pointer[view]
 	miniFeed chain.Feed[*chain.MiniBlock]
@@ -89,6 +90,16 @@ type Replica struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+}
+
+// heldBlock is a sealed block waiting for its last mini-blocks, so that the
+// miniBlocks stream has no gap when gossip brings the block first.
+type heldBlock struct {
+	msg     *chain.BlockMessage
+	sb      *chain.SealedBlock // verified
+	data    []byte
+	since   time.Time
+	fetched bool // the missing mini-blocks were asked for
 }
 
 // view is a consistent snapshot of the replica's head.
@@ -236,36 +247,59 @@ func (r *Replica) handle(ctx context.Context, ev event) {
 			r.refuse(fmt.Sprintf("malformed block message: %v", err))
 			return
 		}
-		r.onBlock(m, ev.data)
+		r.onBlock(m, ev.data, ev.fetched)
 	}
 }
 
 func (r *Replica) head() uint64 { return r.view.Load().sealed.Number.Uint64() }
 
-func (r *Replica) onBlock(m *chain.BlockMessage, data []byte) {
-	num, head := m.Bundle.Block.NumberU64(), r.head()
+func (r *Replica) onBlock(m *chain.BlockMessage, data []byte, fetched bool) {
+	v := r.view.Load()
+	num, head := m.Bundle.Block.NumberU64(), v.sealed.Number.Uint64()
 	switch {
-	case num <= head:
-		return // known
+	case num <= head || (num == head+1 && r.held != nil):
+		return // known, or held verified: another one is a copy or forged
 	case num > head+1:
 		r.blocks[num] = m
 		r.seen(num)
 		return
 	}
-	if err := r.applyBlock(m); err != nil {
+	sb, err := r.verifyBlock(m)
+	if err != nil {
 		r.refuse(err.Error())
 		return
 	}
-	r.cache.Add(p2p.Blocks, num, data)
-	// Later blocks that arrived first, then the next block's mini-blocks.
+	// The open block sealed before the replica saw all its mini-blocks
+	// (gossip topics do not keep their order): hold it until they come, so
+	// that subscribers get every mini-block. A block fetched to catch up is
+	// applied at once unless the replica was following it live.
+	if r.nextMini < m.MiniBlockCount && (!fetched || v.miniIndex > 0) {
+		r.held = &heldBlock{msg: m, sb: sb, data: data, since: r.cfg.Clock()}
+		return
+	}
+	r.seal(m, sb, data)
+	r.drainMinis()
+}
+
+// seal stores the next block, verified, then applies the later blocks that
+// arrived first.
+func (r *Replica) seal(m *chain.BlockMessage, sb *chain.SealedBlock, data []byte) {
+	if err := r.commitBlock(m, sb); err != nil {
+		return
+	}
+	r.cache.Add(p2p.Blocks, m.Bundle.Block.NumberU64(), data)
 	for {
 		next, ok := r.blocks[r.head()+1]
 		if !ok {
 			break
 		}
 		delete(r.blocks, r.head()+1)
-		if err := r.applyBlock(next); err != nil {
+		sb, err := r.verifyBlock(next)
+		if err != nil {
 			r.refuse(err.Error())
+			break
+		}
+		if r.commitBlock(next, sb) != nil {
 			break
 		}
 	}
@@ -274,7 +308,6 @@ func (r *Replica) onBlock(m *chain.BlockMessage, data []byte) {
 			delete(r.blocks, n)
 		}
 	}
-	r.drainMinis()
 }
 
 func (r *Replica) onMiniBlock(mb *chain.MiniBlock, data []byte) {
@@ -305,30 +338,32 @@ func (r *Replica) onMiniBlock(mb *chain.MiniBlock, data []byte) {
 }
 
 // drainMinis applies buffered mini-blocks in order while they belong to the
-// open block.
+// open block, and the held block once they are all there.
 func (r *Replica) drainMinis() {
 	for {
 		mb, ok := r.minis[r.nextMini]
-		if !ok {
-			break
+		if ok && mb.BlockNumber == r.head()+1 {
+			delete(r.minis, r.nextMini)
+			if err := r.applyMini(r.view.Load(), mb); err != nil {
+				r.refuse(err.Error())
+				return
+			}
+			r.nextMini++
+			continue
 		}
-		v := r.view.Load()
-		if mb.BlockNumber != v.sealed.Number.Uint64()+1 {
-			break // for a later block: wait for the sealed one
+		if h := r.held; h != nil && r.nextMini >= h.msg.MiniBlockCount {
+			r.held = nil
+			r.seal(h.msg, h.sb, h.data)
+			continue
 		}
-		delete(r.minis, r.nextMini)
-		if err := r.applyMini(v, mb); err != nil {
-			r.refuse(err.Error())
-			return
-		}
-		r.nextMini++
+		break // missing, or for a later block: wait for the sealed one
 	}
 	for n, mb := range r.minis {
 		if n < r.nextMini || mb.BlockNumber <= r.head() {
 			delete(r.minis, n)
 		}
 	}
-	if len(r.minis) == 0 && len(r.blocks) == 0 && r.seenBlock <= r.head() {
+	if len(r.minis) == 0 && len(r.blocks) == 0 && r.held == nil && r.seenBlock <= r.head() {
 		r.gapSince = time.Time{}
 	} else if r.gapSince.IsZero() {
 		r.gapSince = r.cfg.Clock()
@@ -347,6 +382,10 @@ func (r *Replica) seen(block uint64) {
 // checkGaps asks peers for what has been missing longer than GapWait:
 // sealed blocks first (they carry the state), then mini-blocks.
 func (r *Replica) checkGaps(ctx context.Context) {
+	if h := r.held; h != nil {
+		r.checkHeld(ctx, h)
+		return
+	}
 	if r.gapSince.IsZero() || r.cfg.Clock().Sub(r.gapSince) < r.cfg.GapWait {
 		return
 	}
@@ -366,11 +405,33 @@ func (r *Replica) checkGaps(ctx context.Context) {
 	}
 }
 
+// checkHeld asks peers for the held block's missing mini-blocks after
+// GapWait and gives up on them after heldGiveUp GapWaits: the block is
+// applied and the miniBlocks stream skips what never came (its subscribers
+// are told by the RPC hub).
+func (r *Replica) checkHeld(ctx context.Context, h *heldBlock) {
+	waited := r.cfg.Clock().Sub(h.since)
+	switch {
+	case waited >= heldGiveUp*r.cfg.GapWait:
+		r.log.Warn().Uint64("block", h.msg.Bundle.Block.NumberU64()).Uint64("from", r.nextMini).Uint64("to", h.msg.MiniBlockCount-1).
+			Msg("mini-blocks of a sealed block never arrived; applying the block without them")
+		r.held = nil
+		r.seal(h.msg, h.sb, h.data)
+		r.drainMinis()
+	case waited >= r.cfg.GapWait && !h.fetched:
+		h.fetched = r.fetch(ctx, p2p.MiniBlocks, r.nextMini, min(h.msg.MiniBlockCount-r.nextMini, p2p.MaxRange))
+	}
+}
+
+// heldGiveUp is how many GapWaits a sealed block waits for its mini-blocks.
+const heldGiveUp = 5
+
 // fetch asks peers for a range in the background; the messages come back
-// through the inbox like gossip, then an event that ends the fetch.
-func (r *Replica) fetch(ctx context.Context, kind p2p.Kind, from, count uint64) {
+// through the inbox like gossip, then an event that ends the fetch. It
+// returns false when one of kind is still running.
+func (r *Replica) fetch(ctx context.Context, kind p2p.Kind, from, count uint64) bool {
 	if r.net == nil || r.fetching[kind] {
-		return
+		return false
 	}
 	r.fetching[kind] = true
 	r.gapSince = r.cfg.Clock() // wait another GapWait before asking again
@@ -393,36 +454,43 @@ func (r *Replica) fetch(ctx context.Context, kind p2p.Kind, from, count uint64) 
 		case <-ctx.Done():
 		}
 	}()
+	return true
 }
 
-// applyBlock checks a sealed block against its header and applies its diff.
-func (r *Replica) applyBlock(m *chain.BlockMessage) error {
+// verifyBlock checks the next sealed block against its header and applies
+// its diff to the trie database (nothing is stored yet).
+func (r *Replica) verifyBlock(m *chain.BlockMessage) (*chain.SealedBlock, error) {
 	parent := r.store.CurrentHeader()
 	b := m.Bundle
+	if prev := r.store.MiniBlockCount(); m.MiniBlockCount < prev {
+		return nil, fmt.Errorf("%w: block %d ends at mini-block count %d, below %d", chain.ErrBadBlock, b.Block.NumberU64(), m.MiniBlockCount, prev)
+	}
 	if err := chain.CheckBody(r.config, parent, b.Block, b.Receipts); err != nil {
-		return err
+		return nil, err
 	}
 	sb, err := chain.ApplyDiff(r.config, r.store.StateDatabase(), parent, b.Block.Header(), b.StateDiff)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sb.Block, sb.Receipts = b.Block, b.Receipts
+	return sb, nil
+}
+
+// commitBlock stores a verified block and opens the next one; an error halts
+// the replica.
+func (r *Replica) commitBlock(m *chain.BlockMessage, sb *chain.SealedBlock) error {
 	prev := r.store.MiniBlockCount()
-	if m.MiniBlockCount < prev {
-		return fmt.Errorf("%w: block %d ends at mini-block count %d, below %d", chain.ErrBadBlock, b.Block.NumberU64(), m.MiniBlockCount, prev)
-	}
 	if err := r.store.WriteSealed(sb, m.MiniBlockCount); err != nil {
 		r.fail(err)
 		return err
 	}
-	h := b.Block.Header()
+	h := sb.Block.Header()
 	if err := r.openBlock(h, m.MiniBlockCount); err != nil {
 		r.fail(err)
 		return err
 	}
-	r.nextMini = m.MiniBlockCount
 	r.sealed.Add(1)
-	r.log.Debug().Uint64("block", h.Number.Uint64()).Stringer("hash", b.Block.Hash()).Int("txs", len(b.Block.Transactions())).Msg("applied sealed block")
+	r.log.Debug().Uint64("block", h.Number.Uint64()).Stringer("hash", sb.Block.Hash()).Int("txs", len(sb.Block.Transactions())).Msg("applied sealed block")
 	r.headFeed.Send(&chain.Head{Header: h, MiniBlockCount: m.MiniBlockCount - prev, MiniBlockOffset: prev})
 	return nil
 }
