@@ -125,12 +125,7 @@ func (h *hub) consume(sub *chain.Subscription[*chain.MiniBlock]) bool {
 				break
 			}
 			h.mu.Lock()
-			reason := fmt.Sprintf("server fell behind (%v); resubscribe with from_mini_block_number", err)
-			for s := range h.subs {
-				go s.conn.fail(closeTooSlow, reason)
-			}
-			h.subs = make(map[*hubSub]struct{})
-			h.ring, h.bytes, h.known = nil, 0, false
+			h.reset(closeTooSlow, fmt.Sprintf("server fell behind (%v); resubscribe with from_mini_block_number", err))
 			h.mu.Unlock()
 			h.log.Error().Err(err).Msg("mini-block hub fell behind the sequencer; subscribers closed")
 			return true
@@ -138,9 +133,25 @@ func (h *hub) consume(sub *chain.Subscription[*chain.MiniBlock]) bool {
 	}
 }
 
+// reset closes every subscriber with reason and forgets the kept
+// mini-blocks. The caller holds mu.
+func (h *hub) reset(code int, reason string) {
+	for s := range h.subs {
+		go s.conn.fail(code, reason)
+	}
+	h.subs = make(map[*hubSub]struct{})
+	h.ring, h.bytes, h.known = nil, 0, false
+}
+
 func (h *hub) publish(it *hubItem) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.known && it.mb.Number > h.next {
+		// The node never had these (a replica gave up waiting for them):
+		// no subscriber may skip them without knowing.
+		h.log.Warn().Uint64("from", h.next).Uint64("to", it.mb.Number-1).Msg("mini-blocks missing from the stream; subscribers closed")
+		h.reset(closeGap, fmt.Sprintf("this node did not receive mini_block_number %d to %d; resubscribe (from_mini_block_number %d or later) or read the sealed blocks", h.next, it.mb.Number-1, it.mb.Number))
+	}
 	h.ring = append(h.ring, it)
 	h.bytes += it.size
 	for len(h.ring) > 1 && (len(h.ring) > h.maxItems || h.bytes > h.maxBytes) {

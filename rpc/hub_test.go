@@ -1,10 +1,15 @@
 package rpc
 
 import (
+	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/meganode/meganode/chain"
@@ -33,5 +38,37 @@ func TestHubEncodesOnceAndOnlyWhenNeeded(t *testing.T) {
 	}
 	if h.bytes != 5*approxSize(&chain.MiniBlock{}) {
 		t.Fatalf("ring counts %d bytes, want the estimate of 5 empty mini-blocks", h.bytes)
+	}
+}
+
+// A mini-block the node never received (a replica gave up waiting for it)
+// closes the stream's subscribers with the missing range: none skips it
+// without knowing.
+func TestHubGapClosesSubscribersWithTheRange(t *testing.T) {
+	e := newWSEnv(t, nil)
+	c := e.dial()
+	sub := c.subscribe("miniBlocks")
+	e.tick()
+	last := uint64(c.miniBlock(sub).Number)
+	e.hubCaughtUp()
+	e.srv.hub.publish(e.srv.hub.item(&chain.MiniBlock{Number: last + 3}))
+	_ = c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		var m wsMsg
+		err := c.ws.ReadJSON(&m)
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			want := fmt.Sprintf("did not receive mini_block_number %d to %d", last+1, last+2)
+			if ce.Code != websocket.CloseTryAgainLater || !strings.Contains(ce.Text, want) {
+				t.Fatalf("close %d %q, want 1013 saying %q", ce.Code, ce.Text, want)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("read: %v (want a close frame)", err)
+		}
+		if m.Params.Subscription != "" {
+			t.Fatalf("notification after the gap: %s", m.Params.Result)
+		}
 	}
 }

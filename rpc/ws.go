@@ -27,6 +27,7 @@ const (
 	closeIdle     = websocket.CloseGoingAway       // 1001: idle timeout, server stopping
 	closeTooSlow  = websocket.ClosePolicyViolation // 1008: send queue full
 	closeTooLarge = websocket.CloseMessageTooBig   // 1009
+	closeGap      = websocket.CloseTryAgainLater   // 1013: this node missed mini-blocks
 )
 
 // wsServer accepts websocket clients within the connection limits. Calls go
