@@ -102,6 +102,12 @@ func (p *Pool) Add(tx *types.Transaction) (common.Address, error) {
 // rejectGap a tx that would wait for a missing nonce is refused with a
 // *chain.NonceGapError instead of being queued.
 func (p *Pool) add(tx *types.Transaction, rejectGap bool) (common.Address, *types.Transaction, error) {
+	recoverSender(p.signer, tx)
+	return p.addRecovered(tx, rejectGap)
+}
+
+// addRecovered is add for a tx whose sender recoverSenders cached.
+func (p *Pool) addRecovered(tx *types.Transaction, rejectGap bool) (common.Address, *types.Transaction, error) {
 	from, stateNonce, err := p.validate(tx)
 	if err != nil {
 		return from, nil, err
@@ -113,7 +119,6 @@ func (p *Pool) add(tx *types.Transaction, rejectGap bool) (common.Address, *type
 // newest mini-block state, whose nonce for the sender it returns.
 func (p *Pool) validate(tx *types.Transaction) (common.Address, uint64, error) {
 	head := p.state.PendingHeader()
-	recoverSender(p.signer, tx)
 	from, err := chain.ValidateTx(p.config, p.signer, tx, head)
 	if err != nil {
 		return from, 0, err

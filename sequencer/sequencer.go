@@ -248,14 +248,47 @@ func (s *Sequencer) SendTransaction(tx *types.Transaction) error {
 	return s.submit(tx, false)
 }
 
-func (s *Sequencer) submit(tx *types.Transaction, rejectGap bool) error {
+// SendTransactions admits a batch in order, like SendTransaction each, with
+// the senders recovered in parallel first.
+func (s *Sequencer) SendTransactions(txs []*types.Transaction) []error {
+	errs := make([]error, len(txs))
+	if err := s.admitting(); err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	recoverSenders(s.pool.signer, txs)
+	for i, tx := range txs {
+		if errs[i] = s.admitting(); errs[i] == nil {
+			errs[i] = s.admit(tx, false)
+		}
+	}
+	return errs
+}
+
+// admitting is nil while the sequencer takes transactions.
+func (s *Sequencer) admitting() error {
 	if err := s.failure(); err != nil {
 		return err
 	}
 	if !s.leading.Load() {
 		return s.notLeader()
 	}
-	_, replaced, err := s.pool.add(tx, rejectGap)
+	return nil
+}
+
+func (s *Sequencer) submit(tx *types.Transaction, rejectGap bool) error {
+	if err := s.admitting(); err != nil {
+		return err
+	}
+	recoverSender(s.pool.signer, tx)
+	return s.admit(tx, rejectGap)
+}
+
+// admit pools tx, its sender recovered.
+func (s *Sequencer) admit(tx *types.Transaction, rejectGap bool) error {
+	_, replaced, err := s.pool.addRecovered(tx, rejectGap)
 	if err != nil {
 		return err
 	}

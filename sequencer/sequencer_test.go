@@ -362,3 +362,42 @@ func TestRecoverSenderConcurrently(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A batch is admitted as the same txs sent one by one would be: in order,
+// with the same errors, its senders recovered on the verifier goroutines.
+func TestSendTransactionsMatchesOneByOne(t *testing.T) {
+	batch, single := newEnv(t, ""), newEnv(t, "")
+	mk := func(e *env) types.Transactions {
+		return types.Transactions{
+			e.tx(0, 0, gwei, 10*gwei),
+			e.tx(1, 0, gwei, 10*gwei),
+			e.tx(0, 1, gwei, 10*gwei),
+			e.tx(0, 1, gwei, 10*gwei),   // already known
+			e.tx(0, 1, 2*gwei, 20*gwei), // replaces it
+			e.tx(2, 7, gwei, 10*gwei),   // queued behind a gap
+			e.tx(3, 0, gwei, 1),         // fee cap below the tip
+		}
+	}
+	text := func(err error) string {
+		if err == nil {
+			return ""
+		}
+		return err.Error()
+	}
+	errs := batch.seq.SendTransactions(mk(batch))
+	for i, tx := range mk(single) {
+		want := single.seq.SendTransaction(tx)
+		if text(errs[i]) != text(want) {
+			t.Errorf("tx %d: batch says %v, one by one %v", i, errs[i], want)
+		}
+	}
+	if errs[3] == nil || errs[6] == nil || errs[0] != nil || errs[4] != nil {
+		t.Fatalf("batch errors %v: want the duplicate and the bad fee cap refused, the rest pooled", errs)
+	}
+	txs := mk(batch)
+	for i, want := range []bool{true, true, false, false, true, true, false} {
+		if got := batch.seq.PooledTx(txs[i].Hash()) != nil; got != want {
+			t.Errorf("tx %d pooled %v, want %v", i, got, want)
+		}
+	}
+}
