@@ -45,6 +45,14 @@ type TxSubmitter interface {
 	SubmitAwait(tx *types.Transaction, rejectGap bool) (<-chan chain.TxOutcome, func(), error)
 }
 
+// BatchSubmitter is a TxSubmitter that admits many transactions at once, as
+// each would be by SendTransaction, in order (the sequencer recovers their
+// senders in parallel). Batches of eth_sendRawTransaction calls go to it
+// without the go-ethereum server's per-call dispatch.
+type BatchSubmitter interface {
+	SendTransactions(txs []*types.Transaction) []error
+}
+
 // Feeds streams what the head produces.
 type Feeds interface {
 	MiniBlocks(buffer int) *chain.Subscription[*chain.MiniBlock]

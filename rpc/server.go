@@ -139,6 +139,9 @@ type Server struct {
 	ws      *wsServer
 	done    chan struct{} // closed by Stop
 	haSends bool          // an HA sequencer: raw sends wait for their raft commit
+	// batchSends takes batches of raw sends when the node admits them
+	// itself (not forwarded, not HA).
+	batchSends BatchSubmitter
 
 	routes map[string]http.Handler // extra paths such as /metrics
 }
@@ -172,6 +175,9 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 	}
 	log = log.With().Str("component", "rpc").Logger()
 	s := &Server{cfg: cfg, log: log, rpc: srv, ready: ready, done: make(chan struct{}), haSends: b.HA != nil && b.Txs != nil}
+	if bs, ok := b.Txs.(BatchSubmitter); ok && b.Forward == nil && b.HA == nil {
+		s.batchSends = bs
+	}
 	if b.Chain != nil {
 		if err := srv.RegisterName("net", &NetAPI{chainID: b.Chain.ChainConfig().ChainID.Uint64()}); err != nil {
 			return nil, err
@@ -347,6 +353,15 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			if len(resps) > 0 {
 				_, _ = w.Write(joinResponses(resps, batch))
+			}
+			return
+		}
+	}
+	if s.batchSends != nil && bytes.Contains(body, []byte(`"eth_sendRawTransaction"`)) {
+		if resps, ok := s.answerRawBatch(body); ok {
+			w.Header().Set("Content-Type", "application/json")
+			if len(resps) > 0 {
+				_, _ = w.Write(joinResponses(resps, true))
 			}
 			return
 		}
