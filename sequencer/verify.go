@@ -7,16 +7,30 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 )
 
-// Sender recovery (≈40 µs of secp256k1 per tx) is the bulk of admission. It
-// runs on dedicated goroutines, one less than the Go processors: a burst of
-// sends never holds every processor the production loop needs to keep
-// mini-blocks on time. (Lowering their OS priority as well tightened the
-// interval tail under full load but delayed lone sends by up to 10 ms on a
-// busy machine; lone sends matter more.)
-var verifier struct {
+// Sender recovery (≈40–60 µs of secp256k1 per tx here) is the bulk of
+// admission. It runs on dedicated goroutines so that sends never hold every
+// processor the production loop needs to keep mini-blocks on time:
+//   - a lone send is recovered on one of GOMAXPROCS−1 goroutines at normal
+//     priority, at once;
+//   - a batch is split over GOMAXPROCS goroutines whose threads run at a
+//     lower OS priority (nice +5): a burst takes every CPU the loop and the
+//     lone sends leave, and no more.
+var verifier, bulkVerifier verifierPool
+
+type verifierPool struct {
 	once    sync.Once
 	workers int
 	jobs    chan verifyJob
+}
+
+func (p *verifierPool) start(workers int, lowPriority bool) {
+	p.once.Do(func() {
+		p.workers = max(1, workers)
+		p.jobs = make(chan verifyJob)
+		for i := 0; i < p.workers; i++ {
+			go verifyLoop(p.jobs, lowPriority)
+		}
+	})
 }
 
 // verifyJob is a run of txs for one verifier goroutine.
@@ -26,36 +40,40 @@ type verifyJob struct {
 	done   *sync.WaitGroup
 }
 
-func startVerifiers() {
-	verifier.once.Do(func() {
-		verifier.workers = max(1, runtime.GOMAXPROCS(0)-1)
-		verifier.jobs = make(chan verifyJob)
-		for i := 0; i < verifier.workers; i++ {
-			go verifyLoop(verifier.jobs)
-		}
-	})
-}
-
 // recoverSender recovers tx's sender on a verifier goroutine; types.Sender
 // caches it in tx, where validation finds it.
 func recoverSender(signer types.Signer, tx *types.Transaction) {
-	recoverSenders(signer, []*types.Transaction{tx})
+	verifier.start(runtime.GOMAXPROCS(0)-1, false)
+	verifier.recover(signer, []*types.Transaction{tx})
 }
 
-// recoverSenders recovers a batch's senders, split evenly over the verifier
-// goroutines: one hand-off per goroutine, not per tx.
+// recoverSenders recovers a batch's senders on the bulk verifiers, one
+// hand-off per goroutine, not per tx.
 func recoverSenders(signer types.Signer, txs []*types.Transaction) {
-	startVerifiers()
+	if len(txs) == 1 {
+		recoverSender(signer, txs[0])
+		return
+	}
+	bulkVerifier.start(runtime.GOMAXPROCS(0), true)
+	bulkVerifier.recover(signer, txs)
+}
+
+// recover splits txs evenly over the pool's goroutines and waits for them.
+func (p *verifierPool) recover(signer types.Signer, txs []*types.Transaction) {
 	var wg sync.WaitGroup
-	per := (len(txs) + verifier.workers - 1) / verifier.workers
+	per := (len(txs) + p.workers - 1) / p.workers
 	for i := 0; i < len(txs); i += per {
 		wg.Add(1)
-		verifier.jobs <- verifyJob{signer: signer, txs: txs[i:min(i+per, len(txs))], done: &wg}
+		p.jobs <- verifyJob{signer: signer, txs: txs[i:min(i+per, len(txs))], done: &wg}
 	}
 	wg.Wait()
 }
 
-func verifyLoop(jobs <-chan verifyJob) {
+func verifyLoop(jobs <-chan verifyJob, lowPriority bool) {
+	if lowPriority {
+		runtime.LockOSThread() // the thread keeps its priority
+		lowerThreadPriority()
+	}
 	for job := range jobs {
 		for _, tx := range job.txs {
 			_, _ = types.Sender(job.signer, tx)

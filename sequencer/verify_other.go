@@ -1,0 +1,5 @@
+//go:build !linux
+
+package sequencer
+
+func lowerThreadPriority() {}
