@@ -94,6 +94,10 @@ type View struct {
 	root      common.Hash  // the sealed head's state (its header's root but under fault injection)
 	base      state.Reader // the sealed root's reader, opened once per block
 	reader    state.Reader // overlay over base
+	// sealing is the previous block while it is written to the store: its
+	// txs keep their preconfirmed receipts until the store has them.
+	sealing    *chain.PendingBlock
+	sealingTxs int
 }
 
 // Reader reads the newest mini-block state.
@@ -128,20 +132,26 @@ type Sequencer struct {
 	intervalStart                time.Time
 	lastMini                     time.Time // when the newest mini-block was sealed
 
-	view      atomic.Pointer[View]
-	senders   []common.Address // of the open block's txs, in order
-	miniFeed  chain.Feed[*chain.MiniBlock]
-	blockFeed chain.Feed[*chain.BlockMessage]
-	headFeed  chain.Feed[*chain.Head]
-	txFeed    chain.Feed[*types.Transaction]
-	waitMu    sync.Mutex
-	waiters   map[common.Hash][]chan chain.TxOutcome
-	stepMu    sync.Mutex // serialises steps between the loop and tests
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	running   atomic.Bool
-	recovered types.Transactions
+	view    atomic.Pointer[View]
+	senders []common.Address // of the open block's txs, in order
+	// With pipelined persistence (a started, non-HA sequencer) a sealed
+	// block is written to the store while the next one executes.
+	pipelined  bool
+	persisting chan struct{}      // closed when the block in writing is stored; nil if none
+	sealingSB  *chain.SealedBlock // that block
+	persistErr atomic.Pointer[error]
+	miniFeed   chain.Feed[*chain.MiniBlock]
+	blockFeed  chain.Feed[*chain.BlockMessage]
+	headFeed   chain.Feed[*chain.Head]
+	txFeed     chain.Feed[*types.Transaction]
+	waitMu     sync.Mutex
+	waiters    map[common.Hash][]chan chain.TxOutcome
+	stepMu     sync.Mutex // serialises steps between the loop and tests
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	running    atomic.Bool
+	recovered  types.Transactions
 
 	// High availability (Config.HA): the raft group output is committed to
 	// before anyone sees it, whether this candidate leads, and how many
@@ -194,10 +204,16 @@ func New(cfg Config, store *storage.Store, clock Clock, log zerolog.Logger) (*Se
 	s.leading.Store(true)
 	next := store.CurrentHeader().Number.Uint64() + 1
 	// New records are appended after the recovered ones, so a second crash
-	// during recovery still finds every tx; sealing the block drops them.
-	txs, err := store.Journaled(next)
-	if err != nil {
-		return nil, err
+	// during recovery still finds every tx; sealing the block drops them. A
+	// crash while a sealed block was being written leaves the journal of the
+	// block after it too.
+	var txs types.Transactions
+	for n := next; n <= next+1; n++ {
+		more, err := store.Journaled(n)
+		if err != nil {
+			return nil, err
+		}
+		txs = append(txs, more...)
 	}
 	for _, tx := range txs {
 		if _, err := s.pool.Add(tx); err != nil {
@@ -381,6 +397,9 @@ func (s *Sequencer) Start(context.Context) error {
 		return errors.New("sequencer already started")
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.stepMu.Lock()
+	s.pipelined = !s.cfg.HA
+	s.stepMu.Unlock()
 	s.wg.Add(1)
 	go s.loop()
 	s.log.Info().Dur("miniblock_time", s.cfg.MiniBlockTime).Dur("block_time", s.cfg.BlockTime).Bool("eager", s.cfg.Eager).Msg("sequencer started")
@@ -433,6 +452,9 @@ func (s *Sequencer) untilDue() time.Duration {
 func (s *Sequencer) Step(tick bool) {
 	s.stepMu.Lock()
 	defer s.stepMu.Unlock()
+	if err := s.persistErr.Load(); err != nil && s.failed == nil {
+		s.halt(*err)
+	}
 	if s.failed != nil || !s.leading.Load() {
 		return
 	}
@@ -589,6 +611,7 @@ func (s *Sequencer) publishMiniBlock(txs types.Transactions, micros uint64) {
 		root:      old.root,
 		base:      old.base,
 		reader:    overlay.Reader(old.base),
+		sealing:   old.sealing, sealingTxs: old.sealingTxs,
 	})
 	s.unsealed, s.receipts, s.miniGas = s.unsealed[:0], s.receipts[:0], 0
 	if mb.Number < s.published {
@@ -641,14 +664,51 @@ func (s *Sequencer) sealBlock() error {
 			return s.stepDownLocked(fmt.Errorf("commit of block %d: %w", sb.Block.NumberU64(), err))
 		}
 	}
-	return s.persistSealed(sb)
+	if !s.pipelined {
+		return s.persistSealed(sb)
+	}
+	// The store writes the block (tens of ms for a full one) while the next
+	// block's mini-blocks go on; its state is in the trie database already.
+	if err := s.waitPersisted(); err != nil {
+		return err
+	}
+	if err := s.store.WriteSealedState(sb); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	s.persisting, s.sealingSB = done, sb
+	write := s.persistWork(sb, s.store.WriteSealedBlock)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(done)
+		if err := write(); err != nil {
+			s.persistErr.Store(&err)
+		}
+	}()
+	return nil
+}
+
+// waitPersisted waits for the block in writing, if any.
+func (s *Sequencer) waitPersisted() error {
+	if s.persisting != nil {
+		<-s.persisting
+		s.persisting, s.sealingSB = nil, nil
+	}
+	if err := s.persistErr.Load(); err != nil {
+		return *err
+	}
+	return nil
 }
 
 // persistSealed writes a sealed block and announces it.
 func (s *Sequencer) persistSealed(sb *chain.SealedBlock) error {
-	if err := s.store.WriteSealed(sb, s.miniCount); err != nil {
-		return err
-	}
+	return s.persistWork(sb, s.store.WriteSealed)()
+}
+
+// persistWork notes what the loop must know of sb and returns the write of
+// sb to the store and its announcement, which may run on another goroutine.
+func (s *Sequencer) persistWork(sb *chain.SealedBlock, write func(*chain.SealedBlock, uint64) error) func() error {
 	h := sb.Block.Header()
 	if h.Root != sb.Diff.Root {
 		if s.realRoots == nil {
@@ -658,20 +718,58 @@ func (s *Sequencer) persistSealed(sb *chain.SealedBlock) error {
 		s.log.Error().Uint64("block", h.Number.Uint64()).Stringer("header_root", h.Root).Stringer("real_root", sb.Diff.Root).
 			Msg("fault injection: sealed a block with a wrong state root")
 	}
-	s.log.Info().Uint64("block", h.Number.Uint64()).Stringer("hash", sb.Block.Hash()).Int("txs", len(sb.Block.Transactions())).
-		Uint64("gas", h.GasUsed).Uint64("miniblocks", s.miniIndex).Msg("sealed block")
-	s.headFeed.Send(&chain.Head{Header: h, MiniBlockCount: s.miniIndex, MiniBlockOffset: s.miniCount - s.miniIndex})
-	s.blockFeed.Send(&chain.BlockMessage{
-		Bundle:         &chain.BlockBundle{Block: sb.Block, Receipts: sb.Receipts, StateDiff: sb.Diff, Witness: sb.Witness},
-		MiniBlockCount: s.miniCount,
-		Senders:        s.senders,
-	})
-	return nil
+	miniCount, miniIndex, senders := s.miniCount, s.miniIndex, s.senders
+	return func() error {
+		if err := write(sb, miniCount); err != nil {
+			return err
+		}
+		s.log.Info().Uint64("block", h.Number.Uint64()).Stringer("hash", sb.Block.Hash()).Int("txs", len(sb.Block.Transactions())).
+			Uint64("gas", h.GasUsed).Uint64("miniblocks", miniIndex).Msg("sealed block")
+		s.headFeed.Send(&chain.Head{Header: h, MiniBlockCount: miniIndex, MiniBlockOffset: miniCount - miniIndex})
+		s.blockFeed.Send(&chain.BlockMessage{
+			Bundle:         &chain.BlockBundle{Block: sb.Block, Receipts: sb.Receipts, StateDiff: sb.Diff, Witness: sb.Witness},
+			MiniBlockCount: miniCount,
+			Senders:        senders,
+		})
+		return nil
+	}
 }
+
+// sealingHeaders is the store with the block in writing, for the next
+// block's execution (BLOCKHASH) before the store has it.
+type sealingHeaders struct {
+	*storage.Store
+	h *types.Header
+}
+
+func (c sealingHeaders) GetHeader(hash common.Hash, number uint64) *types.Header {
+	if number == c.h.Number.Uint64() && hash == c.h.Hash() {
+		return c.h
+	}
+	return c.Store.GetHeader(hash, number)
+}
+
+func (c sealingHeaders) GetHeaderByNumber(number uint64) *types.Header {
+	if number == c.h.Number.Uint64() {
+		return c.h
+	}
+	return c.Store.GetHeaderByNumber(number)
+}
+
+func (c sealingHeaders) CurrentHeader() *types.Header { return c.h }
 
 // openBlock starts the block after the stored head.
 func (s *Sequencer) openBlock(now time.Time) error {
 	parent := s.store.CurrentHeader()
+	var headers chain.HeaderReader = s.store
+	prev := s.view.Load()
+	var sealing *chain.PendingBlock
+	var sealingTxs int
+	if sb := s.sealingSB; sb != nil && sb.Block.NumberU64() > parent.Number.Uint64() {
+		parent = sb.Block.Header()
+		headers = sealingHeaders{Store: s.store, h: parent}
+		sealing, sealingTxs = prev.Pending, prev.TxCount
+	}
 	t := uint64(now.Unix())
 	if t <= parent.Time {
 		t = parent.Time + 1
@@ -684,9 +782,9 @@ func (s *Sequencer) openBlock(now time.Time) error {
 	var b *chain.BlockBuilder
 	var err error
 	if s.cfg.FaultyRootAt == 0 {
-		b, err = chain.NewBlockBuilder(s.config, s.store, s.store.StateDatabase(), parent, header)
+		b, err = chain.NewBlockBuilder(s.config, headers, s.store.StateDatabase(), parent, header)
 	} else {
-		b, err = chain.NewFaultyBlockBuilder(s.config, s.store, s.store.StateDatabase(), parent, root, header, header.Number.Uint64() == s.cfg.FaultyRootAt)
+		b, err = chain.NewFaultyBlockBuilder(s.config, headers, s.store.StateDatabase(), parent, root, header, header.Number.Uint64() == s.cfg.FaultyRootAt)
 	}
 	if err != nil {
 		return err
@@ -697,7 +795,7 @@ func (s *Sequencer) openBlock(now time.Time) error {
 	}
 	s.builder, s.opened, s.miniIndex, s.senders = b, now, 0, nil
 	pb := chain.NewPendingBlock(types.CopyHeader(header))
-	s.view.Store(&View{Sealed: parent, Pending: pb, MiniBlock: s.miniCount, root: root, base: base, reader: base})
+	s.view.Store(&View{Sealed: parent, Pending: pb, MiniBlock: s.miniCount, root: root, base: base, reader: base, sealing: sealing, sealingTxs: sealingTxs})
 	s.pool.NewBlock()
 	return nil
 }
@@ -725,7 +823,13 @@ func (s *Sequencer) PendingBlock() (*types.Header, types.Transactions, []*types.
 // PendingTx returns a preconfirmed tx with its receipt, block number and index.
 func (s *Sequencer) PendingTx(hash common.Hash) (*types.Transaction, *types.Receipt, uint64, uint64, bool) {
 	v := s.view.Load()
-	return v.Pending.Lookup(hash, v.TxCount)
+	if tx, rc, n, i, ok := v.Pending.Lookup(hash, v.TxCount); ok || v.sealing == nil {
+		return tx, rc, n, i, ok
+	}
+	if v.sealing.Header.Number.Uint64() <= s.store.CurrentHeader().Number.Uint64() {
+		return nil, nil, 0, 0, false // stored: the store answers
+	}
+	return v.sealing.Lookup(hash, v.sealingTxs)
 }
 
 // PendingNonce is the nonce a new tx of addr should use.

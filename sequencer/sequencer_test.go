@@ -401,3 +401,74 @@ func TestSendTransactionsMatchesOneByOne(t *testing.T) {
 		}
 	}
 }
+
+// With pipelined persistence a sealed block is written to the store while
+// the next one executes: its txs answer as preconfirmed until the store has
+// them, and the next block builds on it.
+func TestPipelinedSealKeepsTxsVisible(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	e.seq.pipelined = true
+	first, second := e.tx(0, 0, gwei, 10*gwei), e.tx(0, 1, gwei, 10*gwei)
+	found := func(tx *types.Transaction) bool {
+		if got, _, _, _ := e.store.Transaction(tx.Hash()); got != nil {
+			return true
+		}
+		_, _, _, _, ok := e.seq.PendingTx(tx.Hash())
+		return ok
+	}
+	if err := e.seq.SendTransaction(first); err != nil {
+		t.Fatal(err)
+	}
+	for e.seq.View().Pending.Header.Number.Uint64() == 1 {
+		e.tick()
+		if !found(first) {
+			t.Fatal("the first tx is neither preconfirmed nor stored")
+		}
+	}
+	if err := e.seq.SendTransaction(second); err != nil { // executes on block 1, stored or not
+		t.Fatal(err)
+	}
+	e.tick()
+	if !found(first) || !found(second) {
+		t.Fatalf("after block 1 sealed: first found %v, second %v", found(first), found(second))
+	}
+	for e.seq.View().Pending.Header.Number.Uint64() == 2 {
+		e.tick()
+	}
+	e.seq.stepMu.Lock()
+	err := e.seq.waitPersisted()
+	e.seq.stepMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b1, b2 := e.store.BlockByNumber(1), e.store.BlockByNumber(2)
+	if b1 == nil || b2 == nil || b2.ParentHash() != b1.Hash() || len(b1.Transactions()) != 1 || len(b2.Transactions()) != 1 {
+		t.Fatalf("blocks 1 %v and 2 %v: want one tx each, 2 on top of 1", b1, b2)
+	}
+	if tx, _, n, _ := e.store.Transaction(second.Hash()); tx == nil || n != 2 {
+		t.Fatalf("second tx stored in block %d (%v), want 2", n, tx)
+	}
+}
+
+// A process killed while a sealed block was being written leaves the
+// journals of that block and of the next: both are re-executed.
+func TestJournalRecoversTheBlockAfterASealInWriting(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	a, b := e.tx(0, 0, gwei, 10*gwei), e.tx(0, 1, gwei, 10*gwei)
+	if err := e.store.JournalMiniBlock(1, types.Transactions{a}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.JournalMiniBlock(2, types.Transactions{b}); err != nil {
+		t.Fatal(err)
+	}
+	e.store.Close()
+	e2 := newEnv(t, dir)
+	for i := 0; i < 100; i++ {
+		e2.tick()
+	}
+	block := e2.store.BlockByNumber(1)
+	if block == nil || len(block.Transactions()) != 2 || block.Transactions()[1].Hash() != b.Hash() {
+		t.Fatalf("block 1 after recovery: %v, want both journaled txs in order", block)
+	}
+}

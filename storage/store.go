@@ -314,21 +314,47 @@ func (s *Store) BlockMessage(number uint64) (*chain.BlockMessage, error) {
 // head and clears the block's mini-block journal, in one atomic batch.
 // miniCount is the number of mini-blocks in the chain up to this block.
 func (s *Store) WriteSealed(sb *chain.SealedBlock, miniCount uint64) error {
-	block := sb.Block
 	batch := s.kv.NewBatch()
 	release := s.db.capture(batch)
 	// The state update's nodes are in the triedb's dirty cache since Seal;
-	// Commit flushes them, and capture routes the flush into the batch. The
-	// update's root is the header's but under fault injection.
-	root := block.Root()
+	// Commit flushes them, and capture routes the flush into the batch.
+	err := s.commitState(sb)
+	release()
+	if err != nil {
+		return err
+	}
+	return s.writeBlock(batch, sb, miniCount)
+}
+
+// WriteSealedState writes a sealed block's state on its own, straight to
+// disk. The sequencer's pipelined seal calls it on its loop, then
+// WriteSealedBlock on another goroutine while the next block executes on
+// that state: state first, so a crash in between leaves no block without
+// its state.
+func (s *Store) WriteSealedState(sb *chain.SealedBlock) error { return s.commitState(sb) }
+
+// WriteSealedBlock writes a block whose state WriteSealedState wrote.
+func (s *Store) WriteSealedBlock(sb *chain.SealedBlock, miniCount uint64) error {
+	return s.writeBlock(s.kv.NewBatch(), sb, miniCount)
+}
+
+// commitState flushes the state update's nodes, dirty in the triedb since
+// Seal; the update's root is the header's but under fault injection.
+func (s *Store) commitState(sb *chain.SealedBlock) error {
+	root := sb.Block.Root()
 	if sb.Update != nil {
 		root = sb.Update.Root
 	}
-	err := s.triedb.Commit(root, false)
-	release()
-	if err != nil {
-		return fmt.Errorf("commit state of block %d: %w", block.NumberU64(), err)
+	if err := s.triedb.Commit(root, false); err != nil {
+		return fmt.Errorf("commit state of block %d: %w", sb.Block.NumberU64(), err)
 	}
+	return nil
+}
+
+// writeBlock adds the block, its receipts, lookups and bundle to batch and
+// writes it durably as the new head.
+func (s *Store) writeBlock(batch ethdb.Batch, sb *chain.SealedBlock, miniCount uint64) error {
+	block := sb.Block
 	rec, err := rlp.EncodeToBytes(&bundleRecord{Diff: sb.Diff, Witness: sb.Witness, MiniCount: miniCount})
 	if err != nil {
 		return fmt.Errorf("encode bundle %d: %w", block.NumberU64(), err)
