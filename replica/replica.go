@@ -247,13 +247,13 @@ func (r *Replica) handle(ctx context.Context, ev event) {
 			r.refuse(fmt.Sprintf("malformed block message: %v", err))
 			return
 		}
-		r.onBlock(m, ev.data, ev.fetched)
+		r.onBlock(m, ev.data)
 	}
 }
 
 func (r *Replica) head() uint64 { return r.view.Load().sealed.Number.Uint64() }
 
-func (r *Replica) onBlock(m *chain.BlockMessage, data []byte, fetched bool) {
+func (r *Replica) onBlock(m *chain.BlockMessage, data []byte) {
 	v := r.view.Load()
 	num, head := m.Bundle.Block.NumberU64(), v.sealed.Number.Uint64()
 	switch {
@@ -271,14 +271,25 @@ func (r *Replica) onBlock(m *chain.BlockMessage, data []byte, fetched bool) {
 	}
 	// The open block sealed before the replica saw all its mini-blocks
 	// (gossip topics do not keep their order): hold it until they come, so
-	// that subscribers get every mini-block. A block fetched to catch up is
-	// applied at once unless the replica was following it live.
-	if r.nextMini < m.MiniBlockCount && (!fetched || v.miniIndex > 0) {
+	// that subscribers get every mini-block. Only a block the replica was
+	// following live is held: one it saw no mini-block of (catching up,
+	// deriving from DA) is applied at once.
+	if r.nextMini < m.MiniBlockCount && (v.miniIndex > 0 || r.minisOf(num)) {
 		r.held = &heldBlock{msg: m, sb: sb, data: data, since: r.cfg.Clock()}
 		return
 	}
 	r.seal(m, sb, data)
 	r.drainMinis()
+}
+
+// minisOf reports whether a mini-block of block num is buffered.
+func (r *Replica) minisOf(num uint64) bool {
+	for _, mb := range r.minis {
+		if mb.BlockNumber == num {
+			return true
+		}
+	}
+	return false
 }
 
 // seal stores the next block, verified, then applies the later blocks that
