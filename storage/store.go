@@ -23,6 +23,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/ethereum/go-ethereum/triedb"
+	"github.com/ethereum/go-ethereum/triedb/hashdb"
 
 	"github.com/meganode/meganode/chain"
 )
@@ -40,6 +41,10 @@ type Config struct {
 	Dir     string // data directory; empty keeps everything in memory
 	CacheMB int    // pebble cache, default 256
 	Handles int    // open file handles, default 256
+	// TrieCacheMB caches clean trie nodes read from or flushed to disk
+	// (off the Go heap), default 512: a transfer to a cold account then
+	// reads its trie path from memory, not from pebble. Unused in memory.
+	TrieCacheMB int
 	// NoSync skips the fsync after each sealed block: for followers
 	// (replicas, full nodes), whose blocks can be fetched again. A killed
 	// process still loses nothing (the writes are in the OS); a power cut
@@ -78,6 +83,10 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 	if cfg.Handles == 0 {
 		cfg.Handles = 256
 	}
+	if cfg.TrieCacheMB == 0 {
+		cfg.TrieCacheMB = 512
+	}
+	tcfg := triedb.HashDefaults
 	var kv ethdb.Database
 	if cfg.Dir == "" {
 		kv = rawdb.NewMemoryDatabase()
@@ -87,6 +96,7 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 			return nil, fmt.Errorf("open pebble at %s: %w", cfg.Dir, err)
 		}
 		kv = rawdb.NewDatabase(pdb)
+		tcfg = &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: cfg.TrieCacheMB << 20}}
 	}
 	s := &Store{log: log.With().Str("component", "storage").Logger(), kv: kv, db: &deferredDB{Database: kv}, blocks: newBlockCache(), noSync: cfg.NoSync}
 	if cfg.Dir != "" {
@@ -96,7 +106,7 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 			return nil, fmt.Errorf("journal directory: %w", err)
 		}
 	}
-	s.triedb = triedb.NewDatabase(s.db, triedb.HashDefaults)
+	s.triedb = triedb.NewDatabase(s.db, tcfg)
 	s.state = state.NewDatabase(s.triedb, state.NewCodeDB(s.db))
 	if err := s.init(genesis); err != nil {
 		kv.Close()
