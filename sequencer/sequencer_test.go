@@ -335,11 +335,42 @@ func TestLoadDoesNotStretchMiniBlocks(t *testing.T) {
 		if got := time.UnixMicro(int64(mb.TimestampMicros)).Sub(sealed); got > 11*time.Millisecond {
 			t.Fatalf("mini-block sealed %v after the previous one, want about 10ms", got)
 		}
-		if len(mb.Txs) == 0 || len(mb.Txs) == n {
+		// 7 ms at the step's start, then one more per tx: the tx that
+		// would start at 10 ms is not executed.
+		if len(mb.Txs) == 0 || len(mb.Txs) > 3 {
 			t.Fatalf("mini-block holds %d of %d txs: the load was not cut when it was due", len(mb.Txs), n)
 		}
 	default:
 		t.Fatal("no mini-block sealed when it was due")
+	}
+}
+
+// A step that starts after the mini-block was due (the loop waited for a
+// CPU) seals almost at once instead of executing the backlog first.
+func TestLateStepSealsAtOnce(t *testing.T) {
+	e := newEnv(t, "")
+	e.tick()
+	sealed := e.clock.now
+	sub := e.seq.MiniBlocks(100)
+	defer sub.Unsubscribe()
+	for i := 0; i < 100; i++ {
+		if err := e.seq.SendTransaction(e.tx(i%10, uint64(i/10), gwei, 10*gwei)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.clock.advance(15 * time.Millisecond)
+	e.clock.step = 100 * time.Microsecond
+	e.seq.Step(false)
+	select {
+	case mb := <-sub.C():
+		if got := time.UnixMicro(int64(mb.TimestampMicros)).Sub(sealed); got > 16*time.Millisecond {
+			t.Fatalf("late mini-block sealed %v after the previous one, want within 1 ms of the late start", got)
+		}
+		if len(mb.Txs) == 0 || len(mb.Txs) > 6 {
+			t.Fatalf("late mini-block holds %d txs, want the few that fit in half a millisecond", len(mb.Txs))
+		}
+	default:
+		t.Fatal("no mini-block sealed by a late step")
 	}
 }
 
