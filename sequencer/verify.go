@@ -10,11 +10,11 @@ import (
 // Sender recovery (≈40–60 µs of secp256k1 per tx here) is the bulk of
 // admission. It runs on dedicated goroutines so that sends never hold every
 // processor the production loop needs to keep mini-blocks on time:
-//   - a lone send is recovered on one of GOMAXPROCS−1 goroutines at normal
+//   - a lone send is recovered on one of cpus()−1 goroutines at normal
 //     priority, at once;
-//   - a batch is split over GOMAXPROCS goroutines whose threads run at a
-//     lower OS priority (nice +5): a burst takes every CPU the loop and the
-//     lone sends leave, and no more.
+//   - a batch is split over cpus() goroutines whose threads run at a lower
+//     OS priority (nice +5): a burst takes every CPU the loop and the lone
+//     sends leave, and no more.
 var verifier, bulkVerifier verifierPool
 
 type verifierPool struct {
@@ -33,6 +33,12 @@ func (p *verifierPool) start(workers int, lowPriority bool) {
 	})
 }
 
+// cpus is how many CPUs recovery may use: Go's processors, but no more than
+// the machine's CPUs (a sequencing process runs more processors than CPUs).
+func cpus() int {
+	return min(runtime.GOMAXPROCS(0), runtime.NumCPU())
+}
+
 // verifyJob is a run of txs for one verifier goroutine.
 type verifyJob struct {
 	signer types.Signer
@@ -43,7 +49,7 @@ type verifyJob struct {
 // recoverSender recovers tx's sender on a verifier goroutine; types.Sender
 // caches it in tx, where validation finds it.
 func recoverSender(signer types.Signer, tx *types.Transaction) {
-	verifier.start(runtime.GOMAXPROCS(0)-1, false)
+	verifier.start(cpus()-1, false)
 	verifier.recover(signer, []*types.Transaction{tx})
 }
 
@@ -54,7 +60,7 @@ func recoverSenders(signer types.Signer, txs []*types.Transaction) {
 		recoverSender(signer, txs[0])
 		return
 	}
-	bulkVerifier.start(runtime.GOMAXPROCS(0), true)
+	bulkVerifier.start(cpus(), true)
 	bulkVerifier.recover(signer, txs)
 }
 

@@ -229,7 +229,7 @@ func runDevnet(c *cli.Context) error {
 	if err := startPprof(c, log); err != nil {
 		return err
 	}
-	sequencerGC(log)
+	sequencerRuntime(log)
 	d, err := node.NewDevnet(cfg, log)
 	if err != nil {
 		return err
