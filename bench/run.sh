@@ -104,7 +104,8 @@ geth_dev geth-dev0 0; run_target geth-dev0 "http://127.0.0.1:$P" "$LATENCY" "$CO
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 
 # How cost grows with the state: the devnet (on disk) with 1k, 100k and 1M
-# more funded accounts, the ETH load paying them at random.
+# more funded accounts, the ETH load paying them at random, then the plain
+# ETH load (one sink) on the same node.
 for n in ${BENCH_STATE_ACCOUNTS:-1000 100000 1000000}; do
   P=$(free_port)
   start=$(date +%s)
@@ -112,6 +113,7 @@ for n in ${BENCH_STATE_ACCOUNTS:-1000 100000 1000000}; do
   wait_rpc "http://127.0.0.1:$P" 3000
   echo "$(( $(date +%s) - start ))" >"$OUT/state-$n.startup"
   run_target "state-$n" "http://127.0.0.1:$P" 0 "$CONNS" "--recipients $n"
+  run_target "state-$n-sink" "http://127.0.0.1:$P" 0 "$CONNS"
   grep -E 'VmRSS|VmHWM' "/proc/${PIDS[-1]}/status" | awk '{print $1, $2}' >"$OUT/state-$n.mem"
   kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 done
@@ -203,18 +205,21 @@ for n in ["geth-dev1", "geth-dev0"]:
         print(f"\n{n}: `eth_sendRawTransactionSync` under load: {r[n]['SyncError']}.")
 print("\n## How cost grows with the state\n")
 print(f"`meganode devnet --roles sequencer --datadir D --state-accounts N` (N more accounts with 1 ETH each at genesis, pebble on "
-      f"disk) and `meganode bench --txs {txs} --recipients N`: the ETH load pays accounts spread over the whole state, so every "
-      "block reads and rehashes paths all over the account trie. RSS: VmRSS after the load and the process's peak (VmHWM).\n")
-print("| accounts in state | startup | included tx/s | vs 1k | RSS after load | peak RSS |")
-print("|---:|---:|---:|---:|---:|---:|")
+      f"disk), then on that node `meganode bench --txs {txs} --recipients N` (*cold recipients*: the ETH load pays accounts spread "
+      "over the whole state, so every transfer reads and rehashes its own path of the account trie) and the plain ETH load "
+      f"`meganode bench --txs {txs}` (*one sink*: {senders} senders pay one account, in a trie as deep as the state makes it). "
+      "RSS: VmRSS after both loads and the process's peak (VmHWM).\n")
+print("| accounts in state | startup | cold recipients tx/s | vs 1k | one sink tx/s | vs 1k | RSS after load | peak RSS |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|")
 states = [n for n in os.environ.get("BENCH_STATE_ACCOUNTS", "1000 100000 1000000").split()]
-s1 = None
+s1 = k1 = None
 for n in states:
     v = json.load(open(f"{out}/state-{n}.json"))
+    k = json.load(open(f"{out}/state-{n}-sink.json"))
     mem = {l.split()[0].rstrip(":"): int(l.split()[1]) for l in open(f"{out}/state-{n}.mem")}
-    s1 = s1 or v["IncludedTPS"]
+    s1, k1 = s1 or v["IncludedTPS"], k1 or k["IncludedTPS"]
     print(f"| {int(n):,} | {open(f'{out}/state-{n}.startup').read().strip()} s | {v['IncludedTPS']:.0f} | {v['IncludedTPS']/s1:.2f}× | "
-          f"{mem.get('VmRSS', 0)/1024:.0f} MiB | {mem.get('VmHWM', 0)/1024:.0f} MiB |")
+          f"{k['IncludedTPS']:.0f} | {k['IncludedTPS']/k1:.2f}× | {mem.get('VmRSS', 0)/1024:.0f} MiB | {mem.get('VmHWM', 0)/1024:.0f} MiB |")
 print("\nWhere the sequencer's time goes under this load: [docs/performance.md](performance.md).")
 e = {n: json.load(open(f"{out}/{n}.json")) for n in ["meganode-erc20", "anvil-blocktime1-erc20"]}
 eb = e["anvil-blocktime1-erc20"]["IncludedTPS"]
