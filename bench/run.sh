@@ -46,15 +46,21 @@ realtime() { # name url flags...
   "$BIN" bench realtime --rpc "$url" "$@" --json "$OUT/$name-rt.json" >/dev/null
 }
 
+# Every measurement starts on a fresh node, as anvil and geth do: the
+# throughput runs first, the realtime one (a thousand subscribers) on its
+# own devnet after them.
 P=$(free_port); "$BIN" devnet --roles sequencer --http.port "$P" --log.level warn --log.format json >"$OUT/meganode.log" 2>&1 & PIDS+=($!)
 wait_rpc "http://127.0.0.1:$P"
-realtime meganode "http://127.0.0.1:$P" --sync "$SYNC" --subscribers "$SUBS" --duration 10s
 run_target meganode "http://127.0.0.1:$P"
 run_target meganode-erc20 "http://127.0.0.1:$P" "$LATENCY" "$CONNS" --erc20
 # The same loads again, observed: a websocket subscriber records every
 # mini-block interval and one more sender times eth_sendRawTransactionSync.
 run_target meganode-observed "http://127.0.0.1:$P" 0 "$CONNS" "--ws auto --sync-probe"
 run_target meganode-erc20-observed "http://127.0.0.1:$P" 0 "$CONNS" "--erc20 --ws auto --sync-probe"
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+
+P=$(free_port); "$BIN" devnet --roles sequencer --http.port "$P" --log.level warn --log.format json >"$OUT/realtime.log" 2>&1 & PIDS+=($!)
+wait_rpc "http://127.0.0.1:$P"; realtime meganode "http://127.0.0.1:$P" --sync "$SYNC" --subscribers "$SUBS" --duration 10s
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 
 P=$(free_port); "$BIN" devnet --roles sequencer --http.port "$P" --miniblock-eager=false --log.level warn --log.format json >"$OUT/periodic.log" 2>&1 & PIDS+=($!)
