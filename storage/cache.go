@@ -9,10 +9,15 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 )
 
-// blockCacheSize is how many recent blocks stay decoded in memory. A block
-// can hold tens of thousands of txs: without the cache every receipt lookup
-// would decode and derive the whole block again.
-const blockCacheSize = 64
+// Recent blocks stay decoded in memory, at most blockCacheSize of them and
+// at most blockCacheTxs txs in all (about 1 KB of heap each with receipt and
+// index): a block can hold tens of thousands of txs, and without the cache
+// every receipt lookup would decode and derive the whole block again. The
+// newest block always stays.
+const (
+	blockCacheSize = 64
+	blockCacheTxs  = 100_000
+)
 
 // cachedBlock is a decoded block with its derived receipts and a tx index.
 // Entries are shared by readers and never modified after they are built.
@@ -57,6 +62,38 @@ func (s *Store) receiptsOf(c *cachedBlock) types.Receipts {
 	return c.receipts
 }
 
-func newBlockCache() *lru.Cache[common.Hash, *cachedBlock] {
-	return lru.NewCache[common.Hash, *cachedBlock](blockCacheSize)
+// blockCache is an LRU of decoded blocks bounded by blocks and by txs.
+type blockCache struct {
+	mu     sync.Mutex
+	lru    lru.BasicLRU[common.Hash, *cachedBlock]
+	txs    int
+	maxTxs int
+}
+
+func newBlockCache(maxBlocks, maxTxs int) *blockCache {
+	return &blockCache{lru: lru.NewBasicLRU[common.Hash, *cachedBlock](maxBlocks), maxTxs: maxTxs}
+}
+
+// Get returns a cached block and marks it recently used.
+func (c *blockCache) Get(hash common.Hash) (*cachedBlock, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Get(hash)
+}
+
+// Add caches a block, evicting the least recently used ones over the bounds.
+func (c *blockCache) Add(hash common.Hash, b *cachedBlock) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.lru.Peek(hash); ok {
+		c.txs -= len(old.index)
+	}
+	if _, ev, evicted := c.lru.Add3(hash, b); evicted {
+		c.txs -= len(ev.index)
+	}
+	c.txs += len(b.index)
+	for c.txs > c.maxTxs && c.lru.Len() > 1 {
+		_, ev, _ := c.lru.RemoveOldest()
+		c.txs -= len(ev.index)
+	}
 }

@@ -8,12 +8,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 
 	"github.com/rs/zerolog"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/lru"
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/core/state"
@@ -30,6 +30,10 @@ import (
 
 // ErrGenesisMismatch means the data directory holds a different chain.
 var ErrGenesisMismatch = errors.New("data directory holds a different chain")
+
+// largeAlloc is the genesis size (accounts) above which the memory used to
+// build it is handed back to the OS at once.
+const largeAlloc = 100_000
 
 var (
 	bundlePrefix = []byte("mg-bundle-") // + number → RLP(bundleRecord)
@@ -64,7 +68,7 @@ type Store struct {
 	mu      sync.RWMutex // guards head; writers hold it across the seal batch
 	head    *types.Header
 	genesis *types.Block
-	blocks  *lru.Cache[common.Hash, *cachedBlock]
+	blocks  *blockCache
 
 	noSync     bool
 	journalDir string // mini-block journal files, one per unsealed block; empty in memory
@@ -98,7 +102,7 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 		kv = rawdb.NewDatabase(pdb)
 		tcfg = &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: cfg.TrieCacheMB << 20}}
 	}
-	s := &Store{log: log.With().Str("component", "storage").Logger(), kv: kv, db: &deferredDB{Database: kv}, blocks: newBlockCache(), noSync: cfg.NoSync}
+	s := &Store{log: log.With().Str("component", "storage").Logger(), kv: kv, db: &deferredDB{Database: kv}, blocks: newBlockCache(blockCacheSize, blockCacheTxs), noSync: cfg.NoSync}
 	if cfg.Dir != "" {
 		s.journalDir = filepath.Join(cfg.Dir, "journal")
 		if err := os.MkdirAll(s.journalDir, 0o755); err != nil {
@@ -128,7 +132,6 @@ func (s *Store) init(genesis *core.Genesis) error {
 		s.genesis = rawdb.ReadBlock(s.kv, stored, 0)
 		return s.loadHead()
 	}
-	want := genesis.ToBlock()
 	if stored == (common.Hash{}) {
 		block, err := genesis.Commit(s.kv, s.triedb, nil)
 		if err != nil {
@@ -138,7 +141,18 @@ func (s *Store) init(genesis *core.Genesis) error {
 			return fmt.Errorf("commit genesis state: %w", err)
 		}
 		s.log.Info().Stringer("hash", block.Hash()).Msg("wrote genesis")
-	} else if stored != want.Hash() {
+		if len(genesis.Alloc) > largeAlloc {
+			// Building it took gigabytes the process would otherwise keep.
+			debug.FreeOSMemory()
+		}
+		s.genesis = block
+		s.config = genesis.Config
+		return s.loadHead()
+	}
+	// Hashing a large alloc again takes as long as committing it: only a
+	// store that already holds a chain is checked against it.
+	want := genesis.ToBlock()
+	if stored != want.Hash() {
 		return fmt.Errorf("%w: genesis %s, configured %s (accounts or gas limit changed?)", ErrGenesisMismatch, stored, want.Hash())
 	} else if cfg := rawdb.ReadChainConfig(s.kv, stored); cfg == nil || cfg.ChainID.Cmp(genesis.Config.ChainID) != 0 {
 		// The chain id is not part of the genesis hash.
