@@ -11,6 +11,7 @@ import (
 	"github.com/holiman/uint256"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/bitutil"
 	"github.com/ethereum/go-ethereum/consensus"
 	"github.com/ethereum/go-ethereum/consensus/beacon"
 	"github.com/ethereum/go-ethereum/consensus/ethash"
@@ -87,6 +88,19 @@ type SealedBlock struct {
 	Update   *state.StateUpdate // authoritative diff; Update.Nodes hold the trie nodes to persist
 	Diff     *StateDiff
 	Witness  []byte
+
+	finish func() error // set by SealState until Finish runs
+}
+
+// Finish completes a block from SealState: the block hash in receipts and
+// logs, the state diff and the encoded witness. It does nothing after Seal.
+func (sb *SealedBlock) Finish() error {
+	if sb.finish == nil {
+		return nil
+	}
+	f := sb.finish
+	sb.finish = nil
+	return f()
 }
 
 // BlockBuilder executes transactions one at a time on top of a parent block,
@@ -108,6 +122,7 @@ type BlockBuilder struct {
 	// The transaction and receipt roots are hashed as txs apply, so sealing
 	// does not hash the whole block's lists at once.
 	txRoot, receiptRoot *types.ListHashStream
+	bloom               types.Bloom // of the receipts so far
 	sealed              bool
 	faulty              bool // seal a wrong state root (fault injection)
 }
@@ -208,6 +223,7 @@ func (b *BlockBuilder) ApplyTx(tx *types.Transaction) (*types.Receipt, error) {
 	b.logs = append(b.logs, receipt.Logs...)
 	b.txRoot.Update(b.txs)
 	b.receiptRoot.Update(b.receipts)
+	bitutil.ORBytes(b.bloom[:], b.bloom[:], receipt.Bloom[:])
 	return receipt, nil
 }
 
@@ -245,6 +261,18 @@ func (b *BlockBuilder) TakeChanges() []AccountChange {
 // is computed but its trie nodes are handed to the state database's dirty
 // cache only; the caller persists them with the block.
 func (b *BlockBuilder) Seal() (*SealedBlock, error) {
+	sb, err := b.SealState()
+	if err != nil {
+		return nil, err
+	}
+	return sb, sb.Finish()
+}
+
+// SealState is the part of Seal the next block waits for: the block with
+// its hash and the state update. SealedBlock.Finish does the rest and may
+// run on another goroutine; until it returns, the receipts lack the block
+// hash and Diff and Witness are unset.
+func (b *BlockBuilder) SealState() (*SealedBlock, error) {
 	if b.sealed {
 		return nil, errors.New("block already sealed")
 	}
@@ -280,26 +308,25 @@ func (b *BlockBuilder) Seal() (*SealedBlock, error) {
 		fh.Root = crypto.Keccak256Hash([]byte("meganode fault injection"), root[:])
 		block = types.NewBlockWithHeader(fh).WithBody(*block.Body())
 	}
-	hash := block.Hash()
-	for _, r := range b.receipts {
-		r.BlockHash = hash
-		for _, l := range r.Logs {
-			l.BlockHash = hash
+	sb := &SealedBlock{Block: block, Receipts: b.receipts, Update: update}
+	sb.finish = func() error {
+		hash := block.Hash()
+		for _, r := range sb.Receipts {
+			r.BlockHash = hash
+			for _, l := range r.Logs {
+				l.BlockHash = hash
+			}
 		}
-	}
-	var wbuf bytes.Buffer
-	if witness != nil {
-		if err := witness.EncodeRLP(&wbuf); err != nil {
-			return nil, fmt.Errorf("encode witness of block %d: %w", h.Number, err)
+		var wbuf bytes.Buffer
+		if witness != nil {
+			if err := witness.EncodeRLP(&wbuf); err != nil {
+				return fmt.Errorf("encode witness of block %d: %w", block.NumberU64(), err)
+			}
 		}
+		sb.Diff, sb.Witness = DiffFromUpdate(update), wbuf.Bytes()
+		return nil
 	}
-	return &SealedBlock{
-		Block:    block,
-		Receipts: b.receipts,
-		Update:   update,
-		Diff:     DiffFromUpdate(update),
-		Witness:  wbuf.Bytes(),
-	}, nil
+	return sb, nil
 }
 
 // assemble is core.AssembleBlock with the transaction and receipt roots the
@@ -313,7 +340,7 @@ func (b *BlockBuilder) assemble(h *types.Header, body *types.Body) *types.Block 
 	h.TxHash, h.ReceiptHash = types.EmptyTxsHash, types.EmptyReceiptsHash
 	if len(b.txs) > 0 {
 		h.TxHash, h.ReceiptHash = b.txRoot.Hash(), b.receiptRoot.Hash()
-		h.Bloom = types.MergeBloom(b.receipts)
+		h.Bloom = b.bloom
 	}
 	h.UncleHash, h.WithdrawalsHash = types.EmptyUncleHash, &types.EmptyWithdrawalsHash
 	return types.NewBlockWithHeader(h).WithBody(*body)
