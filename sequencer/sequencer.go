@@ -654,7 +654,9 @@ func (s *Sequencer) sealBlock() error {
 	if len(s.unsealed) > 0 {
 		return errors.New("sealing a block with unpublished txs")
 	}
-	sb, err := s.builder.Seal()
+	// The next block waits for the block's hash and state only: the rest of
+	// the seal (witness encoding, state diff) is done with the write.
+	sb, err := s.builder.SealState()
 	if err != nil {
 		return err
 	}
@@ -668,6 +670,9 @@ func (s *Sequencer) sealBlock() error {
 		}
 	}
 	if !s.pipelined {
+		if err := sb.Finish(); err != nil {
+			return err
+		}
 		return s.persistSealed(sb)
 	}
 	// The store writes the block (tens of ms for a full one) while the next
@@ -685,7 +690,11 @@ func (s *Sequencer) sealBlock() error {
 	go func() {
 		defer s.wg.Done()
 		defer close(done)
-		if err := write(); err != nil {
+		err := sb.Finish()
+		if err == nil {
+			err = write()
+		}
+		if err != nil {
 			s.persistErr.Store(&err)
 		}
 	}()
@@ -713,12 +722,12 @@ func (s *Sequencer) persistSealed(sb *chain.SealedBlock) error {
 // sb to the store and its announcement, which may run on another goroutine.
 func (s *Sequencer) persistWork(sb *chain.SealedBlock, write func(*chain.SealedBlock, uint64) error) func() error {
 	h := sb.Block.Header()
-	if h.Root != sb.Diff.Root {
+	if h.Root != sb.Update.Root {
 		if s.realRoots == nil {
 			s.realRoots = make(map[common.Hash]common.Hash)
 		}
-		s.realRoots[sb.Block.Hash()] = sb.Diff.Root
-		s.log.Error().Uint64("block", h.Number.Uint64()).Stringer("header_root", h.Root).Stringer("real_root", sb.Diff.Root).
+		s.realRoots[sb.Block.Hash()] = sb.Update.Root
+		s.log.Error().Uint64("block", h.Number.Uint64()).Stringer("header_root", h.Root).Stringer("real_root", sb.Update.Root).
 			Msg("fault injection: sealed a block with a wrong state root")
 	}
 	miniCount, miniIndex, senders := s.miniCount, s.miniIndex, s.senders
