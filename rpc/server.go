@@ -214,7 +214,9 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 					return nil, err
 				}
 			}
-			s.hub = newHub(b.Feeds, func(mb *chain.MiniBlock) []byte { return mustJSON(s.eth.marshalMiniBlock(mb)) },
+			s.hub = newHub(b.Feeds, func(mb *chain.MiniBlock) []byte {
+				return s.eth.appendMiniBlock(make([]byte, 0, 256+1600*len(mb.Txs)), mb)
+			},
 				cfg.WS.ReplayMiniBlocks, cfg.WS.ReplayBytes, log)
 		}
 	}
