@@ -33,6 +33,18 @@ func benchTransfers(b testing.TB, n int) (*testChain, []*types.Transaction) {
 			b.Fatal(err)
 		}
 	}
+	commitBlock(b, c, bb)
+	signer := types.LatestSigner(c.config)
+	txs := make([]*types.Transaction, n)
+	to := common.HexToAddress("0xbeef")
+	for i := range txs {
+		txs[i] = types.MustSignNewTx(keys[i%len(keys)], signer, &types.DynamicFeeTx{ChainID: c.config.ChainID, Nonce: uint64(i / len(keys)), To: &to, Gas: params.TxGas, GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(params.GWei * 10), Value: big.NewInt(1)})
+	}
+	return c, txs
+}
+
+// commitBlock seals bb and makes it the chain's block 1, its state on disk.
+func commitBlock(b testing.TB, c *testChain, bb *BlockBuilder) {
 	sb, err := bb.Seal()
 	if err != nil {
 		b.Fatal(err)
@@ -41,13 +53,6 @@ func benchTransfers(b testing.TB, n int) (*testChain, []*types.Transaction) {
 		b.Fatal(err)
 	}
 	c.headers[1] = sb.Block.Header()
-	signer := types.LatestSigner(c.config)
-	txs := make([]*types.Transaction, n)
-	to := common.HexToAddress("0xbeef")
-	for i := range txs {
-		txs[i] = types.MustSignNewTx(keys[i%len(keys)], signer, &types.DynamicFeeTx{ChainID: c.config.ChainID, Nonce: uint64(i / len(keys)), To: &to, Gas: params.TxGas, GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(params.GWei * 10), Value: big.NewInt(1)})
-	}
-	return c, txs
 }
 
 // BenchmarkExecuteTransfers measures executing and sealing blocks of ETH
@@ -137,14 +142,7 @@ func BenchmarkSealBlock(b *testing.B) {
 					b.Fatalf("setup tx: %v", err)
 				}
 			}
-			sb, err := bb.Seal()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := c.db.TrieDB().Commit(sb.Block.Root(), false); err != nil {
-				b.Fatal(err)
-			}
-			c.headers[1] = sb.Block.Header()
+			commitBlock(b, c, bb)
 			sink := common.HexToAddress("0xbeef")
 			txs := make([]*types.Transaction, 12_000)
 			for i := range txs {
