@@ -66,16 +66,47 @@ realtime() { # name url flags...
   "$BIN" bench realtime --rpc "$url" "$@" --json "$OUT/$name-rt.json" >/dev/null
 }
 
-# Every measurement starts on a fresh node, as anvil and geth do: the
-# throughput runs first, the realtime one (a thousand subscribers) on its
-# own devnet after them.
+# geth --dev (v1.17.5, built by make), its dev account funding the bench's
+# funder; txpool limits raised so the whole burst is pooled.
+geth_dev() { # name period
+  local dir=$OUT/$1-data
+  P=$(free_port)
+  "$GETH" --dev --dev.period "$2" --dev.gaslimit 10000000000 --datadir "$dir" --http --http.addr 127.0.0.1 --http.port "$P" \
+    --http.api eth,net,web3 --port 0 --nodiscover --maxpeers 0 --authrpc.port "$(free_port)" --ipcdisable \
+    --txpool.globalslots 200000 --txpool.accountslots 5000 --txpool.globalqueue 200000 --txpool.accountqueue 5000 \
+    --verbosity 2 >"$OUT/$1.log" 2>&1 & PIDS+=($!)
+  wait_rpc "http://127.0.0.1:$P"
+  local dev
+  dev=$(curl -s -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_accounts","params":[]}' "http://127.0.0.1:$P" |
+    python3 -c 'import json,sys;print(json.load(sys.stdin)["result"][0])')
+  curl -s -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_sendTransaction","params":[{"from":"'"$dev"'","to":"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266","value":"0x3635c9adc5dea00000000"}]}' \
+    "http://127.0.0.1:$P" >/dev/null
+  for _ in $(seq 1 50); do
+    curl -s -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266","latest"]}' \
+      "http://127.0.0.1:$P" | grep -q '"0x0"' || break
+    sleep 0.1
+  done
+}
+# Every measurement starts on a fresh node. The targets take turns, one
+# round per repetition, so that a slower stretch of this shared machine
+# falls on all of them alike; the realtime runs (a thousand subscribers)
+# come after, on their own devnets.
 for i in $(seq 1 "$REPEAT"); do
   start_devnet "meganode-$i"
   run_target "meganode-$i" "http://127.0.0.1:$P"
   run_target "meganode-erc20-$i" "http://127.0.0.1:$P" "$LATENCY" "$CONNS" --erc20
   stop_last
+  P=$(free_port); "$ANVIL" --host 127.0.0.1 --port "$P" --gas-limit 10000000000 --block-time 1 --silent & PIDS+=($!)
+  # Each send waits for the next 1 s block: a few latency samples suffice.
+  wait_rpc "http://127.0.0.1:$P"; run_target "anvil-blocktime1-$i" "http://127.0.0.1:$P" 10
+  run_target "anvil-blocktime1-erc20-$i" "http://127.0.0.1:$P" 10 "$CONNS" --erc20
+  stop_last
+  geth_dev "geth-dev1-$i" 1; run_target "geth-dev1-$i" "http://127.0.0.1:$P" 10 "$CONNS" --sync-probe; stop_last
+  geth_dev "geth-dev0-$i" 0; run_target "geth-dev0-$i" "http://127.0.0.1:$P" "$LATENCY" "$CONNS" --sync-probe; stop_last
 done
 median meganode; median meganode-erc20
+median anvil-blocktime1; median anvil-blocktime1-erc20
+median geth-dev1; median geth-dev0
 # The same loads again, observed: a websocket subscriber records every
 # mini-block interval and one more sender times eth_sendRawTransactionSync.
 for i in $(seq 1 "$REPEAT"); do
@@ -98,42 +129,6 @@ kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 P=$(free_port); "$ANVIL" --host 127.0.0.1 --port "$P" --gas-limit 10000000000 --silent & PIDS+=($!)
 wait_rpc "http://127.0.0.1:$P"; run_target anvil-automine "http://127.0.0.1:$P" "$LATENCY" 1
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
-
-for i in $(seq 1 "$REPEAT"); do
-  P=$(free_port); "$ANVIL" --host 127.0.0.1 --port "$P" --gas-limit 10000000000 --block-time 1 --silent & PIDS+=($!)
-  # Each send waits for the next 1 s block: a few latency samples suffice.
-  wait_rpc "http://127.0.0.1:$P"; run_target "anvil-blocktime1-$i" "http://127.0.0.1:$P" 10
-  run_target "anvil-blocktime1-erc20-$i" "http://127.0.0.1:$P" 10 "$CONNS" --erc20
-  stop_last
-done
-median anvil-blocktime1; median anvil-blocktime1-erc20
-
-# geth --dev (v1.17.5, built by make), its dev account funding the bench's
-# funder; txpool limits raised so the whole burst is pooled.
-geth_dev() { # name period
-  local dir=$OUT/$1-data
-  P=$(free_port)
-  "$GETH" --dev --dev.period "$2" --dev.gaslimit 10000000000 --datadir "$dir" --http --http.addr 127.0.0.1 --http.port "$P" \
-    --http.api eth,net,web3 --port 0 --nodiscover --maxpeers 0 --authrpc.port "$(free_port)" --ipcdisable \
-    --txpool.globalslots 200000 --txpool.accountslots 5000 --txpool.globalqueue 200000 --txpool.accountqueue 5000 \
-    --verbosity 2 >"$OUT/$1.log" 2>&1 & PIDS+=($!)
-  wait_rpc "http://127.0.0.1:$P"
-  local dev
-  dev=$(curl -s -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_accounts","params":[]}' "http://127.0.0.1:$P" |
-    python3 -c 'import json,sys;print(json.load(sys.stdin)["result"][0])')
-  curl -s -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_sendTransaction","params":[{"from":"'"$dev"'","to":"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266","value":"0x3635c9adc5dea00000000"}]}' \
-    "http://127.0.0.1:$P" >/dev/null
-  for _ in $(seq 1 50); do
-    curl -s -H 'content-type: application/json' -d '{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266","latest"]}' \
-      "http://127.0.0.1:$P" | grep -q '"0x0"' || break
-    sleep 0.1
-  done
-}
-for i in $(seq 1 "$REPEAT"); do
-  geth_dev "geth-dev1-$i" 1; run_target "geth-dev1-$i" "http://127.0.0.1:$P" 10 "$CONNS" --sync-probe; stop_last
-  geth_dev "geth-dev0-$i" 0; run_target "geth-dev0-$i" "http://127.0.0.1:$P" "$LATENCY" "$CONNS" --sync-probe; stop_last
-done
-median geth-dev1; median geth-dev0
 
 # How cost grows with the state: the devnet (on disk) with 1k, 100k and 1M
 # more funded accounts; on each, the plain ETH load (one sink) REPEAT
@@ -208,7 +203,8 @@ print("# Benchmarks\n")
 print(f"Measured {datetime.date.today()} on this project's 2-core machine ({platform.machine()}, {os.cpu_count()} CPUs), "
       "all targets in one run of `make bench` (`bench/run.sh`), one after another on the same machine.\n")
 print(f"Each throughput figure is the median of {os.environ.get('BENCH_REPEAT', '3')} runs, each on a fresh node (the *runs* columns "
-      "list them all): from one run to the next the same load varies by ±15 % here.\n")
+      "list them all): from one run to the next the same load varies by ±15 % here, and more between stretches of time on this "
+      "shared machine, so meganode, anvil and geth take turns: one round of every target per repetition.\n")
 print(f"Load: `meganode bench --txs {txs} --senders {senders} --conns {conns} --batch {batch} --latency {lat}` against each target: "
       f"{txs} pre-signed ETH transfers sent as batched `eth_sendRawTransaction` over {conns} connections; "
       "*included* counts until the receipt of every sender's last transfer exists. Latency is "
