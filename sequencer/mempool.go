@@ -143,6 +143,34 @@ func (p *Pool) validate(tx *types.Transaction) (common.Address, uint64, error) {
 func (p *Pool) insert(tx *types.Transaction, from common.Address, stateNonce uint64, rejectGap bool) (common.Address, *types.Transaction, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.insertLocked(tx, from, stateNonce, rejectGap)
+}
+
+// addRecoveredBatch is addRecovered for each of txs whose errs entry is nil,
+// in order, under one lock: it sets errs and returns the replaced txs.
+func (p *Pool) addRecoveredBatch(txs []*types.Transaction, errs []error) []*types.Transaction {
+	type checked struct {
+		from       common.Address
+		stateNonce uint64
+	}
+	valid := make([]checked, len(txs))
+	for i, tx := range txs {
+		if errs[i] == nil {
+			valid[i].from, valid[i].stateNonce, errs[i] = p.validate(tx)
+		}
+	}
+	replaced := make([]*types.Transaction, len(txs))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, tx := range txs {
+		if errs[i] == nil {
+			_, replaced[i], errs[i] = p.insertLocked(tx, valid[i].from, valid[i].stateNonce, false)
+		}
+	}
+	return replaced
+}
+
+func (p *Pool) insertLocked(tx *types.Transaction, from common.Address, stateNonce uint64, rejectGap bool) (common.Address, *types.Transaction, error) {
 	if _, ok := p.all[tx.Hash()]; ok {
 		return from, nil, chain.ErrAlreadyKnown
 	}
@@ -220,6 +248,17 @@ func (p *Pool) promote(s *sender) {
 // Next hands the best ready transaction to the sequencer, or nil. The sender
 // is blocked until Done.
 func (p *Pool) Next(baseFee *big.Int) *pooledTx {
+	if b := p.NextBatch(baseFee, nil, 1); len(b) == 1 {
+		return b[0]
+	}
+	return nil
+}
+
+// NextBatch appends up to limit of the best ready transactions, one per
+// sender, to buf: one lock for a run of txs, so the production loop rarely
+// waits on admission. Each sender is blocked until its tx is handed back to
+// DoneBatch.
+func (p *Pool) NextBatch(baseFee *big.Int, buf []*pooledTx, limit int) []*pooledTx {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if bf := baseFeeU(baseFee); (bf == nil) != (p.ready.baseFee == nil) || (bf != nil && !bf.Eq(p.ready.baseFee)) {
@@ -227,13 +266,13 @@ func (p *Pool) Next(baseFee *big.Int) *pooledTx {
 		p.ready.baseFee = bf
 		heap.Init(&p.ready)
 	}
-	if p.ready.Len() == 0 {
-		return nil
+	for len(buf) < limit && p.ready.Len() > 0 {
+		ptx := heap.Pop(&p.ready).(*pooledTx)
+		s := p.senders[ptx.from]
+		s.inHeap, s.inFlight = false, true
+		buf = append(buf, ptx)
 	}
-	ptx := heap.Pop(&p.ready).(*pooledTx)
-	s := p.senders[ptx.from]
-	s.inHeap, s.inFlight = false, true
-	return ptx
+	return buf
 }
 
 // outcome of executing a handed-out transaction.
@@ -243,25 +282,34 @@ const (
 	executed outcome = iota // in the block: the sender's next nonce advances
 	retry                   // cannot run in this block (full, fee, funds): retried next block
 	dropped                 // invalid: removed
+	unused                  // not tried (the mini-block was due): ready again
 )
 
 // Done reports what became of a transaction from Next.
 func (p *Pool) Done(ptx *pooledTx, o outcome) {
+	p.DoneBatch([]*pooledTx{ptx}, []outcome{o})
+}
+
+// DoneBatch reports what became of transactions from NextBatch: outcomes[i]
+// of ptxs[i].
+func (p *Pool) DoneBatch(ptxs []*pooledTx, outcomes []outcome) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := p.senders[ptx.from]
-	s.inFlight = false
-	switch o {
-	case executed, dropped:
-		delete(s.txs, ptx.tx.Nonce())
-		delete(p.all, ptx.tx.Hash())
-		if o == executed {
-			s.next = ptx.tx.Nonce() + 1
+	for i, ptx := range ptxs {
+		s := p.senders[ptx.from]
+		s.inFlight = false
+		switch o := outcomes[i]; o {
+		case executed, dropped:
+			delete(s.txs, ptx.tx.Nonce())
+			delete(p.all, ptx.tx.Hash())
+			if o == executed {
+				s.next = ptx.tx.Nonce() + 1
+			}
+		case retry:
+			s.parked = true
 		}
-	case retry:
-		s.parked = true
+		p.promote(s)
 	}
-	p.promote(s)
 }
 
 // NewBlock re-admits parked senders and forgets idle ones; the sequencer calls

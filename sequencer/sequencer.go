@@ -115,6 +115,15 @@ type Sequencer struct {
 	config *params.ChainConfig
 	clock  Clock
 	pool   *Pool
+	// Reused by execute: the txs taken from the pool and what became of them.
+	batch    []*pooledTx
+	outcomes []outcome
+	invalid  []droppedTx
+	// gate is held by the loop while it seals a block: bulk sender
+	// recovery (read-held per tx) pauses, so the seal has the CPUs it needs
+	// to keep the next mini-block on time instead of sharing them with a
+	// burst of admissions.
+	gate sync.RWMutex
 
 	// Loop-owned.
 	builder   *chain.BlockBuilder
@@ -274,10 +283,18 @@ func (s *Sequencer) SendTransactions(txs []*types.Transaction) []error {
 		}
 		return errs
 	}
-	recoverSenders(s.pool.signer, txs)
+	recoverSenders(s.pool.signer, txs, &s.gate)
+	if err := s.admitting(); err != nil { // deposed or halted while recovering
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	// One pool lock for the batch: the production loop takes the same lock.
+	replaced := s.pool.addRecoveredBatch(txs, errs)
 	for i, tx := range txs {
-		if errs[i] = s.admitting(); errs[i] == nil {
-			errs[i] = s.admit(tx, false)
+		if errs[i] == nil {
+			s.admitted(tx, replaced[i])
 		}
 	}
 	return errs
@@ -308,11 +325,16 @@ func (s *Sequencer) admit(tx *types.Transaction, rejectGap bool) error {
 	if err != nil {
 		return err
 	}
+	s.admitted(tx, replaced)
+	return nil
+}
+
+// admitted announces a pooled tx and the one it replaced, if any.
+func (s *Sequencer) admitted(tx, replaced *types.Transaction) {
 	if replaced != nil {
 		s.dropped(replaced.Hash(), fmt.Errorf("replaced by transaction %s", tx.Hash()))
 	}
 	s.txFeed.Send(tx)
-	return nil
 }
 
 // SubmitAwait admits tx like SendTransaction and returns a channel that
@@ -481,6 +503,8 @@ func (s *Sequencer) Step(tick bool) {
 		}
 	}
 	if periodic && now.Sub(s.opened) >= s.cfg.BlockTime && s.leading.Load() {
+		s.gate.Lock() // until the next block is open
+		defer s.gate.Unlock()
 		if err := s.sealBlock(); err != nil {
 			s.halt(err)
 			return
@@ -510,33 +534,57 @@ func (s *Sequencer) halt(err error) {
 	s.log.Error().Err(err).Msg("sequencer halted")
 }
 
+// droppedTx is a tx that failed at execution, with why.
+type droppedTx struct {
+	hash common.Hash
+	err  error
+}
+
+// takeBatch is how many ready txs execute takes from the pool at a time.
+const takeBatch = 64
+
 // execute runs ready txs until deadline.
 func (s *Sequencer) execute(deadline time.Time) int {
 	header := s.builder.Header()
 	n := 0
 	for {
-		if !s.clock.Now().Before(deadline) { // a clock read is ~0.1 % of a transfer
+		batch := s.pool.NextBatch(header.BaseFee, s.batch[:0], takeBatch)
+		if len(batch) == 0 {
 			return n
 		}
-		ptx := s.pool.Next(header.BaseFee)
-		if ptx == nil {
-			return n
+		outcomes, invalid := s.outcomes[:0], s.invalid[:0]
+		due := false
+		for _, ptx := range batch {
+			if due = due || !s.clock.Now().Before(deadline); due { // a clock read is ~0.1 % of a transfer
+				outcomes = append(outcomes, unused)
+				continue
+			}
+			receipt, err := s.builder.ApplyTx(ptx.tx)
+			switch {
+			case err == nil:
+				outcomes = append(outcomes, executed)
+				s.unsealed = append(s.unsealed, ptx)
+				s.receipts = append(s.receipts, receipt)
+				s.miniGas += receipt.GasUsed
+				n++
+			case errors.Is(err, chain.ErrBlockFull), errors.Is(err, chain.ErrFeeCapTooLow), errors.Is(err, chain.ErrInsufficientFunds):
+				outcomes = append(outcomes, retry)
+				s.log.Debug().Err(err).Stringer("tx", ptx.tx.Hash()).Msg("tx deferred to next block")
+			default:
+				outcomes = append(outcomes, dropped)
+				invalid = append(invalid, droppedTx{ptx.tx.Hash(), err})
+				s.log.Warn().Err(err).Stringer("tx", ptx.tx.Hash()).Stringer("from", ptx.from).Msg("tx dropped at execution")
+			}
 		}
-		receipt, err := s.builder.ApplyTx(ptx.tx)
-		switch {
-		case err == nil:
-			s.pool.Done(ptx, executed)
-			s.unsealed = append(s.unsealed, ptx)
-			s.receipts = append(s.receipts, receipt)
-			s.miniGas += receipt.GasUsed
-			n++
-		case errors.Is(err, chain.ErrBlockFull), errors.Is(err, chain.ErrFeeCapTooLow), errors.Is(err, chain.ErrInsufficientFunds):
-			s.pool.Done(ptx, retry)
-			s.log.Debug().Err(err).Stringer("tx", ptx.tx.Hash()).Msg("tx deferred to next block")
-		default:
-			s.pool.Done(ptx, dropped)
-			s.dropped(ptx.tx.Hash(), err)
-			s.log.Warn().Err(err).Stringer("tx", ptx.tx.Hash()).Stringer("from", ptx.from).Msg("tx dropped at execution")
+		s.pool.DoneBatch(batch, outcomes)
+		for _, d := range invalid { // out of the pool first: a resend is not "already known"
+			s.dropped(d.hash, d.err)
+		}
+		clear(batch)
+		clear(invalid)
+		s.batch, s.outcomes, s.invalid = batch, outcomes, invalid
+		if due {
+			return n
 		}
 	}
 }

@@ -503,3 +503,130 @@ func TestJournalRecoversTheBlockAfterASealInWriting(t *testing.T) {
 		t.Fatalf("block 1 after recovery: %v, want both journaled txs in order", block)
 	}
 }
+
+// countingGate counts the read locks a bulk recovery takes.
+type countingGate struct {
+	mu            sync.Mutex
+	locks, unlock int
+	held          int
+	maxHeld       int
+}
+
+func (g *countingGate) RLock() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.locks++
+	g.held++
+	g.maxHeld = max(g.maxHeld, g.held)
+}
+
+func (g *countingGate) RUnlock() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.unlock++
+	g.held--
+}
+
+// Every tx of a bulk recovery is recovered under the gate the loop closes
+// while it seals a block, and the gate is released after each.
+func TestBulkRecoveryTakesTheGatePerTx(t *testing.T) {
+	e := newEnv(t, "")
+	signer := types.LatestSigner(e.cfg)
+	var txs types.Transactions
+	for i := 0; i < 50; i++ {
+		txs = append(txs, e.tx(i%10, uint64(i/10), gwei, 10*gwei))
+	}
+	var g countingGate
+	recoverSenders(signer, txs, &g)
+	if g.locks != len(txs) || g.unlock != len(txs) || g.held != 0 {
+		t.Fatalf("gate taken %d and released %d times (%d held) for %d txs", g.locks, g.unlock, g.held, len(txs))
+	}
+	if g.maxHeld > cpus() {
+		t.Fatalf("%d recoveries held the gate at once, more than the %d workers", g.maxHeld, cpus())
+	}
+	for i, tx := range txs {
+		if from, err := types.Sender(signer, tx); err != nil || from != e.accts[i%10].Address {
+			t.Fatalf("tx %d: sender %s err %v", i, from, err)
+		}
+	}
+}
+
+// The pool hands out runs of txs, one per sender, best tip first; those the
+// loop did not try are ready again, executed ones advance the sender.
+func TestPoolNextBatch(t *testing.T) {
+	e := newEnv(t, "")
+	p := e.seq.Pool()
+	for sender, tip := range []int64{1, 3, 2} {
+		for nonce := uint64(0); nonce < 2; nonce++ {
+			if _, err := p.Add(e.tx(sender, nonce, tip*gwei, 10*gwei)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	names := func(b []*pooledTx) string {
+		var out []string
+		for _, ptx := range b {
+			for i, a := range e.accts {
+				if a.Address == ptx.from {
+					out = append(out, string(rune('0'+i))+":"+string(rune('0'+ptx.tx.Nonce())))
+				}
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	b := p.NextBatch(e.seq.BaseFee(), nil, 2)
+	if got := names(b); got != "1:0 2:0" {
+		t.Fatalf("first batch %q, want the two best senders' first txs", got)
+	}
+	if got := names(p.NextBatch(e.seq.BaseFee(), nil, 10)); got != "0:0" {
+		t.Fatalf("second batch %q, want only the sender not in flight", got)
+	}
+	p.DoneBatch(b, []outcome{executed, unused})
+	if got := names(p.NextBatch(e.seq.BaseFee(), nil, 10)); got != "1:1 2:0" {
+		t.Fatalf("after done %q, want sender 1's next and sender 2's untried tx again", got)
+	}
+}
+
+// Txs taken from the pool but cut off when the mini-block was due are
+// neither lost nor reordered: later steps execute every one, in nonce order.
+func TestCutBatchLosesNothing(t *testing.T) {
+	e := newEnv(t, "")
+	sub := e.seq.MiniBlocks(1000)
+	defer sub.Unsubscribe()
+	e.tick()
+	const senders, perSender = 10, 30
+	var txs types.Transactions
+	for n := uint64(0); n < perSender; n++ {
+		for s := 0; s < senders; s++ {
+			txs = append(txs, e.tx(s, n, gwei, 10*gwei))
+		}
+	}
+	for i, err := range e.seq.SendTransactions(txs) {
+		if err != nil {
+			t.Fatalf("tx %d: %v", i, err)
+		}
+	}
+	e.clock.step = 500 * time.Microsecond // about 20 txs per 10 ms mini-block
+	next := make(map[common.Address]uint64)
+	seen := 0
+	for i := 0; i < 200 && seen < len(txs); i++ {
+		e.seq.Step(false) // each step runs until the mini-block is due, reading the clock per tx
+		for len(sub.C()) > 0 {
+			mb := <-sub.C()
+			for _, tx := range mb.Txs {
+				from, _ := types.Sender(types.LatestSigner(e.cfg), tx)
+				if tx.Nonce() != next[from] {
+					t.Fatalf("sender %s: nonce %d executed, want %d", from, tx.Nonce(), next[from])
+				}
+				next[from]++
+				seen++
+			}
+		}
+	}
+	if seen != len(txs) {
+		t.Fatalf("%d of %d txs executed", seen, len(txs))
+	}
+	if pending, queued := e.seq.Pool().Stats(); pending+queued != 0 {
+		t.Fatalf("pool still holds %d pending and %d queued", pending, queued)
+	}
+}
