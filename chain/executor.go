@@ -88,6 +88,7 @@ type SealedBlock struct {
 	Update   *state.StateUpdate // authoritative diff; Update.Nodes hold the trie nodes to persist
 	Diff     *StateDiff
 	Witness  []byte
+	Edits    []BlockEdits // dev chains: state edits between transactions
 
 	finish func() error // set by SealState until Finish runs
 }
@@ -125,6 +126,10 @@ type BlockBuilder struct {
 	bloom               types.Bloom // of the receipts so far
 	sealed              bool
 	faulty              bool // seal a wrong state root (fault injection)
+	edits               []BlockEdits
+	dev                 bool   // a dev chain: impersonated senders
+	lastRevert          []byte // of the newest tx, if it failed
+	lastErr             error
 }
 
 // NewBlockBuilder opens block header (from NextHeader) on the parent's state
@@ -184,6 +189,15 @@ func newBlockBuilder(config *params.ChainConfig, hr HeaderReader, db state.Datab
 // Header returns the in-progress header (Root and GasUsed unset until Seal).
 func (b *BlockBuilder) Header() *types.Header { return b.header }
 
+// SetDev makes the builder read impersonated senders (a dev chain); call it
+// before the first transaction.
+func (b *BlockBuilder) SetDev() {
+	if _, ok := b.signer.(devSigner); !ok {
+		b.signer = devSigner{b.signer}
+	}
+	b.dev = true
+}
+
 // Signer is the signer of the block's rules.
 func (b *BlockBuilder) Signer() types.Signer { return b.signer }
 
@@ -209,13 +223,24 @@ func (b *BlockBuilder) ApplyTx(tx *types.Transaction) (*types.Receipt, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := ImpersonatedSender(tx); ok && b.dev {
+		msg.SkipEOACheck() // anvil's impersonation sends from contracts too
+	}
 	snap, gp := b.state.Snapshot(), b.gp.Snapshot()
 	b.state.SetTxContext(tx.Hash(), len(b.txs), uint32(len(b.txs)+1))
-	receipt, _, err := core.ApplyTransactionWithEVM(context.Background(), msg, b.gp, b.state, b.header.Number, common.Hash{}, b.header.Time, tx, b.evm)
+	// core.ApplyTransactionWithEVM, keeping the execution result: a dev
+	// chain answers a reverted eth_sendTransaction with its revert data.
+	result, err := core.ApplyMessage(b.evm, msg, b.gp)
 	if err != nil {
 		b.state.RevertToSnapshot(snap)
 		b.gp.Set(gp)
 		return nil, err
+	}
+	b.evm.StateDB.Finalise(b.evm.GetRules())
+	receipt := core.MakeReceipt(b.evm, result, b.state, b.header.Number, common.Hash{}, b.header.Time, tx, b.gp.CumulativeUsed(), nil)
+	b.lastRevert, b.lastErr = nil, result.Err
+	if result.Failed() {
+		b.lastRevert = result.Revert()
 	}
 	receipt.EffectiveGasPrice = EffectiveGasPrice(tx, b.header.BaseFee)
 	b.txs = append(b.txs, tx)
@@ -226,6 +251,47 @@ func (b *BlockBuilder) ApplyTx(tx *types.Transaction) (*types.Receipt, error) {
 	bitutil.ORBytes(b.bloom[:], b.bloom[:], receipt.Bloom[:])
 	return receipt, nil
 }
+
+// LastResult is the EVM error and revert data of the newest applied tx
+// (nil for a tx that succeeded).
+func (b *BlockBuilder) LastResult() (error, []byte) { return b.lastErr, b.lastRevert }
+
+// ApplyEdits writes dev edits into the block's state before its next
+// transaction; TakeChanges reports the accounts, and the sealed block lists
+// the edits with their position so re-execution applies them alike.
+func (b *BlockBuilder) ApplyEdits(edits []DevEdit) error {
+	if b.sealed {
+		return errors.New("block already sealed")
+	}
+	for _, e := range edits {
+		if err := e.Check(); err != nil {
+			return err
+		}
+	}
+	for _, e := range edits {
+		if err := applyEdit(b.state, e); err != nil {
+			return err
+		}
+		slots := b.touched.touch(e.Address)
+		switch e.Kind {
+		case EditCode:
+			b.touched.code[e.Address] = struct{}{}
+		case EditStorage:
+			slots[e.Slot] = struct{}{}
+		}
+	}
+	b.state.Finalise(b.evm.GetRules())
+	at := uint64(len(b.txs))
+	if n := len(b.edits); n > 0 && b.edits[n-1].TxIndex == at {
+		b.edits[n-1].Edits = append(b.edits[n-1].Edits, edits...)
+	} else {
+		b.edits = append(b.edits, BlockEdits{TxIndex: at, Edits: append([]DevEdit(nil), edits...)})
+	}
+	return nil
+}
+
+// Edits are the dev edits applied so far with their positions.
+func (b *BlockBuilder) Edits() []BlockEdits { return b.edits }
 
 // TakeChanges returns every account changed since the previous call, with its
 // current values, sorted by address.
@@ -308,7 +374,7 @@ func (b *BlockBuilder) SealState() (*SealedBlock, error) {
 		fh.Root = crypto.Keccak256Hash([]byte("meganode fault injection"), root[:])
 		block = types.NewBlockWithHeader(fh).WithBody(*block.Body())
 	}
-	sb := &SealedBlock{Block: block, Receipts: b.receipts, Update: update}
+	sb := &SealedBlock{Block: block, Receipts: b.receipts, Update: update, Edits: b.edits}
 	sb.finish = func() error {
 		hash := block.Hash()
 		for _, r := range sb.Receipts {

@@ -103,6 +103,42 @@ func VerifyStateless(config *params.ChainConfig, block *types.Block, witnessRLP 
 	return v, nil
 }
 
+// VerifyDev is VerifyStateless for a block of a dev chain: one with state
+// edits or impersonated senders is re-executed with the block builder over
+// the witness (go-ethereum's stateless execution knows neither); any other
+// block as VerifyStateless does.
+func VerifyDev(config *params.ChainConfig, block *types.Block, witnessRLP []byte, edits []BlockEdits) (*Verdict, error) {
+	dev := len(edits) > 0
+	for _, tx := range block.Transactions() {
+		if _, ok := ImpersonatedSender(tx); ok {
+			dev = true
+			break
+		}
+	}
+	if !dev {
+		return VerifyStateless(config, block, witnessRLP)
+	}
+	num := block.NumberU64()
+	db, w, err := WitnessDatabase(witnessRLP)
+	if err != nil {
+		return nil, fmt.Errorf("%w: block %d: %v", ErrUnverifiable, num, err)
+	}
+	if len(w.Headers) == 0 || w.Headers[0].Hash() != block.ParentHash() {
+		return nil, fmt.Errorf("%w: block %d: the witness does not start at its parent %s", ErrUnverifiable, num, block.ParentHash())
+	}
+	v := &Verdict{Number: num, BlockHash: block.Hash()}
+	sb, rerr := ReplayWith(config, witnessHeaders(w.Headers), db, w.Headers[0], block, ReplayOptions{Dev: true, Edits: edits})
+	switch {
+	case rerr == nil:
+		v.Valid, v.StateRoot = true, sb.Block.Root()
+		return v, nil
+	case !errors.Is(rerr, ErrBadBlock):
+		return nil, fmt.Errorf("%w: block %d: %v", ErrUnverifiable, num, rerr)
+	}
+	v.Reason = rerr.Error()
+	return v, nil
+}
+
 // CheckFraudProof re-checks a fraud proof's block (already taken out of its
 // signed message, whose signature the caller checked) over the proof's
 // witness. It returns the verdict only when the block is invalid.

@@ -243,6 +243,23 @@ func (l *Ladder) Sealed(n uint64, hash common.Hash, now time.Time) {
 	}
 }
 
+// Rewind forgets every block after n (a dev chain went back to block n,
+// hash): each head above it comes down to it, which had reached that
+// stage already.
+func (l *Ladder) Rewind(n uint64, hash common.Hash) {
+	DropAbove(l.blocks, n)
+	DropAbove(l.preconf, n)
+	for _, id := range []*BlockID{&l.heads.Sealed, &l.heads.Safe, &l.heads.Proven, &l.heads.Finalized} {
+		if id.Number > n {
+			*id = BlockID{Number: n, Hash: hash}
+		}
+	}
+	l.heads.Available = min(l.heads.Available, n)
+	if d := l.heads.Dispute; d != nil && d.Number > n {
+		l.heads.Dispute = nil
+	}
+}
+
 // Verified records this node's own re-execution of a block.
 func (l *Ladder) Verified(n uint64, hash common.Hash, now time.Time) {
 	l.Sealed(n, hash, now)

@@ -12,6 +12,10 @@ type Head struct {
 	Header          *types.Header
 	MiniBlockCount  uint64
 	MiniBlockOffset uint64
+	// Rewound: the chain went back to Header (a dev chain's revert); Removed
+	// are the logs of the blocks taken off, Removed set, newest block last.
+	Rewound bool
+	Removed []*types.Log
 }
 
 // TxOutcome is what became of a submitted transaction: preconfirmed in a
@@ -23,6 +27,11 @@ type TxOutcome struct {
 	BlockNumber uint64 // the EVM block the tx will seal into
 	Index       uint64 // position in that block
 	Dropped     error
+	// Dev chains mining a block per tx: the block is sealed (Receipt has
+	// its hash) and a failed tx's EVM error and revert data.
+	Sealed bool
+	VMErr  error
+	Revert []byte
 }
 
 // NonceGapError refuses a transaction whose nonce is ahead of the sender's

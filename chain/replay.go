@@ -31,6 +31,11 @@ type BlockMessage struct {
 	Bundle         *BlockBundle
 	MiniBlockCount uint64
 	Senders        []common.Address
+	// Dev chains only: the block's state edits, and Rewind, set when the
+	// sequencer went back to this block (evm_revert): a follower whose chain
+	// holds this block drops every block after it.
+	Edits  []BlockEdits `rlp:"optional"`
+	Rewind bool         `rlp:"optional"`
 }
 
 // WitnessMessage is a sealed block's execution witness, with the Merkle
@@ -53,7 +58,7 @@ func DeriveMiniBlock(config *params.ChainConfig, mb *MiniBlock, baseFee *big.Int
 	if len(mb.Txs) != len(mb.Receipts) {
 		return fmt.Errorf("%w: mini-block %d has %d txs and %d receipts", ErrBadBlock, mb.Number, len(mb.Txs), len(mb.Receipts))
 	}
-	signer := types.MakeSigner(config, new(big.Int).SetUint64(mb.BlockNumber), mb.BlockTimestamp)
+	signer := displaySigner(config, new(big.Int).SetUint64(mb.BlockNumber), mb.BlockTimestamp)
 	for i, r := range mb.Receipts {
 		if r.CumulativeGasUsed < cumGas {
 			return fmt.Errorf("%w: mini-block %d receipt %d: cumulative gas %d below %d", ErrBadBlock, mb.Number, i, r.CumulativeGasUsed, cumGas)
@@ -112,7 +117,7 @@ func deriveReceipts(config *params.ChainConfig, block *types.Block, receipts typ
 	if len(txs) != len(receipts) {
 		return fmt.Errorf("%w: block %d has %d txs and %d receipts", ErrBadBlock, num, len(txs), len(receipts))
 	}
-	signer := types.MakeSigner(config, block.Number(), block.Time())
+	signer := displaySigner(config, block.Number(), block.Time())
 	hash, baseFee := block.Hash(), block.BaseFee()
 	var cum uint64
 	var logIndex uint
@@ -230,18 +235,43 @@ func WitnessDatabase(witnessRLP []byte) (state.Database, *stateless.Witness, err
 // of recovering each signature (auxiliary data; see docs/architecture.md).
 // The result's trie nodes are committed to db's trie database.
 func Replay(config *params.ChainConfig, hr HeaderReader, db state.Database, parent *types.Header, block *types.Block, senders []common.Address) (*SealedBlock, error) {
+	return ReplayWith(config, hr, db, parent, block, ReplayOptions{Senders: senders})
+}
+
+// ReplayOptions are what a replay knows beyond the block.
+type ReplayOptions struct {
+	Senders []common.Address // recovered by the sequencer (auxiliary data)
+	// Dev: the block is of a dev chain; its state edits are applied where
+	// they were and impersonated senders are read from their signatures.
+	// Without it a block with edits is refused.
+	Dev   bool
+	Edits []BlockEdits
+}
+
+// ReplayWith is Replay with the block's dev edits and options.
+func ReplayWith(config *params.ChainConfig, hr HeaderReader, db state.Database, parent *types.Header, block *types.Block, opts ReplayOptions) (*SealedBlock, error) {
 	num := block.NumberU64()
 	in := block.Header()
 	if in.ParentHash != parent.Hash() {
 		return nil, fmt.Errorf("%w: block %d does not extend %s", ErrBadBlock, num, parent.Hash())
 	}
-	var signer types.Signer
-	if len(senders) > 0 {
-		if len(senders) != len(block.Transactions()) {
-			return nil, fmt.Errorf("%w: block %d has %d txs and %d senders", ErrBadBlock, num, len(block.Transactions()), len(senders))
+	if len(opts.Edits) > 0 && !opts.Dev {
+		return nil, fmt.Errorf("%w: block %d carries dev state edits and this is not a dev chain", ErrBadBlock, num)
+	}
+	txs := block.Transactions()
+	for i, e := range opts.Edits {
+		if e.TxIndex > uint64(len(txs)) || (i > 0 && e.TxIndex <= opts.Edits[i-1].TxIndex) {
+			return nil, fmt.Errorf("%w: block %d: dev edits at position %d of %d txs out of order", ErrBadBlock, num, e.TxIndex, len(txs))
 		}
-		hints := senderHints{Signer: types.MakeSigner(config, in.Number, in.Time), from: make(map[common.Hash]common.Address, len(senders))}
-		for i, tx := range block.Transactions() {
+	}
+	base := NewSigner(config, in.Number, in.Time, opts.Dev)
+	var signer types.Signer = base
+	if senders := opts.Senders; len(senders) > 0 {
+		if len(senders) != len(txs) {
+			return nil, fmt.Errorf("%w: block %d has %d txs and %d senders", ErrBadBlock, num, len(txs), len(senders))
+		}
+		hints := senderHints{Signer: base, from: make(map[common.Hash]common.Address, len(senders))}
+		for i, tx := range txs {
 			hints.from[tx.Hash()] = senders[i]
 		}
 		signer = hints
@@ -252,7 +282,22 @@ func Replay(config *params.ChainConfig, hr HeaderReader, db state.Database, pare
 	if err != nil {
 		return nil, err
 	}
-	for i, tx := range block.Transactions() {
+	b.dev = opts.Dev
+	edits := opts.Edits
+	applyEdits := func(at int) error {
+		if len(edits) > 0 && edits[0].TxIndex == uint64(at) {
+			if err := b.ApplyEdits(edits[0].Edits); err != nil {
+				return fmt.Errorf("%w: block %d: %v", ErrBadBlock, num, err)
+			}
+			edits = edits[1:]
+		}
+		return nil
+	}
+	for i, tx := range txs {
+		if err := applyEdits(i); err != nil {
+			b.evm.Release()
+			return nil, err
+		}
 		if _, err := b.ApplyTx(tx); err != nil {
 			b.evm.Release()
 			if serr := b.state.Error(); serr != nil {
@@ -261,6 +306,10 @@ func Replay(config *params.ChainConfig, hr HeaderReader, db state.Database, pare
 			}
 			return nil, fmt.Errorf("%w: block %d tx %d (%s): %v", ErrBadBlock, num, i, tx.Hash(), err)
 		}
+	}
+	if err := applyEdits(len(txs)); err != nil {
+		b.evm.Release()
+		return nil, err
 	}
 	sb, err := b.Seal()
 	if err != nil {
@@ -290,6 +339,29 @@ func SameDiff(a, b *StateDiff) bool {
 	ea, err1 := rlp.EncodeToBytes(a)
 	eb, err2 := rlp.EncodeToBytes(b)
 	return err1 == nil && err2 == nil && bytes.Equal(ea, eb)
+}
+
+// BlockMessageRewind reports whether a BlockMessage's RLP is a rewind (its
+// fifth item, the optional Rewind flag, is set) without decoding the block.
+func BlockMessageRewind(payload []byte) bool {
+	content, _, err := rlp.SplitList(payload)
+	if err != nil {
+		return false
+	}
+	for i := 0; i < 5; i++ {
+		if len(content) == 0 {
+			return false
+		}
+		kind, val, rest, err := rlp.Split(content)
+		if err != nil {
+			return false
+		}
+		if i == 4 {
+			return kind != rlp.List && len(val) == 1 && val[0] == 1
+		}
+		content = rest
+	}
+	return false
 }
 
 // BlockMessageHeader decodes only the header of a BlockMessage's block (the

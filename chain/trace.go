@@ -148,7 +148,7 @@ func (t *traceBackend) StateAtTransaction(ctx context.Context, block *types.Bloc
 	if txIndex == 0 && len(block.Transactions()) == 0 {
 		return nil, bctx, st, func() {}, nil
 	}
-	signer := types.MakeSigner(config, block.Number(), block.Time())
+	signer := displaySigner(config, block.Number(), block.Time())
 	for i, tx := range block.Transactions() {
 		if i == txIndex {
 			return tx, bctx, st, func() {}, nil

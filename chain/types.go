@@ -59,8 +59,8 @@ type StateDiff struct {
 type BlockBundle struct {
 	Block     *types.Block
 	Receipts  types.Receipts
-	StateDiff *StateDiff
-	Witness   []byte // RLP of go-ethereum's stateless.Witness
+	StateDiff *StateDiff `rlp:"nil"` // nil only for genesis (a rewind to it)
+	Witness   []byte     // RLP of go-ethereum's stateless.Witness
 }
 
 // EffectiveGasPrice returns min(tip + baseFee, feeCap) as receipts report it.

@@ -284,7 +284,7 @@ func TestBadInputKeepsNodeUp(t *testing.T) {
 	}{
 		{"malformed json", []byte(`{"jsonrpc":"2.0","id":1,"method":`), -32700, "parse error"},
 		{"oversized body", append([]byte(`{"jsonrpc":"2.0","id":1,"method":"eth_call","params":["`), append(bytes.Repeat([]byte("a"), 200_000), []byte(`"]}`)...)...), -32600, "too large"},
-		{"unknown method", []byte(`{"jsonrpc":"2.0","id":1,"method":"anvil_nodeInfo","params":[]}`), -32601, "does not exist"},
+		{"unknown method", []byte(`{"jsonrpc":"2.0","id":1,"method":"foo_bar","params":[]}`), -32601, "does not exist"},
 		{"undecodable tx", []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x02"]}`), -32000, ""},
 		{"invalid params", []byte(`{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0xnothex"]}`), -32602, ""},
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rlp"
 
@@ -36,6 +37,10 @@ type Config struct {
 	RecoverSenders bool
 	GapWait        time.Duration // how long a missing block stays missing before it is requested
 	Clock          func() time.Time
+	// Dev follows a dev chain: blocks with state edits and impersonated
+	// senders re-execute with them, and reverts are followed; any other
+	// chain refuses both.
+	Dev bool
 }
 
 // DefaultConfig returns the defaults.
@@ -195,6 +200,10 @@ func (f *FullNode) handle(ctx context.Context, ev event) {
 			return
 		}
 		num := m.Bundle.Block.NumberU64()
+		if m.Rewind && num <= f.head() {
+			f.rewind(m)
+			return
+		}
 		if num <= f.head() {
 			return
 		}
@@ -326,13 +335,14 @@ func (f *FullNode) verify(m *chain.BlockMessage, w *chain.WitnessMessage) error 
 			db, witnessed = wdb, true
 		}
 	}
-	sb, err := chain.Replay(f.config, f.store, db, parent, b.Block, senders)
+	opts := chain.ReplayOptions{Senders: senders, Dev: f.cfg.Dev, Edits: m.Edits}
+	sb, err := chain.ReplayWith(f.config, f.store, db, parent, b.Block, opts)
 	if err != nil && witnessed {
 		// A witness that lacks a node fails execution; the node's own state
 		// decides.
 		f.log.Warn().Err(err).Uint64("block", b.Block.NumberU64()).Msg("re-execution over the witness failed; re-executing from disk")
 		db, witnessed = f.store.StateDatabase(), false
-		sb, err = chain.Replay(f.config, f.store, db, parent, b.Block, senders)
+		sb, err = chain.ReplayWith(f.config, f.store, db, parent, b.Block, opts)
 	}
 	if err != nil {
 		return err
@@ -355,6 +365,34 @@ func (f *FullNode) verify(m *chain.BlockMessage, w *chain.WitnessMessage) error 
 	f.log.Debug().Uint64("block", h.Number.Uint64()).Stringer("hash", sb.Block.Hash()).Bool("witness", witnessed).Dur("took", time.Since(start)).Msg("verified block")
 	f.heads.Send(&chain.Head{Header: h})
 	return nil
+}
+
+// rewind follows a dev chain back to block m (evm_revert) when this node
+// holds it: later blocks are deleted and the head comes back.
+func (f *FullNode) rewind(m *chain.BlockMessage) {
+	num, hash := m.Bundle.Block.NumberU64(), m.Bundle.Block.Hash()
+	if !f.cfg.Dev {
+		f.log.Error().Uint64("block", num).Msg("rewind from a sequencer of a chain that is not a dev chain; refused")
+		return
+	}
+	if h := f.store.GetHeaderByNumber(num); h == nil || h.Hash() != hash {
+		f.log.Warn().Uint64("block", num).Stringer("hash", hash).Msg("rewind to a block this node does not hold; ignored")
+		return
+	}
+	removed, err := f.store.Rewind(num)
+	if err != nil {
+		f.log.Error().Err(err).Uint64("block", num).Msg("rewind failed")
+		return
+	}
+	chain.DropAbove(f.blocks, num)
+	chain.DropAbove(f.witnesses, num)
+	f.seenBlock, f.gapSince = num, time.Time{}
+	var logs []*types.Log
+	for _, rb := range removed {
+		logs = chain.AppendRemovedLogs(logs, rb.Receipts)
+	}
+	f.log.Info().Uint64("block", num).Int("removed_blocks", len(removed)).Msg("followed the dev chain back")
+	f.heads.Send(&chain.Head{Header: f.store.CurrentHeader(), Rewound: true, Removed: logs})
 }
 
 // raise refuses a block loudly: error log, the refused counter, and /ready

@@ -308,7 +308,12 @@ func (t *tracker) loop(ctx context.Context, subscribe headFeed, heads *chain.Sub
 		case h := <-heads.C():
 			n := h.Header.Number.Uint64()
 			t.mu.Lock()
-			t.seal(n, h.Header.Hash(), t.clock())
+			if h.Rewound {
+				t.ladder.Rewind(n, h.Header.Hash())
+				chain.DropAbove(t.early, n)
+			} else {
+				t.seal(n, h.Header.Hash(), t.clock())
+			}
 			t.mu.Unlock()
 			touched = append(touched, n)
 			touched = append(touched, t.replayEarly(n)...)

@@ -136,6 +136,7 @@ func nextPort(cfg rpc.Config, offset int) rpc.Config {
 // NewDevnet builds a devnet; it starts nothing and releases what it opened
 // on failure.
 func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
+	cfg.Sequencer.Dev = true // a devnet is a dev chain
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
@@ -201,7 +202,7 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 		}
 	}
 	d.then(seq.Start, seq.Stop)
-	backend := d.backend(rpc.Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Pool: seq.Pool(), Dev: accounts})
+	backend := d.backend(rpc.Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Pool: seq.Pool(), Dev: accounts, DevChain: seq})
 	if d.batcher != nil {
 		backend.DA = store
 	}
@@ -268,6 +269,7 @@ func (d *Devnet) inProcessProver(cfg Config, mem *memNet, log zerolog.Logger) (F
 		return FinalityConfig{}, err
 	}
 	pcfg := prover.DefaultConfig()
+	pcfg.Dev = true
 	pv, err := prover.New(pcfg, cfg.Chain.ChainConfig(), key, 1, log.With().Str("node", RoleProver).Logger())
 	if err != nil {
 		return FinalityConfig{}, err
@@ -311,6 +313,7 @@ func (d *Devnet) inProcess(name string, cfg Config, fin FinalityConfig, seqAddr 
 	case RoleReplica:
 		rcfg := replica.DefaultConfig()
 		rcfg.PreconfHash = cfg.Sequencer.PreconfHash
+		rcfg.Dev = true
 		rep, err := replica.New(rcfg, store, log)
 		if err != nil {
 			return nil, err
@@ -327,7 +330,9 @@ func (d *Devnet) inProcess(name string, cfg Config, fin FinalityConfig, seqAddr 
 		d.memFinality(r, mem, rep.Heads, rep.MiniBlocks)
 		backend, ready = r.backend(rpc.Backend{Chain: store, Latest: rep, Feeds: rep, Txs: d.seq}), r.ready(rep.Healthy)
 	case RoleFullNode:
-		full, err := fullnode.New(fullnode.DefaultConfig(), store, log)
+		fcfg := fullnode.DefaultConfig()
+		fcfg.Dev = true
+		full, err := fullnode.New(fcfg, store, log)
 		if err != nil {
 			return nil, err
 		}

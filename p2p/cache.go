@@ -44,6 +44,21 @@ func (c *Cache) Add(kind Kind, number uint64, data []byte) {
 	}
 }
 
+// Truncate forgets kind's messages from number on (a dev chain went back
+// before them).
+func (c *Cache) Truncate(kind Kind, from uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for n := range c.msgs[kind] {
+		if n >= from {
+			delete(c.msgs[kind], n)
+		}
+	}
+	if c.newest[kind] >= from {
+		c.newest[kind] = from - min(from, 1)
+	}
+}
+
 // Range answers a range request from the cache, then from the fallback.
 func (c *Cache) Range(kind Kind, from, count uint64) ([][]byte, error) {
 	var out [][]byte

@@ -21,7 +21,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rlp"
@@ -36,6 +35,10 @@ type Config struct {
 	Pending int           // blocks and witnesses held waiting for their pair, default 16
 	GapWait time.Duration // how long a missing block or witness stays missing before it is requested
 	Clock   func() time.Time
+	// Dev checks a dev chain: blocks with state edits or impersonated
+	// senders re-execute with them, reverts are followed. On any other
+	// chain such a block does not re-execute and is disputed.
+	Dev bool
 }
 
 // DefaultConfig returns the defaults.
@@ -64,6 +67,7 @@ type blockItem struct {
 	number uint64
 	hash   common.Hash
 	signed []byte
+	rewind bool // a dev chain went back to this block
 }
 
 type event struct {
@@ -78,11 +82,13 @@ type event struct {
 type job struct {
 	block *blockItem
 	w     *chain.WitnessMessage
+	epoch uint64
 }
 
 type result struct {
 	number uint64
 	hash   common.Hash
+	epoch  uint64
 }
 
 // recentMessages is how many of its attestations and fraud proofs the prover
@@ -108,6 +114,7 @@ type Prover struct {
 	done      map[uint64]common.Hash // checked above next
 	next      uint64                 // lowest block not yet checked
 	seen      uint64                 // highest block number seen
+	epoch     uint64                 // dev chain reverts so far: older jobs' results are stale
 	gapSince  time.Time
 	fetching  map[p2p.Kind]bool
 
@@ -163,7 +170,7 @@ func decode(kind p2p.Kind, payload, data []byte) event {
 	switch kind {
 	case p2p.Blocks:
 		if h, err := chain.BlockMessageHeader(payload); err == nil {
-			ev.item = &blockItem{number: h.Number.Uint64(), hash: h.Hash(), signed: data}
+			ev.item = &blockItem{number: h.Number.Uint64(), hash: h.Hash(), signed: data, rewind: chain.BlockMessageRewind(payload)}
 		}
 	case p2p.Witnesses:
 		w := new(chain.WitnessMessage)
@@ -175,7 +182,7 @@ func decode(kind p2p.Kind, payload, data []byte) event {
 }
 
 // openBlock opens a held block's wire message again and decodes its block.
-func (p *Prover) openBlock(item *blockItem) (*types.Block, error) {
+func (p *Prover) openBlock(item *blockItem) (*chain.BlockMessage, error) {
 	payload, _, err := p2p.Open(item.signed, p2p.Blocks, p.chainID)
 	if err != nil {
 		return nil, err
@@ -187,7 +194,7 @@ func (p *Prover) openBlock(item *blockItem) (*types.Block, error) {
 	if m.Bundle == nil || m.Bundle.Block == nil || m.Bundle.Block.Hash() != item.hash {
 		return nil, errors.New("block message does not hold the block it was held as")
 	}
-	return m.Bundle.Block, nil
+	return m, nil
 }
 
 // Follow pumps sub's messages into the prover until ctx ends.
@@ -256,6 +263,8 @@ func (p *Prover) handle(ev event) {
 	switch {
 	case ev.done:
 		p.fetching[ev.kind] = false
+	case ev.result != nil && ev.result.epoch != p.epoch:
+		// Checked before a revert: the block is no longer the chain's.
 	case ev.result != nil:
 		delete(p.busy, ev.result.number)
 		p.done[ev.result.number] = ev.result.hash
@@ -266,6 +275,8 @@ func (p *Prover) handle(ev event) {
 			delete(p.done, p.next)
 			p.next++
 		}
+	case ev.item != nil && ev.item.rewind:
+		p.rewind(ev.item)
 	case ev.item != nil:
 		n := ev.item.number
 		if p.checked(n) {
@@ -287,6 +298,27 @@ func (p *Prover) handle(ev event) {
 	case ev.kind == p2p.Blocks || ev.kind == p2p.Witnesses:
 		p.log.Error().Str("kind", string(ev.kind)).Msg("malformed message from the sequencer")
 	}
+}
+
+// rewind follows a dev chain back to block item: blocks after it are
+// checked again as the chain makes them anew.
+func (p *Prover) rewind(item *blockItem) {
+	n := item.number
+	if !p.cfg.Dev {
+		p.log.Error().Uint64("block", n).Msg("rewind from a sequencer of a chain that is not a dev chain; ignored")
+		return
+	}
+	chain.DropAbove(p.blocks, n)
+	chain.DropAbove(p.witnesses, n)
+	chain.DropAbove(p.done, n)
+	// A block being checked finishes; its result is for the old chain and
+	// the block is checked again when it comes back.
+	p.epoch++
+	chain.DropAbove(p.busy, n)
+	p.next = min(p.next, n+1)
+	p.seen = n
+	p.cache.Truncate(p2p.Attestations, n+1)
+	p.cache.Truncate(p2p.FraudProofs, n+1)
 }
 
 func (p *Prover) checked(n uint64) bool {
@@ -325,7 +357,7 @@ func (p *Prover) ready() (job, bool) {
 		if w.Hash != b.hash {
 			continue // a witness of another block at this height: wait for the right one
 		}
-		best, found = job{block: b, w: w}, true
+		best, found = job{block: b, w: w, epoch: p.epoch}, true
 	}
 	return best, found
 }
@@ -398,7 +430,7 @@ func (p *Prover) work(ctx context.Context) {
 		case j := <-p.jobs:
 			p.check(ctx, j)
 			select {
-			case p.inbox <- event{result: &result{number: j.w.Number, hash: j.w.Hash}}:
+			case p.inbox <- event{result: &result{number: j.w.Number, hash: j.w.Hash, epoch: j.epoch}}:
 			case <-ctx.Done():
 				return
 			}
@@ -411,13 +443,19 @@ func (p *Prover) check(ctx context.Context, j job) {
 	num, hash := j.block.number, j.block.hash
 	log := p.log.With().Uint64("block", num).Stringer("hash", hash).Logger()
 	start := time.Now()
-	block, err := p.openBlock(j.block)
+	m, err := p.openBlock(j.block)
 	if err != nil {
 		p.unverifiable.Add(1)
 		log.Error().Err(err).Msg("held block message no longer opens: nothing attested or disputed")
 		return
 	}
-	v, err := chain.VerifyStateless(p.config, block, j.w.Witness)
+	block := m.Bundle.Block
+	var v *chain.Verdict
+	if p.cfg.Dev {
+		v, err = chain.VerifyDev(p.config, block, j.w.Witness, m.Edits)
+	} else {
+		v, err = chain.VerifyStateless(p.config, block, j.w.Witness)
+	}
 	p.verifyNanos.Add(uint64(time.Since(start)))
 	if err != nil {
 		p.unverifiable.Add(1)

@@ -31,6 +31,9 @@ type Config struct {
 	PreconfHash common.Hash   // blockHash of preconfirmed receipts, default all-ones
 	GapWait     time.Duration // how long a gap may stay open before it is requested, default 100ms
 	Clock       func() time.Time
+	// Dev follows a dev chain: its reverts (rewinds) are followed; a
+	// replica of any other chain refuses them.
+	Dev bool
 }
 
 // DefaultConfig returns the defaults.
@@ -256,6 +259,10 @@ func (r *Replica) head() uint64 { return r.view.Load().sealed.Number.Uint64() }
 func (r *Replica) onBlock(m *chain.BlockMessage, data []byte) {
 	v := r.view.Load()
 	num, head := m.Bundle.Block.NumberU64(), v.sealed.Number.Uint64()
+	if m.Rewind && num <= head {
+		r.rewind(m)
+		return
+	}
 	switch {
 	case num <= head || (num == head+1 && r.held != nil):
 		return // known, or held verified: another one is a copy or forged
@@ -547,6 +554,48 @@ func (r *Replica) applyMini(v *view, mb *chain.MiniBlock) error {
 	return nil
 }
 
+// rewind follows a dev chain back to block m (evm_revert): when this
+// replica's chain holds that block, every later block and mini-block goes,
+// and subscribers get the removed logs and the new head.
+func (r *Replica) rewind(m *chain.BlockMessage) {
+	if !r.cfg.Dev {
+		r.refuse(fmt.Sprintf("rewind to block %d from a sequencer of a chain that is not a dev chain", m.Bundle.Block.NumberU64()))
+		return
+	}
+	num, hash := m.Bundle.Block.NumberU64(), m.Bundle.Block.Hash()
+	if h := r.store.GetHeaderByNumber(num); h == nil || h.Hash() != hash {
+		r.log.Warn().Uint64("block", num).Stringer("hash", hash).Msg("rewind to a block this replica does not hold; ignored")
+		return
+	}
+	v := r.view.Load()
+	_, pending := v.pending.Txs(v.txCount)
+	removed, err := r.store.Rewind(num)
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	var logs []*types.Log
+	for _, rb := range removed {
+		logs = chain.AppendRemovedLogs(logs, rb.Receipts)
+	}
+	logs = chain.AppendRemovedLogs(logs, pending)
+	r.held = nil
+	clear(r.blocks)
+	clear(r.minis)
+	r.seenBlock = num
+	r.gapSince = time.Time{}
+	count := r.store.MiniBlockCount()
+	r.cache.Truncate(p2p.Blocks, num+1)
+	r.cache.Truncate(p2p.MiniBlocks, count)
+	h := r.store.CurrentHeader()
+	if err := r.openBlock(h, count); err != nil {
+		r.fail(err)
+		return
+	}
+	r.log.Info().Uint64("block", num).Int("removed_blocks", len(removed)).Msg("followed the dev chain back")
+	r.headFeed.Send(&chain.Head{Header: h, MiniBlockOffset: count, Rewound: true, Removed: logs})
+}
+
 func (r *Replica) refuse(reason string) {
 	r.refused.Add(1)
 	r.lastRefusal.Store(&reason)
@@ -567,6 +616,9 @@ func (r *Replica) LatestState() (*state.StateDB, *types.Header, error) {
 	st, err := chain.StateWithOverlay(r.store.StateDatabase(), v.sealed.Root, v.reader)
 	if err != nil {
 		return nil, nil, err
+	}
+	if v.txCount == 0 {
+		return st, v.sealed, nil // as the sequencer: the block of the state read
 	}
 	return st, v.pending.Header, nil
 }

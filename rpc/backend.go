@@ -85,6 +85,9 @@ type Backend struct {
 	// DA serves mega_getDACommitments, the index of blobs posted to DA.
 	DA  DAIndex
 	Dev []chain.DevAccount // unlocked accounts (devnet only)
+	// DevChain serves the dev methods (anvil_, hardhat_, evm_): set on a
+	// dev chain's sequencer only.
+	DevChain DevChain
 	// HA serves the ha namespace of a sequencer candidate.
 	HA HAAdmin
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -28,16 +30,18 @@ var defaultTip = big.NewInt(params.GWei)
 
 // EthAPI is the eth namespace.
 type EthAPI struct {
-	b        Backend
-	config   *params.ChainConfig
-	signer   types.Signer
-	realtime RealtimeConfig
-	filters  *filterSystem
+	nonceMu    sync.Mutex
+	nonceLocks map[common.Address]*sync.Mutex
+	b          Backend
+	config     *params.ChainConfig
+	signer     types.Signer
+	realtime   RealtimeConfig
+	filters    *filterSystem
 }
 
 func newEthAPI(b Backend, rt RealtimeConfig, fc FilterConfig) *EthAPI {
 	cfg := b.Chain.ChainConfig()
-	api := &EthAPI{b: b, config: cfg, signer: types.LatestSigner(cfg), realtime: rt}
+	api := &EthAPI{b: b, config: cfg, signer: chain.NewLatestSigner(cfg, b.DevChain != nil), realtime: rt, nonceLocks: make(map[common.Address]*sync.Mutex)}
 	api.filters = newFilterSystem(api, fc, time.Now)
 	return api
 }
@@ -58,6 +62,13 @@ func (api *EthAPI) Accounts() []common.Address {
 	out := make([]common.Address, len(api.b.Dev))
 	for i, a := range api.b.Dev {
 		out[i] = a.Address
+	}
+	if api.b.DevChain != nil { // impersonated accounts are listed too, as on anvil
+		for _, a := range api.b.DevChain.Impersonated() {
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
 	}
 	return out
 }
@@ -339,11 +350,16 @@ func (api *EthAPI) CreateAccessList(ctx context.Context, args TransactionArgs, b
 	return res, nil
 }
 
-// SendRawTransaction admits a signed transaction.
+// SendRawTransaction admits a signed transaction; under a dev chain's
+// automine it returns once the tx's block is sealed.
 func (api *EthAPI) SendRawTransaction(ctx context.Context, input hexutil.Bytes) (common.Hash, error) {
 	tx := new(types.Transaction)
 	if err := tx.UnmarshalBinary(input); err != nil {
 		return common.Hash{}, err
+	}
+	if api.b.DevChain != nil && api.b.Forward == nil {
+		_, err := api.b.DevChain.AwaitMined(tx, api.realtime.SyncTimeout)
+		return tx.Hash(), err
 	}
 	if api.b.Forward != nil {
 		var hash common.Hash
@@ -379,16 +395,44 @@ func (api *EthAPI) ackCommitted(ctx context.Context, tx *types.Transaction) erro
 	}
 }
 
-// SendTransaction signs with an unlocked dev account and submits.
+// SendTransaction signs with an unlocked dev account and submits; on a dev
+// chain an impersonated account sends unsigned.
 func (api *EthAPI) SendTransaction(ctx context.Context, args TransactionArgs) (common.Hash, error) {
+	if api.b.Txs == nil {
+		return common.Hash{}, errors.New("this node forwards raw transactions only: sign locally and use eth_sendRawTransaction")
+	}
+	if d := api.b.DevChain; d != nil && args.From != nil && d.Impersonating(*args.From) {
+		if _, err := api.devAccount(args.From); err != nil {
+			return api.sendImpersonated(ctx, args)
+		}
+	}
+	if args.From != nil {
+		// One send per account at a time: concurrent sends from one account
+		// get consecutive nonces, not the same one.
+		unlock := api.lockNonce(*args.From)
+		defer unlock()
+	}
 	tx, err := api.signArgs(ctx, args)
 	if err != nil {
 		return common.Hash{}, err
 	}
-	if api.b.Txs == nil {
-		return common.Hash{}, errors.New("this node forwards raw transactions only: sign locally and use eth_sendRawTransaction")
+	if api.b.DevChain != nil {
+		return api.submitDev(tx)
 	}
 	return tx.Hash(), api.b.Txs.SendTransaction(tx)
+}
+
+// lockNonce serialises the nonce choice and submission of addr's sends.
+func (api *EthAPI) lockNonce(addr common.Address) func() {
+	api.nonceMu.Lock()
+	l, ok := api.nonceLocks[addr]
+	if !ok {
+		l = new(sync.Mutex)
+		api.nonceLocks[addr] = l
+	}
+	api.nonceMu.Unlock()
+	l.Lock()
+	return l.Unlock
 }
 
 // devAccount is the unlocked account at addr.
@@ -407,11 +451,21 @@ func (api *EthAPI) devAccount(addr *common.Address) (*chain.DevAccount, error) {
 // signArgs fills the missing fields of args (nonce, gas, fees) and signs with
 // the unlocked account args.From.
 func (api *EthAPI) signArgs(ctx context.Context, args TransactionArgs) (*types.Transaction, error) {
-	if err := args.check(); err != nil {
-		return nil, err
-	}
 	dev, err := api.devAccount(args.From)
 	if err != nil {
+		return nil, err
+	}
+	txdata, err := api.txData(ctx, args, dev.Address)
+	if err != nil {
+		return nil, err
+	}
+	return types.SignNewTx(dev.Key, api.signer, txdata)
+}
+
+// txData fills the missing fields of args (nonce, gas, fees) for a tx from
+// from.
+func (api *EthAPI) txData(ctx context.Context, args TransactionArgs, from common.Address) (types.TxData, error) {
+	if err := args.check(); err != nil {
 		return nil, err
 	}
 	if args.ChainID != nil && args.ChainID.ToInt().Cmp(api.config.ChainID) != 0 {
@@ -421,7 +475,7 @@ func (api *EthAPI) signArgs(ctx context.Context, args TransactionArgs) (*types.T
 	if args.Nonce != nil {
 		nonce = uint64(*args.Nonce)
 	} else {
-		n, err := api.b.Latest.PendingNonce(dev.Address)
+		n, err := api.b.Latest.PendingNonce(from)
 		if err != nil {
 			return nil, err
 		}
@@ -456,7 +510,7 @@ func (api *EthAPI) signArgs(ctx context.Context, args TransactionArgs) (*types.T
 		}
 		txdata = &types.DynamicFeeTx{ChainID: api.config.ChainID, Nonce: nonce, To: args.To, Gas: gas, GasTipCap: tip, GasFeeCap: feeCap, Value: args.Value.ToInt(), Data: args.data(), AccessList: al}
 	}
-	return types.SignNewTx(dev.Key, api.signer, txdata)
+	return txdata, nil
 }
 
 // GetTransactionByHash finds a tx sealed, preconfirmed or pooled.

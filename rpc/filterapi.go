@@ -196,11 +196,17 @@ func (api *EthAPI) NewFilter(crit FilterCriteria) (gethrpc.ID, error) {
 	}
 	c := crit
 	return install(api.filters, &installedFilter{kind: logsFilter, crit: c}, api.b.Feeds.Heads(subscriptionBuffer), func(h *chain.Head) []interface{} {
+		var out []interface{}
+		if h.Rewound {
+			for _, l := range c.removed(h.Removed) {
+				out = append(out, l)
+			}
+			return out
+		}
 		n := h.Header.Number.Uint64()
 		if !c.inRange(n) || !c.bloomMatches(h.Header.Bloom) {
 			return nil
 		}
-		var out []interface{}
 		for _, l := range c.collect(api.b.Chain.Receipts(h.Header.Hash(), n), nil) {
 			out = append(out, l)
 		}

@@ -146,6 +146,17 @@ func (f *FilterCriteria) bloomMatches(bloom types.Bloom) bool {
 	return true
 }
 
+// removed returns the removed logs of a revert the filter matches.
+func (f *FilterCriteria) removed(logs []*types.Log) []*types.Log {
+	var out []*types.Log
+	for _, l := range logs {
+		if f.inRange(l.BlockNumber) && f.matches(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 func (f *FilterCriteria) collect(receipts []*types.Receipt, out []*types.Log) []*types.Log {
 	for _, r := range receipts {
 		for _, l := range r.Logs {

@@ -146,6 +146,24 @@ func (h *hub) reset(code int, reason string) {
 func (h *hub) publish(it *hubItem) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.known && it.mb.Number < h.next {
+		// The chain went back (a dev chain's revert, or a sequencer that
+		// restarted its open block): what was kept from here on is not the
+		// chain's any more, and subscribers go on from here.
+		keep := h.ring[:0]
+		for _, old := range h.ring {
+			if old.mb.Number < it.mb.Number {
+				keep = append(keep, old)
+			} else {
+				h.bytes -= old.size
+			}
+		}
+		clear(h.ring[len(keep):])
+		h.ring = keep
+		for s := range h.subs {
+			s.from = min(s.from, it.mb.Number)
+		}
+	}
 	if h.known && it.mb.Number > h.next {
 		// The node never had these (a replica gave up waiting for them):
 		// no subscriber may skip them without knowing.

@@ -22,6 +22,25 @@ func isSubscriptionCall(method string) bool {
 	return method == "eth_subscribe" || method == "eth_unsubscribe"
 }
 
+func isSubscription(c rpcCall) bool { return isSubscriptionCall(c.Method) }
+
+func isDevCall(c rpcCall) bool { return isDevMethod(c.Method) }
+
+// hasDevMethodName is a cheap test before parsing a body for dev calls.
+func hasDevMethodName(body []byte) bool {
+	return bytes.Contains(body, []byte(`"anvil_`)) || bytes.Contains(body, []byte(`"hardhat_`)) ||
+		bytes.Contains(body, []byte(`"evm_`)) || bytes.Contains(body, []byte(`"eth_sendUnsignedTransaction"`))
+}
+
+func hasDevCall(calls []rpcCall) bool {
+	for _, c := range calls {
+		if isDevMethod(c.Method) {
+			return true
+		}
+	}
+	return false
+}
+
 func hasSubscriptionCall(calls []rpcCall) bool {
 	for _, c := range calls {
 		if isSubscriptionCall(c.Method) {
@@ -83,17 +102,17 @@ func joinResponses(resps [][]byte, batch bool) []byte {
 
 // answerMixed answers calls in order: subscription calls through native,
 // everything else through the go-ethereum server in process, as one batch.
-func (s *Server) answerMixed(ctx context.Context, calls []rpcCall, native func(rpcCall) []byte) [][]byte {
+func (s *Server) answerMixed(ctx context.Context, calls []rpcCall, isNative func(rpcCall) bool, native func(rpcCall) []byte) [][]byte {
 	var forward []rpcCall
 	for _, call := range calls {
-		if !isSubscriptionCall(call.Method) {
+		if !isNative(call) {
 			forward = append(forward, call)
 		}
 	}
 	byID := s.callByID(ctx, forward)
 	var out [][]byte
 	for _, call := range calls {
-		if isSubscriptionCall(call.Method) {
+		if isNative(call) {
 			if resp := native(call); resp != nil && call.ID != nil {
 				out = append(out, resp)
 			}

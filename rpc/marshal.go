@@ -123,8 +123,8 @@ type RPCTransaction struct {
 // newRPCTransaction mirrors geth: location fields only when blockHash is set,
 // gasPrice the effective price once in a block.
 func newRPCTransaction(tx *types.Transaction, blockHash common.Hash, blockNumber, blockTime, index uint64, baseFee *big.Int, config *params.ChainConfig) *RPCTransaction {
-	signer := types.LatestSigner(config)
-	from, _ := types.Sender(signer, tx)
+	signer := chain.NewLatestSigner(config, false)
+	from, _ := chain.SenderOf(signer, tx)
 	v, r, s := tx.RawSignatureValues()
 	result := &RPCTransaction{
 		Type:     hexutil.Uint64(tx.Type()),
@@ -179,7 +179,7 @@ func newRPCTransaction(tx *types.Transaction, blockHash common.Hash, blockNumber
 
 // marshalReceipt is geth's MarshalReceipt.
 func marshalReceipt(receipt *types.Receipt, blockHash common.Hash, blockNumber uint64, signer types.Signer, tx *types.Transaction, txIndex int) map[string]interface{} {
-	from, _ := types.Sender(signer, tx)
+	from, _ := chain.SenderOf(signer, tx)
 	fields := map[string]interface{}{
 		"blockHash":         blockHash,
 		"blockNumber":       hexutil.Uint64(blockNumber),

@@ -124,7 +124,7 @@ func appendTransaction(b []byte, t *RPCTransaction) []byte {
 // appendReceipt appends marshalReceipt's map as encoding/json does: keys
 // sorted.
 func (api *EthAPI) appendReceipt(b []byte, r *types.Receipt, blockNumber uint64, tx *types.Transaction) []byte {
-	from, _ := types.Sender(api.signer, tx)
+	from, _ := chain.SenderOf(api.signer, tx)
 	b = append(b, '{')
 	if tx.Type() == types.BlobTxType {
 		b = append(b, `"blobGasPrice":`...)

@@ -128,17 +128,18 @@ func (c Config) Check() error {
 
 // Server serves JSON-RPC over HTTP and websocket on one port.
 type Server struct {
-	cfg     Config
-	log     zerolog.Logger
-	rpc     *gethrpc.Server
-	http    *http.Server
-	ln      net.Listener
-	ready   func() error
-	eth     *EthAPI // nil without a chain backend
-	hub     *hub
-	ws      *wsServer
-	done    chan struct{} // closed by Stop
-	haSends bool          // an HA sequencer: raw sends wait for their raft commit
+	cfg      Config
+	log      zerolog.Logger
+	rpc      *gethrpc.Server
+	http     *http.Server
+	ln       net.Listener
+	ready    func() error
+	eth      *EthAPI // nil without a chain backend
+	hub      *hub
+	ws       *wsServer
+	done     chan struct{} // closed by Stop
+	haSends  bool          // an HA sequencer: raw sends wait for their raft commit
+	devChain bool          // serves the dev methods
 	// batchSends takes batches of raw sends when the node admits them
 	// itself (not forwarded, not HA).
 	batchSends BatchSubmitter
@@ -165,6 +166,9 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 	srv.SetWebsocketReadLimit(int64(cfg.RawTxLimit))
 	srv.SetBatchLimits(cfg.BatchLimit, cfg.BatchRespSize)
 	version := fmt.Sprintf("meganode/v%s/%s-%s/%s", Version, runtime.GOOS, runtime.GOARCH, runtime.Version())
+	if b.DevChain != nil {
+		version = devClientVersion()
+	}
 	if err := srv.RegisterName("web3", &Web3API{version: version}); err != nil {
 		return nil, err
 	}
@@ -174,7 +178,7 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 		}
 	}
 	log = log.With().Str("component", "rpc").Logger()
-	s := &Server{cfg: cfg, log: log, rpc: srv, ready: ready, done: make(chan struct{}), haSends: b.HA != nil && b.Txs != nil}
+	s := &Server{cfg: cfg, log: log, rpc: srv, ready: ready, done: make(chan struct{}), haSends: b.HA != nil && b.Txs != nil, devChain: b.DevChain != nil}
 	if bs, ok := b.Txs.(BatchSubmitter); ok && b.Forward == nil && b.HA == nil {
 		s.batchSends = bs
 	}
@@ -206,6 +210,11 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 			}
 			if b.DA != nil {
 				if err := srv.RegisterName("mega", &DAAPI{b: b}); err != nil {
+					return nil, err
+				}
+			}
+			if b.DevChain != nil {
+				if err := registerDev(srv, b.DevChain, s.eth); err != nil {
 					return nil, err
 				}
 			}
@@ -349,9 +358,19 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, -32600, fmt.Sprintf("request body too large: %d bytes, limit %d (%d for raw transactions)", len(body), s.cfg.BodyLimit, s.cfg.RawTxLimit))
 		return
 	}
+	if !s.devChain && hasDevMethodName(body) {
+		if calls, batch, err := parseCalls(body); err == nil && hasDevCall(calls) {
+			resps := s.answerMixed(r.Context(), calls, isDevCall, func(call rpcCall) []byte { return errorFrom(call.ID, notDevError{call.Method}) })
+			w.Header().Set("Content-Type", "application/json")
+			if len(resps) > 0 {
+				_, _ = w.Write(joinResponses(resps, batch))
+			}
+			return
+		}
+	}
 	if bytes.Contains(body, []byte("subscribe")) {
 		if calls, batch, err := parseCalls(body); err == nil && hasSubscriptionCall(calls) {
-			resps := s.answerMixed(r.Context(), calls, func(call rpcCall) []byte { return errorFrom(call.ID, wsRequiredError{}) })
+			resps := s.answerMixed(r.Context(), calls, isSubscription, func(call rpcCall) []byte { return errorFrom(call.ID, wsRequiredError{}) })
 			w.Header().Set("Content-Type", "application/json")
 			if len(resps) > 0 {
 				_, _ = w.Write(joinResponses(resps, batch))

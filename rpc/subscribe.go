@@ -150,6 +150,12 @@ func (s *Server) subscribe(c *wsConn, params json.RawMessage) (string, func(), e
 		// block is sealed, with its hash.
 		return feedSubscribe(c, api.b.Feeds.Heads(subscriptionBuffer), func(h *chain.Head) [][]byte {
 			var out [][]byte
+			if h.Rewound { // a dev chain's revert: its logs are gone, as in a reorg
+				for _, l := range crit.removed(h.Removed) {
+					out = append(out, mustJSON(l))
+				}
+				return out
+			}
 			receipts := api.b.Chain.Receipts(h.Header.Hash(), h.Header.Number.Uint64())
 			for _, l := range crit.collect(receipts, nil) {
 				out = append(out, mustJSON(l))

@@ -346,7 +346,7 @@ func (c *wsConn) handleSubscriptions(data []byte) bool {
 		return false
 	}
 	var starts []func()
-	resps := c.s.answerMixed(context.Background(), calls, func(call rpcCall) []byte {
+	resps := c.s.answerMixed(context.Background(), calls, isSubscription, func(call rpcCall) []byte {
 		resp, start := c.subscriptionCall(call)
 		if start != nil {
 			starts = append(starts, start)

@@ -147,7 +147,21 @@ func (b *Batcher) loop(ctx context.Context, heads *chain.Subscription[*chain.Hea
 		select {
 		case <-ctx.Done():
 			return
-		case <-heads.C():
+		case h := <-heads.C():
+			if h.Rewound {
+				// A dev chain went back: the store dropped the records of
+				// blobs holding later blocks; post again from the last kept.
+				kept, err := b.store.LastPosted()
+				if err != nil {
+					b.log.Error().Err(err).Msg("read the last posted blob after a revert")
+				}
+				last = kept
+				if kept == nil {
+					b.posted.Store(0)
+				} else {
+					b.posted.Store(kept.Last)
+				}
+			}
 		case <-heads.Err():
 			heads.Unsubscribe()
 			heads = b.seq.Heads(64)

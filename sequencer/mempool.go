@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"fmt"
 	"math/big"
+	"sort"
 	"sync"
 
 	"github.com/holiman/uint256"
@@ -21,6 +22,9 @@ type PoolConfig struct {
 	AccountSlots int // pooled txs per sender, default 1024
 	GlobalSlots  int // pooled txs in all, default 200,000
 	PriceBump    int // % fee increase a replacement needs, default 10
+	// Dev: a dev chain's pool, which admits txs with the impersonation
+	// signature from the accounts PoolState impersonates.
+	Dev bool
 }
 
 // DefaultPoolConfig returns the default limits.
@@ -41,6 +45,8 @@ func (c PoolConfig) Check() error {
 type PoolState interface {
 	Reader() state.Reader
 	PendingHeader() *types.Header
+	// Impersonating reports whether a dev chain sends as addr unsigned.
+	Impersonating(addr common.Address) bool
 }
 
 // pooledTx is a transaction with its recovered sender and arrival order.
@@ -81,7 +87,7 @@ func NewPool(cfg PoolConfig, config *params.ChainConfig, st PoolState) *Pool {
 	return &Pool{
 		cfg:     cfg,
 		config:  config,
-		signer:  types.LatestSigner(config),
+		signer:  chain.NewLatestSigner(config, cfg.Dev),
 		state:   st,
 		senders: make(map[common.Address]*sender),
 		all:     make(map[common.Hash]*pooledTx),
@@ -122,6 +128,9 @@ func (p *Pool) validate(tx *types.Transaction) (common.Address, uint64, error) {
 	from, err := chain.ValidateTx(p.config, p.signer, tx, head)
 	if err != nil {
 		return from, 0, err
+	}
+	if who, ok := chain.ImpersonatedSender(tx); ok && (!p.cfg.Dev || !p.state.Impersonating(who)) {
+		return from, 0, fmt.Errorf("%w: impersonation signature of %s, an account this node does not impersonate", chain.ErrInvalidSender, who)
 	}
 	reader := p.state.Reader()
 	acct, err := reader.Account(from)
@@ -442,6 +451,74 @@ func baseFeeU(b *big.Int) *uint256.Int {
 	}
 	u, _ := uint256.FromBig(b)
 	return u
+}
+
+// hasReady reports whether a tx is ready to execute.
+func (p *Pool) hasReady() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.ready.items) > 0
+}
+
+// waiting reports whether a pooled tx cannot execute yet: its nonce is
+// after a gap, or its sender is parked until the next block.
+func (p *Pool) waiting(hash common.Hash) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ptx, ok := p.all[hash]
+	if !ok {
+		return false
+	}
+	s := p.senders[ptx.from]
+	return s.parked || ptx.tx.Nonce() > s.pendingNonce()
+}
+
+// Remove drops a pooled tx; false if it is not pooled (or executing).
+// The sender's later txs wait for the nonce again.
+func (p *Pool) Remove(hash common.Hash) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ptx, ok := p.all[hash]
+	if !ok {
+		return false
+	}
+	s := p.senders[ptx.from]
+	if s.inFlight && ptx.tx.Nonce() == s.next {
+		return false
+	}
+	delete(p.all, hash)
+	delete(s.txs, ptx.tx.Nonce())
+	for i, it := range p.ready.items {
+		if it == ptx {
+			heap.Remove(&p.ready, i)
+			s.inHeap = false
+			break
+		}
+	}
+	p.promote(s)
+	return true
+}
+
+// All returns every pooled tx, each sender's in nonce order, senders in
+// arrival order of their first tx.
+func (p *Pool) All() []*types.Transaction {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	list := make([]*pooledTx, 0, len(p.all))
+	for _, ptx := range p.all {
+		list = append(list, ptx)
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if list[i].from == list[j].from {
+			return list[i].tx.Nonce() < list[j].tx.Nonce()
+		}
+		return list[i].seq < list[j].seq
+	})
+	out := make([]*types.Transaction, len(list))
+	for i, ptx := range list {
+		out[i] = ptx.tx
+	}
+	return out
 }
 
 // Clear empties the pool and returns what it held (a deposed HA leader

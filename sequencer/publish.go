@@ -111,6 +111,15 @@ func (p *Publisher) loop(ctx context.Context, net Gossip, minis *chain.Subscript
 func (p *Publisher) publishBlock(ctx context.Context, net Gossip, m *chain.BlockMessage) {
 	block, witness := p.splitWitness(m)
 	num := m.Bundle.Block.NumberU64()
+	if m.Rewind {
+		// A dev chain went back to block num: what was published after it
+		// is no longer the chain's, and followers are told.
+		p.cache.Truncate(p2p.Blocks, num+1)
+		p.cache.Truncate(p2p.Witnesses, num+1)
+		p.cache.Truncate(p2p.MiniBlocks, m.MiniBlockCount)
+		p.publish(ctx, net, p2p.Blocks, num, block)
+		return
+	}
 	p.publish(ctx, net, p2p.Blocks, num, block)
 	p.publish(ctx, net, p2p.Witnesses, num, witness)
 }
@@ -121,7 +130,7 @@ func (p *Publisher) splitWitness(m *chain.BlockMessage) (*chain.BlockMessage, *c
 	b := *m.Bundle
 	b.Witness = nil
 	w := &chain.WitnessMessage{Number: b.Block.NumberU64(), Hash: b.Block.Hash(), Witness: m.Bundle.Witness}
-	if b.StateDiff != nil {
+	if b.StateDiff != nil && !m.Rewind {
 		// The state the block really has: its header's root, except under
 		// fault injection.
 		proof, err := chain.AccountProof(p.store.StateDatabase(), b.StateDiff.Root, chain.MessagePasser)
@@ -130,7 +139,7 @@ func (p *Publisher) splitWitness(m *chain.BlockMessage) (*chain.BlockMessage, *c
 		}
 		w.PasserProof = proof
 	}
-	return &chain.BlockMessage{Bundle: &b, MiniBlockCount: m.MiniBlockCount, Senders: m.Senders}, w
+	return &chain.BlockMessage{Bundle: &b, MiniBlockCount: m.MiniBlockCount, Senders: m.Senders, Edits: m.Edits, Rewind: m.Rewind}, w
 }
 
 // republish gossips again, as a new HA leader, the newest sealed block and

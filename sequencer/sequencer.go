@@ -49,6 +49,12 @@ type Config struct {
 	// made it leader; the raft log, not the local journal, keeps the open
 	// block across crashes.
 	HA bool
+	// Dev makes a dev chain (the devnet, --dev): the dev methods (mining,
+	// time, snapshots, state edits, impersonation) work; see dev.go.
+	Dev bool
+	// Mining is how blocks are made (dev chains may change it at run time):
+	// chain.MineRealtime, the default, or chain.MineAuto (a block per tx, at once).
+	Mining chain.MiningMode
 }
 
 // DefaultConfig returns the devnet defaults.
@@ -77,6 +83,12 @@ func (c Config) Check() error {
 		return fmt.Errorf("eager mode needs a positive tx threshold, have %d", c.EagerMaxTxs)
 	case c.GasLimit < params.TxGas:
 		return fmt.Errorf("gas limit %d too low", c.GasLimit)
+	case c.Mining != chain.MineRealtime && !c.Dev:
+		return errors.New("automine and manual mining are for dev chains (--dev)")
+	case c.Dev && c.HA:
+		return errors.New("a dev chain has no HA set: its reverts and edits are not raft entries")
+	case c.Mining < chain.MineRealtime || c.Mining > chain.MineManual:
+		return fmt.Errorf("unknown mining mode %d", c.Mining)
 	}
 	return c.Pool.Check()
 }
@@ -170,6 +182,11 @@ type Sequencer struct {
 	leading   atomic.Bool
 	published uint64
 	republish atomic.Bool
+
+	// Dev chains (Config.Dev): loop-owned under stepMu, but impersonation.
+	dev  devState
+	imp  impersonation
+	wake chan struct{} // a dev method changed how the loop waits
 }
 
 // Fence is the raft group of an HA sequencer set.
@@ -201,7 +218,11 @@ func New(cfg Config, store *storage.Store, clock Clock, log zerolog.Logger) (*Se
 		clock:     clock,
 		miniCount: store.MiniBlockCount(),
 		waiters:   make(map[common.Hash][]chan chain.TxOutcome),
+		wake:      make(chan struct{}, 1),
 	}
+	s.dev = newDevState(cfg)
+	s.imp.accounts = make(map[common.Address]bool)
+	cfg.Pool.Dev = cfg.Dev
 	s.pool = NewPool(cfg.Pool, s.config, s)
 	s.published = s.miniCount
 	if err := s.openBlock(clock.Now()); err != nil {
@@ -454,6 +475,7 @@ func (s *Sequencer) loop() {
 			s.Step(true)
 		case <-s.pool.Notify():
 			s.Step(false)
+		case <-s.wake:
 		}
 		timer.Reset(s.untilDue())
 	}
@@ -463,6 +485,9 @@ func (s *Sequencer) loop() {
 func (s *Sequencer) untilDue() time.Duration {
 	s.stepMu.Lock()
 	defer s.stepMu.Unlock()
+	if s.dev.mode != chain.MineRealtime {
+		return time.Hour // only transactions and dev methods make blocks
+	}
 	return max(0, s.lastMini.Add(s.cfg.MiniBlockTime).Sub(s.clock.Now()))
 }
 
@@ -478,6 +503,15 @@ func (s *Sequencer) Step(tick bool) {
 		s.halt(*err)
 	}
 	if s.failed != nil || !s.leading.Load() {
+		return
+	}
+	switch s.dev.mode {
+	case chain.MineAuto:
+		if err := s.mineReady(); err != nil {
+			s.halt(err)
+		}
+		return
+	case chain.MineManual:
 		return
 	}
 	start := s.clock.Now()
@@ -502,7 +536,7 @@ func (s *Sequencer) Step(tick bool) {
 			return
 		}
 	}
-	if periodic && now.Sub(s.opened) >= s.cfg.BlockTime && s.leading.Load() {
+	if periodic && now.Sub(s.opened) >= s.blockTime() && s.leading.Load() {
 		s.gate.Lock() // until the next block is open
 		defer s.gate.Unlock()
 		if err := s.sealBlock(); err != nil {
@@ -545,17 +579,27 @@ const takeBatch = 64
 
 // execute runs ready txs until deadline.
 func (s *Sequencer) execute(deadline time.Time) int {
+	return s.executeUpTo(deadline, 0)
+}
+
+// executeUpTo runs ready txs until deadline (zero: none), at most limit of
+// them (0: no limit).
+func (s *Sequencer) executeUpTo(deadline time.Time, limit int) int {
 	header := s.builder.Header()
 	n := 0
-	for {
-		batch := s.pool.NextBatch(header.BaseFee, s.batch[:0], takeBatch)
+	for limit == 0 || n < limit {
+		take := takeBatch
+		if limit > 0 {
+			take = min(take, limit-n)
+		}
+		batch := s.pool.NextBatch(header.BaseFee, s.batch[:0], take)
 		if len(batch) == 0 {
 			return n
 		}
 		outcomes, invalid := s.outcomes[:0], s.invalid[:0]
 		due := false
 		for _, ptx := range batch {
-			if due = due || !s.clock.Now().Before(deadline); due { // a clock read is ~0.1 % of a transfer
+			if due = due || (!deadline.IsZero() && !s.clock.Now().Before(deadline)); due { // a clock read is ~0.1 % of a transfer
 				outcomes = append(outcomes, unused)
 				continue
 			}
@@ -567,6 +611,10 @@ func (s *Sequencer) execute(deadline time.Time) int {
 				s.receipts = append(s.receipts, receipt)
 				s.miniGas += receipt.GasUsed
 				n++
+				if s.dev.collect != nil {
+					vmErr, revert := s.builder.LastResult()
+					s.dev.collect[ptx.tx.Hash()] = devResult{vmErr, revert}
+				}
 			case errors.Is(err, chain.ErrBlockFull), errors.Is(err, chain.ErrFeeCapTooLow), errors.Is(err, chain.ErrInsufficientFunds):
 				outcomes = append(outcomes, retry)
 				s.log.Debug().Err(err).Stringer("tx", ptx.tx.Hash()).Msg("tx deferred to next block")
@@ -587,6 +635,7 @@ func (s *Sequencer) execute(deadline time.Time) int {
 			return n
 		}
 	}
+	return n
 }
 
 // sealMiniBlock commits (with HA) or journals what executed since the last
@@ -670,7 +719,7 @@ func (s *Sequencer) publishMiniBlock(txs types.Transactions, micros uint64) {
 	}
 	s.published = mb.Number + 1
 	s.miniFeed.Send(mb)
-	if len(txs) > 0 {
+	if len(txs) > 0 && s.dev.collect == nil { // a dev block per tx resolves once sealed
 		s.resolve(txs, receipts, number)
 		s.log.Debug().Uint64("miniblock", mb.Number).Uint64("block", number).Int("txs", len(txs)).Msg("sealed mini-block")
 	}
@@ -717,7 +766,10 @@ func (s *Sequencer) sealBlock() error {
 			return s.stepDownLocked(fmt.Errorf("commit of block %d: %w", sb.Block.NumberU64(), err))
 		}
 	}
-	if !s.pipelined {
+	if !s.pipelined || s.dev.mode != chain.MineRealtime {
+		if err := s.waitPersisted(); err != nil {
+			return err
+		}
 		if err := sb.Finish(); err != nil {
 			return err
 		}
@@ -790,6 +842,7 @@ func (s *Sequencer) persistWork(sb *chain.SealedBlock, write func(*chain.SealedB
 			Bundle:         &chain.BlockBundle{Block: sb.Block, Receipts: sb.Receipts, StateDiff: sb.Diff, Witness: sb.Witness},
 			MiniBlockCount: miniCount,
 			Senders:        senders,
+			Edits:          sb.Edits,
 		})
 		return nil
 	}
@@ -820,6 +873,12 @@ func (c sealingHeaders) CurrentHeader() *types.Header { return c.h }
 
 // openBlock starts the block after the stored head.
 func (s *Sequencer) openBlock(now time.Time) error {
+	return s.openBlockAt(now, s.dev.mode == chain.MineRealtime)
+}
+
+// openBlockAt opens the block after the stored head; with consume it takes
+// the dev clock's one-shot settings (a realtime block, or one being mined).
+func (s *Sequencer) openBlockAt(now time.Time, consume bool) error {
 	parent := s.store.CurrentHeader()
 	var headers chain.HeaderReader = s.store
 	prev := s.view.Load()
@@ -830,11 +889,9 @@ func (s *Sequencer) openBlock(now time.Time) error {
 		headers = sealingHeaders{Store: s.store, h: parent}
 		sealing, sealingTxs = prev.Pending, prev.TxCount
 	}
-	t := uint64(now.Unix())
-	if t <= parent.Time {
-		t = parent.Time + 1
-	}
-	header := chain.NextHeader(s.config, parent, t, s.cfg.GasLimit, s.cfg.Coinbase)
+	// A realtime block takes the dev clock's overrides now; an automined or
+	// manual one when it is mined (this one is provisional until then).
+	header := s.nextHeader(now, parent, consume)
 	root := parent.Root
 	if r, ok := s.realRoots[parent.Hash()]; ok {
 		root = r
@@ -848,6 +905,9 @@ func (s *Sequencer) openBlock(now time.Time) error {
 	}
 	if err != nil {
 		return err
+	}
+	if s.cfg.Dev {
+		b.SetDev()
 	}
 	base, err := s.baseReader(root)
 	if err != nil {
@@ -864,12 +924,18 @@ func (s *Sequencer) openBlock(now time.Time) error {
 func (s *Sequencer) BaseFee() *big.Int { return s.view.Load().Pending.Header.BaseFee }
 
 // LatestState opens the newest mini-block state and returns it with the
-// header of the block being built, the context "latest" calls execute in.
+// header of the block that state belongs to: the block being built once it
+// holds a preconfirmed tx, the sealed head before.
 func (s *Sequencer) LatestState() (*state.StateDB, *types.Header, error) {
 	v := s.view.Load()
 	st, err := chain.StateWithOverlay(s.store.StateDatabase(), v.root, v.reader)
 	if err != nil {
 		return nil, nil, err
+	}
+	if v.TxCount == 0 {
+		// Nothing preconfirmed since the sealed head: calls run in its
+		// block, the one eth_blockNumber names (anvil's and geth's latest).
+		return st, v.Sealed, nil
 	}
 	return st, v.Pending.Header, nil
 }

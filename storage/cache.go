@@ -97,3 +97,13 @@ func (c *blockCache) Add(hash common.Hash, b *cachedBlock) {
 		c.txs -= len(ev.index)
 	}
 }
+
+// Remove drops a block from the cache.
+func (c *blockCache) Remove(hash common.Hash) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.lru.Peek(hash); ok {
+		c.txs -= len(old.index)
+		c.lru.Remove(hash)
+	}
+}

@@ -302,7 +302,8 @@ func (s *Store) MiniBlockCount() uint64 {
 type bundleRecord struct {
 	Diff      *chain.StateDiff
 	Witness   []byte
-	MiniCount uint64 `rlp:"optional"` // mini-blocks in the chain up to this block
+	MiniCount uint64             `rlp:"optional"` // mini-blocks in the chain up to this block
+	Edits     []chain.BlockEdits `rlp:"optional"` // dev chains: state edits in the block
 }
 
 // Bundle returns the block bundle of a sealed block, or nil.
@@ -331,7 +332,7 @@ func (s *Store) BlockMessage(number uint64) (*chain.BlockMessage, error) {
 		return nil, fmt.Errorf("decode bundle %d: %w", number, err)
 	}
 	bundle := &chain.BlockBundle{Block: block, Receipts: s.Receipts(block.Hash(), number), StateDiff: rec.Diff, Witness: rec.Witness}
-	return &chain.BlockMessage{Bundle: bundle, MiniBlockCount: rec.MiniCount}, nil
+	return &chain.BlockMessage{Bundle: bundle, MiniBlockCount: rec.MiniCount, Edits: rec.Edits}, nil
 }
 
 // WriteSealed persists a sealed block, its state and bundle, advances the
@@ -379,7 +380,7 @@ func (s *Store) commitState(sb *chain.SealedBlock) error {
 // writes it durably as the new head.
 func (s *Store) writeBlock(batch ethdb.Batch, sb *chain.SealedBlock, miniCount uint64) error {
 	block := sb.Block
-	rec, err := rlp.EncodeToBytes(&bundleRecord{Diff: sb.Diff, Witness: sb.Witness, MiniCount: miniCount})
+	rec, err := rlp.EncodeToBytes(&bundleRecord{Diff: sb.Diff, Witness: sb.Witness, MiniCount: miniCount, Edits: sb.Edits})
 	if err != nil {
 		return fmt.Errorf("encode bundle %d: %w", block.NumberU64(), err)
 	}
@@ -491,11 +492,16 @@ func (s *Store) Journaled(number uint64) (types.Transactions, error) {
 
 // dropJournals removes the journals of blocks up to number (sealed ones).
 func (s *Store) dropJournals(number uint64) {
+	s.dropJournalsIf(func(n uint64) bool { return n <= number })
+}
+
+// dropJournalsIf removes the journals of the blocks drop names.
+func (s *Store) dropJournalsIf(drop func(block uint64) bool) {
 	if s.journalDir == "" {
 		return
 	}
 	s.jmu.Lock()
-	if s.journal != nil && s.journalNum <= number {
+	if s.journal != nil && drop(s.journalNum) {
 		s.journal.Close()
 		s.journal = nil
 	}
@@ -503,7 +509,7 @@ func (s *Store) dropJournals(number uint64) {
 	entries, _ := os.ReadDir(s.journalDir)
 	for _, e := range entries {
 		var n uint64
-		if _, err := fmt.Sscanf(e.Name(), "%d.rlp", &n); err == nil && n <= number {
+		if _, err := fmt.Sscanf(e.Name(), "%d.rlp", &n); err == nil && drop(n) {
 			os.Remove(filepath.Join(s.journalDir, e.Name()))
 		}
 	}

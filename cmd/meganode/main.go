@@ -51,6 +51,8 @@ func main() {
 					&cli.StringFlag{Name: "da.url", Usage: "post every block to this eigenda-proxy (or `meganode da`) instead of the embedded DA server", EnvVars: env("DA_URL")},
 					&cli.StringFlag{Name: "da.mode", Value: string(eigenda.ModeStandard), Usage: "commitment mode: standard or optimism_generic (OP alt-DA)", EnvVars: env("DA_MODE")},
 					&cli.BoolFlag{Name: "da.embedded", Value: defaults.EmbeddedDA, Usage: "run a DA server in process (on http.port+3) when no --da.url is given; blocks are safe once posted", EnvVars: env("DA_EMBEDDED")},
+					&cli.BoolFlag{Name: "automine", Usage: "seal every transaction in a block of its own as it arrives, as anvil and Hardhat do (receipts carry their block's hash at once: for test suites); off: realtime mini-blocks and blocks", EnvVars: env("AUTOMINE")},
+					&cli.BoolFlag{Name: "no-mining", Usage: "execute nothing until evm_mine / anvil_mine (anvil's --no-mining)", EnvVars: env("NO_MINING")},
 					&cli.Uint64Flag{Name: "dev.faulty-root-at", Usage: "fault injection (devnet only): seal this block with a wrong state root", EnvVars: env("DEV_FAULTY_ROOT_AT")},
 					logFormatFlag, logLevelFlag,
 				}),
@@ -219,6 +221,14 @@ func runDevnet(c *cli.Context) error {
 	cfg.Roles = c.StringSlice("roles")
 	cfg.FinalityWindow = c.Duration("finality.window")
 	cfg.Sequencer.FaultyRootAt = c.Uint64("dev.faulty-root-at")
+	switch {
+	case c.Bool("automine") && c.Bool("no-mining"):
+		return errors.New("--automine and --no-mining exclude each other")
+	case c.Bool("automine"):
+		cfg.Sequencer.Mining = chain.MineAuto
+	case c.Bool("no-mining"):
+		cfg.Sequencer.Mining = chain.MineManual
+	}
 	cfg.EmbeddedDA = c.Bool("da.embedded")
 	if err := applyDAFlags(c, &cfg.DA); err != nil {
 		return err

@@ -13,7 +13,7 @@
 >> [{"jsonrpc":"2.0","id":7,"method":"eth_chainId","params":[]},{"jsonrpc":"2.0","id":8,"method":"eth_nope","params":[]}]
 << [{"jsonrpc":"2.0","id":7,"result":"0x128b"},{"jsonrpc":"2.0","id":8,"error":{"code":-32601,"message":"the method eth_nope does not exist/is not available"}}]
 >> {"jsonrpc":"2.0","id":9,"method":"anvil_nodeInfo","params":[]}
-<< {"jsonrpc":"2.0","id":9,"error":{"code":-32601,"message":"the method anvil_nodeInfo does not exist/is not available"}}
+<< {"jsonrpc":"2.0","id":9,"error":{"code":-32601,"message":"the method anvil_nodeInfo does not exist/is not available: dev methods are served only by dev chains (meganode devnet, or a sequencer started with --dev)"}}
 >> {"jsonrpc":"2.0","id":10,"method":"eth_sendTransaction","params":[{"from":"0x000000000000000000000000000000000000dead","to":"0x000000000000000000000000000000000000beef"}]}
 << {"jsonrpc":"2.0","id":10,"error":{"code":-32000,"message":"unknown account 0x000000000000000000000000000000000000dEaD: only the devnet's unlocked accounts can sign"}}
 >> {"jsonrpc":"2.0","id":11,"method":"eth_getLogs","params":[{"fromBlock":"0x1","blockHash":"0x0000000000000000000000000000000000000000000000000000000000000000"}]}

@@ -91,7 +91,7 @@
 >> {"jsonrpc":"2.0","id":46,"method":"web3_sha3","params":["0x68656c6c6f"]}
 << {"jsonrpc":"2.0","id":46,"result":"0x1c8aff950685c2ed4bc3174f3472287b56d9517b9c948127319a09a7a36deac8"}
 >> {"jsonrpc":"2.0","id":47,"method":"hardhat_metadata","params":[]}
-<< {"jsonrpc":"2.0","id":47,"error":{"code":-32601,"message":"the method hardhat_metadata does not exist/is not available"}}
+<< {"jsonrpc":"2.0","id":47,"error":{"code":-32601,"message":"the method hardhat_metadata does not exist/is not available: dev methods are served only by dev chains (meganode devnet, or a sequencer started with --dev)"}}
 >> {"jsonrpc":"2.0","id":48,"method":"eth_getAccountInfo","params":["0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266","latest"]}
 << {"jsonrpc":"2.0","id":48,"error":{"code":-32601,"message":"the method eth_getAccountInfo does not exist/is not available"}}
 >> {"jsonrpc":"2.0","id":49,"method":"eth_simulateV1","params":[{"blockStateCalls":[{"calls":[{"from":"0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266","to":"0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc","value":"0x1","nonce":"0x5","maxFeePerGas":"0x2540be400"}]}],"validation":true}]}

@@ -1,0 +1,148 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/rawdb"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/rlp"
+
+	"github.com/meganode/meganode/chain"
+)
+
+// RemovedBlock is a block Rewind took off the chain, with its receipts.
+type RemovedBlock struct {
+	Block    *types.Block
+	Receipts types.Receipts
+}
+
+// Rewind makes block number the head again (a dev chain's evm_revert): the
+// blocks above it, their receipts, tx lookups and bundles, the DA records of
+// blobs that held them and the journals of unsealed blocks are deleted in
+// one batch. The state of number is kept (every state is). It returns the
+// removed blocks, oldest first, so their logs can be announced as removed.
+func (s *Store) Rewind(number uint64) ([]RemovedBlock, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	head := s.head.Number.Uint64()
+	if number >= head {
+		return nil, nil
+	}
+	target := s.headerByNumber(number)
+	if target == nil {
+		return nil, fmt.Errorf("rewind: block %d not found", number)
+	}
+	miniCount := uint64(0)
+	if number > 0 {
+		data, err := s.kv.Get(numKey(bundlePrefix, number))
+		if err != nil {
+			return nil, fmt.Errorf("rewind: bundle of block %d: %w", number, err)
+		}
+		var rec bundleRecord
+		if err := rlp.DecodeBytes(data, &rec); err != nil {
+			return nil, fmt.Errorf("rewind: decode bundle %d: %w", number, err)
+		}
+		miniCount = rec.MiniCount
+	}
+	batch := s.kv.NewBatch()
+	var removed []RemovedBlock
+	for n := number + 1; n <= head; n++ {
+		hash := rawdb.ReadCanonicalHash(s.kv, n)
+		if hash == (common.Hash{}) {
+			continue
+		}
+		if c := s.cachedByHash(hash, n); c != nil {
+			removed = append(removed, RemovedBlock{Block: c.block, Receipts: s.receiptsOf(c)})
+			hashes := make([]common.Hash, 0, len(c.block.Transactions()))
+			for _, tx := range c.block.Transactions() {
+				hashes = append(hashes, tx.Hash())
+			}
+			rawdb.DeleteTxLookupEntries(batch, hashes)
+		}
+		rawdb.DeleteBlock(batch, hash, n)
+		rawdb.DeleteCanonicalHash(batch, n)
+		if err := batch.Delete(numKey(bundlePrefix, n)); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.rewindDA(batch, number); err != nil {
+		return nil, err
+	}
+	fin := s.kv.NewIterator(finalityPrefix, numKey(nil, number+1))
+	for fin.Next() {
+		if err := batch.Delete(common.CopyBytes(fin.Key())); err != nil {
+			fin.Release()
+			return nil, err
+		}
+	}
+	fin.Release()
+	hash := target.Hash()
+	rawdb.WriteHeadBlockHash(batch, hash)
+	rawdb.WriteHeadHeaderHash(batch, hash)
+	rawdb.WriteHeadFastBlockHash(batch, hash)
+	if err := batch.Put(miniCountKey, binary.BigEndian.AppendUint64(nil, miniCount)); err != nil {
+		return nil, err
+	}
+	if err := batch.Write(); err != nil {
+		return nil, fmt.Errorf("rewind to block %d: %w", number, err)
+	}
+	if !s.noSync {
+		if err := s.kv.SyncKeyValue(); err != nil {
+			return nil, fmt.Errorf("sync rewind to block %d: %w", number, err)
+		}
+	}
+	s.head = target
+	for _, r := range removed {
+		s.blocks.Remove(r.Block.Hash())
+	}
+	s.dropJournalsIf(func(n uint64) bool { return n > number })
+	return removed, nil
+}
+
+// headerByNumber is GetHeaderByNumber for a caller holding mu.
+func (s *Store) headerByNumber(n uint64) *types.Header {
+	hash := rawdb.ReadCanonicalHash(s.kv, n)
+	if hash == (common.Hash{}) {
+		return nil
+	}
+	return rawdb.ReadHeader(s.kv, hash, n)
+}
+
+// rewindDA deletes the records of blobs holding blocks above number: the
+// batcher posts the blocks after the newest remaining one again.
+func (s *Store) rewindDA(batch interface {
+	Put([]byte, []byte) error
+	Delete([]byte) error
+}, number uint64) error {
+	it := s.kv.NewIterator(daPrefix, numKey(nil, number+1))
+	defer it.Release()
+	minSeq := uint64(0)
+	for it.Next() {
+		c := new(chain.DACommitment)
+		if err := rlp.DecodeBytes(it.Value(), c); err != nil {
+			return fmt.Errorf("decode DA commitment %x: %w", it.Key(), err)
+		}
+		if err := batch.Delete(common.CopyBytes(it.Key())); err != nil {
+			return err
+		}
+		if err := batch.Delete(numKey(daSeqPrefix, c.Seq)); err != nil {
+			return err
+		}
+		if minSeq == 0 || c.Seq < minSeq {
+			minSeq = c.Seq
+		}
+	}
+	if err := it.Error(); err != nil || minSeq == 0 {
+		return err
+	}
+	// Blobs are numbered in posting order: the one before the first removed
+	// is the newest that stays.
+	if minSeq > 1 {
+		if kept, err := s.DACommitmentBySeq(minSeq - 1); err == nil && kept != nil {
+			return batch.Put(daLastKey, numKey(nil, kept.Last))
+		}
+	}
+	return batch.Delete(daLastKey)
+}
