@@ -3,6 +3,7 @@ GO      ?= go
 BIN     := bin/meganode
 E2E_NPM := e2e/node_modules/.installed
 E2E_NODE := e2e/node22/node_modules/.installed
+E2E_HH2  := e2e/hardhat2/node_modules/.installed
 
 .PHONY: all build devnet test unit e2e e2e-race e2e-deps check-deps vet bench clean gethdiff gethdiff-record
 
@@ -16,9 +17,9 @@ devnet: build
 	./$(BIN) devnet --http.addr 127.0.0.1 --http.port 8545
 
 ## e2e-deps: install the clients the e2e tests drive from npm: Foundry,
-## solcjs, ethers, viem, Hardhat 3. Node 22 comes first (node22/), and npm runs
+## solcjs, ethers, viem, Hardhat 3 and a Hardhat 2 project's own. Node 22 comes first (node22/), and npm runs
 ## under it: Hardhat's native EDR package is skipped by npm under Node 20.
-e2e-deps: $(E2E_NPM)
+e2e-deps: $(E2E_NPM) $(E2E_HH2)
 
 $(E2E_NODE): e2e/node22/package.json e2e/node22/package-lock.json
 	cd e2e/node22 && npm install --no-audit --no-fund --loglevel=error
@@ -26,6 +27,12 @@ $(E2E_NODE): e2e/node22/package.json e2e/node22/package-lock.json
 
 $(E2E_NPM): e2e/package.json e2e/package-lock.json $(E2E_NODE)
 	cd e2e && PATH="$(CURDIR)/e2e/node22/node_modules/.bin:$$PATH" npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+# A Hardhat 2 project has its own node_modules (Hardhat 2, its plugins and
+# chai 4 cannot share Hardhat 3's).
+$(E2E_HH2): e2e/hardhat2/package.json e2e/hardhat2/package-lock.json $(E2E_NODE)
+	cd e2e/hardhat2 && PATH="$(CURDIR)/e2e/node22/node_modules/.bin:$$PATH" npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 ## check-deps: enforce the package rules of DESIGN.md §3
@@ -73,4 +80,4 @@ bench: build e2e-deps $(GETH)
 	bash bench/run.sh
 
 clean:
-	rm -rf bin e2e/node_modules e2e/node22/node_modules e2e/foundry/out e2e/foundry/cache e2e/foundry/broadcast
+	rm -rf bin e2e/node_modules e2e/node22/node_modules e2e/hardhat2/node_modules e2e/foundry/out e2e/foundry/cache e2e/foundry/broadcast

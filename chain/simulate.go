@@ -99,6 +99,8 @@ type SimCall struct {
 	AccessList           *types.AccessList
 	ChainID              *big.Int
 	AuthList             []types.SetCodeAuthorization
+	BlobHashes           []common.Hash // non-nil: a blob transaction
+	MaxFeePerBlobGas     *big.Int
 }
 
 // SimBlockOverrides are the header fields a simulated block may set.
@@ -353,9 +355,6 @@ func (s *simulator) processBlock(ctx context.Context, b *SimBlock, header, paren
 		if err != nil {
 			return nil, err
 		}
-		if !s.opts.Validation && st.GetNonce(call.From) == math.MaxUint64 {
-			return nil, simTxError(fmt.Errorf("%w: address %v, nonce: %d", core.ErrNonceMax, call.From.Hex(), uint64(math.MaxUint64)))
-		}
 		tx := call.transaction()
 		txs[i] = tx
 		senders[tx.Hash()] = call.From
@@ -491,11 +490,21 @@ func (c *SimCall) transaction() *types.Transaction {
 		return types.NewTx(&types.AccessListTx{To: c.To, ChainID: c.ChainID, Nonce: *c.Nonce, Gas: *c.Gas, GasPrice: c.GasPrice, Value: c.Value, Data: c.Data, AccessList: al})
 	case c.GasPrice != nil:
 		return types.NewTx(&types.LegacyTx{To: c.To, Nonce: *c.Nonce, Gas: *c.Gas, GasPrice: c.GasPrice, Value: c.Value, Data: c.Data})
+	case c.BlobHashes != nil && c.To != nil:
+		return types.NewTx(&types.BlobTx{To: *c.To, ChainID: u256(c.ChainID), Nonce: *c.Nonce, Gas: *c.Gas, GasFeeCap: u256(c.MaxFeePerGas), GasTipCap: u256(c.MaxPriorityFeePerGas),
+			Value: u256(c.Value), Data: c.Data, AccessList: al, BlobFeeCap: u256(orZero(c.MaxFeePerBlobGas)), BlobHashes: c.BlobHashes})
 	case c.AuthList != nil:
 		return types.NewTx(&types.SetCodeTx{To: *c.To, ChainID: u256(c.ChainID), Nonce: *c.Nonce, Gas: *c.Gas, GasFeeCap: u256(c.MaxFeePerGas), GasTipCap: u256(c.MaxPriorityFeePerGas), Value: u256(c.Value), Data: c.Data, AccessList: al, AuthList: c.AuthList})
 	default:
 		return types.NewTx(&types.DynamicFeeTx{To: c.To, ChainID: c.ChainID, Nonce: *c.Nonce, Gas: *c.Gas, GasFeeCap: c.MaxFeePerGas, GasTipCap: c.MaxPriorityFeePerGas, Value: c.Value, Data: c.Data, AccessList: al})
 	}
+}
+
+func orZero(b *big.Int) *big.Int {
+	if b == nil {
+		return new(big.Int)
+	}
+	return b
 }
 
 // message is the core message of a defaulted call.
@@ -530,6 +539,9 @@ func (c *SimCall) message(baseFee *big.Int, skipChecks bool) *core.Message {
 		From: c.From, To: c.To, Value: u(c.Value), Nonce: *c.Nonce, GasLimit: *c.Gas,
 		GasPrice: price, GasFeeCap: feeCap, GasTipCap: tipCap, Data: c.Data,
 		AccessList: al, SetCodeAuthorizations: c.AuthList,
+	}
+	if c.BlobHashes != nil {
+		msg.BlobHashes, msg.BlobGasFeeCap = c.BlobHashes, u(c.MaxFeePerBlobGas)
 	}
 	if skipChecks {
 		msg.SkipNonceCheck()

@@ -61,14 +61,39 @@ func startAnvil(t testing.TB, args ...string) *anvilNode {
 }
 
 // hardhatProject copies an e2e Hardhat project into a temp dir with a
-// node_modules link, as a user's checkout would be.
-func hardhatProject(t *testing.T, name string) string {
+// node_modules link, as a user's checkout would be; its contracts are
+// e2e/hardhat-suite's.
+func hardhatProject(t *testing.T, name, modules string) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join(e2eDir(), name))); err != nil {
+	src := filepath.Join(e2eDir(), name)
+	entries, err := os.ReadDir(src)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(filepath.Join(e2eDir(), "node_modules"), filepath.Join(dir, "node_modules")); err != nil {
+	for _, e := range entries { // the project without what installs and builds leave
+		switch e.Name() {
+		case "node_modules", "artifacts", "cache":
+			continue
+		}
+		if e.IsDir() {
+			err = os.CopyFS(filepath.Join(dir, e.Name()), os.DirFS(filepath.Join(src, e.Name())))
+		} else {
+			var data []byte
+			if data, err = os.ReadFile(filepath.Join(src, e.Name())); err == nil {
+				err = os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644)
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if name != "hardhat-suite" {
+		if err := os.CopyFS(filepath.Join(dir, "contracts"), os.DirFS(filepath.Join(e2eDir(), "hardhat-suite", "contracts"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(e2eDir(), modules), filepath.Join(dir, "node_modules")); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -76,16 +101,33 @@ func hardhatProject(t *testing.T, name string) string {
 
 var passingRe = regexp.MustCompile(`(\d+) passing`)
 
-// runHardhatTests runs `hardhat test mocha --network target` in dir against
-// url and returns mocha's output; a failing test fails t.
-func runHardhatTests(t *testing.T, dir, url string) string {
+// runHardhatTests runs the project's tests in dir against url (Hardhat 3:
+// `hardhat test mocha`; Hardhat 2: `hardhat test`) as network and returns
+// mocha's output; a failing test fails t.
+func runHardhatTests(t *testing.T, dir, url, network string, hardhat2 bool) string {
 	t.Helper()
 	env := []string{
 		"TARGET_URL=" + url,
 		"HARDHAT_DISABLE_TELEMETRY_PROMPT=true",
+		"HARDHAT_TELEMETRY_DISABLED=1",
 		"PATH=" + filepath.Dir(node22(t)) + string(os.PathListSeparator) + os.Getenv("PATH"),
 	}
-	return runEnv(t, dir, env, node22(t), "node_modules/hardhat/dist/src/cli.js", "test", "mocha", "--network", "target")
+	if hardhat2 {
+		return runEnv(t, dir, env, node22(t), "node_modules/hardhat/internal/cli/cli.js", "test", "--network", network)
+	}
+	return runEnv(t, dir, env, node22(t), "node_modules/hardhat/dist/src/cli.js", "test", "mocha", "--network", network)
+}
+
+// passing checks that mocha's output has no failure and returns how many
+// tests passed.
+func passing(t *testing.T, target, out string) string {
+	t.Helper()
+	m := passingRe.FindStringSubmatch(out)
+	if m == nil || strings.Contains(out, "failing") {
+		t.Fatalf("suite did not pass against %s:\n%s", target, out)
+	}
+	t.Logf("%s: %s passing", target, m[1])
+	return m[1]
 }
 
 // TestHardhatSuite runs a Hardhat 3 project's tests (loadFixture,
@@ -94,23 +136,42 @@ func runHardhatTests(t *testing.T, dir, url string) string {
 // balance changes) unchanged against `meganode devnet --automine` and
 // against anvil: both must pass every test.
 func TestHardhatSuite(t *testing.T) {
-	dir := hardhatProject(t, "hardhat-suite")
+	dir := hardhatProject(t, "hardhat-suite", "node_modules")
 	counts := map[string]string{}
 	for _, target := range []string{"anvil", "meganode"} {
 		t.Run(target, func(t *testing.T) {
-			var url string
-			if target == "anvil" {
-				url = startAnvil(t).URL
-			} else {
+			url := startAnvil(t).URL
+			if target == "meganode" {
 				url = startDevnet(t, "--automine").URL
 			}
-			out := runHardhatTests(t, dir, url)
-			m := passingRe.FindStringSubmatch(out)
-			if m == nil || strings.Contains(out, "failing") {
-				t.Fatalf("suite did not pass against %s:\n%s", target, out)
+			counts[target] = passing(t, target, runHardhatTests(t, dir, url, "target", false))
+		})
+	}
+	if counts["anvil"] != counts["meganode"] {
+		t.Fatalf("passing tests differ: anvil %s, meganode %s", counts["anvil"], counts["meganode"])
+	}
+}
+
+// TestHardhat2Suite runs a Hardhat 2 project (network-helpers v1,
+// hardhat-ethers v3, chai matchers v2) against anvil and the devnet. Named
+// "localhost", hardhat-ethers v3 sends with a fixed gas limit instead of
+// estimating once hardhat_metadata answers, and revertedWith then needs
+// eth_sendTransaction itself to fail with the revert data, as Hardhat's
+// node does: the devnet passes that way too (anvil answers with a hash and
+// fails those tests).
+func TestHardhat2Suite(t *testing.T) {
+	dir := hardhatProject(t, "hardhat2", filepath.Join("hardhat2", "node_modules"))
+	counts := map[string]string{}
+	for _, target := range []string{"anvil", "meganode"} {
+		t.Run(target, func(t *testing.T) {
+			url := startAnvil(t).URL
+			if target == "meganode" {
+				url = startDevnet(t, "--automine").URL
 			}
-			counts[target] = m[1]
-			t.Logf("%s: %s passing", target, m[1])
+			counts[target] = passing(t, target, runHardhatTests(t, dir, url, "target", true))
+			if target == "meganode" {
+				passing(t, "meganode as localhost", runHardhatTests(t, dir, url, "localhost", true))
+			}
 		})
 	}
 	if counts["anvil"] != counts["meganode"] {

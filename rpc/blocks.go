@@ -216,3 +216,38 @@ func (api *EthAPI) Config() (*chain.ForkConfigs, error) {
 	}
 	return chain.DescribeForks(api.config, genesis, api.b.Chain.CurrentHeader().Time), nil
 }
+
+// capabilityResource is one resource of eth_capabilities (execution-apis
+// #755, geth's shape).
+type capabilityResource struct {
+	Disabled    bool            `json:"disabled"`
+	OldestBlock *hexutil.Uint64 `json:"oldestBlock,omitempty"`
+}
+
+// capabilities is eth_capabilities' answer.
+type capabilities struct {
+	Head struct {
+		Number hexutil.Uint64 `json:"number"`
+		Hash   common.Hash    `json:"hash"`
+	} `json:"head"`
+	State       capabilityResource `json:"state"`
+	Tx          capabilityResource `json:"tx"`
+	Logs        capabilityResource `json:"logs"`
+	Receipts    capabilityResource `json:"receipts"`
+	Blocks      capabilityResource `json:"blocks"`
+	StateProofs capabilityResource `json:"stateproofs"`
+}
+
+// Capabilities reports which history the node serves: every node keeps
+// every block, receipt, tx lookup and (hash scheme, committed each block)
+// every state, so each resource starts at genesis with no deletion window,
+// as geth reports an archive node of the hash scheme.
+func (api *EthAPI) Capabilities() *capabilities {
+	head := api.b.Chain.CurrentHeader()
+	c := &capabilities{}
+	c.Head.Number, c.Head.Hash = hexutil.Uint64(head.Number.Uint64()), head.Hash()
+	genesis := hexutil.Uint64(0)
+	all := capabilityResource{OldestBlock: &genesis}
+	c.State, c.Tx, c.Logs, c.Receipts, c.Blocks, c.StateProofs = all, all, all, all, all, all
+	return c
+}

@@ -227,6 +227,8 @@ type TransactionArgs struct {
 	ChainID              *hexutil.Big                 `json:"chainId,omitempty"`
 	AuthorizationList    []types.SetCodeAuthorization `json:"authorizationList"`
 	Type                 *hexutil.Uint64              `json:"type"`
+	BlobVersionedHashes  []common.Hash                `json:"blobVersionedHashes,omitempty"`
+	MaxFeePerBlobGas     *hexutil.Big                 `json:"maxFeePerBlobGas"`
 }
 
 func (a *TransactionArgs) data() []byte {
@@ -547,12 +549,20 @@ func (api *EthAPI) GetTransactionReceipt(hash common.Hash) (map[string]interface
 	return nil, nil
 }
 
-// isPending reports whether num names the block being built.
+// isPending reports whether num names the block being built: "pending",
+// or its number once it holds txs.
 func (api *EthAPI) isPending(num gethrpc.BlockNumber) bool {
 	if num == gethrpc.PendingBlockNumber {
 		return true
 	}
-	return num >= 0 && uint64(num) == api.b.Chain.CurrentHeader().Number.Uint64()+1
+	if num < 0 || uint64(num) != api.b.Chain.CurrentHeader().Number.Uint64()+1 {
+		return false
+	}
+	// The number of the block being built names it once it holds a
+	// preconfirmed tx (whose receipt carries that number); before, it is a
+	// future block, null as geth answers.
+	_, txs, _ := api.b.Latest.PendingBlock()
+	return len(txs) > 0
 }
 
 // GetBlockByNumber returns a block; "pending" and the in-progress number

@@ -230,17 +230,22 @@ func (api *EthAPI) logRange(crit *FilterCriteria) (blockRange, error) {
 		}
 		return uint64(*n), false
 	}
-	from, _ := resolve(crit.FromBlock, head)
+	from, fromPending := resolve(crit.FromBlock, head)
 	to, pending := resolve(crit.ToBlock, head)
-	r := blockRange{from: from, to: min(to, head), head: head, pending: pending}
-	if crit.FromBlock != nil && *crit.FromBlock >= 0 && uint64(*crit.FromBlock) > head+1 {
-		r.empty = true
-		return r, nil
+	if crit.FromBlock != nil && crit.ToBlock != nil && *crit.FromBlock >= 0 && *crit.ToBlock >= 0 && *crit.FromBlock > *crit.ToBlock {
+		return blockRange{}, &invalidParamsError{"invalid block range params"}
 	}
-	if from > r.last() || (from > to && !pending) {
-		if crit.FromBlock != nil && crit.ToBlock != nil && *crit.FromBlock >= 0 && *crit.ToBlock >= 0 && *crit.FromBlock > *crit.ToBlock {
-			return r, &invalidParamsError{"invalid block range params"}
-		}
+	r := blockRange{from: from, to: min(to, head), head: head, pending: pending}
+	switch {
+	case fromPending && !pending:
+		return r, &invalidParamsError{"invalid block range params"}
+	case from > to && !pending:
+		return r, &invalidParamsError{"invalid block range params"}
+	case to > head && !pending:
+		// geth's answer; the block being built is "pending".
+		return r, &invalidParamsError{"block range extends beyond current head block"}
+	}
+	if from > r.last() {
 		r.empty = true
 	}
 	return r, nil

@@ -213,6 +213,7 @@ func (b *simBlockArgs) toChain() (chain.SimBlock, error) {
 			To: a.To, Gas: (*uint64)(a.Gas), Nonce: (*uint64)(a.Nonce), Data: a.data(), AccessList: a.AccessList, AuthList: a.AuthorizationList,
 			GasPrice: a.GasPrice.ToInt(), MaxFeePerGas: a.MaxFeePerGas.ToInt(), MaxPriorityFeePerGas: a.MaxPriorityFeePerGas.ToInt(),
 			Value: a.Value.ToInt(), ChainID: a.ChainID.ToInt(),
+			BlobHashes: a.BlobVersionedHashes, MaxFeePerBlobGas: a.MaxFeePerBlobGas.ToInt(),
 		}
 		if a.From != nil {
 			c.From = *a.From

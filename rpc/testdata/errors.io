@@ -52,3 +52,7 @@
 << {"jsonrpc":"2.0","id":26,"error":{"code":-38026,"message":"too many blocks"}}
 >> {"jsonrpc":"2.0","id":27,"method":"eth_simulateV1","params":[{"blockStateCalls":[{"calls":[{"gas":"0xffffffffffffffff"}]}]}]}
 << {"jsonrpc":"2.0","id":27,"error":{"code":-38015,"message":"block gas limit reached: remaining: 10000000000, required: 18446744073709551615"}}
+>> {"jsonrpc":"2.0","id":28,"method":"eth_getLogs","params":[{"fromBlock":"0x0","toBlock":"0x10"}]}
+<< {"jsonrpc":"2.0","id":28,"error":{"code":-32602,"message":"block range extends beyond current head block"}}
+>> {"jsonrpc":"2.0","id":29,"method":"eth_getLogs","params":[{"fromBlock":"0x10","toBlock":"latest"}]}
+<< {"jsonrpc":"2.0","id":29,"error":{"code":-32602,"message":"invalid block range params"}}

@@ -240,6 +240,7 @@ func simulateSuite(head uint64, key func(int) common.Address, logger common.Addr
 	type m = map[string]interface{}
 	sim := func(opts m, block string) string { return call("eth_simulateV1", opts, block) }
 	probe := common.HexToAddress("0x000000000000000000000000000000000000c0de")
+	blobHash := "0x01" + strings.Repeat("ab", 31)
 	// BLOCKHASH(NUMBER-1), then BLOBBASEFEE, then TIMESTAMP, COINBASE: 4 words.
 	probeCode := "0x600143034060005260" + "4a" + "60205260" + "42" + "60405260" + "41" + "606052" + "60806000f3"
 	transfer := m{"from": key(0), "to": key(2), "value": "0x3e8"}
@@ -291,6 +292,22 @@ func simulateSuite(head uint64, key func(int) common.Address, logger common.Addr
 		sim(m{"blockStateCalls": []m{{"calls": []m{{"from": key(0), "authorizationList": []m{}}}}}}, "latest"),
 		sim(m{"blockStateCalls": []m{{"calls": []m{{"from": key(0), "to": key(2)}}}}}, num(head+5)),
 		sim(m{"blockStateCalls": []m{{"calls": []m{{"from": key(0), "to": key(2), "gasPrice": "0x2", "accessList": []m{}}}}}}, "latest"),
+		// Blob transactions, with and without validation.
+		sim(m{"blockStateCalls": []m{{"calls": []m{{"from": key(0), "to": key(2), "blobVersionedHashes": []string{blobHash}, "maxFeePerBlobGas": "0x10"}}}}}, "latest"),
+		sim(m{"blockStateCalls": []m{{"calls": []m{{"from": key(0), "to": key(2), "blobVersionedHashes": []string{blobHash}, "maxFeePerBlobGas": "0x10", "maxFeePerGas": "0x3b9aca00"}}}}, "validation": true}, "latest"),
+		sim(m{"blockStateCalls": []m{{"calls": []m{{"from": key(0), "to": key(2), "blobVersionedHashes": []string{}, "maxFeePerBlobGas": "0x10"}}}}}, "latest"),
+		// A sender whose nonce is at its maximum.
+		sim(m{"blockStateCalls": []m{{"stateOverrides": m{common.Address{7}.Hex(): m{"balance": "0xde0b6b3a7640000", "nonce": "0xffffffffffffffff"}},
+			"calls": []m{{"from": common.Address{7}, "to": key(2), "value": "0x1"}}}}}, "latest"),
+		sim(m{"blockStateCalls": []m{{"stateOverrides": m{common.Address{7}.Hex(): m{"balance": "0xde0b6b3a7640000", "nonce": "0xffffffffffffffff"}},
+			"calls": []m{{"from": common.Address{7}, "to": key(2), "value": "0x1", "maxFeePerGas": "0x3b9aca00"}}}}, "validation": true}, "latest"),
+		// Overrides, several blocks and validation together.
+		sim(m{"blockStateCalls": []m{
+			{"stateOverrides": m{common.Address{8}.Hex(): m{"balance": "0xde0b6b3a7640000"}}, "blockOverrides": m{"baseFeePerGas": "0x7"},
+				"calls": []m{{"from": common.Address{8}, "to": key(2), "value": "0x1", "nonce": "0x0", "maxFeePerGas": "0x3b9aca00", "maxPriorityFeePerGas": "0x1"}}},
+			{"blockOverrides": m{"time": "0x7fffffff"}, "stateOverrides": m{common.Address{8}.Hex(): m{"nonce": "0x5"}},
+				"calls": []m{{"from": common.Address{8}, "to": key(2), "value": "0x1", "nonce": "0x5", "maxFeePerGas": "0x3b9aca00"}, {"from": common.Address{8}, "to": key(2), "nonce": "0x5", "maxFeePerGas": "0x3b9aca00"}}},
+		}, "validation": true, "traceTransfers": true}, "latest"),
 	)
 	return out
 }
