@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -11,6 +12,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
 )
 
 // anvilNode is an anvil process started by a test, the reference a suite
@@ -176,5 +182,91 @@ func TestHardhat2Suite(t *testing.T) {
 	}
 	if counts["anvil"] != counts["meganode"] {
 		t.Fatalf("passing tests differ: anvil %s, meganode %s", counts["anvil"], counts["meganode"])
+	}
+}
+
+// TestViemTestClient runs viem's test client (mode anvil) actions against
+// anvil and the devnet: mine, time, state edits, impersonation, snapshots,
+// manual mining with a dropped tx, header settings and reset.
+func TestViemTestClient(t *testing.T) {
+	for _, target := range []string{"anvil", "meganode"} {
+		t.Run(target, func(t *testing.T) {
+			url := startAnvil(t).URL
+			if target == "meganode" {
+				url = startDevnet(t, "--automine").URL
+			}
+			out := runEnv(t, e2eDir(), []string{"TARGET_URL=" + url}, node22(t), "js/testclient.mjs")
+			if !strings.Contains(out, "PASS testclient") {
+				t.Fatalf("test client script did not finish against %s:\n%s", target, out)
+			}
+		})
+	}
+}
+
+// TestRevertIsAReorgForSubscribers: a websocket client subscribed to logs
+// and newHeads sees evm_revert as geth shows a reorg: the logs of the
+// blocks taken off again with removed: true, and the snapshot's block as
+// the new head.
+func TestRevertIsAReorgForSubscribers(t *testing.T) {
+	d := startDevnet(t, "--automine")
+	c := d.client(t)
+	ws, err := gethrpc.Dial(d.WS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ctx := context.Background()
+	logs := make(chan types.Log, 16)
+	heads := make(chan map[string]interface{}, 16)
+	if _, err := ws.EthSubscribe(ctx, logs, "logs", map[string]interface{}{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ws.EthSubscribe(ctx, heads, "newHeads"); err != nil {
+		t.Fatal(err)
+	}
+	var snap hexutil.Uint64
+	if err := c.Call(&snap, "evm_snapshot"); err != nil {
+		t.Fatal(err)
+	}
+	var base hexutil.Uint64
+	if err := c.Call(&base, "eth_blockNumber"); err != nil {
+		t.Fatal(err)
+	}
+	// A deployment whose constructor emits a log.
+	var hash common.Hash
+	if err := c.Call(&hash, "eth_sendTransaction", map[string]interface{}{"from": addr0, "data": "0x602a60015560006000a0600a6016600039600a6000f33360005560006000a000"}); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(20 * time.Second)
+	var got types.Log
+	select {
+	case got = <-logs:
+	case <-timeout:
+		t.Fatal("no log for the deployment")
+	}
+	if got.Removed || got.TxHash != hash {
+		t.Fatalf("log %+v, want the deployment's", got)
+	}
+	var ok bool
+	if err := c.Call(&ok, "evm_revert", snap); err != nil || !ok {
+		t.Fatalf("evm_revert: %v %v", ok, err)
+	}
+	select {
+	case removed := <-logs:
+		if !removed.Removed || removed.TxHash != hash || removed.BlockHash != got.BlockHash {
+			t.Fatalf("after the revert: log %+v, want the deployment's log with removed: true", removed)
+		}
+	case <-timeout:
+		t.Fatal("the revert sent no removed log")
+	}
+	for {
+		select {
+		case h := <-heads:
+			if h["number"] == hexutil.EncodeUint64(uint64(base)) {
+				return // the snapshot's block is the head again
+			}
+		case <-timeout:
+			t.Fatalf("no newHeads for block %d after the revert", base)
+		}
 	}
 }
