@@ -246,6 +246,9 @@ type ReplayOptions struct {
 	// Without it a block with edits is refused.
 	Dev   bool
 	Edits []BlockEdits
+	// Witness collects the execution witness, as the sequencer does (a
+	// dev chain rebuilt from a state file serves it to provers).
+	Witness bool
 }
 
 // ReplayWith is Replay with the block's dev edits and options.
@@ -278,7 +281,7 @@ func ReplayWith(config *params.ChainConfig, hr HeaderReader, db state.Database, 
 	}
 	h := types.CopyHeader(in)
 	h.Root, h.ReceiptHash, h.Bloom, h.GasUsed, h.TxHash = common.Hash{}, common.Hash{}, types.Bloom{}, 0, common.Hash{}
-	b, err := newBlockBuilder(config, hr, db, parent, parent.Root, h, false, signer)
+	b, err := newBlockBuilder(config, hr, db, parent, parent.Root, h, opts.Witness, signer)
 	if err != nil {
 		return nil, err
 	}

@@ -270,3 +270,68 @@ func TestRevertIsAReorgForSubscribers(t *testing.T) {
 		}
 	}
 }
+
+// TestStateFileSurvivesRestart: a devnet started with --state, stopped
+// (SIGTERM) and started again with the same file keeps its blocks (the same
+// hashes), receipts and balances, and its followers rebuild them too.
+func TestStateFileSurvivesRestart(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "state.json")
+	d := startDevnet(t, "--automine", "--state", file)
+	c := d.client(t)
+	var hash common.Hash
+	if err := c.Call(&hash, "eth_sendTransaction", map[string]interface{}{"from": addr0, "to": addr2, "value": "0x1234"}); err != nil {
+		t.Fatal(err)
+	}
+	whale := "0x00000000000000000000000000000000000a11ce"
+	if err := c.Call(nil, "anvil_setBalance", whale, "0xabcdef"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Call(nil, "anvil_mine", "0x2"); err != nil {
+		t.Fatal(err)
+	}
+	var before map[string]interface{}
+	if err := c.Call(&before, "eth_getBlockByNumber", "latest", false); err != nil {
+		t.Fatal(err)
+	}
+	d.kill(syscall.SIGTERM)
+	if _, err := os.Stat(file); err != nil {
+		t.Fatalf("no state file after a graceful stop: %v", err)
+	}
+
+	d = startDevnet(t, "--automine", "--state", file)
+	c = d.client(t)
+	var after map[string]interface{}
+	if err := c.Call(&after, "eth_getBlockByNumber", "latest", false); err != nil {
+		t.Fatal(err)
+	}
+	if after["hash"] != before["hash"] || after["number"] != before["number"] {
+		t.Fatalf("head after restart %v %v, before %v %v", after["number"], after["hash"], before["number"], before["hash"])
+	}
+	var receipt map[string]interface{}
+	if err := c.Call(&receipt, "eth_getTransactionReceipt", hash); err != nil || receipt == nil || receipt["status"] != "0x1" {
+		t.Fatalf("receipt after restart: %v %v", receipt, err)
+	}
+	var bal hexutil.Big
+	if err := c.Call(&bal, "eth_getBalance", whale, "latest"); err != nil || bal.ToInt().Uint64() != 0xabcdef {
+		t.Fatalf("edited balance after restart: %v %v", bal.ToInt(), err)
+	}
+	replica, err := gethrpc.Dial(d.ReplicaURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer replica.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var head map[string]interface{}
+		if err := replica.Call(&head, "eth_getBlockByNumber", before["number"], false); err == nil && head != nil {
+			if head["hash"] != before["hash"] {
+				t.Fatalf("the replica rebuilt another block: %v", head["hash"])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the replica did not catch up with the rebuilt chain")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

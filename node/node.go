@@ -6,9 +6,11 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -149,7 +151,9 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 		d.Stop(context.Background())
 		return nil, err
 	}
-	store, err := storage.Open(cfg.Storage, genesis, log)
+	seqStorage := cfg.Storage
+	seqStorage.Preimages = true // a dev chain lists its state (anvil_dumpState, --state)
+	store, err := storage.Open(seqStorage, genesis, log)
 	if err != nil {
 		return nil, err
 	}
@@ -377,3 +381,43 @@ func (d *Devnet) ProverNode() *prover.Prover { return d.prover }
 
 // FullNodeRole returns the in-process full node, or nil.
 func (d *Devnet) FullNodeRole() *Role { return d.fullnode }
+
+// LoadStateFile loads a state file written by SaveStateFile (or by anvil's
+// --state) when path exists: the devnet starts where it was saved.
+func (d *Devnet) LoadStateFile(path string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	st, err := chain.DecodeDevState(data)
+	if err != nil {
+		return fmt.Errorf("state file %s: %w", path, err)
+	}
+	n, err := d.seq.LoadState(st)
+	if err != nil {
+		return fmt.Errorf("state file %s: %w", path, err)
+	}
+	d.log.Info().Str("file", path).Int("blocks", n).Int("accounts", len(st.Accounts)).Msg("loaded state file")
+	return nil
+}
+
+// SaveStateFile writes the devnet's state file (plain JSON, as anvil's
+// --state), replacing path atomically.
+func (d *Devnet) SaveStateFile(path string) error {
+	st, err := d.seq.DumpState()
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("write state file: %w", err)
+	}
+	return os.Rename(tmp, path)
+}

@@ -46,6 +46,8 @@ type DevChain interface {
 	Impersonated() []common.Address
 	DropTransaction(hash common.Hash) (bool, error)
 	DropAllTransactions() error
+	DumpState() (*chain.DevState, error)
+	LoadState(st *chain.DevState) (int, error)
 	// AwaitMined admits tx and, under automine, returns once its block is
 	// sealed (nil outcome when it did not wait: a nonce gap, another mode).
 	AwaitMined(tx *types.Transaction, timeout time.Duration) (*chain.TxOutcome, error)
@@ -446,6 +448,29 @@ func (a *devState) Reset(opts *ResetOptions) error {
 	}
 	a.instance = newInstanceID()
 	return nil
+}
+
+// DumpState is the chain as a state file: hex of gzipped JSON in anvil's
+// shape (accounts, block environment) with meganode's chain beside it.
+func (a *devState) DumpState(preserveHistory *bool) (hexutil.Bytes, error) {
+	st, err := a.d.DumpState()
+	if err != nil {
+		return nil, err
+	}
+	return chain.EncodeDevState(st)
+}
+
+// LoadState loads a state file (gzipped or plain JSON, anvil's or
+// meganode's): true once loaded.
+func (a *devState) LoadState(data hexutil.Bytes) (bool, error) {
+	st, err := chain.DecodeDevState(data)
+	if err != nil {
+		return false, paramErr(fmt.Errorf("Failed to decode state dump: %v", err))
+	}
+	if _, err := a.d.LoadState(st); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // SetLoggingEnabled is accepted and ignored: the node's log level is a flag.

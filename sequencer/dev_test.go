@@ -380,3 +380,65 @@ func TestDevMethodsNeedADevChain(t *testing.T) {
 		t.Fatal("automine accepted without --dev")
 	}
 }
+
+func TestStateFileRebuildsTheChain(t *testing.T) {
+	e := newDevEnv(t, chain.MineAuto)
+	rich := common.HexToAddress("0x5151")
+	if err := e.seq.Edit([]chain.DevEdit{chain.BalanceEdit(rich, uint256.NewInt(777)), chain.StorageEdit(rich, common.Hash{3}, common.Hash{4})}); err != nil {
+		t.Fatal(err)
+	}
+	for nonce := uint64(0); nonce < 2; nonce++ {
+		if err := e.seq.SendTransaction(e.tx(0, nonce, gwei, 10*gwei)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.seq.Step(false)
+	if err := e.seq.Edit([]chain.DevEdit{chain.NonceEdit(rich, 3)}); err != nil { // not mined yet
+		t.Fatal(err)
+	}
+	st, err := e.seq.DumpState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := st.Accounts[rich]; a == nil || a.Balance.ToInt().Uint64() != 777 || a.Nonce != 3 || a.Storage[common.Hash{3}] != (common.Hash{4}) {
+		t.Fatalf("dumped account %+v, want balance 777, nonce 3 and slot 3 = 4", a)
+	}
+	data, err := chain.EncodeDevState(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := chain.DecodeDevState(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A fresh devnet of the same genesis rebuilds the chain: same blocks.
+	f := newDevEnv(t, chain.MineAuto)
+	n, err := f.seq.LoadState(back)
+	if err != nil || n != 2 {
+		t.Fatalf("rebuilt %d blocks (%v), want 2", n, err)
+	}
+	if got, want := f.store.CurrentHeader().Hash(), e.store.CurrentHeader().Hash(); got != want {
+		t.Fatalf("rebuilt head %s, want %s", got, want)
+	}
+	if r := f.store.Receipts(f.store.CurrentHeader().Hash(), 2); len(r) != 1 {
+		t.Fatal("the rebuilt block lacks its receipt")
+	}
+	f.replayDev(1)
+
+	// Into a chain that has moved on, the accounts are merged as anvil does.
+	if err := f.seq.SendTransaction(f.tx(1, 0, gwei, 10*gwei)); err != nil {
+		t.Fatal(err)
+	}
+	f.seq.Step(false)
+	if _, err := f.seq.LoadState(back); err != nil {
+		t.Fatal(err)
+	}
+	latest, _, _ := f.seq.LatestState()
+	if latest.GetNonce(rich) != 3 || latest.GetBalance(rich).Uint64() != 777 {
+		t.Fatal("merged state lacks the file's account")
+	}
+	if latest.GetNonce(e.accts[1].Address) != 1 {
+		t.Fatal("a merge lowered a nonce the chain had raised")
+	}
+}

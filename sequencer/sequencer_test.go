@@ -52,15 +52,15 @@ func newEnvWith(t *testing.T, dir string, configure func(*Config)) *env {
 		t.Fatal(err)
 	}
 	log := zerolog.New(zerolog.NewTestWriter(t))
-	store, err := storage.Open(storage.Config{Dir: dir}, g, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
 	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
 	cfg := DefaultConfig()
 	cfg.Eager = false
 	configure(&cfg)
+	store, err := storage.Open(storage.Config{Dir: dir, Preimages: cfg.Dev}, g, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
 	seq, err := New(cfg, store, clock, log)
 	if err != nil {
 		t.Fatal(err)

@@ -54,6 +54,9 @@ type Config struct {
 	// process still loses nothing (the writes are in the OS); a power cut
 	// may lose the newest blocks.
 	NoSync bool
+	// Preimages records the keys behind the state's hashed trie keys, so the
+	// state can be listed (a dev chain's anvil_dumpState, --state).
+	Preimages bool
 }
 
 // Store is the chain and state database of one node.
@@ -90,7 +93,7 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 	if cfg.TrieCacheMB == 0 {
 		cfg.TrieCacheMB = 512
 	}
-	tcfg := triedb.HashDefaults
+	tcfg := &triedb.Config{HashDB: hashdb.Defaults}
 	var kv ethdb.Database
 	if cfg.Dir == "" {
 		kv = rawdb.NewMemoryDatabase()
@@ -102,6 +105,7 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 		kv = rawdb.NewDatabase(pdb)
 		tcfg = &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: cfg.TrieCacheMB << 20}}
 	}
+	tcfg.Preimages = cfg.Preimages
 	s := &Store{log: log.With().Str("component", "storage").Logger(), kv: kv, db: &deferredDB{Database: kv}, blocks: newBlockCache(blockCacheSize, blockCacheTxs), noSync: cfg.NoSync}
 	if cfg.Dir != "" {
 		s.journalDir = filepath.Join(cfg.Dir, "journal")

@@ -52,6 +52,8 @@ func main() {
 					&cli.StringFlag{Name: "da.mode", Value: string(eigenda.ModeStandard), Usage: "commitment mode: standard or optimism_generic (OP alt-DA)", EnvVars: env("DA_MODE")},
 					&cli.BoolFlag{Name: "da.embedded", Value: defaults.EmbeddedDA, Usage: "run a DA server in process (on http.port+3) when no --da.url is given; blocks are safe once posted", EnvVars: env("DA_EMBEDDED")},
 					&cli.BoolFlag{Name: "automine", Usage: "seal every transaction in a block of its own as it arrives, as anvil and Hardhat do (receipts carry their block's hash at once: for test suites); off: realtime mini-blocks and blocks", EnvVars: env("AUTOMINE")},
+					&cli.StringFlag{Name: "state", Usage: "state file: loaded at start when it exists, written at exit and every --state-interval (anvil's --state; the chain, blocks included, survives a restart)", EnvVars: env("STATE")},
+					&cli.DurationFlag{Name: "state-interval", Value: time.Minute, Usage: "how often --state is written while running; 0: only at exit", EnvVars: env("STATE_INTERVAL")},
 					&cli.BoolFlag{Name: "no-mining", Usage: "execute nothing until evm_mine / anvil_mine (anvil's --no-mining)", EnvVars: env("NO_MINING")},
 					&cli.Uint64Flag{Name: "dev.faulty-root-at", Usage: "fault injection (devnet only): seal this block with a wrong state root", EnvVars: env("DEV_FAULTY_ROOT_AT")},
 					logFormatFlag, logLevelFlag,
@@ -244,14 +246,43 @@ func runDevnet(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	stateFile := c.String("state")
+	if stateFile != "" {
+		if err := d.LoadStateFile(stateFile); err != nil {
+			d.Stop(context.Background())
+			return err
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := d.Start(ctx); err != nil {
 		return err
 	}
 	printBanner(os.Stdout, cfg, d)
-	<-ctx.Done()
+	var tick <-chan time.Time
+	if every := c.Duration("state-interval"); stateFile != "" && every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
+	for running := true; running; {
+		select {
+		case <-ctx.Done():
+			running = false
+		case <-tick:
+			if err := d.SaveStateFile(stateFile); err != nil {
+				log.Error().Err(err).Str("file", stateFile).Msg("write state file")
+			}
+		}
+	}
 	log.Info().Msg("shutting down")
+	if stateFile != "" {
+		if err := d.SaveStateFile(stateFile); err != nil {
+			log.Error().Err(err).Str("file", stateFile).Msg("write state file")
+		} else {
+			log.Info().Str("file", stateFile).Msg("wrote state file")
+		}
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return d.Stop(sctx)
