@@ -276,7 +276,8 @@ func TestRevertIsAReorgForSubscribers(t *testing.T) {
 // hashes), receipts and balances, and its followers rebuild them too.
 func TestStateFileSurvivesRestart(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "state.json")
-	d := startDevnet(t, "--automine", "--state", file)
+	all := "sequencer,replica,fullnode,prover" // --automine alone runs the sequencer only
+	d := startDevnet(t, "--automine", "--roles", all, "--state", file)
 	c := d.client(t)
 	var hash common.Hash
 	if err := c.Call(&hash, "eth_sendTransaction", map[string]interface{}{"from": addr0, "to": addr2, "value": "0x1234"}); err != nil {
@@ -298,7 +299,7 @@ func TestStateFileSurvivesRestart(t *testing.T) {
 		t.Fatalf("no state file after a graceful stop: %v", err)
 	}
 
-	d = startDevnet(t, "--automine", "--state", file)
+	d = startDevnet(t, "--automine", "--roles", all, "--state", file)
 	c = d.client(t)
 	var after map[string]interface{}
 	if err := c.Call(&after, "eth_getBlockByNumber", "latest", false); err != nil {

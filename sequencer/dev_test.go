@@ -442,3 +442,63 @@ func TestStateFileRebuildsTheChain(t *testing.T) {
 		t.Fatal("a merge lowered a nonce the chain had raised")
 	}
 }
+
+// BenchmarkSnapshotRevert times evm_revert plus the evm_snapshot after it
+// (loadFixture's restore) with 1,000 accounts edited and mined since the
+// snapshot; the edits and the mining are not timed.
+func BenchmarkSnapshotRevert(b *testing.B) {
+	t := &testing.T{}
+	e := newDevEnv(t, chain.MineAuto)
+	id, err := e.seq.Snapshot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	edits := make([]chain.DevEdit, 1000)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		for j := range edits {
+			edits[j] = chain.BalanceEdit(common.BigToAddress(big.NewInt(int64(0x10000+j))), uint256.NewInt(uint64(i+1)))
+		}
+		if err := e.seq.Edit(edits); err != nil {
+			b.Fatal(err)
+		}
+		if err := e.seq.Mine(1, 1, nil); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if ok, err := e.seq.Revert(id); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+		if id, err = e.seq.Snapshot(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMineEmptyBlock times anvil_mine of one empty block.
+func BenchmarkMineEmptyBlock(b *testing.B) {
+	e := newDevEnv(&testing.T{}, chain.MineAuto)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := e.seq.Mine(1, 1, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAutomineTransfer times one transfer mined in a block of its own.
+func BenchmarkAutomineTransfer(b *testing.B) {
+	e := newDevEnv(&testing.T{}, chain.MineAuto)
+	txs := make([]*types.Transaction, b.N)
+	for i := range txs {
+		txs[i] = e.tx(0, uint64(i), gwei, 10*gwei)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := e.seq.SendTransaction(txs[i]); err != nil {
+			b.Fatal(err)
+		}
+		e.seq.Step(false)
+	}
+}

@@ -364,7 +364,16 @@ func (s *Sequencer) admitted(tx, replaced *types.Transaction) {
 // *chain.NonceGapError and nothing is pooled. cancel must be called when the
 // caller stops waiting.
 func (s *Sequencer) SubmitAwait(tx *types.Transaction, rejectGap bool) (<-chan chain.TxOutcome, func(), error) {
-	hash := tx.Hash()
+	ch, cancel := s.await(tx.Hash())
+	if err := s.submit(tx, rejectGap); err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return ch, cancel, nil
+}
+
+// await registers a waiter for the outcome of tx hash; cancel removes it.
+func (s *Sequencer) await(hash common.Hash) (<-chan chain.TxOutcome, func()) {
 	ch := make(chan chain.TxOutcome, 1)
 	s.waitMu.Lock()
 	s.waiters[hash] = append(s.waiters[hash], ch)
@@ -385,11 +394,7 @@ func (s *Sequencer) SubmitAwait(tx *types.Transaction, rejectGap bool) (<-chan c
 			s.waiters[hash] = list
 		}
 	}
-	if err := s.submit(tx, rejectGap); err != nil {
-		cancel()
-		return nil, nil, err
-	}
-	return ch, cancel, nil
+	return ch, cancel
 }
 
 // resolve wakes the waiters of txs that a mini-block just published.
@@ -879,6 +884,12 @@ func (s *Sequencer) openBlock(now time.Time) error {
 // openBlockAt opens the block after the stored head; with consume it takes
 // the dev clock's one-shot settings (a realtime block, or one being mined).
 func (s *Sequencer) openBlockAt(now time.Time, consume bool) error {
+	return s.openBlockWith(now, nil, consume)
+}
+
+// openBlockWith opens the block after the stored head with header as its
+// template, or the dev clock's when header is nil.
+func (s *Sequencer) openBlockWith(now time.Time, template *types.Header, consume bool) error {
 	parent := s.store.CurrentHeader()
 	var headers chain.HeaderReader = s.store
 	prev := s.view.Load()
@@ -891,7 +902,10 @@ func (s *Sequencer) openBlockAt(now time.Time, consume bool) error {
 	}
 	// A realtime block takes the dev clock's overrides now; an automined or
 	// manual one when it is mined (this one is provisional until then).
-	header := s.nextHeader(now, parent, consume)
+	header := template
+	if header == nil {
+		header = s.nextHeader(now, parent, consume)
+	}
 	root := parent.Root
 	if r, ok := s.realRoots[parent.Hash()]; ok {
 		root = r

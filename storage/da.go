@@ -69,7 +69,16 @@ func (s *Store) DACommitmentBySeq(seq uint64) (*chain.DACommitment, error) {
 	if err != nil || len(last) != 8 {
 		return nil, nil
 	}
-	return s.DACommitment(binary.BigEndian.Uint64(last))
+	// The blob's record is keyed by its last block: a direct read.
+	data, err := s.kv.Get(numKey(daPrefix, binary.BigEndian.Uint64(last)))
+	if err != nil {
+		return nil, nil
+	}
+	c := new(chain.DACommitment)
+	if err := rlp.DecodeBytes(data, c); err != nil {
+		return nil, fmt.Errorf("decode DA commitment %d: %w", seq, err)
+	}
+	return c, nil
 }
 
 // LastPosted is the newest recorded blob, nil for none.

@@ -67,17 +67,14 @@ func (s *Store) Rewind(number uint64) ([]RemovedBlock, error) {
 			return nil, err
 		}
 	}
-	if err := s.rewindDA(batch, number); err != nil {
+	if err := s.rewindDA(batch, number, head); err != nil {
 		return nil, err
 	}
-	fin := s.kv.NewIterator(finalityPrefix, numKey(nil, number+1))
-	for fin.Next() {
-		if err := batch.Delete(common.CopyBytes(fin.Key())); err != nil {
-			fin.Release()
+	for n := number + 1; n <= head; n++ { // records are keyed by block: no iterator (memorydb's sorts every key)
+		if err := batch.Delete(numKey(finalityPrefix, n)); err != nil {
 			return nil, err
 		}
 	}
-	fin.Release()
 	hash := target.Hash()
 	rawdb.WriteHeadBlockHash(batch, hash)
 	rawdb.WriteHeadHeaderHash(batch, hash)
@@ -111,20 +108,23 @@ func (s *Store) headerByNumber(n uint64) *types.Header {
 }
 
 // rewindDA deletes the records of blobs holding blocks above number: the
-// batcher posts the blocks after the newest remaining one again.
+// batcher posts the blocks after the newest remaining one again. Records
+// are keyed by their blob's last block, which is at most head.
 func (s *Store) rewindDA(batch interface {
 	Put([]byte, []byte) error
 	Delete([]byte) error
-}, number uint64) error {
-	it := s.kv.NewIterator(daPrefix, numKey(nil, number+1))
-	defer it.Release()
+}, number, head uint64) error {
 	minSeq := uint64(0)
-	for it.Next() {
-		c := new(chain.DACommitment)
-		if err := rlp.DecodeBytes(it.Value(), c); err != nil {
-			return fmt.Errorf("decode DA commitment %x: %w", it.Key(), err)
+	for n := number + 1; n <= head; n++ {
+		data, err := s.kv.Get(numKey(daPrefix, n))
+		if err != nil {
+			continue // no blob ends at n
 		}
-		if err := batch.Delete(common.CopyBytes(it.Key())); err != nil {
+		c := new(chain.DACommitment)
+		if err := rlp.DecodeBytes(data, c); err != nil {
+			return fmt.Errorf("decode DA commitment of block %d: %w", n, err)
+		}
+		if err := batch.Delete(numKey(daPrefix, n)); err != nil {
 			return err
 		}
 		if err := batch.Delete(numKey(daSeqPrefix, c.Seq)); err != nil {
@@ -134,8 +134,8 @@ func (s *Store) rewindDA(batch interface {
 			minSeq = c.Seq
 		}
 	}
-	if err := it.Error(); err != nil || minSeq == 0 {
-		return err
+	if minSeq == 0 {
+		return nil
 	}
 	// Blobs are numbered in posting order: the one before the first removed
 	// is the newest that stays.

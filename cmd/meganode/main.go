@@ -231,6 +231,11 @@ func runDevnet(c *cli.Context) error {
 	case c.Bool("no-mining"):
 		cfg.Sequencer.Mining = chain.MineManual
 	}
+	if cfg.Sequencer.Mining != chain.MineRealtime && !c.IsSet("roles") {
+		// Test-suite mode: a block per tx, and no in-process verifiers
+		// re-doing each one on the CPUs the suite runs on (--roles adds them).
+		cfg.Roles = []string{node.RoleSequencer}
+	}
 	cfg.EmbeddedDA = c.Bool("da.embedded")
 	if err := applyDAFlags(c, &cfg.DA); err != nil {
 		return err
