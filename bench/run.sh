@@ -407,5 +407,8 @@ print("\n*stalled*: not every submitted transfer had a receipt one minute after 
 print("\nSender recovery (45–67 µs per tx on this CPU) dominates: a batch of raw sends is recovered on one thread per core at "
       "OS nice +5, a lone send on a normal-priority goroutine, both off the sequencer loop (docs/performance.md).")
 PY
+# Dev methods against anvil (snapshot/revert, a Hardhat fixture suite):
+# a section of its own, appended by bench/dev.sh.
+bash bench/dev.sh >/dev/null
 echo "wrote docs/benchmarks.md" >&2
 cat docs/benchmarks.md

@@ -198,7 +198,7 @@ func runRole(role string) cli.ActionFunc {
 		var r *node.Role
 		switch role {
 		case node.RoleSequencer:
-			sequencerRuntime(log)
+			sequencerRuntime(log, true)
 			if cfg.SequencerKey, err = loadOrCreateKey(keyPath(c, "sequencer.key", cfg.Storage.Dir)); err != nil {
 				return err
 			}
