@@ -32,6 +32,19 @@ type Config struct {
 	// StateAccounts more accounts (StateAccount(0…n-1)) hold 1 ETH each at
 	// genesis: a state of that size, to measure how costs grow with it.
 	StateAccounts int
+
+	// Fork, when set, makes the genesis stand for that block of another
+	// chain: numbered and timed as it, with its base fee (--fork-url).
+	Fork *ForkPoint
+}
+
+// ForkPoint is the block of another chain a devnet forks.
+type ForkPoint struct {
+	Number     uint64
+	Hash       common.Hash
+	ParentHash common.Hash
+	Time       uint64
+	BaseFee    *big.Int
 }
 
 // DefaultConfig returns the devnet configuration.

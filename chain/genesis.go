@@ -47,14 +47,21 @@ func Genesis(cfg Config) (*core.Genesis, []DevAccount, error) {
 	if _, ok := alloc[CREATE2DeployerAddress]; !ok {
 		return nil, nil, fmt.Errorf("genesis lacks the CREATE2 deployer at %s", CREATE2DeployerAddress)
 	}
-	return &core.Genesis{
+	g := &core.Genesis{
 		Config:     cfg.ChainConfig(),
 		GasLimit:   cfg.GasLimit,
 		BaseFee:    big.NewInt(params.InitialBaseFee),
 		Difficulty: big.NewInt(0),
 		Coinbase:   cfg.Coinbase,
 		Alloc:      alloc,
-	}, accounts, nil
+	}
+	if f := cfg.Fork; f != nil {
+		g.Number, g.ParentHash, g.Timestamp = f.Number, f.ParentHash, f.Time
+		if f.BaseFee != nil {
+			g.BaseFee = new(big.Int).Set(f.BaseFee)
+		}
+	}
+	return g, accounts, nil
 }
 
 // StateAccount is the i-th of Config.StateAccounts: an address nobody holds

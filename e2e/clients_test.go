@@ -172,28 +172,39 @@ func TestForgeUnlockedAndFork(t *testing.T) {
 		t.Run("fork at block "+strconv.FormatUint(fork.block, 10), func(t *testing.T) {
 			env := []string{"COUNTER=" + counter, "WANT=" + strconv.Itoa(fork.want), "FORK_BLOCK=" + strconv.FormatUint(fork.block, 10)}
 			out := runEnv(t, dir, env, forge, "test", "--fork-url", d.URL, "--fork-block-number", strconv.FormatUint(fork.block, 10), "--json")
-			var suites map[string]struct {
-				TestResults map[string]struct {
-					Status string `json:"status"`
-					Reason string `json:"reason"`
-				} `json:"test_results"`
-			}
-			if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &suites); err != nil {
-				t.Fatalf("forge test --json: %v\n%s", err, out)
-			}
-			passed := 0
-			for _, s := range suites {
-				for name, r := range s.TestResults {
-					if r.Status != "Success" {
-						t.Errorf("%s: %s %s", name, r.Status, r.Reason)
-					}
-					passed++
-				}
-			}
-			if passed != 3 {
-				t.Fatalf("%d fork tests ran, want 3:\n%s", passed, out)
-			}
+			checkForgeTests(t, out, 3)
 		})
+	}
+}
+
+// checkForgeTests checks that `forge test --json` ran want tests and all
+// passed.
+func checkForgeTests(t *testing.T, out string, want int) {
+	t.Helper()
+	var suites map[string]struct {
+		TestResults map[string]struct {
+			Status string `json:"status"`
+			Reason string `json:"reason"`
+		} `json:"test_results"`
+	}
+	start := strings.Index(out, "{")
+	if start < 0 {
+		t.Fatalf("forge test --json printed no JSON:\n%s", out)
+	}
+	if err := json.Unmarshal([]byte(out[start:]), &suites); err != nil {
+		t.Fatalf("forge test --json: %v\n%s", err, out)
+	}
+	passed := 0
+	for _, s := range suites {
+		for name, r := range s.TestResults {
+			if r.Status != "Success" {
+				t.Errorf("%s: %s %s", name, r.Status, r.Reason)
+			}
+			passed++
+		}
+	}
+	if passed != want {
+		t.Fatalf("%d forge tests ran, want %d:\n%s", passed, want, out)
 	}
 }
 
@@ -225,10 +236,17 @@ type broadcast struct {
 	} `json:"receipts"`
 }
 
-// readBroadcast reads what `forge script script/Deploy.s.sol --broadcast` recorded in dir.
+// readBroadcast reads what `forge script script/Deploy.s.sol --broadcast`
+// recorded in dir for the devnet's chain.
 func readBroadcast(t *testing.T, dir string) broadcast {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, "broadcast", "Deploy.s.sol", "4747", "run-latest.json"))
+	return readBroadcastOn(t, dir, 4747)
+}
+
+// readBroadcastOn reads the broadcast of Deploy.s.sol to chain id.
+func readBroadcastOn(t *testing.T, dir string, chainID uint64) broadcast {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "broadcast", "Deploy.s.sol", strconv.FormatUint(chainID, 10), "run-latest.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

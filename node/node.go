@@ -60,6 +60,9 @@ type Config struct {
 	// directory) on RPC.Port+3. Needs a follower or a prover among Roles.
 	DA         DAConfig
 	EmbeddedDA bool
+	// Fork forks the devnet from another chain (--fork-url): the sequencer
+	// runs alone, in memory, reading what it never wrote from that chain.
+	Fork ForkConfig
 }
 
 // DefaultConfig returns the devnet defaults.
@@ -139,6 +142,28 @@ func nextPort(cfg rpc.Config, offset int) rpc.Config {
 // on failure.
 func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 	cfg.Sequencer.Dev = true // a devnet is a dev chain
+	var (
+		fork    *chain.Fork
+		forking *devFork
+	)
+	if cfg.Fork.URL != "" {
+		if len(cfg.Roles) != 1 || cfg.Roles[0] != RoleSequencer {
+			return nil, errors.New("a forked devnet runs the sequencer alone (--roles sequencer): its followers and provers cannot read the forked chain's state")
+		}
+		if cfg.Storage.Dir != "" {
+			return nil, errors.New("a forked devnet is kept in memory: no --datadir")
+		}
+		point, id, src, err := openFork(cfg.Fork)
+		if err != nil {
+			return nil, err
+		}
+		if !cfg.Fork.KeepChainID {
+			cfg.Chain.ChainID = id
+		}
+		forking = &devFork{chain: cfg.Chain, log: log, cfg: cfg.Fork, point: point, src: src}
+		cfg.Chain.Fork, fork = point, chain.NewFork(src)
+		log.Info().Str("url", cfg.Fork.URL).Uint64("block", point.Number).Stringer("hash", point.Hash).Uint64("chain_id", cfg.Chain.ChainID).Msg("forked")
+	}
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
@@ -153,6 +178,7 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 	}
 	seqStorage := cfg.Storage
 	seqStorage.Preimages = true // a dev chain lists its state (anvil_dumpState, --state)
+	seqStorage.Fork = fork
 	store, err := storage.Open(seqStorage, genesis, log)
 	if err != nil {
 		return nil, err
@@ -166,6 +192,10 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 		return fail(err)
 	}
 	d.seq = seq
+	if forking != nil {
+		forking.seq = seq
+		d.stops = append(d.stops, func(context.Context) error { forking.mu.Lock(); defer forking.mu.Unlock(); forking.close(); return nil })
+	}
 	var fin FinalityConfig
 	if cfg.has(RoleReplica) || cfg.has(RoleFullNode) || cfg.has(RoleProver) {
 		key, err := crypto.GenerateKey()
@@ -209,6 +239,9 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 	backend := d.backend(rpc.Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Pool: seq.Pool(), Dev: accounts, DevChain: seq})
 	if d.batcher != nil {
 		backend.DA = store
+	}
+	if forking != nil {
+		backend.Fork = forking
 	}
 	if err := d.newRPC(cfg.RPC, backend, d.ready(seq.Healthy)); err != nil {
 		return fail(err)

@@ -88,6 +88,17 @@ type Backend struct {
 	// DevChain serves the dev methods (anvil_, hardhat_, evm_): set on a
 	// dev chain's sequencer only.
 	DevChain DevChain
+	// Fork is a forked dev chain's fork (--fork-url): nil when not forked.
+	Fork DevFork
 	// HA serves the ha namespace of a sequencer candidate.
 	HA HAAdmin
+}
+
+// firstBlock is the number of the chain's genesis: 0, or on a forked dev
+// chain the block it forks.
+func (b *Backend) firstBlock() uint64 {
+	if b.Fork != nil {
+		return b.Fork.Forked().Genesis
+	}
+	return 0
 }

@@ -210,7 +210,7 @@ func (api *EthAPI) GetStorageValues(requests map[common.Address][]common.Hash, b
 // Config implements EIP-7910: the fork in force at the head, the next
 // scheduled one and the last one.
 func (api *EthAPI) Config() (*chain.ForkConfigs, error) {
-	genesis := api.b.Chain.GetHeaderByNumber(0)
+	genesis := api.b.Chain.GetHeaderByNumber(api.b.firstBlock())
 	if genesis == nil {
 		return nil, fmt.Errorf("unable to load genesis")
 	}

@@ -410,6 +410,26 @@ func (a *devState) RemovePoolTransactions(addr common.Address) error {
 	return nil
 }
 
+// DevFork is a forked dev chain's fork: what it forks and a way to fork
+// anew (anvil_reset with forking parameters).
+type DevFork interface {
+	// Forked is what is forked: URL "" when not (or no longer) forked.
+	Forked() ForkInfo
+	// Refork forks url ("": the current endpoint) at block (nil: its
+	// latest) anew; an empty url with disable forks nothing any more.
+	Refork(url string, block *uint64, disable bool) error
+}
+
+// ForkInfo is a dev chain's fork: the endpoint, the block forked and its
+// hash there, and the number of the chain's own genesis (the block forked;
+// 0 once forking ended).
+type ForkInfo struct {
+	URL     string
+	Block   uint64
+	Hash    common.Hash
+	Genesis uint64
+}
+
 // ResetOptions is anvil_reset's optional parameter: {forking: {jsonRpcUrl,
 // blockNumber}} (Hardhat's form) or the forking object itself.
 type ResetOptions struct {
@@ -437,13 +457,30 @@ func (o *ResetOptions) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// Reset goes back to genesis. Forking parameters are refused until
-// forking is built (docs/devnet.md).
+// Reset goes back to genesis. On a forked devnet, as on anvil: forking
+// parameters fork anew (the endpoint kept unless given, its latest block
+// unless given), none end forking.
 func (a *devState) Reset(opts *ResetOptions) error {
-	if opts != nil && opts.URL != "" {
-		return paramErr(errors.New("forking is not built yet: anvil_reset takes no forking parameters on meganode"))
+	fork := a.eth.b.Fork
+	var err error
+	switch {
+	case opts != nil && fork == nil:
+		return paramErr(errors.New("Forking not enabled: start the devnet with --fork-url to fork"))
+	case fork != nil:
+		var block *uint64
+		if opts != nil && opts.BlockNumber != nil {
+			n := opts.BlockNumber.uint64()
+			block = &n
+		}
+		url := ""
+		if opts != nil {
+			url = opts.URL
+		}
+		err = fork.Refork(url, block, opts == nil)
+	default:
+		err = a.d.Reset()
 	}
-	if err := a.d.Reset(); err != nil {
+	if err != nil {
 		return err
 	}
 	a.instance = newInstanceID()
@@ -489,8 +526,15 @@ type devMetadata struct {
 	InstanceID        common.Hash                   `json:"instanceId"`
 	LatestBlockNumber uint64                        `json:"latestBlockNumber"`
 	LatestBlockHash   common.Hash                   `json:"latestBlockHash"`
-	ForkedNetwork     *struct{}                     `json:"forkedNetwork"`
+	ForkedNetwork     *forkedNetwork                `json:"forkedNetwork"`
 	Snapshots         map[string][2]json.RawMessage `json:"snapshots"`
+}
+
+// forkedNetwork is hardhat_metadata's description of a fork.
+type forkedNetwork struct {
+	ChainID         uint64      `json:"chainId"`
+	ForkBlockNumber uint64      `json:"forkBlockNumber"`
+	ForkBlockHash   common.Hash `json:"forkBlockHash"`
 }
 
 // Metadata describes the dev chain (hardhat-ethers and hardhat-viem read it
@@ -502,16 +546,31 @@ func (a *devState) Metadata() devMetadata {
 		hash, _ := json.Marshal(h.Hash())
 		snaps[hexutil.EncodeUint64(id)] = [2]json.RawMessage{json.RawMessage(strconv.FormatUint(h.Number.Uint64(), 10)), hash}
 	}
-	return devMetadata{
+	md := devMetadata{
 		ClientVersion: devClientVersion(), ChainID: a.eth.config.ChainID.Uint64(), InstanceID: a.instance,
 		LatestBlockNumber: head.Number.Uint64(), LatestBlockHash: head.Hash(), Snapshots: snaps,
 	}
+	if f := a.forked(); f.URL != "" {
+		md.ForkedNetwork = &forkedNetwork{ChainID: md.ChainID, ForkBlockNumber: f.Block, ForkBlockHash: f.Hash}
+	}
+	return md
+}
+
+func (a *devState) forked() ForkInfo {
+	if a.eth.b.Fork == nil {
+		return ForkInfo{}
+	}
+	return a.eth.b.Fork.Forked()
 }
 
 // NodeInfo is anvil_nodeInfo.
 func (a *devState) NodeInfo() map[string]interface{} {
 	head := a.eth.b.Chain.CurrentHeader()
 	pending := a.eth.pendingHeader()
+	forkConfig := map[string]interface{}{"forkUrl": nil, "forkBlockNumber": nil, "forkRetryBackoff": nil}
+	if f := a.forked(); f.URL != "" {
+		forkConfig = map[string]interface{}{"forkUrl": f.URL, "forkBlockNumber": f.Block, "forkRetryBackoff": 0}
+	}
 	return map[string]interface{}{
 		"currentBlockNumber":    hexutil.Uint64(head.Number.Uint64()),
 		"currentBlockTimestamp": head.Time,
@@ -524,7 +583,7 @@ func (a *devState) NodeInfo() map[string]interface{} {
 			"gasLimit": hexutil.Uint64(pending.GasLimit),
 			"gasPrice": a.eth.GasPrice(),
 		},
-		"forkConfig": map[string]interface{}{"forkUrl": nil, "forkBlockNumber": nil, "forkRetryBackoff": nil},
+		"forkConfig": forkConfig,
 	}
 }
 

@@ -109,7 +109,7 @@ func (api *EthAPI) resolveHeader(bnh gethrpc.BlockNumberOrHash) (*types.Header, 
 	case gethrpc.LatestBlockNumber, gethrpc.PendingBlockNumber:
 		return api.b.Chain.CurrentHeader(), nil
 	case gethrpc.EarliestBlockNumber:
-		return api.b.Chain.GetHeaderByNumber(0), nil
+		return api.b.Chain.GetHeaderByNumber(api.b.firstBlock()), nil
 	}
 	if num < 0 {
 		return nil, &invalidParamsError{fmt.Sprintf("invalid block number %d", num)}
@@ -662,9 +662,9 @@ func (api *EthAPI) FeeHistory(blockCount gmath.HexOrDecimal64, newest gethrpc.Bl
 		return nil, err
 	}
 	last := head.Number.Uint64()
-	first := uint64(0)
+	first := api.b.firstBlock() // a forked chain has no blocks before the one it forks
 	if last+1 > uint64(blockCount) {
-		first = last + 1 - uint64(blockCount)
+		first = max(first, last+1-uint64(blockCount))
 	}
 	res := &feeHistoryResult{OldestBlock: (*hexutil.Big)(new(big.Int).SetUint64(first))}
 	for n := first; n <= last; n++ {

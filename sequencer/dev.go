@@ -706,9 +706,47 @@ func (s *Sequencer) Reset() error {
 	if err := s.devCheck(); err != nil {
 		return err
 	}
+	return s.resetToGenesis()
+}
+
+// resetToGenesis forgets snapshots, the clock and the header settings and
+// rewinds to genesis; the caller holds stepMu.
+func (s *Sequencer) resetToGenesis() error {
 	s.dev.snapshots = nil
 	s.dev.clock = devClock{}
 	s.dev.coinbase, s.dev.gasLimit, s.dev.baseFee, s.dev.mixDigest = s.cfg.Coinbase, s.cfg.GasLimit, nil, nil
+	if err := s.rewind(s.store.Genesis().Header(), nil, nil); err != nil {
+		s.halt(err)
+		return err
+	}
+	return nil
+}
+
+// Refork starts a forked chain again from genesis, the genesis of a new
+// fork block with src beneath its state (anvil_reset with forking
+// parameters); what Reset forgets goes too.
+func (s *Sequencer) Refork(cfg chain.Config, src chain.ForkSource) error {
+	genesis, _, err := chain.Genesis(cfg)
+	if err != nil {
+		return err
+	}
+	s.stepMu.Lock()
+	defer s.stepMu.Unlock()
+	if err := s.devCheck(); err != nil {
+		return err
+	}
+	if err := s.waitPersisted(); err != nil {
+		return err
+	}
+	// Blocks above the old genesis go as in a reset: their logs are removed
+	// for subscribers, the pool is emptied.
+	if err := s.resetToGenesis(); err != nil {
+		return err
+	}
+	if err := s.store.Refork(genesis, src); err != nil {
+		s.halt(err)
+		return err
+	}
 	if err := s.rewind(s.store.Genesis().Header(), nil, nil); err != nil {
 		s.halt(err)
 		return err

@@ -31,7 +31,8 @@ func (s *Sequencer) DumpState() (*chain.DevState, error) {
 	}
 	var blocks []chain.DevBlock
 	anvilBlocks := []json.RawMessage{}
-	for n := uint64(0); n <= head.Number.Uint64(); n++ {
+	first := s.store.Genesis().NumberU64() // a forked chain's genesis is the block it forks
+	for n := first; n <= head.Number.Uint64(); n++ {
 		block := s.store.BlockByNumber(n)
 		if block == nil {
 			return nil, fmt.Errorf("block %d of the chain is missing", n)
@@ -41,7 +42,7 @@ func (s *Sequencer) DumpState() (*chain.DevState, error) {
 			return nil, err
 		}
 		anvilBlocks = append(anvilBlocks, raw)
-		if n == 0 {
+		if n == first {
 			continue
 		}
 		m, err := s.store.BlockMessage(n)
@@ -84,7 +85,7 @@ func (s *Sequencer) LoadState(st *chain.DevState) (int, error) {
 		return 0, err
 	}
 	head := s.store.CurrentHeader()
-	if st.Genesis != nil && *st.Genesis == s.store.Genesis().Hash() && len(st.Chain) > 0 && head.Number.Uint64() == 0 && s.view.Load().TxCount == 0 {
+	if st.Genesis != nil && *st.Genesis == s.store.Genesis().Hash() && len(st.Chain) > 0 && head.Number.Uint64() == s.store.Genesis().NumberU64() && s.view.Load().TxCount == 0 {
 		blocks, err := chain.DecodeDevChain(st.Chain)
 		if err != nil {
 			return 0, err

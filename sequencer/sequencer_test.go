@@ -47,7 +47,13 @@ func newEnv(t *testing.T, dir string) *env {
 
 func newEnvWith(t *testing.T, dir string, configure func(*Config)) *env {
 	t.Helper()
-	g, accts, err := chain.Genesis(chain.DefaultConfig())
+	return newEnvOf(t, chain.DefaultConfig(), storage.Config{Dir: dir}, configure)
+}
+
+// newEnvOf is a sequencer of chain ccfg over a store of scfg.
+func newEnvOf(t *testing.T, ccfg chain.Config, scfg storage.Config, configure func(*Config)) *env {
+	t.Helper()
+	g, accts, err := chain.Genesis(ccfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +62,8 @@ func newEnvWith(t *testing.T, dir string, configure func(*Config)) *env {
 	cfg := DefaultConfig()
 	cfg.Eager = false
 	configure(&cfg)
-	store, err := storage.Open(storage.Config{Dir: dir, Preimages: cfg.Dev}, g, log)
+	scfg.Preimages = scfg.Preimages || cfg.Dev
+	store, err := storage.Open(scfg, g, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,11 @@ package storage
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/rlp"
@@ -35,7 +37,7 @@ func (s *Store) Rewind(number uint64) ([]RemovedBlock, error) {
 		return nil, fmt.Errorf("rewind: block %d not found", number)
 	}
 	miniCount := uint64(0)
-	if number > 0 {
+	if number > s.genesis.NumberU64() { // a forked chain's genesis is numbered after the block it forks
 		data, err := s.kv.Get(numKey(bundlePrefix, number))
 		if err != nil {
 			return nil, fmt.Errorf("rewind: bundle of block %d: %w", number, err)
@@ -91,6 +93,9 @@ func (s *Store) Rewind(number uint64) ([]RemovedBlock, error) {
 		}
 	}
 	s.head = target
+	if s.fork != nil {
+		s.fork.Rewind(number)
+	}
 	for _, r := range removed {
 		s.blocks.Remove(r.Block.Hash())
 	}
@@ -145,4 +150,50 @@ func (s *Store) rewindDA(batch interface {
 		}
 	}
 	return batch.Delete(daLastKey)
+}
+
+// Refork replaces a forked chain's genesis (anvil_reset with forking
+// parameters): the chain, rewound to its genesis first, starts again from
+// genesis, the new fork block, with src beneath its state.
+func (s *Store) Refork(genesis *core.Genesis, src chain.ForkSource) error {
+	if s.fork == nil {
+		return errors.New("refork: the chain is not forked")
+	}
+	if _, err := s.Rewind(s.genesis.NumberU64()); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.genesis
+	s.fork.Reset(src)
+	s.fork.RecordAlloc(genesis.Number, allocSlots(genesis))
+	batch := s.kv.NewBatch()
+	rawdb.DeleteBlock(batch, old.Hash(), old.NumberU64())
+	rawdb.DeleteCanonicalHash(batch, old.NumberU64())
+	if err := batch.Write(); err != nil {
+		return fmt.Errorf("refork: %w", err)
+	}
+	block, err := commitGenesis(s.kv, s.triedb, genesis)
+	if err != nil {
+		return fmt.Errorf("refork: commit genesis: %w", err)
+	}
+	if err := s.triedb.Commit(block.Root(), false); err != nil {
+		return fmt.Errorf("refork: commit genesis state: %w", err)
+	}
+	s.blocks.Remove(old.Hash())
+	s.genesis, s.head = block, block.Header()
+	return nil
+}
+
+// allocSlots lists a genesis alloc's accounts with their storage slots.
+func allocSlots(genesis *core.Genesis) map[common.Address][]common.Hash {
+	alloc := make(map[common.Address][]common.Hash, len(genesis.Alloc))
+	for addr, a := range genesis.Alloc {
+		slots := make([]common.Hash, 0, len(a.Storage))
+		for slot := range a.Storage {
+			slots = append(slots, slot)
+		}
+		alloc[addr] = slots
+	}
+	return alloc
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -57,6 +58,9 @@ type Config struct {
 	// Preimages records the keys behind the state's hashed trie keys, so the
 	// state can be listed (a dev chain's anvil_dumpState, --state).
 	Preimages bool
+	// Fork, for a devnet forked from another chain, reads what the local
+	// state never wrote from that chain (in memory only).
+	Fork *chain.Fork
 }
 
 // Store is the chain and state database of one node.
@@ -74,6 +78,7 @@ type Store struct {
 	blocks  *blockCache
 
 	noSync     bool
+	fork       *chain.Fork
 	journalDir string // mini-block journal files, one per unsealed block; empty in memory
 	jmu        sync.Mutex
 	journal    *os.File
@@ -116,6 +121,17 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 	}
 	s.triedb = triedb.NewDatabase(s.db, tcfg)
 	s.state = state.NewDatabase(s.triedb, state.NewCodeDB(s.db))
+	if cfg.Fork != nil {
+		if cfg.Dir != "" {
+			kv.Close()
+			return nil, errors.New("a forked chain is kept in memory: no data directory")
+		}
+		s.fork = cfg.Fork
+		s.state = cfg.Fork.Database(s.state)
+		if genesis != nil {
+			cfg.Fork.RecordAlloc(genesis.Number, allocSlots(genesis))
+		}
+	}
 	if err := s.init(genesis); err != nil {
 		kv.Close()
 		return nil, err
@@ -124,7 +140,11 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 }
 
 func (s *Store) init(genesis *core.Genesis) error {
-	stored := rawdb.ReadCanonicalHash(s.kv, 0)
+	first := uint64(0) // a forked chain's genesis is numbered after the block it forks
+	if genesis != nil {
+		first = genesis.Number
+	}
+	stored := rawdb.ReadCanonicalHash(s.kv, first)
 	if genesis == nil {
 		// An existing chain (imported, or written before) is served as is.
 		if stored == (common.Hash{}) {
@@ -133,11 +153,11 @@ func (s *Store) init(genesis *core.Genesis) error {
 		if s.config = rawdb.ReadChainConfig(s.kv, stored); s.config == nil {
 			return fmt.Errorf("genesis %s has no chain config stored", stored)
 		}
-		s.genesis = rawdb.ReadBlock(s.kv, stored, 0)
+		s.genesis = rawdb.ReadBlock(s.kv, stored, first)
 		return s.loadHead()
 	}
 	if stored == (common.Hash{}) {
-		block, err := genesis.Commit(s.kv, s.triedb, nil)
+		block, err := commitGenesis(s.kv, s.triedb, genesis)
 		if err != nil {
 			return fmt.Errorf("commit genesis: %w", err)
 		}
@@ -166,7 +186,7 @@ func (s *Store) init(genesis *core.Genesis) error {
 		}
 		return fmt.Errorf("%w: chain id %s, configured %s", ErrGenesisMismatch, have, genesis.Config.ChainID)
 	}
-	s.genesis = rawdb.ReadBlock(s.kv, want.Hash(), 0)
+	s.genesis = rawdb.ReadBlock(s.kv, want.Hash(), first)
 	s.config = genesis.Config
 	return s.loadHead()
 }
@@ -377,6 +397,9 @@ func (s *Store) commitState(sb *chain.SealedBlock) error {
 	if err := s.triedb.Commit(root, false); err != nil {
 		return fmt.Errorf("commit state of block %d: %w", sb.Block.NumberU64(), err)
 	}
+	if s.fork != nil {
+		s.fork.Record(sb.Update)
+	}
 	return nil
 }
 
@@ -525,4 +548,33 @@ func (s *Store) journalPath(number uint64) string {
 
 func numKey(prefix []byte, n uint64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte{}, prefix...), n)
+}
+
+// commitGenesis is core.Genesis.Commit for any genesis number: a forked
+// chain's genesis stands for the block it forks (go-ethereum commits block
+// 0 only, so one numbered after it is written as block 0 and moved).
+func commitGenesis(db ethdb.Database, tdb *triedb.Database, genesis *core.Genesis) (*types.Block, error) {
+	if genesis.Number == 0 {
+		return genesis.Commit(db, tdb, nil)
+	}
+	at0 := *genesis
+	at0.Number = 0
+	first, err := at0.Commit(db, tdb, nil)
+	if err != nil {
+		return nil, err
+	}
+	header := first.Header()
+	header.Number = new(big.Int).SetUint64(genesis.Number)
+	block := types.NewBlockWithHeader(header).WithBody(*first.Body())
+	batch := db.NewBatch()
+	rawdb.DeleteBlock(batch, first.Hash(), 0)
+	rawdb.DeleteCanonicalHash(batch, 0)
+	rawdb.WriteBlock(batch, block)
+	rawdb.WriteReceipts(batch, block.Hash(), block.NumberU64(), nil)
+	rawdb.WriteCanonicalHash(batch, block.Hash(), block.NumberU64())
+	rawdb.WriteHeadBlockHash(batch, block.Hash())
+	rawdb.WriteHeadFastBlockHash(batch, block.Hash())
+	rawdb.WriteHeadHeaderHash(batch, block.Hash())
+	rawdb.WriteChainConfig(batch, block.Hash(), genesis.Config)
+	return block, batch.Write()
 }

@@ -54,6 +54,8 @@ func main() {
 					&cli.BoolFlag{Name: "automine", Usage: "seal every transaction in a block of its own as it arrives, as anvil and Hardhat do (receipts carry their block's hash at once: for test suites); off: realtime mini-blocks and blocks", EnvVars: env("AUTOMINE")},
 					&cli.StringFlag{Name: "state", Usage: "state file: loaded at start when it exists, written at exit and every --state-interval (anvil's --state; the chain, blocks included, survives a restart)", EnvVars: env("STATE")},
 					&cli.DurationFlag{Name: "state-interval", Value: time.Minute, Usage: "how often --state is written while running; 0: only at exit", EnvVars: env("STATE_INTERVAL")},
+					&cli.StringFlag{Name: "fork-url", Aliases: []string{"f", "rpc-url"}, Usage: "fork this chain's JSON-RPC endpoint: accounts, code and storage are read from it lazily at --fork-block-number and cached (anvil's --fork-url); the chain id is its own unless --chain-id is given; the sequencer runs alone, in memory", EnvVars: env("FORK_URL")},
+					&cli.Uint64Flag{Name: "fork-block-number", Usage: "the block --fork-url is forked at (default: its latest)", EnvVars: env("FORK_BLOCK_NUMBER")},
 					&cli.BoolFlag{Name: "no-mining", Usage: "execute nothing until evm_mine / anvil_mine (anvil's --no-mining)", EnvVars: env("NO_MINING")},
 					&cli.Uint64Flag{Name: "dev.faulty-root-at", Usage: "fault injection (devnet only): seal this block with a wrong state root", EnvVars: env("DEV_FAULTY_ROOT_AT")},
 					logFormatFlag, logLevelFlag,
@@ -230,6 +232,18 @@ func runDevnet(c *cli.Context) error {
 		cfg.Sequencer.Mining = chain.MineAuto
 	case c.Bool("no-mining"):
 		cfg.Sequencer.Mining = chain.MineManual
+	}
+	if url := c.String("fork-url"); url != "" {
+		cfg.Fork = node.ForkConfig{URL: url, KeepChainID: c.IsSet("chain-id")}
+		if c.IsSet("fork-block-number") {
+			n := c.Uint64("fork-block-number")
+			cfg.Fork.Block = &n
+		}
+		if !c.IsSet("roles") { // followers and provers cannot read the forked chain
+			cfg.Roles = []string{node.RoleSequencer}
+		}
+	} else if c.IsSet("fork-block-number") {
+		return errors.New("--fork-block-number needs --fork-url")
 	}
 	if cfg.Sequencer.Mining != chain.MineRealtime && !c.IsSet("roles") {
 		// Test-suite mode: a block per tx, and no in-process verifiers
