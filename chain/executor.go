@@ -138,6 +138,12 @@ func NewBlockBuilder(config *params.ChainConfig, hr HeaderReader, db state.Datab
 	return newBlockBuilder(config, hr, db, parent, parent.Root, header, true, nil)
 }
 
+// NewBlockBuilderWithoutWitness is NewBlockBuilder recording no witness:
+// the sealed block's Witness is empty.
+func NewBlockBuilderWithoutWitness(config *params.ChainConfig, hr HeaderReader, db state.Database, parent, header *types.Header) (*BlockBuilder, error) {
+	return newBlockBuilder(config, hr, db, parent, parent.Root, header, false, nil)
+}
+
 // NewFaultyBlockBuilder is NewBlockBuilder for fault-injection tests: it
 // builds on the state of root (the real state under a faulty parent) and,
 // when faulty is set, seals a header whose state root is wrong while the

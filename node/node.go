@@ -187,6 +187,9 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 	d.stops = append(d.stops, func(context.Context) error { return store.Close() })
 	seqCfg := cfg.Sequencer
 	seqCfg.GasLimit, seqCfg.Coinbase = cfg.Chain.GasLimit, cfg.Chain.Coinbase
+	// Alone, the sequencer has no follower, prover or DA layer to read a
+	// block's witness: it records none (debug_executionWitness says so).
+	seqCfg.NoWitness = !cfg.has(RoleReplica) && !cfg.has(RoleFullNode) && !cfg.has(RoleProver)
 	seq, err := sequencer.New(seqCfg, store, nil, log)
 	if err != nil {
 		return fail(err)

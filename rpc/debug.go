@@ -155,7 +155,7 @@ func (api *DebugAPI) ExecutionWitness(bnh gethrpc.BlockNumberOrHash) (*chain.Ext
 		return nil, err
 	}
 	if bundle == nil || len(bundle.Witness) == 0 {
-		return &chain.ExtWitness{}, fmt.Errorf("block %v has no witness (the genesis block has none)", bnh.String())
+		return &chain.ExtWitness{}, fmt.Errorf("block %v has no witness (the genesis block has none; a devnet running the sequencer alone records none: add --roles fullnode or prover)", bnh.String())
 	}
 	return chain.DecodeExtWitness(h.Number.Uint64(), bundle.Witness)
 }

@@ -502,3 +502,22 @@ func BenchmarkAutomineTransfer(b *testing.B) {
 		e.seq.Step(false)
 	}
 }
+
+// A sequencer with nothing to read witnesses records none; one with
+// followers records one per block.
+func TestNoWitness(t *testing.T) {
+	for _, none := range []bool{false, true} {
+		e := newEnvWith(t, "", func(c *Config) { c.Dev, c.Mining, c.NoWitness = true, chain.MineAuto, none })
+		if err := e.seq.SendTransaction(e.tx(0, 0, gwei, 10*gwei)); err != nil {
+			t.Fatal(err)
+		}
+		e.seq.Step(false)
+		msg, err := e.store.BlockMessage(1)
+		if err != nil || msg == nil {
+			t.Fatalf("block 1: %v", err)
+		}
+		if got := len(msg.Bundle.Witness) > 0; got == none {
+			t.Fatalf("NoWitness %v: block 1 has a witness of %d bytes", none, len(msg.Bundle.Witness))
+		}
+	}
+}

@@ -116,7 +116,7 @@ func (s *Sequencer) rebuildFrom(blocks []chain.DevBlock) error {
 	for _, b := range blocks {
 		parent := s.store.CurrentHeader()
 		sb, err := chain.ReplayWith(s.config, s.store, s.store.StateDatabase(), parent, b.Block,
-			chain.ReplayOptions{Dev: true, Edits: b.Edits, Witness: true})
+			chain.ReplayOptions{Dev: true, Edits: b.Edits, Witness: !s.cfg.NoWitness})
 		if err != nil {
 			return fmt.Errorf("state file: block %d: %w", b.Block.NumberU64(), err)
 		}

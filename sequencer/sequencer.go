@@ -55,6 +55,10 @@ type Config struct {
 	// Mining is how blocks are made (dev chains may change it at run time):
 	// chain.MineRealtime, the default, or chain.MineAuto (a block per tx, at once).
 	Mining chain.MiningMode
+	// NoWitness records no execution witness with each block: for a
+	// sequencer nothing follows or proves (a devnet running it alone, with
+	// no DA layer). Recording one costs about as much as the block itself.
+	NoWitness bool
 }
 
 // DefaultConfig returns the devnet defaults.
@@ -912,9 +916,12 @@ func (s *Sequencer) openBlockWith(now time.Time, template *types.Header, consume
 	}
 	var b *chain.BlockBuilder
 	var err error
-	if s.cfg.FaultyRootAt == 0 {
+	switch {
+	case s.cfg.NoWitness:
+		b, err = chain.NewBlockBuilderWithoutWitness(s.config, headers, s.store.StateDatabase(), parent, header)
+	case s.cfg.FaultyRootAt == 0:
 		b, err = chain.NewBlockBuilder(s.config, headers, s.store.StateDatabase(), parent, header)
-	} else {
+	default:
 		b, err = chain.NewFaultyBlockBuilder(s.config, headers, s.store.StateDatabase(), parent, root, header, header.Number.Uint64() == s.cfg.FaultyRootAt)
 	}
 	if err != nil {
