@@ -188,6 +188,9 @@ func (s *Sequencer) wakeLoop() {
 // pendingEdits are the edits of the open block when nothing else is in
 // it: what a block mined in auto or manual mode starts with.
 func (s *Sequencer) pendingEdits() []chain.DevEdit {
+	if s.builder == nil {
+		return nil // a deferred open block holds nothing
+	}
 	var out []chain.DevEdit
 	for _, e := range s.builder.Edits() {
 		out = append(out, e.Edits...)
@@ -208,7 +211,7 @@ func (s *Sequencer) mineReady() error {
 
 // openEmpty reports whether the open block holds nothing yet.
 func (s *Sequencer) openEmpty() bool {
-	return s.view.Load().TxCount == 0 && len(s.unsealed) == 0 && len(s.builder.Edits()) == 0
+	return s.view.Load().TxCount == 0 && len(s.unsealed) == 0 && (s.builder == nil || len(s.builder.Edits()) == 0)
 }
 
 // discardOpen drops an empty realtime block, whose empty mini-blocks may
@@ -256,7 +259,11 @@ func (s *Sequencer) mineBlock(now time.Time, limit int, force bool) (int, error)
 	// of a block per tx.
 	edits, saved := s.pendingEdits(), s.dev
 	want := s.nextHeader(now, s.headHeader(), true)
-	if have := s.builder.Header(); len(edits) > 0 || s.builder.TxCount() > 0 || !sameTemplate(have, want) {
+	have, executed := s.view.Load().Pending.Header, 0 // a deferred open block holds nothing
+	if s.builder != nil {
+		have, executed = s.builder.Header(), s.builder.TxCount()
+	}
+	if len(edits) > 0 || executed > 0 || !sameTemplate(have, want) {
 		if err := s.openBlockWith(now, want, false); err != nil {
 			return 0, err
 		}
@@ -321,6 +328,9 @@ func (s *Sequencer) sealAndOpen(now time.Time) error {
 
 // sealBlockResult seals and persists the open block on the loop.
 func (s *Sequencer) sealBlockResult() (*chain.SealedBlock, error) {
+	if err := s.ensureOpen(); err != nil {
+		return nil, err
+	}
 	s.gate.Lock()
 	defer s.gate.Unlock()
 	if len(s.unsealed) > 0 {
@@ -599,6 +609,9 @@ func (s *Sequencer) Edit(edits []chain.DevEdit) error {
 }
 
 func (s *Sequencer) applyEdits(edits []chain.DevEdit) error {
+	if err := s.ensureOpen(); err != nil {
+		return err
+	}
 	if s.dev.mode == chain.MineRealtime {
 		if len(s.unsealed) > 0 {
 			if err := s.sealMiniBlock(s.clock.Now()); err != nil {
@@ -618,6 +631,9 @@ func (s *Sequencer) applyEdits(edits []chain.DevEdit) error {
 
 // editLocally applies edits to a provisional block.
 func (s *Sequencer) editLocally(edits []chain.DevEdit) error {
+	if err := s.ensureOpen(); err != nil {
+		return err
+	}
 	if err := s.builder.ApplyEdits(edits); err != nil {
 		return err
 	}
@@ -627,6 +643,9 @@ func (s *Sequencer) editLocally(edits []chain.DevEdit) error {
 // showEdits makes the provisional block's edits what this node's latest
 // reads see, without a mini-block (its timestamp is not known yet).
 func (s *Sequencer) showEdits() error {
+	if err := s.ensureOpen(); err != nil {
+		return err
+	}
 	changes := s.builder.TakeChanges()
 	old := s.view.Load()
 	v := *old
@@ -646,7 +665,7 @@ func (s *Sequencer) Snapshot() (uint64, error) {
 	}
 	var edits []chain.DevEdit
 	if s.dev.mode == chain.MineRealtime {
-		if v := s.view.Load(); v.TxCount > 0 || len(s.unsealed) > 0 || len(s.builder.Edits()) > 0 {
+		if v := s.view.Load(); v.TxCount > 0 || len(s.unsealed) > 0 || !s.openEmpty() {
 			if _, err := s.mineBlock(s.clock.Now(), 0, true); err != nil {
 				return 0, err
 			}
@@ -781,6 +800,7 @@ func (s *Sequencer) rewind(target *types.Header, pool []*types.Transaction, edit
 	s.published = s.miniCount
 	head := s.store.CurrentHeader()
 	now := s.clock.Now()
+	s.lazyOpen = s.dev.mode != chain.MineRealtime && len(edits) == 0 && len(pool) == 0
 	if err := s.openBlock(now); err != nil {
 		return err
 	}

@@ -20,6 +20,12 @@ func newDevEnv(t *testing.T, mode chain.MiningMode) *env {
 	return newEnvWith(t, "", func(c *Config) { c.Dev, c.Mining = true, mode })
 }
 
+// newBenchDevEnv is the devnet's sequencer as `meganode devnet --automine`
+// runs it: alone, recording no witness.
+func newBenchDevEnv() *env {
+	return newEnvWith(&testing.T{}, "", func(c *Config) { c.Dev, c.Mining, c.NoWitness = true, chain.MineAuto, true })
+}
+
 // logger is code that emits one LOG0 per call.
 var loggerCode = common.FromHex("0x60006000a000")
 
@@ -447,8 +453,7 @@ func TestStateFileRebuildsTheChain(t *testing.T) {
 // (loadFixture's restore) with 1,000 accounts edited and mined since the
 // snapshot; the edits and the mining are not timed.
 func BenchmarkSnapshotRevert(b *testing.B) {
-	t := &testing.T{}
-	e := newDevEnv(t, chain.MineAuto)
+	e := newBenchDevEnv()
 	id, err := e.seq.Snapshot()
 	if err != nil {
 		b.Fatal(err)
@@ -478,7 +483,7 @@ func BenchmarkSnapshotRevert(b *testing.B) {
 
 // BenchmarkMineEmptyBlock times anvil_mine of one empty block.
 func BenchmarkMineEmptyBlock(b *testing.B) {
-	e := newDevEnv(&testing.T{}, chain.MineAuto)
+	e := newBenchDevEnv()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := e.seq.Mine(1, 1, nil); err != nil {
@@ -489,7 +494,7 @@ func BenchmarkMineEmptyBlock(b *testing.B) {
 
 // BenchmarkAutomineTransfer times one transfer mined in a block of its own.
 func BenchmarkAutomineTransfer(b *testing.B) {
-	e := newDevEnv(&testing.T{}, chain.MineAuto)
+	e := newBenchDevEnv()
 	txs := make([]*types.Transaction, b.N)
 	for i := range txs {
 		txs[i] = e.tx(0, uint64(i), gwei, 10*gwei)
@@ -519,5 +524,47 @@ func TestNoWitness(t *testing.T) {
 		if got := len(msg.Bundle.Witness) > 0; got == none {
 			t.Fatalf("NoWitness %v: block 1 has a witness of %d bytes", none, len(msg.Bundle.Witness))
 		}
+	}
+}
+
+// After a revert an automined chain opens its next block only when
+// something goes into it; edits, txs and mining work on it as on any.
+func TestRevertDefersTheOpenBlock(t *testing.T) {
+	e := newDevEnv(t, chain.MineAuto)
+	id, err := e.seq.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.automine(e.tx(0, 0, gwei, 10*gwei))
+	if ok, err := e.seq.Revert(id); !ok || err != nil {
+		t.Fatalf("revert: %v %v", ok, err)
+	}
+	if e.seq.builder != nil {
+		t.Fatal("the block after a revert was built before anything went into it")
+	}
+	if id, err = e.seq.Snapshot(); err != nil || e.seq.builder != nil {
+		t.Fatalf("a snapshot of the reverted chain built its open block: %v", err)
+	}
+	addr := common.HexToAddress("0xfeed")
+	if err := e.seq.Edit([]chain.DevEdit{chain.BalanceEdit(addr, uint256.NewInt(7))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.seq.Mine(1, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.automine(e.tx(0, 0, gwei, 10*gwei)) // nonce 0 again: the reverted tx is gone
+	if n := e.store.CurrentHeader().Number.Uint64(); n != 2 {
+		t.Fatalf("head %d, want 2 (the mined edit, then the tx)", n)
+	}
+	if bal, _, _, _, _ := e.latest(addr); bal != 7 {
+		t.Fatalf("balance edited on the deferred block reads %d, want 7", bal)
+	}
+	e.replayDev(1)
+	e.replayDev(2)
+	if ok, err := e.seq.Revert(id); !ok || err != nil {
+		t.Fatalf("second revert: %v %v", ok, err)
+	}
+	if n := e.store.CurrentHeader().Number.Uint64(); n != 0 {
+		t.Fatalf("head %d after reverting to genesis, want 0", n)
 	}
 }

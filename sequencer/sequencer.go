@@ -142,7 +142,11 @@ type Sequencer struct {
 	gate sync.RWMutex
 
 	// Loop-owned.
-	builder   *chain.BlockBuilder
+	builder *chain.BlockBuilder
+	// buildOpen builds the open block's builder when a dev block was opened
+	// without one (lazyOpen); ensureOpen calls it before the builder is used.
+	buildOpen func() (*chain.BlockBuilder, error)
+	lazyOpen  bool
 	opened    time.Time
 	miniCount uint64 // global mini-blocks sealed
 	miniIndex uint64
@@ -594,6 +598,10 @@ func (s *Sequencer) execute(deadline time.Time) int {
 // executeUpTo runs ready txs until deadline (zero: none), at most limit of
 // them (0: no limit).
 func (s *Sequencer) executeUpTo(deadline time.Time, limit int) int {
+	if err := s.ensureOpen(); err != nil {
+		s.halt(err)
+		return 0
+	}
 	header := s.builder.Header()
 	n := 0
 	for limit == 0 || n < limit {
@@ -650,6 +658,9 @@ func (s *Sequencer) executeUpTo(deadline time.Time, limit int) int {
 // sealMiniBlock commits (with HA) or journals what executed since the last
 // mini-block, then publishes it.
 func (s *Sequencer) sealMiniBlock(now time.Time) error {
+	if err := s.ensureOpen(); err != nil {
+		return err
+	}
 	header := s.builder.Header()
 	txs := make(types.Transactions, len(s.unsealed))
 	for i, p := range s.unsealed {
@@ -757,6 +768,9 @@ func preconfReceipt(r *types.Receipt, hash common.Hash, time uint64) *types.Rece
 
 // sealBlock seals and persists the open block.
 func (s *Sequencer) sealBlock() error {
+	if err := s.ensureOpen(); err != nil {
+		return err
+	}
 	if len(s.unsealed) > 0 {
 		return errors.New("sealing a block with unpublished txs")
 	}
@@ -914,21 +928,37 @@ func (s *Sequencer) openBlockWith(now time.Time, template *types.Header, consume
 	if r, ok := s.realRoots[parent.Hash()]; ok {
 		root = r
 	}
+	build := func() (*chain.BlockBuilder, error) {
+		var b *chain.BlockBuilder
+		var err error
+		switch {
+		case s.cfg.NoWitness:
+			b, err = chain.NewBlockBuilderWithoutWitness(s.config, headers, s.store.StateDatabase(), parent, header)
+		case s.cfg.FaultyRootAt == 0:
+			b, err = chain.NewBlockBuilder(s.config, headers, s.store.StateDatabase(), parent, header)
+		default:
+			b, err = chain.NewFaultyBlockBuilder(s.config, headers, s.store.StateDatabase(), parent, root, header, header.Number.Uint64() == s.cfg.FaultyRootAt)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if s.cfg.Dev {
+			b.SetDev()
+		}
+		return b, nil
+	}
 	var b *chain.BlockBuilder
-	var err error
-	switch {
-	case s.cfg.NoWitness:
-		b, err = chain.NewBlockBuilderWithoutWitness(s.config, headers, s.store.StateDatabase(), parent, header)
-	case s.cfg.FaultyRootAt == 0:
-		b, err = chain.NewBlockBuilder(s.config, headers, s.store.StateDatabase(), parent, header)
-	default:
-		b, err = chain.NewFaultyBlockBuilder(s.config, headers, s.store.StateDatabase(), parent, root, header, header.Number.Uint64() == s.cfg.FaultyRootAt)
-	}
-	if err != nil {
-		return err
-	}
-	if s.cfg.Dev {
-		b.SetDev()
+	s.buildOpen = nil
+	if s.lazyOpen {
+		// An automined or manual dev block after a revert: nothing may ever
+		// execute in it before the next revert (loadFixture), so its state
+		// and system calls wait until something does (ensureOpen).
+		s.lazyOpen, s.buildOpen = false, build
+	} else {
+		var err error
+		if b, err = build(); err != nil {
+			return err
+		}
 	}
 	base, err := s.baseReader(root)
 	if err != nil {
@@ -938,6 +968,19 @@ func (s *Sequencer) openBlockWith(now time.Time, template *types.Header, consume
 	pb := chain.NewPendingBlock(types.CopyHeader(header))
 	s.view.Store(&View{Sealed: parent, Pending: pb, MiniBlock: s.miniCount, root: root, base: base, reader: base, sealing: sealing, sealingTxs: sealingTxs})
 	s.pool.NewBlock()
+	return nil
+}
+
+// ensureOpen builds the open block's builder if its opening was deferred.
+func (s *Sequencer) ensureOpen() error {
+	if s.builder != nil || s.buildOpen == nil {
+		return nil
+	}
+	b, err := s.buildOpen()
+	if err != nil {
+		return err
+	}
+	s.builder, s.buildOpen = b, nil
 	return nil
 }
 
