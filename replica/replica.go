@@ -610,6 +610,13 @@ func (r *Replica) fail(err error) {
 
 // The read side: rpc.LatestReader and rpc.Feeds from the replica's own state.
 
+// LatestOverlay is the newest state as the sealed root and the mini-block
+// overlay over it (eth_getProof at latest), with the block it belongs to.
+func (r *Replica) LatestOverlay() (common.Hash, *chain.Overlay, *types.Header) {
+	v := r.view.Load()
+	return v.sealed.Root, v.overlay, v.pending.Header
+}
+
 // LatestState opens the newest mini-block state with the pending header.
 func (r *Replica) LatestState() (*state.StateDB, *types.Header, error) {
 	v := r.view.Load()

@@ -10,6 +10,8 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/meganode/meganode/chain"
 )
 
 // AccountResult is the eth_getProof answer (EIP-1186).
@@ -40,9 +42,17 @@ func (n *proofList) Put(_ []byte, value []byte) error {
 
 func (n *proofList) Delete([]byte) error { return fmt.Errorf("proof list is append-only") }
 
-// GetProof returns Merkle proofs of an account and some of its slots. A proof
-// must verify against a header's stateRoot, so "latest" and "pending" prove
-// against the last sealed block: mini-block state has no trie of its own.
+// latestOverlay is a node whose newest state is a sealed root under a
+// mini-block overlay (the sequencer, a replica).
+type latestOverlay interface {
+	LatestOverlay() (root common.Hash, o *chain.Overlay, header *types.Header)
+}
+
+// GetProof returns Merkle proofs of an account and some of its slots. At
+// "latest" and "pending" they prove the newest state — the one eth_getBalance
+// and eth_call read, mini-blocks (and a dev chain's unmined edits) included:
+// its tries are hashed in memory, so before the block seals the proofs hold
+// against that state's root, which no header carries yet.
 func (api *EthAPI) GetProof(ctx context.Context, address common.Address, storageKeys []string, bnh *gethrpc.BlockNumberOrHash) (*AccountResult, error) {
 	if len(storageKeys) > maxStorageSlots {
 		return nil, &invalidParamsError{fmt.Sprintf("too many storage keys requested (max %d, got %d)", maxStorageSlots, len(storageKeys))}
@@ -58,6 +68,13 @@ func (api *EthAPI) GetProof(ctx context.Context, address common.Address, storage
 	target := gethrpc.BlockNumberOrHashWithNumber(gethrpc.LatestBlockNumber)
 	if bnh != nil {
 		target = *bnh
+	}
+	if num, ok := target.Number(); ok && (num == gethrpc.LatestBlockNumber || num == gethrpc.PendingBlockNumber) {
+		if lo, ok := api.b.Latest.(latestOverlay); ok {
+			if root, o, h := lo.LatestOverlay(); o != nil {
+				return api.proveLatest(root, o, h, address, keys, lengths)
+			}
+		}
 	}
 	header, err := api.resolveHeader(target)
 	if err != nil {
@@ -79,12 +96,7 @@ func (api *EthAPI) GetProof(ctx context.Context, address common.Address, storage
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		// A 32-byte key is echoed as given, anything shorter as a quantity:
-		// what geth answers.
-		out := hexutil.Encode(key[:])
-		if lengths[i] != 32 {
-			out = hexutil.EncodeBig(key.Big())
-		}
+		out := proofKey(key, lengths[i])
 		if storageTrie == nil {
 			proofs[i] = StorageResult{out, &hexutil.Big{}, []string{}}
 			continue
@@ -112,4 +124,42 @@ func (api *EthAPI) GetProof(ctx context.Context, address common.Address, storage
 		StorageHash:  storageRoot,
 		StorageProof: proofs,
 	}, st.Error()
+}
+
+// proveLatest answers eth_getProof from the newest state: root with o.
+func (api *EthAPI) proveLatest(root common.Hash, o *chain.Overlay, h *types.Header, address common.Address, keys []common.Hash, lengths []int) (*AccountResult, error) {
+	p, err := chain.ProveLatest(api.b.Chain.StateDatabase(), api.config.Rules(h.Number, true, h.Time), root, o, address, keys)
+	if err != nil {
+		return nil, err
+	}
+	res := &AccountResult{
+		Address:      address,
+		AccountProof: hexProof(p.AccountProof),
+		Balance:      (*hexutil.Big)(p.Account.Balance.ToBig()),
+		CodeHash:     common.BytesToHash(p.Account.CodeHash),
+		Nonce:        hexutil.Uint64(p.Account.Nonce),
+		StorageHash:  p.Account.Root,
+		StorageProof: make([]StorageResult, len(keys)),
+	}
+	for i, key := range keys {
+		res.StorageProof[i] = StorageResult{proofKey(key, lengths[i]), (*hexutil.Big)(p.Values[i].Big()), hexProof(p.StorageProofs[i])}
+	}
+	return res, nil
+}
+
+func hexProof(nodes [][]byte) []string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = hexutil.Encode(n)
+	}
+	return out
+}
+
+// proofKey echoes a 32-byte key as given, anything shorter as a quantity:
+// what geth answers.
+func proofKey(key common.Hash, length int) string {
+	if length != 32 {
+		return hexutil.EncodeBig(key.Big())
+	}
+	return hexutil.Encode(key[:])
 }

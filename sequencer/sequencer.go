@@ -987,6 +987,13 @@ func (s *Sequencer) ensureOpen() error {
 // BaseFee is the base fee of the block being built.
 func (s *Sequencer) BaseFee() *big.Int { return s.view.Load().Pending.Header.BaseFee }
 
+// LatestOverlay is the newest state as the sealed root and the mini-block
+// overlay over it (eth_getProof at latest), with the block it belongs to.
+func (s *Sequencer) LatestOverlay() (common.Hash, *chain.Overlay, *types.Header) {
+	v := s.view.Load()
+	return v.root, v.overlay, v.Pending.Header
+}
+
 // LatestState opens the newest mini-block state and returns it with the
 // header of the block that state belongs to: the block being built once it
 // holds a preconfirmed tx, the sealed head before.
