@@ -394,8 +394,12 @@ func (s *Store) commitState(sb *chain.SealedBlock) error {
 	if sb.Update != nil {
 		root = sb.Update.Root
 	}
-	if err := s.triedb.Commit(root, false); err != nil {
-		return fmt.Errorf("commit state of block %d: %w", sb.Block.NumberU64(), err)
+	// In memory the trie database's dirty nodes are as good as written:
+	// flushing them into the memory database would only copy them.
+	if s.journalDir != "" {
+		if err := s.triedb.Commit(root, false); err != nil {
+			return fmt.Errorf("commit state of block %d: %w", sb.Block.NumberU64(), err)
+		}
 	}
 	if s.fork != nil {
 		s.fork.Record(sb.Update)
