@@ -145,12 +145,36 @@ func (t *traceBackend) StateAtTransaction(ctx context.Context, block *types.Bloc
 	evm := vm.NewEVM(bctx, st, config, vm.Config{})
 	defer evm.Release()
 	core.PreExecution(ctx, block.BeaconRoot(), parent.Header(), config, evm, block.Number(), block.Time())
+	edits, err := t.edits(block)
+	if err != nil {
+		return nil, vm.BlockContext{}, nil, nil, err
+	}
+	// A dev chain's edits go in before the tx they precede, as they did
+	// when the block was built.
+	editAt := func(i int) error {
+		for _, be := range edits {
+			if be.TxIndex != uint64(i) {
+				continue
+			}
+			for _, e := range be.Edits {
+				if err := applyEdit(st, e); err != nil {
+					return fmt.Errorf("dev edit before tx %d: %w", i, err)
+				}
+			}
+			st.Finalise(evm.GetRules())
+		}
+		return nil
+	}
 	if txIndex == 0 && len(block.Transactions()) == 0 {
-		return nil, bctx, st, func() {}, nil
+		return nil, bctx, st, func() {}, editAt(0)
 	}
 	signer := displaySigner(config, block.Number(), block.Time())
 	for i, tx := range block.Transactions() {
+		if err := editAt(i); err != nil {
+			return nil, vm.BlockContext{}, nil, nil, err
+		}
 		if i == txIndex {
+			primeImpersonated(config, block, tx)
 			return tx, bctx, st, func() {}, nil
 		}
 		msg, err := core.TransactionToMessage(tx, signer, block.BaseFee())
@@ -164,6 +188,56 @@ func (t *traceBackend) StateAtTransaction(ctx context.Context, block *types.Bloc
 		st.Finalise(evm.GetRules())
 	}
 	return nil, vm.BlockContext{}, nil, nil, fmt.Errorf("transaction index %d out of range for block %#x", txIndex, block.Hash())
+}
+
+// editSource is a TraceSource that keeps a dev chain's edits.
+type editSource interface {
+	BlockEdits(hash common.Hash, number uint64) ([]BlockEdits, error)
+}
+
+func (t *traceBackend) edits(block *types.Block) ([]BlockEdits, error) {
+	if es, ok := t.src.(editSource); ok {
+		return es.BlockEdits(block.Hash(), block.NumberU64())
+	}
+	return nil, nil
+}
+
+// HasDevEntries reports whether a sealed block holds dev edits or
+// impersonated txs: go-ethereum's block tracers replay neither, so such a
+// block is traced one tx at a time (TraceTransaction replays both).
+func HasDevEntries(src TraceSource, block *types.Block) (bool, error) {
+	for _, tx := range block.Transactions() {
+		if _, ok := ImpersonatedSender(tx); ok {
+			return true, nil
+		}
+	}
+	es, ok := src.(editSource)
+	if !ok {
+		return false, nil
+	}
+	edits, err := es.BlockEdits(block.Hash(), block.NumberU64())
+	return len(edits) > 0, err
+}
+
+// primeImpersonated caches an impersonated tx's sender in tx for the
+// plain signer of its block, which go-ethereum's tracer derives its message
+// with. Only a dev chain seals such a tx (any other refuses it).
+func primeImpersonated(config *params.ChainConfig, block *types.Block, tx *types.Transaction) {
+	if _, ok := ImpersonatedSender(tx); ok {
+		_, _ = types.Sender(primedSigner{devSigner{types.MakeSigner(config, block.Number(), block.Time())}}, tx)
+	}
+}
+
+// primedSigner reads impersonated senders and, unlike devSigner, answers
+// Equal for the plain signer it wraps: the sender it caches is found by
+// that signer.
+type primedSigner struct{ devSigner }
+
+func (s primedSigner) Equal(o types.Signer) bool {
+	if d, ok := o.(devSigner); ok {
+		o = d.Signer
+	}
+	return s.devSigner.Signer.Equal(o)
 }
 
 // tracerChain is the core.ChainContext replays run in.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/eth/tracers"
 	"github.com/ethereum/go-ethereum/rlp"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
@@ -38,12 +39,48 @@ func (api *DebugAPI) TraceTransaction(ctx context.Context, hash common.Hash, con
 
 // TraceBlockByNumber traces every tx of a sealed block.
 func (api *DebugAPI) TraceBlockByNumber(ctx context.Context, number gethrpc.BlockNumber, config *tracers.TraceConfig) (interface{}, error) {
+	if out, ok, err := api.traceDevBlock(ctx, chain.BlockByTag(api.b.Chain, number), config); ok {
+		return out, err
+	}
 	return api.tracers.TraceBlockByNumber(ctx, number, config)
 }
 
 // TraceBlockByHash traces every tx of a sealed block.
 func (api *DebugAPI) TraceBlockByHash(ctx context.Context, hash common.Hash, config *tracers.TraceConfig) (interface{}, error) {
+	if out, ok, err := api.traceDevBlock(ctx, api.b.Chain.BlockByHash(hash), config); ok {
+		return out, err
+	}
 	return api.tracers.TraceBlockByHash(ctx, hash, config)
+}
+
+// txTraceResult is one tx of a block trace, in go-ethereum's shape.
+type txTraceResult struct {
+	TxHash common.Hash `json:"txHash"`
+	Result interface{} `json:"result,omitempty"`
+	Error  string      `json:"error,omitempty"`
+}
+
+// traceDevBlock traces a dev chain's block with edits or impersonated txs
+// tx by tx (each replay applies the block's edits and reads impersonated
+// senders); ok is false for any other block, which go-ethereum traces.
+func (api *DebugAPI) traceDevBlock(ctx context.Context, block *types.Block, config *tracers.TraceConfig) (interface{}, bool, error) {
+	if block == nil {
+		return nil, false, nil
+	}
+	dev, err := chain.HasDevEntries(api.b.Chain, block)
+	if err != nil || !dev {
+		return nil, err != nil, err
+	}
+	out := make([]*txTraceResult, 0, len(block.Transactions()))
+	for _, tx := range block.Transactions() {
+		res, err := api.tracers.TraceTransaction(ctx, tx.Hash(), config)
+		r := &txTraceResult{TxHash: tx.Hash(), Result: res}
+		if err != nil {
+			r.Result, r.Error = nil, err.Error()
+		}
+		out = append(out, r)
+	}
+	return out, true, nil
 }
 
 // TraceBlock traces every tx of an RLP-encoded block on top of its parent.

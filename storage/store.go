@@ -359,6 +359,23 @@ func (s *Store) BlockMessage(number uint64) (*chain.BlockMessage, error) {
 	return &chain.BlockMessage{Bundle: bundle, MiniBlockCount: rec.MiniCount, Edits: rec.Edits}, nil
 }
 
+// BlockEdits returns the dev edits of the canonical block hash at number
+// (none on a chain that is not a dev chain).
+func (s *Store) BlockEdits(hash common.Hash, number uint64) ([]chain.BlockEdits, error) {
+	if rawdb.ReadCanonicalHash(s.kv, number) != hash {
+		return nil, nil
+	}
+	data, err := s.kv.Get(numKey(bundlePrefix, number))
+	if err != nil {
+		return nil, nil // the genesis block has no bundle
+	}
+	var rec bundleRecord
+	if err := rlp.DecodeBytes(data, &rec); err != nil {
+		return nil, fmt.Errorf("decode bundle %d: %w", number, err)
+	}
+	return rec.Edits, nil
+}
+
 // WriteSealed persists a sealed block, its state and bundle, advances the
 // head and clears the block's mini-block journal, in one atomic batch.
 // miniCount is the number of mini-blocks in the chain up to this block.
