@@ -347,13 +347,9 @@ func (s *Store) BlockMessage(number uint64) (*chain.BlockMessage, error) {
 	if block == nil {
 		return nil, nil
 	}
-	data, err := s.kv.Get(numKey(bundlePrefix, number))
-	if err != nil {
-		return nil, nil // the genesis block has no bundle
-	}
-	var rec bundleRecord
-	if err := rlp.DecodeBytes(data, &rec); err != nil {
-		return nil, fmt.Errorf("decode bundle %d: %w", number, err)
+	rec, err := s.bundleRecord(number)
+	if rec == nil {
+		return nil, err
 	}
 	bundle := &chain.BlockBundle{Block: block, Receipts: s.Receipts(block.Hash(), number), StateDiff: rec.Diff, Witness: rec.Witness}
 	return &chain.BlockMessage{Bundle: bundle, MiniBlockCount: rec.MiniCount, Edits: rec.Edits}, nil
@@ -365,15 +361,25 @@ func (s *Store) BlockEdits(hash common.Hash, number uint64) ([]chain.BlockEdits,
 	if rawdb.ReadCanonicalHash(s.kv, number) != hash {
 		return nil, nil
 	}
+	rec, err := s.bundleRecord(number)
+	if rec == nil {
+		return nil, err
+	}
+	return rec.Edits, nil
+}
+
+// bundleRecord reads the bundle record of block number; nil without one
+// (the genesis block has none).
+func (s *Store) bundleRecord(number uint64) (*bundleRecord, error) {
 	data, err := s.kv.Get(numKey(bundlePrefix, number))
 	if err != nil {
-		return nil, nil // the genesis block has no bundle
+		return nil, nil
 	}
 	var rec bundleRecord
 	if err := rlp.DecodeBytes(data, &rec); err != nil {
 		return nil, fmt.Errorf("decode bundle %d: %w", number, err)
 	}
-	return rec.Edits, nil
+	return &rec, nil
 }
 
 // WriteSealed persists a sealed block, its state and bundle, advances the
