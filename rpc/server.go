@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -128,11 +127,10 @@ func (c Config) Check() error {
 
 // Server serves JSON-RPC over HTTP and websocket on one port.
 type Server struct {
+	httpListener
 	cfg      Config
 	log      zerolog.Logger
 	rpc      *gethrpc.Server
-	http     *http.Server
-	ln       net.Listener
 	ready    func() error
 	eth      *EthAPI // nil without a chain backend
 	hub      *hub
@@ -239,32 +237,17 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 
 // Start listens and serves.
 func (s *Server) Start(context.Context) error {
-	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Addr, strconv.Itoa(s.cfg.Port)))
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+	if err := s.listen(s.cfg.Addr, s.cfg.Port); err != nil {
+		return err
 	}
-	s.ln = ln
 	if s.hub != nil {
 		s.hub.start()
 	}
 	if s.eth != nil {
 		go s.eth.filters.run(s.done)
 	}
-	go func() {
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error().Err(err).Msg("http server")
-		}
-	}()
-	s.log.Info().Str("addr", s.Addr()).Msg("rpc listening")
+	s.serve(s.log, "rpc listening")
 	return nil
-}
-
-// Addr is the address the server listens on.
-func (s *Server) Addr() string {
-	if s.ln == nil {
-		return ""
-	}
-	return s.ln.Addr().String()
 }
 
 // Stop closes listeners and connections; idempotent.
@@ -286,11 +269,7 @@ func (s *Server) Stop(ctx context.Context) error {
 	if s.hub != nil {
 		s.hub.stop()
 	}
-	err := s.http.Shutdown(ctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		err = s.http.Close()
-	}
-	return err
+	return s.shutdown(ctx)
 }
 
 // ServeHTTP routes /health, /ready, websocket upgrades and JSON-RPC posts.
