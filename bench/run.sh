@@ -157,7 +157,7 @@ ha_set() { # name candidates; sets HA_LEADER and HA_PIDS
   for i in $(seq 1 "$n"); do ports[$i]=$(free_port); raft[$i]=127.0.0.1:$(free_port); peers+="${peers:+,}c$i=${raft[$i]}"; done
   for i in $(seq 1 "$n"); do
     "$BIN" sequencer --datadir "$OUT/$name-c$i" --sequencer.key "$OUT/seq.key" --http.port "${ports[$i]}" --p2p.listen /ip4/127.0.0.1/tcp/0 \
-      --ha.id "c$i" --ha.addr "${raft[$i]}" --ha.peers "$peers" --log.level warn --log.format json >"$OUT/$name-c$i.log" 2>&1 &
+      --ha.id "c$i" --ha.addr "${raft[$i]}" --ha.peers "$peers" --admin.port "$(free_port)" --log.level warn --log.format json >"$OUT/$name-c$i.log" 2>&1 &
     PIDS+=($!); HA_PIDS+=($!)
   done
   for _ in $(seq 1 100); do

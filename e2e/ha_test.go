@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v4"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
@@ -69,6 +72,18 @@ func (s *haSet) start(t testing.TB, c *candidate) {
 	if c.d.Signer != s.signer.Hex() {
 		t.Fatalf("candidate %s signs as %s, want %s", c.id, c.d.Signer, s.signer)
 	}
+}
+
+// admin calls an admin method on c's admin listener with cast, signed with
+// the JWT secret c generated in its data directory.
+func (c *candidate) admin(t testing.TB, method string, params ...string) string {
+	t.Helper()
+	secret, err := os.ReadFile(filepath.Join(c.dir, "admin.jwtsecret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"rpc", method}, params...)
+	return run(t, "", tool(t, "cast"), append(args, "--rpc-url", c.d.Admin, "--jwt-secret", strings.TrimSpace(string(secret)))...)
 }
 
 func (s *haSet) urls() string {
@@ -332,7 +347,7 @@ func TestSequencerFailover(t *testing.T) {
 	// Cut the new leader's raft traffic: it must stop producing, another
 	// candidate takes over, and after healing it follows.
 	cut := time.Now()
-	if out := run(t, "", tool(t, "cast"), "rpc", "ha_partition", "true", "--rpc-url", second.d.URL); out != "true" {
+	if out := second.admin(t, "ha_partition", "true"); out != "true" {
 		t.Fatalf("ha_partition: %s", out)
 	}
 	third := set.leader(t, second)
@@ -348,7 +363,7 @@ func TestSequencerFailover(t *testing.T) {
 	}
 	sentBefore = load.sent()
 	waitFor(t, "transfers after the partition", func() bool { return load.sent() >= sentBefore+20 })
-	run(t, "", tool(t, "cast"), "rpc", "ha_partition", "false", "--rpc-url", second.d.URL)
+	second.admin(t, "ha_partition", "false")
 	waitFor(t, "healed candidate following", func() bool {
 		st, err := haStatus(second.d.URL)
 		lead, err2 := haStatus(third.d.URL)
@@ -414,8 +429,7 @@ func TestHAMembership(t *testing.T) {
 	args := []string{"--datadir", d.dir, "--sequencer.key", set.keyFile, "--http.port", d.http,
 		"--p2p.listen", "/ip4/127.0.0.1/tcp/" + d.p2pPort, "--ha.id", "d", "--ha.addr", d.raft, "--p2p.peers", lead.d.P2P}
 	d.d = startMeganode(t, "sequencer", args...)
-	cast := tool(t, "cast")
-	if out := run(t, "", cast, "rpc", "ha_addMember", "d", d.raft, d.d.URL, "--rpc-url", lead.d.URL); out != "true" {
+	if out := lead.admin(t, "ha_addMember", "d", d.raft, d.d.URL); out != "true" {
 		t.Fatalf("ha_addMember: %s", out)
 	}
 	type member = chain.HAMember
@@ -434,7 +448,7 @@ func TestHAMembership(t *testing.T) {
 		}
 		return false
 	})
-	if out := run(t, "", cast, "rpc", "ha_transferLeader", "d", "--rpc-url", lead.d.URL); out != "true" {
+	if out := lead.admin(t, "ha_transferLeader", "d"); out != "true" {
 		t.Fatalf("ha_transferLeader: %s", out)
 	}
 	waitFor(t, "d leading", func() bool {
@@ -455,7 +469,7 @@ func TestHAMembership(t *testing.T) {
 	if !errors.As(err, &rpcErr) || rpcErr.ErrorCode() != chain.CodeNotLeader {
 		t.Fatalf("standby answered %v, want code %d", err, chain.CodeNotLeader)
 	}
-	if out := run(t, "", cast, "rpc", "ha_removeMember", lead.id, "--rpc-url", d.d.URL); out != "true" {
+	if out := d.admin(t, "ha_removeMember", lead.id); out != "true" {
 		t.Fatalf("ha_removeMember: %s", out)
 	}
 	waitFor(t, "member removed", func() bool {
@@ -482,11 +496,107 @@ func TestHAFlagsRefuseGarbage(t *testing.T) {
 		{[]string{"--ha.id", "a", "--ha.addr", "127.0.0.1:1", "--ha.peers", "b=127.0.0.1:2"}, "must include this candidate"},
 		{[]string{"--ha.id", "a", "--ha.addr", "127.0.0.1:1", "--ha.lease-timeout", "2s"}, "lease timeout"},
 		{[]string{"--ha.id", "a", "--ha.addr", "127.0.0.1:1", "--da.url", "http://127.0.0.1:3"}, "cannot post to DA"},
+		{[]string{"--admin.port", "8547"}, "--admin.port needs --ha.id"},
+		{[]string{"--ha.id", "a", "--ha.addr", "127.0.0.1:1", "--admin.jwtsecret", "/dev/null"}, "want 32 bytes of hex"},
 	} {
 		args := append(append([]string(nil), base...), tc.args...)
 		out, err := exec.Command(meganodeBin(t), args...).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), tc.want) {
 			t.Errorf("meganode %v: err %v, output %s; want %q", tc.args, err, out, tc.want)
 		}
+	}
+}
+
+// TestHAAdminListener: an HA candidate serves the methods that change its
+// group only on its admin listener, to callers with a valid JWT signed with
+// the secret it generated (mode 0600) in its data directory; its public
+// port answers them −32601 and keeps the read-only ha_ methods.
+func TestHAAdminListener(t *testing.T) {
+	set := startHASet(t, "a")
+	c := set.leader(t, nil)
+	path := filepath.Join(c.dir, "admin.jwtsecret")
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("generated secret %s: %v, %v; want mode 0600", path, fi, err)
+	}
+	hexSecret, _ := os.ReadFile(path)
+	secret, err := hexutil.Decode(strings.TrimSpace(string(hexSecret)))
+	if err != nil || len(secret) != 32 {
+		t.Fatalf("secret file %q: %v", hexSecret, err)
+	}
+	if !strings.HasPrefix(c.d.Admin, "http://127.0.0.1:") || c.d.Admin == c.d.URL {
+		t.Fatalf("admin listener %q (public %s)", c.d.Admin, c.d.URL)
+	}
+	// cast signs with the secret as an engine-API client does.
+	if out := c.admin(t, "ha_addMember", "x", "127.0.0.1:1"); out != "true" {
+		t.Fatalf("ha_addMember on the admin listener: %s", out)
+	}
+	members := func() int {
+		var ms []chain.HAMember
+		if err := c.d.client(t).Call(&ms, "ha_members"); err != nil { // read-only: public
+			t.Fatal(err)
+		}
+		return len(ms)
+	}
+	if n := members(); n != 2 {
+		t.Fatalf("%d members after ha_addMember, want 2", n)
+	}
+
+	var ok bool
+	err = c.d.client(t).Call(&ok, "ha_removeMember", "x")
+	var rpcErr gethrpc.Error
+	if !errors.As(err, &rpcErr) || rpcErr.ErrorCode() != -32601 || !strings.Contains(err.Error(), "admin listener") {
+		t.Fatalf("ha_removeMember on the public port: %v, want -32601 naming the admin listener", err)
+	}
+	wrong := make([]byte, 32)
+	for _, tc := range []struct {
+		name string
+		auth gethrpc.HTTPAuth
+		want string
+	}{
+		{"no token", nil, "missing token"},
+		{"wrong secret", jwtAuth(t, wrong, 0), "signature is invalid"},
+		{"stale iat", jwtAuth(t, secret, -2*time.Minute), "stale token"},
+	} {
+		var opts []gethrpc.ClientOption
+		if tc.auth != nil {
+			opts = append(opts, gethrpc.WithHTTPAuth(tc.auth))
+		}
+		cl, err := gethrpc.DialOptions(context.Background(), c.d.Admin, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = cl.Call(&ok, "ha_removeMember", "x")
+		cl.Close()
+		var he gethrpc.HTTPError
+		if !errors.As(err, &he) || he.StatusCode != 401 || !strings.Contains(string(he.Body), tc.want) {
+			t.Errorf("%s: got %v, want HTTP 401 %q", tc.name, err, tc.want)
+		}
+	}
+	if n := members(); n != 2 {
+		t.Fatalf("%d members after refused removals, want 2", n)
+	}
+	cl, err := gethrpc.DialOptions(context.Background(), c.d.Admin, gethrpc.WithHTTPAuth(jwtAuth(t, secret, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.Call(&ok, "ha_removeMember", "x"); err != nil || !ok {
+		t.Fatalf("ha_removeMember with a valid JWT: %v, %v", ok, err)
+	}
+	if n := members(); n != 1 {
+		t.Fatalf("%d members after ha_removeMember, want 1", n)
+	}
+}
+
+// jwtAuth signs each request with an HS256 JWT issued skew from now.
+func jwtAuth(t testing.TB, secret []byte, skew time.Duration) gethrpc.HTTPAuth {
+	return func(h http.Header) error {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iat": time.Now().Add(skew).Unix()}).SignedString(secret)
+		if err != nil {
+			return err
+		}
+		h.Set("Authorization", "Bearer "+s)
+		return nil
 	}
 }

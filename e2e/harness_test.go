@@ -72,6 +72,7 @@ type devnet struct {
 	URL    string
 	WS     string
 	P2P    string // multiaddr of a role's p2p node
+	Admin  string // an HA candidate's admin listener, http://host:port
 	Signer string // a role's sequencer signer address
 	// The devnet's in-process replica and full node RPC URLs.
 	ReplicaURL, FullNodeURL string
@@ -81,6 +82,7 @@ type devnet struct {
 
 var (
 	listenRe = regexp.MustCompile(`Listening on (127\.0\.0\.1:\d+)`)
+	adminRe  = regexp.MustCompile(`Admin listener:\s+(127\.0\.0\.1:\d+)`)
 	p2pRe    = regexp.MustCompile(`P2P address:\s+(\S+)`)
 	signerRe = regexp.MustCompile(`Sequencer signer:\s+(0x[0-9a-fA-F]{40})`)
 	replRe   = regexp.MustCompile(`Replica RPC:\s+(http://\S+)`)
@@ -101,6 +103,9 @@ func startMeganode(t testing.TB, command string, args ...string) *devnet {
 	pre := []string{command, "--log.format", "json"}
 	if command != "da" && !slices.Contains(args, "--http.port") {
 		pre = append(pre, "--http.port", "0")
+	}
+	if slices.Contains(args, "--ha.id") && !slices.Contains(args, "--admin.port") {
+		pre = append(pre, "--admin.port", "0")
 	}
 	args = append(pre, args...)
 	cmd := exec.Command(meganodeBin(t), args...)
@@ -132,6 +137,9 @@ func startMeganode(t testing.TB, command string, args ...string) *devnet {
 			// are set before the test reads them.
 			if m := p2pRe.FindStringSubmatch(sc.Text()); m != nil && d.P2P == "" {
 				d.P2P = m[1]
+			}
+			if m := adminRe.FindStringSubmatch(sc.Text()); m != nil {
+				d.Admin = "http://" + m[1]
 			}
 			if m := signerRe.FindStringSubmatch(sc.Text()); m != nil {
 				d.Signer = m[1]

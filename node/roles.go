@@ -54,7 +54,10 @@ type RoleConfig struct {
 	ProverKey *ecdsa.PrivateKey // prover: signs attestations and fraud proofs
 	// HA, for a sequencer, makes it one candidate of a raft-elected HA set
 	// sharing SequencerKey; nil runs a lone sequencer.
-	HA     *sequencer.HAConfig
+	HA *sequencer.HAConfig
+	// Admin is the admin listener of an HA candidate, which alone serves
+	// the ha_ methods that change the group (DESIGN.md §16).
+	Admin  rpc.AdminConfig
 	Prover prover.Config
 	DA     DAConfig
 }
@@ -62,7 +65,7 @@ type RoleConfig struct {
 // DefaultRoleConfig returns the defaults of every role.
 func DefaultRoleConfig() RoleConfig {
 	return RoleConfig{Config: DefaultConfig(), Replica: replica.DefaultConfig(), FullNode: fullnode.DefaultConfig(), Prover: prover.DefaultConfig(),
-		Finality: FinalityConfig{Quorum: 1, Window: 10 * time.Minute}}
+		Finality: FinalityConfig{Quorum: 1, Window: 10 * time.Minute}, Admin: rpc.DefaultAdminConfig()}
 }
 
 // Role is one role running as its own process: its store, its p2p node, its
@@ -73,6 +76,7 @@ type Role struct {
 	store    *storage.Store
 	net      *p2p.Node
 	rpc      *rpc.Server
+	admin    *rpc.AdminServer // HA candidates only
 	registry *prometheus.Registry
 	seq      *sequencer.Sequencer
 	rep      *replica.Replica
@@ -91,6 +95,14 @@ func (r *Role) Store() *storage.Store { return r.store }
 
 // RPCAddr is the address the RPC server listens on.
 func (r *Role) RPCAddr() string { return r.rpc.Addr() }
+
+// AdminAddr is the address the admin listener listens on, "" without one.
+func (r *Role) AdminAddr() string {
+	if r.admin == nil {
+		return ""
+	}
+	return r.admin.Addr()
+}
 
 // P2PAddrs are the multiaddrs other nodes dial to reach this one.
 func (r *Role) P2PAddrs() []string { return r.net.Addrs() }
@@ -428,6 +440,13 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		return nil, err
 	}
 	if ha != nil {
+		admin, err := rpc.NewAdminServer(cfg.Admin, ha, log)
+		if err != nil {
+			r.Stop(context.Background())
+			return nil, err
+		}
+		r.admin = admin
+		r.then(admin.Start, admin.Stop)
 		ha.SetRPCCheck(r.probeRPC)
 	}
 	log.Info().Stringer("signer", addr).Msg("sequencer signing key")

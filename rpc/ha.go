@@ -20,9 +20,15 @@ type HAAdmin interface {
 	Partition(on bool) error
 }
 
-// HAAPI is the ha namespace of a sequencer candidate: operator methods that
-// belong on its own RPC, never behind a public gateway.
+// HAAPI is the read-only part of a sequencer candidate's ha namespace, on
+// its public port too (monitoring, and a leader promoting a joining
+// candidate, ask ha_status).
 type HAAPI struct{ ha HAAdmin }
+
+// HAAdminAPI is the whole ha namespace, served only on the admin listener:
+// the read-only methods and those that change the group
+// (jsonrpc.IsAdmin).
+type HAAdminAPI struct{ HAAPI }
 
 // HALeader is who leads, as ha_leader answers.
 type HALeader struct {
@@ -55,7 +61,7 @@ func (api *HAAPI) Members() ([]chain.HAMember, error) { return api.ha.Members() 
 
 // TransferLeader hands leadership to id, or to the most up-to-date follower
 // when id is omitted. Send it to the leader.
-func (api *HAAPI) TransferLeader(id *string) (bool, error) {
+func (api *HAAdminAPI) TransferLeader(id *string) (bool, error) {
 	target := ""
 	if id != nil {
 		target = *id
@@ -65,7 +71,7 @@ func (api *HAAPI) TransferLeader(id *string) (bool, error) {
 
 // AddMember adds a candidate as a non-voter; with its RPC URL the leader
 // promotes it to voter once it has caught up.
-func (api *HAAPI) AddMember(id, addr string, rpcURL *string) (bool, error) {
+func (api *HAAdminAPI) AddMember(id, addr string, rpcURL *string) (bool, error) {
 	url := ""
 	if rpcURL != nil {
 		url = *rpcURL
@@ -74,14 +80,16 @@ func (api *HAAPI) AddMember(id, addr string, rpcURL *string) (bool, error) {
 }
 
 // AddVoter adds or promotes a voter at once.
-func (api *HAAPI) AddVoter(id, addr string) (bool, error) { return true, api.ha.AddVoter(id, addr) }
+func (api *HAAdminAPI) AddVoter(id, addr string) (bool, error) {
+	return true, api.ha.AddVoter(id, addr)
+}
 
 // RemoveMember removes a member from the group.
-func (api *HAAPI) RemoveMember(id string) (bool, error) { return true, api.ha.RemoveMember(id) }
+func (api *HAAdminAPI) RemoveMember(id string) (bool, error) { return true, api.ha.RemoveMember(id) }
 
 // Partition cuts or restores this candidate's raft traffic (only with
 // --ha.fault-injection).
-func (api *HAAPI) Partition(on bool) (bool, error) { return true, api.ha.Partition(on) }
+func (api *HAAdminAPI) Partition(on bool) (bool, error) { return true, api.ha.Partition(on) }
 
 // answerSends answers a batch on an HA sequencer, whose raw sends return
 // only once committed: each send runs on its own so they wait together, the

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
@@ -24,22 +25,44 @@ func isSubscriptionCall(method string) bool {
 
 func isSubscription(c rpcCall) bool { return isSubscriptionCall(c.Method) }
 
-func isDevCall(c rpcCall) bool { return isDevMethod(c.Method) }
-
 // hasDevMethodName is a cheap test before parsing a body for dev calls.
 func hasDevMethodName(body []byte) bool {
 	return bytes.Contains(body, []byte(`"anvil_`)) || bytes.Contains(body, []byte(`"hardhat_`)) ||
 		bytes.Contains(body, []byte(`"evm_`)) || bytes.Contains(body, []byte(`"eth_sendUnsignedTransaction"`))
 }
 
-func hasDevCall(calls []rpcCall) bool {
-	for _, c := range calls {
-		if isDevMethod(c.Method) {
-			return true
-		}
+// refusal is the −32601 error the server answers a call with itself, or
+// nil: an admin method (served only on the admin listener) or a dev method
+// off a dev chain. The go-ethereum server would say only that the method
+// does not exist.
+func (s *Server) refusal(method string) error {
+	switch {
+	case jsonrpc.IsAdmin(method):
+		return adminOnlyError{method}
+	case !s.devChain && isDevMethod(method):
+		return notDevError{method}
 	}
-	return false
+	return nil
 }
+
+// answerRefused answers a body that holds a refused call: those with their
+// error, the others in process. ok is false when nothing is refused.
+func (s *Server) answerRefused(ctx context.Context, body []byte) (resp []byte, ok bool) {
+	if !jsonrpc.MayHoldAdmin(body) && (s.devChain || !hasDevMethodName(body)) {
+		return nil, false
+	}
+	calls, batch, err := parseCalls(body)
+	if err != nil || !slices.ContainsFunc(calls, s.refused) {
+		return nil, false
+	}
+	resps := s.answerMixed(ctx, calls, s.refused, func(call rpcCall) []byte { return errorFrom(call.ID, s.refusal(call.Method)) })
+	if len(resps) == 0 {
+		return nil, true
+	}
+	return joinResponses(resps, batch), true
+}
+
+func (s *Server) refused(c rpcCall) bool { return s.refusal(c.Method) != nil }
 
 func hasSubscriptionCall(calls []rpcCall) bool {
 	for _, c := range calls {

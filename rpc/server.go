@@ -337,15 +337,10 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, -32600, fmt.Sprintf("request body too large: %d bytes, limit %d (%d for raw transactions)", len(body), s.cfg.BodyLimit, s.cfg.RawTxLimit))
 		return
 	}
-	if !s.devChain && hasDevMethodName(body) {
-		if calls, batch, err := parseCalls(body); err == nil && hasDevCall(calls) {
-			resps := s.answerMixed(r.Context(), calls, isDevCall, func(call rpcCall) []byte { return errorFrom(call.ID, notDevError{call.Method}) })
-			w.Header().Set("Content-Type", "application/json")
-			if len(resps) > 0 {
-				_, _ = w.Write(joinResponses(resps, batch))
-			}
-			return
-		}
+	if resp, ok := s.answerRefused(r.Context(), body); ok {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(resp)
+		return
 	}
 	if bytes.Contains(body, []byte("subscribe")) {
 		if calls, batch, err := parseCalls(body); err == nil && hasSubscriptionCall(calls) {

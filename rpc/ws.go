@@ -301,6 +301,12 @@ func (c *wsConn) next() ([]byte, error) {
 			_ = c.send(errorResponse(nil, -32700, "parse error: invalid JSON", nil))
 			continue
 		}
+		if resp, ok := c.s.answerRefused(context.Background(), data); ok {
+			if resp != nil {
+				_ = c.send(resp)
+			}
+			continue
+		}
 		if bytes.Contains(data, []byte("subscribe")) {
 			if handled := c.handleSubscriptions(data); handled {
 				continue

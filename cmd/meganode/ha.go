@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/meganode/meganode/rpc"
 	"github.com/meganode/meganode/sequencer"
 )
 
@@ -54,4 +55,31 @@ func haConfig(c *cli.Context, datadir string) (*sequencer.HAConfig, error) {
 		}
 	}
 	return &cfg, cfg.Check()
+}
+
+// adminFlags configure an HA candidate's admin listener, in the style of
+// geth's --authrpc.* flags.
+func adminFlags() []cli.Flag {
+	d := rpc.DefaultAdminConfig()
+	return []cli.Flag{
+		&cli.StringFlag{Name: "admin.addr", Value: d.Addr, Usage: "admin listener address (ha_ membership, leadership and fault-injection methods, JWT auth); HA candidates only", EnvVars: env("ADMIN_ADDR")},
+		&cli.IntFlag{Name: "admin.port", Value: d.Port, Usage: "admin listener port", EnvVars: env("ADMIN_PORT")},
+		&cli.StringFlag{Name: "admin.jwtsecret", Usage: "file of the hex 32-byte HS256 secret admin callers sign their JWTs with; default <datadir>/admin.jwtsecret, generated (mode 0600) when missing", EnvVars: env("ADMIN_JWTSECRET")},
+	}
+}
+
+// adminConfig reads the admin flags of a sequencer; they need --ha.id, the
+// only admin methods being the HA ones.
+func adminConfig(c *cli.Context, datadir string, ha bool) (rpc.AdminConfig, error) {
+	cfg := rpc.DefaultAdminConfig()
+	if !ha {
+		for _, f := range []string{"admin.addr", "admin.port", "admin.jwtsecret"} {
+			if c.IsSet(f) {
+				return cfg, fmt.Errorf("--%s needs --ha.id: the admin listener serves the ha_ admin methods", f)
+			}
+		}
+		return cfg, nil
+	}
+	cfg.Addr, cfg.Port, cfg.JWTSecret = c.String("admin.addr"), c.Int("admin.port"), keyPath(c, "admin.jwtsecret", datadir)
+	return cfg, cfg.Check()
 }

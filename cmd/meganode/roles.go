@@ -205,6 +205,9 @@ func runRole(role string) cli.ActionFunc {
 			if cfg.HA, err = haConfig(c, cfg.Storage.Dir); err != nil {
 				return err
 			}
+			if cfg.Admin, err = adminConfig(c, cfg.Storage.Dir, cfg.HA != nil); err != nil {
+				return err
+			}
 			r, err = node.NewSequencer(cfg, log)
 		case node.RoleProver:
 			if cfg.ProverKey, err = loadOrCreateKey(keyPath(c, "prover.key", cfg.Storage.Dir)); err != nil {
@@ -254,6 +257,7 @@ func runRole(role string) cli.ActionFunc {
 			fmt.Fprintf(&b, "Sequencer signer:  %s\n", crypto.PubkeyToAddress(cfg.SequencerKey.PublicKey))
 			if cfg.HA != nil {
 				fmt.Fprintf(&b, "HA candidate:      %s, raft at %s, raft data %s (standby until elected)\n", cfg.HA.ID, cfg.HA.Addr, cfg.HA.Dir)
+				fmt.Fprintf(&b, "Admin listener:    %s (ha_ admin methods; JWT secret %s)\n", r.AdminAddr(), cfg.Admin.JWTSecret)
 			}
 		default:
 			fmt.Fprintf(&b, "Sequencer signer:  %s\nForwarding txs to: %s\n", cfg.SequencerAddress, cfg.SequencerURL)
