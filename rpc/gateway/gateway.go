@@ -353,6 +353,11 @@ func (g *Gateway) route(ctx context.Context, calls []rpcCall, ip, xff string) []
 		switch {
 		case c.Version != "2.0" || c.Method == "":
 			out[i].body = errorObject(c.ID, -32600, "invalid request: want jsonrpc \"2.0\" and a method")
+		case jsonrpc.IsAdmin(c.Method):
+			// Whatever the allow-list says: admin methods are for a
+			// candidate's own admin listener, never a public front.
+			g.m.rejected.WithLabelValues("admin").Inc()
+			out[i].body = errorObject(c.ID, -32601, jsonrpc.AdminOnlyMessage(c.Method))
 		case !g.allow.allows(c.Method):
 			g.m.rejected.WithLabelValues("not_allowed").Inc()
 			out[i].body = errorObject(c.ID, -32601, fmt.Sprintf("the method %s does not exist/is not available", c.Method))

@@ -313,6 +313,45 @@ func TestBatchSplitByClassAndReassembled(t *testing.T) {
 	}
 }
 
+// Admin methods are never forwarded, even by a gateway whose allow-list
+// takes every method: they are refused with −32601 naming the admin
+// listener, over HTTP and websocket, and no backend sees them.
+func TestAdminMethodsNeverForwarded(t *testing.T) {
+	e := newTestEnv(t, func(c *Config) { c.Allow = []string{"*"} })
+	_, body := e.post(`[
+		{"jsonrpc":"2.0","id":1,"method":"ha_removeMember","params":["a"]},
+		{"jsonrpc":"2.0","id":2,"method":"ha_transferLeader","params":[]},
+		{"jsonrpc":"2.0","id":3,"method":"ha_addMember","params":["d","127.0.0.1:1","http://127.0.0.1:2"]},
+		{"jsonrpc":"2.0","id":4,"method":"ha_partition","params":[true]},
+		{"jsonrpc":"2.0","id":5,"method":"eth_chainId"}
+	]`)
+	got := decodeAnswers(t, body)
+	if len(got) != 5 {
+		t.Fatalf("%d answers, want 5: %s", len(got), body)
+	}
+	for _, a := range got[:4] {
+		if a.Error == nil || a.Error.Code != -32601 || !strings.Contains(a.Error.Message, "admin listener") {
+			t.Errorf("answer %s: %+v, want -32601 naming the admin listener", a.ID, a.Error)
+		}
+	}
+	if got[4].Error != nil {
+		t.Errorf("eth_chainId beside them: %+v", got[4].Error)
+	}
+	ws := dialWS(t, e.gw.Addr())
+	ws.send(`{"jsonrpc":"2.0","id":6,"method":"ha_removeMember","params":["a"]}`)
+	m, err := ws.read()
+	if err != nil || !strings.Contains(string(m["error"]), "-32601") || !strings.Contains(string(m["error"]), "admin listener") {
+		t.Errorf("websocket ha_removeMember: %v, %v", m, err)
+	}
+	for _, f := range []*fakeNode{e.seq, e.rep1, e.rep2, e.full} {
+		for _, method := range f.seen() {
+			if strings.HasPrefix(method, "ha_") {
+				t.Errorf("%s got %s", f.name, method)
+			}
+		}
+	}
+}
+
 // A backend that fails its poll, is not ready, or lags the head by more than
 // the limits is taken out and put back once it recovers; reads then avoid it.
 func TestHealthTakesOutAndPutsBack(t *testing.T) {
