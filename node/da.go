@@ -32,6 +32,7 @@ func (c DAConfig) client() (*eigenda.HTTPClient, error) {
 
 // addBatcher posts the sequencer's blocks to DA and serves the index.
 func (r *Role) addBatcher(client eigenda.Client, pub *sequencer.Publisher) *sequencer.Batcher {
+	client = timedDA{client, r.histogram("meganode_da_post_duration_seconds", "Time of one successful blob post to DA.", daBuckets)}
 	b := sequencer.NewBatcher(sequencer.DefaultBatcherConfig(), client, pub, r.log)
 	r.batcher = b
 	r.counter("meganode_da_blobs_total", "Blobs posted to DA.", func() uint64 { return b.Stats().Blobs })

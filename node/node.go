@@ -184,6 +184,7 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 		return nil, err
 	}
 	d.store, d.registry = store, prometheus.NewRegistry()
+	d.headGauge()
 	d.stops = append(d.stops, func(context.Context) error { return store.Close() })
 	seqCfg := cfg.Sequencer
 	seqCfg.GasLimit, seqCfg.Coinbase = cfg.Chain.GasLimit, cfg.Chain.Coinbase
@@ -195,6 +196,7 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 		return fail(err)
 	}
 	d.seq = seq
+	d.sequencerMetrics(seq, false)
 	if forking != nil {
 		forking.seq = seq
 		d.stops = append(d.stops, func(context.Context) error { forking.mu.Lock(); defer forking.mu.Unlock(); forking.close(); return nil })
@@ -346,6 +348,7 @@ func (d *Devnet) inProcess(name string, cfg Config, fin FinalityConfig, seqAddr 
 		return nil, err
 	}
 	r := &Role{Name: name, log: log, store: store, registry: prometheus.NewRegistry()}
+	r.headGauge()
 	d.stops = append(d.stops, func(context.Context) error { return store.Close() }) // after everything else
 	var backend rpc.Backend
 	var ready func() error
@@ -393,11 +396,14 @@ func (d *Devnet) inProcess(name string, cfg Config, fin FinalityConfig, seqAddr 
 	if name == RoleFullNode {
 		offset = 2
 	}
-	server, err := rpc.NewServer(nextPort(cfg.RPC, offset), backend, ready, log)
+	rcfg := nextPort(cfg.RPC, offset)
+	rcfg.Role = name
+	server, err := rpc.NewServer(rcfg, backend, ready, log)
 	if err != nil {
 		return nil, err
 	}
 	server.Handle("/metrics", promhttp.HandlerFor(r.registry, promhttp.HandlerOpts{}))
+	server.Instrument(r.registry)
 	r.rpc = server
 	d.then(server.Start, server.Stop)
 	return r, nil

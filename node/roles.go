@@ -239,10 +239,15 @@ func (r *Role) openStore(cfg RoleConfig) error {
 	r.store = store
 	r.stops = append(r.stops, func(context.Context) error { return store.Close() })
 	r.registry = prometheus.NewRegistry()
-	r.gauge("meganode_head_block", "Number of the newest block in this node's store.", func() float64 {
-		return float64(store.CurrentHeader().Number.Uint64())
-	})
+	r.headGauge()
 	return nil
+}
+
+// headGauge exports the role's sealed head.
+func (r *Role) headGauge() {
+	r.gauge("meganode_head_block", "Number of the newest block in this node's store.", func() float64 {
+		return float64(r.store.CurrentHeader().Number.Uint64())
+	})
 }
 
 func (r *Role) gauge(name, help string, f func() float64) {
@@ -273,11 +278,13 @@ func (r *Role) startP2P(ctx context.Context, cfg RoleConfig, signers map[p2p.Kin
 }
 
 func (r *Role) newRPC(cfg rpc.Config, b rpc.Backend, ready func() error) error {
+	cfg.Role = r.Name
 	server, err := rpc.NewServer(cfg, b, ready, r.log)
 	if err != nil {
 		return err
 	}
 	server.Handle("/metrics", promhttp.HandlerFor(r.registry, promhttp.HandlerOpts{}))
+	server.Instrument(r.registry)
 	r.rpc = server
 	r.then(server.Start, server.Stop)
 	return nil
@@ -354,6 +361,7 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		return nil, err
 	}
 	r.seq = seq
+	r.sequencerMetrics(seq, cfg.HA != nil)
 	var ha *sequencer.HA
 	if cfg.HA != nil {
 		ha, err = sequencer.NewHA(*cfg.HA, seq, func() int {
@@ -564,6 +572,7 @@ func (r *Role) haMetrics(ha *sequencer.HA, seq *sequencer.Sequencer) {
 }
 
 func (r *Role) replicaMetrics(rep *replica.Replica) {
+	r.gauge("meganode_miniblock_head", "Mini-blocks sealed so far (the next one's number) as this node sees it.", func() float64 { return float64(rep.MiniBlockCount()) })
 	r.counter("meganode_replica_miniblocks_applied_total", "Mini-blocks applied to the overlay.", func() uint64 { return rep.Stats().MiniBlocks })
 	r.counter("meganode_replica_blocks_applied_total", "Sealed blocks whose state diff was applied.", func() uint64 { return rep.Stats().Blocks })
 	r.counter("meganode_replica_refused_total", "Blocks and mini-blocks refused (bad root, receipts, encoding).", func() uint64 { return rep.Stats().Refused })

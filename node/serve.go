@@ -47,6 +47,7 @@ func NewServed(cfg ServeConfig, log zerolog.Logger) (*Served, error) {
 		return nil, err
 	}
 	ro := &readOnly{store: store}
+	cfg.RPC.Role = "serve"
 	server, err := rpc.NewServer(cfg.RPC, rpc.Backend{Chain: store, Latest: ro, Txs: ro, Feeds: ro}, nil, log)
 	if err != nil {
 		store.Close()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/rpc/jsonrpc"
+	"github.com/meganode/meganode/rpc/status"
 )
 
 // Version is the node version reported by web3_clientVersion.
@@ -38,6 +39,9 @@ type Config struct {
 	Realtime      RealtimeConfig
 	WS            WSConfig
 	Filters       FilterConfig
+	// Role is named on the status page at / ("sequencer", "replica"…); set
+	// by node/, not a flag.
+	Role string
 }
 
 // FilterConfig limits installed filters (eth_newFilter and friends).
@@ -143,6 +147,9 @@ type Server struct {
 	batchSends BatchSubmitter
 
 	routes map[string]http.Handler // extra paths such as /metrics
+	page   *status.Page            // the status page at / for browsers
+	// metrics, when Instrument was called: request latency, send queues.
+	metrics *serverMetrics
 }
 
 // Handle serves path with h beside the RPC (before Start).
@@ -231,6 +238,7 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 		s.ready = func() error { return nil }
 	}
 	s.ws = newWSServer(s)
+	s.page = status.New(cfg.Role)
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: cfg.ReadTimeout}
 	return s, nil
 }
@@ -272,7 +280,8 @@ func (s *Server) Stop(ctx context.Context) error {
 	return s.shutdown(ctx)
 }
 
-// ServeHTTP routes /health, /ready, websocket upgrades and JSON-RPC posts.
+// ServeHTTP routes /health, /ready, the status page (a browser's GET /),
+// websocket upgrades and JSON-RPC posts.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.cors(w, r)
 	switch {
@@ -295,6 +304,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case s.routes[r.URL.Path] != nil:
 		s.routes[r.URL.Path].ServeHTTP(w, r)
+		return
+	case status.Match(r):
+		s.page.ServeHTTP(w, r)
 		return
 	case strings.EqualFold(r.Header.Get("Upgrade"), "websocket"):
 		s.ws.serve(w, r)
@@ -332,6 +344,9 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	if len(body) > s.cfg.RawTxLimit {
 		writeError(w, http.StatusRequestEntityTooLarge, -32600, fmt.Sprintf("request body too large: over %d bytes", s.cfg.RawTxLimit))
 		return
+	}
+	if s.metrics != nil {
+		defer s.metrics.observeRequest(body, time.Now())
 	}
 	if len(body) > s.cfg.BodyLimit && !onlyRawTx(body) {
 		writeError(w, http.StatusRequestEntityTooLarge, -32600, fmt.Sprintf("request body too large: %d bytes, limit %d (%d for raw transactions)", len(body), s.cfg.BodyLimit, s.cfg.RawTxLimit))

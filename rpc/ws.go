@@ -200,6 +200,7 @@ func (c *wsConn) writeLoop() {
 		select {
 		case <-c.done:
 		case msg := <-c.out:
+			c.s.metrics.observeQueue(len(c.out))
 			_ = c.ws.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
 			if err := c.ws.WriteMessage(websocket.TextMessage, msg); err != nil {
 				c.fail(closeTooSlow, "write failed: "+err.Error())

@@ -237,8 +237,10 @@ func (h *HA) Commit(data []byte) error {
 		h.commitFailures.Add(1)
 		return err
 	}
+	took := time.Since(start)
 	h.commits.Add(1)
-	h.commitNanos.Add(uint64(time.Since(start)))
+	h.commitNanos.Add(uint64(took))
+	observe(h.seq.metrics.RaftCommit, took)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/holiman/uint256"
 
@@ -51,9 +52,10 @@ type PoolState interface {
 
 // pooledTx is a transaction with its recovered sender and arrival order.
 type pooledTx struct {
-	tx   *types.Transaction
-	from common.Address
-	seq  uint64
+	tx    *types.Transaction
+	from  common.Address
+	seq   uint64
+	added time.Time // admitted; zero for txs a standby replays from the raft log
 }
 
 // sender holds one account's pooled transactions.
@@ -214,7 +216,7 @@ func (p *Pool) insertLocked(tx *types.Transaction, from common.Address, stateNon
 		}
 	}
 	p.seq++
-	ptx := &pooledTx{tx: tx, from: from, seq: p.seq}
+	ptx := &pooledTx{tx: tx, from: from, seq: p.seq, added: time.Now()}
 	if old != nil {
 		delete(p.all, old.tx.Hash())
 		if s.inHeap && tx.Nonce() == s.next {

@@ -160,6 +160,7 @@ type Sequencer struct {
 	intervalTxs, prevIntervalTxs int
 	intervalStart                time.Time
 	lastMini                     time.Time // when the newest mini-block was sealed
+	metrics                      Metrics
 
 	view    atomic.Pointer[View]
 	senders []common.Address // of the open block's txs, in order
@@ -552,6 +553,7 @@ func (s *Sequencer) Step(tick bool) {
 	if periodic && now.Sub(s.opened) >= s.blockTime() && s.leading.Load() {
 		s.gate.Lock() // until the next block is open
 		defer s.gate.Unlock()
+		sealStart := time.Now()
 		if err := s.sealBlock(); err != nil {
 			s.halt(err)
 			return
@@ -561,7 +563,9 @@ func (s *Sequencer) Step(tick bool) {
 		}
 		if err := s.openBlock(now); err != nil {
 			s.halt(err)
+			return
 		}
+		observe(s.metrics.BlockSeal, time.Since(sealStart))
 	}
 }
 
@@ -684,8 +688,23 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 			return err
 		}
 	}
+	if !s.lastMini.IsZero() && s.dev.mode == chain.MineRealtime {
+		observe(s.metrics.MiniBlockInterval, now.Sub(s.lastMini))
+	}
 	s.lastMini = now
+	unsealed := s.unsealed // publishMiniBlock empties the slice, not its array
 	s.publishMiniBlock(txs, uint64(now.UnixMicro()))
+	if s.metrics.Preconf != nil || s.metrics.MiniBlockSeal != nil {
+		visible := time.Now()
+		observe(s.metrics.MiniBlockSeal, visible.Sub(now))
+		if s.metrics.Preconf != nil {
+			for _, p := range unsealed {
+				if !p.added.IsZero() {
+					s.metrics.Preconf.Observe(visible.Sub(p.added).Seconds())
+				}
+			}
+		}
+	}
 	return nil
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/rpc/jsonrpc"
+	statuspage "github.com/meganode/meganode/rpc/status"
 )
 
 // Gateway is the public endpoint in front of a sequencer, replicas and full
@@ -40,6 +41,7 @@ type Gateway struct {
 	seen    *clientHeads
 	m       *metrics
 	reg     *prometheus.Registry
+	page    *statuspage.Page
 	ws      *wsProxy
 	now     func() time.Time
 
@@ -70,6 +72,7 @@ func New(cfg Config, log zerolog.Logger) (*Gateway, error) {
 		limits:  newLimiter(cfg.RatePerIP, cfg.MethodRates),
 		seen:    newClientHeads(),
 		reg:     prometheus.NewRegistry(),
+		page:    statuspage.New("gateway"),
 		now:     time.Now,
 		stop:    make(chan struct{}),
 	}
@@ -172,8 +175,8 @@ func (g *Gateway) pollAll(ctx context.Context) {
 	}
 }
 
-// ServeHTTP routes /health, /ready, /metrics, websocket upgrades and
-// JSON-RPC posts.
+// ServeHTTP routes /health, /ready, /metrics, the status page (a browser's
+// GET /), websocket upgrades and JSON-RPC posts.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	jsonrpc.CORS(w, r, g.cfg.CORSOrigins)
 	switch {
@@ -185,6 +188,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.serveReady(w)
 	case r.URL.Path == "/metrics":
 		promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	case statuspage.Match(r):
+		g.page.ServeHTTP(w, r)
 	case strings.EqualFold(r.Header.Get("Upgrade"), "websocket"):
 		g.ws.serve(w, r)
 	case r.Method == http.MethodPost:

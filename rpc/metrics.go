@@ -1,0 +1,113 @@
+package rpc
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// serverMetrics are the server's distributions: HTTP request latency per
+// method and the depth of websocket send queues.
+type serverMetrics struct {
+	requests *prometheus.HistogramVec // meganode_rpc_request_duration_seconds{method}
+	queue    prometheus.Histogram     // meganode_ws_send_queue_depth
+
+	mu      sync.Mutex
+	methods map[string]bool // method labels in use, bounded
+}
+
+// maxMethodLabels bounds the method label; further names count as "other".
+const maxMethodLabels = 256
+
+// methodPrefixes are the namespaces a method label may name: a name a
+// client made up is "other", so it cannot grow the label set.
+var methodPrefixes = []string{"eth_", "net_", "web3_", "debug_", "txpool_", "mega_", "realtime_", "optimism_", "anvil_", "hardhat_", "evm_", "personal_", "ha_"}
+
+// Instrument registers the server's metrics with reg; call it before Start.
+func (s *Server) Instrument(reg prometheus.Registerer) {
+	m := &serverMetrics{
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "meganode_rpc_request_duration_seconds",
+			Help:    "Time to answer a JSON-RPC request over HTTP, by method (\"batch\" for a batch).",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1, 2.5, 10},
+		}, []string{"method"}),
+		queue: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "meganode_ws_send_queue_depth",
+			Help:    "Messages still queued behind each websocket message as it is written (the limit is --ws.send-queue).",
+			Buckets: []float64{0, 1, 4, 16, 64, 256, 1024, 4096, 8192},
+		}),
+		methods: map[string]bool{},
+	}
+	reg.MustRegister(m.requests, m.queue)
+	s.metrics = m
+}
+
+// observeRequest records one HTTP request's latency under its method.
+func (m *serverMetrics) observeRequest(body []byte, start time.Time) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(m.label(requestMethod(body))).Observe(time.Since(start).Seconds())
+}
+
+func (m *serverMetrics) observeQueue(depth int) {
+	if m != nil {
+		m.queue.Observe(float64(depth))
+	}
+}
+
+// label is the method label for name: itself while it names a served
+// namespace and fewer than maxMethodLabels are in use.
+func (m *serverMetrics) label(name string) string {
+	if name == "batch" {
+		return name
+	}
+	known := false
+	for _, p := range methodPrefixes {
+		if strings.HasPrefix(name, p) {
+			known = true
+			break
+		}
+	}
+	if !known {
+		return "other"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.methods[name] {
+		if len(m.methods) >= maxMethodLabels {
+			return "other"
+		}
+		m.methods[name] = true
+	}
+	return name
+}
+
+// requestMethod finds the method of a single call without decoding the
+// body: "batch" for an array, "" when there is none to find.
+func requestMethod(body []byte) string {
+	body = bytes.TrimLeft(body, " \t\r\n")
+	if len(body) > 0 && body[0] == '[' {
+		return "batch"
+	}
+	i := bytes.Index(body, []byte(`"method"`))
+	if i < 0 {
+		return ""
+	}
+	rest := bytes.TrimLeft(body[i+len(`"method"`):], " \t\r\n")
+	if len(rest) == 0 || rest[0] != ':' {
+		return ""
+	}
+	rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+	if len(rest) == 0 || rest[0] != '"' {
+		return ""
+	}
+	end := bytes.IndexByte(rest[1:], '"')
+	if end < 0 || end > 64 {
+		return ""
+	}
+	return string(rest[1 : 1+end])
+}
