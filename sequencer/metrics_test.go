@@ -13,7 +13,11 @@ type samples struct {
 }
 
 func (s *samples) Observe(v float64) { s.mu.Lock(); s.v = append(s.v, v); s.mu.Unlock() }
-func (s *samples) got() []float64   { s.mu.Lock(); defer s.mu.Unlock(); return append([]float64(nil), s.v...) }
+func (s *samples) got() []float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]float64(nil), s.v...)
+}
 
 func TestMetrics(t *testing.T) {
 	e := newEnv(t, "")
