@@ -5,7 +5,7 @@ E2E_NPM := e2e/node_modules/.installed
 E2E_NODE := e2e/node22/node_modules/.installed
 E2E_HH2  := e2e/hardhat2/node_modules/.installed
 
-.PHONY: all build devnet test unit e2e e2e-race e2e-deps check-deps vet bench clean gethdiff gethdiff-record
+.PHONY: all build devnet test unit e2e e2e-race e2e-deps e2e-chromium check-deps vet bench clean gethdiff gethdiff-record status-screenshot
 
 all: build
 
@@ -19,7 +19,15 @@ devnet: build
 ## e2e-deps: install the clients the e2e tests drive from npm: Foundry,
 ## solcjs, ethers, viem, Hardhat 3 and a Hardhat 2 project's own. Node 22 comes first (node22/), and npm runs
 ## under it: Hardhat's native EDR package is skipped by npm under Node 20.
-e2e-deps: $(E2E_NPM) $(E2E_HH2)
+e2e-deps: $(E2E_NPM) $(E2E_HH2) e2e-chromium
+
+## e2e-chromium: Debian's chromium, which drives the status page in
+## e2e/TestStatusPage (installed with apt when missing; CI runs as root)
+e2e-chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@chromium --version 2>/dev/null
 
 $(E2E_NODE): e2e/node22/package.json e2e/node22/package-lock.json
 	cd e2e/node22 && npm install --no-audit --no-fund --loglevel=error
@@ -78,6 +86,10 @@ test: check-deps vet unit gethdiff e2e e2e-race
 ## bench: side-by-side load test against anvil and geth --dev; writes docs/benchmarks.md
 bench: build e2e-deps $(GETH)
 	bash bench/run.sh
+
+## status-screenshot: re-take docs/status-page.png from e2e/TestStatusPage
+status-screenshot: e2e-chromium
+	STATUS_PAGE_PNG=$(CURDIR)/docs/status-page.png $(GO) test -count=1 -run 'TestStatusPage$$' ./e2e/
 
 clean:
 	rm -rf bin e2e/node_modules e2e/node22/node_modules e2e/hardhat2/node_modules e2e/foundry/out e2e/foundry/cache e2e/foundry/broadcast

@@ -53,7 +53,10 @@ async function start() {
   const resume = last.mini >= 0 ? [{ from_mini_block_number: hex(last.mini + 1) }] : [];
   await subscribe(['miniBlocks', ...resume], onMini).catch(() => subscribe(['miniBlocks'], onMini));
   await subscribe(['newHeads'], onHead);
-  onHead(await call('eth_getBlockByNumber', 'latest', false));
+  const latest = await call('eth_getBlockByNumber', 'latest', false), top = num(latest.number);
+  onHead(latest);
+  await Promise.all(Array.from({ length: Math.min(23, top) }, (_, i) => call('eth_getBlockByNumber', hex(top - 1 - i), false)
+    .then((b) => { if (b) blocks.set(num(b.number), { txs: b.transactions.length, gas: num(b.gasUsed), minis: num(b.miniBlockCount) }); })));
   try {
     await subscribe(['finality'], (f) => setHeads(f.heads, f.dispute));
     const f = await call('mega_getFinality', 'latest');
@@ -121,12 +124,12 @@ function render() {
   $('ival').textContent = b && b.ivals.length ? `${quantile(b.ivals, 0.5).toFixed(1)} / ${quantile(b.ivals, 0.99).toFixed(1)} ms` : '–';
   $('lag').textContent = b && b.lags.length ? quantile(b.lags, 0.5).toFixed(1) + ' ms' + (gaps ? ` · ${gaps} gaps` : '') : '–';
   drawStrip();
-  $('minitable').tBodies[0].innerHTML = recent.slice(-8).reverse().map((m) => `<tr><td>${m.n}</td><td>${m.blk}.${m.idx}</td><td>${m.txs}</td><td>${fmt(m.gas)}</td></tr>`).join('');
+  $('minitable').tBodies[0].innerHTML = recent.slice(-8).reverse().map((m) => `<tr><td>${m.n}</td><td>${m.blk} · ${m.idx}</td><td>${m.txs}</td><td>${fmt(m.gas)}</td></tr>`).join('');
   const top = Math.max(last.open, last.block);
   let tiles = '';
   for (let n = top; n > top - 24 && n >= 0; n--) {
     const i = blocks.get(n) || {}, st = stageOf(n);
-    tiles += `<div class="tile st-${st}" data-block="${n}" data-stage="${st}" title="${st}"><b>#${n}</b>${i.txs ?? '?'} txs · ${fmt(i.gas ?? 0)} gas</div>`;
+    tiles += `<div class="tile st-${st}" data-block="${n}" data-stage="${st}" title="${st}"><b>#${n}</b>${i.txs ?? '?'} txs<small>${fmt(i.gas ?? 0)} gas</small></div>`;
   }
   $('tiles').innerHTML = tiles;
   $('heads').textContent = heads.none ? '(no finality ladder on this node)' : `sealed ${heads.sealed} · safe ${heads.safe} · proven ${heads.proven} · finalized ${heads.finalized}`;
