@@ -119,14 +119,19 @@ func (b *browser) noErrors(t *testing.T, page string) {
 	b.errors = nil
 }
 
-// open loads a node's status page and waits until it is live and shows a
-// sealed head.
-func (b *browser) open(t *testing.T, url string) {
+// load loads a node's status page and waits until its websocket is up.
+func (b *browser) load(t *testing.T, url string) {
 	t.Helper()
 	b.run(t, 20*time.Second,
 		chromedp.Navigate(url+"/"),
 		chromedp.WaitVisible(`#conn.on`, chromedp.ByQuery),
 	)
+}
+
+// open loads a node's status page and waits until it shows a sealed head.
+func (b *browser) open(t *testing.T, url string) {
+	t.Helper()
+	b.load(t, url)
 	deadline := time.Now().Add(10 * time.Second)
 	for b.number(t, "#head") < 0 {
 		if time.Now().After(deadline) {
@@ -227,4 +232,25 @@ func TestStatusPage(t *testing.T) {
 		time.Sleep(500 * time.Millisecond) // a few polls of the role's panel
 		b.noErrors(t, page.name+" page")
 	}
+
+	// Roles in processes of their own: an HA candidate (a group of one)
+	// shows its raft group, a prover (no chain API) its counters.
+	dir := t.TempDir()
+	seqKey, seqAddr := writeKey(t, dir, "sequencer.key")
+	proverKey, proverAddr := writeKey(t, dir, "prover.key")
+	raft := "127.0.0.1:" + freePort(t)
+	ha := startMeganode(t, "sequencer", "--datadir", filepath.Join(dir, "seq"), "--sequencer.key", seqKey, "--p2p.listen", "/ip4/127.0.0.1/tcp/0",
+		"--ha.id", "a", "--ha.addr", raft, "--ha.peers", "a="+raft, "--prover.addresses", proverAddr.Hex())
+	prover := startMeganode(t, "prover", "--datadir", filepath.Join(dir, "prover"), "--prover.key", proverKey, "--sequencer.address", seqAddr.Hex(),
+		"--p2p.listen", "/ip4/127.0.0.1/tcp/0", "--p2p.peers", ha.P2P)
+	waitMetric(t, ha, "meganode_ha_leader", 1)
+	b.open(t, ha.URL)
+	b.run(t, 10*time.Second, chromedp.WaitVisible(`//div[@id="ha"]//h3[contains(., "is Leader and produces blocks")]`, chromedp.BySearch))
+	b.noErrors(t, "HA candidate page")
+	b.load(t, prover.URL)
+	b.run(t, 10*time.Second,
+		chromedp.WaitVisible(`#nochain`, chromedp.ByQuery),
+		chromedp.WaitVisible(`//table[@id="metrics"]//td[contains(., "meganode_prover_attested_total")]`, chromedp.BySearch),
+	)
+	b.noErrors(t, "prover page")
 }
