@@ -73,7 +73,11 @@ const heads = { sealed: 0, safe: 0, proven: 0, finalized: 0, disputed: null, non
 let gaps = 0;
 function bucket(s) {
   let b = seconds.get(s);
-  if (!b) { b = { txs: 0, gas: 0, minis: 0, ivals: [], lags: [], da: null }; seconds.set(s, b); seconds.delete(s - WINDOW - 5); }
+  if (!b) {
+    b = { txs: 0, gas: 0, minis: 0, ivals: [], lags: [], da: null };
+    seconds.set(s, b);
+    for (const k of seconds.keys()) if (k < s - WINDOW - 5) seconds.delete(k);
+  }
   return b;
 }
 function onMini(mb) {
@@ -301,4 +305,6 @@ setInterval(render, 200);
 setInterval(renderCharts, 1000);
 setInterval(pollDA, 2000);
 setInterval(pollNode, 2000);
+// The node closes a websocket that sent no request for a minute.
+setInterval(() => call('eth_chainId').catch(() => {}), 20000);
 pollNode();
