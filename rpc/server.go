@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -135,6 +136,7 @@ type Server struct {
 	cfg      Config
 	log      zerolog.Logger
 	rpc      *gethrpc.Server
+	direct   *jsonrpc.Direct // answers single calls without go-ethereum's per-call goroutine
 	ready    func() error
 	eth      *EthAPI // nil without a chain backend
 	hub      *hub
@@ -174,57 +176,61 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 	if b.DevChain != nil {
 		version = devClientVersion()
 	}
-	if err := srv.RegisterName("web3", &Web3API{version: version}); err != nil {
+	direct := &jsonrpc.Direct{OnPanic: func(method string, v any, stack []byte) {
+		log.Error().Str("method", method).Msgf("RPC method crashed: %v\n%s", v, stack)
+	}}
+	reg := registrar{srv, direct}
+	if err := reg.RegisterName("web3", &Web3API{version: version}); err != nil {
 		return nil, err
 	}
 	if b.HA != nil {
-		if err := srv.RegisterName("ha", &HAAPI{ha: b.HA}); err != nil {
+		if err := reg.RegisterName("ha", &HAAPI{ha: b.HA}); err != nil {
 			return nil, err
 		}
 	}
 	log = log.With().Str("component", "rpc").Logger()
-	s := &Server{cfg: cfg, log: log, rpc: srv, ready: ready, done: make(chan struct{}), haSends: b.HA != nil && b.Txs != nil, devChain: b.DevChain != nil}
+	s := &Server{cfg: cfg, log: log, rpc: srv, direct: direct, ready: ready, done: make(chan struct{}), haSends: b.HA != nil && b.Txs != nil, devChain: b.DevChain != nil}
 	if bs, ok := b.Txs.(BatchSubmitter); ok && b.Forward == nil && b.HA == nil {
 		s.batchSends = bs
 	}
 	if b.Chain != nil {
-		if err := srv.RegisterName("net", &NetAPI{chainID: b.Chain.ChainConfig().ChainID.Uint64()}); err != nil {
+		if err := reg.RegisterName("net", &NetAPI{chainID: b.Chain.ChainConfig().ChainID.Uint64()}); err != nil {
 			return nil, err
 		}
 		if b.Latest != nil && (b.Txs != nil || b.Forward != nil) && b.Feeds != nil {
 			s.eth = newEthAPI(b, cfg.Realtime, cfg.Filters)
-			if err := srv.RegisterName("eth", s.eth); err != nil {
+			if err := reg.RegisterName("eth", s.eth); err != nil {
 				return nil, err
 			}
-			if err := srv.RegisterName("realtime", &RealtimeAPI{eth: s.eth}); err != nil {
+			if err := reg.RegisterName("realtime", &RealtimeAPI{eth: s.eth}); err != nil {
 				return nil, err
 			}
-			if err := srv.RegisterName("debug", newDebugAPI(b)); err != nil {
+			if err := reg.RegisterName("debug", newDebugAPI(b)); err != nil {
 				return nil, err
 			}
-			if err := srv.RegisterName("mega", &HeadAPI{latest: b.Latest}); err != nil {
+			if err := reg.RegisterName("mega", &HeadAPI{latest: b.Latest}); err != nil {
 				return nil, err
 			}
 			if b.Finality != nil {
-				if err := srv.RegisterName("mega", &FinalityAPI{b: b}); err != nil {
+				if err := reg.RegisterName("mega", &FinalityAPI{b: b}); err != nil {
 					return nil, err
 				}
-				if err := srv.RegisterName("optimism", &OptimismAPI{b: b}); err != nil {
+				if err := reg.RegisterName("optimism", &OptimismAPI{b: b}); err != nil {
 					return nil, err
 				}
 			}
 			if b.DA != nil {
-				if err := srv.RegisterName("mega", &DAAPI{b: b}); err != nil {
+				if err := reg.RegisterName("mega", &DAAPI{b: b}); err != nil {
 					return nil, err
 				}
 			}
 			if b.DevChain != nil {
-				if err := registerDev(srv, b.DevChain, s.eth); err != nil {
+				if err := registerDev(reg, b.DevChain, s.eth); err != nil {
 					return nil, err
 				}
 			}
 			if b.Pool != nil {
-				if err := srv.RegisterName("txpool", &TxPoolAPI{pool: b.Pool, config: b.Chain.ChainConfig()}); err != nil {
+				if err := reg.RegisterName("txpool", &TxPoolAPI{pool: b.Pool, config: b.Chain.ChainConfig()}); err != nil {
 					return nil, err
 				}
 			}
@@ -386,9 +392,48 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if resp, ok := s.answerDirect(r, body); ok {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(resp)
+		return
+	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	s.rpc.ServeHTTP(w, r)
+}
+
+// registrar registers an API on the go-ethereum server and on the direct
+// path alike.
+type registrar struct {
+	geth   *gethrpc.Server
+	direct *jsonrpc.Direct
+}
+
+func (r registrar) RegisterName(namespace string, rcvr interface{}) error {
+	if err := r.geth.RegisterName(namespace, rcvr); err != nil {
+		return err
+	}
+	return r.direct.RegisterName(namespace, rcvr)
+}
+
+// answerDirect answers a single call (not a batch) on this goroutine when
+// the go-ethereum server would accept the request and answer it the same
+// way; ok is false otherwise.
+func (s *Server) answerDirect(r *http.Request, body []byte) (resp []byte, ok bool) {
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' || !acceptedContentType(r.Header.Get("Content-Type")) {
+		return nil, false
+	}
+	var call jsonrpc.Call
+	if json.Unmarshal(body, &call) != nil || !s.direct.Has(call.Method) {
+		return nil, false
+	}
+	return s.direct.Answer(r.Context(), call)
+}
+
+// acceptedContentType is go-ethereum's rule for JSON-RPC posts.
+func acceptedContentType(h string) bool {
+	mt, _, err := mime.ParseMediaType(h)
+	return err == nil && (mt == "application/json" || mt == "application/json-rpc" || mt == "application/jsonrequest")
 }
 
 // onlyRawTx reports whether every call in body submits a raw transaction.
