@@ -20,6 +20,11 @@ import (
 	"github.com/meganode/meganode/chain"
 )
 
+// Preparer is a DevChain that puts work off until an answer has gone out
+// (the next block's opening after a mined one); the server calls Prepare
+// after each answer it writes itself.
+type Preparer interface{ Prepare() }
+
 // DevChain is what the dev methods (anvil's, with Hardhat's and the evm_
 // aliases) need of a dev chain's sequencer. A node without one answers
 // them with −32601 naming --dev.

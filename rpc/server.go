@@ -144,6 +144,7 @@ type Server struct {
 	done     chan struct{} // closed by Stop
 	haSends  bool          // an HA sequencer: raw sends wait for their raft commit
 	devChain bool          // serves the dev methods
+	prepare  func()        // the dev chain's Prepare, after each direct answer
 	// batchSends takes batches of raw sends when the node admits them
 	// itself (not forwarded, not HA).
 	batchSends BatchSubmitter
@@ -239,6 +240,9 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 			},
 				cfg.WS.ReplayMiniBlocks, cfg.WS.ReplayBytes, log)
 		}
+	}
+	if p, ok := b.DevChain.(Preparer); ok {
+		s.prepare = p.Prepare
 	}
 	if s.ready == nil {
 		s.ready = func() error { return nil }
@@ -395,6 +399,9 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	if resp, ok := s.answerDirect(r, body); ok {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(resp)
+		if s.prepare != nil {
+			s.prepare()
+		}
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))

@@ -293,6 +293,7 @@ func (s *Sequencer) mineBlock(now time.Time, limit int, force bool) (int, error)
 		return n, err
 	}
 	s.resolveSealed(txs, sb.Receipts, number)
+	s.lazyOpen, s.warmOpen = true, true // opened after the answer (Prepare)
 	return n, s.openBlockAt(now, false)
 }
 

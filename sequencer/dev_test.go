@@ -568,3 +568,65 @@ func TestRevertDefersTheOpenBlock(t *testing.T) {
 		t.Fatalf("head %d after reverting to genesis, want 0", n)
 	}
 }
+
+// After an automined block the next one opens once the answer is out
+// (Prepare, on the loop): a tx that arrives while it is being built waits
+// for that build, and a revert discards a block that was never built.
+func TestPrepareOpensTheNextBlockAfterTheAnswer(t *testing.T) {
+	e := newEnvWith(t, "", func(c *Config) { c.Dev, c.Mining = true, chain.MineAuto })
+	snap, err := e.seq.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := func(nonce uint64) {
+		t.Helper()
+		if err := e.seq.SendTransaction(e.tx(0, nonce, gwei, 10*gwei)); err != nil {
+			t.Fatal(err)
+		}
+		e.seq.Step(false)
+	}
+	mine(0)
+	e.seq.stepMu.Lock()
+	deferred, f := e.seq.builder == nil, e.seq.warm.Load()
+	e.seq.stepMu.Unlock()
+	if !deferred || f == nil {
+		t.Fatalf("after a mined block: builder deferred %v, warmable %v", deferred, f != nil)
+	}
+	e.seq.Prepare()
+	select {
+	case <-e.seq.warmCh:
+	default:
+		t.Fatal("Prepare did not ask the loop to open the block")
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); e.seq.warmUp() }() // the loop's part, racing the next tx
+	mine(1)
+	<-done
+	if f.b == nil || f.err != nil {
+		t.Fatalf("warmed builder %v, err %v", f.b, f.err)
+	}
+	if n := e.store.CurrentHeader().Number.Uint64(); n != 2 {
+		t.Fatalf("head %d after two automined txs, want 2", n)
+	}
+	latest, _, err := e.seq.LatestState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := latest.GetNonce(e.accts[0].Address); got != 2 {
+		t.Fatalf("nonce %d, want 2", got)
+	}
+	// A revert opens a block nothing may use: Prepare leaves it alone.
+	if ok, err := e.seq.Revert(snap); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	e.seq.Prepare()
+	select {
+	case <-e.seq.warmCh:
+		t.Fatal("Prepare opened the block after a revert")
+	default:
+	}
+	mine(0)
+	if n := e.store.CurrentHeader().Number.Uint64(); n != 1 {
+		t.Fatalf("head %d after the revert and a tx, want 1", n)
+	}
+}

@@ -145,8 +145,13 @@ type Sequencer struct {
 	builder *chain.BlockBuilder
 	// buildOpen builds the open block's builder when a dev block was opened
 	// without one (lazyOpen); ensureOpen calls it before the builder is used.
-	buildOpen func() (*chain.BlockBuilder, error)
+	// With warmOpen the loop may build it ahead of need (warm), outside the
+	// lock, once an answer has gone out (Prepare).
+	buildOpen *openFuture
 	lazyOpen  bool
+	warmOpen  bool
+	warm      atomic.Pointer[openFuture]
+	warmCh    chan struct{}
 	opened    time.Time
 	miniCount uint64 // global mini-blocks sealed
 	miniIndex uint64
@@ -228,6 +233,7 @@ func New(cfg Config, store *storage.Store, clock Clock, log zerolog.Logger) (*Se
 		miniCount: store.MiniBlockCount(),
 		waiters:   make(map[common.Hash][]chan chain.TxOutcome),
 		wake:      make(chan struct{}, 1),
+		warmCh:    make(chan struct{}, 1),
 	}
 	s.dev = newDevState(cfg)
 	s.imp.accounts = make(map[common.Address]bool)
@@ -490,6 +496,8 @@ func (s *Sequencer) loop() {
 		case <-s.pool.Notify():
 			s.Step(false)
 		case <-s.wake:
+		case <-s.warmCh:
+			s.warmUp()
 		}
 		timer.Reset(s.untilDue())
 	}
@@ -948,32 +956,41 @@ func (s *Sequencer) openBlockWith(now time.Time, template *types.Header, consume
 	if r, ok := s.realRoots[parent.Hash()]; ok {
 		root = r
 	}
+	// build reads nothing the lock guards: the loop may run it (warm).
+	config, db, cfg := s.config, s.store.StateDatabase(), s.cfg
 	build := func() (*chain.BlockBuilder, error) {
 		var b *chain.BlockBuilder
 		var err error
 		switch {
-		case s.cfg.NoWitness:
-			b, err = chain.NewBlockBuilderWithoutWitness(s.config, headers, s.store.StateDatabase(), parent, header)
-		case s.cfg.FaultyRootAt == 0:
-			b, err = chain.NewBlockBuilder(s.config, headers, s.store.StateDatabase(), parent, header)
+		case cfg.NoWitness:
+			b, err = chain.NewBlockBuilderWithoutWitness(config, headers, db, parent, header)
+		case cfg.FaultyRootAt == 0:
+			b, err = chain.NewBlockBuilder(config, headers, db, parent, header)
 		default:
-			b, err = chain.NewFaultyBlockBuilder(s.config, headers, s.store.StateDatabase(), parent, root, header, header.Number.Uint64() == s.cfg.FaultyRootAt)
+			b, err = chain.NewFaultyBlockBuilder(config, headers, db, parent, root, header, header.Number.Uint64() == cfg.FaultyRootAt)
 		}
 		if err != nil {
 			return nil, err
 		}
-		if s.cfg.Dev {
+		if cfg.Dev {
 			b.SetDev()
 		}
 		return b, nil
 	}
 	var b *chain.BlockBuilder
 	s.buildOpen = nil
+	s.warm.Store(nil)
 	if s.lazyOpen {
 		// An automined or manual dev block after a revert: nothing may ever
 		// execute in it before the next revert (loadFixture), so its state
-		// and system calls wait until something does (ensureOpen).
-		s.lazyOpen, s.buildOpen = false, build
+		// and system calls wait until something does (ensureOpen). After a
+		// mined block (warmOpen) they are likely needed, but not by the
+		// answer going out: the loop builds them once it has (Prepare).
+		s.buildOpen = &openFuture{build: build}
+		if s.warmOpen {
+			s.warm.Store(s.buildOpen)
+		}
+		s.lazyOpen, s.warmOpen = false, false
 	} else {
 		var err error
 		if b, err = build(); err != nil {
@@ -996,12 +1013,51 @@ func (s *Sequencer) ensureOpen() error {
 	if s.builder != nil || s.buildOpen == nil {
 		return nil
 	}
-	b, err := s.buildOpen()
+	b, err := s.buildOpen.get()
 	if err != nil {
 		return err
 	}
 	s.builder, s.buildOpen = b, nil
+	s.warm.Store(nil)
 	return nil
+}
+
+// openFuture builds a deferred open block's builder once, on the first
+// ensureOpen or ahead of it on the loop (warm); a second caller waits for
+// the first.
+type openFuture struct {
+	once  sync.Once
+	build func() (*chain.BlockBuilder, error)
+	b     *chain.BlockBuilder
+	err   error
+}
+
+func (f *openFuture) get() (*chain.BlockBuilder, error) {
+	f.once.Do(func() { f.b, f.err = f.build() })
+	return f.b, f.err
+}
+
+// warmUp builds the deferred open block Prepare asked for, outside the
+// step lock: a tx that needs the block meanwhile waits for this build, a
+// revert replaces the block without waiting.
+func (s *Sequencer) warmUp() {
+	if f := s.warm.Swap(nil); f != nil {
+		_, _ = f.get() // an error is ensureOpen's to report, if the block is still the open one
+	}
+}
+
+// Prepare does work the sequencer put off so that an answer could go out
+// sooner: the opening of the dev block after a mined one. The RPC server
+// calls it once an HTTP answer is sent; the work runs on the loop, and a
+// tx that comes first does it itself. Cheap when there is nothing to do.
+func (s *Sequencer) Prepare() {
+	if s.warm.Load() == nil {
+		return
+	}
+	select {
+	case s.warmCh <- struct{}{}:
+	default:
+	}
 }
 
 // BaseFee is the base fee of the block being built.
