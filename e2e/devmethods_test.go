@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -334,5 +335,24 @@ func TestStateFileSurvivesRestart(t *testing.T) {
 			t.Fatal("the replica did not catch up with the rebuilt chain")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// anvil_reset with forking parameters but no URL, on a node that did not
+// start forked, is refused with anvil's own error on both nodes.
+func TestResetForkingWithoutURL(t *testing.T) {
+	anvil := startAnvil(t)
+	d := startDevnet(t, "--automine")
+	for name, url := range map[string]string{"anvil": anvil.URL, "meganode": d.URL} {
+		c, err := gethrpc.Dial(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Call(nil, "anvil_reset", map[string]interface{}{"forking": map[string]interface{}{"blockNumber": 1}})
+		c.Close()
+		var rpcErr gethrpc.Error
+		if !errors.As(err, &rpcErr) || rpcErr.ErrorCode() != -32602 || !strings.Contains(err.Error(), "Forking not enabled and RPC URL not provided to start forking") {
+			t.Errorf("%s: anvil_reset {forking:{blockNumber:1}} answered %v, want -32602 Forking not enabled and RPC URL not provided", name, err)
+		}
 	}
 }

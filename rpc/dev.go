@@ -469,7 +469,11 @@ func (a *devState) Reset(opts *ResetOptions) error {
 	fork := a.eth.b.Fork
 	var err error
 	switch {
+	case opts != nil && fork == nil && opts.URL == "":
+		return paramErr(errors.New("Forking not enabled and RPC URL not provided to start forking")) // anvil's words
 	case opts != nil && fork == nil:
+		// anvil starts forking here; a devnet that did not start forked
+		// has followers and a store that cannot read a remote chain.
 		return paramErr(errors.New("Forking not enabled: start the devnet with --fork-url to fork"))
 	case fork != nil:
 		var block *uint64
