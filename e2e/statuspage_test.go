@@ -49,11 +49,25 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.NoSandbox, // CI runs as root
 		chromedp.DisableGPU,
 		chromedp.WindowSize(1280, 1180),
-		chromedp.UserDataDir(t.TempDir()),
 	)
+	// Not t.TempDir: chromium's helper processes may still write to its
+	// profile for a moment after the browser closes, and t.TempDir fails
+	// the test when its removal meets a file written meanwhile.
+	profile, err := os.MkdirTemp("", "meganode-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts = append(opts, chromedp.UserDataDir(profile))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
+	t.Cleanup(func() {
+		_ = chromedp.Cancel(ctx) // closes the browser and waits for it
+		cancel()
+		cancelAlloc()
+		for i := 0; i < 50 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	b := &browser{ctx: ctx}
 	chromedp.ListenTarget(ctx, func(ev any) {
 		var msg string
