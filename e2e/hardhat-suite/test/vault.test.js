@@ -13,6 +13,10 @@ describe("Vault", function () {
     const unlockTime = (await time.latest()) + ONE_YEAR;
     const [owner, other] = await ethers.getSigners();
     const vault = await ethers.deployContract("Vault", [unlockTime], { value: LOCKED });
+    // anvil mines an automined tx after eth_sendTransaction has answered, so
+    // without this wait loadFixture's snapshot can precede the deployment on a
+    // loaded machine (meganode answers once the tx's block is sealed).
+    await vault.waitForDeployment();
     return { vault, unlockTime, owner, other };
   }
 

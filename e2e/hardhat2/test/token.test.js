@@ -7,6 +7,10 @@ describe("Token (Hardhat 2)", function () {
   async function deployToken() {
     const [admin, alice, bob] = await ethers.getSigners();
     const token = await ethers.deployContract("Token", [1000n]);
+    // anvil mines an automined tx after eth_sendTransaction has answered, so
+    // without this wait loadFixture's snapshot can precede the deployment on a
+    // loaded machine (meganode answers once the tx's block is sealed).
+    await token.waitForDeployment();
     return { token, admin, alice, bob };
   }
 

@@ -12,6 +12,7 @@ describe("Vault (Hardhat 2)", function () {
     const [owner, other] = await ethers.getSigners();
     const Vault = await ethers.getContractFactory("Vault");
     const vault = await Vault.deploy(unlockTime, { value: LOCKED });
+    await vault.waitForDeployment(); // anvil mines after answering; see token.test.js
     return { vault, unlockTime, owner, other };
   }
 
