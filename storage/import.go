@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/rs/zerolog"
 
 	"github.com/ethereum/go-ethereum/consensus/beacon"
@@ -17,7 +18,6 @@ import (
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/ethdb/pebble"
 	"github.com/ethereum/go-ethereum/rlp"
 )
 
@@ -63,7 +63,7 @@ func Import(cfg Config, genesis *core.Genesis, path string, log zerolog.Logger) 
 	if cfg.Handles == 0 {
 		cfg.Handles = 256
 	}
-	pdb, err := pebble.New(filepath.Join(cfg.Dir, "chaindata"), cfg.CacheMB, cfg.Handles, "meganode/db/", false)
+	pdb, err := openPebble(vfs.Default, filepath.Join(cfg.Dir, "chaindata"), cfg.CacheMB, cfg.Handles, false)
 	if err != nil {
 		return nil, fmt.Errorf("open pebble at %s: %w", cfg.Dir, err)
 	}

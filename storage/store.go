@@ -8,10 +8,10 @@ import (
 	"io"
 	"math/big"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"sync"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/rs/zerolog"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -20,7 +20,6 @@ import (
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethdb"
-	"github.com/ethereum/go-ethereum/ethdb/pebble"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/ethereum/go-ethereum/triedb"
@@ -31,6 +30,11 @@ import (
 
 // ErrGenesisMismatch means the data directory holds a different chain.
 var ErrGenesisMismatch = errors.New("data directory holds a different chain")
+
+// ErrDiskFull means the data directory's file system has too little free
+// space to write: the store refuses writes it could not finish, and the
+// sequencer stops admitting until space is freed.
+var ErrDiskFull = errors.New("disk full")
 
 // largeAlloc is the genesis size (accounts) above which the memory used to
 // build it is handed back to the OS at once.
@@ -61,6 +65,16 @@ type Config struct {
 	// Fork, for a devnet forked from another chain, reads what the local
 	// state never wrote from that chain (in memory only).
 	Fork *chain.Fork
+	// FS is the file system Dir is on, default the operating system's.
+	// Tests pass pebble's crash-testing memory file system or a
+	// fault-injecting one.
+	FS vfs.FS
+	// MinFreeMB is the free space below which the data directory counts as
+	// full (ErrDiskFull: no journal append, no seal until it is back),
+	// default 256; negative turns the check and the ballast off. A quarter
+	// of it, at most 32 MiB, is kept as a ballast file that is deleted when
+	// a write hits ENOSPC anyway, so that pebble finishes that write.
+	MinFreeMB int
 }
 
 // Store is the chain and state database of one node.
@@ -79,10 +93,13 @@ type Store struct {
 
 	noSync     bool
 	fork       *chain.Fork
+	fs         vfs.FS // Dir's file system, behind the ballast's ENOSPC handler
+	space      *space
 	journalDir string // mini-block journal files, one per unsealed block; empty in memory
 	jmu        sync.Mutex
-	journal    *os.File
+	journal    vfs.File
 	journalNum uint64
+	journalOff int64 // end of the journal's last whole record
 }
 
 // Open opens (or creates) the store and initialises it with genesis: a new
@@ -98,12 +115,26 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 	if cfg.TrieCacheMB == 0 {
 		cfg.TrieCacheMB = 512
 	}
+	if cfg.MinFreeMB == 0 {
+		cfg.MinFreeMB = 256
+	}
+	if cfg.FS == nil {
+		cfg.FS = vfs.Default
+	}
+	log = log.With().Str("component", "storage").Logger()
 	tcfg := &triedb.Config{HashDB: hashdb.Defaults}
 	var kv ethdb.Database
+	var fs vfs.FS
+	var sp *space
 	if cfg.Dir == "" {
 		kv = rawdb.NewMemoryDatabase()
 	} else {
-		pdb, err := pebble.New(filepath.Join(cfg.Dir, "chaindata"), cfg.CacheMB, cfg.Handles, "meganode/db/", false)
+		if err := cfg.FS.MkdirAll(cfg.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+		sp = newSpace(cfg.FS, cfg.Dir, cfg.MinFreeMB, log)
+		fs = vfs.OnDiskFull(cfg.FS, sp.onDiskFull)
+		pdb, err := openPebble(fs, fs.PathJoin(cfg.Dir, "chaindata"), cfg.CacheMB, cfg.Handles, false)
 		if err != nil {
 			return nil, fmt.Errorf("open pebble at %s: %w", cfg.Dir, err)
 		}
@@ -111,10 +142,18 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 		tcfg = &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: cfg.TrieCacheMB << 20}}
 	}
 	tcfg.Preimages = cfg.Preimages
-	s := &Store{log: log.With().Str("component", "storage").Logger(), kv: kv, db: &deferredDB{Database: kv}, blocks: newBlockCache(blockCacheSize, blockCacheTxs), noSync: cfg.NoSync}
+	s := &Store{log: log, kv: kv, db: &deferredDB{Database: kv}, blocks: newBlockCache(blockCacheSize, blockCacheTxs), noSync: cfg.NoSync, fs: fs, space: sp}
 	if cfg.Dir != "" {
-		s.journalDir = filepath.Join(cfg.Dir, "journal")
-		if err := os.MkdirAll(s.journalDir, 0o755); err != nil {
+		s.journalDir = fs.PathJoin(cfg.Dir, "journal")
+		err := fs.MkdirAll(s.journalDir, 0o755)
+		// A directory created here must survive a power cut with the
+		// journals in it: sync the entries that name it.
+		if err == nil && !cfg.NoSync {
+			if err = syncDir(fs, cfg.Dir); err == nil {
+				syncDir(fs, fs.PathDir(cfg.Dir)) // best effort: the parent may not be ours
+			}
+		}
+		if err != nil {
 			kv.Close()
 			return nil, fmt.Errorf("journal directory: %w", err)
 		}
@@ -218,6 +257,25 @@ func (s *Store) Close() error {
 	}
 	s.jmu.Unlock()
 	return s.kv.Close()
+}
+
+// DiskFull is nil while the data directory has room, else an error wrapping
+// ErrDiskFull that says why. It reports the last CheckSpace or failed write.
+func (s *Store) DiskFull() error {
+	if s.space == nil {
+		return nil
+	}
+	return s.space.err()
+}
+
+// CheckSpace measures the data directory's free space and returns
+// DiskFull's answer after it: the disk-full state clears by itself once
+// space is freed.
+func (s *Store) CheckSpace() error {
+	if s.space == nil {
+		return nil
+	}
+	return s.space.check()
 }
 
 // ChainConfig is the chain configuration the store was opened with.
@@ -386,6 +444,11 @@ func (s *Store) bundleRecord(number uint64) (*bundleRecord, error) {
 // head and clears the block's mini-block journal, in one atomic batch.
 // miniCount is the number of mini-blocks in the chain up to this block.
 func (s *Store) WriteSealed(sb *chain.SealedBlock, miniCount uint64) error {
+	// Refused before the trie database hands its dirty nodes over: a
+	// refused seal can be written again.
+	if err := s.DiskFull(); err != nil {
+		return fmt.Errorf("write block %d: %w", sb.Block.NumberU64(), err)
+	}
 	batch := s.kv.NewBatch()
 	release := s.db.capture(batch)
 	// The state update's nodes are in the triedb's dirty cache since Seal;
@@ -403,10 +466,20 @@ func (s *Store) WriteSealed(sb *chain.SealedBlock, miniCount uint64) error {
 // WriteSealedBlock on another goroutine while the next block executes on
 // that state: state first, so a crash in between leaves no block without
 // its state.
-func (s *Store) WriteSealedState(sb *chain.SealedBlock) error { return s.commitState(sb) }
+// A full disk refuses it before anything is written, so it can be retried.
+func (s *Store) WriteSealedState(sb *chain.SealedBlock) error {
+	if err := s.DiskFull(); err != nil {
+		return fmt.Errorf("write state of block %d: %w", sb.Block.NumberU64(), err)
+	}
+	return s.commitState(sb)
+}
 
-// WriteSealedBlock writes a block whose state WriteSealedState wrote.
+// WriteSealedBlock writes a block whose state WriteSealedState wrote. A
+// full disk refuses it before anything is written, so it can be retried.
 func (s *Store) WriteSealedBlock(sb *chain.SealedBlock, miniCount uint64) error {
+	if err := s.DiskFull(); err != nil {
+		return fmt.Errorf("write block %d: %w", sb.Block.NumberU64(), err)
+	}
 	return s.writeBlock(s.kv.NewBatch(), sb, miniCount)
 }
 
@@ -488,8 +561,12 @@ func (s *Store) WriteReplayed(sb *chain.SealedBlock, miniCount uint64) error {
 }
 
 // JournalMiniBlock appends the transactions of a mini-block of the unsealed
-// block number to that block's journal file. The write(2) reaches the OS
-// before it returns, so the txs survive a kill -9 of the process.
+// block number to that block's journal file. When it returns they survive a
+// kill -9 of the process (the write reached the OS) and, unless the store is
+// NoSync, a power cut too: the record is fdatasync'ed, and a new journal
+// file's directory entry is synced. A failed append leaves the journal as it
+// was (the next one overwrites what it wrote); a full disk returns an error
+// wrapping ErrDiskFull.
 func (s *Store) JournalMiniBlock(number uint64, txs types.Transactions) error {
 	if s.journalDir == "" {
 		return nil
@@ -498,22 +575,108 @@ func (s *Store) JournalMiniBlock(number uint64, txs types.Transactions) error {
 	if err != nil {
 		return fmt.Errorf("encode journal of block %d: %w", number, err)
 	}
+	// Only a measured shortage refuses the append up front: after a failed
+	// one it is simply tried again.
+	if e := s.space.low.Load(); e != nil {
+		return fmt.Errorf("journal mini-block of block %d: %w", number, *e)
+	}
 	s.jmu.Lock()
 	defer s.jmu.Unlock()
 	if s.journal == nil || s.journalNum != number {
-		if s.journal != nil {
-			s.journal.Close()
+		if err := s.openJournal(number); err != nil {
+			return s.space.failed(fmt.Errorf("open journal of block %d: %w", number, err))
 		}
-		f, err := os.OpenFile(s.journalPath(number), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			return fmt.Errorf("open journal of block %d: %w", number, err)
+	}
+	if _, err := s.journal.WriteAt(data, s.journalOff); err != nil {
+		return s.space.failed(fmt.Errorf("journal mini-block of block %d: %w", number, err))
+	}
+	if !s.noSync {
+		if err := s.journal.SyncData(); err != nil {
+			return s.space.failed(fmt.Errorf("sync journal of block %d: %w", number, err))
 		}
-		s.journal, s.journalNum = f, number
 	}
-	if _, err := s.journal.Write(data); err != nil {
-		return fmt.Errorf("journal mini-block of block %d: %w", number, err)
-	}
+	s.journalOff += int64(len(data))
+	s.space.wrote()
 	return nil
+}
+
+// openJournal opens block number's journal for appending after its last
+// whole record: a record cut short by a crash is overwritten, not followed.
+// jmu is held.
+func (s *Store) openJournal(number uint64) error {
+	if s.journal != nil {
+		s.journal.Close()
+		s.journal = nil
+	}
+	path := s.journalPath(number)
+	data, err := s.readJournal(path)
+	if err != nil {
+		return err
+	}
+	var f vfs.File
+	if data == nil {
+		if f, err = s.fs.Create(path, vfs.WriteCategoryUnspecified); err != nil {
+			return err
+		}
+		if !s.noSync {
+			// The file's name must survive a power cut with its records.
+			if err := syncDir(s.fs, s.journalDir); err != nil {
+				f.Close()
+				return err
+			}
+		}
+	} else if f, err = s.fs.OpenReadWrite(path, vfs.WriteCategoryUnspecified); err != nil {
+		return err
+	}
+	_, whole := decodeJournal(data)
+	s.journal, s.journalNum, s.journalOff = f, number, int64(whole)
+	return nil
+}
+
+func syncDir(fs vfs.FS, dir string) error {
+	d, err := fs.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// readJournal returns a journal file's bytes, nil if there is none.
+func (s *Store) readJournal(path string) ([]byte, error) {
+	f, err := s.fs.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return data, nil
+}
+
+// decodeJournal returns the journal's transactions and the length of its
+// whole records; a partial or corrupt record ends it.
+func decodeJournal(data []byte) (types.Transactions, int) {
+	var txs types.Transactions
+	whole := 0
+	r := bytes.NewReader(data)
+	stream := rlp.NewStream(r, uint64(len(data)))
+	for {
+		var rec types.Transactions
+		if err := stream.Decode(&rec); err != nil {
+			return txs, whole
+		}
+		txs = append(txs, rec...)
+		whole = len(data) - r.Len()
+	}
 }
 
 // Journaled returns the journaled transactions of the unsealed block number,
@@ -522,24 +685,13 @@ func (s *Store) Journaled(number uint64) (types.Transactions, error) {
 	if s.journalDir == "" {
 		return nil, nil
 	}
-	data, err := os.ReadFile(s.journalPath(number))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	data, err := s.readJournal(s.journalPath(number))
 	if err != nil {
 		return nil, fmt.Errorf("read journal of block %d: %w", number, err)
 	}
-	var txs types.Transactions
-	stream := rlp.NewStream(bytes.NewReader(data), uint64(len(data)))
-	for {
-		var rec types.Transactions
-		if err := stream.Decode(&rec); err != nil {
-			if !errors.Is(err, io.EOF) {
-				s.log.Warn().Err(err).Uint64("block", number).Int("recovered", len(txs)).Msg("journal ends in a partial record")
-			}
-			break
-		}
-		txs = append(txs, rec...)
+	txs, whole := decodeJournal(data)
+	if whole < len(data) {
+		s.log.Warn().Uint64("block", number).Int("recovered", len(txs)).Int("dropped_bytes", len(data)-whole).Msg("journal ends in a partial record")
 	}
 	return txs, nil
 }
@@ -549,7 +701,9 @@ func (s *Store) dropJournals(number uint64) {
 	s.dropJournalsIf(func(n uint64) bool { return n <= number })
 }
 
-// dropJournalsIf removes the journals of the blocks drop names.
+// dropJournalsIf removes the journals of the blocks drop names. The removal
+// needs no sync: a journal that reappears after a power cut belongs to a
+// sealed block, and opening the store drops it again.
 func (s *Store) dropJournalsIf(drop func(block uint64) bool) {
 	if s.journalDir == "" {
 		return
@@ -560,17 +714,17 @@ func (s *Store) dropJournalsIf(drop func(block uint64) bool) {
 		s.journal = nil
 	}
 	s.jmu.Unlock()
-	entries, _ := os.ReadDir(s.journalDir)
-	for _, e := range entries {
+	names, _ := s.fs.List(s.journalDir)
+	for _, name := range names {
 		var n uint64
-		if _, err := fmt.Sscanf(e.Name(), "%d.rlp", &n); err == nil && drop(n) {
-			os.Remove(filepath.Join(s.journalDir, e.Name()))
+		if _, err := fmt.Sscanf(name, "%d.rlp", &n); err == nil && drop(n) {
+			s.fs.Remove(s.fs.PathJoin(s.journalDir, name))
 		}
 	}
 }
 
 func (s *Store) journalPath(number uint64) string {
-	return filepath.Join(s.journalDir, fmt.Sprintf("%d.rlp", number))
+	return s.fs.PathJoin(s.journalDir, fmt.Sprintf("%d.rlp", number))
 }
 
 func numKey(prefix []byte, n uint64) []byte {
