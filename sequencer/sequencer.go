@@ -160,6 +160,16 @@ type Sequencer struct {
 	receipts  []*types.Receipt
 	miniGas   uint64
 	failed    error
+	// halted is failed for readers outside the loop (admission, /ready),
+	// which must not wait for a step.
+	halted atomic.Pointer[error]
+	// Disk full (storage.ErrDiskFull): production pauses; a sealed block the
+	// store refused is held and written again once space is back.
+	paused   bool
+	heldSeal *chain.SealedBlock
+	// The block in writing waits here for space when the store refused it.
+	persistWaiting atomic.Bool
+	spaceFreed     chan struct{}
 	// Txs executed in the current and the previous mini-block interval: eager
 	// sealing stops while either is above EagerMaxTxs.
 	intervalTxs, prevIntervalTxs int
@@ -225,15 +235,16 @@ func New(cfg Config, store *storage.Store, clock Clock, log zerolog.Logger) (*Se
 		clock = wallClock{}
 	}
 	s := &Sequencer{
-		cfg:       cfg,
-		log:       log.With().Str("role", "sequencer").Logger(),
-		store:     store,
-		config:    store.ChainConfig(),
-		clock:     clock,
-		miniCount: store.MiniBlockCount(),
-		waiters:   make(map[common.Hash][]chan chain.TxOutcome),
-		wake:      make(chan struct{}, 1),
-		warmCh:    make(chan struct{}, 1),
+		cfg:        cfg,
+		log:        log.With().Str("role", "sequencer").Logger(),
+		store:      store,
+		config:     store.ChainConfig(),
+		clock:      clock,
+		miniCount:  store.MiniBlockCount(),
+		waiters:    make(map[common.Hash][]chan chain.TxOutcome),
+		wake:       make(chan struct{}, 1),
+		warmCh:     make(chan struct{}, 1),
+		spaceFreed: make(chan struct{}, 1),
 	}
 	s.dev = newDevState(cfg)
 	s.imp.accounts = make(map[common.Address]bool)
@@ -338,6 +349,9 @@ func (s *Sequencer) SendTransactions(txs []*types.Transaction) []error {
 
 // admitting is nil while the sequencer takes transactions.
 func (s *Sequencer) admitting() error {
+	if err := s.store.DiskFull(); err != nil {
+		return fmt.Errorf("not admitting transactions: %w", err)
+	}
 	if err := s.failure(); err != nil {
 		return err
 	}
@@ -446,10 +460,8 @@ func (s *Sequencer) dropped(hash common.Hash, reason error) {
 func (s *Sequencer) Config() Config { return s.cfg }
 
 func (s *Sequencer) failure() error {
-	s.stepMu.Lock()
-	defer s.stepMu.Unlock()
-	if s.failed != nil {
-		return fmt.Errorf("sequencer halted: %w", s.failed)
+	if err := s.halted.Load(); err != nil {
+		return fmt.Errorf("sequencer halted: %w", *err)
 	}
 	return nil
 }
@@ -510,6 +522,9 @@ func (s *Sequencer) untilDue() time.Duration {
 	if s.dev.mode != chain.MineRealtime {
 		return time.Hour // only transactions and dev methods make blocks
 	}
+	if s.paused {
+		return s.cfg.MiniBlockTime // look at the disk again
+	}
 	return max(0, s.lastMini.Add(s.cfg.MiniBlockTime).Sub(s.clock.Now()))
 }
 
@@ -525,6 +540,9 @@ func (s *Sequencer) Step(tick bool) {
 		s.halt(*err)
 	}
 	if s.failed != nil || !s.leading.Load() {
+		return
+	}
+	if !s.diskReady() {
 		return
 	}
 	switch s.dev.mode {
@@ -554,15 +572,24 @@ func (s *Sequencer) Step(tick bool) {
 	periodic := tick || !now.Before(due)
 	if periodic || s.eager(n) {
 		if err := s.sealMiniBlock(now); err != nil {
+			if errors.Is(err, storage.ErrDiskFull) {
+				// Executed, not journaled: the txs stay unpublished (no
+				// receipt) and go into the first mini-block after the pause.
+				s.pause(err)
+				return
+			}
 			s.halt(err)
 			return
 		}
 	}
-	if periodic && now.Sub(s.opened) >= s.blockTime() && s.leading.Load() {
+	if periodic && now.Sub(s.opened) >= s.blockTime() && s.leading.Load() && !s.persistWaiting.Load() {
 		s.gate.Lock() // until the next block is open
 		defer s.gate.Unlock()
 		sealStart := time.Now()
 		if err := s.sealBlock(); err != nil {
+			if errors.Is(err, errSealHeld) {
+				return
+			}
 			s.halt(err)
 			return
 		}
@@ -586,11 +613,68 @@ func (s *Sequencer) eager(executed int) bool {
 		s.intervalTxs <= s.cfg.EagerMaxTxs && s.prevIntervalTxs <= s.cfg.EagerMaxTxs
 }
 
-// halt stops production after a critical error (disk full, corrupt state):
-// nothing is sealed that could not be persisted.
+// halt stops production after a critical error (corrupt state, a failed
+// write other than a full disk): nothing is sealed that could not be
+// persisted.
 func (s *Sequencer) halt(err error) {
 	s.failed = err
+	s.halted.Store(&err)
 	s.log.Error().Err(err).Msg("sequencer halted")
+}
+
+// errSealHeld is sealBlock's answer when the store refused the sealed block
+// for a full disk: it is held and written again once space is back.
+var errSealHeld = errors.New("sealed block held until the disk has space")
+
+// diskReady measures the data directory's space and says whether production
+// may go on: a full disk pauses it (admission refuses meanwhile, /ready is
+// 503), and once space is back the held block is written first.
+func (s *Sequencer) diskReady() bool {
+	if err := s.store.CheckSpace(); err != nil {
+		s.pause(err)
+		return false
+	}
+	if s.persistWaiting.Load() {
+		select {
+		case s.spaceFreed <- struct{}{}:
+		default:
+		}
+	}
+	if s.paused {
+		s.paused = false
+		s.log.Info().Msg("disk has space again: production resumes")
+	}
+	if sb := s.heldSeal; sb != nil {
+		if err := s.persist(sb); err != nil {
+			if errors.Is(err, storage.ErrDiskFull) {
+				s.pause(err)
+				return false
+			}
+			s.halt(err)
+			return false
+		}
+		s.heldSeal = nil
+		if !s.leading.Load() {
+			return false
+		}
+		s.gate.Lock()
+		err := s.openBlock(s.clock.Now())
+		s.gate.Unlock()
+		if err != nil {
+			s.halt(err)
+			return false
+		}
+	}
+	return true
+}
+
+// pause notes that production waits for disk space.
+func (s *Sequencer) pause(err error) {
+	if !s.paused {
+		s.paused = true
+		s.log.Error().Err(err).Int("unjournaled_txs", len(s.unsealed)).Bool("seal_held", s.heldSeal != nil).
+			Msg("disk full: admission and production paused until space is freed")
+	}
 }
 
 // droppedTx is a tx that failed at execution, with why.
@@ -817,6 +901,21 @@ func (s *Sequencer) sealBlock() error {
 			return s.stepDownLocked(fmt.Errorf("commit of block %d: %w", sb.Block.NumberU64(), err))
 		}
 	}
+	if err := s.persist(sb); err != nil {
+		if errors.Is(err, storage.ErrDiskFull) {
+			s.heldSeal = sb
+			s.pause(err)
+			return errSealHeld
+		}
+		return err
+	}
+	return nil
+}
+
+// persist writes a sealed block, or starts writing it while the next block
+// executes. A full disk refuses it before anything is written (an error
+// wrapping storage.ErrDiskFull): it can be persisted again.
+func (s *Sequencer) persist(sb *chain.SealedBlock) error {
 	if !s.pipelined || s.dev.mode != chain.MineRealtime {
 		if err := s.waitPersisted(); err != nil {
 			return err
@@ -837,14 +936,27 @@ func (s *Sequencer) sealBlock() error {
 	done := make(chan struct{})
 	s.persisting, s.sealingSB = done, sb
 	write := s.persistWork(sb, s.store.WriteSealedBlock)
+	ctx := s.ctx
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer close(done)
 		err := sb.Finish()
-		if err == nil {
-			err = write()
+		for err == nil {
+			// A full disk refuses the block before writing any of it: wait
+			// for a step that finds space, then write it again. Meanwhile
+			// the loop neither admits nor seals.
+			if err = write(); !errors.Is(err, storage.ErrDiskFull) {
+				break
+			}
+			s.persistWaiting.Store(true)
+			select {
+			case <-s.spaceFreed:
+			case <-ctx.Done():
+				err = fmt.Errorf("block %d not written (the journal keeps its txs): %w", sb.Block.NumberU64(), ErrStopped)
+			}
 		}
+		s.persistWaiting.Store(false)
 		if err != nil {
 			s.persistErr.Store(&err)
 		}
@@ -1127,6 +1239,9 @@ func (s *Sequencer) MiniBlockCount() uint64 { return s.view.Load().MiniBlock }
 func (s *Sequencer) Healthy() error {
 	if !s.running.Load() {
 		return ErrStopped
+	}
+	if err := s.store.DiskFull(); err != nil {
+		return fmt.Errorf("not admitting transactions: %w", err)
 	}
 	return s.failure()
 }
