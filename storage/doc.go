@@ -10,6 +10,10 @@
 // the new one. Mini-blocks are journaled as they seal so that their
 // transactions survive a crash before the block seals.
 //
-// Writes use pebble's NoSync mode (as geth does): they survive a process
-// crash, which leaves the OS page cache intact, but not a power failure.
+// Writes use pebble's NoSync mode (as geth does); the WAL is fsynced once per
+// sealed block and each journal append is fdatasync'ed (unless Config.NoSync,
+// for followers), so a sealed block and a preconfirmed tx survive a power
+// cut. Pebble is opened on a vfs.FS (pebble.go) so tests run the store on
+// pebble's crash-testing memory file system; space.go pauses writes on a full
+// disk.
 package storage
