@@ -27,7 +27,8 @@ type space struct {
 	ballast string
 	size    int64 // of the ballast
 
-	mu sync.Mutex // serialises checks and ballast writes
+	mu          sync.Mutex // serialises checks and ballast writes
+	haveBallast atomic.Bool
 	// low is the last measurement's verdict; hit is a write that failed
 	// with ENOSPC since (a file system that cannot be measured clears it
 	// only with the next successful journal append).
@@ -88,7 +89,11 @@ func (sp *space) check() error {
 // keepBallast writes the ballast if it is missing and the disk has room for
 // it above the minimum. mu is held.
 func (sp *space) keepBallast(avail uint64) {
+	if sp.haveBallast.Load() {
+		return
+	}
 	if st, err := sp.fs.Stat(sp.ballast); err == nil && st.Size() == sp.size {
+		sp.haveBallast.Store(true)
 		return
 	}
 	if avail < sp.minFree+uint64(sp.size) {
@@ -111,6 +116,7 @@ func (sp *space) keepBallast(avail uint64) {
 	if err := f.Sync(); err != nil {
 		sp.log.Warn().Err(err).Msg("ballast file not synced")
 	}
+	sp.haveBallast.Store(true)
 }
 
 // onDiskFull is pebble's ENOSPC handler: every write waits while it runs,
@@ -121,6 +127,7 @@ func (sp *space) onDiskFull() {
 	if sp.ballast == "" {
 		return
 	}
+	sp.haveBallast.Store(false)
 	if err := sp.fs.Remove(sp.ballast); err == nil {
 		sp.log.Error().Str("ballast", sp.ballast).Msg("disk full: ballast deleted so that the database write completes")
 	}

@@ -260,7 +260,9 @@ func (s *Store) Close() error {
 }
 
 // DiskFull is nil while the data directory has room, else an error wrapping
-// ErrDiskFull that says why. It reports the last CheckSpace or failed write.
+// ErrDiskFull that says why. It reports the last measurement (CheckSpace,
+// which the sequencer makes every step and every seal write makes) or a
+// write that failed with ENOSPC since.
 func (s *Store) DiskFull() error {
 	if s.space == nil {
 		return nil
@@ -446,7 +448,7 @@ func (s *Store) bundleRecord(number uint64) (*bundleRecord, error) {
 func (s *Store) WriteSealed(sb *chain.SealedBlock, miniCount uint64) error {
 	// Refused before the trie database hands its dirty nodes over: a
 	// refused seal can be written again.
-	if err := s.DiskFull(); err != nil {
+	if err := s.CheckSpace(); err != nil {
 		return fmt.Errorf("write block %d: %w", sb.Block.NumberU64(), err)
 	}
 	batch := s.kv.NewBatch()
@@ -465,10 +467,10 @@ func (s *Store) WriteSealed(sb *chain.SealedBlock, miniCount uint64) error {
 // disk. The sequencer's pipelined seal calls it on its loop, then
 // WriteSealedBlock on another goroutine while the next block executes on
 // that state: state first, so a crash in between leaves no block without
-// its state.
-// A full disk refuses it before anything is written, so it can be retried.
+// its state. A full disk refuses it before anything is written, so it can
+// be retried.
 func (s *Store) WriteSealedState(sb *chain.SealedBlock) error {
-	if err := s.DiskFull(); err != nil {
+	if err := s.CheckSpace(); err != nil {
 		return fmt.Errorf("write state of block %d: %w", sb.Block.NumberU64(), err)
 	}
 	return s.commitState(sb)
@@ -477,7 +479,7 @@ func (s *Store) WriteSealedState(sb *chain.SealedBlock) error {
 // WriteSealedBlock writes a block whose state WriteSealedState wrote. A
 // full disk refuses it before anything is written, so it can be retried.
 func (s *Store) WriteSealedBlock(sb *chain.SealedBlock, miniCount uint64) error {
-	if err := s.DiskFull(); err != nil {
+	if err := s.CheckSpace(); err != nil {
 		return fmt.Errorf("write block %d: %w", sb.Block.NumberU64(), err)
 	}
 	return s.writeBlock(s.kv.NewBatch(), sb, miniCount)
