@@ -1,6 +1,7 @@
 package sequencer
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -34,6 +35,13 @@ type crashPoint struct {
 // with its whole state, keep every tx whose receipt was returned, and go on
 // producing: the restarted sequencer seals each of those txs exactly once.
 func TestCrashAtEveryWritePoint(t *testing.T) {
+	t.Run("serial seal", func(t *testing.T) { crashAtEveryWritePoint(t, false) })
+	// A started sequencer writes the state on its loop, then the block on
+	// another goroutine while the next block executes.
+	t.Run("pipelined seal", func(t *testing.T) { crashAtEveryWritePoint(t, true) })
+}
+
+func crashAtEveryWritePoint(t *testing.T, pipelined bool) {
 	mem := vfs.NewCrashableMem()
 	var (
 		mu     sync.Mutex
@@ -41,7 +49,6 @@ func TestCrashAtEveryWritePoint(t *testing.T) {
 		phase  string
 		writes int
 		on     atomic.Bool
-		seq    atomic.Pointer[Sequencer]
 		pre    = map[common.Hash]struct{}{}
 		heads  = map[uint64]common.Hash{}
 		rng    = rand.New(rand.NewPCG(1, 2))
@@ -54,12 +61,19 @@ func TestCrashAtEveryWritePoint(t *testing.T) {
 			{"partial", vfs.CrashCloneCfg{UnsyncedDataPercent: 50, RNG: rng}},  // some unsynced blocks survive
 		}
 	)
-	// notePreconfirmed adds the txs readers can see (their receipts are out).
+	// notePreconfirmed adds the txs of every published mini-block: the feed
+	// carries a mini-block after its journal append returned and before any
+	// of its receipts is returned.
+	var published *chain.Subscription[*chain.MiniBlock]
 	notePreconfirmed := func() {
-		if s := seq.Load(); s != nil {
-			_, txs, _ := s.PendingBlock()
-			for _, tx := range txs {
-				pre[tx.Hash()] = struct{}{}
+		for {
+			select {
+			case mb := <-published.C():
+				for _, tx := range mb.Txs {
+					pre[tx.Hash()] = struct{}{}
+				}
+			default:
+				return
 			}
 		}
 	}
@@ -74,7 +88,7 @@ func TestCrashAtEveryWritePoint(t *testing.T) {
 		for _, m := range modes {
 			points = append(points, crashPoint{
 				fs:    mem.CrashClone(m.cfg),
-				name:  fmt.Sprintf("%s/write %d (%v %s)/%s", phase, writes, op.Kind, op.Path, m.name),
+				name:  fmt.Sprintf("%s/write %d (%s %s)/%s", phase, writes, opName(op.Kind), op.Path, m.name),
 				heads: copyMap(heads),
 				pre:   copyMap(pre),
 			})
@@ -83,7 +97,11 @@ func TestCrashAtEveryWritePoint(t *testing.T) {
 	})
 	const dir = "/data"
 	e := newEnvOf(t, chain.DefaultConfig(), storage.Config{Dir: dir, FS: errorfs.Wrap(mem, inj), MinFreeMB: -1}, func(*Config) {})
-	seq.Store(e.seq)
+	published = e.seq.MiniBlocks(1024)
+	defer published.Unsubscribe()
+	if pipelined {
+		e.seq.ctx, e.seq.pipelined = context.Background(), true
+	}
 	genesis := e.store.Genesis()
 	nonce := 0
 	send := func(n int) {
@@ -101,6 +119,9 @@ func TestCrashAtEveryWritePoint(t *testing.T) {
 		e.clock.advance(advance)
 		on.Store(true)
 		e.seq.Step(true)
+		if err := e.seq.waitPersisted(); err != nil {
+			t.Fatal(err)
+		}
 		on.Store(false)
 		mu.Lock()
 		notePreconfirmed()
@@ -198,6 +219,29 @@ func checkRecovery(t *testing.T, p crashPoint, dir string) {
 			t.Fatalf("%s: preconfirmed tx %s lost (chain holds %d txs)", p.name, h, len(seen))
 		}
 	}
+}
+
+// opName names the write operations a store makes.
+func opName(k errorfs.OpKind) string {
+	switch k {
+	case errorfs.OpCreate:
+		return "create"
+	case errorfs.OpRemove:
+		return "remove"
+	case errorfs.OpRename:
+		return "rename"
+	case errorfs.OpReuseForWrite:
+		return "reuse"
+	case errorfs.OpMkdirAll:
+		return "mkdir"
+	case errorfs.OpFileWrite, errorfs.OpFileWriteAt:
+		return "write"
+	case errorfs.OpFileSync, errorfs.OpFileSyncData, errorfs.OpFileSyncTo:
+		return "sync"
+	case errorfs.OpFileClose:
+		return "close"
+	}
+	return fmt.Sprintf("op %d", k)
 }
 
 func copyMap[K comparable, V any](m map[K]V) map[K]V {

@@ -215,3 +215,63 @@ func TestDiskFullBallast(t *testing.T) {
 		t.Fatalf("ballast not written again: %v", err)
 	}
 }
+
+// TestDiskFullHoldsSeal: the disk fills during the step that seals a block;
+// the store refuses the block before writing any of it, the sequencer holds
+// it (its txs stay preconfirmed and journaled) and writes it once space is
+// back.
+func TestDiskFullHoldsSeal(t *testing.T) {
+	disk := newFullDisk()
+	disk.untilBallast = true // the journal append that fills the disk succeeds on the ballast's space
+	e := newEnvOf(t, chain.DefaultConfig(), storage.Config{Dir: "/data", FS: disk.fs(), MinFreeMB: testMinFreeMB}, func(*Config) {})
+	if err := e.seq.SendTransaction(e.tx(0, 0, gwei, 10*gwei)); err != nil {
+		t.Fatal(err)
+	}
+	e.tick()
+	if err := e.seq.SendTransaction(e.tx(1, 0, gwei, 10*gwei)); err != nil {
+		t.Fatal(err)
+	}
+	journal := "journal"
+	disk.fillOn.Store(&journal)
+	e.clock.advance(time.Second)
+	e.tick()
+	if _, txs, _ := e.seq.PendingBlock(); len(txs) != 2 {
+		t.Fatalf("%d txs preconfirmed, want 2", len(txs))
+	}
+	if n := e.store.CurrentHeader().Number.Uint64(); n != 0 {
+		t.Fatalf("block %d written on a full disk", n)
+	}
+	if e.seq.heldSeal == nil {
+		t.Fatal("no sealed block held")
+	}
+	if txs, err := e.store.Journaled(1); err != nil || len(txs) != 2 {
+		t.Fatalf("journal of the held block holds %d txs (%v), want 2", len(txs), err)
+	}
+	if err := e.seq.SendTransaction(e.tx(2, 0, gwei, 10*gwei)); !errors.Is(err, storage.ErrDiskFull) {
+		t.Fatalf("admission error %v with a held block, want disk full", err)
+	}
+	e.tick()
+	if n := e.store.CurrentHeader().Number.Uint64(); n != 0 {
+		t.Fatalf("block %d written on a full disk", n)
+	}
+	disk.set(false)
+	e.tick()
+	head := e.store.CurrentHeader()
+	if head.Number.Uint64() != 1 || len(e.store.BlockByNumber(1).Transactions()) != 2 {
+		t.Fatalf("head %d after space came back, want block 1 with 2 txs", head.Number)
+	}
+	if err := e.store.VerifyState(head.Root); err != nil {
+		t.Fatal(err)
+	}
+	if txs, _ := e.store.Journaled(1); len(txs) != 0 {
+		t.Fatalf("journal of the written block still holds %d txs", len(txs))
+	}
+	if err := e.seq.SendTransaction(e.tx(2, 0, gwei, 10*gwei)); err != nil {
+		t.Fatalf("admission after the held block was written: %v", err)
+	}
+	e.clock.advance(time.Second)
+	e.tick()
+	if head := e.store.CurrentHeader(); head.Number.Uint64() != 2 || len(e.store.BlockByNumber(2).Transactions()) != 1 {
+		t.Fatalf("head %d, want block 2 with 1 tx", head.Number)
+	}
+}
