@@ -6,6 +6,7 @@ import (
 	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/params"
 )
 
@@ -36,6 +37,16 @@ type Config struct {
 	// Fork, when set, makes the genesis stand for that block of another
 	// chain: numbered and timed as it, with its base fee (--fork-url).
 	Fork *ForkPoint
+
+	// Custom, when set, is the chain's genesis as a file gave it (--genesis,
+	// go-ethereum's genesis.json): its config, alloc and header fields make
+	// the chain, and ChainID and GasLimit are read from it. A dev chain adds
+	// the dev accounts to its alloc (as anvil --init does); no other role
+	// changes it, so every node of a network computes the same genesis hash
+	// as geth does for that file.
+	Custom *core.Genesis
+	// DevAccounts funds the dev accounts in a Custom genesis.
+	DevAccounts bool
 }
 
 // ForkPoint is the block of another chain a devnet forks.
@@ -78,6 +89,9 @@ func (c Config) Check() error {
 // ChainConfig returns go-ethereum's chain configuration: every fork through
 // Osaka active at genesis, post-merge, EIP-1559 fees.
 func (c Config) ChainConfig() *params.ChainConfig {
+	if c.Custom != nil {
+		return c.Custom.Config
+	}
 	zero := uint64(0)
 	return &params.ChainConfig{
 		ChainID:                 new(big.Int).SetUint64(c.ChainID),

@@ -142,6 +142,7 @@ func nextPort(cfg rpc.Config, offset int) rpc.Config {
 // on failure.
 func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 	cfg.Sequencer.Dev = true // a devnet is a dev chain
+	cfg.Chain.DevAccounts = true
 	var (
 		fork    *chain.Fork
 		forking *devFork

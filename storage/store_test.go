@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"bytes"
 	"errors"
 	"math/big"
 	"testing"
@@ -8,6 +9,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/params"
 
@@ -95,5 +98,36 @@ func TestGenesisMismatch(t *testing.T) {
 	other, _, _ := chain.Genesis(cfg)
 	if _, err := storage.Open(storage.Config{Dir: dir}, other, log); !errors.Is(err, storage.ErrGenesisMismatch) {
 		t.Fatalf("opening with another genesis: %v, want ErrGenesisMismatch", err)
+	}
+}
+
+// A chain from a genesis file is the chain geth makes of it: the same
+// genesis hash, the file's predeploy in its state.
+func TestCustomGenesisIsGeths(t *testing.T) {
+	faucet := common.HexToAddress("0x00000000000000000000000000000000000fa0c7")
+	file := core.DeveloperGenesisBlock(30_000_000, &faucet)
+	file.Config.ChainID, file.Config.BogotaTime = big.NewInt(777), nil
+	code := common.FromHex("0x60005460005260206000f3")
+	file.Alloc[common.HexToAddress("0xc0de")] = types.Account{Code: code, Balance: big.NewInt(0)}
+	cfg := chain.DefaultConfig()
+	cfg.Custom = file
+	g, _, err := chain.Genesis(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := storage.Open(storage.Config{Dir: t.TempDir()}, g, zerolog.New(zerolog.NewTestWriter(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, want := s.Genesis().Hash(), file.ToBlock().Hash(); got != want {
+		t.Fatalf("genesis hash %s, geth's %s", got, want)
+	}
+	st, err := state.New(s.Genesis().Root(), s.StateDatabase())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(st.GetCode(common.HexToAddress("0xc0de")), code) {
+		t.Fatal("the predeploy's code is not in the genesis state")
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 
+	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/node"
 	"github.com/meganode/meganode/rpc"
 )
@@ -64,6 +65,7 @@ func chainFlags(defaults node.Config) []cli.Flag {
 		&cli.StringFlag{Name: "mnemonic", Value: defaults.Chain.Mnemonic, Usage: "mnemonic of the dev accounts", EnvVars: env("MNEMONIC")},
 		&cli.IntFlag{Name: "accounts", Value: defaults.Chain.Accounts, Usage: "number of prefunded dev accounts", EnvVars: env("ACCOUNTS")},
 		&cli.Uint64Flag{Name: "balance", Value: 10_000, Usage: "balance of each dev account in ETH", EnvVars: env("BALANCE")},
+		&cli.StringFlag{Name: "genesis", Usage: "genesis.json (geth's format: config, alloc, header fields) to start the chain from instead of the built-in devnet genesis; the chain id and gas limit come from it; every node of a network must be given the same file", EnvVars: env("GENESIS")},
 		&cli.IntFlag{Name: "state-accounts", Usage: "more accounts holding 1 ETH at genesis (no keys), for measuring costs at a large state; `meganode bench --recipients` pays them", EnvVars: env("STATE_ACCOUNTS")},
 	}
 }
@@ -109,12 +111,38 @@ func followerFlags() []cli.Flag {
 
 var chainPreconfHash = node.DefaultConfig().Sequencer.PreconfHash.Hex()
 
+// applyGenesis reads --genesis into cfg: the file's chain id and gas limit
+// replace the flags', which may not be given with it.
+func applyGenesis(c *cli.Context, cfg *chain.Config) error {
+	path := c.String("genesis")
+	if path == "" {
+		return nil
+	}
+	for _, f := range []string{"chain-id", "gas-limit", "state-accounts", "fork-url"} {
+		if c.IsSet(f) {
+			return fmt.Errorf("--%s cannot be given with --genesis: the chain is the genesis file's", f)
+		}
+	}
+	g, err := chain.ReadGenesisFile(path)
+	if err == nil {
+		err = chain.CheckGenesis(g)
+	}
+	if err != nil {
+		return fmt.Errorf("--genesis %s: %w", path, err)
+	}
+	cfg.Custom, cfg.ChainID, cfg.GasLimit = g, g.Config.ChainID.Uint64(), g.GasLimit
+	return nil
+}
+
 // applyFlags fills cfg from the flags the command has.
 func applyFlags(c *cli.Context, cfg *node.Config) error {
 	cfg.RPC.Addr, cfg.RPC.Port = c.String("http.addr"), c.Int("http.port")
 	cfg.Chain.ChainID, cfg.Chain.GasLimit = c.Uint64("chain-id"), c.Uint64("gas-limit")
 	cfg.Chain.Mnemonic, cfg.Chain.Accounts = c.String("mnemonic"), c.Int("accounts")
 	cfg.Chain.StateAccounts = c.Int("state-accounts")
+	if err := applyGenesis(c, &cfg.Chain); err != nil {
+		return err
+	}
 	if c.IsSet("datadir.min-free") {
 		cfg.Storage.MinFreeMB = c.Int("datadir.min-free")
 	}
