@@ -80,6 +80,9 @@ func DeriveMiniBlock(config *params.ChainConfig, mb *MiniBlock, baseFee *big.Int
 func CheckBody(config *params.ChainConfig, parent *types.Header, block *types.Block, receipts types.Receipts) error {
 	h, num := block.Header(), block.NumberU64()
 	if h.ParentHash != parent.Hash() || num != parent.Number.Uint64()+1 {
+		if num == 1 && parent.Number.Sign() == 0 {
+			return fmt.Errorf("%w: block 1's parent %s is not this node's genesis %s: the sequencer runs another genesis (every node of a network needs the same --genesis)", ErrBadBlock, h.ParentHash, parent.Hash())
+		}
 		return fmt.Errorf("%w: block %d (parent %s) does not extend head %d (%s)", ErrBadBlock, num, h.ParentHash, parent.Number, parent.Hash())
 	}
 	if got := types.DeriveSha(block.Transactions(), trie.NewStackTrie(nil)); got != h.TxHash {

@@ -74,6 +74,7 @@ type Role struct {
 	Name     string
 	log      zerolog.Logger
 	store    *storage.Store
+	genesis  common.Hash // the prover's, which has no store
 	net      *p2p.Node
 	rpc      *rpc.Server
 	admin    *rpc.AdminServer // HA candidates only
@@ -258,13 +259,22 @@ func (r *Role) counter(name, help string, f func() uint64) {
 	r.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
 }
 
+// genesisHash is the hash of the role's genesis block: the stored one, or
+// for a role without a store (the prover) the one its genesis makes.
+func (r *Role) genesisHash() common.Hash {
+	if r.store != nil {
+		return r.store.Genesis().Hash()
+	}
+	return r.genesis
+}
+
 // startP2P starts the p2p node; it is closed by Stop.
 func (r *Role) startP2P(ctx context.Context, cfg RoleConfig, signers map[p2p.Kind][]common.Address, provider p2p.Provider) error {
 	if r.fin != nil {
 		provider = r.fin.Provider(provider)
 	}
 	n, err := p2p.New(ctx, p2p.Config{
-		ChainID: cfg.Chain.ChainID, Listen: cfg.P2P.Listen, KeyFile: cfg.P2P.KeyFile, Peers: cfg.P2P.Peers,
+		ChainID: cfg.Chain.ChainID, Genesis: r.genesisHash(), Listen: cfg.P2P.Listen, KeyFile: cfg.P2P.KeyFile, Peers: cfg.P2P.Peers,
 		Signers: signers, Provider: provider,
 	}, r.log)
 	if err != nil {
@@ -680,7 +690,11 @@ func NewProver(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	if cfg.ProverKey == nil {
 		return nil, errors.New("the prover needs its signing key")
 	}
-	r := &Role{Name: "prover", log: log, registry: prometheus.NewRegistry()}
+	genesis, _, err := chain.Genesis(cfg.Chain)
+	if err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	r := &Role{Name: "prover", log: log, registry: prometheus.NewRegistry(), genesis: genesis.ToBlock().Hash()}
 	pv, err := prover.New(cfg.Prover, cfg.Chain.ChainConfig(), cfg.ProverKey, 1, log)
 	if err != nil {
 		return nil, err

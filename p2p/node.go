@@ -28,6 +28,9 @@ import (
 // Config is one node's network setup.
 type Config struct {
 	ChainID uint64
+	// Genesis is the hash of the chain's genesis block: a peer that reports
+	// another (or another chain id) is refused.
+	Genesis common.Hash
 	// Listen are multiaddrs to listen on; default /ip4/127.0.0.1/tcp/0.
 	Listen []string
 	// KeyFile holds the node's libp2p identity, created on first start; empty
@@ -66,6 +69,10 @@ type Node struct {
 	mesh     *meshTracer
 	stop     context.CancelFunc
 	done     chan struct{}
+
+	status       status
+	refusals     *refusals
+	refusedCount atomic.Uint64
 }
 
 // redialInterval is how often static peers that dropped are dialled again.
@@ -90,11 +97,19 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Node, error) {
 	if len(listen) == 0 {
 		listen = []string{"/ip4/127.0.0.1/tcp/0"}
 	}
-	h, err := libp2p.New(libp2p.Identity(key), libp2p.ListenAddrStrings(listen...))
+	refused := newRefusals(time.Now)
+	h, err := libp2p.New(libp2p.Identity(key), libp2p.ListenAddrStrings(listen...), libp2p.ConnectionGater(refused))
 	if err != nil {
 		return nil, fmt.Errorf("p2p host: %w", err)
 	}
-	n := &Node{cfg: cfg, log: log.With().Str("component", "p2p").Logger(), host: h, topics: make(map[Kind]*pubsub.Topic), mesh: newMeshTracer()}
+	n := &Node{cfg: cfg, log: log.With().Str("component", "p2p").Logger(), host: h, topics: make(map[Kind]*pubsub.Topic), mesh: newMeshTracer(),
+		status: status{ChainID: cfg.ChainID, Genesis: cfg.Genesis}, refusals: refused}
+	loopCtx, stop := context.WithCancel(context.Background())
+	n.stop, n.done = stop, make(chan struct{})
+	h.SetStreamHandler(statusProtocol, n.serveStatus)
+	h.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+		go n.checkPeer(loopCtx, c.RemotePeer())
+	}})
 
 	topicScores := make(map[string]*pubsub.TopicScoreParams)
 	for kind := range cfg.Signers {
@@ -132,12 +147,14 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Node, error) {
 		pubsub.WithPeerScoreInspect(func(s map[peer.ID]float64) { n.scores.Store(&s) }, time.Second),
 	)
 	if err != nil {
+		stop()
 		h.Close()
 		return nil, fmt.Errorf("gossipsub: %w", err)
 	}
 	n.ps = ps
 	for kind, signers := range cfg.Signers {
 		if err := n.join(kind, signers); err != nil {
+			stop()
 			h.Close()
 			return nil, err
 		}
@@ -150,8 +167,6 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Node, error) {
 			n.log.Warn().Str("peer", p).Err(err).Msg("static peer not reachable")
 		}
 	}
-	loopCtx, stop := context.WithCancel(context.Background())
-	n.stop, n.done = stop, make(chan struct{})
 	go n.redial(loopCtx)
 	return n, nil
 }
