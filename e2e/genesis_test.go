@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"encoding/json"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+)
+
+// genesisPredeploy returns its storage slot 0, 42 in the genesis file.
+var genesisPredeploy = common.HexToAddress("0x00000000000000000000000000000000000c0de1")
+
+// writeGenesis writes a genesis.json as a user would: go-ethereum's --dev
+// genesis (every fork through Osaka, the system contracts, the CREATE2
+// deployer) on chain 777 with key1's account funded and a predeploy; extra
+// accounts make another genesis of the same chain id.
+func writeGenesis(t *testing.T, extra ...common.Address) string {
+	t.Helper()
+	key, err := crypto.HexToECDSA(strings.TrimPrefix(key1, "0x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	funded := crypto.PubkeyToAddress(key.PublicKey)
+	g := core.DeveloperGenesisBlock(30_000_000, &funded)
+	g.Config.ChainID = big.NewInt(777)
+	g.Config.BogotaTime = nil // not a fork this node runs
+	g.Alloc[genesisPredeploy] = types.Account{
+		Code:    common.FromHex("0x60005460005260206000f3"), // return sload(0)
+		Storage: map[common.Hash]common.Hash{{}: common.BigToHash(big.NewInt(42))},
+		Balance: new(big.Int),
+	}
+	for _, a := range extra {
+		g.Alloc[a] = types.Account{Balance: big.NewInt(1)}
+	}
+	data, err := json.MarshalIndent(g, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "genesis.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestCustomGenesis: a devnet, and a sequencer with its replica, start
+// from a genesis.json with a predeploy that a forge script uses; a replica
+// of another genesis is refused by the network.
+func TestCustomGenesis(t *testing.T) {
+	file := writeGenesis(t)
+	cast, forge := tool(t, "cast"), tool(t, "forge")
+
+	t.Run("devnet and a forge script", func(t *testing.T) {
+		d := startDevnet(t, "--genesis", file)
+		if got := run(t, "", cast, "chain-id", "--rpc-url", d.URL); got != "777" {
+			t.Fatalf("chain id %s, want the file's 777", got)
+		}
+		if got := run(t, "", cast, "call", genesisPredeploy.Hex(), "--rpc-url", d.URL); !strings.HasSuffix(got, "2a") {
+			t.Fatalf("predeploy answered %s, want 42", got)
+		}
+		if got := run(t, "", cast, "balance", addr0, "--rpc-url", d.URL); got != "10000000000000000000000" {
+			t.Fatalf("dev account 0 holds %s, want the devnet's 10000 ETH", got)
+		}
+		dir := foundryProject(t)
+		runEnv(t, dir, []string{"PREDEPLOY=" + genesisPredeploy.Hex()}, forge, "script", "script/Predeploy.s.sol:UsePredeploy",
+			"--rpc-url", d.URL, "--broadcast", "--private-key", key1)
+		if got := run(t, "", cast, "balance", genesisPredeploy.Hex(), "--rpc-url", d.URL); got != "1" {
+			t.Fatalf("predeploy holds %s wei after the script, want 1", got)
+		}
+	})
+
+	t.Run("flags the file decides are refused", func(t *testing.T) {
+		out, err := exec.Command(meganodeBin(t), "devnet", "--http.port", "0", "--genesis", file, "--chain-id", "5").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "--chain-id cannot be given with --genesis") {
+			t.Fatalf("devnet --genesis --chain-id: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("sequencer and replicas", func(t *testing.T) {
+		key, err := crypto.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		keyFile := filepath.Join(dir, "sequencer.key")
+		if err := os.WriteFile(keyFile, []byte(hexutil.Encode(crypto.FromECDSA(key))[2:]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		seq := startMeganode(t, "sequencer", "--genesis", file, "--datadir", filepath.Join(dir, "seq"), "--sequencer.key", keyFile, "--p2p.listen", "/ip4/127.0.0.1/tcp/0")
+		replica := func(name, genesis string) *devnet {
+			return startMeganode(t, "replica", "--genesis", genesis, "--datadir", filepath.Join(dir, name), "--p2p.listen", "/ip4/127.0.0.1/tcp/0",
+				"--sequencer.address", crypto.PubkeyToAddress(key.PublicKey).Hex(), "--sequencer.url", seq.URL, "--p2p.peers", seq.P2P)
+		}
+		good := replica("good", file)
+		other := replica("other", writeGenesis(t, common.HexToAddress("0x0ddba11")))
+
+		run(t, "", cast, "send", "0x000000000000000000000000000000000000beef", "--value", "1", "--private-key", key1, "--rpc-url", seq.URL)
+		sc, rc := dial(t, seq.URL), dial(t, good.URL)
+		want := waitBlock(t, "sequencer", sc, 1)
+		if got := waitBlock(t, "replica", rc, 1); got.Hash != want.Hash {
+			t.Fatalf("replica's block 1 is %s, the sequencer's %s", got.Hash, want.Hash)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(other.logs.String()+seq.logs.String(), "every node of a network needs the same genesis") {
+			if time.Now().After(deadline) {
+				t.Fatalf("no refusal of the replica of another genesis:\n%s", other.logs.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if h := headerAt(t, dial(t, other.URL), "latest"); h == nil || h.Number != 0 {
+			t.Fatalf("the replica of another genesis is at %v, want its genesis", h)
+		}
+	})
+}
+
+func dial(t *testing.T, url string) *gethrpc.Client {
+	t.Helper()
+	c, err := gethrpc.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
