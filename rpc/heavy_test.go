@@ -1,0 +1,192 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/meganode/meganode/rpc/limits"
+)
+
+// postAs posts body to the server on behalf of client (X-Forwarded-For: the
+// test connects from loopback, a trusted proxy by default) and decodes the
+// one answer.
+func (e *wsEnv) postAs(client, body string) wsMsg {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+e.srv.Addr(), strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if client != "" {
+		req.Header.Set("X-Forwarded-For", client)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	var m wsMsg
+	if err := json.Unmarshal(out, &m); err != nil {
+		e.t.Fatalf("answer %s: %v", out, err)
+	}
+	return m
+}
+
+func wantError(t *testing.T, what string, m wsMsg, code int, msg string) {
+	t.Helper()
+	if m.Error == nil || m.Error.Code != code || !strings.Contains(m.Error.Message, msg) {
+		t.Fatalf("%s: got %s %+v, want error %d %q", what, m.Result, m.Error, code, msg)
+	}
+}
+
+var heavyCalls = []struct{ method, body string }{
+	{"eth_call", `{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{"to":"0x000000000000000000000000000000000000beef"}]}`},
+	{"eth_estimateGas", `{"jsonrpc":"2.0","id":1,"method":"eth_estimateGas","params":[{"to":"0x000000000000000000000000000000000000beef"}]}`},
+	{"eth_createAccessList", `{"jsonrpc":"2.0","id":1,"method":"eth_createAccessList","params":[{"to":"0x000000000000000000000000000000000000beef"}]}`},
+	{"eth_simulateV1", `{"jsonrpc":"2.0","id":1,"method":"eth_simulateV1","params":[{"blockStateCalls":[{"calls":[{"to":"0x000000000000000000000000000000000000beef"}]}]}]}`},
+	{"eth_getLogs", `{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"fromBlock":"0x0","toBlock":"latest"}]}`},
+	{"eth_getLogsWithCursor", `{"jsonrpc":"2.0","id":1,"method":"eth_getLogsWithCursor","params":[{"fromBlock":"0x0","toBlock":"latest"}]}`},
+	{"debug_traceCall", `{"jsonrpc":"2.0","id":1,"method":"debug_traceCall","params":[{"to":"0x000000000000000000000000000000000000beef"},"latest"]}`},
+	{"debug_traceBlockByNumber", `{"jsonrpc":"2.0","id":1,"method":"debug_traceBlockByNumber","params":["0x1"]}`},
+}
+
+// A client that already runs its share of heavy calls is refused the next
+// one with −32005 (HTTP and websocket), while other clients are served.
+func TestHeavyCallsPerIPLimit(t *testing.T) {
+	e := newWSEnv(t, func(c *Config) {
+		c.Limits.Concurrency, c.Limits.ConcurrencyPerIP, c.Limits.QueuePerIP, c.Limits.Queue = 4, 1, 0, 0
+	})
+	e.sealBlock()
+	_, done, err := e.srv.limits.Enter(limits.WithClient(context.Background(), "198.51.100.1"), limits.Call, "eth_call")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hc := range heavyCalls {
+		m := e.postAs("198.51.100.1", hc.body)
+		wantError(t, hc.method, m, -32005, fmt.Sprintf("too many heavy calls (%s and the like) from 198.51.100.1 at once: 1 running and 0 waiting is the limit (--rpc.heavy-concurrency-per-ip)", hc.method))
+		if m := e.postAs("198.51.100.2", hc.body); m.Error != nil && m.Error.Code == -32005 {
+			t.Fatalf("%s from another client: %+v", hc.method, m.Error)
+		}
+	}
+	// Light methods are not limited.
+	if m := e.postAs("198.51.100.1", `{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x000000000000000000000000000000000000beef","latest"]}`); m.Error != nil {
+		t.Fatalf("eth_getBalance: %+v", m.Error)
+	}
+	done(nil)
+	if m := e.postAs("198.51.100.1", heavyCalls[0].body); m.Error != nil {
+		t.Fatalf("eth_call once the slot is free: %+v", m.Error)
+	}
+
+	// Over websocket the connection's peer is the client.
+	_, done, err = e.srv.limits.Enter(limits.WithClient(context.Background(), "127.0.0.1"), limits.Trace, "debug_traceCall")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done(nil)
+	c := e.dial()
+	wantError(t, "eth_call over websocket", c.call("eth_call", map[string]string{"to": "0x000000000000000000000000000000000000beef"}), -32005, "from 127.0.0.1 at once")
+	// Also when the call shares a batch with a subscription (answered in process).
+	c.send("eth_chainId") // keep ids distinct from the batch's
+	c.read()
+	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(`[{"jsonrpc":"2.0","id":100,"method":"eth_subscribe","params":["newHeads"]},{"jsonrpc":"2.0","id":101,"method":"eth_call","params":[{"to":"0x000000000000000000000000000000000000beef"}]}]`)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var batch []wsMsg
+	if err := c.ws.ReadJSON(&batch); err != nil || len(batch) != 2 {
+		t.Fatalf("batch answer: %v %v", batch, err)
+	}
+	wantError(t, "eth_call beside a subscription", batch[1], -32005, "from 127.0.0.1 at once")
+}
+
+func TestHeavyCallsTimeLimits(t *testing.T) {
+	e := newWSEnv(t, func(c *Config) {
+		c.Limits.CallTimeout, c.Limits.TraceTimeout, c.Limits.LogsTimeout = time.Nanosecond, time.Nanosecond, time.Nanosecond
+	})
+	e.sealBlock()
+	// Code that loops until the gas cap is spent: the time limit ends it first.
+	loop := `{"0x000000000000000000000000000000000000beef":{"code":"0x5b600056"}}`
+	wantError(t, "eth_call", e.postAs("", `{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{"to":"0x000000000000000000000000000000000000beef"},"latest",`+loop+`]}`),
+		-32000, "execution aborted (timeout = 1ns)")
+	wantError(t, "debug_traceCall", e.postAs("", `{"jsonrpc":"2.0","id":1,"method":"debug_traceCall","params":[{"to":"0x000000000000000000000000000000000000beef"},"latest",{"stateOverrides":`+loop+`}]}`),
+		-32005, "debug_traceCall exceeded its time limit of 1ns (--rpc.trace-timeout)")
+	wantError(t, "eth_getLogs", e.postAs("", heavyCalls[4].body), -32005, "eth_getLogs exceeded its time limit of 1ns (--rpc.logs-timeout): ask for less at a time")
+}
+
+// eth_getLogs over more blocks than --rpc.rangelimit, or returning more logs
+// than --rpc.logs-max-results, is answered −32005 with a range that works.
+func TestGetLogsRangeAndResultLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		tweak   func(*limits.Config)
+		from    string
+		to      string
+		code    int
+		message string
+	}{
+		{"range", func(c *limits.Config) { c.RangeLimit = 1 }, "0x1", "0x3", -32005, "query exceeds max block range 1: blocks 1 to 3 asked; this block range should work: [0x1, 0x2]"},
+		{"range within", func(c *limits.Config) { c.RangeLimit = 2 }, "0x1", "0x3", 0, ""},
+		{"no range limit", func(c *limits.Config) { c.RangeLimit = 0 }, "0x0", "latest", 0, ""},
+		{"results", func(c *limits.Config) { c.MaxLogs = 2 }, "0x1", "0x3", -32005, "query returned more than 2 results; this block range should work: [0x1, 0x2]"},
+		{"one block over the result limit", func(c *limits.Config) { c.MaxLogs = 0 }, "0x2", "0x2", 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newWSEnv(t, func(c *Config) { tc.tweak(&c.Limits) })
+			// Blocks 1, 2 and 3 each hold one log (a deployment that logs).
+			for nonce := uint64(0); nonce < 3; nonce++ {
+				tx := types.MustSignNewTx(e.accts[0].Key, types.LatestSigner(e.cfg), &types.DynamicFeeTx{ChainID: e.cfg.ChainID, Nonce: nonce, Gas: 100_000,
+					GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(10 * params.GWei), Data: common.FromHex("60006000a000")})
+				if err := e.seq.SendTransaction(tx); err != nil {
+					t.Fatal(err)
+				}
+				e.sealBlock()
+			}
+			m := e.postAs("", fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"fromBlock":%q,"toBlock":%q}]}`, tc.from, tc.to))
+			if tc.code != 0 {
+				wantError(t, "eth_getLogs", m, tc.code, tc.message)
+				return
+			}
+			var logs []types.Log
+			if m.Error != nil || json.Unmarshal(m.Result, &logs) != nil || len(logs) == 0 {
+				t.Fatalf("eth_getLogs: %s %+v", m.Result, m.Error)
+			}
+		})
+	}
+}
+
+func TestWebsocketGlobalConnectionLimit(t *testing.T) {
+	e := newWSEnv(t, func(c *Config) { c.WS.MaxConns = 1 })
+	e.dial()
+	_, resp, err := websocket.DefaultDialer.Dial("ws://"+e.srv.Addr(), http.Header{"X-Forwarded-For": {"198.51.100.3"}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("second connection with a limit of 1: %v %v", err, resp)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), `"code":-32005`) || !strings.Contains(string(body), "the server takes 1 in all (--ws.max-conns)") {
+		t.Fatalf("refusal: %s", body)
+	}
+}
+
+func TestBatchLimits(t *testing.T) {
+	e := newWSEnv(t, func(c *Config) { c.BatchLimit, c.BatchRespSize = 2, 200 })
+	call := `{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}`
+	out := postBody(t, "http://"+e.srv.Addr(), "["+call+","+call+","+call+"]")
+	if !strings.Contains(out, "batch too large") {
+		t.Fatalf("batch of 3 with a limit of 2: %s", out)
+	}
+	block := `{"jsonrpc":"2.0","id":2,"method":"eth_getBlockByNumber","params":["0x0",true]}`
+	if out := postBody(t, "http://"+e.srv.Addr(), "["+block+","+block+"]"); !strings.Contains(out, "response too large") {
+		t.Fatalf("batch answer over 200 bytes: %s", out)
+	}
+}
