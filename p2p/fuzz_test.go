@@ -54,9 +54,8 @@ func FuzzRangeRequest(f *testing.F) {
 		f.Add(req)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var req rangeRequest
-		// As serveRequest reads it: at most 1 KiB from the stream.
-		if err := rlp.Decode(bufio.NewReader(bytes.NewReader(data[:min(len(data), 1024)])), &req); err != nil {
+		req, err := readRequest(bytes.NewReader(data)) // as serveRequest reads a peer's stream
+		if err != nil {
 			return
 		}
 		enc, err := rlp.EncodeToBytes(&req)
