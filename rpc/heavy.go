@@ -20,13 +20,21 @@ import (
 // debug.go runs. A heavy method never calls another one's exported form,
 // which would take a second slot.
 
-func heavy[T any](ctx context.Context, l *limits.Limiter, class limits.Class, method string, run func(context.Context) (T, error)) (T, error) {
+func heavy[T any](ctx context.Context, l *limits.Limiter, class limits.Class, method string, run func(context.Context) (T, error)) (res T, err error) {
 	ctx, done, err := l.Enter(ctx, class, method)
 	if err != nil {
-		var zero T
-		return zero, err
+		return res, err
 	}
-	res, err := run(ctx)
+	// Deferred: a handler that panics (go-ethereum's server recovers it as
+	// "method handler crashed") must still give its slots back.
+	ended := false
+	defer func() {
+		if !ended {
+			done(nil)
+		}
+	}()
+	res, err = run(ctx)
+	ended = true
 	return res, done(err)
 }
 
