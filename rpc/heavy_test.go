@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -188,5 +189,120 @@ func TestBatchLimits(t *testing.T) {
 	block := `{"jsonrpc":"2.0","id":2,"method":"eth_getBlockByNumber","params":["0x0",true]}`
 	if out := postBody(t, "http://"+e.srv.Addr(), "["+block+","+block+"]"); !strings.Contains(out, "response too large") {
 		t.Fatalf("batch answer over 200 bytes: %s", out)
+	}
+}
+
+// heavyMethods are every method heavy.go puts behind the limiter.
+var heavyMethods = []string{
+	"eth_call", "eth_estimateGas", "eth_createAccessList", "eth_simulateV1",
+	"eth_getLogs", "eth_getLogsWithCursor", "eth_getFilterLogs",
+	"debug_traceTransaction", "debug_traceBlockByNumber", "debug_traceBlockByHash", "debug_traceBlock",
+	"debug_intermediateRoots", "debug_traceCall",
+}
+
+// A single heavy call is answered on the reading goroutine (jsonrpc.Direct),
+// not by go-ethereum's server: it must meet the same limits there. Each case
+// runs the call through answerDirect and, as a batch of one, through
+// go-ethereum's server, and wants the same refusal from both.
+func TestHeavyLimitsOnTheDirectPath(t *testing.T) {
+	const client = "198.51.100.7"
+	e := newWSEnv(t, func(c *Config) {
+		c.Limits.Concurrency, c.Limits.ConcurrencyPerIP, c.Limits.QueuePerIP, c.Limits.Queue = 4, 1, 0, 0
+		c.Limits.GasCap, c.Limits.RangeLimit = 100_000, 1
+	})
+	for nonce := uint64(0); nonce < 3; nonce++ {
+		tx := types.MustSignNewTx(e.accts[0].Key, types.LatestSigner(e.cfg), &types.DynamicFeeTx{ChainID: e.cfg.ChainID, Nonce: nonce, Gas: 100_000,
+			GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(10 * params.GWei), Data: common.FromHex("60006000a000")})
+		if err := e.seq.SendTransaction(tx); err != nil {
+			t.Fatal(err)
+		}
+		e.sealBlock()
+	}
+	for _, m := range heavyMethods {
+		if !e.srv.direct.Has(m) {
+			t.Errorf("%s is not answered directly: the case below would not test the direct path", m)
+		}
+	}
+	direct := func(body string) wsMsg {
+		t.Helper()
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.Header.Set("Content-Type", "application/json")
+		r = r.WithContext(limits.WithClient(r.Context(), client))
+		out, ok := e.srv.answerDirect(r, []byte(body))
+		if !ok {
+			t.Fatalf("%s: not answered directly", body)
+		}
+		var m wsMsg
+		if err := json.Unmarshal(out, &m); err != nil {
+			t.Fatalf("direct answer %s: %v", out, err)
+		}
+		return m
+	}
+	viaGeth := func(body string) wsMsg {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, "http://"+e.srv.Addr(), strings.NewReader("["+body+"]"))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var ms []wsMsg
+		if err := json.NewDecoder(resp.Body).Decode(&ms); err != nil || len(ms) != 1 {
+			t.Fatalf("batch of one: %v %v", ms, err)
+		}
+		return ms[0]
+	}
+	both := func(what, body string, code int, msg string) {
+		t.Helper()
+		wantError(t, what+" (direct)", direct(body), code, msg)
+		wantError(t, what+" (go-ethereum's server)", viaGeth(body), code, msg)
+	}
+
+	loop := `{"0x000000000000000000000000000000000000beef":{"code":"0x5b600056"}}`
+	both("gas cap", `{"jsonrpc":"2.0","id":1,"method":"eth_estimateGas","params":[{"to":"0x000000000000000000000000000000000000beef"},"latest",`+loop+`]}`,
+		-32000, "gas required exceeds allowance (100000)")
+	both("range limit", `{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"fromBlock":"0x1","toBlock":"0x3"}]}`,
+		-32005, "query exceeds max block range 1: blocks 1 to 3 asked")
+
+	// The client's only slot is taken: every heavy call is refused.
+	_, done, err := e.srv.limits.Enter(limits.WithClient(context.Background(), client), limits.Call, "eth_call")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hc := range heavyCalls {
+		both(hc.method, hc.body, -32005, fmt.Sprintf("too many heavy calls (%s and the like) from %s at once", hc.method, client))
+	}
+	done(nil)
+	if m := direct(heavyCalls[0].body); m.Error != nil {
+		t.Fatalf("eth_call once the slot is free: %+v", m.Error)
+	}
+}
+
+// The time limits hold on the direct path too.
+func TestHeavyTimeLimitsOnTheDirectPath(t *testing.T) {
+	e := newWSEnv(t, func(c *Config) {
+		c.Limits.CallTimeout, c.Limits.TraceTimeout = time.Nanosecond, time.Nanosecond
+	})
+	e.sealBlock()
+	loop := `{"0x000000000000000000000000000000000000beef":{"code":"0x5b600056"}}`
+	for _, tc := range []struct{ body, msg string }{
+		{`{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{"to":"0x000000000000000000000000000000000000beef"},"latest",` + loop + `]}`, "execution aborted (timeout = 1ns)"},
+		{`{"jsonrpc":"2.0","id":1,"method":"debug_traceCall","params":[{"to":"0x000000000000000000000000000000000000beef"},"latest",{"stateOverrides":` + loop + `}]}`, "debug_traceCall exceeded its time limit of 1ns"},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.Header.Set("Content-Type", "application/json")
+		out, ok := e.srv.answerDirect(r, []byte(tc.body))
+		if !ok {
+			t.Fatalf("%s: not answered directly", tc.body)
+		}
+		var m wsMsg
+		if err := json.Unmarshal(out, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Error == nil || !strings.Contains(m.Error.Message, tc.msg) {
+			t.Fatalf("got %s %+v, want error %q", m.Result, m.Error, tc.msg)
+		}
 	}
 }
