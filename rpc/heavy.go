@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -25,18 +26,32 @@ func heavy[T any](ctx context.Context, l *limits.Limiter, class limits.Class, me
 	if err != nil {
 		return res, err
 	}
-	// Deferred: a handler that panics (go-ethereum's server recovers it as
-	// "method handler crashed") must still give its slots back.
+	// Deferred: a handler that panics (the server recovers it as "method
+	// handler crashed") must still give its slots back.
 	ended := false
 	defer func() {
-		if !ended {
-			done(nil)
+		if ended {
+			return
 		}
+		if class == limits.Trace && limits.TimedOut(ctx) {
+			if v := recover(); v != nil {
+				res, err = *new(T), done(errTracerStopped)
+				return
+			}
+		}
+		done(nil)
 	}()
 	res, err = run(ctx)
 	ended = true
 	return res, done(err)
 }
+
+// errTracerStopped stands for a trace that panicked after its time limit
+// had stopped it. go-ethereum's callTracer (v1.17) indexes its call stack
+// in OnTxEnd even when Stop came before the traced call was entered, which
+// happens when the limit runs out as a tx's trace starts (in a block of
+// many txs); done turns it into the time limit's error.
+var errTracerStopped = errors.New("tracer stopped by the time limit")
 
 // Call executes a message without creating a transaction.
 func (api *EthAPI) Call(ctx context.Context, args TransactionArgs, bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride, blockOverrides *BlockOverrides) (hexutil.Bytes, error) {

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -113,16 +114,18 @@ func TestHeavyCallsPerIPLimit(t *testing.T) {
 
 func TestHeavyCallsTimeLimits(t *testing.T) {
 	e := newWSEnv(t, func(c *Config) {
-		c.Limits.CallTimeout, c.Limits.TraceTimeout, c.Limits.LogsTimeout = time.Nanosecond, time.Nanosecond, time.Nanosecond
+		c.Limits.CallTimeout, c.Limits.TraceTimeout, c.Limits.LogsTimeout = 5*time.Millisecond, 5*time.Millisecond, time.Nanosecond
 	})
 	e.sealBlock()
-	// Code that loops until the gas cap is spent: the time limit ends it first.
+	// Code that loops until the gas cap is spent (about 60ms for eth_call
+	// here): the time limit ends it first.
 	loop := `{"0x000000000000000000000000000000000000beef":{"code":"0x5b600056"}}`
 	wantError(t, "eth_call", e.postAs("", `{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{"to":"0x000000000000000000000000000000000000beef"},"latest",`+loop+`]}`),
-		-32000, "execution aborted (timeout = 1ns)")
+		-32000, "execution aborted (timeout = 5ms)")
 	wantError(t, "debug_traceCall", e.postAs("", `{"jsonrpc":"2.0","id":1,"method":"debug_traceCall","params":[{"to":"0x000000000000000000000000000000000000beef"},"latest",{"stateOverrides":`+loop+`}]}`),
-		-32005, "debug_traceCall exceeded its time limit of 1ns (--rpc.trace-timeout)")
-	wantError(t, "eth_getLogs", e.postAs("", heavyCalls[4].body), -32005, "eth_getLogs exceeded its time limit of 1ns (--rpc.logs-timeout): ask for less at a time")
+		-32005, "debug_traceCall exceeded its time limit of 5ms (--rpc.trace-timeout)")
+	// A limit spent before the call could start: refused, not started.
+	wantError(t, "eth_getLogs", e.postAs("", heavyCalls[4].body), -32005, "eth_getLogs waited its whole time limit of 1ns for a free slot")
 }
 
 // eth_getLogs over more blocks than --rpc.rangelimit, or returning more logs
@@ -283,13 +286,13 @@ func TestHeavyLimitsOnTheDirectPath(t *testing.T) {
 // The time limits hold on the direct path too.
 func TestHeavyTimeLimitsOnTheDirectPath(t *testing.T) {
 	e := newWSEnv(t, func(c *Config) {
-		c.Limits.CallTimeout, c.Limits.TraceTimeout = time.Nanosecond, time.Nanosecond
+		c.Limits.CallTimeout, c.Limits.TraceTimeout = 5*time.Millisecond, 5*time.Millisecond
 	})
 	e.sealBlock()
 	loop := `{"0x000000000000000000000000000000000000beef":{"code":"0x5b600056"}}`
 	for _, tc := range []struct{ body, msg string }{
-		{`{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{"to":"0x000000000000000000000000000000000000beef"},"latest",` + loop + `]}`, "execution aborted (timeout = 1ns)"},
-		{`{"jsonrpc":"2.0","id":1,"method":"debug_traceCall","params":[{"to":"0x000000000000000000000000000000000000beef"},"latest",{"stateOverrides":` + loop + `}]}`, "debug_traceCall exceeded its time limit of 1ns"},
+		{`{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{"to":"0x000000000000000000000000000000000000beef"},"latest",` + loop + `]}`, "execution aborted (timeout = 5ms)"},
+		{`{"jsonrpc":"2.0","id":1,"method":"debug_traceCall","params":[{"to":"0x000000000000000000000000000000000000beef"},"latest",{"stateOverrides":` + loop + `}]}`, "debug_traceCall exceeded its time limit of 5ms"},
 	} {
 		r := httptest.NewRequest(http.MethodPost, "/", nil)
 		r.Header.Set("Content-Type", "application/json")
@@ -304,5 +307,68 @@ func TestHeavyTimeLimitsOnTheDirectPath(t *testing.T) {
 		if m.Error == nil || !strings.Contains(m.Error.Message, tc.msg) {
 			t.Fatalf("got %s %+v, want error %q", m.Result, m.Error, tc.msg)
 		}
+	}
+}
+
+// go-ethereum's callTracer indexes its call stack in OnTxEnd without looking
+// whether it was stopped before the traced call was entered, and panics
+// ("index out of range [0] with length 0"). The time limit stops it so when
+// it runs out as a tx's trace starts: in a block of many txs, or for a call
+// that waited out its limit for a slot. Both must answer the time limit.
+func TestCallTracerStoppedByTheTimeLimit(t *testing.T) {
+	e := newWSEnv(t, func(c *Config) { c.Limits.TraceTimeout = time.Millisecond })
+	var crashed []string
+	e.srv.direct.OnPanic = func(method string, v any, _ []byte) { crashed = append(crashed, fmt.Sprintf("%s: %v", method, v)) }
+	// Block 1: more transfers than a callTracer gets through in 1ms, so
+	// the limit runs out somewhere in the block, often as a tx starts.
+	key, signer := e.accts[0].Key, types.LatestSigner(e.cfg)
+	to := common.HexToAddress("0xbeef")
+	for nonce := uint64(0); nonce < 400; nonce++ {
+		tx := types.MustSignNewTx(key, signer, &types.DynamicFeeTx{ChainID: e.cfg.ChainID, Nonce: nonce, To: &to, Gas: params.TxGas,
+			GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(10 * params.GWei)})
+		if err := e.seq.SendTransaction(tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.sealBlock()
+	traceBlock := `{"jsonrpc":"2.0","id":1,"method":"debug_traceBlockByNumber","params":["0x1",{"tracer":"callTracer"}]}`
+	for i := 0; i < 50; i++ {
+		// go-ethereum traces the txs after the limit unless its stop comes
+		// in time: the block trace is answered or refused, never crashes.
+		if m := e.postAs("", traceBlock); m.Error != nil {
+			wantError(t, "debug_traceBlockByNumber", m, -32005, "debug_traceBlockByNumber exceeded its time limit of 1ms")
+		}
+	}
+	if len(crashed) > 0 {
+		t.Fatalf("%d of 50 block traces crashed: %q", len(crashed), crashed[0])
+	}
+}
+
+// heavy answers a trace that panics once its time limit has stopped it with
+// the time limit's error; any other panic goes on to the server. Both give
+// the slots back.
+func TestHeavyPanics(t *testing.T) {
+	cfg := limits.DefaultConfig()
+	cfg.Concurrency, cfg.ConcurrencyPerIP, cfg.QueuePerIP, cfg.Queue, cfg.TraceTimeout = 1, 1, 0, 0, time.Millisecond
+	l := limits.New(cfg)
+	ctx := limits.WithClient(context.Background(), "192.0.2.9")
+	_, err := heavy(ctx, l, limits.Trace, "debug_traceCall", func(ctx context.Context) (int, error) {
+		<-ctx.Done()
+		panic("index out of range [0] with length 0")
+	})
+	var te *limits.TimeoutError
+	if !errors.As(err, &te) {
+		t.Fatalf("trace stopped by its limit, then panicking: got %v, want a time limit error", err)
+	}
+	func() {
+		defer func() {
+			if v := recover(); v != "bug" {
+				t.Fatalf("got panic %v, want the handler's", v)
+			}
+		}()
+		_, _ = heavy(ctx, l, limits.Trace, "debug_traceCall", func(context.Context) (int, error) { panic("bug") })
+	}()
+	if _, err := heavy(ctx, l, limits.Call, "eth_call", func(context.Context) (int, error) { return 1, nil }); err != nil {
+		t.Fatalf("after the panics the only slot is free: %v", err)
 	}
 }

@@ -162,7 +162,7 @@ func (l *Limiter) Enter(ctx context.Context, class Class, method string) (contex
 		return ctx, nil, err
 	}
 	done := func(err error) error {
-		timedOut := errors.Is(context.Cause(ctx), errTimeLimit)
+		timedOut := TimedOut(ctx)
 		cancel()
 		release()
 		if err != nil && timedOut {
@@ -174,6 +174,10 @@ func (l *Limiter) Enter(ctx context.Context, class Class, method string) (contex
 }
 
 var errTimeLimit = errors.New("heavy call time limit")
+
+// TimedOut reports whether the call under ctx (from Enter) has run out of
+// its time limit.
+func TimedOut(ctx context.Context) bool { return errors.Is(context.Cause(ctx), errTimeLimit) }
 
 func (l *Limiter) acquire(ctx context.Context, ip, method string, timeout time.Duration) (func(), error) {
 	l.mu.Lock()
@@ -195,6 +199,12 @@ func (l *Limiter) acquire(ctx context.Context, ip, method string, timeout time.D
 			delete(l.ips, ip)
 		}
 		l.mu.Unlock()
+	}
+	expired := func() error {
+		if TimedOut(ctx) {
+			return &Error{fmt.Sprintf("%s waited its whole time limit of %v for a free slot: the server is busy with heavy calls; retry later", method, timeout)}
+		}
+		return ctx.Err()
 	}
 	wait := func(slots chan struct{}) error {
 		select {
@@ -218,10 +228,7 @@ func (l *Limiter) acquire(ctx context.Context, ip, method string, timeout time.D
 		case slots <- struct{}{}:
 			return nil
 		case <-ctx.Done():
-			if errors.Is(context.Cause(ctx), errTimeLimit) {
-				return &Error{fmt.Sprintf("%s waited its whole time limit of %v for a free slot: the server is busy with heavy calls; retry later", method, timeout)}
-			}
-			return ctx.Err()
+			return expired()
 		}
 	}
 	if err := wait(c.slots); err != nil {
@@ -232,6 +239,17 @@ func (l *Limiter) acquire(ctx context.Context, ip, method string, timeout time.D
 		<-c.slots
 		leave()
 		return nil, err
+	}
+	// A slot that frees as the time limit runs out may still be taken
+	// (select picks either ready case, and the first try does not look at
+	// ctx): a call must not start with no time left. go-ethereum's
+	// callTracer, stopped before the traced call is entered, indexes an
+	// empty call stack and panics.
+	if ctx.Err() != nil {
+		<-l.global
+		<-c.slots
+		leave()
+		return nil, expired()
 	}
 	return func() {
 		<-l.global

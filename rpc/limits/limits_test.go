@@ -203,3 +203,24 @@ func TestConfigCheck(t *testing.T) {
 		}
 	}
 }
+
+// A call whose time limit (or caller) has run out by the time it would get
+// a slot is refused and takes none, even when slots are free.
+func TestNoStartWithoutTimeLeft(t *testing.T) {
+	l := New(testConfig(func(c *Config) { c.TraceTimeout = time.Nanosecond }))
+	for i := 0; i < 100; i++ {
+		_, _, err := l.Enter(from("192.0.2.1"), Trace, "debug_traceCall")
+		limitErr(t, err, "debug_traceCall waited its whole time limit of 1ns for a free slot")
+	}
+	past, cancel := context.WithDeadline(from("192.0.2.1"), time.Now().Add(-time.Second))
+	defer cancel()
+	if _, _, err := l.Enter(past, Call, "eth_call"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("caller's deadline passed: got %v, want %v", err, context.DeadlineExceeded)
+	}
+	// No slot was kept: the client's only one is free.
+	_, done, err := l.Enter(from("192.0.2.1"), Call, "eth_call")
+	if err != nil {
+		t.Fatalf("after the refusals: %v", err)
+	}
+	done(nil)
+}
