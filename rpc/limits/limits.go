@@ -37,8 +37,8 @@ func (c Class) String() string { return [...]string{"call", "trace", "logs"}[c] 
 // result limit means none (geth's convention for --rpc.evmtimeout and
 // --rpc.rangelimit).
 type Config struct {
-	Concurrency      int // heavy calls running at once, all clients; default the number of CPUs, at least 2
-	ConcurrencyPerIP int // heavy calls running at once per client IP; default half of Concurrency, at least 1
+	Concurrency      int // heavy calls running at once, all clients; default 4 per CPU, at least 32
+	ConcurrencyPerIP int // heavy calls running at once per client IP; default 2 per CPU, at least 16
 	// Calls that find no free slot wait for one, within their time limit;
 	// beyond these many waiting they are refused at once.
 	QueuePerIP int // waiting calls per client IP, default 64
@@ -54,11 +54,16 @@ type Config struct {
 }
 
 // DefaultConfig sizes the concurrency limits by the CPUs of this machine.
+// geth and op-geth bound no concurrency at all, and their users drive a
+// node from one address (a benchmark's 16 connections from 127.0.0.1, a
+// dapp backend): a client is never made to wait below 16 calls at once,
+// which would serialize its eth_calls and hand each one off between
+// goroutines. Half of the pool stays free for other clients; a public
+// port lowers both (docs/operations.md).
 func DefaultConfig() Config {
-	n := max(2, runtime.NumCPU())
-	per := max(1, n/2)
+	n := runtime.NumCPU()
 	return Config{
-		Concurrency: n, ConcurrencyPerIP: per, QueuePerIP: 64, Queue: 1024,
+		Concurrency: max(32, 4*n), ConcurrencyPerIP: max(16, 2*n), QueuePerIP: 64, Queue: 1024,
 		CallTimeout: 5 * time.Second, TraceTimeout: 30 * time.Second, LogsTimeout: 10 * time.Second,
 		GasCap: 50_000_000, RangeLimit: 10_000, MaxLogs: 10_000,
 	}

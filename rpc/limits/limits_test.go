@@ -224,3 +224,28 @@ func TestNoStartWithoutTimeLeft(t *testing.T) {
 	}
 	done(nil)
 }
+
+// With the defaults a load generator's 16 connections from one address all
+// run at once, whatever the CPU count (2 in CI), and another client still
+// finds slots.
+func TestDefaultsDoNotThrottleOneLocalClient(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.QueuePerIP, cfg.Queue = 0, 0 // a call that would have to wait is refused instead
+	l := New(cfg)
+	var dones []func(error) error
+	for i := 0; i < 16; i++ {
+		_, done, err := l.Enter(from("127.0.0.1"), Call, "eth_call")
+		if err != nil {
+			t.Fatalf("call %d of 16 from one client: %v", i+1, err)
+		}
+		dones = append(dones, done)
+	}
+	_, done, err := l.Enter(from("192.0.2.1"), Call, "eth_call")
+	if err != nil {
+		t.Fatalf("another client beside the 16: %v", err)
+	}
+	done(nil)
+	for _, d := range dones {
+		d(nil)
+	}
+}
