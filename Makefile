@@ -5,7 +5,7 @@ E2E_NPM := e2e/node_modules/.installed
 E2E_NODE := e2e/node22/node_modules/.installed
 E2E_HH2  := e2e/hardhat2/node_modules/.installed
 
-.PHONY: all build devnet test unit e2e e2e-race e2e-deps e2e-chromium check-deps vet bench clean gethdiff gethdiff-record status-screenshot
+.PHONY: all build devnet test unit e2e e2e-race e2e-deps e2e-chromium check-deps vet bench clean gethdiff gethdiff-record status-screenshot fuzz
 
 all: build
 
@@ -63,6 +63,25 @@ e2e: e2e-deps
 e2e-race: e2e-deps
 	$(GO) build -race -o bin/meganode-race ./cmd/meganode
 	MEGANODE_BIN=$(CURDIR)/bin/meganode-race $(GO) test -count=1 -timeout 10m ./e2e/...
+
+## fuzz: run every native Go fuzz target (FuzzXxx) with -fuzz, one after the
+## other, FUZZTIME each (default 30s; the long run is FUZZTIME=30m). FUZZ picks
+## targets by regexp (FUZZ=FuzzServe), FUZZPARALLEL the workers (default: one
+## per CPU). `make test` runs only their seed corpora (f.Add and
+## testdata/fuzz/), as ordinary tests. A crasher is written to
+## <pkg>/testdata/fuzz/<target>/: commit it with the fix as a regression seed.
+FUZZTIME ?= 30s
+FUZZ ?= ^Fuzz
+FUZZPARALLEL ?=
+FUZZ_PKGS := ./chain ./storage ./p2p ./eigenda ./rpc ./rpc/jsonrpc ./rpc/gateway
+fuzz:
+	@failed=""; for pkg in $(FUZZ_PKGS); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' | grep -E '$(FUZZ)'); do \
+	    echo "fuzz: $$pkg $$t for $(FUZZTIME)"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $(if $(FUZZPARALLEL),-parallel $(FUZZPARALLEL)) || failed="$$failed $$pkg:$$t"; \
+	  done; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed"; exit 1; fi; echo "fuzz: no target failed"
 
 ## geth: go-ethereum v1.17.5 for the differential test, built once into bin/
 GETH := bin/geth-v1.17.5

@@ -101,7 +101,7 @@ type testChain struct {
 	accts   []DevAccount
 }
 
-func newTestChain(t *testing.T) *testChain {
+func newTestChain(t testing.TB) *testChain {
 	t.Helper()
 	g, accts, err := Genesis(DefaultConfig())
 	if err != nil {
@@ -119,7 +119,7 @@ func newTestChain(t *testing.T) *testChain {
 func (c *testChain) GetHeader(h common.Hash, n uint64) *types.Header { return c.headers[n] }
 func (c *testChain) GetHeaderByNumber(n uint64) *types.Header        { return c.headers[n] }
 func (c *testChain) CurrentHeader() *types.Header                    { return c.headers[uint64(len(c.headers)-1)] }
-func (c *testChain) transfer(t *testing.T, from int, nonce uint64, to common.Address, wei int64) *types.Transaction {
+func (c *testChain) transfer(t testing.TB, from int, nonce uint64, to common.Address, wei int64) *types.Transaction {
 	t.Helper()
 	return types.MustSignNewTx(c.accts[from].Key, types.LatestSigner(c.config), &types.DynamicFeeTx{
 		ChainID: c.config.ChainID, Nonce: nonce, To: &to, Gas: params.TxGas, GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(params.GWei * 10), Value: big.NewInt(wei),

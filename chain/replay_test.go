@@ -21,7 +21,7 @@ var logContract = common.FromHex("602a600155600a6011600039600a6000f3336000556000
 
 // sealedTestBlock seals one block of two mini-blocks: a contract deployment
 // and a transfer, then a call that writes storage and logs.
-func sealedTestBlock(t *testing.T, c *testChain) (*SealedBlock, []*MiniBlock, []common.Address) {
+func sealedTestBlock(t testing.TB, c *testChain) (*SealedBlock, []*MiniBlock, []common.Address) {
 	t.Helper()
 	parent := c.CurrentHeader()
 	b, err := NewBlockBuilder(c.config, c, c.db, parent, NextHeader(c.config, parent, parent.Time+1, DefaultGasLimit, common.Address{}))

@@ -106,17 +106,6 @@ func TestOpenRejectsBadInput(t *testing.T) {
 	}
 }
 
-func FuzzOpen(f *testing.F) {
-	data, _ := Seal(seqKey, Blocks, chainID, []byte("seed"))
-	f.Add(data)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		payload, from, err := Open(data, Blocks, chainID)
-		if err == nil && from == (common.Address{}) {
-			t.Fatalf("opened %x without a signer", payload)
-		}
-	})
-}
-
 type memProvider map[Kind][][]byte // message n at index n-1
 
 func (p memProvider) Range(kind Kind, from, count uint64) ([][]byte, error) {

@@ -47,12 +47,24 @@ type rangeRequest struct {
 // (no message starts with it: messages start with Version).
 const errorMarker = 0x00
 
+// maxRequestSize bounds a range request on the wire.
+const maxRequestSize = 1024
+
+// readRequest decodes a range request from a peer's stream. The RLP stream
+// gets the input limit: without one, go-ethereum's rlp allocates whatever
+// size a string header claims (a 10-byte request asking for exabytes made
+// makeslice panic; FuzzRangeRequest found it).
+func readRequest(r io.Reader) (rangeRequest, error) {
+	var req rangeRequest
+	err := rlp.NewStream(bufio.NewReader(io.LimitReader(r, maxRequestSize)), maxRequestSize).Decode(&req)
+	return req, err
+}
+
 func (n *Node) serveRequest(s network.Stream) {
 	defer s.Close()
 	s.SetDeadline(time.Now().Add(requestTimeout))
-	r := bufio.NewReader(io.LimitReader(s, 1024))
-	var req rangeRequest
-	if err := rlp.Decode(r, &req); err != nil {
+	req, err := readRequest(s)
+	if err != nil {
 		n.writeError(s, fmt.Sprintf("malformed request: %v", err))
 		return
 	}

@@ -15,6 +15,7 @@ import (
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/rpc/limits"
 )
 
 // DebugAPI is the debug namespace: go-ethereum's tracers over the sealed
@@ -23,30 +24,31 @@ import (
 type DebugAPI struct {
 	b       Backend
 	tracers *tracers.API
+	limits  *limits.Limiter // heavy.go
 }
 
-func newDebugAPI(b Backend) *DebugAPI {
-	return &DebugAPI{b: b, tracers: chain.NewTracerAPI(b.Chain, rpcGasCap, b.tagNumber)}
+func newDebugAPI(b Backend, l *limits.Limiter) *DebugAPI {
+	return &DebugAPI{b: b, limits: l, tracers: chain.NewTracerAPI(b.Chain, l.Config().GasCap, b.tagNumber)}
 }
 
-// TraceTransaction re-executes a sealed tx under a tracer.
-func (api *DebugAPI) TraceTransaction(ctx context.Context, hash common.Hash, config *tracers.TraceConfig) (interface{}, error) {
+// traceTransaction re-executes a sealed tx under a tracer.
+func (api *DebugAPI) traceTransaction(ctx context.Context, hash common.Hash, config *tracers.TraceConfig) (interface{}, error) {
 	if _, _, _, _, ok := api.b.Latest.PendingTx(hash); ok {
 		return nil, errors.New("transaction is preconfirmed but its block is not sealed yet; trace it once the block is sealed (within a second)")
 	}
 	return api.tracers.TraceTransaction(ctx, hash, config)
 }
 
-// TraceBlockByNumber traces every tx of a sealed block.
-func (api *DebugAPI) TraceBlockByNumber(ctx context.Context, number gethrpc.BlockNumber, config *tracers.TraceConfig) (interface{}, error) {
+// traceBlockByNumber traces every tx of a sealed block.
+func (api *DebugAPI) traceBlockByNumber(ctx context.Context, number gethrpc.BlockNumber, config *tracers.TraceConfig) (interface{}, error) {
 	if out, ok, err := api.traceDevBlock(ctx, chain.BlockByTag(api.b.Chain, number), config); ok {
 		return out, err
 	}
 	return api.tracers.TraceBlockByNumber(ctx, number, config)
 }
 
-// TraceBlockByHash traces every tx of a sealed block.
-func (api *DebugAPI) TraceBlockByHash(ctx context.Context, hash common.Hash, config *tracers.TraceConfig) (interface{}, error) {
+// traceBlockByHash traces every tx of a sealed block.
+func (api *DebugAPI) traceBlockByHash(ctx context.Context, hash common.Hash, config *tracers.TraceConfig) (interface{}, error) {
 	if out, ok, err := api.traceDevBlock(ctx, api.b.Chain.BlockByHash(hash), config); ok {
 		return out, err
 	}
@@ -83,13 +85,13 @@ func (api *DebugAPI) traceDevBlock(ctx context.Context, block *types.Block, conf
 	return out, true, nil
 }
 
-// TraceBlock traces every tx of an RLP-encoded block on top of its parent.
-func (api *DebugAPI) TraceBlock(ctx context.Context, blob hexutil.Bytes, config *tracers.TraceConfig) (interface{}, error) {
+// traceBlock traces every tx of an RLP-encoded block on top of its parent.
+func (api *DebugAPI) traceBlock(ctx context.Context, blob hexutil.Bytes, config *tracers.TraceConfig) (interface{}, error) {
 	return api.tracers.TraceBlock(ctx, blob, config)
 }
 
-// IntermediateRoots returns the state root after each tx of a block.
-func (api *DebugAPI) IntermediateRoots(ctx context.Context, hash common.Hash, config *tracers.TraceConfig) ([]common.Hash, error) {
+// intermediateRoots returns the state root after each tx of a block.
+func (api *DebugAPI) intermediateRoots(ctx context.Context, hash common.Hash, config *tracers.TraceConfig) ([]common.Hash, error) {
 	return api.tracers.IntermediateRoots(ctx, hash, config)
 }
 
@@ -98,8 +100,8 @@ func (api *DebugAPI) IntermediateRoots(ctx context.Context, hash common.Hash, co
 // the arguments mean exactly what they mean to geth.
 var traceCall = reflect.ValueOf((*tracers.API).TraceCall)
 
-// TraceCall traces a call on top of a block, with state and block overrides.
-func (api *DebugAPI) TraceCall(ctx context.Context, args json.RawMessage, bnh *gethrpc.BlockNumberOrHash, config *tracers.TraceCallConfig) (interface{}, error) {
+// traceCall traces a call on top of a block, with state and block overrides.
+func (api *DebugAPI) traceCall(ctx context.Context, args json.RawMessage, bnh *gethrpc.BlockNumberOrHash, config *tracers.TraceCallConfig) (interface{}, error) {
 	v := reflect.New(chain.TraceCallArgs)
 	if err := json.Unmarshal(args, v.Interface()); err != nil {
 		return nil, &invalidParamsError{fmt.Sprintf("invalid argument 0: %v", err)}

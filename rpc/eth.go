@@ -22,6 +22,7 @@ import (
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/rpc/limits"
 )
 
 // defaultTip is the priority fee the node suggests: the devnet has no fee
@@ -37,11 +38,12 @@ type EthAPI struct {
 	signer     types.Signer
 	realtime   RealtimeConfig
 	filters    *filterSystem
+	limits     *limits.Limiter // heavy.go
 }
 
-func newEthAPI(b Backend, rt RealtimeConfig, fc FilterConfig) *EthAPI {
+func newEthAPI(b Backend, rt RealtimeConfig, fc FilterConfig, l *limits.Limiter) *EthAPI {
 	cfg := b.Chain.ChainConfig()
-	api := &EthAPI{b: b, config: cfg, signer: chain.NewLatestSigner(cfg, b.DevChain != nil), realtime: rt, nonceLocks: make(map[common.Address]*sync.Mutex)}
+	api := &EthAPI{b: b, config: cfg, signer: chain.NewLatestSigner(cfg, b.DevChain != nil), realtime: rt, limits: l, nonceLocks: make(map[common.Address]*sync.Mutex)}
 	api.filters = newFilterSystem(api, fc, time.Now)
 	return api
 }
@@ -271,9 +273,6 @@ func (a *TransactionArgs) callMsg() chain.CallMsg {
 	return m
 }
 
-// rpcGasCap bounds eth_call and eth_estimateGas like geth's default RPCGasCap.
-const rpcGasCap = 50_000_000
-
 // callEnv opens the state and block a call runs in, with overrides applied.
 func (api *EthAPI) callEnv(bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride, blockOverrides *BlockOverrides) (chain.CallEnv, error) {
 	st, h, err := api.stateAt(bnh)
@@ -286,11 +285,11 @@ func (api *EthAPI) callEnv(bnh *gethrpc.BlockNumberOrHash, overrides *StateOverr
 	if h, err = blockOverrides.apply(h); err != nil {
 		return chain.CallEnv{}, err
 	}
-	return chain.CallEnv{Config: api.config, Chain: api.b.Chain, State: st, Header: h, GasCap: rpcGasCap}, nil
+	return chain.CallEnv{Config: api.config, Chain: api.b.Chain, State: st, Header: h, GasCap: api.limits.Config().GasCap}, nil
 }
 
-// Call executes a message without creating a transaction.
-func (api *EthAPI) Call(ctx context.Context, args TransactionArgs, bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride, blockOverrides *BlockOverrides) (hexutil.Bytes, error) {
+// call is eth_call (heavy.go admits it).
+func (api *EthAPI) call(ctx context.Context, args TransactionArgs, bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride, blockOverrides *BlockOverrides) (hexutil.Bytes, error) {
 	if err := args.check(); err != nil {
 		return nil, err
 	}
@@ -308,8 +307,8 @@ func (api *EthAPI) Call(ctx context.Context, args TransactionArgs, bnh *gethrpc.
 	return res.Return(), res.Err
 }
 
-// EstimateGas returns the gas a message needs.
-func (api *EthAPI) EstimateGas(ctx context.Context, args TransactionArgs, bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride, blockOverrides *BlockOverrides) (hexutil.Uint64, error) {
+// estimateGas is eth_estimateGas (heavy.go admits it).
+func (api *EthAPI) estimateGas(ctx context.Context, args TransactionArgs, bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride, blockOverrides *BlockOverrides) (hexutil.Uint64, error) {
 	if err := args.check(); err != nil {
 		return 0, err
 	}
@@ -331,9 +330,9 @@ type accessListResult struct {
 	GasUsed    hexutil.Uint64    `json:"gasUsed"`
 }
 
-// CreateAccessList returns the access list a message touches and the gas it
+// createAccessList returns the access list a message touches and the gas it
 // uses with it; latest and pending run on the newest mini-block.
-func (api *EthAPI) CreateAccessList(ctx context.Context, args TransactionArgs, bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride) (*accessListResult, error) {
+func (api *EthAPI) createAccessList(ctx context.Context, args TransactionArgs, bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride) (*accessListResult, error) {
 	if err := args.check(); err != nil {
 		return nil, err
 	}

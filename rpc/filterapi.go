@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -261,15 +262,15 @@ func (api *EthAPI) GetFilterChanges(id gethrpc.ID) (interface{}, error) {
 	}
 }
 
-// GetFilterLogs returns every log a log filter matches, as eth_getLogs.
-func (api *EthAPI) GetFilterLogs(id gethrpc.ID) ([]*types.Log, error) {
+// getFilterLogs returns every log a log filter matches, as eth_getLogs.
+func (api *EthAPI) getFilterLogs(ctx context.Context, id gethrpc.ID) ([]*types.Log, error) {
 	api.filters.mu.Lock()
 	f, ok := api.filters.filters[id]
 	api.filters.mu.Unlock()
 	if !ok || f.kind != logsFilter {
 		return nil, errFilterNotFound
 	}
-	return api.GetLogs(f.crit)
+	return api.getLogs(ctx, f.crit)
 }
 
 // UninstallFilter removes a filter; false if there was none.

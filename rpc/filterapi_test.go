@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"math/big"
 	"runtime"
 	"strings"
@@ -89,11 +90,11 @@ func TestInstalledFilters(t *testing.T) {
 		t.Fatalf("filter of another address: %v", got)
 	}
 	// eth_getFilterLogs re-reads the whole range.
-	all, err := api.GetFilterLogs(logs)
+	all, err := api.GetFilterLogs(context.Background(), logs)
 	if err != nil || len(all) != 1 {
 		t.Fatalf("getFilterLogs: %v %v", all, err)
 	}
-	if _, err := api.GetFilterLogs(blocks); err != errFilterNotFound {
+	if _, err := api.GetFilterLogs(context.Background(), blocks); err != errFilterNotFound {
 		t.Fatalf("getFilterLogs of a block filter: %v", err)
 	}
 	if !api.UninstallFilter(logs) || api.UninstallFilter(logs) {

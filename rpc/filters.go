@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,9 +10,6 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 )
-
-// maxLogRange bounds the blocks one eth_getLogs scans.
-const maxLogRange = 10_000
 
 // FilterCriteria is the log filter of eth_getLogs and the logs subscription,
 // decoded as geth decodes it: address is one address or a list, each topic
@@ -168,9 +166,9 @@ func (f *FilterCriteria) collect(receipts []*types.Receipt, out []*types.Log) []
 	return out
 }
 
-// GetLogs returns the logs matching crit in sealed blocks, and in the block
+// getLogs returns the logs matching crit in sealed blocks, and in the block
 // being built when toBlock is "pending".
-func (api *EthAPI) GetLogs(crit FilterCriteria) ([]*types.Log, error) {
+func (api *EthAPI) getLogs(ctx context.Context, crit FilterCriteria) ([]*types.Log, error) {
 	logs := []*types.Log{}
 	if crit.BlockHash != nil {
 		h := api.b.Chain.GetHeaderByHash(*crit.BlockHash)
@@ -186,11 +184,17 @@ func (api *EthAPI) GetLogs(crit FilterCriteria) ([]*types.Log, error) {
 	if err != nil || r.empty {
 		return logs, err
 	}
-	if r.last()-r.from >= maxLogRange {
-		return nil, fmt.Errorf("query exceeds max block range %d", maxLogRange)
+	if err := api.checkRange(r); err != nil {
+		return nil, err
 	}
 	for n := r.from; n <= r.last(); n++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		logs = append(logs, api.blockLogs(&crit, n, r)...)
+		if err := api.checkLogCount(len(logs), r, n); err != nil {
+			return nil, err
+		}
 	}
 	return logs, nil
 }

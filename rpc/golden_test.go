@@ -61,7 +61,13 @@ var loggerCode = func() []byte {
 
 // newGoldenNode builds a deterministic chain: block 1 holds a transfer and a
 // contract deployment, and one more transfer is preconfirmed in block 2.
-func newGoldenNode(t *testing.T) string {
+func newGoldenNode(t testing.TB) string {
+	t.Helper()
+	return "http://" + newGoldenServer(t).Addr()
+}
+
+// newGoldenServer is newGoldenNode's server.
+func newGoldenServer(t testing.TB) *rpc.Server {
 	t.Helper()
 	log := zerolog.New(zerolog.NewTestWriter(t))
 	g, accts, err := chain.Genesis(chain.DefaultConfig())
@@ -124,7 +130,7 @@ func newGoldenNode(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Stop(context.Background()) })
-	return "http://" + srv.Addr()
+	return srv
 }
 
 func TestGolden(t *testing.T) {
@@ -155,7 +161,7 @@ func TestGolden(t *testing.T) {
 
 // readExchanges reads an execution-apis style .io file: ">> request" lines,
 // each followed by a "<< response" line.
-func readExchanges(t *testing.T, file string) (reqs, resps []string) {
+func readExchanges(t testing.TB, file string) (reqs, resps []string) {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {

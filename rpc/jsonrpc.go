@@ -28,7 +28,7 @@ func isSubscription(c rpcCall) bool { return isSubscriptionCall(c.Method) }
 // hasDevMethodName is a cheap test before parsing a body for dev calls.
 func hasDevMethodName(body []byte) bool {
 	return bytes.Contains(body, []byte(`"anvil_`)) || bytes.Contains(body, []byte(`"hardhat_`)) ||
-		bytes.Contains(body, []byte(`"evm_`)) || bytes.Contains(body, []byte(`"eth_sendUnsignedTransaction"`))
+		bytes.Contains(body, []byte(`"evm_`)) || bytes.Contains(body, []byte(`"eth_sendUnsignedTransaction"`)) || jsonrpc.HasEscape(body)
 }
 
 // refusal is the −32601 error the server answers a call with itself, or

@@ -248,13 +248,13 @@ func parseLogCursor(s string) (logCursor, error) {
 	return c, nil
 }
 
-// GetLogsWithCursor is eth_getLogs in pages: a page ends after LogsPageSize
-// logs or maxLogRange blocks, and its cursor continues where it ended.
-func (api *EthAPI) GetLogsWithCursor(f CursorFilter) (*logsPage, error) {
+// getLogsWithCursor is eth_getLogs in pages: a page ends after LogsPageSize
+// logs or a scan of pageBlocks blocks, and its cursor continues where it ended.
+func (api *EthAPI) getLogsWithCursor(ctx context.Context, f CursorFilter) (*logsPage, error) {
 	page := &logsPage{Logs: []*types.Log{}}
 	limit := api.realtime.LogsPageSize
 	if f.BlockHash != nil {
-		logs, err := api.GetLogs(f.FilterCriteria)
+		logs, err := api.getLogs(ctx, f.FilterCriteria)
 		if err != nil {
 			return nil, err
 		}
@@ -290,7 +290,10 @@ func (api *EthAPI) GetLogsWithCursor(f CursorFilter) (*logsPage, error) {
 	}
 	scanned := uint64(0)
 	for n := next.block; n <= r.last(); n++ {
-		if scanned == maxLogRange {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if scanned == api.pageBlocks() {
 			page.Cursor = logCursor{block: n}.String()
 			return page, nil
 		}

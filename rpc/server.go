@@ -21,6 +21,7 @@ import (
 
 	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/rpc/jsonrpc"
+	"github.com/meganode/meganode/rpc/limits"
 	"github.com/meganode/meganode/rpc/status"
 )
 
@@ -42,7 +43,12 @@ type Config struct {
 	Filters       FilterConfig
 	// Role is named on the status page at / ("sequencer", "replica"…); set
 	// by node/, not a flag.
-	Role string
+	Role   string
+	Limits limits.Config // heavy methods: concurrency, time, gas, range and result limits
+	// TrustedProxies are IPs or CIDRs (a gateway, a load balancer) whose
+	// X-Forwarded-For names the client the per-IP limits count; default
+	// loopback (a gateway on the same host).
+	TrustedProxies []string
 }
 
 // FilterConfig limits installed filters (eth_newFilter and friends).
@@ -65,6 +71,7 @@ type RealtimeConfig struct {
 // WSConfig limits websocket clients. A limit that is hit is answered with a
 // JSON-RPC error or a close frame that says why; nothing is dropped silently.
 type WSConfig struct {
+	MaxConns         int           // concurrent connections in all, default 4096
 	MaxConnsPerIP    int           // concurrent connections per remote IP, default 1024
 	MaxSubsPerConn   int           // subscriptions per connection, default 256
 	MsgsPerSecond    float64       // requests per second per connection, default 10,000 (burst the same)
@@ -93,8 +100,11 @@ func DefaultConfig() Config {
 			CallAfterMax:     60 * time.Second,
 			LogsPageSize:     10_000,
 		},
-		Filters: FilterConfig{Timeout: 5 * time.Minute, MaxChanges: 100_000, MaxFilters: 10_000},
+		Filters:        FilterConfig{Timeout: 5 * time.Minute, MaxChanges: 100_000, MaxFilters: 10_000},
+		Limits:         limits.DefaultConfig(),
+		TrustedProxies: []string{"127.0.0.1", "::1"},
 		WS: WSConfig{
+			MaxConns:         4096,
 			MaxConnsPerIP:    1024,
 			MaxSubsPerConn:   256,
 			MsgsPerSecond:    10_000,
@@ -120,9 +130,15 @@ func (c Config) Check() error {
 			r.SyncTimeout, r.SyncMaxTimeout, r.RealtimeTimeout, r.CallAfterTimeout, r.CallAfterMax, r.LogsPageSize)
 	}
 	w := c.WS
-	if w.MaxConnsPerIP < 1 || w.MaxSubsPerConn < 1 || w.MsgsPerSecond <= 0 || w.IdleTimeout <= 0 || w.SendQueue < 16 || w.ReplayMiniBlocks < 1 || w.ReplayBytes < 1 {
-		return fmt.Errorf("websocket limits: %d conns per IP, %d subs per conn, %v msgs/s, idle %v, queue %d, replay %d mini-blocks / %d bytes",
-			w.MaxConnsPerIP, w.MaxSubsPerConn, w.MsgsPerSecond, w.IdleTimeout, w.SendQueue, w.ReplayMiniBlocks, w.ReplayBytes)
+	if w.MaxConns < 1 || w.MaxConnsPerIP < 1 || w.MaxSubsPerConn < 1 || w.MsgsPerSecond <= 0 || w.IdleTimeout <= 0 || w.SendQueue < 16 || w.ReplayMiniBlocks < 1 || w.ReplayBytes < 1 {
+		return fmt.Errorf("websocket limits: %d conns, %d per IP, %d subs per conn, %v msgs/s, idle %v, queue %d, replay %d mini-blocks / %d bytes",
+			w.MaxConns, w.MaxConnsPerIP, w.MaxSubsPerConn, w.MsgsPerSecond, w.IdleTimeout, w.SendQueue, w.ReplayMiniBlocks, w.ReplayBytes)
+	}
+	if err := c.Limits.Check(); err != nil {
+		return err
+	}
+	if _, err := limits.ParseProxies(c.TrustedProxies); err != nil {
+		return err
 	}
 	if f := c.Filters; f.Timeout <= 0 || f.MaxChanges < 1 || f.MaxFilters < 1 {
 		return fmt.Errorf("filter limits: timeout %v, %d changes per filter, %d filters", f.Timeout, f.MaxChanges, f.MaxFilters)
@@ -145,6 +161,8 @@ type Server struct {
 	haSends  bool          // an HA sequencer: raw sends wait for their raft commit
 	devChain bool          // serves the dev methods
 	prepare  func()        // the dev chain's Prepare, after each direct answer
+	limits   *limits.Limiter
+	proxies  limits.Proxies
 	// batchSends takes batches of raw sends when the node admits them
 	// itself (not forwarded, not HA).
 	batchSends BatchSubmitter
@@ -173,6 +191,7 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 	srv.SetHTTPBodyLimit(cfg.RawTxLimit)
 	srv.SetWebsocketReadLimit(int64(cfg.RawTxLimit))
 	srv.SetBatchLimits(cfg.BatchLimit, cfg.BatchRespSize)
+	proxies, _ := limits.ParseProxies(cfg.TrustedProxies)
 	version := fmt.Sprintf("meganode/v%s/%s-%s/%s", Version, runtime.GOOS, runtime.GOARCH, runtime.Version())
 	if b.DevChain != nil {
 		version = devClientVersion()
@@ -190,7 +209,8 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 		}
 	}
 	log = log.With().Str("component", "rpc").Logger()
-	s := &Server{cfg: cfg, log: log, rpc: srv, direct: direct, ready: ready, done: make(chan struct{}), haSends: b.HA != nil && b.Txs != nil, devChain: b.DevChain != nil}
+	s := &Server{cfg: cfg, log: log, rpc: srv, direct: direct, ready: ready, done: make(chan struct{}), haSends: b.HA != nil && b.Txs != nil, devChain: b.DevChain != nil,
+		limits: limits.New(cfg.Limits), proxies: proxies}
 	if bs, ok := b.Txs.(BatchSubmitter); ok && b.Forward == nil && b.HA == nil {
 		s.batchSends = bs
 	}
@@ -199,14 +219,14 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 			return nil, err
 		}
 		if b.Latest != nil && (b.Txs != nil || b.Forward != nil) && b.Feeds != nil {
-			s.eth = newEthAPI(b, cfg.Realtime, cfg.Filters)
+			s.eth = newEthAPI(b, cfg.Realtime, cfg.Filters, s.limits)
 			if err := reg.RegisterName("eth", s.eth); err != nil {
 				return nil, err
 			}
 			if err := reg.RegisterName("realtime", &RealtimeAPI{eth: s.eth}); err != nil {
 				return nil, err
 			}
-			if err := reg.RegisterName("debug", newDebugAPI(b)); err != nil {
+			if err := reg.RegisterName("debug", newDebugAPI(b, s.limits)); err != nil {
 				return nil, err
 			}
 			if err := reg.RegisterName("mega", &HeadAPI{latest: b.Latest}); err != nil {
@@ -294,6 +314,9 @@ func (s *Server) Stop(ctx context.Context) error {
 // websocket upgrades and JSON-RPC posts.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.cors(w, r)
+	// The client the heavy-call limits count (limits.ClientIP), for the
+	// calls of this request in go-ethereum's server and in process.
+	r = r.WithContext(limits.WithClient(r.Context(), s.proxies.Client(r.RemoteAddr, r.Header.Get("X-Forwarded-For"))))
 	switch {
 	case r.Method == http.MethodOptions:
 		w.WriteHeader(http.StatusNoContent)

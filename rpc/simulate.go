@@ -123,10 +123,10 @@ type simCallError struct {
 	Data    string `json:"data,omitempty"`
 }
 
-// SimulateV1 runs blocks of calls on top of a block (latest by default: the
+// simulateV1 runs blocks of calls on top of a block (latest by default: the
 // block being built, with its preconfirmed state) and returns the blocks
 // they would make, without changing anything.
-func (api *EthAPI) SimulateV1(ctx context.Context, opts simOpts, bnh *gethrpc.BlockNumberOrHash) ([]map[string]interface{}, error) {
+func (api *EthAPI) simulateV1(ctx context.Context, opts simOpts, bnh *gethrpc.BlockNumberOrHash) ([]map[string]interface{}, error) {
 	if len(opts.BlockStateCalls) == 0 {
 		return nil, &invalidParamsError{"empty input"}
 	}
@@ -152,7 +152,7 @@ func (api *EthAPI) SimulateV1(ctx context.Context, opts simOpts, bnh *gethrpc.Bl
 	if err != nil {
 		return nil, err
 	}
-	env := chain.CallEnv{Config: api.config, Chain: api.b.Chain, State: st, Header: base, GasCap: rpcGasCap}
+	env := chain.CallEnv{Config: api.config, Chain: api.b.Chain, State: st, Header: base, GasCap: api.limits.Config().GasCap}
 	results, err := chain.Simulate(ctx, env, blocks, chain.SimOptions{TraceTransfers: opts.TraceTransfers, Validation: opts.Validation})
 	if err != nil {
 		return nil, err

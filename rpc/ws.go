@@ -16,6 +16,8 @@ import (
 	"golang.org/x/time/rate"
 
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/meganode/meganode/rpc/limits"
 )
 
 // wsWriteTimeout bounds one websocket write: a client that does not read for
@@ -40,6 +42,7 @@ type wsServer struct {
 
 	mu    sync.Mutex
 	perIP map[string]int
+	total int // connections being served or upgraded
 	conns map[*wsConn]struct{}
 }
 
@@ -57,24 +60,28 @@ func newWSServer(s *Server) *wsServer {
 }
 
 func (w *wsServer) serve(rw http.ResponseWriter, r *http.Request) {
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		ip = r.RemoteAddr
-	}
-	limit := w.s.cfg.WS.MaxConnsPerIP
+	ip := limits.ClientIP(r.Context()) // the peer, or behind a trusted proxy its client
+	limit, total := w.s.cfg.WS.MaxConnsPerIP, w.s.cfg.WS.MaxConns
 	w.mu.Lock()
-	if w.perIP[ip] >= limit {
+	switch {
+	case w.perIP[ip] >= limit:
 		w.mu.Unlock()
-		writeError(rw, http.StatusTooManyRequests, -32005, fmt.Sprintf("too many websocket connections from %s: limit %d", ip, limit))
+		writeError(rw, http.StatusTooManyRequests, -32005, fmt.Sprintf("too many websocket connections from %s: limit %d (--ws.max-conns-per-ip)", ip, limit))
+		return
+	case w.total >= total:
+		w.mu.Unlock()
+		writeError(rw, http.StatusServiceUnavailable, -32005, fmt.Sprintf("too many websocket connections: the server takes %d in all (--ws.max-conns); retry later", total))
 		return
 	}
 	w.perIP[ip]++
+	w.total++
 	w.mu.Unlock()
 	defer func() {
 		w.mu.Lock()
 		if w.perIP[ip]--; w.perIP[ip] <= 0 {
 			delete(w.perIP, ip)
 		}
+		w.total--
 		w.mu.Unlock()
 	}()
 
@@ -82,7 +89,7 @@ func (w *wsServer) serve(rw http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader answered the client
 	}
-	c := newWSConn(w.s, ws, r.RemoteAddr)
+	c := newWSConn(w.s, ws, ip)
 	w.mu.Lock()
 	w.conns[c] = struct{}{}
 	w.mu.Unlock()
@@ -113,7 +120,8 @@ func (w *wsServer) closeAll() {
 type wsConn struct {
 	s       *Server
 	ws      *websocket.Conn
-	remote  string
+	remote  string          // the client IP: the peer, or behind a trusted proxy its client
+	ctx     context.Context // carries it for the calls answered in process
 	limiter *rate.Limiter
 	out     chan []byte
 	done    chan struct{}
@@ -126,13 +134,14 @@ type wsConn struct {
 	closeMsg []byte // close frame payload, set once by fail
 }
 
-func newWSConn(s *Server, ws *websocket.Conn, remote string) *wsConn {
+func newWSConn(s *Server, ws *websocket.Conn, client string) *wsConn {
 	cfg := s.cfg.WS
 	ws.SetReadLimit(int64(s.cfg.RawTxLimit))
 	c := &wsConn{
 		s:       s,
 		ws:      ws,
-		remote:  remote,
+		remote:  client,
+		ctx:     limits.WithClient(context.Background(), client),
 		limiter: rate.NewLimiter(rate.Limit(cfg.MsgsPerSecond), max(1, int(cfg.MsgsPerSecond))),
 		out:     make(chan []byte, cfg.SendQueue),
 		done:    make(chan struct{}),
@@ -302,7 +311,7 @@ func (c *wsConn) next() ([]byte, error) {
 			_ = c.send(errorResponse(nil, -32700, "parse error: invalid JSON", nil))
 			continue
 		}
-		if resp, ok := c.s.answerRefused(context.Background(), data); ok {
+		if resp, ok := c.s.answerRefused(c.ctx, data); ok {
 			if resp != nil {
 				_ = c.send(resp)
 			}
@@ -353,7 +362,7 @@ func (c *wsConn) handleSubscriptions(data []byte) bool {
 		return false
 	}
 	var starts []func()
-	resps := c.s.answerMixed(context.Background(), calls, isSubscription, func(call rpcCall) []byte {
+	resps := c.s.answerMixed(c.ctx, calls, isSubscription, func(call rpcCall) []byte {
 		resp, start := c.subscriptionCall(call)
 		if start != nil {
 			starts = append(starts, start)

@@ -32,7 +32,7 @@ func (c *stepClock) Now() time.Time { return c.now }
 
 // wsEnv is a server over a sequencer that the test steps by hand.
 type wsEnv struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *Server
 	store *storage.Store
 	seq   *sequencer.Sequencer
@@ -41,14 +41,14 @@ type wsEnv struct {
 	cfg   *params.ChainConfig
 }
 
-func newWSEnv(t *testing.T, tweak func(*Config)) *wsEnv {
+func newWSEnv(t testing.TB, tweak func(*Config)) *wsEnv {
 	t.Helper()
 	return newServerEnv(t, tweak, nil)
 }
 
 // newServerEnv is newWSEnv with an ha namespace when haStub is set, which
 // makes raw sends wait for their mini-block as on an HA leader.
-func newServerEnv(t *testing.T, tweak func(*Config), haStub HAAdmin) *wsEnv {
+func newServerEnv(t testing.TB, tweak func(*Config), haStub HAAdmin) *wsEnv {
 	t.Helper()
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
 	g, accts, err := chain.Genesis(chain.DefaultConfig())
@@ -137,7 +137,7 @@ func (e *wsEnv) hubCaughtUp() {
 }
 
 type wsClient struct {
-	t  *testing.T
+	t  testing.TB
 	ws *websocket.Conn
 	id int
 }

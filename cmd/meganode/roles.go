@@ -46,6 +46,20 @@ func rpcFlags(defaults node.Config) []cli.Flag {
 		&cli.DurationFlag{Name: "rpc.callafter-max-timeout", Value: defaults.RPC.Realtime.CallAfterMax, Usage: "longest eth_callAfter wait", EnvVars: env("RPC_CALLAFTER_MAX_TIMEOUT")},
 		&cli.DurationFlag{Name: "rpc.filter-timeout", Value: defaults.RPC.Filters.Timeout, Usage: "remove an installed filter (eth_newFilter) not polled this long", EnvVars: env("RPC_FILTER_TIMEOUT")},
 		&cli.IntFlag{Name: "rpc.logs-page-size", Value: defaults.RPC.Realtime.LogsPageSize, Usage: "logs per eth_getLogsWithCursor page", EnvVars: env("RPC_LOGS_PAGE_SIZE")},
+		&cli.Uint64Flag{Name: "rpc.gascap", Value: defaults.RPC.Limits.GasCap, Usage: "gas cap of eth_call, eth_estimateGas, debug_traceCall, and of all calls of one eth_simulateV1 (geth's flag)", EnvVars: env("RPC_GASCAP")},
+		&cli.DurationFlag{Name: "rpc.evmtimeout", Value: defaults.RPC.Limits.CallTimeout, Usage: "time limit of eth_call, eth_estimateGas, eth_createAccessList and eth_simulateV1, waiting for a slot included; 0: none (geth's flag)", EnvVars: env("RPC_EVMTIMEOUT")},
+		&cli.DurationFlag{Name: "rpc.trace-timeout", Value: defaults.RPC.Limits.TraceTimeout, Usage: "time limit of a debug_trace* call; 0: none", EnvVars: env("RPC_TRACE_TIMEOUT")},
+		&cli.DurationFlag{Name: "rpc.logs-timeout", Value: defaults.RPC.Limits.LogsTimeout, Usage: "time limit of eth_getLogs, eth_getLogsWithCursor and eth_getFilterLogs; 0: none", EnvVars: env("RPC_LOGS_TIMEOUT")},
+		&cli.Uint64Flag{Name: "rpc.rangelimit", Value: defaults.RPC.Limits.RangeLimit, Usage: "largest toBlock - fromBlock of an eth_getLogs; 0: none (geth's flag)", EnvVars: env("RPC_RANGELIMIT")},
+		&cli.IntFlag{Name: "rpc.logs-max-results", Value: defaults.RPC.Limits.MaxLogs, Usage: "most logs one eth_getLogs answers (one block's logs are always served); 0: none", EnvVars: env("RPC_LOGS_MAX_RESULTS")},
+		&cli.IntFlag{Name: "rpc.heavy-concurrency", Value: defaults.RPC.Limits.Concurrency, Usage: "heavy calls (eth_call and the like, debug_trace*, eth_getLogs) running at once, all clients", EnvVars: env("RPC_HEAVY_CONCURRENCY")},
+		&cli.IntFlag{Name: "rpc.heavy-concurrency-per-ip", Value: defaults.RPC.Limits.ConcurrencyPerIP, Usage: "heavy calls running at once per client IP", EnvVars: env("RPC_HEAVY_CONCURRENCY_PER_IP")},
+		&cli.IntFlag{Name: "rpc.heavy-queue-per-ip", Value: defaults.RPC.Limits.QueuePerIP, Usage: "heavy calls of one client IP waiting for a slot before more are refused", EnvVars: env("RPC_HEAVY_QUEUE_PER_IP")},
+		&cli.IntFlag{Name: "rpc.heavy-queue", Value: defaults.RPC.Limits.Queue, Usage: "heavy calls of all clients waiting for a slot before more are refused", EnvVars: env("RPC_HEAVY_QUEUE")},
+		&cli.IntFlag{Name: "rpc.batch-request-limit", Value: defaults.RPC.BatchLimit, Usage: "calls in one batch (geth's flag)", EnvVars: env("RPC_BATCH_REQUEST_LIMIT")},
+		&cli.IntFlag{Name: "rpc.batch-response-max-size", Value: defaults.RPC.BatchRespSize, Usage: "bytes of one batch's answers (geth's flag)", EnvVars: env("RPC_BATCH_RESPONSE_MAX_SIZE")},
+		&cli.StringSliceFlag{Name: "rpc.trusted-proxies", Value: cli.NewStringSlice(defaults.RPC.TrustedProxies...), Usage: "IPs or CIDRs of proxies (the gateway, a load balancer) whose X-Forwarded-For names the client the per-IP limits count", EnvVars: env("RPC_TRUSTED_PROXIES")},
+		&cli.IntFlag{Name: "ws.max-conns", Value: defaults.RPC.WS.MaxConns, Usage: "concurrent websocket connections in all", EnvVars: env("WS_MAX_CONNS")},
 		&cli.IntFlag{Name: "ws.max-conns-per-ip", Value: defaults.RPC.WS.MaxConnsPerIP, Usage: "concurrent websocket connections per remote IP", EnvVars: env("WS_MAX_CONNS_PER_IP")},
 		&cli.IntFlag{Name: "ws.max-subs", Value: defaults.RPC.WS.MaxSubsPerConn, Usage: "subscriptions per websocket connection", EnvVars: env("WS_MAX_SUBS")},
 		&cli.Float64Flag{Name: "ws.msgs-per-second", Value: defaults.RPC.WS.MsgsPerSecond, Usage: "requests per second per websocket connection", EnvVars: env("WS_MSGS_PER_SECOND")},
@@ -162,7 +176,18 @@ func applyFlags(c *cli.Context, cfg *node.Config) error {
 	rt.SyncTimeout, rt.SyncMaxTimeout, rt.RealtimeTimeout = c.Duration("rpc.sync-timeout"), c.Duration("rpc.sync-max-timeout"), c.Duration("rpc.realtime-timeout")
 	rt.CallAfterTimeout, rt.CallAfterMax, rt.LogsPageSize = c.Duration("rpc.callafter-timeout"), c.Duration("rpc.callafter-max-timeout"), c.Int("rpc.logs-page-size")
 	cfg.RPC.Filters.Timeout = c.Duration("rpc.filter-timeout")
+	lim := &cfg.RPC.Limits
+	lim.GasCap, lim.CallTimeout, lim.TraceTimeout, lim.LogsTimeout = c.Uint64("rpc.gascap"), c.Duration("rpc.evmtimeout"), c.Duration("rpc.trace-timeout"), c.Duration("rpc.logs-timeout")
+	lim.RangeLimit, lim.MaxLogs = c.Uint64("rpc.rangelimit"), c.Int("rpc.logs-max-results")
+	lim.Concurrency, lim.ConcurrencyPerIP = c.Int("rpc.heavy-concurrency"), c.Int("rpc.heavy-concurrency-per-ip")
+	lim.QueuePerIP, lim.Queue = c.Int("rpc.heavy-queue-per-ip"), c.Int("rpc.heavy-queue")
+	cfg.RPC.BatchLimit, cfg.RPC.BatchRespSize = c.Int("rpc.batch-request-limit"), c.Int("rpc.batch-response-max-size")
+	cfg.RPC.TrustedProxies = nil
+	for _, s := range c.StringSlice("rpc.trusted-proxies") {
+		cfg.RPC.TrustedProxies = append(cfg.RPC.TrustedProxies, strings.Split(s, ",")...)
+	}
 	ws := &cfg.RPC.WS
+	ws.MaxConns = c.Int("ws.max-conns")
 	ws.MaxConnsPerIP, ws.MaxSubsPerConn, ws.MsgsPerSecond = c.Int("ws.max-conns-per-ip"), c.Int("ws.max-subs"), c.Float64("ws.msgs-per-second")
 	ws.IdleTimeout, ws.SendQueue, ws.ReplayMiniBlocks = c.Duration("ws.idle-timeout"), c.Int("ws.send-queue"), c.Int("ws.replay")
 	return nil

@@ -194,12 +194,12 @@ func (f *fakeNode) kill() {
 }
 
 type testEnv struct {
-	t                     *testing.T
+	t                     testing.TB
 	gw                    *Gateway
 	seq, rep1, rep2, full *fakeNode
 }
 
-func newTestEnv(t *testing.T, tweak func(*Config)) *testEnv {
+func newTestEnv(t testing.TB, tweak func(*Config)) *testEnv {
 	t.Helper()
 	e := &testEnv{t: t, seq: newFakeNode(t, "seq"), rep1: newFakeNode(t, "rep1"), rep2: newFakeNode(t, "rep2"), full: newFakeNode(t, "full")}
 	for _, f := range []*fakeNode{e.seq, e.rep1, e.rep2, e.full} {

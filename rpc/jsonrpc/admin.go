@@ -20,7 +20,15 @@ func IsAdmin(method string) bool {
 }
 
 // MayHoldAdmin is a cheap test of a body before parsing it for admin calls.
-func MayHoldAdmin(body []byte) bool { return bytes.Contains(body, []byte(`"ha_`)) }
+// A method name may be written with JSON escapes ("\u0068a_removeMember"),
+// so a body with any escape is parsed too.
+func MayHoldAdmin(body []byte) bool {
+	return bytes.Contains(body, []byte(`"ha_`)) || HasEscape(body)
+}
+
+// HasEscape reports whether body holds a JSON \u escape: a cheap test on
+// method names must then parse the body.
+func HasEscape(body []byte) bool { return bytes.Contains(body, []byte(`\u`)) }
 
 // AdminOnlyMessage is the −32601 message a public port answers an admin
 // method with.
