@@ -37,6 +37,7 @@ type EthAPI struct {
 	signer     types.Signer
 	realtime   RealtimeConfig
 	filters    *filterSystem
+	contexts   chain.BlockContexts // of the headers calls ran in lately
 }
 
 func newEthAPI(b Backend, rt RealtimeConfig, fc FilterConfig) *EthAPI {
@@ -286,7 +287,7 @@ func (api *EthAPI) callEnv(bnh *gethrpc.BlockNumberOrHash, overrides *StateOverr
 	if h, err = blockOverrides.apply(h); err != nil {
 		return chain.CallEnv{}, err
 	}
-	return chain.CallEnv{Config: api.config, Chain: api.b.Chain, State: st, Header: h, GasCap: rpcGasCap}, nil
+	return chain.CallEnv{Config: api.config, Chain: api.b.Chain, State: st, Header: h, GasCap: rpcGasCap, Contexts: &api.contexts}, nil
 }
 
 // Call executes a message without creating a transaction.
