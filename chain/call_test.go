@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/params"
 )
 
@@ -52,5 +53,32 @@ func TestCallBlockContexts(t *testing.T) {
 	}
 	if h := new(big.Int).SetBytes(priced[5*32 : 6*32]); h.Cmp(new(big.Int).SetBytes(genesis.Hash().Bytes())) != 0 {
 		t.Errorf("BLOCKHASH(0) = %x, want the genesis hash %s", priced[5*32:6*32], genesis.Hash())
+	}
+}
+
+func TestCachedReader(t *testing.T) {
+	c := newTestChain(t)
+	if _, ok := c.db.(interface {
+		ReadersWithCacheStats(common.Hash) (state.Reader, state.Reader, error)
+	}); !ok {
+		t.Fatalf("%T has no reader with a cache: CachedReader would read the trie every time", c.db)
+	}
+	root := c.headers[0].Root
+	plain, err := c.db.Reader(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached, err := CachedReader(c.db, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []common.Address{c.accts[0].Address, Multicall3Address, common.HexToAddress("0xdead")} {
+		for range 2 { // a miss, then a hit
+			want, err1 := plain.Account(addr)
+			got, err2 := cached.Account(addr)
+			if err1 != nil || err2 != nil || (want == nil) != (got == nil) || want != nil && (want.Nonce != got.Nonce || want.Balance.Cmp(got.Balance) != 0 || want.Root != got.Root || !bytes.Equal(want.CodeHash, got.CodeHash)) {
+				t.Fatalf("account %s: got %+v (%v), want %+v (%v)", addr, got, err2, want, err1)
+			}
+		}
 	}
 }
