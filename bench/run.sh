@@ -410,5 +410,8 @@ PY
 # Dev methods against anvil (snapshot/revert, a Hardhat fixture suite):
 # a section of its own, appended by bench/dev.sh.
 bash bench/dev.sh >/dev/null
+# Replica reads against anvil: a section of its own, appended by
+# bench/reads.sh.
+bash bench/reads.sh >/dev/null
 echo "wrote docs/benchmarks.md" >&2
 cat docs/benchmarks.md

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/big"
 	"slices"
+	"sync/atomic"
 
 	"github.com/holiman/uint256"
 
@@ -45,6 +46,47 @@ type CallEnv struct {
 	State  *state.StateDB
 	Header *types.Header
 	GasCap uint64 // upper bound on gas, 0 = header gas limit
+	// Contexts, when set, keeps the block contexts of recent headers.
+	Contexts *BlockContexts
+}
+
+// BlockContexts keeps the EVM block context of the last few headers calls
+// ran in: the head's header stays the same between mini-blocks, and
+// building its context (coinbase through the engine, the blob base fee,
+// copies of the numbers) costs about as much as a small call. A header
+// must not change after a call ran in it (headers are replaced, never
+// edited). Safe for concurrent use.
+type BlockContexts struct {
+	slots [4]atomic.Pointer[blockContextEntry]
+	next  atomic.Uint32
+}
+
+type blockContextEntry struct {
+	header *types.Header
+	config *params.ChainConfig
+	ctx    vm.BlockContext // without GetHash, whose cache is per call
+}
+
+// blockContext is core.NewEVMBlockContext(e.Header, chain, nil), from the
+// cache when it holds the header.
+func (e CallEnv) blockContext(chain core.ChainContext) vm.BlockContext {
+	c := e.Contexts
+	if c != nil {
+		for i := range c.slots {
+			if en := c.slots[i].Load(); en != nil && en.header == e.Header && en.config == e.Config {
+				bc := en.ctx
+				bc.GetHash = core.GetHashFn(e.Header, chain)
+				return bc
+			}
+		}
+	}
+	bc := core.NewEVMBlockContext(e.Header, chain, nil)
+	if c != nil {
+		en := &blockContextEntry{header: e.Header, config: e.Config, ctx: bc}
+		en.ctx.GetHash = nil
+		c.slots[c.next.Add(1)%uint32(len(c.slots))].Store(en)
+	}
+	return bc
 }
 
 // ErrExecutionReverted is returned by Call when the EVM reverted; the revert
@@ -109,7 +151,7 @@ func Call(ctx context.Context, e CallEnv, m CallMsg) (*core.ExecutionResult, err
 
 func call(ctx context.Context, e CallEnv, m CallMsg, vmConfig vm.Config) (*core.ExecutionResult, error) {
 	msg := e.message(m)
-	blockCtx := core.NewEVMBlockContext(e.Header, NewChainContext(e.Config, e.Chain), nil)
+	blockCtx := e.blockContext(NewChainContext(e.Config, e.Chain))
 	if msg.GasPrice.Sign() == 0 {
 		blockCtx.BaseFee = new(big.Int)
 	}

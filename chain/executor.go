@@ -49,9 +49,13 @@ type chainContext struct {
 	engine consensus.Engine
 }
 
+// postMerge is the engine of every chain context: it keeps no state, so one
+// serves every caller (each eth_call builds a chain context).
+var postMerge consensus.Engine = beacon.New(ethash.NewFaker())
+
 // NewChainContext returns the core.ChainContext execution runs in.
 func NewChainContext(config *params.ChainConfig, hr HeaderReader) core.ChainContext {
-	return &chainContext{HeaderReader: hr, config: config, engine: beacon.New(ethash.NewFaker())}
+	return &chainContext{HeaderReader: hr, config: config, engine: postMerge}
 }
 
 func (c *chainContext) Config() *params.ChainConfig { return c.config }

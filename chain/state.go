@@ -26,3 +26,18 @@ func StateWithOverlay(db state.Database, root common.Hash, r state.Reader) (*sta
 	}
 	return st, nil
 }
+
+// CachedReader returns a reader of the state at root that keeps every
+// account and slot it reads (go-ethereum's reader with a cache, which
+// block processing shares between its prefetcher and the processor), for a
+// sealed state that many reads go to. Its memory grows with what is read
+// until the reader is dropped. Without such a reader, db's plain one.
+func CachedReader(db state.Database, root common.Hash) (state.Reader, error) {
+	if c, ok := db.(interface {
+		ReadersWithCacheStats(common.Hash) (state.Reader, state.Reader, error)
+	}); ok {
+		r, _, err := c.ReadersWithCacheStats(root)
+		return r, err
+	}
+	return db.Reader(root)
+}

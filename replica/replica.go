@@ -515,7 +515,9 @@ func (r *Replica) commitBlock(m *chain.BlockMessage, sb *chain.SealedBlock) erro
 
 // openBlock publishes an empty pending block on top of sealed.
 func (r *Replica) openBlock(sealed *types.Header, miniCount uint64) error {
-	base, err := r.store.StateDatabase().Reader(sealed.Root)
+	// Every read of the latest state until the next block goes to this
+	// root: its accounts and slots are decoded from the trie once.
+	base, err := chain.CachedReader(r.store.StateDatabase(), sealed.Root)
 	if err != nil {
 		return fmt.Errorf("state reader at %s: %w", sealed.Root, err)
 	}

@@ -38,7 +38,8 @@ type EthAPI struct {
 	signer     types.Signer
 	realtime   RealtimeConfig
 	filters    *filterSystem
-	limits     *limits.Limiter // heavy.go
+	limits     *limits.Limiter     // heavy.go
+	contexts   chain.BlockContexts // of the headers calls ran in lately
 }
 
 func newEthAPI(b Backend, rt RealtimeConfig, fc FilterConfig, l *limits.Limiter) *EthAPI {
@@ -285,7 +286,7 @@ func (api *EthAPI) callEnv(bnh *gethrpc.BlockNumberOrHash, overrides *StateOverr
 	if h, err = blockOverrides.apply(h); err != nil {
 		return chain.CallEnv{}, err
 	}
-	return chain.CallEnv{Config: api.config, Chain: api.b.Chain, State: st, Header: h, GasCap: api.limits.Config().GasCap}, nil
+	return chain.CallEnv{Config: api.config, Chain: api.b.Chain, State: st, Header: h, GasCap: api.limits.Config().GasCap, Contexts: &api.contexts}, nil
 }
 
 // call is eth_call (heavy.go admits it).

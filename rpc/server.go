@@ -453,8 +453,8 @@ func (s *Server) answerDirect(r *http.Request, body []byte) (resp []byte, ok boo
 	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' || !acceptedContentType(r.Header.Get("Content-Type")) {
 		return nil, false
 	}
-	var call jsonrpc.Call
-	if json.Unmarshal(body, &call) != nil || !s.direct.Has(call.Method) {
+	call, ok := jsonrpc.DecodeCall(body)
+	if !ok && json.Unmarshal(body, &call) != nil || !s.direct.Has(call.Method) {
 		return nil, false
 	}
 	return s.direct.Answer(r.Context(), call)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"reflect"
 	"runtime"
 	"unicode"
@@ -173,30 +172,25 @@ func validID(id json.RawMessage) bool {
 
 // positionalArgs decodes params as go-ethereum does: an array (or nothing,
 // or null) whose missing trailing values are allowed for pointer types.
+// Each element is decoded on its own, as go-ethereum's json.Decoder does.
 func positionalArgs(raw json.RawMessage, types []reflect.Type) ([]reflect.Value, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
 	var args []reflect.Value
-	tok, err := dec.Token()
-	switch {
-	case err == io.EOF || tok == nil && err == nil:
-	case err != nil:
-		return nil, err
-	case tok == json.Delim('['):
-		for dec.More() {
-			if len(args) == len(types) {
-				return nil, errors.New("too many arguments")
-			}
-			v := reflect.New(types[len(args)])
-			if err := dec.Decode(v.Interface()); err != nil {
+	if t := bytes.TrimSpace(raw); len(t) > 0 && !bytes.Equal(t, []byte("null")) {
+		elems, err := splitArray(t)
+		if err != nil {
+			return nil, errors.New("non-array args")
+		}
+		if len(elems) > len(types) {
+			return nil, errors.New("too many arguments")
+		}
+		args = make([]reflect.Value, 0, len(types))
+		for i, e := range elems {
+			v := reflect.New(types[i])
+			if err := json.Unmarshal(e, v.Interface()); err != nil {
 				return nil, err
 			}
 			args = append(args, v.Elem())
 		}
-		if _, err := dec.Token(); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, errors.New("non-array args")
 	}
 	for i := len(args); i < len(types); i++ {
 		if types[i].Kind() != reflect.Pointer {
