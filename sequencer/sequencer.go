@@ -1211,9 +1211,9 @@ func (s *Sequencer) PendingTx(hash common.Hash) (*types.Transaction, *types.Rece
 	if tx, rc, n, i, ok := v.Pending.Lookup(hash, v.TxCount); ok || v.sealing == nil {
 		return tx, rc, n, i, ok
 	}
-	if v.sealing.Header.Number.Uint64() <= s.store.CurrentHeader().Number.Uint64() {
-		return nil, nil, 0, 0, false // stored: the store answers
-	}
+	// Still answered once the store has the block: a caller that asked the
+	// store first and missed it while the write landed finds the tx here
+	// (preconfirmed a moment longer), never nowhere.
 	return v.sealing.Lookup(hash, v.sealingTxs)
 }
 
