@@ -337,7 +337,7 @@ func testNode(t testing.TB, signers map[p2p.Kind]common.Address, peers ...string
 	for k, a := range signers {
 		sets[k] = []common.Address{a}
 	}
-	n, err := p2p.New(context.Background(), p2p.Config{ChainID: chainID, Signers: sets, Peers: peers}, zerolog.Nop())
+	n, err := p2p.New(context.Background(), p2p.Config{ChainID: chainID, Genesis: devGenesisHash(t), Signers: sets, Peers: peers}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,4 +423,15 @@ func publish(t *testing.T, n *p2p.Node, key *ecdsa.PrivateKey, kind p2p.Kind, ms
 	if err := n.Publish(context.Background(), kind, data); err != nil {
 		t.Fatal(fmt.Errorf("publish %s: %w", kind, err))
 	}
+}
+
+// devGenesisHash is the built-in devnet genesis's hash, which a p2p node
+// of the test must state to be let in (the status exchange).
+func devGenesisHash(t testing.TB) common.Hash {
+	t.Helper()
+	g, _, err := chain.Genesis(chain.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g.ToBlock().Hash()
 }

@@ -33,6 +33,9 @@ func newDebugAPI(b Backend, l *limits.Limiter) *DebugAPI {
 
 // traceTransaction re-executes a sealed tx under a tracer.
 func (api *DebugAPI) traceTransaction(ctx context.Context, hash common.Hash, config *tracers.TraceConfig) (interface{}, error) {
+	if tx, _, _, _ := api.b.Chain.Transaction(hash); tx != nil {
+		return api.tracers.TraceTransaction(ctx, hash, config)
+	}
 	if _, _, _, _, ok := api.b.Latest.PendingTx(hash); ok {
 		return nil, errors.New("transaction is preconfirmed but its block is not sealed yet; trace it once the block is sealed (within a second)")
 	}
