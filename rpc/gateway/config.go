@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/meganode/meganode/rpc/limits"
 )
 
 // Config configures a gateway. Field names are the keys of its TOML file.
@@ -167,27 +169,7 @@ func (c Config) Check() error {
 	return nil
 }
 
-// parseNets reads addresses and CIDRs.
+// parseNets reads addresses and CIDRs, as the node's own trusted proxies.
 func parseNets(list []string) ([]*net.IPNet, error) {
-	var out []*net.IPNet
-	for _, s := range list {
-		if !strings.Contains(s, "/") {
-			ip := net.ParseIP(s)
-			if ip == nil {
-				return nil, fmt.Errorf("trusted proxy %q: not an IP or CIDR", s)
-			}
-			bits := 8 * len(ip.To16())
-			if ip.To4() != nil {
-				ip, bits = ip.To4(), 32
-			}
-			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
-			continue
-		}
-		_, n, err := net.ParseCIDR(s)
-		if err != nil {
-			return nil, fmt.Errorf("trusted proxy %q: %w", s, err)
-		}
-		out = append(out, n)
-	}
-	return out, nil
+	return limits.ParseProxies(list)
 }
