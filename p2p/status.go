@@ -22,7 +22,8 @@ import (
 // its chain id and genesis hash. A peer of another chain or genesis is
 // disconnected with an error naming both, and neither dialled nor accepted
 // again for refuseFor (the connection gater), so a misconfigured node is
-// refused, not retried every second.
+// refused, not retried every second. A peer that does not answer is not
+// refused: it may be restarting.
 const (
 	statusProtocol = protocol.ID("/meganode/status/1")
 	statusSize     = 8 + common.HashLength
@@ -108,7 +109,9 @@ func (n *Node) checkPeer(ctx context.Context, p peer.ID) {
 	case err != nil && n.host.Network().Connectedness(p) != network.Connected:
 		return // gone meanwhile
 	case err != nil:
-		n.refuse(p, fmt.Errorf("no status from the peer: %w", err))
+		// No answer is not a wrong answer: a peer dying or slow under load
+		// (kill -9, a restart) stays welcome; only a mismatch is refused.
+		n.log.Warn().Str("peer", p.String()).Err(err).Msg("peer did not answer the status request")
 	case theirs != n.status:
 		n.refuse(p, fmt.Errorf("the peer runs %s, this node %s: every node of a network needs the same genesis", theirs, n.status))
 	}
