@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -85,22 +84,22 @@ func TestCustomGenesis(t *testing.T) {
 		if err == nil || !strings.Contains(string(out), "--chain-id cannot be given with --genesis") {
 			t.Fatalf("devnet --genesis --chain-id: %v\n%s", err, out)
 		}
+		garbage := filepath.Join(t.TempDir(), "garbage.json")
+		if err := os.WriteFile(garbage, []byte(`{"config": {"chainId": 7}, "alloc": `), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err = exec.Command(meganodeBin(t), "devnet", "--http.port", "0", "--genesis", garbage).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "--genesis "+garbage) || strings.Contains(string(out), "panic") {
+			t.Fatalf("devnet --genesis of a truncated file: %v\n%s", err, out)
+		}
 	})
 
 	t.Run("sequencer and replicas", func(t *testing.T) {
-		key, err := crypto.GenerateKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := t.TempDir()
-		keyFile := filepath.Join(dir, "sequencer.key")
-		if err := os.WriteFile(keyFile, []byte(hexutil.Encode(crypto.FromECDSA(key))[2:]), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		seq := startMeganode(t, "sequencer", "--genesis", file, "--datadir", filepath.Join(dir, "seq"), "--sequencer.key", keyFile, "--p2p.listen", "/ip4/127.0.0.1/tcp/0")
+		n := startSequencer(t, "--genesis", file)
+		seq, dir := n.seq, t.TempDir()
 		replica := func(name, genesis string) *devnet {
 			return startMeganode(t, "replica", "--genesis", genesis, "--datadir", filepath.Join(dir, name), "--p2p.listen", "/ip4/127.0.0.1/tcp/0",
-				"--sequencer.address", crypto.PubkeyToAddress(key.PublicKey).Hex(), "--sequencer.url", seq.URL, "--p2p.peers", seq.P2P)
+				"--sequencer.address", crypto.PubkeyToAddress(n.seqKey.PublicKey).Hex(), "--sequencer.url", seq.URL, "--p2p.peers", seq.P2P)
 		}
 		good := replica("good", file)
 		other := replica("other", writeGenesis(t, common.HexToAddress("0x0ddba11")))

@@ -45,7 +45,9 @@ type network struct {
 	seq     *devnet
 }
 
-func startSequencer(t *testing.T) *network {
+// startSequencer starts a sequencer process with its own key and data
+// directory; extra are more flags.
+func startSequencer(t *testing.T, extra ...string) *network {
 	t.Helper()
 	key, err := crypto.GenerateKey()
 	if err != nil {
@@ -56,7 +58,7 @@ func startSequencer(t *testing.T) *network {
 	if err := os.WriteFile(keyFile, []byte(hexutil.Encode(crypto.FromECDSA(key))[2:]), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	seq := startMeganode(t, "sequencer", "--datadir", filepath.Join(dir, "data"), "--sequencer.key", keyFile, "--p2p.listen", "/ip4/127.0.0.1/tcp/0")
+	seq := startMeganode(t, "sequencer", append([]string{"--datadir", filepath.Join(dir, "data"), "--sequencer.key", keyFile, "--p2p.listen", "/ip4/127.0.0.1/tcp/0"}, extra...)...)
 	if want := crypto.PubkeyToAddress(key.PublicKey).Hex(); seq.Signer != want || seq.P2P == "" {
 		t.Fatalf("sequencer printed signer %q and p2p %q, want signer %s", seq.Signer, seq.P2P, want)
 	}
