@@ -231,7 +231,7 @@ func TestHeavyLimitsOnTheDirectPath(t *testing.T) {
 		r := httptest.NewRequest(http.MethodPost, "/", nil)
 		r.Header.Set("Content-Type", "application/json")
 		r = r.WithContext(limits.WithClient(r.Context(), client))
-		out, ok := e.srv.answerDirect(r, []byte(body))
+		out, ok := e.srv.answerDirect(r.Context(), r.Header.Get("Content-Type"), []byte(body))
 		if !ok {
 			t.Fatalf("%s: not answered directly", body)
 		}
@@ -296,7 +296,7 @@ func TestHeavyTimeLimitsOnTheDirectPath(t *testing.T) {
 	} {
 		r := httptest.NewRequest(http.MethodPost, "/", nil)
 		r.Header.Set("Content-Type", "application/json")
-		out, ok := e.srv.answerDirect(r, []byte(tc.body))
+		out, ok := e.srv.answerDirect(r.Context(), r.Header.Get("Content-Type"), []byte(tc.body))
 		if !ok {
 			t.Fatalf("%s: not answered directly", tc.body)
 		}

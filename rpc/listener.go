@@ -9,13 +9,15 @@ import (
 	"strconv"
 
 	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
 )
 
 // httpListener is an http.Server on a listener of its own: the part of
 // Server and AdminServer that binds, reports its address and shuts down.
 type httpListener struct {
 	http *http.Server
-	ln   net.Listener // nil until listen
+	fast *fasthttp.Server // serves instead of http when set
+	ln   net.Listener     // nil until listen
 }
 
 func (l *httpListener) listen(host string, port int) error {
@@ -30,6 +32,12 @@ func (l *httpListener) listen(host string, port int) error {
 // serve serves the listener on a goroutine of its own until shutdown.
 func (l *httpListener) serve(log zerolog.Logger, msg string) {
 	go func() {
+		if l.fast != nil {
+			if err := l.fast.Serve(l.ln); err != nil {
+				log.Error().Err(err).Msg("http server")
+			}
+			return
+		}
 		if err := l.http.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("http server")
 		}
@@ -48,6 +56,9 @@ func (l *httpListener) Addr() string {
 // shutdown lets requests in flight finish until ctx expires, then closes
 // every connection.
 func (l *httpListener) shutdown(ctx context.Context) error {
+	if l.fast != nil {
+		return l.fast.ShutdownWithContext(ctx)
+	}
 	err := l.http.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = l.http.Close()

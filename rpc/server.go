@@ -149,20 +149,24 @@ func (c Config) Check() error {
 // Server serves JSON-RPC over HTTP and websocket on one port.
 type Server struct {
 	httpListener
-	cfg      Config
-	log      zerolog.Logger
-	rpc      *gethrpc.Server
-	direct   *jsonrpc.Direct // answers single calls without go-ethereum's per-call goroutine
-	ready    func() error
-	eth      *EthAPI // nil without a chain backend
-	hub      *hub
-	ws       *wsServer
-	done     chan struct{} // closed by Stop
-	haSends  bool          // an HA sequencer: raw sends wait for their raft commit
-	devChain bool          // serves the dev methods
-	prepare  func()        // the dev chain's Prepare, after each direct answer
-	limits   *limits.Limiter
-	proxies  limits.Proxies
+	cfg    Config
+	log    zerolog.Logger
+	rpc    *gethrpc.Server
+	direct *jsonrpc.Direct // answers single calls without go-ethereum's per-call goroutine
+	ready  func() error
+	eth    *EthAPI // nil without a chain backend
+	hub    *hub
+	ws     *wsServer
+	done   chan struct{} // closed by Stop
+	// base is the context of the requests the fasthttp front serves,
+	// cancelled once Stop has let the requests in flight finish.
+	base       context.Context
+	cancelBase context.CancelFunc
+	haSends    bool   // an HA sequencer: raw sends wait for their raft commit
+	devChain   bool   // serves the dev methods
+	prepare    func() // the dev chain's Prepare, after each direct answer
+	limits     *limits.Limiter
+	proxies    limits.Proxies
 	// batchSends takes batches of raw sends when the node admits them
 	// itself (not forwarded, not HA).
 	batchSends BatchSubmitter
@@ -270,6 +274,8 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 	s.ws = newWSServer(s)
 	s.page = status.New(cfg.Role)
 	s.http = &http.Server{Handler: s, ReadHeaderTimeout: cfg.ReadTimeout}
+	s.base, s.cancelBase = context.WithCancel(context.Background())
+	s.fast = s.newFastServer()
 	return s, nil
 }
 
@@ -292,6 +298,7 @@ func (s *Server) Start(context.Context) error {
 func (s *Server) Stop(ctx context.Context) error {
 	if s.ln == nil {
 		s.rpc.Stop()
+		s.cancelBase()
 		return nil
 	}
 	s.ws.closeAll()
@@ -307,7 +314,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	if s.hub != nil {
 		s.hub.stop()
 	}
-	return s.shutdown(ctx)
+	err := s.shutdown(ctx)
+	s.cancelBase()
+	return err
 }
 
 // ServeHTTP routes /health, /ready, the status page (a browser's GET /),
@@ -385,43 +394,11 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, -32600, fmt.Sprintf("request body too large: %d bytes, limit %d (%d for raw transactions)", len(body), s.cfg.BodyLimit, s.cfg.RawTxLimit))
 		return
 	}
-	if resp, ok := s.answerRefused(r.Context(), body); ok {
+	if resp, ok := s.answerPost(r.Context(), r.Header.Get("Content-Type"), body); ok {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(resp)
-		return
-	}
-	if bytes.Contains(body, []byte("subscribe")) {
-		if calls, batch, err := parseCalls(body); err == nil && hasSubscriptionCall(calls) {
-			resps := s.answerMixed(r.Context(), calls, isSubscription, func(call rpcCall) []byte { return errorFrom(call.ID, wsRequiredError{}) })
-			w.Header().Set("Content-Type", "application/json")
-			if len(resps) > 0 {
-				_, _ = w.Write(joinResponses(resps, batch))
-			}
-			return
+		if len(resp) > 0 {
+			_, _ = w.Write(resp)
 		}
-	}
-	if s.batchSends != nil && bytes.Contains(body, []byte(`"eth_sendRawTransaction"`)) {
-		if resps, ok := s.answerRawBatch(body); ok {
-			w.Header().Set("Content-Type", "application/json")
-			if len(resps) > 0 {
-				_, _ = w.Write(joinResponses(resps, true))
-			}
-			return
-		}
-	}
-	if s.haSends && bytes.Contains(body, []byte(`"eth_sendRawTransaction"`)) {
-		if calls, batch, err := parseCalls(body); err == nil && batch && rawSends(calls) > 1 {
-			resps := s.answerSends(r.Context(), calls)
-			w.Header().Set("Content-Type", "application/json")
-			if len(resps) > 0 {
-				_, _ = w.Write(joinResponses(resps, batch))
-			}
-			return
-		}
-	}
-	if resp, ok := s.answerDirect(r, body); ok {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(resp)
 		if s.prepare != nil {
 			s.prepare()
 		}
@@ -430,6 +407,42 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	s.rpc.ServeHTTP(w, r)
+}
+
+// answerPost answers the JSON-RPC post body (within the body limits) the way
+// the go-ethereum server would, for the requests that are answered in this
+// package: refused admin and dev calls, subscriptions over HTTP, batches of
+// raw sends and single calls on the direct path. ok is false when the request
+// is go-ethereum's to answer; then nothing has run. An empty resp with ok is
+// a batch of notifications: no body.
+func (s *Server) answerPost(ctx context.Context, contentType string, body []byte) (resp []byte, ok bool) {
+	if resp, ok := s.answerRefused(ctx, body); ok {
+		return resp, true
+	}
+	if bytes.Contains(body, []byte("subscribe")) {
+		if calls, batch, err := parseCalls(body); err == nil && hasSubscriptionCall(calls) {
+			resps := s.answerMixed(ctx, calls, isSubscription, func(call rpcCall) []byte { return errorFrom(call.ID, wsRequiredError{}) })
+			return joinIfAny(resps, batch), true
+		}
+	}
+	if s.batchSends != nil && bytes.Contains(body, []byte(`"eth_sendRawTransaction"`)) {
+		if resps, ok := s.answerRawBatch(body); ok {
+			return joinIfAny(resps, true), true
+		}
+	}
+	if s.haSends && bytes.Contains(body, []byte(`"eth_sendRawTransaction"`)) {
+		if calls, batch, err := parseCalls(body); err == nil && batch && rawSends(calls) > 1 {
+			return joinIfAny(s.answerSends(ctx, calls), batch), true
+		}
+	}
+	return s.answerDirect(ctx, contentType, body)
+}
+
+func joinIfAny(resps [][]byte, batch bool) []byte {
+	if len(resps) == 0 {
+		return nil
+	}
+	return joinResponses(resps, batch)
 }
 
 // registrar registers an API on the go-ethereum server and on the direct
@@ -449,15 +462,15 @@ func (r registrar) RegisterName(namespace string, rcvr interface{}) error {
 // answerDirect answers a single call (not a batch) on this goroutine when
 // the go-ethereum server would accept the request and answer it the same
 // way; ok is false otherwise.
-func (s *Server) answerDirect(r *http.Request, body []byte) (resp []byte, ok bool) {
-	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' || !acceptedContentType(r.Header.Get("Content-Type")) {
+func (s *Server) answerDirect(ctx context.Context, contentType string, body []byte) (resp []byte, ok bool) {
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' || !acceptedContentType(contentType) {
 		return nil, false
 	}
 	call, ok := jsonrpc.DecodeCall(body)
 	if !ok && json.Unmarshal(body, &call) != nil || !s.direct.Has(call.Method) {
 		return nil, false
 	}
-	return s.direct.Answer(r.Context(), call)
+	return s.direct.Answer(ctx, call)
 }
 
 // acceptedContentType is go-ethereum's rule for JSON-RPC posts.
