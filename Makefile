@@ -53,7 +53,7 @@ vet:
 
 ## unit: unit and golden tests with the race detector
 unit:
-	$(GO) test -race -count=1 ./chain/... ./storage/... ./sequencer/... ./rpc/... ./node/... ./bench/... ./p2p/... ./replica/... ./fullnode/... ./prover/... ./eigenda/...
+	$(GO) test -race -count=1 ./chain/... ./storage/... ./sequencer/... ./rpc/... ./node/... ./bench/... ./p2p/... ./replica/... ./fullnode/... ./prover/... ./eigenda/... ./gateway/...
 
 ## e2e: the built binary against Foundry, Hardhat, ethers and viem
 e2e: e2e-deps
@@ -73,7 +73,7 @@ e2e-race: e2e-deps
 FUZZTIME ?= 30s
 FUZZ ?= ^Fuzz
 FUZZPARALLEL ?=
-FUZZ_PKGS := ./chain ./storage ./p2p ./eigenda ./rpc ./rpc/jsonrpc ./rpc/gateway
+FUZZ_PKGS := ./chain ./storage ./p2p ./eigenda ./rpc ./rpc/jsonrpc ./gateway
 fuzz:
 	@failed=""; for pkg in $(FUZZ_PKGS); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' | grep -E '$(FUZZ)'); do \

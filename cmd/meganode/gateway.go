@@ -10,7 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/meganode/meganode/rpc/gateway"
+	"github.com/meganode/meganode/gateway"
 )
 
 // gatewayCommand is `meganode gateway`: the public endpoint in front of a

@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"fullnode":  {"chain", "storage", "eigenda", "p2p"},
 	"prover":    {"chain", "storage", "eigenda", "p2p"},
 	"rpc":       {"chain"},
+	"gateway":   {"chain", "rpc"}, // a process of its own; it uses rpc/'s codecs, rpc/ never imports it
 	"bench":     {"chain"},
 }
 
