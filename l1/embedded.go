@@ -1,0 +1,120 @@
+package l1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/ethclient/simulated"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/meganode/meganode/chain"
+)
+
+// EmbeddedConfig configures the embedded L1.
+type EmbeddedConfig struct {
+	Mnemonic string   // dev keys are derived from it, default chain.DefaultMnemonic
+	Accounts int      // funded dev keys, default 10
+	Balance  *big.Int // each key's balance, default 10,000 ETH
+	// AutoMine seals a block after every transaction sent through Client, as
+	// anvil does by default; without it only Commit seals. Default true.
+	AutoMine bool
+}
+
+// DefaultEmbeddedConfig is anvil's default setup.
+func DefaultEmbeddedConfig() EmbeddedConfig {
+	return EmbeddedConfig{
+		Mnemonic: chain.DefaultMnemonic,
+		Accounts: 10,
+		Balance:  new(big.Int).Mul(big.NewInt(10_000), big.NewInt(params.Ether)),
+		AutoMine: true,
+	}
+}
+
+// Check validates the configuration.
+func (c EmbeddedConfig) Check() error {
+	if c.Accounts < 1 {
+		return errors.New("the embedded L1 needs at least one funded account")
+	}
+	if c.Balance == nil || c.Balance.Sign() <= 0 {
+		return errors.New("the embedded L1's accounts need a positive balance")
+	}
+	return nil
+}
+
+// Embedded is an in-process L1: go-ethereum's simulated backend (a dev chain
+// on every fork, chain id 1337) with funded dev keys. Blocks are sealed on
+// demand (Commit, AdjustTime) or after each transaction (AutoMine); block
+// times are the wall clock or, once AdjustTime moved past it, one second
+// after the parent.
+type Embedded struct {
+	sim      *simulated.Backend
+	client   *embeddedClient
+	Accounts []chain.DevAccount
+}
+
+// NewEmbedded starts an embedded L1.
+func NewEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, fmt.Errorf("l1: %w", err)
+	}
+	accounts, err := chain.DeriveAccounts(cfg.Mnemonic, cfg.Accounts)
+	if err != nil {
+		return nil, fmt.Errorf("l1: dev accounts: %w", err)
+	}
+	alloc := types.GenesisAlloc{}
+	for _, a := range accounts {
+		alloc[a.Address] = types.Account{Balance: new(big.Int).Set(cfg.Balance)}
+	}
+	sim := simulated.NewBackend(alloc)
+	e := &Embedded{sim: sim, Accounts: accounts}
+	e.client = &embeddedClient{Client: sim.Client(), e: e, autoMine: cfg.AutoMine}
+	return e, nil
+}
+
+// Client is the L1's client (a Backend, for Deploy and NewClient).
+func (e *Embedded) Client() simulated.Client { return e.client }
+
+// Commit seals a block with the pending transactions and returns its hash.
+func (e *Embedded) Commit() common.Hash {
+	e.client.mu.Lock()
+	defer e.client.mu.Unlock()
+	return e.sim.Commit()
+}
+
+// AdjustTime seals an empty block d after the latest one: how tests move
+// through challenge windows without waiting.
+func (e *Embedded) AdjustTime(d time.Duration) error {
+	e.client.mu.Lock()
+	defer e.client.mu.Unlock()
+	return e.sim.AdjustTime(d)
+}
+
+// Close stops the L1.
+func (e *Embedded) Close() error { return e.sim.Close() }
+
+// embeddedClient is the simulated client, sealing a block after each sent
+// transaction when autoMine is on.
+type embeddedClient struct {
+	simulated.Client
+	e        *Embedded
+	autoMine bool
+	mu       sync.Mutex // orders sends and seals
+}
+
+func (c *embeddedClient) SendTransaction(ctx context.Context, tx *types.Transaction) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.Client.SendTransaction(ctx, tx); err != nil {
+		return err
+	}
+	if c.autoMine {
+		c.e.sim.Commit()
+	}
+	return nil
+}
