@@ -48,6 +48,7 @@ func newEnv(t *testing.T, edit func(*Config)) *env {
 	if edit != nil {
 		edit(&cfg)
 	}
+	l1.Commit() // genesis has time 0; this block has the wall clock's
 	head, err := l1.Client().HeaderByNumber(e.ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -326,3 +327,5 @@ func TestDepositFromContract(t *testing.T) {
 		t.Errorf("deposit: got %+v", ds[0])
 	}
 }
+
+func bigU(x uint64) *big.Int { return new(big.Int).SetUint64(x) }
