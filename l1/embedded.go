@@ -10,7 +10,9 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/eth/ethconfig"
 	"github.com/ethereum/go-ethereum/ethclient/simulated"
+	"github.com/ethereum/go-ethereum/node"
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/meganode/meganode/chain"
@@ -21,6 +23,8 @@ type EmbeddedConfig struct {
 	Mnemonic string   // dev keys are derived from it, default chain.DefaultMnemonic
 	Accounts int      // funded dev keys, default 10
 	Balance  *big.Int // each key's balance, default 10,000 ETH
+	// ChainConfig is the L1's forks, default OsakaConfig (mainnet's rules).
+	ChainConfig *params.ChainConfig
 	// AutoMine seals a block after every transaction sent through Client, as
 	// anvil does by default; without it only Commit seals. Default true.
 	AutoMine bool
@@ -36,6 +40,16 @@ func DefaultEmbeddedConfig() EmbeddedConfig {
 	}
 }
 
+// OsakaConfig is go-ethereum's dev chain (chain id 1337) on every fork
+// through Osaka, as mainnet runs, without the later forks the dev chain
+// also enables (their draft state-gas metering (EIP-8037) makes a new
+// storage slot cost several times mainnet's gas).
+func OsakaConfig() *params.ChainConfig {
+	c := *params.AllDevChainProtocolChanges
+	c.AmsterdamTime, c.BogotaTime = nil, nil
+	return &c
+}
+
 // Check validates the configuration.
 func (c EmbeddedConfig) Check() error {
 	if c.Accounts < 1 {
@@ -47,8 +61,9 @@ func (c EmbeddedConfig) Check() error {
 	return nil
 }
 
-// Embedded is an in-process L1: go-ethereum's simulated backend (a dev chain
-// on every fork, chain id 1337) with funded dev keys. Blocks are sealed on
+// Embedded is an in-process L1: go-ethereum's simulated backend (a dev chain,
+// chain id 1337, on the forks of EmbeddedConfig.ChainConfig) with funded dev
+// keys. Blocks are sealed on
 // demand (Commit, AdjustTime) or after each transaction (AutoMine); block
 // times are the wall clock or, once AdjustTime moved past it, one second
 // after the parent.
@@ -71,7 +86,11 @@ func NewEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	for _, a := range accounts {
 		alloc[a.Address] = types.Account{Balance: new(big.Int).Set(cfg.Balance)}
 	}
-	sim := simulated.NewBackend(alloc)
+	forks := cfg.ChainConfig
+	if forks == nil {
+		forks = OsakaConfig()
+	}
+	sim := simulated.NewBackend(alloc, func(_ *node.Config, eth *ethconfig.Config) { eth.Genesis.Config = forks })
 	e := &Embedded{sim: sim, Accounts: accounts}
 	e.client = &embeddedClient{Client: sim.Client(), e: e, autoMine: cfg.AutoMine}
 	return e, nil

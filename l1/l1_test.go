@@ -35,7 +35,12 @@ type env struct {
 
 func newEnv(t *testing.T, edit func(*Config)) *env {
 	t.Helper()
-	l1, err := NewEmbedded(DefaultEmbeddedConfig())
+	return newEnvOn(t, DefaultEmbeddedConfig(), edit)
+}
+
+func newEnvOn(t *testing.T, ecfg EmbeddedConfig, edit func(*Config)) *env {
+	t.Helper()
+	l1, err := NewEmbedded(ecfg)
 	if err != nil {
 		t.Fatal(err)
 	}

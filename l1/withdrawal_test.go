@@ -187,6 +187,7 @@ func TestWithdrawalProveAndFinalize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("finalizeWithdrawalTransaction: %d gas (an ETH transfer to an empty account)", r.GasUsed)
 	ev := e.c.portal.abi.Events["WithdrawalFinalized"]
 	if len(r.Logs) != 1 || r.Logs[0].Topics[0] != ev.ID || r.Logs[0].Topics[1] != w.Hash() || new(big.Int).SetBytes(r.Logs[0].Data).Uint64() != 1 {
 		t.Errorf("WithdrawalFinalized: got %+v, want success for %s", r.Logs, w.Hash())
