@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,11 +108,23 @@ func (e *Embedded) Commit() common.Hash {
 }
 
 // AdjustTime seals an empty block d after the latest one: how tests move
-// through challenge windows without waiting.
+// through challenge windows without waiting. It fails while transactions
+// wait (with AutoMine off, Commit them first).
 func (e *Embedded) AdjustTime(d time.Duration) error {
 	e.client.mu.Lock()
 	defer e.client.mu.Unlock()
-	return e.sim.AdjustTime(d)
+	// The transaction pool drops the transactions of a sealed block when it
+	// hears of the new head, asynchronously: right after an automined block
+	// it may still count them as pending, which AdjustTime refuses. Give it
+	// up to a second.
+	var err error
+	for range 1000 {
+		if err = e.sim.AdjustTime(d); err == nil || !strings.Contains(err.Error(), "non-empty block") {
+			return err
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return fmt.Errorf("adjust time: %w", err)
 }
 
 // Close stops the L1.
