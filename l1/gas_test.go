@@ -76,6 +76,16 @@ func gasFigures(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	t.Logf("%-40s %7d gas", "challenge (deletes one output)", r.GasUsed)
+	h := l2Header(30, root("signed state"))
+	pre := OutputRootProof{StateRoot: h.Root, MessagePasserStorageRoot: root("passer"), LatestBlockhash: h.Hash()}
+	if _, err := e.c.ProposeL2Output(e.ctx, e.opts(e.proposer), pre.Root(), 30, common.Hash{}, 0); err != nil {
+		t.Fatal(err)
+	}
+	fsig, _ := e.c.SignFraud(e.prover.Key, 2, h.Hash(), root("re-executed"))
+	if r, err = e.c.ChallengeBlock(e.ctx, e.opts(e.outsider), 2, pre, h, root("re-executed"), fsig); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%-40s %7d gas", "challengeBlock (header checked)", r.GasUsed)
 	if r, err = e.c.DeleteL2Outputs(e.ctx, e.opts(e.prover), 1); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/rlp"
 
 	"github.com/meganode/meganode/chain"
 )
@@ -134,4 +135,43 @@ func (c *Client) SignChallenge(key *ecdsa.PrivateKey, out *Output, claimed commo
 		return nil, fmt.Errorf("sign dispute of output %d: %w", out.Index, err)
 	}
 	return sig, nil
+}
+
+// fraudDomain is the oracle's FRAUD_DOMAIN.
+var fraudDomain = crypto.Keccak256Hash([]byte("meganode.OutputOracle.fraud.v1"))
+
+// FraudDigest is what a prover signs to claim that L2 block blockHash, the
+// block of the output at index of the oracle at oracle on L1 chainID,
+// re-executes to claimedStateRoot: the oracle's fraudDigest,
+// keccak256(abi.encode(domain, chainID, oracle, index, blockHash, claimedStateRoot)).
+func FraudDigest(chainID *big.Int, oracle common.Address, index uint64, blockHash, claimedStateRoot common.Hash) common.Hash {
+	word := func(b []byte) []byte { return common.LeftPadBytes(b, 32) }
+	return crypto.Keccak256Hash(fraudDomain[:], word(chainID.Bytes()), word(oracle[:]), word(new(big.Int).SetUint64(index).Bytes()),
+		blockHash[:], claimedStateRoot[:])
+}
+
+// SignFraud signs a fraud claim about the block of the output at index with
+// a prover's key: the signature ChallengeBlock takes.
+func (c *Client) SignFraud(key *ecdsa.PrivateKey, index uint64, blockHash, claimedStateRoot common.Hash) ([]byte, error) {
+	sig, err := crypto.Sign(FraudDigest(c.chainID, c.addrs.OutputOracle, index, blockHash, claimedStateRoot).Bytes(), key)
+	if err != nil {
+		return nil, fmt.Errorf("sign fraud claim on output %d: %w", index, err)
+	}
+	return sig, nil
+}
+
+// ChallengeBlock deletes the output at index on a fraud claim about its
+// block: disputed is the output's preimage, header its block's header (the
+// one in the sequencer's signed block of a chain.FraudProof), claimed the
+// state root the prover's re-execution gave and sig its SignFraud. An output
+// whose state root is not its header's needs no signature (sig may be empty).
+func (c *Client) ChallengeBlock(ctx context.Context, opts *bind.TransactOpts, index uint64, disputed OutputRootProof, header *types.Header, claimed common.Hash, sig []byte) (*types.Receipt, error) {
+	enc, err := rlp.EncodeToBytes(header)
+	if err != nil {
+		return nil, fmt.Errorf("challengeBlock: encode header %d: %w", header.Number, err)
+	}
+	if sig == nil {
+		sig = []byte{}
+	}
+	return transact(ctx, c.b, opts, c.oracle, "challengeBlock", new(big.Int).SetUint64(index), disputed, enc, claimed, sig)
 }

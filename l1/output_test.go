@@ -1,11 +1,15 @@
 package l1
 
 import (
+	"math/big"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/meganode/meganode/chain"
 )
 
 func root(s string) common.Hash { return crypto.Keccak256Hash([]byte(s)) }
@@ -178,4 +182,114 @@ func TestChallenge(t *testing.T) {
 	late, _ := e.c.SignChallenge(e.prover.Key, fine, root("x"))
 	_, err = e.c.Challenge(e.ctx, e.opts(e.prover), 1, root("x"), late)
 	wantRevert(t, "dispute after the window", err, "L2OutputOracle: cannot delete outputs that have already been finalized")
+}
+
+// l2Header is a post-Prague L2 header of block n claiming state root.
+func l2Header(n uint64, state common.Hash) *types.Header {
+	zero := uint64(0)
+	return &types.Header{
+		ParentHash: root("parent"), UncleHash: types.EmptyUncleHash, Root: state, TxHash: types.EmptyTxsHash,
+		ReceiptHash: types.EmptyReceiptsHash, Difficulty: new(big.Int), Number: new(big.Int).SetUint64(n),
+		GasLimit: 30_000_000, Time: 1_700_000_000 + n, BaseFee: big.NewInt(7), WithdrawalsHash: &types.EmptyWithdrawalsHash,
+		BlobGasUsed: &zero, ExcessBlobGas: &zero, ParentBeaconRoot: &common.Hash{}, RequestsHash: &types.EmptyRequestsHash,
+	}
+}
+
+func TestChallengeBlock(t *testing.T) {
+	e := newEnv(t, nil)
+	honest := l2Header(10, root("state 10"))
+	bad := l2Header(20, root("state 20 as the sequencer signed it"))
+	reexecuted := root("state 20 as it re-executes")
+	pre := func(h *types.Header, state common.Hash) OutputRootProof {
+		return OutputRootProof{StateRoot: state, MessagePasserStorageRoot: root("passer"), LatestBlockhash: h.Hash()}
+	}
+	e.advance(40 * time.Second)
+	for _, p := range []OutputRootProof{pre(honest, honest.Root), pre(bad, bad.Root)} {
+		next, _ := e.c.NextBlockNumber(e.ctx)
+		if _, err := e.c.ProposeL2Output(e.ctx, e.opts(e.proposer), p.Root(), next, common.Hash{}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := e.c.oracle.call(e.ctx, "fraudDigest", bigU(1), bad.Hash(), reexecuted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := FraudDigest(e.c.ChainID(), e.dep.Addresses.OutputOracle, 1, bad.Hash(), reexecuted); common.Hash(out[0].([32]byte)) != want {
+		t.Fatalf("fraudDigest: contract %x, Go %s", out[0], want)
+	}
+	sig, err := e.c.SignFraud(e.prover.Key, 1, bad.Hash(), reexecuted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPasser := pre(bad, bad.Root)
+	otherPasser.MessagePasserStorageRoot = root("other")
+	wrongNumber := l2Header(21, bad.Root)
+	for _, tc := range []struct {
+		name     string
+		index    uint64
+		disputed OutputRootProof
+		header   *types.Header
+		claimed  common.Hash
+		sig      []byte
+		reason   string
+	}{
+		{"not the output's preimage", 1, otherPasser, bad, reexecuted, sig, "L2OutputOracle: not the preimage of the disputed output"},
+		{"another block's header", 1, pre(bad, bad.Root), honest, reexecuted, sig, "L2OutputOracle: not the header of the output's block"},
+		{"claim equal to the header", 1, pre(bad, bad.Root), bad, bad.Root, sig, "L2OutputOracle: the claimed state root is the header's"},
+		{"signed by a non-challenger", 1, pre(bad, bad.Root), bad, reexecuted, mustSign(t, e, e.outsider, 1, bad.Hash(), reexecuted), "L2OutputOracle: the fraud claim is not signed by a challenger"},
+		{"signature for another output", 0, pre(honest, honest.Root), honest, reexecuted, sig, "L2OutputOracle: the fraud claim is not signed by a challenger"},
+		{"no output there", 2, pre(bad, bad.Root), bad, reexecuted, sig, "L2OutputOracle: cannot delete outputs after the latest output index"},
+		{"preimage of no proposed output", 1, pre(wrongNumber, bad.Root), wrongNumber, reexecuted, sig, "L2OutputOracle: not the preimage of the disputed output"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.c.ChallengeBlock(e.ctx, e.opts(e.outsider), tc.index, tc.disputed, tc.header, tc.claimed, tc.sig)
+			wantRevert(t, tc.name, err, tc.reason)
+		})
+	}
+	r, err := e.c.ChallengeBlock(e.ctx, e.opts(e.outsider), 1, pre(bad, bad.Root), bad, reexecuted, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := e.c.oracle.abi.Events["BlockChallenged"]
+	if len(r.Logs) != 2 || r.Logs[0].Topics[0] != ev.ID || common.BytesToAddress(r.Logs[0].Topics[2][12:]) != e.prover.Address {
+		t.Errorf("BlockChallenged: got %+v, want one naming the prover", r.Logs)
+	}
+	if n, _ := e.c.NextOutputIndex(e.ctx); n != 1 {
+		t.Fatalf("outputs after the challenge: got %d, want 1", n)
+	}
+
+	// An output for a header of another number is refused once its preimage is right.
+	if _, err := e.c.ProposeL2Output(e.ctx, e.opts(e.proposer), pre(wrongNumber, bad.Root).Root(), 20, common.Hash{}, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.c.ChallengeBlock(e.ctx, e.opts(e.outsider), 1, pre(wrongNumber, bad.Root), wrongNumber, reexecuted, sig)
+	wantRevert(t, "header of another number", err, "L2OutputOracle: the header is not of the output's block number")
+	if _, err := e.c.DeleteL2Outputs(e.ctx, e.opts(e.prover), 1); err != nil {
+		t.Fatal(err)
+	}
+
+	// An output that does not hold its own header's state root falls on
+	// anyone's word, with no signature.
+	lying := pre(bad, root("not the header's root"))
+	if _, err := e.c.ProposeL2Output(e.ctx, e.opts(e.proposer), lying.Root(), 20, common.Hash{}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = e.c.ChallengeBlock(e.ctx, e.opts(e.outsider), 1, lying, bad, common.Hash{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if common.BytesToAddress(r.Logs[0].Topics[2][12:]) != (common.Address{}) {
+		t.Errorf("self-contradicting output: BlockChallenged names %x, want no prover", r.Logs[0].Topics[2])
+	}
+	if n, _ := e.c.NextOutputIndex(e.ctx); n != 1 {
+		t.Errorf("outputs after the self-contradicting one: got %d, want 1", n)
+	}
+}
+
+func mustSign(t *testing.T, e *env, a chain.DevAccount, index uint64, blockHash, claimed common.Hash) []byte {
+	t.Helper()
+	sig, err := e.c.SignFraud(a.Key, index, blockHash, claimed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sig
 }

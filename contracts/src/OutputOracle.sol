@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {RLPReader} from "./RLPReader.sol";
+
 /// @title OutputOracle
 /// @notice The L2's output roots on L1, in the shape of the OP Stack's
 /// L2OutputOracle: one proposer posts the output root of every
@@ -17,8 +19,18 @@ contract OutputOracle {
         uint128 l2BlockNumber;
     }
 
+    /// @notice The preimage of a V0 output root.
+    struct OutputRootProof {
+        bytes32 version;
+        bytes32 stateRoot;
+        bytes32 messagePasserStorageRoot;
+        bytes32 latestBlockhash;
+    }
+
     /// @notice The domain of a prover's signed dispute (challengeDigest).
     bytes32 public constant CHALLENGE_DOMAIN = keccak256("meganode.OutputOracle.challenge.v1");
+    /// @notice The domain of a prover's signed fraud claim (fraudDigest).
+    bytes32 public constant FRAUD_DOMAIN = keccak256("meganode.OutputOracle.fraud.v1");
 
     uint256 public immutable SUBMISSION_INTERVAL;
     uint256 public immutable L2_BLOCK_TIME;
@@ -40,6 +52,13 @@ contract OutputOracle {
     /// @notice A prover's signed dispute deleted the output at l2OutputIndex.
     event OutputChallenged(
         uint256 indexed l2OutputIndex, address indexed prover, bytes32 disputedOutputRoot, bytes32 claimedOutputRoot
+    );
+
+    /// @notice The block of the output at l2OutputIndex was shown not to
+    /// re-execute to its header's state root (prover: who signed it), or the
+    /// output not to hold its own header's state root (prover: zero).
+    event BlockChallenged(
+        uint256 indexed l2OutputIndex, address indexed prover, bytes32 blockHash, bytes32 claimedStateRoot
     );
 
     constructor(
@@ -116,6 +135,62 @@ contract OutputOracle {
         require(isChallenger[prover], "L2OutputOracle: the dispute is not signed by a challenger");
         emit OutputChallenged(_l2OutputIndex, prover, disputed.outputRoot, _claimedOutputRoot);
         _delete(_l2OutputIndex);
+    }
+
+    /// @notice Deletes the output at _l2OutputIndex (and every later one) on
+    /// a fraud claim about the L2 block it names. L1 checks that _disputed is
+    /// the output's preimage, _header the RLP header of its block (hash,
+    /// number) and that the output holds the header's state root; then that a
+    /// challenger signed that the block re-executes to _claimedStateRoot
+    /// instead (the re-execution is what L1 takes on the prover's word). An
+    /// output whose state root is not its own header's is deleted on anyone's
+    /// word: the mismatch is its own proof.
+    function challengeBlock(
+        uint256 _l2OutputIndex,
+        OutputRootProof calldata _disputed,
+        bytes calldata _header,
+        bytes32 _claimedStateRoot,
+        bytes calldata _signature
+    ) external {
+        require(_l2OutputIndex < l2Outputs.length, "L2OutputOracle: cannot delete outputs after the latest output index");
+        OutputProposal memory o = l2Outputs[_l2OutputIndex];
+        require(
+            keccak256(
+                abi.encode(
+                    _disputed.version, _disputed.stateRoot, _disputed.messagePasserStorageRoot, _disputed.latestBlockhash
+                )
+            ) == o.outputRoot,
+            "L2OutputOracle: not the preimage of the disputed output"
+        );
+        require(keccak256(_header) == _disputed.latestBlockhash, "L2OutputOracle: not the header of the output's block");
+        bytes memory h = _header;
+        RLPReader.Item[] memory fields = RLPReader.items(h);
+        require(fields.length > 8, "L2OutputOracle: not a block header");
+        require(RLPReader.toUint(h, fields[8]) == o.l2BlockNumber, "L2OutputOracle: the header is not of the output's block number");
+        bytes32 headerRoot = RLPReader.toBytes32(h, fields[3]);
+        if (headerRoot != _disputed.stateRoot) {
+            emit BlockChallenged(_l2OutputIndex, address(0), _disputed.latestBlockhash, headerRoot);
+            _delete(_l2OutputIndex);
+            return;
+        }
+        require(
+            _claimedStateRoot != bytes32(0) && _claimedStateRoot != headerRoot,
+            "L2OutputOracle: the claimed state root is the header's"
+        );
+        address prover = _recover(fraudDigest(_l2OutputIndex, _disputed.latestBlockhash, _claimedStateRoot), _signature);
+        require(isChallenger[prover], "L2OutputOracle: the fraud claim is not signed by a challenger");
+        emit BlockChallenged(_l2OutputIndex, prover, _disputed.latestBlockhash, _claimedStateRoot);
+        _delete(_l2OutputIndex);
+    }
+
+    /// @notice What a prover signs to claim that the L2 block _blockHash, the
+    /// block of the output at _l2OutputIndex, re-executes to _claimedStateRoot.
+    function fraudDigest(uint256 _l2OutputIndex, bytes32 _blockHash, bytes32 _claimedStateRoot)
+        public
+        view
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(FRAUD_DOMAIN, block.chainid, address(this), _l2OutputIndex, _blockHash, _claimedStateRoot));
     }
 
     /// @notice What a prover signs to dispute an output: bound to this

@@ -23,14 +23,6 @@ contract Portal {
         bytes data;
     }
 
-    /// @notice The preimage of a V0 output root.
-    struct OutputRootProof {
-        bytes32 version;
-        bytes32 stateRoot;
-        bytes32 messagePasserStorageRoot;
-        bytes32 latestBlockhash;
-    }
-
     struct ProvenWithdrawal {
         bytes32 outputRoot;
         uint128 timestamp;
@@ -104,7 +96,7 @@ contract Portal {
     function proveWithdrawalTransaction(
         WithdrawalTransaction memory _tx,
         uint256 _l2OutputIndex,
-        OutputRootProof calldata _outputRootProof,
+        OutputOracle.OutputRootProof calldata _outputRootProof,
         bytes[] calldata _withdrawalProof
     ) external {
         require(_tx.target != address(this), "OptimismPortal: you cannot send messages to the portal contract");
@@ -168,7 +160,7 @@ contract Portal {
 
     /// @notice The V0 output root: keccak256(version ‖ stateRoot ‖
     /// messagePasserStorageRoot ‖ latestBlockhash).
-    function hashOutputRootProof(OutputRootProof calldata _proof) public pure returns (bytes32) {
+    function hashOutputRootProof(OutputOracle.OutputRootProof calldata _proof) public pure returns (bytes32) {
         return keccak256(
             abi.encode(_proof.version, _proof.stateRoot, _proof.messagePasserStorageRoot, _proof.latestBlockhash)
         );
