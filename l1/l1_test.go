@@ -176,6 +176,15 @@ func TestDeployConfigCheck(t *testing.T) {
 
 func TestDeployment(t *testing.T) {
 	e := newEnv(t, nil)
+	// Account 0 of the test mnemonic at nonces 0, 1, 2 (docs/l1.md).
+	want := Addresses{
+		OutputOracle: common.HexToAddress("0x5FbDB2315678afecb367f032d93F642f64180aa3"),
+		Portal:       common.HexToAddress("0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"),
+		DAInbox:      common.HexToAddress("0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"),
+	}
+	if e.dep.Addresses != want {
+		t.Errorf("addresses: got %+v, want %+v", e.dep.Addresses, want)
+	}
 	for name, addr := range map[string]common.Address{"portal": e.dep.Addresses.Portal, "oracle": e.dep.Addresses.OutputOracle, "inbox": e.dep.Addresses.DAInbox} {
 		code, err := e.l1.Client().CodeAt(e.ctx, addr, nil)
 		if err != nil || len(code) == 0 {
