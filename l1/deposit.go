@@ -12,12 +12,16 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/rlp"
 
 	"github.com/meganode/meganode/contracts"
 )
 
 // DepositVersion0 is the only TransactionDeposited version there is.
 const DepositVersion0 = 0
+
+// DepositTxType is the EIP-2718 type of a deposit transaction on L2.
+const DepositTxType = 0x7E
 
 // AliasOffset is what the portal adds to a contract caller's address, as the
 // OP Stack does: an L1 contract cannot act as the L2 account at its address.
@@ -50,6 +54,38 @@ type Deposit struct {
 	L1BlockNumber uint64
 	L1TxHash      common.Hash
 	LogIndex      uint // the log's index in its L1 block
+}
+
+// depositTxRLP is the deposit transaction's payload after its type byte.
+type depositTxRLP struct {
+	SourceHash common.Hash
+	From       common.Address
+	To         *common.Address `rlp:"nil"`
+	Mint       *big.Int
+	Value      *big.Int
+	Gas        uint64
+	IsSystemTx bool
+	Data       []byte
+}
+
+// MarshalBinary is the deposit's L2 transaction encoding, the OP Stack's
+// 0x7E ‖ rlp([sourceHash, from, to, mint, value, gas, isSystemTx, data]), a
+// creation's to the empty string.
+func (d *Deposit) MarshalBinary() ([]byte, error) {
+	enc, err := rlp.EncodeToBytes(&depositTxRLP{d.SourceHash, d.From, d.To, d.Mint, d.Value, d.Gas, d.IsSystemTx, d.Data})
+	if err != nil {
+		return nil, fmt.Errorf("encode deposit %s: %w", d.SourceHash, err)
+	}
+	return append([]byte{DepositTxType}, enc...), nil
+}
+
+// TxHash is the deposit's L2 transaction hash: keccak256 of MarshalBinary.
+func (d *Deposit) TxHash() common.Hash {
+	enc, err := d.MarshalBinary()
+	if err != nil {
+		panic(err) // only a nil big.Int fails, and decoded deposits have none
+	}
+	return crypto.Keccak256Hash(enc)
 }
 
 // UserDepositSourceHash is the OP Stack's source hash of a user deposit:

@@ -127,6 +127,14 @@ func (e *Embedded) AdjustTime(d time.Duration) error {
 	return fmt.Errorf("adjust time: %w", err)
 }
 
+// SetAutoMine turns sealing after each sent transaction on or off (anvil's
+// evm_setAutomine); with it off, transactions wait for Commit.
+func (e *Embedded) SetAutoMine(on bool) {
+	e.client.mu.Lock()
+	defer e.client.mu.Unlock()
+	e.client.autoMine = on
+}
+
 // Close stops the L1.
 func (e *Embedded) Close() error { return e.sim.Close() }
 

@@ -343,3 +343,64 @@ func TestDepositFromContract(t *testing.T) {
 }
 
 func bigU(x uint64) *big.Int { return new(big.Int).SetUint64(x) }
+
+// TestDepositTxHash decodes an OP Mainnet TransactionDeposited log and wants
+// the L2 transaction hash OP derived from it (viem's op-stack test vector).
+func TestDepositTxHash(t *testing.T) {
+	from := common.HexToAddress("0x1a1E021A302C237453D3D45c7B82B19cEEB7E2e6")
+	opaque := common.FromHex("0x00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000045000000000000520800")
+	data, err := mustArtifact(contracts.Portal).ABI.Events["TransactionDeposited"].Inputs.NonIndexed().Pack(opaque)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &types.Log{
+		Topics:    []common.Hash{depositTopic(), common.BytesToHash(from[:]), common.BytesToHash(from[:]), {}},
+		Data:      data,
+		BlockHash: common.HexToHash("0x634c52556471c589f42db9131467e0c9484f5c73049e32d1a74e2a4ce0f91d57"),
+		Index:     109,
+	}
+	d, err := DepositFromLog(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Value.Int64() != 0x45 || d.Gas != 21000 || d.Mint.Sign() != 0 || *d.To != from {
+		t.Fatalf("deposit: got %+v", d)
+	}
+	if got, want := d.TxHash(), common.HexToHash("0x0a60b983815ed475c5919609025204a479654d93afc610feca7d99ae0befc329"); got != want {
+		t.Fatalf("L2 tx hash: got %s, want %s", got, want)
+	}
+	enc, _ := d.MarshalBinary()
+	if enc[0] != DepositTxType {
+		t.Errorf("type byte: got %#x, want 0x7e", enc[0])
+	}
+}
+
+// TestDepositsInOneBlock: with automining off, deposits sealed together get
+// consecutive log indexes and distinct source hashes.
+func TestDepositsInOneBlock(t *testing.T) {
+	e := newEnv(t, nil)
+	e.l1.SetAutoMine(false)
+	ctx, c, client := e.ctx, e.l1.Client(), e.c
+	l1 := e.l1
+	portal := client.portal
+	for i := 0; i < 3; i++ {
+		opts := client.Transactor(l1.Accounts[2+i].Key)
+		opts.Context, opts.Value, opts.GasLimit = ctx, ether(1), 100_000
+		if _, err := portal.c.Transact(opts, "depositTransaction", l1.Accounts[2+i].Address, ether(1), uint64(50_000), false, []byte{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l1.Commit()
+	head, _ := c.HeaderByNumber(ctx, nil)
+	ds, err := client.Deposits(ctx, head.Number.Uint64(), head.Number.Uint64())
+	if err != nil || len(ds) != 3 {
+		t.Fatalf("deposits in the block: got %d (%v), want 3", len(ds), err)
+	}
+	seen := map[common.Hash]bool{}
+	for i, d := range ds {
+		if d.LogIndex != uint(i) || d.L1BlockHash != head.Hash() || seen[d.SourceHash] {
+			t.Errorf("deposit %d: log %d in %s, source hash %s (seen %v)", i, d.LogIndex, d.L1BlockHash, d.SourceHash, seen[d.SourceHash])
+		}
+		seen[d.SourceHash] = true
+	}
+}
