@@ -15,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient/simulated"
 	"github.com/ethereum/go-ethereum/node"
 	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/meganode/meganode/chain"
 )
@@ -26,6 +27,9 @@ type EmbeddedConfig struct {
 	Balance  *big.Int // each key's balance, default 10,000 ETH
 	// ChainConfig is the L1's forks, default OsakaConfig (mainnet's rules).
 	ChainConfig *params.ChainConfig
+	// IPCPath, when set, serves the L1 node's JSON-RPC on that Unix socket
+	// (every namespace); default none.
+	IPCPath string
 	// AutoMine seals a block after every transaction sent through Client, as
 	// anvil does by default; without it only Commit seals. Default true.
 	AutoMine bool
@@ -71,6 +75,7 @@ func (c EmbeddedConfig) Check() error {
 type Embedded struct {
 	sim      *simulated.Backend
 	client   *embeddedClient
+	rpc      *rpc.Client // over IPCPath
 	Accounts []chain.DevAccount
 }
 
@@ -91,14 +96,27 @@ func NewEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	if forks == nil {
 		forks = OsakaConfig()
 	}
-	sim := simulated.NewBackend(alloc, func(_ *node.Config, eth *ethconfig.Config) { eth.Genesis.Config = forks })
+	sim := simulated.NewBackend(alloc, func(n *node.Config, eth *ethconfig.Config) {
+		eth.Genesis.Config = forks
+		n.IPCPath = cfg.IPCPath
+	})
 	e := &Embedded{sim: sim, Accounts: accounts}
+	if cfg.IPCPath != "" {
+		if e.rpc, err = rpc.Dial(cfg.IPCPath); err != nil {
+			return nil, errors.Join(fmt.Errorf("l1: dial the embedded L1 at %s: %w", cfg.IPCPath, err), sim.Close())
+		}
+	}
 	e.client = &embeddedClient{Client: sim.Client(), e: e, autoMine: cfg.AutoMine}
 	return e, nil
 }
 
 // Client is the L1's client (a Backend, for Deploy and NewClient).
 func (e *Embedded) Client() simulated.Client { return e.client }
+
+// RPC is a client of the L1 node's IPC endpoint (EmbeddedConfig.IPCPath;
+// nil without one), for the methods Client lacks: eth_getProof through
+// gethclient, for one. Transactions sent through it are not automined.
+func (e *Embedded) RPC() *rpc.Client { return e.rpc }
 
 // Commit seals a block with the pending transactions and returns its hash.
 func (e *Embedded) Commit() common.Hash {
@@ -136,7 +154,12 @@ func (e *Embedded) SetAutoMine(on bool) {
 }
 
 // Close stops the L1.
-func (e *Embedded) Close() error { return e.sim.Close() }
+func (e *Embedded) Close() error {
+	if e.rpc != nil {
+		e.rpc.Close()
+	}
+	return e.sim.Close()
+}
 
 // embeddedClient is the simulated client, sealing a block after each sent
 // transaction when autoMine is on.

@@ -2,6 +2,7 @@ package l1
 
 import (
 	"math/big"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient/gethclient"
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/ethereum/go-ethereum/trie"
 	"github.com/ethereum/go-ethereum/triedb"
@@ -220,5 +222,76 @@ func TestWithdrawalProveAndFinalize(t *testing.T) {
 	}
 	if got := e.balance(target); got.Cmp(ether(3)) != 0 {
 		t.Errorf("target balance: got %s, want 3 ether", got)
+	}
+}
+
+// TestWithdrawalWithGethProof runs the L2's message passer on the embedded
+// chain (any EVM runs it) and proves a withdrawal with what go-ethereum's
+// eth_getProof answers for it: the passer's storage root and the storage
+// proof, and the account proof tying that root to the block's state root.
+func TestWithdrawalWithGethProof(t *testing.T) {
+	cfg := DefaultEmbeddedConfig()
+	cfg.IPCPath = filepath.Join(t.TempDir(), "l1.ipc")
+	e := newEnvOn(t, cfg, nil)
+	opts := e.opts(e.user)
+	opts.Value = ether(5)
+	if _, err := e.c.Deposit(e.ctx, opts, DepositArgs{To: e.user.Address, GasLimit: 100_000}); err != nil {
+		t.Fatal(err)
+	}
+	a := mustArtifact(contracts.MessagePasser)
+	r, err := e.sendValue(e.user, common.Address{}, nil, a.Bytecode)
+	if err != nil || r.Status != 1 {
+		t.Fatalf("deploy the message passer: %v", err)
+	}
+	passer := r.ContractAddress
+	target := common.HexToAddress("0x000000000000000000000000000000000000beef")
+	var w *Withdrawal
+	for i := 0; i < 3; i++ {
+		input, _ := a.ABI.Pack("initiateWithdrawal", target, big.NewInt(60_000), []byte{byte(i)})
+		rr, err := e.sendValue(e.user, passer, ether(1), input)
+		if err != nil || rr.Status != 1 {
+			t.Fatalf("initiateWithdrawal: %v", err)
+		}
+		if i == 1 {
+			if w, _, err = WithdrawalFromLog(rr.Logs[0]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	head, err := e.l1.Client().HeaderByNumber(e.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := gethclient.New(e.l1.RPC()).GetProof(e.ctx, passer, []string{w.StorageSlot().Hex()}, head.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.StorageProof) != 1 || res.StorageProof[0].Value.Int64() != 1 {
+		t.Fatalf("eth_getProof: got %+v, want sentMessages[hash] = 1", res.StorageProof)
+	}
+	decode := func(hexes []string) [][]byte {
+		out := make([][]byte, len(hexes))
+		for i, h := range hexes {
+			out[i] = common.FromHex(h)
+		}
+		return out
+	}
+	if got, err := chain.StorageRootFromProof(head.Root, passer, decode(res.AccountProof)); err != nil || got != res.StorageHash {
+		t.Fatalf("account proof: storage root %s (%v), want %s", got, err, res.StorageHash)
+	}
+	pre := OutputRootProof{StateRoot: head.Root, MessagePasserStorageRoot: res.StorageHash, LatestBlockhash: head.Hash()}
+	e.advance(20 * time.Second)
+	if _, err := e.c.ProposeL2Output(e.ctx, e.opts(e.proposer), pre.Root(), 10, common.Hash{}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.ProveWithdrawal(e.ctx, e.opts(e.user), w, 0, pre, decode(res.StorageProof[0].Proof)); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(101 * time.Second)
+	if _, err := e.c.FinalizeWithdrawal(e.ctx, e.opts(e.user), w); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.balance(target); got.Cmp(ether(1)) != 0 {
+		t.Errorf("target balance: got %s, want 1 ether", got)
 	}
 }
