@@ -1,6 +1,7 @@
 package l1
 
 import (
+	"bytes"
 	"context"
 	"math/big"
 	"strings"
@@ -141,12 +142,10 @@ func TestMessagePasserArtifact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytesEqual(a.DeployedBytecode, chain.MessagePasserCode()) {
+	if !bytes.Equal(a.DeployedBytecode, chain.MessagePasserCode()) {
 		t.Fatal("artifacts/L2ToL1MessagePasser.json's deployed code is not chain.MessagePasserCode()")
 	}
 }
-
-func bytesEqual(a, b []byte) bool { return string(a) == string(b) }
 
 func TestDeployConfigCheck(t *testing.T) {
 	good := DefaultConfig()
