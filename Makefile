@@ -5,7 +5,7 @@ E2E_NPM := e2e/node_modules/.installed
 E2E_NODE := e2e/node22/node_modules/.installed
 E2E_HH2  := e2e/hardhat2/node_modules/.installed
 
-.PHONY: all build devnet test unit e2e e2e-race e2e-deps e2e-chromium check-deps vet bench clean gethdiff gethdiff-record status-screenshot fuzz
+.PHONY: all build devnet test unit e2e e2e-race e2e-deps e2e-chromium check-deps vet bench clean gethdiff gethdiff-record status-screenshot fuzz contracts
 
 all: build
 
@@ -43,6 +43,12 @@ $(E2E_HH2): e2e/hardhat2/package.json e2e/hardhat2/package-lock.json $(E2E_NODE)
 	cd e2e/hardhat2 && PATH="$(CURDIR)/e2e/node22/node_modules/.bin:$$PATH" npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
+## contracts: recompile the L1 contracts (contracts/src, and the L2's message
+## passer) with solcjs into the committed contracts/artifacts; the contracts
+## test fails when they differ from what the sources compile to
+contracts: $(E2E_NPM)
+	node contracts/build.js
+
 ## check-deps: enforce the package rules of DESIGN.md §3
 check-deps:
 	$(GO) run ./tools/checkdeps
@@ -53,7 +59,7 @@ vet:
 
 ## unit: unit and golden tests with the race detector
 unit:
-	$(GO) test -race -count=1 ./chain/... ./storage/... ./sequencer/... ./rpc/... ./node/... ./bench/... ./p2p/... ./replica/... ./fullnode/... ./prover/... ./eigenda/... ./gateway/...
+	$(GO) test -race -count=1 ./chain/... ./storage/... ./sequencer/... ./rpc/... ./node/... ./bench/... ./p2p/... ./replica/... ./fullnode/... ./prover/... ./eigenda/... ./gateway/... ./contracts/... ./l1/...
 
 ## e2e: the built binary against Foundry, Hardhat, ethers and viem
 e2e: e2e-deps

@@ -21,13 +21,16 @@ var allowed = map[string][]string{
 	"storage":   {"chain"},
 	"eigenda":   {"chain", "storage"},
 	"p2p":       {"chain"},
-	"sequencer": {"chain", "storage", "eigenda", "p2p"},
-	"replica":   {"chain", "storage", "eigenda", "p2p"},
-	"fullnode":  {"chain", "storage", "eigenda", "p2p"},
-	"prover":    {"chain", "storage", "eigenda", "p2p"},
+	"sequencer": {"chain", "storage", "eigenda", "p2p", "l1"},
+	"replica":   {"chain", "storage", "eigenda", "p2p", "l1"},
+	"fullnode":  {"chain", "storage", "eigenda", "p2p", "l1"},
+	"prover":    {"chain", "storage", "eigenda", "p2p", "l1"},
 	"rpc":       {"chain"},
 	"gateway":   {"chain", "rpc"}, // a process of its own; it uses rpc/'s codecs, rpc/ never imports it
 	"bench":     {"chain"},
+	"contracts": {},
+	// l1/ binds the contracts for the roles (which may import it), never the roles.
+	"l1": {"chain", "contracts"},
 }
 
 // executor packages only chain/ (and storage/, which owns the databases) call;
