@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meganode/meganode/rpc/httpfront"
 )
 
 type httpAnswer struct {
@@ -123,7 +125,7 @@ func TestFastFrontRefusesHugeHeaders(t *testing.T) {
 	e := newWSEnv(t, nil)
 	req, _ := http.NewRequest("POST", "http://"+e.srv.Addr(), bytes.NewReader([]byte(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}`)))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Big", strings.Repeat("x", fastReadBuffer))
+	req.Header.Set("X-Big", strings.Repeat("x", httpfront.ReadBuffer))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -46,17 +46,26 @@ func RawID(id json.RawMessage) json.RawMessage {
 // CORS sets the CORS headers for r's Origin when origins allow it ("*"
 // allows any).
 func CORS(w http.ResponseWriter, r *http.Request, origins []string) {
-	origin := r.Header.Get("Origin")
+	for _, h := range CORSHeaders(r.Header.Get("Origin"), origins) {
+		w.Header().Set(h[0], h[1])
+	}
+}
+
+// CORSHeaders are the headers that answer a request from origin, none when
+// origin is empty or not one of origins ("*" allows every origin).
+func CORSHeaders(origin string, origins []string) [][2]string {
 	if origin == "" {
-		return
+		return nil
 	}
 	for _, o := range origins {
 		if o == "*" || o == origin {
-			w.Header().Set("Access-Control-Allow-Origin", origin)
-			w.Header().Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS")
-			w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
-			w.Header().Set("Vary", "Origin")
-			return
+			return [][2]string{
+				{"Access-Control-Allow-Origin", origin},
+				{"Access-Control-Allow-Methods", "POST, GET, OPTIONS"},
+				{"Access-Control-Allow-Headers", "Content-Type, Authorization"},
+				{"Vary", "Origin"},
+			}
 		}
 	}
+	return nil
 }
