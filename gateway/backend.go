@@ -9,10 +9,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
 )
@@ -39,11 +42,39 @@ type backend struct {
 	since   time.Time
 
 	inflight atomic.Int64 // requests and websocket clients on it now
+
+	// hc sends the calls forwarded to it over pooled keep-alive
+	// connections, on the caller's goroutine (no hand-offs as in net/http's
+	// transport).
+	hc *fasthttp.HostClient
 }
 
-func newBackend(url, role string) *backend {
-	ws := "ws" + strings.TrimPrefix(url, "http")
-	return &backend{url: url, ws: ws, role: role, reason: "not polled yet"}
+func newBackend(rawURL, role string, responseLimit int) *backend {
+	ws := "ws" + strings.TrimPrefix(rawURL, "http")
+	b := &backend{url: rawURL, ws: ws, role: role, reason: "not polled yet"}
+	u, err := url.Parse(rawURL)
+	if err != nil { // Config.Check parsed it
+		u = &url.URL{Host: rawURL}
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), map[bool]string{true: "443", false: "80"}[u.Scheme == "https"])
+	}
+	b.hc = &fasthttp.HostClient{
+		Addr:  addr,
+		IsTLS: u.Scheme == "https",
+		Dial: func(addr string) (net.Conn, error) {
+			return (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).Dial("tcp", addr)
+		},
+		MaxConns:                 1024,
+		MaxConnWaitTimeout:       5 * time.Second, // past the limit a call waits for a connection, as net/http's would
+		MaxIdleConnDuration:      90 * time.Second,
+		MaxResponseBodySize:      responseLimit,
+		NoDefaultUserAgentHeader: true,
+		// A POST is never resent by the client itself: forward decides.
+		RetryIfErr: func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
+	}
+	return b
 }
 
 // head returns what the last poll saw.

@@ -19,8 +19,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/rpc/httpfront"
 	"github.com/meganode/meganode/rpc/jsonrpc"
 	statuspage "github.com/meganode/meganode/rpc/status"
 )
@@ -30,7 +32,7 @@ import (
 type Gateway struct {
 	cfg     Config
 	log     zerolog.Logger
-	client  *http.Client
+	client  *http.Client // health polls
 	seqs    []*backend
 	reps    []*backend
 	fulls   []*backend
@@ -45,10 +47,14 @@ type Gateway struct {
 	ws      *wsProxy
 	now     func() time.Time
 
-	http *http.Server
-	ln   net.Listener
-	stop chan struct{}
-	wg   sync.WaitGroup
+	// http serves the port: JSON-RPC posts on fasthttp's worker
+	// (serveFast), the rest through ServeHTTP with base as the context.
+	http       *fasthttp.Server
+	base       context.Context
+	cancelBase context.CancelFunc
+	ln         net.Listener
+	stop       chan struct{}
+	wg         sync.WaitGroup
 }
 
 // New checks cfg and builds a gateway; Start serves it.
@@ -77,18 +83,20 @@ func New(cfg Config, log zerolog.Logger) (*Gateway, error) {
 		stop:    make(chan struct{}),
 	}
 	for _, u := range cfg.Sequencers {
-		g.seqs = append(g.seqs, newBackend(u, RoleSequencer))
+		g.seqs = append(g.seqs, newBackend(u, RoleSequencer, cfg.ResponseLimit))
 	}
 	for _, u := range cfg.Replicas {
-		g.reps = append(g.reps, newBackend(u, RoleReplica))
+		g.reps = append(g.reps, newBackend(u, RoleReplica, cfg.ResponseLimit))
 	}
 	for _, u := range cfg.FullNodes {
-		g.fulls = append(g.fulls, newBackend(u, RoleFullNode))
+		g.fulls = append(g.fulls, newBackend(u, RoleFullNode, cfg.ResponseLimit))
 	}
 	g.all = append(append(append([]*backend{}, g.seqs...), g.reps...), g.fulls...)
 	g.m = newMetrics(g.reg)
 	g.ws = newWSProxy(g)
-	g.http = &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
+	g.base, g.cancelBase = context.WithCancel(context.Background())
+	g.http = httpfront.New(httpfront.Config{ReadTimeout: 10 * time.Second, MaxBody: cfg.RawTxLimit, Log: g.log,
+		OnTooLarge: func() { g.m.rejected.WithLabelValues("body_size").Inc() }}, g.base, g.serveFast, g)
 	return g, nil
 }
 
@@ -106,7 +114,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	g.wg.Add(2)
 	go func() {
 		defer g.wg.Done()
-		if err := g.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := g.http.Serve(ln); err != nil {
 			g.log.Error().Err(err).Msg("serve")
 		}
 	}()
@@ -124,10 +132,8 @@ func (g *Gateway) Addr() string { return g.ln.Addr().String() }
 func (g *Gateway) Stop(ctx context.Context) error {
 	close(g.stop)
 	g.ws.closeAll()
-	err := g.http.Shutdown(ctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		err = g.http.Close()
-	}
+	err := g.http.ShutdownWithContext(ctx)
+	g.cancelBase()
 	g.wg.Wait()
 	return err
 }
@@ -225,11 +231,17 @@ func (g *Gateway) serveReady(w http.ResponseWriter) {
 // peer, or with a trusted proxy in front, the last untrusted address of
 // X-Forwarded-For. forwarded is the X-Forwarded-For to pass on.
 func (g *Gateway) clientIP(r *http.Request) (ip, forwarded string) {
-	peer, _, err := net.SplitHostPort(r.RemoteAddr)
+	return g.clientOf(r.RemoteAddr, r.Header.Get("X-Forwarded-For"))
+}
+
+// clientOf is clientIP from the peer's address and the X-Forwarded-For
+// header.
+func (g *Gateway) clientOf(remoteAddr, xffHeader string) (ip, forwarded string) {
+	peer, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
-		peer = r.RemoteAddr
+		peer = remoteAddr
 	}
-	xff := strings.TrimSpace(r.Header.Get("X-Forwarded-For"))
+	xff := strings.TrimSpace(xffHeader)
 	if !g.isTrusted(peer) || xff == "" {
 		return peer, peer // an untrusted peer's header is not passed on
 	}
@@ -284,6 +296,24 @@ func (g *Gateway) servePost(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(code)
 	_, _ = w.Write(out)
 }
+
+// serveFast answers a JSON-RPC post on fasthttp's worker: the same answer
+// as servePost (TestFastFrontAnswersAsNetHTTP compares them).
+func (g *Gateway) serveFast(ctx *fasthttp.RequestCtx) bool {
+	if !httpfront.IsPlainPost(ctx) || statusPaths[string(ctx.Path())] {
+		return false
+	}
+	ip, xff := g.clientOf(ctx.RemoteAddr().String(), string(ctx.Request.Header.Peek("X-Forwarded-For")))
+	code, out := g.answer(g.base, ctx.PostBody(), ip, xff, false)
+	httpfront.SetCORS(ctx, g.cfg.CORSOrigins)
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.SetStatusCode(code)
+	ctx.Response.SetBodyRaw(out)
+	return true
+}
+
+// statusPaths are served by ServeHTTP whatever the method.
+var statusPaths = map[string]bool{"/health": true, "/ready": true, "/metrics": true}
 
 // answer serves one HTTP body or websocket message: parse, check limits,
 // route and reassemble in order. overWS marks a websocket message (its
@@ -666,45 +696,49 @@ func (g *Gateway) forward(ctx context.Context, b *backend, calls []rpcCall, idx 
 	if !single {
 		body.WriteByte(']')
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, &body)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(b.url)
+	req.Header.SetMethod(http.MethodPost)
+	req.Header.SetContentType("application/json")
 	if xff != "" {
 		req.Header.Set("X-Forwarded-For", xff)
 	}
-	if replayable(calls, idx) {
-		// Lets net/http resend on a fresh connection when a kept-alive one
-		// turns out dead before any answer (the backend restarted): not sent
-		// on the wire.
-		req.Header["Idempotency-Key"] = nil
+	req.SetBodyRaw(body.Bytes())
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = g.now().Add(time.Duration(g.cfg.Timeout))
 	}
 	b.inflight.Add(1)
 	defer b.inflight.Add(-1)
 	start := g.now()
-	resp, err := g.client.Do(req)
+	err := b.hc.DoDeadline(req, resp, deadline)
+	if err != nil && replayable(calls, idx) && (errors.Is(err, fasthttp.ErrConnectionClosed) || isConnError(err)) {
+		// A kept-alive connection turned out dead before any answer (the
+		// backend restarted; its other idle ones are dead too): sending
+		// reads or raw txs again on a new connection does no harm.
+		b.hc.CloseIdleConnections()
+		resp.Reset()
+		err = b.hc.DoDeadline(req, resp, deadline)
+	}
 	if err != nil {
+		if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+			g.m.backendCalls.WithLabelValues(b.url, "too_large").Inc()
+			return nil, fmt.Errorf("%w: over %d bytes", errTooLarge, g.cfg.ResponseLimit)
+		}
 		g.m.backendCalls.WithLabelValues(b.url, "error").Inc()
-		if ctx.Err() == nil && (dialFailed(err) || isConnError(err)) && b.fail(err, g.now()) {
+		timedOut := errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) || ctx.Err() != nil
+		if !timedOut && (dialFailed(err) || isConnError(err)) && b.fail(err, g.now()) {
 			g.log.Warn().Str("backend", b.url).Err(err).Msg("Backend taken out of service: request failed")
 		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("backend timed out: %w", ctx.Err())
+		if timedOut {
+			return nil, fmt.Errorf("backend timed out: %w", context.DeadlineExceeded)
 		}
 		return nil, err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, int64(g.cfg.ResponseLimit)+1))
-	if err != nil {
-		g.m.backendCalls.WithLabelValues(b.url, "error").Inc()
-		return nil, fmt.Errorf("reading the backend's answer: %w", err)
-	}
 	g.m.backendLatency.WithLabelValues(b.url).Observe(g.now().Sub(start).Seconds())
-	if len(data) > g.cfg.ResponseLimit {
-		g.m.backendCalls.WithLabelValues(b.url, "too_large").Inc()
-		return nil, fmt.Errorf("%w: over %d bytes", errTooLarge, g.cfg.ResponseLimit)
-	}
+	data := append([]byte(nil), resp.Body()...) // resp goes back to its pool
 	g.m.backendCalls.WithLabelValues(b.url, "ok").Inc()
 	if single {
 		return map[int][]byte{idx[0]: data}, nil
