@@ -92,7 +92,7 @@ func (r *Role) wireFollower(cfg RoleConfig, f follower, extra map[p2p.Kind][]com
 			return err
 		}
 		var err error
-		if derive, err = r.fromDA(cfg, f.deliver, f.witnesses, f.heads, f.healthy); err != nil {
+		if derive, err = r.fromDA(cfg, f); err != nil {
 			return err
 		}
 	}

@@ -357,6 +357,7 @@ func (d *Devnet) inProcess(name string, cfg Config, fin FinalityConfig, seqAddr 
 	r.headGauge()
 	d.stops = append(d.stops, func(context.Context) error { return store.Close() }) // after everything else
 	var f follower
+	offset := 1 // its RPC port after the devnet's
 	switch name {
 	case RoleReplica:
 		rcfg := replica.DefaultConfig()
@@ -367,6 +368,7 @@ func (d *Devnet) inProcess(name string, cfg Config, fin FinalityConfig, seqAddr 
 		fcfg := fullnode.DefaultConfig()
 		fcfg.Dev = true
 		f, err = r.fullNodePart(fcfg)
+		offset = 2
 	}
 	if err != nil {
 		return nil, err
@@ -378,12 +380,7 @@ func (d *Devnet) inProcess(name string, cfg Config, fin FinalityConfig, seqAddr 
 	d.memFinality(r, mem, f.heads, f.minis)
 	backend := f.backend
 	backend.Chain, backend.Txs = store, d.seq
-	backend, ready := r.backend(backend), r.ready(f.healthy)
-	offset := 1
-	if name == RoleFullNode {
-		offset = 2
-	}
-	server, err := r.rpcServer(nextPort(cfg.RPC, offset), backend, ready)
+	server, err := r.rpcServer(nextPort(cfg.RPC, offset), r.backend(backend), r.ready(f.healthy))
 	if err != nil {
 		return nil, err
 	}
