@@ -80,13 +80,14 @@ type deliverFunc func(kind p2p.Kind, payload, data []byte)
 // starts, until ctx ends, deriving the chain from DA (--sync-from-da) or,
 // for a role that follows gossip, checking that every block it holds is in
 // a DA blob (what makes it safe), and returns a func that waits for the end.
-func (r *Role) fromDA(cfg RoleConfig, deliver deliverFunc, witnesses bool, heads headFeed, healthy func() error) (func(ctx context.Context) (wait func()), error) {
+func (r *Role) fromDA(cfg RoleConfig, f follower) (func(ctx context.Context) (wait func()), error) {
 	if cfg.DA.URL == "" {
 		if cfg.DA.SyncFrom {
 			return nil, errors.New("--sync-from-da needs --da.url")
 		}
 		return nil, nil
 	}
+	deliver := f.deliver
 	if !cfg.DA.SyncFrom {
 		deliver = nil
 	}
@@ -98,7 +99,7 @@ func (r *Role) fromDA(cfg RoleConfig, deliver deliverFunc, witnesses bool, heads
 	if err != nil {
 		return nil, err
 	}
-	d, err := derivation(cfg, index, r.store, deliver, witnesses, heads, healthy, r)
+	d, err := derivation(cfg, index, r.store, deliver, f.witnesses, f.heads, f.healthy, r)
 	if err != nil {
 		index.Close()
 		return nil, err

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -318,13 +317,19 @@ func (d *Devnet) inProcessProver(cfg Config, mem *memNet, log zerolog.Logger) (F
 		return FinalityConfig{}, err
 	}
 	d.prover = pv
-	mem.publisher(pv.Address(), pv.Provider(), p2p.Attestations, p2p.FraudProofs)
-	for _, kind := range []p2p.Kind{p2p.Blocks, p2p.Witnesses} {
-		mem.subscribe(kind, func(m p2p.Message) { pv.Deliver(m.Kind, m.Payload, m.Data) })
-	}
-	d.then(func(context.Context) error { pv.Start(mem); return nil }, func(context.Context) error { pv.Stop(); return nil })
-	d.proverMetrics(pv)
+	f := d.proverPart(pv)
+	mem.publisher(pv.Address(), f.provider, p2p.Attestations, p2p.FraudProofs)
+	d.memFollow(f, mem)
 	return FinalityConfig{Provers: []common.Address{pv.Address()}, Quorum: 1, Window: cfg.FinalityWindow}, nil
+}
+
+// memFollow feeds an in-process follower's part from mem and starts it with
+// the devnet's parts.
+func (d *Devnet) memFollow(f follower, mem *memNet) {
+	for _, kind := range f.kinds {
+		mem.subscribe(kind, func(m p2p.Message) { f.deliver(m.Kind, m.Payload, m.Data) })
+	}
+	d.then(func(context.Context) error { f.start(mem); return nil }, func(context.Context) error { f.stop(); return nil })
 }
 
 // memFinality feeds an in-process role's finality ladder from mem and
@@ -351,61 +356,34 @@ func (d *Devnet) inProcess(name string, cfg Config, fin FinalityConfig, seqAddr 
 	r := &Role{Name: name, log: log, store: store, registry: prometheus.NewRegistry()}
 	r.headGauge()
 	d.stops = append(d.stops, func(context.Context) error { return store.Close() }) // after everything else
-	var backend rpc.Backend
-	var ready func() error
+	var f follower
+	offset := 1 // its RPC port after the devnet's
 	switch name {
 	case RoleReplica:
 		rcfg := replica.DefaultConfig()
 		rcfg.PreconfHash = cfg.Sequencer.PreconfHash
 		rcfg.Dev = true
-		rep, err := replica.New(rcfg, store, log)
-		if err != nil {
-			return nil, err
-		}
-		r.rep = rep
-		for _, kind := range []p2p.Kind{p2p.MiniBlocks, p2p.Blocks} {
-			mem.subscribe(kind, func(m p2p.Message) { rep.Deliver(m.Kind, m.Payload, m.Data) })
-		}
-		d.then(func(context.Context) error { rep.Start(mem); return nil }, func(context.Context) error { rep.Stop(); return nil })
-		r.replicaMetrics(rep)
-		if err := r.addFinality(fin, seqAddr, false); err != nil {
-			return nil, err
-		}
-		d.memFinality(r, mem, rep.Heads, rep.MiniBlocks)
-		backend, ready = r.backend(rpc.Backend{Chain: store, Latest: rep, Feeds: rep, Txs: d.seq}), r.ready(rep.Healthy)
+		f, err = r.replicaPart(rcfg)
 	case RoleFullNode:
 		fcfg := fullnode.DefaultConfig()
 		fcfg.Dev = true
-		full, err := fullnode.New(fcfg, store, log)
-		if err != nil {
-			return nil, err
-		}
-		r.full = full
-		for _, kind := range []p2p.Kind{p2p.Blocks, p2p.Witnesses} {
-			mem.subscribe(kind, func(m p2p.Message) { full.Deliver(m.Kind, m.Payload) })
-		}
-		d.then(func(context.Context) error { full.Start(mem); return nil }, func(context.Context) error { full.Stop(); return nil })
-		r.fullNodeMetrics(full)
-		if err := r.addFinality(fin, seqAddr, true); err != nil {
-			return nil, err
-		}
-		d.memFinality(r, mem, full.Heads, nil)
-		ro := &readOnly{store: store}
-		backend, ready = r.backend(rpc.Backend{Chain: store, Latest: ro, Feeds: ro, Txs: d.seq}), r.ready(full.Healthy)
-	}
-	offset := 1
-	if name == RoleFullNode {
+		f, err = r.fullNodePart(fcfg)
 		offset = 2
 	}
-	rcfg := nextPort(cfg.RPC, offset)
-	rcfg.Role = name
-	server, err := rpc.NewServer(rcfg, backend, ready, log)
 	if err != nil {
 		return nil, err
 	}
-	server.Handle("/metrics", promhttp.HandlerFor(r.registry, promhttp.HandlerOpts{}))
-	server.Instrument(r.registry)
-	r.rpc = server
+	d.memFollow(f, mem)
+	if err := r.addFinality(fin, seqAddr, f.verifies); err != nil {
+		return nil, err
+	}
+	d.memFinality(r, mem, f.heads, f.minis)
+	backend := f.backend
+	backend.Chain, backend.Txs = store, d.seq
+	server, err := r.rpcServer(nextPort(cfg.RPC, offset), r.backend(backend), r.ready(f.healthy))
+	if err != nil {
+		return nil, err
+	}
 	d.then(server.Start, server.Stop)
 	return r, nil
 }

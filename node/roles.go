@@ -287,17 +287,27 @@ func (r *Role) startP2P(ctx context.Context, cfg RoleConfig, signers map[p2p.Kin
 	return nil
 }
 
+// newRPC builds the role's RPC server, started after every other part.
 func (r *Role) newRPC(cfg rpc.Config, b rpc.Backend, ready func() error) error {
+	server, err := r.rpcServer(cfg, b, ready)
+	if err != nil {
+		return err
+	}
+	r.then(server.Start, server.Stop)
+	return nil
+}
+
+// rpcServer builds the role's RPC server with its /metrics.
+func (r *Role) rpcServer(cfg rpc.Config, b rpc.Backend, ready func() error) (*rpc.Server, error) {
 	cfg.Role = r.Name
 	server, err := rpc.NewServer(cfg, b, ready, r.log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	server.Handle("/metrics", promhttp.HandlerFor(r.registry, promhttp.HandlerOpts{}))
 	server.Instrument(r.registry)
 	r.rpc = server
-	r.then(server.Start, server.Stop)
-	return nil
+	return server, nil
 }
 
 // forwarder returns the client transactions are forwarded with: url is one
@@ -475,78 +485,7 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 // applies state diffs, serves reads and subscriptions from its own state and
 // forwards transactions to cfg.SequencerURL.
 func NewReplica(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
-	if err := cfg.Check(); err != nil {
-		return nil, err
-	}
-	fwd, err := forwarder(cfg.SequencerURL)
-	if err != nil {
-		return nil, err
-	}
-	r := &Role{Name: "replica", log: log}
-	if err := r.openStore(cfg); err != nil {
-		return nil, err
-	}
-	rep, err := replica.New(cfg.Replica, r.store, log)
-	if err != nil {
-		r.Stop(context.Background())
-		return nil, err
-	}
-	r.rep = rep
-	cfg.Finality.RequireDA = cfg.DA.URL != ""
-	if err := r.addFinality(cfg.Finality, cfg.SequencerAddress, false); err != nil {
-		r.Stop(context.Background())
-		return nil, err
-	}
-	signers := map[p2p.Kind][]common.Address{p2p.MiniBlocks: {cfg.SequencerAddress}, p2p.Blocks: {cfg.SequencerAddress}}
-	r.finalitySigners(cfg.Finality, signers)
-	derive, err := r.fromDA(cfg, rep.Deliver, false, rep.Heads, rep.Healthy)
-	if err != nil {
-		r.Stop(context.Background())
-		return nil, err
-	}
-	derived := func() {}
-	follow, cancel := context.WithCancel(context.Background())
-	r.then(func(ctx context.Context) error {
-		if err := r.startP2P(ctx, cfg, signers, rep.Provider()); err != nil {
-			return err
-		}
-		rep.Start(r.net)
-		if derive != nil {
-			derived = derive(follow)
-		}
-		if cfg.DA.SyncFrom {
-			return r.startFinality(follow, rep.Heads, rep.MiniBlocks)
-		}
-		for _, kind := range []p2p.Kind{p2p.MiniBlocks, p2p.Blocks} {
-			sub, err := r.net.Subscribe(kind)
-			if err != nil {
-				return err
-			}
-			rep.Follow(follow, sub)
-		}
-		return r.startFinality(follow, rep.Heads, rep.MiniBlocks)
-	}, func(context.Context) error {
-		cancel()
-		derived()
-		if r.fin != nil {
-			r.fin.Stop()
-		}
-		rep.Stop()
-		if r.net == nil {
-			return nil
-		}
-		return r.net.Close()
-	})
-	r.replicaMetrics(rep)
-	backend := r.backend(rpc.Backend{Chain: r.store, Latest: rep, Feeds: rep, Forward: fwd})
-	if cfg.DA.URL != "" {
-		backend.DA = r.store
-	}
-	if err := r.newRPC(cfg.RPC, backend, r.ready(rep.Healthy)); err != nil {
-		r.Stop(context.Background())
-		return nil, err
-	}
-	return r, nil
+	return newFollower(cfg, RoleReplica, log, func(r *Role) (follower, error) { return r.replicaPart(cfg.Replica) })
 }
 
 // probeRPC asks the role's own RPC server for /health, as a client would.
@@ -581,102 +520,11 @@ func (r *Role) haMetrics(ha *sequencer.HA, seq *sequencer.Sequencer) {
 	r.counter("meganode_ha_transfers_total", "Leadership transfers this candidate started.", func() uint64 { _, _, _, n := ha.Stats(); return n })
 }
 
-func (r *Role) replicaMetrics(rep *replica.Replica) {
-	r.gauge("meganode_miniblock_head", "Mini-blocks sealed so far (the next one's number) as this node sees it.", func() float64 { return float64(rep.MiniBlockCount()) })
-	r.counter("meganode_replica_miniblocks_applied_total", "Mini-blocks applied to the overlay.", func() uint64 { return rep.Stats().MiniBlocks })
-	r.counter("meganode_replica_blocks_applied_total", "Sealed blocks whose state diff was applied.", func() uint64 { return rep.Stats().Blocks })
-	r.counter("meganode_replica_refused_total", "Blocks and mini-blocks refused (bad root, receipts, encoding).", func() uint64 { return rep.Stats().Refused })
-	r.counter("meganode_replica_fetched_total", "Messages fetched over request-response to fill gaps.", func() uint64 { return rep.Stats().Fetched })
-}
-
-func (r *Role) fullNodeMetrics(full *fullnode.FullNode) {
-	r.counter("meganode_fullnode_verified_blocks_total", "Blocks re-executed and found to match.", func() uint64 { return full.Stats().Verified })
-	r.counter("meganode_fullnode_refused_blocks_total", "Blocks that failed verification.", func() uint64 { return full.Stats().Refused })
-	r.gauge("meganode_fullnode_alert", "1 once a block failed verification (see /ready for which).", func() float64 {
-		if full.Healthy() != nil {
-			return 1
-		}
-		return 0
-	})
-}
-
 // NewFullNode builds a full-node role: it re-executes every sealed block
 // with its witness, advances its verified (safe) head, serves reads of the
 // verified chain and forwards transactions to cfg.SequencerURL.
 func NewFullNode(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
-	if err := cfg.Check(); err != nil {
-		return nil, err
-	}
-	fwd, err := forwarder(cfg.SequencerURL)
-	if err != nil {
-		return nil, err
-	}
-	r := &Role{Name: "fullnode", log: log}
-	if err := r.openStore(cfg); err != nil {
-		return nil, err
-	}
-	full, err := fullnode.New(cfg.FullNode, r.store, log)
-	if err != nil {
-		r.Stop(context.Background())
-		return nil, err
-	}
-	r.full = full
-	cfg.Finality.RequireDA = cfg.DA.URL != ""
-	if err := r.addFinality(cfg.Finality, cfg.SequencerAddress, true); err != nil {
-		r.Stop(context.Background())
-		return nil, err
-	}
-	signers := map[p2p.Kind][]common.Address{p2p.Blocks: {cfg.SequencerAddress}, p2p.Witnesses: {cfg.SequencerAddress}}
-	r.finalitySigners(cfg.Finality, signers)
-	derive, err := r.fromDA(cfg, func(kind p2p.Kind, payload, _ []byte) { full.Deliver(kind, payload) }, true, full.Heads, full.Healthy)
-	if err != nil {
-		r.Stop(context.Background())
-		return nil, err
-	}
-	derived := func() {}
-	follow, cancel := context.WithCancel(context.Background())
-	r.then(func(ctx context.Context) error {
-		if err := r.startP2P(ctx, cfg, signers, nil); err != nil {
-			return err
-		}
-		full.Start(r.net)
-		if derive != nil {
-			derived = derive(follow)
-		}
-		if cfg.DA.SyncFrom {
-			return r.startFinality(follow, full.Heads, nil)
-		}
-		for _, kind := range []p2p.Kind{p2p.Blocks, p2p.Witnesses} {
-			sub, err := r.net.Subscribe(kind)
-			if err != nil {
-				return err
-			}
-			full.Follow(follow, sub)
-		}
-		return r.startFinality(follow, full.Heads, nil)
-	}, func(context.Context) error {
-		cancel()
-		derived()
-		if r.fin != nil {
-			r.fin.Stop()
-		}
-		full.Stop()
-		if r.net == nil {
-			return nil
-		}
-		return r.net.Close()
-	})
-	r.fullNodeMetrics(full)
-	ro := &readOnly{store: r.store}
-	backend := r.backend(rpc.Backend{Chain: r.store, Latest: ro, Feeds: ro, Forward: fwd})
-	if cfg.DA.URL != "" {
-		backend.DA = r.store
-	}
-	if err := r.newRPC(cfg.RPC, backend, r.ready(full.Healthy)); err != nil {
-		r.Stop(context.Background())
-		return nil, err
-	}
-	return r, nil
+	return newFollower(cfg, RoleFullNode, log, func(r *Role) (follower, error) { return r.fullNodePart(cfg.FullNode) })
 }
 
 // NewProver builds a prover role: it follows the sequencer's blocks and
@@ -694,7 +542,7 @@ func NewProver(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
-	r := &Role{Name: "prover", log: log, registry: prometheus.NewRegistry(), genesis: genesis.ToBlock().Hash()}
+	r := &Role{Name: RoleProver, log: log, registry: prometheus.NewRegistry(), genesis: genesis.ToBlock().Hash()}
 	pv, err := prover.New(cfg.Prover, cfg.Chain.ChainConfig(), cfg.ProverKey, 1, log)
 	if err != nil {
 		return nil, err
@@ -704,42 +552,13 @@ func NewProver(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	if !slices.Contains(provers, pv.Address()) {
 		provers = append(slices.Clone(provers), pv.Address())
 	}
-	seq := cfg.SequencerAddress
-	signers := map[p2p.Kind][]common.Address{p2p.Blocks: {seq}, p2p.Witnesses: {seq}, p2p.Attestations: provers, p2p.FraudProofs: provers}
-	follow, cancel := context.WithCancel(context.Background())
-	r.then(func(ctx context.Context) error {
-		if err := r.startP2P(ctx, cfg, signers, pv.Provider()); err != nil {
-			return err
-		}
-		pv.Start(r.net)
-		for _, kind := range []p2p.Kind{p2p.Blocks, p2p.Witnesses} {
-			sub, err := r.net.Subscribe(kind)
-			if err != nil {
-				return err
-			}
-			pv.Follow(follow, sub)
-		}
-		return nil
-	}, func(context.Context) error {
-		cancel()
-		pv.Stop()
-		if r.net == nil {
-			return nil
-		}
-		return r.net.Close()
-	})
-	r.proverMetrics(pv)
+	if err := r.wireFollower(cfg, r.proverPart(pv), map[p2p.Kind][]common.Address{p2p.Attestations: provers, p2p.FraudProofs: provers}); err != nil {
+		return nil, err
+	}
 	if err := r.newRPC(cfg.RPC, rpc.Backend{}, nil); err != nil {
 		r.Stop(context.Background())
 		return nil, err
 	}
 	log.Info().Stringer("signer", pv.Address()).Msg("prover signing key")
 	return r, nil
-}
-
-func (r *Role) proverMetrics(pv *prover.Prover) {
-	r.counter("meganode_prover_attested_total", "Blocks verified and attested.", func() uint64 { return pv.Stats().Attested })
-	r.counter("meganode_prover_fraud_proofs_total", "Blocks found invalid; a fraud proof was published.", func() uint64 { return pv.Stats().Disputed })
-	r.counter("meganode_prover_unverifiable_total", "Blocks whose witness did not allow a verdict.", func() uint64 { return pv.Stats().Unverifiable })
-	r.counter("meganode_prover_deferred_total", "Blocks left for later because the prover was behind (fetched again in turn).", func() uint64 { return pv.Stats().Deferred })
 }
