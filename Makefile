@@ -59,7 +59,7 @@ vet:
 
 ## unit: unit and golden tests with the race detector
 unit:
-	$(GO) test -race -count=1 ./chain/... ./storage/... ./sequencer/... ./rpc/... ./node/... ./bench/... ./p2p/... ./replica/... ./fullnode/... ./prover/... ./eigenda/... ./gateway/... ./contracts/... ./l1/...
+	$(GO) test -race -count=1 ./chain/... ./storage/... ./sequencer/... ./rpc/... ./node/... ./bench/... ./p2p/... ./replica/... ./fullnode/... ./prover/... ./eigenda/... ./gateway/... ./contracts/... ./l1/... ./cmd/...
 
 ## e2e: the built binary against Foundry, Hardhat, ethers and viem
 e2e: e2e-deps

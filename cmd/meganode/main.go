@@ -212,7 +212,9 @@ func newLogger(c *cli.Context) (zerolog.Logger, error) {
 	default:
 		return zerolog.Logger{}, fmt.Errorf("log.format %q: want auto, console or json", c.String("log.format"))
 	}
-	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+	log := zerolog.New(w).Level(level).With().Timestamp().Logger()
+	gethLogs(log)
+	return log, nil
 }
 
 func runDevnet(c *cli.Context) error {
