@@ -252,6 +252,9 @@ type ReplayOptions struct {
 	// Witness collects the execution witness, as the sequencer does (a
 	// dev chain rebuilt from a state file serves it to provers).
 	Witness bool
+	// Deposits run before the block's transactions, as the sequencer ran
+	// them; the header's roots cover them.
+	Deposits []*Deposit
 }
 
 // ReplayWith is Replay with the block's dev edits and options.
@@ -298,6 +301,15 @@ func ReplayWith(config *params.ChainConfig, hr HeaderReader, db state.Database, 
 			edits = edits[1:]
 		}
 		return nil
+	}
+	for i, d := range opts.Deposits {
+		if _, err := b.ApplyDeposit(d); err != nil {
+			b.evm.Release()
+			if serr := b.state.Error(); serr != nil {
+				return nil, fmt.Errorf("block %d deposit %d (%s): state not available: %w", num, i, d.SourceHash, serr)
+			}
+			return nil, fmt.Errorf("%w: block %d deposit %d (%s): %v", ErrBadBlock, num, i, d.SourceHash, err)
+		}
 	}
 	for i, tx := range txs {
 		if err := applyEdits(i); err != nil {
