@@ -3,7 +3,12 @@ package chain
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
+	"fmt"
 	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -113,5 +118,48 @@ func TestDepositReceiptEncoding(t *testing.T) {
 	enc, _ = r.MarshalBinary()
 	if err := back.UnmarshalBinary(enc); err != nil || back.Status != types.ReceiptStatusFailed {
 		t.Errorf("failed receipt round trip: status %d (%v)", back.Status, err)
+	}
+}
+
+// TestDepositJSONGolden pins the JSON of a deposit and its receipt: op-geth's
+// shape (type 0x7e, sourceHash, mint, isSystemTx, depositNonce,
+// depositReceiptVersion, a zero gas price and signature).
+func TestDepositJSONGolden(t *testing.T) {
+	op, _ := opMainnetDeposit()
+	creation := &Deposit{SourceHash: common.HexToHash("0x02"), From: op.From, Mint: big.NewInt(1e18), Value: new(big.Int), Gas: 200_000, Data: []byte{0x60, 0x00}}
+	blockHash := common.HexToHash("0xb10c")
+	log := &types.Log{Address: common.HexToAddress("0xbb"), Topics: []common.Hash{{1}}, Data: []byte{2}, BlockNumber: 5, TxHash: op.Hash(), BlockHash: blockHash}
+	opR := &DepositReceipt{Receipt: &types.Receipt{Type: DepositTxType, Status: 1, CumulativeGasUsed: 21_000, GasUsed: 21_000, Logs: []*types.Log{log}}, DepositNonce: 7, Version: 1}
+	opR.Bloom = types.CreateBloom(opR.Receipt)
+	crR := &DepositReceipt{Receipt: &types.Receipt{Type: DepositTxType, Status: 0, CumulativeGasUsed: 221_000, GasUsed: 200_000, ContractAddress: crypto.CreateAddress(op.From, 8)}, DepositNonce: 8, Version: 1}
+	var out strings.Builder
+	for _, m := range []struct {
+		name string
+		v    any
+	}{
+		{"tx-pending", NewDepositTxJSON(op, nil, common.Hash{}, 0, 0, 0)},
+		{"tx", NewDepositTxJSON(op, opR, blockHash, 5, 1_800_000_000, 0)},
+		{"receipt", DepositReceiptJSON(op, opR, blockHash, 5, 0)},
+		{"creation-tx", NewDepositTxJSON(creation, crR, blockHash, 5, 1_800_000_000, 1)},
+		{"creation-receipt-failed", DepositReceiptJSON(creation, crR, blockHash, 5, 1)},
+	} {
+		data, err := json.Marshal(m.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&out, "%s %s\n", m.name, data)
+	}
+	file := filepath.Join("testdata", "deposit.golden")
+	if *update {
+		if err := os.WriteFile(file, []byte(out.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != string(want) {
+		t.Fatalf("JSON changed:\n got: %s\nwant: %s", out.String(), want)
 	}
 }
