@@ -180,18 +180,19 @@ func TestApplyDeposits(t *testing.T) {
 	if _, err := ReplayWith(c.config, c, c.db, parent, sb.Block, ReplayOptions{Deposits: deposits[1:]}); !errors.Is(err, ErrBadBlock) {
 		t.Errorf("replay with a deposit left out: got %v, want ErrBadBlock", err)
 	}
-	// Received receipts (consensus form) derive back to what the builder made.
-	for i, r := range sb.DepositReceipts {
-		enc, _ := r.MarshalBinary()
-		var got DepositReceipt
-		if err := got.UnmarshalBinary(enc); err != nil {
-			t.Fatal(err)
-		}
-		sb.DepositReceipts[i] = &got
+	// A replica checks the received body (consensus form, over the wire)
+	// and derives the receipts back to what the builder made.
+	block, txReceipts, depositReceipts := wire(t, sb.Block), wire(t, sb.Receipts), wire(t, sb.DepositReceipts)
+	if err := CheckBodyWithDeposits(c.config, parent, block, txReceipts, wire(t, deposits), depositReceipts); err != nil {
+		t.Fatalf("check body with deposits: %v", err)
 	}
-	if err := DeriveDepositReceipts(deposits, sb.DepositReceipts, sb.Block.Hash(), h.Number.Uint64(), h.Time); err != nil {
-		t.Fatal(err)
+	if err := CheckBody(c.config, parent, block, wire(t, sb.Receipts)); !errors.Is(err, ErrBadBlock) {
+		t.Errorf("check body without the deposits: got %v, want ErrBadBlock", err)
 	}
+	if txReceipts[0].TransactionIndex != uint(len(deposits)) || txReceipts[0].CumulativeGasUsed != tr.CumulativeGasUsed {
+		t.Errorf("derived tx receipt index %d cumulative gas %d, want %d %d", txReceipts[0].TransactionIndex, txReceipts[0].CumulativeGasUsed, len(deposits), tr.CumulativeGasUsed)
+	}
+	sb.DepositReceipts = depositReceipts
 	for i, r := range sb.DepositReceipts {
 		if w := again.DepositReceipts[i]; r.GasUsed != w.GasUsed || r.ContractAddress != w.ContractAddress || r.TxHash != w.TxHash || r.TransactionIndex != w.TransactionIndex {
 			t.Errorf("derived receipt %d: %+v, want %+v", i, r.Receipt, w.Receipt)
@@ -219,5 +220,38 @@ func TestDepositBlockFull(t *testing.T) {
 	}
 	if _, err := b.ApplyDeposit(&Deposit{From: from, To: &to, IsSystemTx: true, Gas: 21_000}); !errors.Is(err, ErrBadDeposit) {
 		t.Errorf("system deposit: got %v, want ErrBadDeposit", err)
+	}
+}
+
+// TestVerifyDeposits: a prover re-executes a block with deposits over its
+// witness alone, and a deposit changed after the fact is caught.
+func TestVerifyDeposits(t *testing.T) {
+	c := newTestChain(t)
+	parent := c.CurrentHeader()
+	b, err := NewBlockBuilder(c.config, c, c.db, parent, NextHeader(c.config, parent, parent.Time+1, DefaultGasLimit, common.Address{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := addr("0xa11ce"), addr("0xb0b")
+	d := &Deposit{SourceHash: common.Hash{1}, From: from, To: &to, Mint: ether(2), Value: ether(1), Gas: 100_000}
+	if _, err := b.ApplyDeposit(d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.ApplyTx(c.transfer(t, 0, 0, to, 1)); err != nil {
+		t.Fatal(err)
+	}
+	sb, err := b.Seal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := VerifyWithDeposits(c.config, sb.Block, sb.Witness, false, nil, []*Deposit{d})
+	if err != nil || !v.Valid || v.StateRoot != sb.Block.Root() {
+		t.Fatalf("verdict %+v (%v), want valid at %s", v, err, sb.Block.Root())
+	}
+	forged := *d
+	forged.Mint = ether(3)
+	v, err = VerifyWithDeposits(c.config, sb.Block, sb.Witness, false, nil, []*Deposit{&forged})
+	if err != nil || v.Valid {
+		t.Fatalf("forged deposit: verdict %+v (%v), want invalid", v, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/bitutil"
 	"github.com/ethereum/go-ethereum/consensus/misc/eip4844"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/stateless"
@@ -15,7 +16,6 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rlp"
-	"github.com/ethereum/go-ethereum/trie"
 	"github.com/ethereum/go-ethereum/triedb"
 )
 
@@ -78,6 +78,13 @@ func DeriveMiniBlock(config *params.ChainConfig, mb *MiniBlock, baseFee *big.Int
 // parent: parent hash and number, transaction root, receipts root, gas used
 // and bloom. It derives the receipts' fields (they travel in consensus form).
 func CheckBody(config *params.ChainConfig, parent *types.Header, block *types.Block, receipts types.Receipts) error {
+	return CheckBodyWithDeposits(config, parent, block, receipts, nil, nil)
+}
+
+// CheckBodyWithDeposits is CheckBody for a block that starts with deposits:
+// the roots cover the deposits and their receipts first, the gas and bloom
+// include theirs, and the receipts of both are derived.
+func CheckBodyWithDeposits(config *params.ChainConfig, parent *types.Header, block *types.Block, receipts types.Receipts, deposits []*Deposit, depositReceipts []*DepositReceipt) error {
 	h, num := block.Header(), block.NumberU64()
 	if h.ParentHash != parent.Hash() || num != parent.Number.Uint64()+1 {
 		if num == 1 && parent.Number.Sign() == 0 {
@@ -85,27 +92,39 @@ func CheckBody(config *params.ChainConfig, parent *types.Header, block *types.Bl
 		}
 		return fmt.Errorf("%w: block %d (parent %s) does not extend head %d (%s)", ErrBadBlock, num, h.ParentHash, parent.Number, parent.Hash())
 	}
-	if got := types.DeriveSha(block.Transactions(), trie.NewStackTrie(nil)); got != h.TxHash {
+	if got := TxRoot(deposits, block.Transactions()); got != h.TxHash {
 		return fmt.Errorf("%w: block %d transaction root %s, header says %s", ErrBadBlock, num, got, h.TxHash)
 	}
 	var blobGasPrice *big.Int
 	if h.ExcessBlobGas != nil {
 		blobGasPrice = eip4844.CalcBlobFee(config, h)
 	}
-	if err := deriveReceipts(config, block, receipts, blobGasPrice); err != nil {
+	if err := DeriveDepositReceipts(deposits, depositReceipts, block.Hash(), num, block.Time()); err != nil {
+		return fmt.Errorf("block %d: %w", num, err)
+	}
+	var cum uint64
+	var logs uint
+	for _, r := range depositReceipts {
+		cum, logs = r.CumulativeGasUsed, logs+uint(len(r.Logs))
+	}
+	if err := deriveReceipts(config, block, receipts, blobGasPrice, uint(len(deposits)), logs, cum); err != nil {
 		return err
 	}
-	if got := types.DeriveSha(receipts, trie.NewStackTrie(nil)); got != h.ReceiptHash {
+	if got := ReceiptRoot(depositReceipts, receipts); got != h.ReceiptHash {
 		return fmt.Errorf("%w: block %d receipts root %s, header says %s", ErrBadBlock, num, got, h.ReceiptHash)
 	}
-	var gas uint64
+	gas := cum
 	if n := len(receipts); n > 0 {
 		gas = receipts[n-1].CumulativeGasUsed
 	}
 	if gas != h.GasUsed {
 		return fmt.Errorf("%w: block %d receipts use %d gas, header says %d", ErrBadBlock, num, gas, h.GasUsed)
 	}
-	if got := types.MergeBloom(receipts); got != h.Bloom {
+	bloom := types.MergeBloom(receipts)
+	for _, r := range depositReceipts {
+		bitutil.ORBytes(bloom[:], bloom[:], r.Bloom[:])
+	}
+	if bloom != h.Bloom {
 		return fmt.Errorf("%w: block %d bloom differs from its receipts'", ErrBadBlock, num)
 	}
 	return nil
@@ -115,15 +134,14 @@ func CheckBody(config *params.ChainConfig, parent *types.Header, block *types.Bl
 // go-ethereum's Receipts.DeriveFields does, except the blooms: those came
 // with the receipts, the receipts root covers them and the header bloom is
 // checked against their union, so hashing every log again is not needed.
-func deriveReceipts(config *params.ChainConfig, block *types.Block, receipts types.Receipts, blobGasPrice *big.Int) error {
+// The block's deposits come first: txOffset, logIndex and cum are theirs.
+func deriveReceipts(config *params.ChainConfig, block *types.Block, receipts types.Receipts, blobGasPrice *big.Int, txOffset, logIndex uint, cum uint64) error {
 	txs, num := block.Transactions(), block.NumberU64()
 	if len(txs) != len(receipts) {
 		return fmt.Errorf("%w: block %d has %d txs and %d receipts", ErrBadBlock, num, len(txs), len(receipts))
 	}
 	signer := displaySigner(config, block.Number(), block.Time())
 	hash, baseFee := block.Hash(), block.BaseFee()
-	var cum uint64
-	var logIndex uint
 	for i, r := range receipts {
 		tx := txs[i]
 		if r.CumulativeGasUsed < cum {
@@ -134,7 +152,7 @@ func deriveReceipts(config *params.ChainConfig, block *types.Block, receipts typ
 		if tx.Type() == types.BlobTxType {
 			r.BlobGasUsed, r.BlobGasPrice = tx.BlobGas(), blobGasPrice
 		}
-		r.BlockHash, r.BlockNumber, r.TransactionIndex = hash, block.Number(), uint(i)
+		r.BlockHash, r.BlockNumber, r.TransactionIndex = hash, block.Number(), txOffset+uint(i)
 		r.ContractAddress = common.Address{}
 		if tx.To() == nil {
 			from, err := types.Sender(signer, tx)
@@ -145,7 +163,7 @@ func deriveReceipts(config *params.ChainConfig, block *types.Block, receipts typ
 		}
 		for _, l := range r.Logs {
 			l.BlockNumber, l.BlockHash, l.BlockTimestamp = num, hash, block.Time()
-			l.TxHash, l.TxIndex, l.Index = r.TxHash, uint(i), logIndex
+			l.TxHash, l.TxIndex, l.Index = r.TxHash, txOffset+uint(i), logIndex
 			logIndex++
 		}
 		cum = r.CumulativeGasUsed
