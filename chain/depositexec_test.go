@@ -255,3 +255,52 @@ func TestVerifyDeposits(t *testing.T) {
 		t.Fatalf("forged deposit: verdict %+v (%v), want invalid", v, err)
 	}
 }
+
+// TestBundleCarriesDeposits: a sealed block's deposits, their receipts and
+// its L1 origin travel in the bundle and the first mini-block; a bundle
+// without them encodes as before.
+func TestBundleCarriesDeposits(t *testing.T) {
+	c := newTestChain(t)
+	parent := c.CurrentHeader()
+	b, err := NewBlockBuilder(c.config, c, c.db, parent, NextHeader(c.config, parent, parent.Time+1, DefaultGasLimit, common.Address{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := addr("0xa11ce"), addr("0xb0b")
+	d := &Deposit{SourceHash: common.Hash{1}, From: from, To: &to, Mint: ether(2), Value: ether(1), Gas: 100_000}
+	if _, err := b.ApplyDeposit(d); err != nil {
+		t.Fatal(err)
+	}
+	sb, err := b.Seal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := &BlockBundle{Block: sb.Block, Receipts: sb.Receipts, StateDiff: sb.Diff, Witness: sb.Witness}
+	old, err := EncodeBundle(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := *plain
+	full.Deposits, full.DepositReceipts, full.L1Origin = sb.Deposits, sb.DepositReceipts, L1Origin{Number: 12, Hash: common.Hash{0xaa}}
+	enc, err := EncodeBundle(&full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(enc) <= len(old) {
+		t.Errorf("bundle with deposits: %d bytes, want more than the %d without", len(enc), len(old))
+	}
+	got, err := DecodeBundle(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Deposits) != 1 || got.Deposits[0].Hash() != d.Hash() || len(got.DepositReceipts) != 1 || got.DepositReceipts[0].DepositNonce != 0 || got.L1Origin != full.L1Origin {
+		t.Errorf("decoded bundle: %d deposits, %d receipts, origin %+v", len(got.Deposits), len(got.DepositReceipts), got.L1Origin)
+	}
+	if back, err := DecodeBundle(old); err != nil || len(back.Deposits) != 0 {
+		t.Errorf("a bundle without deposits: %v, %d deposits", err, len(back.Deposits))
+	}
+	mb := wire(t, &MiniBlock{BlockNumber: 1, Deposits: sb.Deposits, DepositReceipts: sb.DepositReceipts})
+	if len(mb.Deposits) != 1 || mb.Deposits[0].Hash() != d.Hash() || mb.DepositReceipts[0].Status != 1 {
+		t.Errorf("mini-block round trip: %+v", mb)
+	}
+}
