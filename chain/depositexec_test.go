@@ -63,6 +63,9 @@ func TestApplyDeposits(t *testing.T) {
 		{"out of gas", Deposit{From: dave, To: &looper, Mint: ether(1), Gas: 50_000}, want{0, 50_000, 0, 0}},
 		{"value above balance and mint", Deposit{From: erin, To: &bob, Mint: ether(1), Value: ether(2), Gas: 60_000}, want{0, 60_000, 0, 0}},
 		{"intrinsic gas above the limit", Deposit{From: frank, To: &bob, Mint: ether(3), Gas: 20_000}, want{0, 20_000, 0, 0}},
+		// The portal's minimum (21000 + 16 per byte) is below EIP-7623's floor
+		// (21000 + 40 per non-zero byte), which go-ethereum applies.
+		{"below the calldata floor", Deposit{From: frank, To: &bob, Gas: 21_000 + 16*2, Data: []byte{1, 2}}, want{0, 21_032, 1, 0}},
 		{"no balance needed for gas", Deposit{From: gina, To: &bob, Gas: 30_000_000}, want{1, params.TxGas, 0, 0}},
 	}
 	var deposits []*Deposit
@@ -109,7 +112,7 @@ func TestApplyDeposits(t *testing.T) {
 		{"reverter received nothing", reverter, new(big.Int), 1},
 		{"dave keeps the mint after running out of gas", dave, ether(1), 1},
 		{"erin keeps the mint", erin, ether(1), 1},
-		{"frank keeps the mint", frank, ether(3), 1},
+		{"frank keeps the mint", frank, ether(3), 2},
 		{"gina paid nothing", gina, new(big.Int), 1},
 		{"no tip to the coinbase", coinbase, new(big.Int), 0},
 	} {
@@ -158,7 +161,7 @@ func TestApplyDeposits(t *testing.T) {
 	var sawFrank bool
 	for _, a := range sb.Diff.Accounts {
 		if a.Address == frank {
-			sawFrank = a.Balance.ToBig().Cmp(ether(3)) == 0 && a.Nonce == 1
+			sawFrank = a.Balance.ToBig().Cmp(ether(3)) == 0 && a.Nonce == 2
 		}
 	}
 	if !sawFrank {
