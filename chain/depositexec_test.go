@@ -274,6 +274,17 @@ func TestBundleCarriesDeposits(t *testing.T) {
 	if _, err := b.ApplyDeposit(d); err != nil {
 		t.Fatal(err)
 	}
+	// The first mini-block's state changes hold the mint.
+	var minted bool
+	for _, ch := range b.TakeChanges() {
+		minted = minted || ch.Address == from && ch.Balance.ToBig().Cmp(ether(1)) == 0 && ch.Nonce == 1
+	}
+	if !minted {
+		t.Error("the mini-block's state changes lack the deposit's sender")
+	}
+	if _, err := b.ApplyTx(c.transfer(t, 0, 0, to, 1)); err != nil {
+		t.Fatal(err)
+	}
 	sb, err := b.Seal()
 	if err != nil {
 		t.Fatal(err)
@@ -302,8 +313,19 @@ func TestBundleCarriesDeposits(t *testing.T) {
 	if back, err := DecodeBundle(old); err != nil || len(back.Deposits) != 0 {
 		t.Errorf("a bundle without deposits: %v, %d deposits", err, len(back.Deposits))
 	}
-	mb := wire(t, &MiniBlock{BlockNumber: 1, Deposits: sb.Deposits, DepositReceipts: sb.DepositReceipts})
+	h := sb.Block.Header()
+	mb := wire(t, &MiniBlock{BlockNumber: 1, BlockTimestamp: h.Time, Txs: sb.Block.Transactions(), Receipts: sb.Receipts, Deposits: sb.Deposits, DepositReceipts: sb.DepositReceipts})
 	if len(mb.Deposits) != 1 || mb.Deposits[0].Hash() != d.Hash() || mb.DepositReceipts[0].Status != 1 {
-		t.Errorf("mini-block round trip: %+v", mb)
+		t.Fatalf("mini-block round trip: %+v", mb)
+	}
+	if err := DeriveMiniBlock(c.config, mb, h.BaseFee, PreconfBlockHash, 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if r := mb.Receipts[0]; r.TransactionIndex != 1 || r.GasUsed != params.TxGas || mb.DepositReceipts[0].TxHash != d.Hash() || mb.DepositReceipts[0].GasUsed != params.TxGas {
+		t.Errorf("derived mini-block: tx index %d gas %d, deposit hash %s gas %d", r.TransactionIndex, r.GasUsed, mb.DepositReceipts[0].TxHash, mb.DepositReceipts[0].GasUsed)
+	}
+	mb.Index = 1
+	if err := DeriveMiniBlock(c.config, mb, h.BaseFee, PreconfBlockHash, 0, 0, 0); !errors.Is(err, ErrBadBlock) {
+		t.Errorf("deposits in a later mini-block: got %v, want ErrBadBlock", err)
 	}
 }

@@ -53,10 +53,23 @@ type WitnessMessage struct {
 // carry on the wire (they travel in consensus form): tx hashes, gas used,
 // effective gas price, contract addresses, block number and the preconfirmed
 // block hash, and the block-wide tx and log indexes. txOffset, logOffset and
-// cumGas are the txs, logs and gas of the block's earlier mini-blocks.
+// cumGas are the txs, logs and gas of the block's earlier mini-blocks, their
+// deposits included. The first mini-block's deposits are derived first and
+// its transactions follow them.
 func DeriveMiniBlock(config *params.ChainConfig, mb *MiniBlock, baseFee *big.Int, blockHash common.Hash, txOffset, logOffset uint, cumGas uint64) error {
 	if len(mb.Txs) != len(mb.Receipts) {
 		return fmt.Errorf("%w: mini-block %d has %d txs and %d receipts", ErrBadBlock, mb.Number, len(mb.Txs), len(mb.Receipts))
+	}
+	if len(mb.Deposits) > 0 || len(mb.DepositReceipts) > 0 {
+		if mb.Index != 0 {
+			return fmt.Errorf("%w: mini-block %d (index %d in block %d) carries deposits", ErrBadBlock, mb.Number, mb.Index, mb.BlockNumber)
+		}
+		if err := DeriveDepositReceipts(mb.Deposits, mb.DepositReceipts, blockHash, mb.BlockNumber, mb.BlockTimestamp); err != nil {
+			return fmt.Errorf("mini-block %d: %w", mb.Number, err)
+		}
+		for _, r := range mb.DepositReceipts {
+			txOffset, logOffset, cumGas = txOffset+1, logOffset+uint(len(r.Logs)), r.CumulativeGasUsed
+		}
 	}
 	signer := displaySigner(config, new(big.Int).SetUint64(mb.BlockNumber), mb.BlockTimestamp)
 	for i, r := range mb.Receipts {
