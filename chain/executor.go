@@ -93,6 +93,10 @@ type SealedBlock struct {
 	Diff     *StateDiff
 	Witness  []byte
 	Edits    []BlockEdits // dev chains: state edits between transactions
+	// Deposits ran before the transactions; the header's transaction and
+	// receipt roots cover them first.
+	Deposits        []*Deposit
+	DepositReceipts []*DepositReceipt
 
 	finish func() error // set by SealState until Finish runs
 }
@@ -122,8 +126,11 @@ type BlockBuilder struct {
 	signer   types.Signer
 	txs      types.Transactions
 	receipts types.Receipts
-	logs     []*types.Log
-	touched  *touchSet
+	// deposits run before txs; tx indexes count them first
+	deposits        []*Deposit
+	depositReceipts []*DepositReceipt
+	logs            []*types.Log
+	touched         *touchSet
 	// The transaction and receipt roots are hashed as txs apply, so sealing
 	// does not hash the whole block's lists at once.
 	txRoot, receiptRoot *types.ListHashStream
@@ -237,7 +244,8 @@ func (b *BlockBuilder) ApplyTx(tx *types.Transaction) (*types.Receipt, error) {
 		msg.SkipEOACheck() // anvil's impersonation sends from contracts too
 	}
 	snap, gp := b.state.Snapshot(), b.gp.Snapshot()
-	b.state.SetTxContext(tx.Hash(), len(b.txs), uint32(len(b.txs)+1))
+	at := len(b.deposits) + len(b.txs)
+	b.state.SetTxContext(tx.Hash(), at, uint32(at+1))
 	// core.ApplyTransactionWithEVM, keeping the execution result: a dev
 	// chain answers a reverted eth_sendTransaction with its revert data.
 	result, err := core.ApplyMessage(b.evm, msg, b.gp)
@@ -256,8 +264,8 @@ func (b *BlockBuilder) ApplyTx(tx *types.Transaction) (*types.Receipt, error) {
 	b.txs = append(b.txs, tx)
 	b.receipts = append(b.receipts, receipt)
 	b.logs = append(b.logs, receipt.Logs...)
-	b.txRoot.Update(b.txs)
-	b.receiptRoot.Update(b.receipts)
+	b.txRoot.Update(blockTxList{b.deposits, b.txs})
+	b.receiptRoot.Update(blockReceiptList{b.depositReceipts, b.receipts})
 	bitutil.ORBytes(b.bloom[:], b.bloom[:], receipt.Bloom[:])
 	return receipt, nil
 }
@@ -355,7 +363,7 @@ func (b *BlockBuilder) SealState() (*SealedBlock, error) {
 	b.sealed = true
 	defer b.evm.Release()
 	h := b.header
-	requests, _, err := core.PostExecution(context.Background(), b.config, h.Number, h.Time, b.logs, nil, b.evm, uint32(len(b.txs)+1))
+	requests, _, err := core.PostExecution(context.Background(), b.config, h.Number, h.Time, b.logs, nil, b.evm, uint32(len(b.deposits)+len(b.txs)+1))
 	if err != nil {
 		return nil, fmt.Errorf("post-execution of block %d: %w", h.Number, err)
 	}
@@ -384,9 +392,16 @@ func (b *BlockBuilder) SealState() (*SealedBlock, error) {
 		fh.Root = crypto.Keccak256Hash([]byte("meganode fault injection"), root[:])
 		block = types.NewBlockWithHeader(fh).WithBody(*block.Body())
 	}
-	sb := &SealedBlock{Block: block, Receipts: b.receipts, Update: update, Edits: b.edits}
+	sb := &SealedBlock{Block: block, Receipts: b.receipts, Update: update, Edits: b.edits,
+		Deposits: b.deposits, DepositReceipts: b.depositReceipts}
 	sb.finish = func() error {
 		hash := block.Hash()
+		for _, r := range sb.DepositReceipts {
+			r.BlockHash = hash
+			for _, l := range r.Logs {
+				l.BlockHash = hash
+			}
+		}
 		for _, r := range sb.Receipts {
 			r.BlockHash = hash
 			for _, l := range r.Logs {
@@ -414,7 +429,7 @@ func (b *BlockBuilder) assemble(h *types.Header, body *types.Body) *types.Block 
 	}
 	h.Root = b.state.IntermediateRoot(rules)
 	h.TxHash, h.ReceiptHash = types.EmptyTxsHash, types.EmptyReceiptsHash
-	if len(b.txs) > 0 {
+	if len(b.deposits)+len(b.txs) > 0 {
 		h.TxHash, h.ReceiptHash = b.txRoot.Hash(), b.receiptRoot.Hash()
 		h.Bloom = b.bloom
 	}

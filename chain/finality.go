@@ -118,6 +118,25 @@ func VerifyDev(config *params.ChainConfig, block *types.Block, witnessRLP []byte
 	if !dev {
 		return VerifyStateless(config, block, witnessRLP)
 	}
+	return verifyReplay(config, block, witnessRLP, ReplayOptions{Dev: true, Edits: edits})
+}
+
+// VerifyWithDeposits is VerifyDev (dev set) or VerifyStateless for a block
+// that may start with deposits. go-ethereum's stateless execution knows no
+// deposits, so a block with any is re-executed by the block builder over
+// the witness, deposits first.
+func VerifyWithDeposits(config *params.ChainConfig, block *types.Block, witnessRLP []byte, dev bool, edits []BlockEdits, deposits []*Deposit) (*Verdict, error) {
+	switch {
+	case len(deposits) > 0:
+		return verifyReplay(config, block, witnessRLP, ReplayOptions{Dev: dev, Edits: edits, Deposits: deposits})
+	case dev:
+		return VerifyDev(config, block, witnessRLP, edits)
+	}
+	return VerifyStateless(config, block, witnessRLP)
+}
+
+// verifyReplay re-executes block with the block builder over the witness.
+func verifyReplay(config *params.ChainConfig, block *types.Block, witnessRLP []byte, opts ReplayOptions) (*Verdict, error) {
 	num := block.NumberU64()
 	db, w, err := WitnessDatabase(witnessRLP)
 	if err != nil {
@@ -127,7 +146,7 @@ func VerifyDev(config *params.ChainConfig, block *types.Block, witnessRLP []byte
 		return nil, fmt.Errorf("%w: block %d: the witness does not start at its parent %s", ErrUnverifiable, num, block.ParentHash())
 	}
 	v := &Verdict{Number: num, BlockHash: block.Hash()}
-	sb, rerr := ReplayWith(config, witnessHeaders(w.Headers), db, w.Headers[0], block, ReplayOptions{Dev: true, Edits: edits})
+	sb, rerr := ReplayWith(config, witnessHeaders(w.Headers), db, w.Headers[0], block, opts)
 	switch {
 	case rerr == nil:
 		v.Valid, v.StateRoot = true, sb.Block.Root()

@@ -7,6 +7,7 @@ import (
 	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/bitutil"
 	"github.com/ethereum/go-ethereum/consensus/misc/eip4844"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/stateless"
@@ -15,7 +16,6 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rlp"
-	"github.com/ethereum/go-ethereum/trie"
 	"github.com/ethereum/go-ethereum/triedb"
 )
 
@@ -53,10 +53,23 @@ type WitnessMessage struct {
 // carry on the wire (they travel in consensus form): tx hashes, gas used,
 // effective gas price, contract addresses, block number and the preconfirmed
 // block hash, and the block-wide tx and log indexes. txOffset, logOffset and
-// cumGas are the txs, logs and gas of the block's earlier mini-blocks.
+// cumGas are the txs, logs and gas of the block's earlier mini-blocks, their
+// deposits included. The first mini-block's deposits are derived first and
+// its transactions follow them.
 func DeriveMiniBlock(config *params.ChainConfig, mb *MiniBlock, baseFee *big.Int, blockHash common.Hash, txOffset, logOffset uint, cumGas uint64) error {
 	if len(mb.Txs) != len(mb.Receipts) {
 		return fmt.Errorf("%w: mini-block %d has %d txs and %d receipts", ErrBadBlock, mb.Number, len(mb.Txs), len(mb.Receipts))
+	}
+	if len(mb.Deposits) > 0 || len(mb.DepositReceipts) > 0 {
+		if mb.Index != 0 {
+			return fmt.Errorf("%w: mini-block %d (index %d in block %d) carries deposits", ErrBadBlock, mb.Number, mb.Index, mb.BlockNumber)
+		}
+		if err := DeriveDepositReceipts(mb.Deposits, mb.DepositReceipts, blockHash, mb.BlockNumber, mb.BlockTimestamp); err != nil {
+			return fmt.Errorf("mini-block %d: %w", mb.Number, err)
+		}
+		for _, r := range mb.DepositReceipts {
+			txOffset, logOffset, cumGas = txOffset+1, logOffset+uint(len(r.Logs)), r.CumulativeGasUsed
+		}
 	}
 	signer := displaySigner(config, new(big.Int).SetUint64(mb.BlockNumber), mb.BlockTimestamp)
 	for i, r := range mb.Receipts {
@@ -78,6 +91,13 @@ func DeriveMiniBlock(config *params.ChainConfig, mb *MiniBlock, baseFee *big.Int
 // parent: parent hash and number, transaction root, receipts root, gas used
 // and bloom. It derives the receipts' fields (they travel in consensus form).
 func CheckBody(config *params.ChainConfig, parent *types.Header, block *types.Block, receipts types.Receipts) error {
+	return CheckBodyWithDeposits(config, parent, block, receipts, nil, nil)
+}
+
+// CheckBodyWithDeposits is CheckBody for a block that starts with deposits:
+// the roots cover the deposits and their receipts first, the gas and bloom
+// include theirs, and the receipts of both are derived.
+func CheckBodyWithDeposits(config *params.ChainConfig, parent *types.Header, block *types.Block, receipts types.Receipts, deposits []*Deposit, depositReceipts []*DepositReceipt) error {
 	h, num := block.Header(), block.NumberU64()
 	if h.ParentHash != parent.Hash() || num != parent.Number.Uint64()+1 {
 		if num == 1 && parent.Number.Sign() == 0 {
@@ -85,27 +105,39 @@ func CheckBody(config *params.ChainConfig, parent *types.Header, block *types.Bl
 		}
 		return fmt.Errorf("%w: block %d (parent %s) does not extend head %d (%s)", ErrBadBlock, num, h.ParentHash, parent.Number, parent.Hash())
 	}
-	if got := types.DeriveSha(block.Transactions(), trie.NewStackTrie(nil)); got != h.TxHash {
+	if got := TxRoot(deposits, block.Transactions()); got != h.TxHash {
 		return fmt.Errorf("%w: block %d transaction root %s, header says %s", ErrBadBlock, num, got, h.TxHash)
 	}
 	var blobGasPrice *big.Int
 	if h.ExcessBlobGas != nil {
 		blobGasPrice = eip4844.CalcBlobFee(config, h)
 	}
-	if err := deriveReceipts(config, block, receipts, blobGasPrice); err != nil {
+	if err := DeriveDepositReceipts(deposits, depositReceipts, block.Hash(), num, block.Time()); err != nil {
+		return fmt.Errorf("block %d: %w", num, err)
+	}
+	var cum uint64
+	var logs uint
+	for _, r := range depositReceipts {
+		cum, logs = r.CumulativeGasUsed, logs+uint(len(r.Logs))
+	}
+	if err := deriveReceipts(config, block, receipts, blobGasPrice, uint(len(deposits)), logs, cum); err != nil {
 		return err
 	}
-	if got := types.DeriveSha(receipts, trie.NewStackTrie(nil)); got != h.ReceiptHash {
+	if got := ReceiptRoot(depositReceipts, receipts); got != h.ReceiptHash {
 		return fmt.Errorf("%w: block %d receipts root %s, header says %s", ErrBadBlock, num, got, h.ReceiptHash)
 	}
-	var gas uint64
+	gas := cum
 	if n := len(receipts); n > 0 {
 		gas = receipts[n-1].CumulativeGasUsed
 	}
 	if gas != h.GasUsed {
 		return fmt.Errorf("%w: block %d receipts use %d gas, header says %d", ErrBadBlock, num, gas, h.GasUsed)
 	}
-	if got := types.MergeBloom(receipts); got != h.Bloom {
+	bloom := types.MergeBloom(receipts)
+	for _, r := range depositReceipts {
+		bitutil.ORBytes(bloom[:], bloom[:], r.Bloom[:])
+	}
+	if bloom != h.Bloom {
 		return fmt.Errorf("%w: block %d bloom differs from its receipts'", ErrBadBlock, num)
 	}
 	return nil
@@ -115,15 +147,14 @@ func CheckBody(config *params.ChainConfig, parent *types.Header, block *types.Bl
 // go-ethereum's Receipts.DeriveFields does, except the blooms: those came
 // with the receipts, the receipts root covers them and the header bloom is
 // checked against their union, so hashing every log again is not needed.
-func deriveReceipts(config *params.ChainConfig, block *types.Block, receipts types.Receipts, blobGasPrice *big.Int) error {
+// The block's deposits come first: txOffset, logIndex and cum are theirs.
+func deriveReceipts(config *params.ChainConfig, block *types.Block, receipts types.Receipts, blobGasPrice *big.Int, txOffset, logIndex uint, cum uint64) error {
 	txs, num := block.Transactions(), block.NumberU64()
 	if len(txs) != len(receipts) {
 		return fmt.Errorf("%w: block %d has %d txs and %d receipts", ErrBadBlock, num, len(txs), len(receipts))
 	}
 	signer := displaySigner(config, block.Number(), block.Time())
 	hash, baseFee := block.Hash(), block.BaseFee()
-	var cum uint64
-	var logIndex uint
 	for i, r := range receipts {
 		tx := txs[i]
 		if r.CumulativeGasUsed < cum {
@@ -134,7 +165,7 @@ func deriveReceipts(config *params.ChainConfig, block *types.Block, receipts typ
 		if tx.Type() == types.BlobTxType {
 			r.BlobGasUsed, r.BlobGasPrice = tx.BlobGas(), blobGasPrice
 		}
-		r.BlockHash, r.BlockNumber, r.TransactionIndex = hash, block.Number(), uint(i)
+		r.BlockHash, r.BlockNumber, r.TransactionIndex = hash, block.Number(), txOffset+uint(i)
 		r.ContractAddress = common.Address{}
 		if tx.To() == nil {
 			from, err := types.Sender(signer, tx)
@@ -145,7 +176,7 @@ func deriveReceipts(config *params.ChainConfig, block *types.Block, receipts typ
 		}
 		for _, l := range r.Logs {
 			l.BlockNumber, l.BlockHash, l.BlockTimestamp = num, hash, block.Time()
-			l.TxHash, l.TxIndex, l.Index = r.TxHash, uint(i), logIndex
+			l.TxHash, l.TxIndex, l.Index = r.TxHash, txOffset+uint(i), logIndex
 			logIndex++
 		}
 		cum = r.CumulativeGasUsed
@@ -252,6 +283,9 @@ type ReplayOptions struct {
 	// Witness collects the execution witness, as the sequencer does (a
 	// dev chain rebuilt from a state file serves it to provers).
 	Witness bool
+	// Deposits run before the block's transactions, as the sequencer ran
+	// them; the header's roots cover them.
+	Deposits []*Deposit
 }
 
 // ReplayWith is Replay with the block's dev edits and options.
@@ -298,6 +332,15 @@ func ReplayWith(config *params.ChainConfig, hr HeaderReader, db state.Database, 
 			edits = edits[1:]
 		}
 		return nil
+	}
+	for i, d := range opts.Deposits {
+		if _, err := b.ApplyDeposit(d); err != nil {
+			b.evm.Release()
+			if serr := b.state.Error(); serr != nil {
+				return nil, fmt.Errorf("block %d deposit %d (%s): state not available: %w", num, i, d.SourceHash, serr)
+			}
+			return nil, fmt.Errorf("%w: block %d deposit %d (%s): %v", ErrBadBlock, num, i, d.SourceHash, err)
+		}
 	}
 	for i, tx := range txs {
 		if err := applyEdits(i); err != nil {

@@ -44,6 +44,10 @@ type MiniBlock struct {
 	Txs             types.Transactions
 	Receipts        []*types.Receipt
 	StateChanges    []AccountChange
+	// The block's deposits and their receipts, in its first mini-block
+	// only (Index 0): they run before every transaction.
+	Deposits        []*Deposit        `rlp:"optional"`
+	DepositReceipts []*DepositReceipt `rlp:"optional"`
 }
 
 // StateDiff is a sealed block's authoritative state change, taken from
@@ -61,6 +65,21 @@ type BlockBundle struct {
 	Receipts  types.Receipts
 	StateDiff *StateDiff `rlp:"nil"` // nil only for genesis (a rewind to it)
 	Witness   []byte     // RLP of go-ethereum's stateless.Witness
+	// Deposits ran first in the block; the header's transaction and
+	// receipt roots cover them and their receipts ahead of the rest.
+	Deposits        []*Deposit        `rlp:"optional"`
+	DepositReceipts []*DepositReceipt `rlp:"optional"`
+	// L1Origin is the newest L1 block whose deposits this block and its
+	// ancestors include, all of them, in log order (zero before the first).
+	L1Origin L1Origin `rlp:"optional"`
+}
+
+// L1Origin names an L1 block: the deposit cursor of an L2 block. Not in the
+// header; the sequencer signs it with the block message, and a node with L1
+// access checks it (docs/l1.md, "Deposits on L2").
+type L1Origin struct {
+	Number uint64
+	Hash   common.Hash
 }
 
 // EffectiveGasPrice returns min(tip + baseFee, feeCap) as receipts report it.

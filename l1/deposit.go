@@ -12,8 +12,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/rlp"
 
+	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/contracts"
 )
 
@@ -21,7 +21,7 @@ import (
 const DepositVersion0 = 0
 
 // DepositTxType is the EIP-2718 type of a deposit transaction on L2.
-const DepositTxType = 0x7E
+const DepositTxType = chain.DepositTxType
 
 // AliasOffset is what the portal adds to a contract caller's address, as the
 // OP Stack does: an L1 contract cannot act as the L2 account at its address.
@@ -38,54 +38,15 @@ func ApplyAlias(a common.Address) common.Address {
 // ErrBadDeposit says a log is not a TransactionDeposited this package reads.
 var ErrBadDeposit = errors.New("malformed TransactionDeposited log")
 
-// Deposit is an L2 deposit transaction (the OP Stack's type 0x7E fields) as
-// derived from one TransactionDeposited log, and where the log is on L1.
+// Deposit is the L2 deposit transaction (chain.Deposit) one
+// TransactionDeposited log derives, and where the log is on L1.
 type Deposit struct {
-	SourceHash common.Hash
-	From       common.Address
-	To         *common.Address // nil creates a contract
-	Mint       *big.Int        // wei minted to From on L2 (msg.value on L1)
-	Value      *big.Int        // wei sent to To
-	Gas        uint64
-	IsSystemTx bool // never, for user deposits
-	Data       []byte
+	chain.Deposit
 
 	L1BlockHash   common.Hash
 	L1BlockNumber uint64
 	L1TxHash      common.Hash
 	LogIndex      uint // the log's index in its L1 block
-}
-
-// depositTxRLP is the deposit transaction's payload after its type byte.
-type depositTxRLP struct {
-	SourceHash common.Hash
-	From       common.Address
-	To         *common.Address `rlp:"nil"`
-	Mint       *big.Int
-	Value      *big.Int
-	Gas        uint64
-	IsSystemTx bool
-	Data       []byte
-}
-
-// MarshalBinary is the deposit's L2 transaction encoding, the OP Stack's
-// 0x7E ‖ rlp([sourceHash, from, to, mint, value, gas, isSystemTx, data]), a
-// creation's to the empty string.
-func (d *Deposit) MarshalBinary() ([]byte, error) {
-	enc, err := rlp.EncodeToBytes(&depositTxRLP{d.SourceHash, d.From, d.To, d.Mint, d.Value, d.Gas, d.IsSystemTx, d.Data})
-	if err != nil {
-		return nil, fmt.Errorf("encode deposit %s: %w", d.SourceHash, err)
-	}
-	return append([]byte{DepositTxType}, enc...), nil
-}
-
-// TxHash is the deposit's L2 transaction hash: keccak256 of MarshalBinary.
-func (d *Deposit) TxHash() common.Hash {
-	enc, err := d.MarshalBinary()
-	if err != nil {
-		panic(err) // only a nil big.Int fails, and decoded deposits have none
-	}
-	return crypto.Keccak256Hash(enc)
 }
 
 // UserDepositSourceHash is the OP Stack's source hash of a user deposit:
@@ -122,12 +83,14 @@ func DepositFromLog(l *types.Log) (*Deposit, error) {
 		return nil, fmt.Errorf("%w: %d bytes of opaque data, want at least 73", ErrBadDeposit, len(opaque))
 	}
 	d := &Deposit{
-		SourceHash:    UserDepositSourceHash(l.BlockHash, uint64(l.Index)),
-		From:          common.BytesToAddress(l.Topics[1][12:]),
-		Mint:          new(big.Int).SetBytes(opaque[0:32]),
-		Value:         new(big.Int).SetBytes(opaque[32:64]),
-		Gas:           binary.BigEndian.Uint64(opaque[64:72]),
-		Data:          common.CopyBytes(opaque[73:]),
+		Deposit: chain.Deposit{
+			SourceHash: UserDepositSourceHash(l.BlockHash, uint64(l.Index)),
+			From:       common.BytesToAddress(l.Topics[1][12:]),
+			Mint:       new(big.Int).SetBytes(opaque[0:32]),
+			Value:      new(big.Int).SetBytes(opaque[32:64]),
+			Gas:        binary.BigEndian.Uint64(opaque[64:72]),
+			Data:       common.CopyBytes(opaque[73:]),
+		},
 		L1BlockHash:   l.BlockHash,
 		L1BlockNumber: l.BlockNumber,
 		L1TxHash:      l.TxHash,

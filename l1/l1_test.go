@@ -365,7 +365,7 @@ func TestDepositTxHash(t *testing.T) {
 	if d.Value.Int64() != 0x45 || d.Gas != 21000 || d.Mint.Sign() != 0 || *d.To != from {
 		t.Fatalf("deposit: got %+v", d)
 	}
-	if got, want := d.TxHash(), common.HexToHash("0x0a60b983815ed475c5919609025204a479654d93afc610feca7d99ae0befc329"); got != want {
+	if got, want := d.Hash(), common.HexToHash("0x0a60b983815ed475c5919609025204a479654d93afc610feca7d99ae0befc329"); got != want {
 		t.Fatalf("L2 tx hash: got %s, want %s", got, want)
 	}
 	enc, _ := d.MarshalBinary()
