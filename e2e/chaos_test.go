@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -272,10 +273,16 @@ type chaosSub struct {
 	got        int
 	reconnects int
 	gaps       []string
+	// A tracking miniBlocks subscriber keeps every tx hash delivered and the
+	// first and last block_number: every tx sealed in the blocks between
+	// must have reached it.
+	track                 bool
+	txs                   map[common.Hash]bool
+	firstBlock, lastBlock uint64
 }
 
-func startChaosSub(t *testing.T, url, kind string, stop chan struct{}, wg *sync.WaitGroup) *chaosSub {
-	s := &chaosSub{kind: kind, url: url}
+func startChaosSub(t *testing.T, url, kind string, track bool, stop chan struct{}, wg *sync.WaitGroup) *chaosSub {
+	s := &chaosSub{kind: kind, url: url, track: track, txs: map[common.Hash]bool{}}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -345,6 +352,19 @@ func (s *chaosSub) session(stop chan struct{}) {
 			case (inSession || s.kind == "miniBlocks" && s.got > 0) && n != s.last+1:
 				s.gaps = append(s.gaps, fmt.Sprintf("%s %d followed by %d (reconnects %d)", s.kind, s.last, n, s.reconnects))
 			}
+			if s.track && err == nil {
+				bn, _ := hexutil.DecodeUint64(fmt.Sprint(m["block_number"]))
+				if s.got == 0 {
+					s.firstBlock = bn
+				}
+				s.lastBlock = bn
+				txs, _ := m["transactions"].([]any)
+				for _, tx := range txs {
+					if obj, ok := tx.(map[string]any); ok {
+						s.txs[common.HexToHash(fmt.Sprint(obj["hash"]))] = true
+					}
+				}
+			}
 			s.last, inSession = n, true
 			s.got++
 			s.mu.Unlock()
@@ -352,9 +372,32 @@ func (s *chaosSub) session(stop chan struct{}) {
 	}
 }
 
+// chaosTarget is a network the invariants are checked on.
+type chaosTarget interface {
+	head(t *testing.T) uint64 // the producing sequencer's sealed head
+	chainNodes() map[string]*devnet
+	gateway() *devnet
+	gossipLog() *gossipLog
+}
+
+func (n *chaosNet) gateway() *devnet      { return n.gw.d }
+func (n *chaosNet) gossipLog() *gossipLog { return n.gossip }
+
+func (n *chaosNet) head(t *testing.T) uint64 {
+	t.Helper()
+	lead := n.set.leader(t, nil)
+	var head uint64
+	chaosWait(t, "the leader's sealed head", 10*time.Second, func() error {
+		st, err := haStatus(lead.d.URL)
+		head = st.Block
+		return err
+	})
+	return head
+}
+
 // chaosCheck holds what the invariant checks have verified so far.
 type chaosCheck struct {
-	n       *chaosNet
+	n       chaosTarget
 	load    *chaosLoad
 	subs    []*chaosSub
 	hashes  map[uint64]common.Hash    // canonical block hashes, as first seen
@@ -365,6 +408,11 @@ type chaosCheck struct {
 	safe    uint64                    // highest safe block seen through the gateway
 	final   uint64                    // highest finalized block seen
 	faults  []string
+	only    *regexp.Regexp // CHAOS_FAULTS: run only the faults it matches
+	skip    *regexp.Regexp // CHAOS_SKIP: not the faults it matches
+	subStop chan struct{}
+	subWG   sync.WaitGroup
+	began   time.Time
 }
 
 // wait polls cond until it returns nil or timeout passes, then fails with
@@ -429,17 +477,7 @@ func (k *chaosCheck) progress(t *testing.T, what string, more int) {
 func (k *chaosCheck) verify(t *testing.T, fault string) {
 	t.Helper()
 	k.faults = append(k.faults, fault)
-	lead := k.n.set.leader(t, nil)
-	lc := lead.d.client(t)
-	var target uint64
-	chaosWait(t, "the leader's sealed head", 10*time.Second, func() error {
-		var st chain.HAStatus
-		if err := lc.Call(&st, "ha_status"); err != nil {
-			return err
-		}
-		target = st.Block
-		return nil
-	})
+	target := k.n.head(t)
 	for name, d := range k.n.chainNodes() {
 		c, err := dialQuick(d.URL)
 		if err != nil {
@@ -480,16 +518,17 @@ func (k *chaosCheck) verify(t *testing.T, fault string) {
 			t.Fatalf("after %s: a subscriber saw %v", fault, gaps)
 		}
 	}
-	k.n.gossip.mu.Lock()
-	conflicts := slices.Clone(k.n.gossip.conflicts)
-	k.n.gossip.mu.Unlock()
+	gossip := k.n.gossipLog()
+	gossip.mu.Lock()
+	conflicts := slices.Clone(gossip.conflicts)
+	gossip.mu.Unlock()
 	if len(conflicts) > 0 {
 		t.Fatalf("after %s: %v", fault, conflicts)
 	}
 	// Finality resumes: safe and finalized pass where they were.
 	safe, final := k.safe, k.final
 	chaosWait(t, "safe and finalized heads to advance after "+fault, 60*time.Second, func() error {
-		c, err := dialQuick(k.n.gw.d.URL)
+		c, err := dialQuick(k.n.gateway().URL)
 		if err != nil {
 			return err
 		}
@@ -531,7 +570,7 @@ func (k *chaosCheck) checkReceipts(t *testing.T, upTo uint64, all bool) {
 			t.Fatalf("LOST: tx %s was preconfirmed at block %d index %d and is not in the chain up to block %d", h, r.BlockNumber, r.TransactionIndex, upTo)
 		}
 		if at != [2]uint64{uint64(r.BlockNumber), uint64(r.TransactionIndex)} {
-			t.Fatalf("tx %s preconfirmed at block %d index %d, sealed at block %d index %d", h, r.BlockNumber, r.TransactionIndex, at[0], at[1])
+			t.Fatalf("tx %s preconfirmed at block %d index %d, sealed at block %d index %d\n%s", h, r.BlockNumber, r.TransactionIndex, at[0], at[1], k.explain(uint64(r.BlockNumber)))
 		}
 		k.seen[h] = true
 	}
@@ -542,6 +581,22 @@ func (k *chaosCheck) checkReceipts(t *testing.T, upTo uint64, all bool) {
 			}
 		}
 	}
+}
+
+// explain lists block n's transactions beside the receipts the clients
+// were given for it (k.load.mu held).
+func (k *chaosCheck) explain(n uint64) string {
+	byIndex := map[uint64][]string{}
+	for h, r := range k.load.preconf {
+		if uint64(r.BlockNumber) == n {
+			byIndex[uint64(r.TransactionIndex)] = append(byIndex[uint64(r.TransactionIndex)], h.Hex()[:10])
+		}
+	}
+	var b strings.Builder
+	for i, h := range k.txs[n] {
+		fmt.Fprintf(&b, "  block %d index %d: %s, preconfirmed here: %v, unanswered resend: %v\n", n, i, h.Hex()[:10], byIndex[uint64(i)], k.load.unanswer[h])
+	}
+	return b.String()
 }
 
 // processState reads the state letter of a process (R, S, T…).
@@ -633,17 +688,32 @@ func (n *chaosNet) follower(not *candidate) *candidate {
 	return nil
 }
 
-// TestChaos runs the network of every role under a steady load through the
+// TestChaos runs networks of every role under a steady load through the
 // gateway with websocket subscribers, injects each fault in turn, and after
 // each one checks that nothing preconfirmed is lost or moved, every node
-// has the same blocks, no subscriber saw a gap and finality resumes. The
-// short form runs the fault list once; CHAOS_LONG=1 (make chaos) runs it
+// has the same blocks, no subscriber saw a gap and finality resumes. "ha"
+// is three HA candidates with replicas, a full node, a prover and the
+// gateway; "da" is a lone sequencer posting to the DA server (an HA set
+// cannot post to DA yet), with a replica deriving from DA alone. The short
+// form runs each fault list once; CHAOS_LONG=1 (make chaos) runs them
 // CHAOS_ROUNDS times at a higher load.
 func TestChaos(t *testing.T) {
 	cfg := chaosConfigFromEnv(t)
-	began := time.Now()
-	n := startChaosNet(t, cfg)
-	load := startChaosLoad(t, n.gw.d.URL, cfg)
+	t.Run("ha", func(t *testing.T) { chaosHA(t, cfg) })
+	t.Run("da", func(t *testing.T) { chaosDA(t, cfg) })
+}
+
+// chaosFault is one fault: inject it, wait for the network to get over it.
+type chaosFault struct {
+	name   string
+	inject func(t *testing.T)
+}
+
+// startChaosClients starts the load and the subscribers on n's gateway and
+// checks the network once they flow.
+func startChaosClients(t *testing.T, n chaosTarget, cfg chaosConfig) *chaosCheck {
+	t.Helper()
+	load := startChaosLoad(t, n.gateway().URL, cfg)
 	t.Cleanup(func() {
 		select {
 		case <-load.stop:
@@ -651,29 +721,117 @@ func TestChaos(t *testing.T) {
 			load.end()
 		}
 	})
-	subStop := make(chan struct{})
-	var subWG sync.WaitGroup
-	t.Cleanup(func() {
-		select {
-		case <-subStop:
-		default:
-			close(subStop)
-			subWG.Wait()
-		}
-	})
 	k := &chaosCheck{n: n, load: load, hashes: map[uint64]common.Hash{}, txs: map[uint64][]common.Hash{},
-		where: map[common.Hash][2]uint64{}, checked: map[string]uint64{}, seen: map[common.Hash]bool{}}
+		where: map[common.Hash][2]uint64{}, checked: map[string]uint64{}, seen: map[common.Hash]bool{},
+		subStop: make(chan struct{}), began: time.Now()}
+	if re := os.Getenv("CHAOS_FAULTS"); re != "" {
+		k.only = regexp.MustCompile(re)
+	}
+	if re := os.Getenv("CHAOS_SKIP"); re != "" {
+		k.skip = regexp.MustCompile(re)
+	}
+	t.Cleanup(k.stopSubs)
 	for i := range cfg.subs {
 		kind := "miniBlocks"
 		if i%2 == 1 {
 			kind = "newHeads"
 		}
-		k.subs = append(k.subs, startChaosSub(t, n.gw.d.WS, kind, subStop, &subWG))
+		// Four miniBlocks subscribers also check what was delivered.
+		k.subs = append(k.subs, startChaosSub(t, n.gateway().WS, kind, kind == "miniBlocks" && i < 8, k.subStop, &k.subWG))
 	}
 	k.progress(t, "at start", 50)
 	k.verify(t, "start")
-	started := time.Now()
+	return k
+}
 
+func (k *chaosCheck) stopSubs() {
+	select {
+	case <-k.subStop:
+	default:
+		close(k.subStop)
+		k.subWG.Wait()
+	}
+}
+
+// run injects every fault, rounds times, checking the invariants after
+// each, then stops the clients and checks that every preconfirmed receipt
+// (and every resend refused as "nonce too low") is in the sealed chain at
+// its place.
+func (k *chaosCheck) run(t *testing.T, cfg chaosConfig, faults []chaosFault) {
+	t.Helper()
+	started := time.Now()
+	sentBefore := k.load.preconfirmed()
+	var injected int
+	for round := 1; round <= cfg.rounds; round++ {
+		for _, f := range faults {
+			if k.only != nil && !k.only.MatchString(f.name) || k.skip != nil && k.skip.MatchString(f.name) {
+				continue
+			}
+			name := f.name
+			if cfg.rounds > 1 {
+				name = fmt.Sprintf("r%d %s", round, f.name)
+			}
+			f.inject(t)
+			injected++
+			k.progress(t, "after "+name, 20)
+			k.verify(t, name)
+		}
+	}
+	faultTime := time.Since(started)
+	rate := float64(k.load.preconfirmed()-sentBefore) / faultTime.Seconds()
+
+	k.load.end()
+	k.stopSubs()
+	var last uint64
+	k.load.mu.Lock()
+	for _, r := range k.load.preconf {
+		last = max(last, uint64(r.BlockNumber))
+	}
+	k.load.mu.Unlock()
+	chaosWait(t, "the block of the last preconfirmed receipt sealed", 30*time.Second, func() error {
+		if h := k.n.head(t); h < last {
+			return fmt.Errorf("head %d, want %d", h, last)
+		}
+		return nil
+	})
+	k.verify(t, "end")
+	k.checkReceipts(t, last, true)
+	// A tracking subscriber got every tx of the whole blocks it followed:
+	// the content of its mini-blocks, not only their numbers.
+	for _, s := range k.subs {
+		if !s.track {
+			continue
+		}
+		for b := s.firstBlock + 1; b < s.lastBlock; b++ {
+			for i, h := range k.txs[b] {
+				if !s.txs[h] {
+					t.Fatalf("a miniBlocks subscriber (blocks %d to %d, %d reconnects) never got tx %s, sealed at block %d index %d",
+						s.firstBlock, s.lastBlock, s.reconnects, h, b, i)
+				}
+			}
+		}
+	}
+	var reconnects, notes int
+	for _, s := range k.subs {
+		s.mu.Lock()
+		reconnects += s.reconnects
+		notes += s.got
+		s.mu.Unlock()
+	}
+	k.load.mu.Lock()
+	defer k.load.mu.Unlock()
+	losses := len(k.load.preconf) - len(k.seen)
+	if losses != 0 {
+		t.Fatalf("%d preconfirmed txs not matched in the chain", losses)
+	}
+	t.Logf("chaos summary: rounds %d, faults %d, txs sent %d, preconfirmed %d (%.0f/s over %v of faults, %d/s offered), losses %d; blocks %d, subscribers %d (notifications %d, reconnects %d), safe %d, finalized %d, wall %v; retried errors %v",
+		cfg.rounds, injected, k.load.sent, len(k.load.preconf), rate, faultTime.Round(time.Second), cfg.rate,
+		losses, len(k.hashes), len(k.subs), notes, reconnects, k.safe, k.final, time.Since(k.began).Round(time.Second), k.load.errs)
+}
+
+func chaosHA(t *testing.T, cfg chaosConfig) {
+	n := startChaosNet(t, cfg)
+	k := startChaosClients(t, n, cfg)
 	restart := func(r *chaosRole) { r.d.kill(syscall.SIGKILL); r.start(t) }
 	gwReady := func(url string, healthy bool) func() error {
 		return func() error {
@@ -692,10 +850,7 @@ func TestChaos(t *testing.T) {
 			return fmt.Errorf("%s not listed: %+v", url, st)
 		}
 	}
-	faults := []struct {
-		name   string
-		inject func(t *testing.T)
-	}{
+	faults := []chaosFault{
 		{"kill -9 leader", func(t *testing.T) {
 			lead := n.set.leader(t, nil)
 			lead.d.kill(syscall.SIGKILL)
@@ -807,53 +962,177 @@ func TestChaos(t *testing.T) {
 			resume(t, n.gw.d)
 		}},
 	}
-	var injected int
-	for round := 1; round <= cfg.rounds; round++ {
-		for _, f := range faults {
-			name := f.name
-			if cfg.rounds > 1 {
-				name = fmt.Sprintf("r%d %s", round, f.name)
-			}
-			f.inject(t)
-			injected++
-			k.progress(t, "after "+name, 20)
-			k.verify(t, name)
-		}
-	}
-	faultTime := time.Since(started)
+	k.run(t, cfg, faults)
+}
 
-	// The end: every preconfirmed receipt and every resend refused as
-	// "nonce too low" is in the sealed chain, at its place.
-	load.end()
-	close(subStop)
-	subWG.Wait()
-	var last uint64
-	load.mu.Lock()
-	for _, r := range load.preconf {
-		last = max(last, uint64(r.BlockNumber))
-	}
-	load.mu.Unlock()
-	chaosWait(t, "the block of the last preconfirmed receipt sealed", 30*time.Second, func() error {
-		st, err := haStatus(n.set.leader(t, nil).d.URL)
-		if err != nil || st.Block < last {
-			return fmt.Errorf("leader at %d, want %d: %v", st.Block, last, err)
+// daNet is a lone sequencer posting every block to the DA server, a replica
+// and a full node following it over p2p (the full node's safe waits for
+// DA), a replica deriving the chain from DA alone, a prover and the
+// gateway.
+type daNet struct {
+	da, seq, replica, full, derived, prover, gw *chaosRole
+	gossip                                      *gossipLog
+}
+
+func (n *daNet) gateway() *devnet      { return n.gw.d }
+func (n *daNet) gossipLog() *gossipLog { return n.gossip }
+
+func (n *daNet) chainNodes() map[string]*devnet {
+	return map[string]*devnet{"sequencer": n.seq.d, "replica": n.replica.d, "fullnode": n.full.d, "da-derived replica": n.derived.d}
+}
+
+func (n *daNet) head(t *testing.T) uint64 {
+	t.Helper()
+	var head hexutil.Uint64
+	chaosWait(t, "the sequencer's sealed head", 30*time.Second, func() error {
+		c, err := dialQuick(n.seq.d.URL)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return c.Call(&head, "eth_blockNumber")
+	})
+	return uint64(head)
+}
+
+// posted waits until the sequencer has posted every block to its head, in
+// one contiguous index.
+func (n *daNet) posted(t *testing.T, what string) {
+	t.Helper()
+	head := n.head(t)
+	chaosWait(t, "every block posted to DA "+what, 60*time.Second, func() error {
+		if got := postedUpTo(t, n.seq.d); got < head {
+			return fmt.Errorf("posted up to %d, head %d", got, head)
 		}
 		return nil
 	})
-	k.verify(t, "end")
-	k.checkReceipts(t, last, true)
-	var reconnects, notes int
-	for _, s := range k.subs {
-		reconnects += s.reconnects
-		notes += s.got
+	commitments(t, n.seq.d) // contiguous from block 1
+}
+
+func startDANet(t *testing.T, cfg chaosConfig) *daNet {
+	t.Helper()
+	dir := t.TempDir()
+	proverKey, proverAddr := writeKey(t, dir, "prover.key")
+	seqKey, seqAddr := writeKey(t, dir, "sequencer.key")
+	shared := []string{"--prover.addresses", proverAddr.Hex(), "--finality.window", "1s"}
+	if cfg.senders > 10 {
+		shared = append(shared, "--accounts", strconv.Itoa(cfg.senders))
 	}
-	load.mu.Lock()
-	defer load.mu.Unlock()
-	losses := len(load.preconf) - len(k.seen)
-	if losses != 0 {
-		t.Fatalf("%d preconfirmed txs not matched in the chain", losses)
+	n := &daNet{}
+	n.da = &chaosRole{name: "da", cmd: "da", port: freePort(t), dir: filepath.Join(dir, "da")}
+	n.da.args = func() []string { return []string{"--port", n.da.port, "--datadir", n.da.dir} }
+	n.da.d = startMeganode(t, "da", n.da.args()...) // `da` takes --port, not --http.port
+	daURL := "http://127.0.0.1:" + n.da.port
+	p2pPort := freePort(t)
+	n.seq = &chaosRole{name: "sequencer", cmd: "sequencer", port: freePort(t), dir: filepath.Join(dir, "seq")}
+	n.seq.args = func() []string {
+		return append([]string{"--datadir", n.seq.dir, "--sequencer.key", seqKey, "--p2p.listen", "/ip4/127.0.0.1/tcp/" + p2pPort,
+			"--da.url", daURL}, shared...)
 	}
-	t.Logf("chaos summary: rounds %d, faults %d, txs sent %d, preconfirmed %d (%.0f/s over %v of faults), losses %d; blocks %d, subscribers %d (notifications %d, reconnects %d), safe %d, finalized %d, wall %v; retried errors %v",
-		cfg.rounds, injected, load.sent, len(load.preconf), float64(len(load.preconf))/time.Since(started).Seconds(), faultTime.Round(time.Second),
-		losses, len(k.hashes), len(k.subs), notes, reconnects, k.safe, k.final, time.Since(began).Round(time.Second), load.errs)
+	n.seq.start(t)
+	seqURL := n.seq.d.URL
+	follower := func(role, name string, extra ...string) *chaosRole {
+		r := &chaosRole{name: name, cmd: role, port: freePort(t), dir: filepath.Join(dir, name)}
+		r.args = func() []string {
+			return append(append([]string{"--datadir", r.dir, "--p2p.listen", "/ip4/127.0.0.1/tcp/0",
+				"--sequencer.address", seqAddr.Hex(), "--sequencer.url", seqURL}, shared...), extra...)
+		}
+		r.start(t)
+		return r
+	}
+	n.replica = follower("replica", "replica", "--p2p.peers", n.seq.d.P2P)
+	n.full = follower("fullnode", "fullnode", "--p2p.peers", n.seq.d.P2P, "--da.url", daURL)
+	n.derived = follower("replica", "derived", "--da.url", daURL, "--sync-from-da")
+	n.prover = &chaosRole{name: "prover", cmd: "prover", port: freePort(t), dir: filepath.Join(dir, "prover")}
+	n.prover.args = func() []string {
+		a := []string{"--datadir", n.prover.dir, "--prover.key", proverKey, "--sequencer.address", seqAddr.Hex(),
+			"--p2p.listen", "/ip4/127.0.0.1/tcp/0", "--p2p.peers", n.seq.d.P2P}
+		if cfg.senders > 10 {
+			a = append(a, "--accounts", strconv.Itoa(cfg.senders))
+		}
+		return a
+	}
+	n.prover.start(t)
+	n.gw = &chaosRole{name: "gateway", cmd: "gateway", port: freePort(t)}
+	n.gw.args = func() []string {
+		return []string{"--sequencer", seqURL, "--replica", n.replica.d.URL, "--fullnode", n.full.d.URL}
+	}
+	n.gw.start(t)
+	n.gossip = watchGossip(t, seqAddr, []string{n.seq.d.P2P})
+	return n
+}
+
+func chaosDA(t *testing.T, cfg chaosConfig) {
+	n := startDANet(t, cfg)
+	k := startChaosClients(t, n, cfg)
+	// sealedWhile waits for three more blocks: the fault lasts that long.
+	sealedWhile := func(what string) {
+		from := n.head(t)
+		chaosWait(t, "three blocks sealed "+what, 30*time.Second, func() error {
+			if h := n.head(t); h < from+3 {
+				return fmt.Errorf("head %d, want %d", h, from+3)
+			}
+			return nil
+		})
+	}
+	// safeNotAhead: while DA takes nothing, nothing unposted is safe.
+	safeNotAhead := func() {
+		var f finality
+		if err := n.full.d.client(t).Call(&f, "mega_getFinality", "safe"); err != nil {
+			t.Fatal(err)
+		}
+		if posted := postedUpTo(t, n.seq.d); uint64(f.BlockNumber) > posted {
+			t.Fatalf("safe block %d is not posted to DA (posted up to %d)", f.BlockNumber, posted)
+		}
+	}
+	faults := []chaosFault{
+		{"DA 503", func(t *testing.T) {
+			patchDA(t, n.da.d, `{"PutReturnsFailoverError":true}`)
+			sealedWhile("while DA answers 503")
+			safeNotAhead()
+			if metric(t, n.seq.d, "meganode_da_unavailable_total") == 0 {
+				t.Fatal("no 503 seen by the batcher")
+			}
+			patchDA(t, n.da.d, `{"PutReturnsFailoverError":false}`)
+			n.posted(t, "after the 503s")
+		}},
+		{"DA latency 3s", func(t *testing.T) {
+			patchDA(t, n.da.d, `{"PutLatency":"3s","GetLatency":"500ms"}`)
+			sealedWhile("while DA is slow")
+			patchDA(t, n.da.d, `{"PutLatency":"0s","GetLatency":"0s"}`)
+			n.posted(t, "after the latency")
+		}},
+		{"kill -9 DA server", func(t *testing.T) {
+			n.da.d.kill(syscall.SIGKILL)
+			sealedWhile("while DA is dead")
+			n.da.d = startMeganode(t, "da", n.da.args()...)
+			n.posted(t, "after the DA server restarted")
+		}},
+		{"SIGSTOP DA server", func(t *testing.T) {
+			pause(t, n.da.d)
+			sealedWhile("while DA is stopped")
+			resume(t, n.da.d)
+			n.posted(t, "after the DA server resumed")
+		}},
+		{"kill -9 sequencer", func(t *testing.T) {
+			n.seq.d.kill(syscall.SIGKILL)
+			n.seq.start(t) // on its journal: nothing preconfirmed is lost
+			n.posted(t, "after the sequencer restarted")
+		}},
+		{"SIGSTOP sequencer", func(t *testing.T) {
+			pause(t, n.seq.d)
+			hold := time.NewTimer(cfg.hold) // the fault's duration
+			<-hold.C
+			resume(t, n.seq.d)
+		}},
+		{"DA-derived replica with wiped datadir", func(t *testing.T) {
+			n.derived.d.kill(syscall.SIGKILL)
+			if err := os.RemoveAll(n.derived.dir); err != nil {
+				t.Fatal(err)
+			}
+			delete(k.checked, "da-derived replica") // derived again from block 1
+			n.derived.start(t)
+		}},
+	}
+	k.run(t, cfg, faults)
 }
