@@ -407,15 +407,14 @@ type chaosCheck struct {
 	seen    map[common.Hash]bool      // preconfirmed receipts matched
 	safe    uint64                    // highest safe block seen through the gateway
 	final   uint64                    // highest finalized block seen
-	faults  []string
-	only    *regexp.Regexp // CHAOS_FAULTS: run only the faults it matches
-	skip    *regexp.Regexp // CHAOS_SKIP: not the faults it matches
+	only    *regexp.Regexp            // CHAOS_FAULTS: run only the faults it matches
+	skip    *regexp.Regexp            // CHAOS_SKIP: not the faults it matches
 	subStop chan struct{}
 	subWG   sync.WaitGroup
 	began   time.Time
 }
 
-// wait polls cond until it returns nil or timeout passes, then fails with
+// chaosWait polls cond until it returns nil or timeout passes, then fails with
 // cond's last error.
 func chaosWait(t *testing.T, what string, timeout time.Duration, cond func() error) {
 	t.Helper()
@@ -476,7 +475,6 @@ func (k *chaosCheck) progress(t *testing.T, what string, more int) {
 // finalized move past where they were.
 func (k *chaosCheck) verify(t *testing.T, fault string) {
 	t.Helper()
-	k.faults = append(k.faults, fault)
 	target := k.n.head(t)
 	for name, d := range k.n.chainNodes() {
 		c, err := dialQuick(d.URL)
