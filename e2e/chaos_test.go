@@ -546,11 +546,29 @@ func (k *chaosCheck) verify(t *testing.T, fault string) {
 			}
 		}
 		if k.safe <= safe || k.final <= final {
-			return fmt.Errorf("safe %d (was %d), finalized %d (was %d)", k.safe, safe, k.final, final)
+			return fmt.Errorf("safe %d (was %d), finalized %d (was %d); on each node: %s", k.safe, safe, k.final, final, k.ladders())
 		}
 		return nil
 	})
 	t.Logf("%-28s ok: head %d on %d nodes, %d preconfirmed, safe %d, finalized %d", fault, target, len(k.checked), k.load.preconfirmed(), k.safe, k.final)
+}
+
+// ladders lists the safe and finalized blocks each chain node answers.
+func (k *chaosCheck) ladders() string {
+	var out []string
+	for name, d := range k.n.chainNodes() {
+		c, err := dialQuick(d.URL)
+		if err != nil {
+			out = append(out, name+": "+err.Error())
+			continue
+		}
+		var safe, final finality
+		err = errors.Join(c.Call(&safe, "mega_getFinality", "safe"), c.Call(&final, "mega_getFinality", "finalized"))
+		c.Close()
+		out = append(out, fmt.Sprintf("%s safe %d finalized %d %v", name, safe.BlockNumber, final.BlockNumber, err))
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
 }
 
 // checkReceipts matches every preconfirmed receipt sealed by block upTo
