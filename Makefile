@@ -5,7 +5,7 @@ E2E_NPM := e2e/node_modules/.installed
 E2E_NODE := e2e/node22/node_modules/.installed
 E2E_HH2  := e2e/hardhat2/node_modules/.installed
 
-.PHONY: all build devnet test unit e2e e2e-race e2e-deps e2e-chromium check-deps vet bench clean gethdiff gethdiff-record status-screenshot fuzz contracts
+.PHONY: all build devnet test unit e2e e2e-race e2e-deps e2e-chromium check-deps vet bench clean gethdiff gethdiff-record status-screenshot fuzz contracts chaos
 
 all: build
 
@@ -69,6 +69,15 @@ e2e: e2e-deps
 e2e-race: e2e-deps
 	$(GO) build -race -o bin/meganode-race ./cmd/meganode
 	MEGANODE_BIN=$(CURDIR)/bin/meganode-race $(GO) test -count=1 -timeout 10m ./e2e/...
+
+## chaos: the long form of e2e/TestChaos (docs/operations.md, "Chaos testing"):
+## every role killed, stopped, partitioned and wiped in turn under load
+## through the gateway, CHAOS_ROUNDS times; `make e2e` runs the short form.
+## CHAOS_RATE (tx/s), CHAOS_SENDERS, CHAOS_SUBS size the load; CHAOS_FAULTS /
+## CHAOS_SKIP (regexps over fault names) pick faults.
+CHAOS_ROUNDS ?= 10
+chaos: build
+	CHAOS_LONG=1 CHAOS_ROUNDS=$(CHAOS_ROUNDS) MEGANODE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -run 'TestChaos$$' -timeout 60m ./e2e/
 
 ## fuzz: run every native Go fuzz target (FuzzXxx) with -fuzz, one after the
 ## other, FUZZTIME each (default 30s; the long run is FUZZTIME=30m). FUZZ picks

@@ -38,6 +38,7 @@ type haSet struct {
 	signer  common.Address
 	peers   string // --ha.peers
 	cands   []*candidate
+	extra   []string // more flags for every candidate
 }
 
 func startHASet(t testing.TB, ids ...string) *haSet {
@@ -63,6 +64,7 @@ func (s *haSet) start(t testing.TB, c *candidate) {
 	t.Helper()
 	args := []string{"--datadir", c.dir, "--sequencer.key", s.keyFile, "--http.port", c.http,
 		"--p2p.listen", "/ip4/127.0.0.1/tcp/" + c.p2pPort, "--ha.id", c.id, "--ha.addr", c.raft, "--ha.peers", s.peers, "--ha.fault-injection"}
+	args = append(args, s.extra...)
 	for _, o := range s.cands {
 		if o != c && o.d != nil {
 			args = append(args, "--p2p.peers", o.d.P2P)

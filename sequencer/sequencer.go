@@ -197,6 +197,7 @@ type Sequencer struct {
 	wg         sync.WaitGroup
 	running    atomic.Bool
 	recovered  types.Transactions
+	rejournal  int // leading txs of the first mini-block that recovery read from the journal
 
 	// High availability (Config.HA): the raft group output is committed to
 	// before anyone sees it, whether this candidate leads, and how many
@@ -271,13 +272,28 @@ func New(cfg Config, store *storage.Store, clock Clock, log zerolog.Logger) (*Se
 		}
 		txs = append(txs, more...)
 	}
+	//
+	// They execute here, in journal order, ahead of anything new: each keeps
+	// the index its preconfirmed receipt named (the pool would run every
+	// sender's first tx before any sender's second). The first mini-block
+	// publishes them; they are in the journal already.
+	signer := s.builder.Signer()
 	for _, tx := range txs {
-		if _, err := s.pool.Add(tx); err != nil {
-			s.log.Warn().Err(err).Stringer("tx", tx.Hash()).Msg("journaled tx not re-admitted")
+		from, err := types.Sender(signer, tx)
+		var receipt *types.Receipt
+		if err == nil {
+			receipt, err = s.builder.ApplyTx(tx)
+		}
+		if err != nil {
+			s.log.Warn().Err(err).Stringer("tx", tx.Hash()).Msg("journaled tx not re-executed")
 			continue
 		}
+		s.unsealed = append(s.unsealed, &pooledTx{tx: tx, from: from})
+		s.receipts = append(s.receipts, receipt)
+		s.miniGas += receipt.GasUsed
 		s.recovered = append(s.recovered, tx)
 	}
+	s.rejournal = len(s.unsealed)
 	if len(txs) > 0 {
 		s.log.Info().Int("txs", len(s.recovered)).Uint64("block", next).Msg("recovered preconfirmed txs from journal")
 	}
@@ -475,6 +491,12 @@ func (s *Sequencer) Start(context.Context) error {
 	s.stepMu.Lock()
 	s.pipelined = !s.cfg.HA
 	s.stepMu.Unlock()
+	if s.rejournal > 0 {
+		// Txs recovered from the journal are published before the RPC
+		// server (started after the sequencer) admits anything against a
+		// view that lacks them.
+		s.Step(true)
+	}
 	s.wg.Add(1)
 	go s.loop()
 	s.log.Info().Dur("miniblock_time", s.cfg.MiniBlockTime).Dur("block_time", s.cfg.BlockTime).Bool("eager", s.cfg.Eager).Msg("sequencer started")
@@ -774,13 +796,14 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 		if err := s.fence.Commit(data); err != nil {
 			return s.stepDownLocked(fmt.Errorf("commit of mini-block %d: %w", s.miniCount, err))
 		}
-	} else if len(txs) > 0 {
+	} else if len(txs) > s.rejournal {
 		// Journal before anyone can see the receipts: a crash after this
 		// point re-executes the txs, it never loses them.
-		if err := s.store.JournalMiniBlock(header.Number.Uint64(), txs); err != nil {
+		if err := s.store.JournalMiniBlock(header.Number.Uint64(), txs[s.rejournal:]); err != nil {
 			return err
 		}
 	}
+	s.rejournal = 0
 	if !s.lastMini.IsZero() && s.dev.mode == chain.MineRealtime {
 		observe(s.metrics.MiniBlockInterval, now.Sub(s.lastMini))
 	}

@@ -488,6 +488,34 @@ func TestPipelinedSealKeepsTxsVisible(t *testing.T) {
 	}
 }
 
+// Journaled txs are re-executed in journal order, so each keeps the index
+// its preconfirmed receipt named: not in the pool's order, which would run
+// every sender's first tx before any sender's second.
+func TestJournalRecoveryKeepsPositions(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir)
+	journal := types.Transactions{e.tx(0, 0, gwei, 10*gwei), e.tx(0, 1, gwei, 10*gwei), e.tx(1, 0, gwei, 10*gwei), e.tx(1, 1, gwei, 10*gwei), e.tx(0, 2, gwei, 10*gwei)}
+	for _, mini := range []types.Transactions{journal[:2], journal[2:]} {
+		if err := e.store.JournalMiniBlock(1, mini); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.store.Close()
+	e2 := newEnv(t, dir)
+	for i := 0; i < 100; i++ {
+		e2.tick()
+	}
+	block := e2.store.BlockByNumber(1)
+	if block == nil || len(block.Transactions()) != len(journal) {
+		t.Fatalf("block 1 after recovery: %v, want the %d journaled txs", block, len(journal))
+	}
+	for i, tx := range block.Transactions() {
+		if tx.Hash() != journal[i].Hash() {
+			t.Fatalf("index %d holds %s, journaled there %s", i, tx.Hash(), journal[i].Hash())
+		}
+	}
+}
+
 // A process killed while a sealed block was being written leaves the
 // journals of that block and of the next: both are re-executed.
 func TestJournalRecoversTheBlockAfterASealInWriting(t *testing.T) {
