@@ -80,7 +80,10 @@ func main() {
 					&cli.StringFlag{Name: "datadir", Usage: "data directory holding the chain", Value: "meganode-data", EnvVars: env("DATADIR")},
 					&cli.StringFlag{Name: "http.addr", Value: defaults.RPC.Addr, Usage: "RPC listen address", EnvVars: env("HTTP_ADDR")},
 					&cli.IntFlag{Name: "http.port", Value: defaults.RPC.Port, Usage: "RPC listen port (HTTP and websocket)", EnvVars: env("HTTP_PORT")},
-					logFormatFlag, logLevelFlag,
+					&cli.DurationFlag{Name: "rpc.logs-timeout", Value: defaults.RPC.Limits.LogsTimeout, Usage: "time limit of eth_getLogs, eth_getLogsWithCursor and eth_getFilterLogs; 0: none", EnvVars: env("RPC_LOGS_TIMEOUT")},
+					&cli.Uint64Flag{Name: "rpc.rangelimit", Value: defaults.RPC.Limits.RangeLimit, Usage: "largest toBlock - fromBlock of an eth_getLogs; 0: none (geth's flag)", EnvVars: env("RPC_RANGELIMIT")},
+					&cli.IntFlag{Name: "rpc.logs-max-results", Value: defaults.RPC.Limits.MaxLogs, Usage: "most logs one eth_getLogs answers (one block's logs are always served); 0: none", EnvVars: env("RPC_LOGS_MAX_RESULTS")},
+					pprofFlag, logFormatFlag, logLevelFlag,
 				},
 				Action: runServe,
 			},
@@ -176,6 +179,11 @@ func runServe(c *cli.Context) error {
 	}
 	cfg := node.ServeConfig{Storage: storage.Config{Dir: c.String("datadir")}, RPC: rpc.DefaultConfig()}
 	cfg.RPC.Addr, cfg.RPC.Port = c.String("http.addr"), c.Int("http.port")
+	lim := &cfg.RPC.Limits
+	lim.LogsTimeout, lim.RangeLimit, lim.MaxLogs = c.Duration("rpc.logs-timeout"), c.Uint64("rpc.rangelimit"), c.Int("rpc.logs-max-results")
+	if err := startPprof(c, log); err != nil {
+		return err
+	}
 	s, err := node.NewServed(cfg, log)
 	if err != nil {
 		return err
