@@ -413,5 +413,8 @@ bash bench/dev.sh >/dev/null
 # Replica reads against anvil: a section of its own, appended by
 # bench/reads.sh.
 bash bench/reads.sh >/dev/null
+# eth_getLogs against geth 1.17.5 on the same imported chain: a section of
+# its own, appended by bench/logs.sh.
+GETH="$GETH" bash bench/logs.sh >/dev/null
 echo "wrote docs/benchmarks.md" >&2
 cat docs/benchmarks.md
