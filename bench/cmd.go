@@ -69,12 +69,7 @@ func Command() *cli.Command {
 			if err != nil {
 				return err
 			}
-			out, _ := json.MarshalIndent(res, "", "  ")
-			fmt.Println(string(out))
-			if f := c.String("json"); f != "" {
-				return os.WriteFile(f, out, 0o644)
-			}
-			return nil
+			return printResult(res, c.String("json"))
 		},
 	}
 }
@@ -136,14 +131,23 @@ func realtimeCommand() *cli.Command {
 				}
 				out["jitter"] = r
 			}
-			data, _ := json.MarshalIndent(out, "", "  ")
-			fmt.Println(string(data))
-			if f := c.String("json"); f != "" {
-				return os.WriteFile(f, data, 0o644)
-			}
-			return nil
+			return printResult(out, c.String("json"))
 		},
 	}
+}
+
+// printResult prints a command's result as indented JSON and, when path is
+// set, writes it there too.
+func printResult(v any, path string) error {
+	out, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(out))
+	if path != "" {
+		return os.WriteFile(path, out, 0o644)
+	}
+	return nil
 }
 
 func trim0x(s string) string {

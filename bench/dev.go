@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -94,12 +93,7 @@ func devCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			out, _ := json.MarshalIndent(res, "", "  ")
-			fmt.Println(string(out))
-			if f := c.String("json"); f != "" {
-				return os.WriteFile(f, out, 0o644)
-			}
-			return nil
+			return printResult(res, c.String("json"))
 		},
 	}
 }

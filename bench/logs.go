@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
@@ -238,13 +237,19 @@ func logsCommand() *cli.Command {
 			&cli.StringFlag{Name: "json", Usage: "also write the result as JSON to this file"},
 		},
 		Action: func(c *cli.Context) error {
+			if !common.IsHexAddress(c.String("address")) {
+				return fmt.Errorf("--address %q: want a 20-byte hex address", c.String("address"))
+			}
 			var topics []any
 			for _, t := range c.StringSlice("topic") {
 				if t == "null" {
 					topics = append(topics, nil)
-				} else {
-					topics = append(topics, common.HexToHash(t))
+					continue
 				}
+				if b, err := hexutil.Decode(t); err != nil || len(b) != common.HashLength {
+					return fmt.Errorf("--topic %q: want a 32-byte hex hash or null", t)
+				}
+				topics = append(topics, common.HexToHash(t))
 			}
 			r, err := Logs(c.Context, LogsOptions{URL: c.String("rpc"), From: c.Uint64("from"), To: c.Uint64("to"),
 				Address: common.HexToAddress(c.String("address")), Topics: topics, Reps: c.Int("reps"),
@@ -252,12 +257,7 @@ func logsCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			data, _ := json.MarshalIndent(r, "", "  ")
-			fmt.Println(string(data))
-			if p := c.String("json"); p != "" {
-				return os.WriteFile(p, data, 0o644)
-			}
-			return nil
+			return printResult(r, c.String("json"))
 		},
 	}
 }

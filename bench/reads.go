@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -396,12 +395,7 @@ func readsCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			out, _ := json.MarshalIndent(res, "", "  ")
-			fmt.Println(string(out))
-			if f := c.String("json"); f != "" {
-				return os.WriteFile(f, out, 0o644)
-			}
-			return nil
+			return printResult(res, c.String("json"))
 		},
 	}
 }
