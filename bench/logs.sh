@@ -17,6 +17,8 @@ BLOCKS=${BENCH_LOGS_BLOCKS:-10000}
 REPEAT=${BENCH_LOGS_REPEAT:-3}
 DOC=${BENCH_DOC:-docs/benchmarks.md}
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+[ -x "$GETH" ] || make "$GETH" >&2 # go install of geth 1.17.5, as make bench does
+[ -x "$BIN" ] || make build >&2
 OUT=$(mktemp -d)
 PIDS=()
 cleanup() {
