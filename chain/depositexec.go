@@ -165,7 +165,62 @@ func (b *BlockBuilder) ApplyDeposit(d *Deposit) (*DepositReceipt, error) {
 	return r, nil
 }
 
+// SetL1Origin sets the block's deposit cursor: the newest L1 block whose
+// deposits it and its ancestors include. The sealed block returns it.
+func (b *BlockBuilder) SetL1Origin(o L1Origin) { b.l1Origin = o }
+
+// L1Origin is the cursor SetL1Origin set.
+func (b *BlockBuilder) L1Origin() L1Origin { return b.l1Origin }
+
 // Deposits are the deposits applied so far, in order, and their receipts.
 func (b *BlockBuilder) Deposits() ([]*Deposit, []*DepositReceipt) {
 	return b.deposits, b.depositReceipts
+}
+
+// L1Deposits are the deposits one L1 block logged, in log order.
+type L1Deposits struct {
+	Origin   L1Origin
+	Deposits []*Deposit
+}
+
+// DepositGas is the gas the deposits may use in all: what a block must
+// have left to take them.
+func (l L1Deposits) DepositGas() uint64 {
+	var gas uint64
+	for _, d := range l.Deposits {
+		gas += d.Gas
+	}
+	return gas
+}
+
+// ApplyL1Deposits runs the deposits of L1 blocks after the parent's cursor,
+// oldest L1 block first, and moves the block's cursor (SetL1Origin) past
+// them. An L1 block's deposits go in whole or wait for the next L2 block:
+// while every group fits in the gas left, the cursor ends at through (the
+// newest confirmed L1 block, with or without deposits); at the first that
+// does not, at the last group that ran (parent when none did). A deposit
+// ApplyDeposit refuses as malformed (ErrBadDeposit) is left out, as every
+// node leaves it out. It returns how many deposits ran.
+func (b *BlockBuilder) ApplyL1Deposits(parent L1Origin, groups []L1Deposits, through L1Origin) (int, error) {
+	b.l1Origin = parent
+	n := 0
+	for _, g := range groups {
+		if g.DepositGas() > b.gp.Available(b.evm.GetRules().IsAmsterdam) {
+			return n, nil
+		}
+		for _, d := range g.Deposits {
+			if _, err := b.ApplyDeposit(d); err != nil {
+				if errors.Is(err, ErrBadDeposit) {
+					continue
+				}
+				return n, fmt.Errorf("deposit %s of L1 block %d: %w", d.SourceHash, g.Origin.Number, err)
+			}
+			n++
+		}
+		b.l1Origin = g.Origin
+	}
+	if through != (L1Origin{}) && through.Number >= b.l1Origin.Number {
+		b.l1Origin = through
+	}
+	return n, nil
 }

@@ -257,6 +257,11 @@ func TestVerifyDeposits(t *testing.T) {
 	if err != nil || v.Valid {
 		t.Fatalf("forged deposit: verdict %+v (%v), want invalid", v, err)
 	}
+	// A fraud proof against this honest block is refused when checked with
+	// the deposits of its signed message, as every node checks it.
+	if _, err := CheckFraudProof(c.config, sb.Block, sb.Witness, []*Deposit{d}); err == nil {
+		t.Fatal("fraud proof against an honest block with a deposit accepted")
+	}
 }
 
 // TestBundleCarriesDeposits: a sealed block's deposits, their receipts and

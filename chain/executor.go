@@ -97,6 +97,8 @@ type SealedBlock struct {
 	// receipt roots cover them first.
 	Deposits        []*Deposit
 	DepositReceipts []*DepositReceipt
+	// L1Origin is the block's deposit cursor (BlockBundle.L1Origin).
+	L1Origin L1Origin
 
 	finish func() error // set by SealState until Finish runs
 }
@@ -129,6 +131,7 @@ type BlockBuilder struct {
 	// deposits run before txs; tx indexes count them first
 	deposits        []*Deposit
 	depositReceipts []*DepositReceipt
+	l1Origin        L1Origin
 	logs            []*types.Log
 	touched         *touchSet
 	// The transaction and receipt roots are hashed as txs apply, so sealing
@@ -393,7 +396,7 @@ func (b *BlockBuilder) SealState() (*SealedBlock, error) {
 		block = types.NewBlockWithHeader(fh).WithBody(*block.Body())
 	}
 	sb := &SealedBlock{Block: block, Receipts: b.receipts, Update: update, Edits: b.edits,
-		Deposits: b.deposits, DepositReceipts: b.depositReceipts}
+		Deposits: b.deposits, DepositReceipts: b.depositReceipts, L1Origin: b.l1Origin}
 	sb.finish = func() error {
 		hash := block.Hash()
 		for _, r := range sb.DepositReceipts {

@@ -160,9 +160,10 @@ func verifyReplay(config *params.ChainConfig, block *types.Block, witnessRLP []b
 
 // CheckFraudProof re-checks a fraud proof's block (already taken out of its
 // signed message, whose signature the caller checked) over the proof's
-// witness. It returns the verdict only when the block is invalid.
-func CheckFraudProof(config *params.ChainConfig, block *types.Block, witnessRLP []byte) (*Verdict, error) {
-	v, err := VerifyStateless(config, block, witnessRLP)
+// witness, deposits first (the signed message's). It returns the verdict
+// only when the block is invalid.
+func CheckFraudProof(config *params.ChainConfig, block *types.Block, witnessRLP []byte, deposits []*Deposit) (*Verdict, error) {
+	v, err := VerifyWithDeposits(config, block, witnessRLP, false, nil, deposits)
 	if err != nil {
 		return nil, fmt.Errorf("fraud proof of block %d: %w", block.NumberU64(), err)
 	}

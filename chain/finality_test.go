@@ -56,10 +56,10 @@ func TestVerifyStateless(t *testing.T) {
 	if err != nil || v.Valid || v.StateRoot != block.Root() || v.BlockHash != forged.Hash() || v.Reason == "" {
 		t.Fatalf("forged root: %+v, %v; want invalid, re-executing to %s", v, err, block.Root())
 	}
-	if _, err := CheckFraudProof(c.config, forged, sb.Witness); err != nil {
+	if _, err := CheckFraudProof(c.config, forged, sb.Witness, nil); err != nil {
 		t.Fatalf("fraud proof of the forged block: %v", err)
 	}
-	if _, err := CheckFraudProof(c.config, block, sb.Witness); err == nil {
+	if _, err := CheckFraudProof(c.config, block, sb.Witness, nil); err == nil {
 		t.Fatal("a fraud proof of a genuine block was believed")
 	}
 

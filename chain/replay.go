@@ -108,23 +108,15 @@ func CheckBodyWithDeposits(config *params.ChainConfig, parent *types.Header, blo
 	if got := TxRoot(deposits, block.Transactions()); got != h.TxHash {
 		return fmt.Errorf("%w: block %d transaction root %s, header says %s", ErrBadBlock, num, got, h.TxHash)
 	}
-	var blobGasPrice *big.Int
-	if h.ExcessBlobGas != nil {
-		blobGasPrice = eip4844.CalcBlobFee(config, h)
-	}
-	if err := DeriveDepositReceipts(deposits, depositReceipts, block.Hash(), num, block.Time()); err != nil {
-		return fmt.Errorf("block %d: %w", num, err)
-	}
-	var cum uint64
-	var logs uint
-	for _, r := range depositReceipts {
-		cum, logs = r.CumulativeGasUsed, logs+uint(len(r.Logs))
-	}
-	if err := deriveReceipts(config, block, receipts, blobGasPrice, uint(len(deposits)), logs, cum); err != nil {
+	if err := DeriveBlockReceipts(config, block, receipts, deposits, depositReceipts); err != nil {
 		return err
 	}
 	if got := ReceiptRoot(depositReceipts, receipts); got != h.ReceiptHash {
 		return fmt.Errorf("%w: block %d receipts root %s, header says %s", ErrBadBlock, num, got, h.ReceiptHash)
+	}
+	var cum uint64
+	if n := len(depositReceipts); n > 0 {
+		cum = depositReceipts[n-1].CumulativeGasUsed
 	}
 	gas := cum
 	if n := len(receipts); n > 0 {
@@ -141,6 +133,27 @@ func CheckBodyWithDeposits(config *params.ChainConfig, parent *types.Header, blo
 		return fmt.Errorf("%w: block %d bloom differs from its receipts'", ErrBadBlock, num)
 	}
 	return nil
+}
+
+// DeriveBlockReceipts fills the derived fields of a block's receipts and of
+// its deposits' receipts, which come first (indexes, log indexes and gas
+// count them), as they travel or are stored in consensus form. It checks
+// their counts and cumulative gas, not the header's roots (CheckBodyWithDeposits).
+func DeriveBlockReceipts(config *params.ChainConfig, block *types.Block, receipts types.Receipts, deposits []*Deposit, depositReceipts []*DepositReceipt) error {
+	h, num := block.Header(), block.NumberU64()
+	var blobGasPrice *big.Int
+	if h.ExcessBlobGas != nil {
+		blobGasPrice = eip4844.CalcBlobFee(config, h)
+	}
+	if err := DeriveDepositReceipts(deposits, depositReceipts, block.Hash(), num, block.Time()); err != nil {
+		return fmt.Errorf("block %d: %w", num, err)
+	}
+	var cum uint64
+	var logs uint
+	for _, r := range depositReceipts {
+		cum, logs = r.CumulativeGasUsed, logs+uint(len(r.Logs))
+	}
+	return deriveReceipts(config, block, receipts, blobGasPrice, uint(len(deposits)), logs, cum)
 }
 
 // deriveReceipts fills the derived fields of a sealed block's receipts as

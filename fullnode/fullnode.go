@@ -319,7 +319,7 @@ func (f *FullNode) verify(m *chain.BlockMessage, w *chain.WitnessMessage) error 
 	defer func() { f.execNanos.Add(uint64(time.Since(start))) }()
 	parent := f.store.CurrentHeader()
 	b := m.Bundle
-	if err := chain.CheckBody(f.config, parent, b.Block, b.Receipts); err != nil {
+	if err := chain.CheckBodyWithDeposits(f.config, parent, b.Block, b.Receipts, b.Deposits, b.DepositReceipts); err != nil {
 		return err
 	}
 	var senders []common.Address
@@ -335,7 +335,7 @@ func (f *FullNode) verify(m *chain.BlockMessage, w *chain.WitnessMessage) error 
 			db, witnessed = wdb, true
 		}
 	}
-	opts := chain.ReplayOptions{Senders: senders, Dev: f.cfg.Dev, Edits: m.Edits}
+	opts := chain.ReplayOptions{Senders: senders, Dev: f.cfg.Dev, Edits: m.Edits, Deposits: b.Deposits}
 	sb, err := chain.ReplayWith(f.config, f.store, db, parent, b.Block, opts)
 	if err != nil && witnessed {
 		// A witness that lacks a node fails execution; the node's own state
@@ -350,6 +350,7 @@ func (f *FullNode) verify(m *chain.BlockMessage, w *chain.WitnessMessage) error 
 	if !chain.SameDiff(sb.Diff, b.StateDiff) {
 		return fmt.Errorf("%w: block %d: the published state diff differs from re-execution's", chain.ErrBadBlock, b.Block.NumberU64())
 	}
+	sb.L1Origin = b.L1Origin
 	if witnessed {
 		err = f.store.WriteReplayed(sb, m.MiniBlockCount)
 		f.withWitness.Add(1)

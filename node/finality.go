@@ -494,7 +494,7 @@ func (t *tracker) fraud(ev trackerEvent) {
 	if t.proofs[block.Hash()] {
 		return
 	}
-	v, err := chain.CheckFraudProof(t.config, block, fp.Witness)
+	v, err := chain.CheckFraudProof(t.config, block, fp.Witness, m.Bundle.Deposits)
 	if err != nil {
 		t.refused.Add(1)
 		t.log.Warn().Err(err).Stringer("prover", ev.signer).Msg("fraud proof refused")

@@ -451,11 +451,7 @@ func (p *Prover) check(ctx context.Context, j job) {
 	}
 	block := m.Bundle.Block
 	var v *chain.Verdict
-	if p.cfg.Dev {
-		v, err = chain.VerifyDev(p.config, block, j.w.Witness, m.Edits)
-	} else {
-		v, err = chain.VerifyStateless(p.config, block, j.w.Witness)
-	}
+	v, err = chain.VerifyWithDeposits(p.config, block, j.w.Witness, p.cfg.Dev, m.Edits, m.Bundle.Deposits)
 	p.verifyNanos.Add(uint64(time.Since(start)))
 	if err != nil {
 		p.unverifiable.Add(1)

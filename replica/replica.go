@@ -110,8 +110,9 @@ type view struct {
 	sealed    *types.Header
 	pending   *chain.PendingBlock
 	txCount   int
+	deposits  int // the first mini-block's, ahead of txCount in tx indexes
 	gasUsed   uint64
-	logCount  uint
+	logCount  uint   // the block's logs so far, the deposits' included
 	miniCount uint64 // mini-blocks applied in the chain: the next one's number
 	miniIndex uint64 // mini-blocks applied in the pending block
 	overlay   *chain.Overlay
@@ -483,7 +484,7 @@ func (r *Replica) verifyBlock(m *chain.BlockMessage) (*chain.SealedBlock, error)
 	if prev := r.store.MiniBlockCount(); m.MiniBlockCount < prev {
 		return nil, fmt.Errorf("%w: block %d ends at mini-block count %d, below %d", chain.ErrBadBlock, b.Block.NumberU64(), m.MiniBlockCount, prev)
 	}
-	if err := chain.CheckBody(r.config, parent, b.Block, b.Receipts); err != nil {
+	if err := chain.CheckBodyWithDeposits(r.config, parent, b.Block, b.Receipts, b.Deposits, b.DepositReceipts); err != nil {
 		return nil, err
 	}
 	sb, err := chain.ApplyDiff(r.config, r.store.StateDatabase(), parent, b.Block.Header(), b.StateDiff)
@@ -491,6 +492,7 @@ func (r *Replica) verifyBlock(m *chain.BlockMessage) (*chain.SealedBlock, error)
 		return nil, err
 	}
 	sb.Block, sb.Receipts = b.Block, b.Receipts
+	sb.Deposits, sb.DepositReceipts, sb.L1Origin = b.Deposits, b.DepositReceipts, b.L1Origin
 	return sb, nil
 }
 
@@ -536,18 +538,21 @@ func (r *Replica) applyMini(v *view, mb *chain.MiniBlock) error {
 	if v.miniIndex == 0 {
 		pb = chain.NewPendingBlock(chain.NextHeader(r.config, v.sealed, mb.BlockTimestamp, v.sealed.GasLimit, v.sealed.Coinbase))
 	}
-	if err := chain.DeriveMiniBlock(r.config, mb, pb.Header.BaseFee, r.cfg.PreconfHash, uint(v.txCount), v.logCount, v.gasUsed); err != nil {
+	if err := chain.DeriveMiniBlock(r.config, mb, pb.Header.BaseFee, r.cfg.PreconfHash, uint(v.deposits+v.txCount), v.logCount, v.gasUsed); err != nil {
 		return err
 	}
 	pb.Append(mb.Txs, mb.Receipts)
-	logs := v.logCount
+	logs, deposits := v.logCount, v.deposits+len(mb.Deposits)
+	for _, rc := range mb.DepositReceipts {
+		logs += uint(len(rc.Logs))
+	}
 	for _, rc := range mb.Receipts {
 		logs += uint(len(rc.Logs))
 	}
 	overlay := v.overlay.Push(mb.StateChanges)
 	r.view.Store(&view{
 		sealed: v.sealed, pending: pb,
-		txCount: v.txCount + len(mb.Txs), gasUsed: v.gasUsed + mb.GasUsed, logCount: logs,
+		txCount: v.txCount + len(mb.Txs), deposits: deposits, gasUsed: v.gasUsed + mb.GasUsed, logCount: logs,
 		miniCount: mb.Number + 1, miniIndex: v.miniIndex + 1,
 		overlay: overlay, base: v.base, reader: overlay.Reader(v.base),
 	})

@@ -7,6 +7,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/rlp"
+
+	"github.com/meganode/meganode/chain"
 )
 
 // Kinds of raft log entries: the first byte of an entry, RLP after it.
@@ -25,6 +27,10 @@ type MiniEntry struct {
 	Number          uint64 // global
 	TimestampMicros uint64
 	Txs             types.Transactions
+	// The block's deposits and cursor, in its first mini-block (Index 0):
+	// a standby runs them as the leader did, it never reads the L1 itself.
+	Deposits []*chain.Deposit `rlp:"optional"`
+	L1Origin chain.L1Origin   `rlp:"optional"`
 }
 
 // SealEntry closes a block: every standby seals the same transactions and

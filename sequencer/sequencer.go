@@ -59,6 +59,20 @@ type Config struct {
 	// sequencer nothing follows or proves (a devnet running it alone, with
 	// no DA layer). Recording one costs about as much as the block itself.
 	NoWitness bool
+	// Deposits, when set, is the L1 the sequencer takes deposits from: every
+	// block it opens runs the deposits of the L1 blocks confirmed since its
+	// parent's cursor, ahead of its transactions (docs/l1.md).
+	Deposits DepositSource
+}
+
+// DepositSource hands the sequencer the deposits of confirmed L1 blocks.
+// l1.DepositFeed is one.
+type DepositSource interface {
+	// Since returns, without waiting on the L1, the deposits of the
+	// confirmed L1 blocks after the cursor after, one group per L1 block
+	// with deposits, oldest first, and the newest confirmed L1 block
+	// (after itself, or zero, when the source knows none newer).
+	Since(after chain.L1Origin) ([]chain.L1Deposits, chain.L1Origin, error)
 }
 
 // DefaultConfig returns the devnet defaults.
@@ -788,8 +802,13 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 	if s.fence != nil {
 		// Commit before anyone can see the receipts: a deposed leader's
 		// commit fails and nothing it executed since is ever published.
-		data, err := EncodeEntry(Entry{Mini: &MiniEntry{BlockNumber: header.Number.Uint64(), BlockTime: header.Time,
-			Index: s.miniIndex, Number: s.miniCount, TimestampMicros: uint64(now.UnixMicro()), Txs: txs}})
+		entry := &MiniEntry{BlockNumber: header.Number.Uint64(), BlockTime: header.Time,
+			Index: s.miniIndex, Number: s.miniCount, TimestampMicros: uint64(now.UnixMicro()), Txs: txs}
+		if s.miniIndex == 0 {
+			entry.Deposits, _ = s.builder.Deposits()
+			entry.L1Origin = s.builder.L1Origin()
+		}
+		data, err := EncodeEntry(Entry{Mini: entry})
 		if err != nil {
 			return err
 		}
@@ -842,6 +861,16 @@ func (s *Sequencer) publishMiniBlock(txs types.Transactions, micros uint64) {
 	pb.Append(txs, receipts)
 	changes := s.builder.TakeChanges()
 	overlay := old.overlay.Push(changes)
+	var deposits []*chain.Deposit
+	var depositReceipts []*chain.DepositReceipt
+	if s.miniIndex == 0 {
+		var sealed []*chain.DepositReceipt
+		deposits, sealed = s.builder.Deposits()
+		depositReceipts = preconfDepositReceipts(sealed, s.cfg.PreconfHash, header.Time)
+		for _, r := range sealed {
+			s.miniGas += r.GasUsed
+		}
+	}
 	mb := &chain.MiniBlock{
 		BlockNumber:     number,
 		BlockTimestamp:  header.Time,
@@ -852,6 +881,8 @@ func (s *Sequencer) publishMiniBlock(txs types.Transactions, micros uint64) {
 		Txs:             txs,
 		Receipts:        receipts,
 		StateChanges:    changes,
+		Deposits:        deposits,
+		DepositReceipts: depositReceipts,
 	}
 	s.miniCount++
 	s.miniIndex++
@@ -899,6 +930,21 @@ func preconfReceipt(r *types.Receipt, hash common.Hash, time uint64) *types.Rece
 		cp.Logs[i] = &lc
 	}
 	return &cp
+}
+
+// preconfDepositReceipts are copies of deposit receipts for readers of a
+// preconfirmed mini-block, as preconfReceipt.
+func preconfDepositReceipts(rs []*chain.DepositReceipt, hash common.Hash, time uint64) []*chain.DepositReceipt {
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]*chain.DepositReceipt, len(rs))
+	for i, r := range rs {
+		cp := *r
+		cp.Receipt = preconfReceipt(r.Receipt, hash, time)
+		out[i] = &cp
+	}
+	return out
 }
 
 // sealBlock seals and persists the open block.
@@ -1025,7 +1071,8 @@ func (s *Sequencer) persistWork(sb *chain.SealedBlock, write func(*chain.SealedB
 			Uint64("gas", h.GasUsed).Uint64("miniblocks", miniIndex).Msg("sealed block")
 		s.headFeed.Send(&chain.Head{Header: h, MiniBlockCount: miniIndex, MiniBlockOffset: miniCount - miniIndex})
 		s.blockFeed.Send(&chain.BlockMessage{
-			Bundle:         &chain.BlockBundle{Block: sb.Block, Receipts: sb.Receipts, StateDiff: sb.Diff, Witness: sb.Witness},
+			Bundle: &chain.BlockBundle{Block: sb.Block, Receipts: sb.Receipts, StateDiff: sb.Diff, Witness: sb.Witness,
+				Deposits: sb.Deposits, DepositReceipts: sb.DepositReceipts, L1Origin: sb.L1Origin},
 			MiniBlockCount: miniCount,
 			Senders:        senders,
 			Edits:          sb.Edits,
@@ -1091,8 +1138,12 @@ func (s *Sequencer) openBlockWith(now time.Time, template *types.Header, consume
 	if r, ok := s.realRoots[parent.Hash()]; ok {
 		root = r
 	}
+	origin, groups, through, err := s.depositsFor(parent)
+	if err != nil {
+		return err
+	}
 	// build reads nothing the lock guards: the loop may run it (warm).
-	config, db, cfg := s.config, s.store.StateDatabase(), s.cfg
+	config, db, cfg, log := s.config, s.store.StateDatabase(), s.cfg, s.log
 	build := func() (*chain.BlockBuilder, error) {
 		var b *chain.BlockBuilder
 		var err error
@@ -1109,6 +1160,13 @@ func (s *Sequencer) openBlockWith(now time.Time, template *types.Header, consume
 		}
 		if cfg.Dev {
 			b.SetDev()
+		}
+		n, err := b.ApplyL1Deposits(origin, groups, through)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			log.Info().Uint64("block", header.Number.Uint64()).Int("deposits", n).Uint64("l1_origin", b.L1Origin().Number).Msg("deposits from L1")
 		}
 		return b, nil
 	}
@@ -1141,6 +1199,31 @@ func (s *Sequencer) openBlockWith(now time.Time, template *types.Header, consume
 	s.view.Store(&View{Sealed: parent, Pending: pb, MiniBlock: s.miniCount, root: root, base: base, reader: base, sealing: sealing, sealingTxs: sealingTxs})
 	s.pool.NewBlock()
 	return nil
+}
+
+// depositsFor returns the deposit cursor of parent and, when this sequencer
+// leads and has an L1, the deposits confirmed on L1 since. A standby takes
+// the block's deposits from the leader's first mini-block entry instead,
+// and an L1 that cannot answer leaves them for a later block.
+func (s *Sequencer) depositsFor(parent *types.Header) (chain.L1Origin, []chain.L1Deposits, chain.L1Origin, error) {
+	var origin chain.L1Origin
+	if sb := s.sealingSB; sb != nil && sb.Block.Hash() == parent.Hash() {
+		origin = sb.L1Origin
+	} else {
+		var err error
+		if origin, err = s.store.L1Origin(parent.Number.Uint64()); err != nil {
+			return origin, nil, origin, err
+		}
+	}
+	if s.cfg.Deposits == nil || (s.cfg.HA && !s.leading.Load()) {
+		return origin, nil, origin, nil
+	}
+	groups, through, err := s.cfg.Deposits.Since(origin)
+	if err != nil {
+		s.log.Warn().Err(err).Uint64("l1_origin", origin.Number).Msg("no deposits in this block: the L1 source failed")
+		return origin, nil, origin, nil
+	}
+	return origin, groups, through, nil
 }
 
 // ensureOpen builds the open block's builder if its opening was deferred.

@@ -142,6 +142,11 @@ func (s *Sequencer) applyMini(m *MiniEntry) error {
 	if m.Index != s.miniIndex {
 		return fmt.Errorf("raft log mini-block %d has index %d in block %d, local index %d", m.Number, m.Index, m.BlockNumber, s.miniIndex)
 	}
+	if m.Index == 0 && (len(m.Deposits) > 0 || m.L1Origin != (chain.L1Origin{})) {
+		if err := s.applyDepositEntry(m); err != nil {
+			return err
+		}
+	}
 	signer := s.builder.Signer()
 	for _, tx := range m.Txs {
 		from, err := types.Sender(signer, tx)
@@ -157,6 +162,24 @@ func (s *Sequencer) applyMini(m *MiniEntry) error {
 		s.miniGas += receipt.GasUsed
 	}
 	s.publishMiniBlock(m.Txs, m.TimestampMicros)
+	return nil
+}
+
+// applyDepositEntry runs the leader's deposits of the open block, which a
+// standby opened without any.
+func (s *Sequencer) applyDepositEntry(m *MiniEntry) error {
+	if err := s.ensureOpen(); err != nil {
+		return err
+	}
+	if have, _ := s.builder.Deposits(); len(have) > 0 {
+		return fmt.Errorf("raft log mini-block %d brings deposits to block %d, which already ran %d", m.Number, m.BlockNumber, len(have))
+	}
+	for _, d := range m.Deposits {
+		if _, err := s.builder.ApplyDeposit(d); err != nil {
+			return fmt.Errorf("raft log deposit %s in mini-block %d does not execute here: %w", d.SourceHash, m.Number, err)
+		}
+	}
+	s.builder.SetL1Origin(m.L1Origin)
 	return nil
 }
 

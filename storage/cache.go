@@ -26,10 +26,11 @@ type cachedBlock struct {
 	once     sync.Once
 	receipts types.Receipts
 	index    map[common.Hash]int
+	deps     *depositsRecord // the block's deposits, set with receipts
 }
 
-func newCachedBlock(b *types.Block, receipts types.Receipts) *cachedBlock {
-	c := &cachedBlock{block: b, index: make(map[common.Hash]int, len(b.Transactions()))}
+func newCachedBlock(b *types.Block, receipts types.Receipts, deps *depositsRecord) *cachedBlock {
+	c := &cachedBlock{block: b, index: make(map[common.Hash]int, len(b.Transactions())), deps: deps}
 	for i, tx := range b.Transactions() {
 		c.index[tx.Hash()] = i
 	}
@@ -49,7 +50,7 @@ func (s *Store) cachedByHash(hash common.Hash, number uint64) *cachedBlock {
 	if b == nil {
 		return nil
 	}
-	c := newCachedBlock(b, nil)
+	c := newCachedBlock(b, nil, nil)
 	s.blocks.Add(hash, c)
 	return c
 }
@@ -57,7 +58,7 @@ func (s *Store) cachedByHash(hash common.Hash, number uint64) *cachedBlock {
 // receiptsOf derives the entry's receipts once.
 func (s *Store) receiptsOf(c *cachedBlock) types.Receipts {
 	c.once.Do(func() {
-		c.receipts = rawdb.ReadReceipts(s.kv, c.block.Hash(), c.block.NumberU64(), c.block.Time(), s.config)
+		c.receipts = s.blockReceipts(c)
 	})
 	return c.receipts
 }

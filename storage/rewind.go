@@ -55,8 +55,17 @@ func (s *Store) Rewind(number uint64) ([]RemovedBlock, error) {
 		if hash == (common.Hash{}) {
 			continue
 		}
-		if c := s.cachedByHash(hash, n); c != nil {
-			removed = append(removed, RemovedBlock{Block: c.block, Receipts: s.receiptsOf(c)})
+		c := s.cachedByHash(hash, n)
+		if c != nil {
+			receipts := s.receiptsOf(c)
+			if c.deps != nil && len(c.deps.Receipts) > 0 { // deposits' logs came first
+				all := make(types.Receipts, 0, len(c.deps.Receipts)+len(receipts))
+				for _, r := range c.deps.Receipts {
+					all = append(all, r.Receipt)
+				}
+				receipts = append(all, receipts...)
+			}
+			removed = append(removed, RemovedBlock{Block: c.block, Receipts: receipts})
 			hashes := make([]common.Hash, 0, len(c.block.Transactions()))
 			for _, tx := range c.block.Transactions() {
 				hashes = append(hashes, tx.Hash())
@@ -66,6 +75,9 @@ func (s *Store) Rewind(number uint64) ([]RemovedBlock, error) {
 		rawdb.DeleteBlock(batch, hash, n)
 		rawdb.DeleteCanonicalHash(batch, n)
 		if err := batch.Delete(numKey(bundlePrefix, n)); err != nil {
+			return nil, err
+		}
+		if err := deleteDeposits(batch, c, n); err != nil {
 			return nil, err
 		}
 	}

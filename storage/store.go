@@ -412,6 +412,14 @@ func (s *Store) BlockMessage(number uint64) (*chain.BlockMessage, error) {
 		return nil, err
 	}
 	bundle := &chain.BlockBundle{Block: block, Receipts: s.Receipts(block.Hash(), number), StateDiff: rec.Diff, Witness: rec.Witness}
+	deps, err := s.readDeposits(number)
+	if err != nil {
+		return nil, err
+	}
+	if deps != nil {
+		bundle.Deposits, bundle.L1Origin = deps.Deposits, deps.L1Origin
+		bundle.DepositReceipts = deps.Receipts // consensus fields, as on the wire
+	}
 	return &chain.BlockMessage{Bundle: bundle, MiniBlockCount: rec.MiniCount, Edits: rec.Edits}, nil
 }
 
@@ -524,6 +532,9 @@ func (s *Store) writeBlock(batch ethdb.Batch, sb *chain.SealedBlock, miniCount u
 	if err := batch.Put(numKey(bundlePrefix, num), rec); err != nil {
 		return err
 	}
+	if err := writeDeposits(batch, sb); err != nil {
+		return err
+	}
 	if err := batch.Put(miniCountKey, binary.BigEndian.AppendUint64(nil, miniCount)); err != nil {
 		return err
 	}
@@ -540,7 +551,11 @@ func (s *Store) writeBlock(batch ethdb.Batch, sb *chain.SealedBlock, miniCount u
 		return fmt.Errorf("sync block %d: %w", num, err)
 	}
 	s.head = block.Header()
-	s.blocks.Add(hash, newCachedBlock(block, sb.Receipts))
+	var deps *depositsRecord
+	if len(sb.Deposits) > 0 || sb.L1Origin != (chain.L1Origin{}) {
+		deps = &depositsRecord{Deposits: sb.Deposits, Receipts: sb.DepositReceipts, L1Origin: sb.L1Origin}
+	}
+	s.blocks.Add(hash, newCachedBlock(block, sb.Receipts, deps))
 	s.dropJournals(num)
 	return nil
 }

@@ -1,0 +1,65 @@
+package l1
+
+import (
+	"math/big"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/meganode/meganode/chain"
+)
+
+// TestDepositFeed: deposits reach the feed once their L1 block has the
+// confirmations, grouped by L1 block, and Since hands out only those after
+// a cursor; the head moves over blocks without deposits too.
+func TestDepositFeed(t *testing.T) {
+	e := newEnv(t, nil)
+	f := NewDepositFeed(e.c, DepositFeedConfig{Confirmations: 2, MaxRange: 3}, zerolog.New(zerolog.NewTestWriter(t)))
+	if gs, through, _ := f.Since(chain.L1Origin{}); gs != nil || through != (chain.L1Origin{}) {
+		t.Fatalf("before the first poll: %d groups through %+v", len(gs), through)
+	}
+	deposit := func() uint64 {
+		t.Helper()
+		opts := e.opts(e.user)
+		opts.Value = ether(1)
+		r, err := e.c.Deposit(e.ctx, opts, DepositArgs{To: e.user.Address, Value: ether(1), GasLimit: 50_000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.BlockNumber.Uint64()
+	}
+	first, second := deposit(), deposit() // automined: one L1 block each
+	if err := f.Poll(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	gs, through, _ := f.Since(chain.L1Origin{})
+	if len(gs) != 0 || through.Number != second-2 {
+		t.Fatalf("with %d and %d at the tip: %d groups through %d, want none through %d", first, second, len(gs), through.Number, second-2)
+	}
+	e.l1.Commit()
+	e.l1.Commit()
+	if err := f.Poll(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	gs, through, _ = f.Since(chain.L1Origin{})
+	if len(gs) != 2 || gs[0].Origin.Number != first || gs[1].Origin.Number != second || through.Number != second {
+		t.Fatalf("groups %+v through %d, want L1 blocks %d and %d through %d", gs, through.Number, first, second, second)
+	}
+	h, err := e.l1.Client().HeaderByNumber(e.ctx, new(big.Int).SetUint64(through.Number))
+	if err != nil || h.Hash() != through.Hash || gs[1].Origin.Hash != h.Hash() {
+		t.Fatalf("cursor hash %s, L1 block %d is %v", through.Hash, second, h)
+	}
+	if d := gs[0].Deposits[0]; d.Mint.Cmp(ether(1)) != 0 || *d.To != e.user.Address {
+		t.Fatalf("deposit %+v", d)
+	}
+	if gs, _, _ = f.Since(gs[0].Origin); len(gs) != 1 || gs[0].Origin.Number != second {
+		t.Fatalf("after the first L1 block: %+v", gs)
+	}
+	e.l1.Commit()
+	if err := f.Poll(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if gs, through2, _ := f.Since(through); len(gs) != 0 || through2.Number != through.Number+1 {
+		t.Fatalf("after an empty L1 block: %d groups through %d, want none through %d", len(gs), through2.Number, through.Number+1)
+	}
+}

@@ -1,0 +1,97 @@
+package node
+
+import (
+	"math/big"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/storage"
+)
+
+// oneL1Block is a deposit source with one confirmed L1 block of deposits.
+type oneL1Block struct {
+	once  sync.Once
+	group chain.L1Deposits
+}
+
+func (s *oneL1Block) Since(after chain.L1Origin) ([]chain.L1Deposits, chain.L1Origin, error) {
+	if after.Number >= s.group.Origin.Number {
+		return nil, after, nil
+	}
+	return []chain.L1Deposits{s.group}, s.group.Origin, nil
+}
+
+// TestDevnetRolesFollowDeposits: a block that starts with deposits (a
+// transfer with a mint, and a creation that logs) is applied by the
+// replica, re-executed by the full node and attested by the prover, with
+// the same receipts and cursor everywhere and no dispute.
+func TestDevnetRolesFollowDeposits(t *testing.T) {
+	alice, bob := common.HexToAddress("0xa11ce"), common.HexToAddress("0xb0b")
+	origin := chain.L1Origin{Number: 40, Hash: common.HexToHash("0x40")}
+	src := &oneL1Block{group: chain.L1Deposits{Origin: origin, Deposits: []*chain.Deposit{
+		{SourceHash: common.Hash{1}, From: alice, To: &bob, Mint: big.NewInt(params.Ether), Value: big.NewInt(params.GWei), Gas: 100_000},
+		// constructor: LOG0 of 32 zero bytes
+		{SourceHash: common.Hash{2}, From: alice, Mint: new(big.Int), Value: new(big.Int), Gas: 200_000, Data: common.FromHex("60206000a0")},
+	}}}
+	cfg := DefaultConfig()
+	cfg.FinalityWindow = 300 * time.Millisecond
+	cfg.Sequencer.Deposits = src
+	d := startDevnet(t, cfg)
+	rep, full := d.ReplicaNode(), d.FullNodeRole()
+	repHeads, fullHeads := rep.Replica().Heads(64), full.FullNode().Heads(64)
+	finSub := d.FullNodeRole().Finality().(interface {
+		FinalityChanges(int) *chain.Subscription[*chain.FinalityChange]
+	}).FinalityChanges(1024)
+	// Block 1 opened as the devnet started: its first mini-block has them.
+	tx := signedTxs(t, d)[0]
+	if err := d.Sequencer().SendTransaction(tx); err != nil {
+		t.Fatal(err)
+	}
+	waitHead(t, "replica", repHeads, 2)
+	waitHead(t, "full node", fullHeads, 2)
+	var with uint64
+	for n := uint64(1); n <= 2; n++ {
+		if o, _ := d.Store().L1Origin(n); o == origin && with == 0 {
+			with = n
+		}
+	}
+	if with == 0 {
+		t.Fatal("no sequencer block took the deposits")
+	}
+	h := d.Store().GetHeaderByNumber(with)
+	want, wantR := d.Store().Deposits(h.Hash(), with)
+	if len(want) != 2 {
+		t.Fatalf("sequencer block %d holds %d deposits, want 2", with, len(want))
+	}
+	for name, s := range map[string]*storage.Store{"replica": rep.Store(), "full node": full.Store()} {
+		if got := s.GetHeaderByNumber(with); got == nil || got.Hash() != h.Hash() {
+			t.Fatalf("%s block %d = %v, sequencer's %s", name, with, got, h.Hash())
+		}
+		ds, rs := s.Deposits(h.Hash(), with)
+		if len(ds) != 2 || rs[1].ContractAddress != wantR[1].ContractAddress || len(rs[1].Logs) != 1 || rs[1].CumulativeGasUsed != wantR[1].CumulativeGasUsed {
+			t.Fatalf("%s deposits of block %d: %d, receipts %+v", name, with, len(ds), rs)
+		}
+		if o, _ := s.L1Origin(with); o != origin {
+			t.Fatalf("%s cursor of block %d %+v, want %+v", name, with, o, origin)
+		}
+		if r := s.Receipts(h.Hash(), with); len(r) > 0 && r[0].TransactionIndex != 2 {
+			t.Fatalf("%s: the block's first tx has index %d, want 2 (after the deposits)", name, r[0].TransactionIndex)
+		}
+		st, err := chain.StateAt(s.StateDatabase(), h.Root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.GetBalance(bob).Uint64(); got != params.GWei {
+			t.Fatalf("%s: bob's balance %d, want the deposit's value", name, got)
+		}
+	}
+	waitStage(t, "full node", finSub, chain.StageFinalized, with)
+	if s := d.ProverNode().Stats(); s.Attested == 0 || s.Disputed != 0 || s.Unverifiable != 0 {
+		t.Fatalf("prover %+v: want the deposit block attested, nothing disputed or unverifiable", s)
+	}
+}
