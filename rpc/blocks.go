@@ -9,7 +9,6 @@ import (
 	"github.com/ethereum/go-ethereum/consensus/misc/eip1559"
 	"github.com/ethereum/go-ethereum/consensus/misc/eip4844"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/params"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/meganode/meganode/chain"
@@ -36,13 +35,14 @@ func (api *EthAPI) GetBlockTransactionCountByHash(hash common.Hash) *hexutil.Uin
 	if block == nil {
 		return nil
 	}
-	n := hexutil.Uint(len(block.Transactions()))
+	ds, _ := api.b.deposits(block.Hash(), block.NumberU64())
+	n := hexutil.Uint(len(ds) + len(block.Transactions()))
 	return &n
 }
 
 // GetTransactionByBlockNumberAndIndex returns the index-th tx of a block;
 // "pending" reads the block being built.
-func (api *EthAPI) GetTransactionByBlockNumberAndIndex(num gethrpc.BlockNumber, index hexutil.Uint) *RPCTransaction {
+func (api *EthAPI) GetTransactionByBlockNumberAndIndex(num gethrpc.BlockNumber, index hexutil.Uint) any {
 	if api.isPending(num) {
 		h, txs, _ := api.b.Latest.PendingBlock()
 		if int(index) >= len(txs) {
@@ -50,19 +50,29 @@ func (api *EthAPI) GetTransactionByBlockNumberAndIndex(num gethrpc.BlockNumber, 
 		}
 		return newRPCTransaction(txs[index], chain.PreconfBlockHash, h.Number.Uint64(), h.Time, uint64(index), h.BaseFee, api.config)
 	}
-	return txAt(api.sealedBlock(num), uint64(index), api.config)
+	return api.txAt(api.sealedBlock(num), uint64(index))
 }
 
 // GetTransactionByBlockHashAndIndex returns the index-th tx of a sealed block.
-func (api *EthAPI) GetTransactionByBlockHashAndIndex(hash common.Hash, index hexutil.Uint) *RPCTransaction {
-	return txAt(api.b.Chain.BlockByHash(hash), uint64(index), api.config)
+func (api *EthAPI) GetTransactionByBlockHashAndIndex(hash common.Hash, index hexutil.Uint) any {
+	return api.txAt(api.b.Chain.BlockByHash(hash), uint64(index))
 }
 
-func txAt(block *types.Block, index uint64, config *params.ChainConfig) *RPCTransaction {
-	if block == nil || index >= uint64(len(block.Transactions())) {
+// txAt is the index-th transaction of a sealed block, its deposits first:
+// an *RPCTransaction, a *chain.DepositTxJSON, or nil (JSON null).
+func (api *EthAPI) txAt(block *types.Block, index uint64) any {
+	if block == nil {
 		return nil
 	}
-	return newRPCTransaction(block.Transactions()[index], block.Hash(), block.NumberU64(), block.Time(), index, block.BaseFee(), config)
+	ds, rs := api.b.deposits(block.Hash(), block.NumberU64())
+	if index < uint64(len(ds)) {
+		return depositTx(ds, rs, block, int(index))
+	}
+	i := index - uint64(len(ds))
+	if i >= uint64(len(block.Transactions())) {
+		return nil
+	}
+	return newRPCTransaction(block.Transactions()[i], block.Hash(), block.NumberU64(), block.Time(), index, block.BaseFee(), api.config)
 }
 
 // GetRawTransactionByBlockNumberAndIndex returns the index-th tx of a block

@@ -515,21 +515,30 @@ func (api *EthAPI) txData(ctx context.Context, args TransactionArgs, from common
 	return txdata, nil
 }
 
-// GetTransactionByHash finds a tx sealed, preconfirmed or pooled.
-func (api *EthAPI) GetTransactionByHash(hash common.Hash) (*RPCTransaction, error) {
+// GetTransactionByHash finds a tx sealed, preconfirmed or pooled, or a
+// sealed deposit.
+func (api *EthAPI) GetTransactionByHash(hash common.Hash) (any, error) {
 	if tx, bh, bn, idx := api.b.Chain.Transaction(hash); tx != nil {
 		h := api.b.Chain.GetHeader(bh, bn)
 		if h == nil {
 			return nil, nil
 		}
-		return newRPCTransaction(tx, bh, bn, h.Time, idx, h.BaseFee, api.config), nil
+		ds, _ := api.b.deposits(bh, bn)
+		return newRPCTransaction(tx, bh, bn, h.Time, uint64(len(ds))+idx, h.BaseFee, api.config), nil
 	}
-	if tx, r, bn, idx, ok := api.b.Latest.PendingTx(hash); ok {
+	if tx, r, bn, _, ok := api.b.Latest.PendingTx(hash); ok {
 		h := api.pendingHeader()
-		return newRPCTransaction(tx, r.BlockHash, bn, h.Time, idx, h.BaseFee, api.config), nil
+		return newRPCTransaction(tx, r.BlockHash, bn, h.Time, uint64(r.TransactionIndex), h.BaseFee, api.config), nil
 	}
 	if tx := api.b.Latest.PooledTx(hash); tx != nil {
 		return newRPCTransaction(tx, common.Hash{}, 0, 0, 0, nil, api.config), nil
+	}
+	if d, r, bh, bn, idx := api.b.deposit(hash); d != nil {
+		h := api.b.Chain.GetHeader(bh, bn)
+		if h == nil {
+			return nil, nil
+		}
+		return chain.NewDepositTxJSON(d, r, bh, bn, h.Time, idx), nil
 	}
 	return nil, nil
 }
@@ -541,10 +550,14 @@ func (api *EthAPI) GetTransactionReceipt(hash common.Hash) (map[string]interface
 		if int(idx) >= len(receipts) {
 			return nil, nil
 		}
-		return marshalReceipt(receipts[idx], bh, bn, api.signer, tx, int(idx)), nil
+		r := receipts[idx]
+		return marshalReceipt(r, bh, bn, api.signer, tx, int(r.TransactionIndex)), nil
 	}
-	if tx, r, bn, idx, ok := api.b.Latest.PendingTx(hash); ok {
-		return marshalReceipt(r, r.BlockHash, bn, api.signer, tx, int(idx)), nil
+	if tx, r, bn, _, ok := api.b.Latest.PendingTx(hash); ok {
+		return marshalReceipt(r, r.BlockHash, bn, api.signer, tx, int(r.TransactionIndex)), nil
+	}
+	if d, r, bh, bn, idx := api.b.deposit(hash); d != nil {
+		return chain.DepositReceiptJSON(d, r, bh, bn, idx), nil
 	}
 	return nil, nil
 }
@@ -580,7 +593,7 @@ func (api *EthAPI) GetBlockByNumber(num gethrpc.BlockNumber, fullTx bool) (map[s
 	if block == nil {
 		return nil, nil
 	}
-	return marshalBlock(block, fullTx, api.config), nil
+	return api.marshalSealedBlock(block, fullTx), nil
 }
 
 // GetBlockByHash returns a sealed block.
@@ -589,7 +602,13 @@ func (api *EthAPI) GetBlockByHash(hash common.Hash, fullTx bool) (map[string]int
 	if block == nil {
 		return nil, nil
 	}
-	return marshalBlock(block, fullTx, api.config), nil
+	return api.marshalSealedBlock(block, fullTx), nil
+}
+
+// marshalSealedBlock is a sealed block with its deposits.
+func (api *EthAPI) marshalSealedBlock(block *types.Block, fullTx bool) map[string]interface{} {
+	ds, rs := api.b.deposits(block.Hash(), block.NumberU64())
+	return marshalBlockWithDeposits(block, ds, rs, fullTx, api.config)
 }
 
 // GetBlockReceipts returns every receipt of a block.
@@ -615,9 +634,13 @@ func (api *EthAPI) GetBlockReceipts(bnh gethrpc.BlockNumberOrHash) ([]map[string
 	if len(txs) != len(receipts) {
 		return nil, fmt.Errorf("receipts length mismatch: %d vs %d", len(txs), len(receipts))
 	}
-	out := make([]map[string]interface{}, len(receipts))
+	ds, drs := api.b.deposits(block.Hash(), block.NumberU64())
+	out := make([]map[string]interface{}, 0, len(ds)+len(receipts))
+	for i, d := range ds {
+		out = append(out, chain.DepositReceiptJSON(d, drs[i], block.Hash(), block.NumberU64(), uint64(i)))
+	}
 	for i, r := range receipts {
-		out[i] = marshalReceipt(r, block.Hash(), block.NumberU64(), api.signer, txs[i], i)
+		out = append(out, marshalReceipt(r, block.Hash(), block.NumberU64(), api.signer, txs[i], len(ds)+i))
 	}
 	return out, nil
 }
@@ -634,7 +657,8 @@ func (api *EthAPI) GetBlockTransactionCountByNumber(num gethrpc.BlockNumber) *he
 		return nil
 	}
 	if block := api.b.Chain.BlockByHash(h.Hash()); block != nil {
-		n := hexutil.Uint(len(block.Transactions()))
+		ds, _ := api.b.deposits(block.Hash(), block.NumberU64())
+		n := hexutil.Uint(len(ds) + len(block.Transactions()))
 		return &n
 	}
 	return nil

@@ -208,7 +208,7 @@ func (api *EthAPI) NewFilter(crit FilterCriteria) (gethrpc.ID, error) {
 		if !c.inRange(n) || !c.bloomMatches(h.Header.Bloom) {
 			return nil
 		}
-		for _, l := range c.collect(api.b.Chain.Receipts(h.Header.Hash(), n), nil) {
+		for _, l := range c.collect(api.b.logReceipts(h.Header.Hash(), n), nil) {
 			out = append(out, l)
 		}
 		return out

@@ -176,7 +176,7 @@ func (api *EthAPI) getLogs(ctx context.Context, crit FilterCriteria) ([]*types.L
 			return nil, errors.New("unknown block")
 		}
 		if crit.bloomMatches(h.Bloom) {
-			logs = crit.collect(api.b.Chain.Receipts(h.Hash(), h.Number.Uint64()), logs)
+			logs = crit.collect(api.b.logReceipts(h.Hash(), h.Number.Uint64()), logs)
 		}
 		return logs, nil
 	}
@@ -269,5 +269,5 @@ func (api *EthAPI) blockLogs(crit *FilterCriteria, n uint64, r blockRange) []*ty
 	if h == nil || !crit.bloomMatches(h.Bloom) {
 		return nil
 	}
-	return crit.collect(api.b.Chain.Receipts(h.Hash(), n), nil)
+	return crit.collect(api.b.logReceipts(h.Hash(), n), nil)
 }

@@ -54,15 +54,29 @@ func marshalHeader(head *types.Header) map[string]interface{} {
 
 // marshalBlock is geth's RPCMarshalBlock with transactions included.
 func marshalBlock(block *types.Block, fullTx bool, config *params.ChainConfig) map[string]interface{} {
+	return marshalBlockWithDeposits(block, nil, nil, fullTx, config)
+}
+
+// marshalBlockWithDeposits is marshalBlock for a block that starts with
+// deposits: they come first in its transactions, as on the OP Stack.
+func marshalBlockWithDeposits(block *types.Block, deposits []*chain.Deposit, depositReceipts []*chain.DepositReceipt, fullTx bool, config *params.ChainConfig) map[string]interface{} {
 	fields := marshalHeader(block.Header())
 	fields["size"] = hexutil.Uint64(block.Size())
 	txs := block.Transactions()
-	transactions := make([]interface{}, len(txs))
+	transactions := make([]interface{}, 0, len(deposits)+len(txs))
+	for i, d := range deposits {
+		if fullTx {
+			transactions = append(transactions, depositTx(deposits, depositReceipts, block, i))
+		} else {
+			transactions = append(transactions, d.Hash())
+		}
+	}
+	offset := uint64(len(deposits))
 	for i, tx := range txs {
 		if fullTx {
-			transactions[i] = newRPCTransaction(tx, block.Hash(), block.NumberU64(), block.Time(), uint64(i), block.BaseFee(), config)
+			transactions = append(transactions, newRPCTransaction(tx, block.Hash(), block.NumberU64(), block.Time(), offset+uint64(i), block.BaseFee(), config))
 		} else {
-			transactions[i] = tx.Hash()
+			transactions = append(transactions, tx.Hash())
 		}
 	}
 	fields["transactions"] = transactions

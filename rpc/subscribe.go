@@ -156,7 +156,7 @@ func (s *Server) subscribe(c *wsConn, params json.RawMessage) (string, func(), e
 				}
 				return out
 			}
-			receipts := api.b.Chain.Receipts(h.Header.Hash(), h.Header.Number.Uint64())
+			receipts := api.b.logReceipts(h.Header.Hash(), h.Header.Number.Uint64())
 			for _, l := range crit.collect(receipts, nil) {
 				out = append(out, mustJSON(l))
 			}
