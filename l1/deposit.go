@@ -149,9 +149,14 @@ func (c *Client) Deposit(ctx context.Context, opts *bind.TransactOpts, a Deposit
 
 // Deposits reads the deposits the portal logged in L1 blocks from..to.
 func (c *Client) Deposits(ctx context.Context, from, to uint64) ([]*Deposit, error) {
-	logs, err := c.b.FilterLogs(ctx, ethereum.FilterQuery{
+	return readDeposits(ctx, c.b, c.addrs.Portal, from, to)
+}
+
+// readDeposits reads the deposits portal logged in L1 blocks from..to.
+func readDeposits(ctx context.Context, b ethereum.LogFilterer, portal common.Address, from, to uint64) ([]*Deposit, error) {
+	logs, err := b.FilterLogs(ctx, ethereum.FilterQuery{
 		FromBlock: new(big.Int).SetUint64(from), ToBlock: new(big.Int).SetUint64(to),
-		Addresses: []common.Address{c.addrs.Portal}, Topics: [][]common.Hash{{depositTopic()}},
+		Addresses: []common.Address{portal}, Topics: [][]common.Hash{{depositTopic()}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("deposits in L1 blocks %d..%d: %w", from, to, err)

@@ -10,6 +10,10 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+
 	"github.com/meganode/meganode/chain"
 )
 
@@ -31,9 +35,10 @@ type DepositFeedConfig struct {
 // L1 blocks in memory, for the sequencer to take (Since) without waiting
 // on the L1. Run polls; Poll is one round of it.
 type DepositFeed struct {
-	c   *Client
-	cfg DepositFeedConfig
-	log zerolog.Logger
+	b      FeedBackend
+	portal common.Address
+	cfg    DepositFeedConfig
+	log    zerolog.Logger
 
 	mu      sync.Mutex
 	blocks  []chain.L1Deposits // L1 blocks with deposits, oldest first
@@ -42,15 +47,23 @@ type DepositFeed struct {
 	err     error              // the last poll's failure, nil after a good one
 }
 
-// NewDepositFeed is a feed of the portal of c.
-func NewDepositFeed(c *Client, cfg DepositFeedConfig, log zerolog.Logger) *DepositFeed {
+// FeedBackend is what a DepositFeed reads of the L1: ethclient.Client is
+// one (it connects on the first call, so a feed can be built before the L1
+// answers).
+type FeedBackend interface {
+	ethereum.LogFilterer
+	HeaderByNumber(ctx context.Context, number *big.Int) (*types.Header, error)
+}
+
+// NewDepositFeed is a feed of the portal at portal on b.
+func NewDepositFeed(b FeedBackend, portal common.Address, cfg DepositFeedConfig, log zerolog.Logger) *DepositFeed {
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
 	}
 	if cfg.MaxRange == 0 {
 		cfg.MaxRange = 2000
 	}
-	return &DepositFeed{c: c, cfg: cfg, log: log.With().Str("component", "l1-deposits").Logger()}
+	return &DepositFeed{b: b, portal: portal, cfg: cfg, log: log.With().Str("component", "l1-deposits").Logger()}
 }
 
 // Since returns the deposits of the scanned L1 blocks after after, one
@@ -119,7 +132,7 @@ func (f *DepositFeed) Poll(ctx context.Context) error {
 }
 
 func (f *DepositFeed) poll(ctx context.Context) error {
-	latest, err := f.c.b.HeaderByNumber(ctx, nil)
+	latest, err := f.b.HeaderByNumber(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("L1 head: %w", err)
 	}
@@ -142,11 +155,11 @@ func (f *DepositFeed) poll(ctx context.Context) error {
 	}
 	for from <= confirmed {
 		to := min(confirmed, from+f.cfg.MaxRange-1)
-		deposits, err := f.c.Deposits(ctx, from, to)
+		deposits, err := readDeposits(ctx, f.b, f.portal, from, to)
 		if err != nil {
 			return err
 		}
-		end, err := f.c.b.HeaderByNumber(ctx, new(big.Int).SetUint64(to))
+		end, err := f.b.HeaderByNumber(ctx, new(big.Int).SetUint64(to))
 		if err != nil {
 			return fmt.Errorf("L1 header %d: %w", to, err)
 		}

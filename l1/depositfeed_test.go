@@ -1,10 +1,17 @@
 package l1
 
 import (
+	"context"
 	"math/big"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/meganode/meganode/chain"
 )
@@ -14,7 +21,7 @@ import (
 // a cursor; the head moves over blocks without deposits too.
 func TestDepositFeed(t *testing.T) {
 	e := newEnv(t, nil)
-	f := NewDepositFeed(e.c, DepositFeedConfig{Confirmations: 2, MaxRange: 3}, zerolog.New(zerolog.NewTestWriter(t)))
+	f := NewDepositFeed(e.l1.Client(), e.dep.Addresses.Portal, DepositFeedConfig{Confirmations: 2, MaxRange: 3}, zerolog.New(zerolog.NewTestWriter(t)))
 	if gs, through, _ := f.Since(chain.L1Origin{}); gs != nil || through != (chain.L1Origin{}) {
 		t.Fatalf("before the first poll: %d groups through %+v", len(gs), through)
 	}
@@ -61,5 +68,62 @@ func TestDepositFeed(t *testing.T) {
 	}
 	if gs, through2, _ := f.Since(through); len(gs) != 0 || through2.Number != through.Number+1 {
 		t.Fatalf("after an empty L1 block: %d groups through %d, want none through %d", len(gs), through2.Number, through.Number+1)
+	}
+}
+
+// TestEmbeddedServesHTTP: the embedded L1 answers JSON-RPC over HTTP, and a
+// deposit sent there (as a user's cast send would be) reaches the feed
+// once a block seals it; a port in use is an error, not a panic.
+func TestEmbeddedServesHTTP(t *testing.T) {
+	cfg := DefaultEmbeddedConfig()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	l1, err := NewEmbedded(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l1.Close()
+	ctx := context.Background()
+	c, err := ethclient.Dial(l1.HTTPURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if id, err := c.ChainID(ctx); err != nil || id.Uint64() != 1337 {
+		t.Fatalf("chain id over HTTP %v (%v), want 1337", id, err)
+	}
+	deployer := l1.Accounts[0]
+	dep, err := Deploy(ctx, l1.Client(), bind.NewKeyedTransactor(deployer.Key, big.NewInt(1337)), func() Config {
+		d := DefaultConfig()
+		d.Proposer, d.Batcher = deployer.Address, deployer.Address
+		return d
+	}())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A plain transfer to the portal is a deposit (its receive function).
+	user := l1.Accounts[1]
+	nonce, err := c.PendingNonceAt(ctx, user.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := types.MustSignNewTx(user.Key, types.LatestSignerForChainID(big.NewInt(1337)), &types.DynamicFeeTx{ChainID: big.NewInt(1337), Nonce: nonce,
+		To: &dep.Addresses.Portal, Value: ether(2), Gas: 100_000, GasFeeCap: big.NewInt(params.GWei * 100), GasTipCap: big.NewInt(params.GWei)})
+	if err := c.SendTransaction(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	l1.Commit()
+	f := NewDepositFeed(c, dep.Addresses.Portal, DepositFeedConfig{}, zerolog.Nop())
+	if err := f.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	gs, _, _ := f.Since(chain.L1Origin{})
+	if len(gs) != 1 || len(gs[0].Deposits) != 1 || gs[0].Deposits[0].From != user.Address || gs[0].Deposits[0].Mint.Cmp(ether(2)) != 0 {
+		t.Fatalf("deposits read over HTTP: %+v", gs)
+	}
+	busy := DefaultEmbeddedConfig()
+	busy.HTTPAddr = strings.TrimPrefix(l1.HTTPURL(), "http://")
+	if other, err := NewEmbedded(busy); err == nil {
+		other.Close()
+		t.Fatal("a second L1 on a port in use started")
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +35,14 @@ type EmbeddedConfig struct {
 	// AutoMine seals a block after every transaction sent through Client, as
 	// anvil does by default; without it only Commit seals. Default true.
 	AutoMine bool
+	// HTTPAddr, when set (host:port, port 0 for any free one), serves the
+	// L1's JSON-RPC (eth, net, web3) over HTTP there: users and tools send
+	// their L1 transactions to it. Default none.
+	HTTPAddr string
+	// BlockTime, when set, seals a block that often whatever is pending,
+	// as anvil's --block-time: transactions sent over HTTP or IPC wait for
+	// it. Default none.
+	BlockTime time.Duration
 }
 
 // DefaultEmbeddedConfig is anvil's default setup.
@@ -76,6 +86,9 @@ type Embedded struct {
 	sim      *simulated.Backend
 	client   *embeddedClient
 	rpc      *rpc.Client // over IPCPath
+	httpURL  string
+	stop     chan struct{} // ends the block-time loop
+	done     chan struct{}
 	Accounts []chain.DevAccount
 }
 
@@ -96,19 +109,93 @@ func NewEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	if forks == nil {
 		forks = OsakaConfig()
 	}
-	sim := simulated.NewBackend(alloc, func(n *node.Config, eth *ethconfig.Config) {
+	var httpHost string
+	var httpPort int
+	if cfg.HTTPAddr != "" {
+		if httpHost, httpPort, err = freeAddr(cfg.HTTPAddr); err != nil {
+			return nil, fmt.Errorf("l1: http address: %w", err)
+		}
+	}
+	sim, err := newSimulated(alloc, func(n *node.Config, eth *ethconfig.Config) {
 		eth.Genesis.Config = forks
 		n.IPCPath = cfg.IPCPath
+		if httpHost != "" {
+			n.HTTPHost, n.HTTPPort = httpHost, httpPort
+			n.HTTPModules = []string{"eth", "net", "web3"}
+			n.HTTPVirtualHosts, n.HTTPCors = []string{"*"}, []string{"*"}
+		}
 	})
+	if err != nil {
+		return nil, err
+	}
 	e := &Embedded{sim: sim, Accounts: accounts}
+	if httpHost != "" {
+		e.httpURL = "http://" + net.JoinHostPort(httpHost, strconv.Itoa(httpPort))
+	}
 	if cfg.IPCPath != "" {
 		if e.rpc, err = rpc.Dial(cfg.IPCPath); err != nil {
 			return nil, errors.Join(fmt.Errorf("l1: dial the embedded L1 at %s: %w", cfg.IPCPath, err), sim.Close())
 		}
 	}
 	e.client = &embeddedClient{Client: sim.Client(), e: e, autoMine: cfg.AutoMine}
+	if cfg.BlockTime > 0 {
+		e.stop, e.done = make(chan struct{}), make(chan struct{})
+		go e.mine(cfg.BlockTime)
+	}
 	return e, nil
 }
+
+// newSimulated is simulated.NewBackend, whose failures (a port in use)
+// are panics, as an error.
+func newSimulated(alloc types.GenesisAlloc, opt func(*node.Config, *ethconfig.Config)) (sim *simulated.Backend, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("l1: start the embedded L1: %v", r)
+		}
+	}()
+	return simulated.NewBackend(alloc, opt), nil
+}
+
+// freeAddr resolves host:port, port 0 to a free port of host. The port is
+// free when this returns; go-ethereum's node binds it a moment later.
+func freeAddr(addr string) (string, int, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return "", 0, fmt.Errorf("port %q", port)
+	}
+	if p != 0 {
+		return host, p, nil
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", 0, err
+	}
+	defer l.Close()
+	return host, l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// mine seals a block every period until Close.
+func (e *Embedded) mine(period time.Duration) {
+	defer close(e.done)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+			e.Commit()
+		}
+	}
+}
+
+// HTTPURL is the URL of the L1's JSON-RPC over HTTP (EmbeddedConfig.HTTPAddr;
+// empty without one).
+func (e *Embedded) HTTPURL() string { return e.httpURL }
 
 // Client is the L1's client (a Backend, for Deploy and NewClient).
 func (e *Embedded) Client() simulated.Client { return e.client }
@@ -155,6 +242,11 @@ func (e *Embedded) SetAutoMine(on bool) {
 
 // Close stops the L1.
 func (e *Embedded) Close() error {
+	if e.stop != nil {
+		close(e.stop)
+		<-e.done
+		e.stop = nil
+	}
 	if e.rpc != nil {
 		e.rpc.Close()
 	}

@@ -1,12 +1,15 @@
 package node
 
 import (
+	"context"
 	"math/big"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/meganode/meganode/chain"
@@ -94,4 +97,60 @@ func TestDevnetRolesFollowDeposits(t *testing.T) {
 	if s := d.ProverNode().Stats(); s.Attested == 0 || s.Disputed != 0 || s.Unverifiable != 0 {
 		t.Fatalf("prover %+v: want the deposit block attested, nothing disputed or unverifiable", s)
 	}
+}
+
+// TestDevnetEmbeddedL1: a devnet with its embedded L1 deploys the
+// contracts, and ETH sent to the portal over the L1's JSON-RPC (as cast
+// send would) is minted on L2 to the sender.
+func TestDevnetEmbeddedL1(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.L1 = L1Config{Embedded: true, BlockTime: 100 * time.Millisecond}
+	d := startDevnet(t, cfg)
+	url, addrs := d.L1()
+	if url == "" || addrs.Portal == (common.Address{}) {
+		t.Fatalf("devnet L1 %q portal %s", url, addrs.Portal)
+	}
+	ctx := context.Background()
+	c, err := ethclient.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	id, err := c.ChainID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := d.Accounts()[3]
+	before := l2Balance(t, d, user.Address)
+	nonce, err := c.PendingNonceAt(ctx, user.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := types.MustSignNewTx(user.Key, types.LatestSignerForChainID(id), &types.DynamicFeeTx{ChainID: id, Nonce: nonce, To: &addrs.Portal,
+		Value: big.NewInt(params.Ether), Gas: 150_000, GasFeeCap: big.NewInt(100 * params.GWei), GasTipCap: big.NewInt(params.GWei)})
+	if err := c.SendTransaction(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	heads := d.Sequencer().Heads(64)
+	defer heads.Unsubscribe()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case <-heads.C():
+		case <-deadline:
+			t.Fatalf("no deposit on L2 after 20 s: balance %s, was %s", l2Balance(t, d, user.Address), before)
+		}
+		if got := l2Balance(t, d, user.Address); got.Cmp(new(big.Int).Add(before, big.NewInt(params.Ether))) == 0 {
+			return
+		}
+	}
+}
+
+func l2Balance(t *testing.T, d *Devnet, a common.Address) *big.Int {
+	t.Helper()
+	st, err := chain.StateAt(d.Store().StateDatabase(), d.Store().CurrentHeader().Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.GetBalance(a).ToBig()
 }

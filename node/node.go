@@ -62,6 +62,9 @@ type Config struct {
 	// Fork forks the devnet from another chain (--fork-url): the sequencer
 	// runs alone, in memory, reading what it never wrote from that chain.
 	Fork ForkConfig
+	// L1 is where deposits come from (docs/l1.md): a real L1, or for a
+	// devnet an embedded one.
+	L1 L1Config
 }
 
 // DefaultConfig returns the devnet defaults.
@@ -101,6 +104,9 @@ func (c Config) Check() error {
 	if c.FinalityWindow < 0 {
 		return fmt.Errorf("finality window %v is negative", c.FinalityWindow)
 	}
+	if err := c.L1.Check(); err != nil {
+		return err
+	}
 	return c.RPC.Check()
 }
 
@@ -118,6 +124,7 @@ type Devnet struct {
 	mem      *memNet
 	da       *eigenda.Server
 	daURL    string
+	l1       *devL1
 }
 
 // subStorage is the storage of an in-process role: a subdirectory, or memory.
@@ -186,7 +193,18 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 	d.store, d.registry = store, prometheus.NewRegistry()
 	d.headGauge()
 	d.stops = append(d.stops, func(context.Context) error { return store.Close() })
+	if cfg.Fork.URL != "" && (cfg.L1.Embedded || cfg.L1.URL != "") {
+		return fail(errors.New("a forked devnet takes no deposits: run it without an L1 (--l1.embedded=false)"))
+	}
+	if d.l1, err = openDevL1(cfg, accounts, log); err != nil {
+		return fail(err)
+	}
 	seqCfg := cfg.Sequencer
+	if d.l1 != nil {
+		dl := d.l1
+		d.stops = append(d.stops, func(context.Context) error { return dl.close() })
+		seqCfg.Deposits = dl.feed
+	}
 	seqCfg.GasLimit, seqCfg.Coinbase = cfg.Chain.GasLimit, cfg.Chain.Coinbase
 	// Alone, the sequencer has no follower, prover or DA layer to read a
 	// block's witness: it records none (debug_executionWitness says so).
@@ -239,6 +257,9 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 		if err := d.addDA(cfg, pub, mem); err != nil {
 			return fail(err)
 		}
+	}
+	if d.l1 != nil {
+		d.runFeed(d.l1.feed)
 	}
 	d.then(seq.Start, seq.Stop)
 	backend := d.backend(rpc.Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Pool: seq.Pool(), Dev: accounts, DevChain: seq})

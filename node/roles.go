@@ -372,9 +372,22 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		r.Stop(context.Background())
 		return nil, errors.New("an HA sequencer set cannot post to DA yet: run the candidates without --da.url")
 	}
+	if cfg.L1.Embedded {
+		r.Stop(context.Background())
+		return nil, errors.New("an embedded L1 is for the devnet: give the sequencer --l1.url")
+	}
+	feed, err := depositFeed(cfg.L1, log)
+	if err != nil {
+		r.Stop(context.Background())
+		return nil, err
+	}
 	seqCfg := cfg.Sequencer
 	seqCfg.GasLimit, seqCfg.Coinbase = cfg.Chain.GasLimit, cfg.Chain.Coinbase
 	seqCfg.HA = cfg.HA != nil
+	if feed != nil {
+		seqCfg.Deposits = feed
+		r.runFeed(feed)
+	}
 	seq, err := sequencer.New(seqCfg, r.store, nil, log)
 	if err != nil {
 		r.Stop(context.Background())

@@ -44,7 +44,7 @@ func main() {
 			{
 				Name:  "devnet",
 				Usage: "run a local devnet (sequencer, storage and RPC in one process)",
-				Flags: concat(rpcFlags(defaults), chainFlags(defaults), sequencerFlags(defaults), []cli.Flag{
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), sequencerFlags(defaults), l1Flags(true), []cli.Flag{
 					&cli.StringFlag{Name: "datadir", Usage: "data directory; empty keeps the chain in memory", EnvVars: env("DATADIR")},
 					&cli.StringSliceFlag{Name: "roles", Value: cli.NewStringSlice(defaults.Roles...), Usage: "roles to run in process: sequencer (always), replica (RPC on http.port+1), fullnode (http.port+2), prover", EnvVars: env("ROLES")},
 					&cli.DurationFlag{Name: "finality.window", Value: defaults.FinalityWindow, Usage: "challenge window: how long a proven block waits for a fraud proof before it is finalized", EnvVars: env("FINALITY_WINDOW")},
@@ -90,7 +90,7 @@ func main() {
 			{
 				Name:  "sequencer",
 				Usage: "run the sequencer alone: it produces blocks and publishes them over p2p, signed with its key",
-				Flags: concat(rpcFlags(defaults), chainFlags(defaults), sequencerFlags(defaults), p2pFlags(), finalityFlags(), daFlags(false), haFlags(), adminFlags(), []cli.Flag{
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), sequencerFlags(defaults), p2pFlags(), finalityFlags(), daFlags(false), haFlags(), adminFlags(), l1Flags(false), []cli.Flag{
 					&cli.StringFlag{Name: "datadir", Value: "meganode-sequencer", Usage: "data directory", EnvVars: env("DATADIR")},
 					&cli.StringFlag{Name: "sequencer.key", Usage: "file holding the sequencer's signing key (hex); default <datadir>/sequencer.key, created on first start", EnvVars: env("SEQUENCER_KEY")},
 					logFormatFlag, logLevelFlag,
@@ -133,6 +133,7 @@ func main() {
 				Action: runRole(node.RoleProver),
 			},
 			daCommand(),
+			l1Command(),
 			gatewayCommand(),
 			bench.Command(),
 		},
@@ -267,6 +268,9 @@ func runDevnet(c *cli.Context) error {
 	if err := applyFlags(c, &cfg); err != nil {
 		return err
 	}
+	if err := applyDevL1Flags(c, &cfg); err != nil {
+		return err
+	}
 	if err := startPprof(c, log); err != nil {
 		return err
 	}
@@ -347,6 +351,14 @@ func printBanner(w io.Writer, cfg node.Config, d *node.Devnet) {
 	}
 	if u := d.DAURL(); u != "" {
 		fmt.Fprintf(&b, "DA server:         %s (eigenda-proxy API; mega_getDACommitments lists the blobs)\n", u)
+	}
+	if u, addrs := d.L1(); u != "" {
+		kind := "external"
+		if cfg.L1.Embedded {
+			kind = "embedded, chain id 1337, the accounts above funded"
+		}
+		fmt.Fprintf(&b, "L1:                %s (%s)\nL1 portal:         %s (send ETH to it, or depositTransaction, to deposit on L2)\n", u, kind, addrs.Portal)
+		fmt.Fprintf(&b, "L1 output oracle:  %s\nL1 DA inbox:       %s\n", addrs.OutputOracle, addrs.DAInbox)
 	}
 	if cfg.Sequencer.FaultyRootAt != 0 {
 		fmt.Fprintf(&b, "Fault injection:   block %d is sealed with a wrong state root\n", cfg.Sequencer.FaultyRootAt)

@@ -255,6 +255,9 @@ func runRole(role string) cli.ActionFunc {
 		var r *node.Role
 		switch role {
 		case node.RoleSequencer:
+			if err := applyL1Flags(c, &cfg.L1); err != nil {
+				return err
+			}
 			sequencerRuntime(log, true)
 			if cfg.SequencerKey, err = loadOrCreateKey(keyPath(c, "sequencer.key", cfg.Storage.Dir)); err != nil {
 				return err
@@ -324,6 +327,9 @@ func runRole(role string) cli.ActionFunc {
 			fmt.Fprintf(&b, "Deriving from DA:  %s (%s commitments; index at %s)\n", cfg.DA.URL, cfg.DA.Mode, cmp.Or(cfg.DA.IndexURL, cfg.SequencerURL))
 		case cfg.DA.URL != "" && role == node.RoleSequencer:
 			fmt.Fprintf(&b, "Posting to DA:     %s (%s commitments)\n", cfg.DA.URL, cfg.DA.Mode)
+		}
+		if cfg.L1.URL != "" {
+			fmt.Fprintf(&b, "Deposits from L1:  %s (portal %s, %d confirmations, from L1 block %d)\n", cfg.L1.URL, cfg.L1.Portal, cfg.L1.Confirmations, cfg.L1.StartBlock)
 		}
 		if len(cfg.Finality.Provers) > 0 {
 			fmt.Fprintf(&b, "Provers believed:  %v (quorum %d, window %s)\n", cfg.Finality.Provers, max(cfg.Finality.Quorum, 1), cfg.Finality.Window)

@@ -1,0 +1,187 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/ethclient"
+
+	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/l1"
+)
+
+// L1Config is the L1 a sequencer takes deposits from (docs/l1.md).
+type L1Config struct {
+	// URL is the L1's JSON-RPC (anvil, geth); empty: no L1 (a devnet with
+	// Embedded runs its own).
+	URL string
+	// Portal is the portal's address on that L1. A devnet given URL and no
+	// portal deploys the contracts there from its first dev account.
+	Portal common.Address
+	// Confirmations: L1 blocks that must follow a deposit's before the
+	// sequencer takes it (OP's sequencer confirmation depth). Default 0.
+	Confirmations uint64
+	// StartBlock is the first L1 block read for deposits: the portal's
+	// deployment block.
+	StartBlock uint64
+	// Poll is how often the L1 head is read, default 1 s.
+	Poll time.Duration
+
+	// Embedded (devnet only) runs an in-process L1 (go-ethereum's simulated
+	// backend, chain id 1337, the dev accounts funded) with the contracts
+	// deployed, its JSON-RPC on RPC.Port+4 and a block every BlockTime.
+	Embedded  bool
+	BlockTime time.Duration // default 1 s
+}
+
+// Check validates the configuration.
+func (c L1Config) Check() error {
+	switch {
+	case c.Embedded && c.URL != "":
+		return errors.New("an embedded L1 and --l1.url exclude each other")
+	case c.Poll < 0 || c.BlockTime < 0:
+		return errors.New("L1 poll interval and block time must not be negative")
+	}
+	return nil
+}
+
+// L1URL is the devnet's L1 JSON-RPC and its contracts (empty without one).
+func (d *Devnet) L1() (string, l1.Addresses) {
+	if d.l1 == nil {
+		return "", l1.Addresses{}
+	}
+	return d.l1.url, d.l1.addrs
+}
+
+// depositFeed is the deposit source of cfg's L1, or nil without one. The
+// client connects on its first call, so the L1 need not be up yet.
+func depositFeed(cfg L1Config, log zerolog.Logger) (*l1.DepositFeed, error) {
+	if cfg.URL == "" {
+		return nil, nil
+	}
+	if cfg.Portal == (common.Address{}) {
+		return nil, errors.New("--l1.url needs --l1.portal, the portal's address on that L1 (meganode l1 deploy prints it)")
+	}
+	client, err := ethclient.Dial(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("L1 %s: %w", cfg.URL, err)
+	}
+	return l1.NewDepositFeed(client, cfg.Portal, feedConfig(cfg), log), nil
+}
+
+func feedConfig(cfg L1Config) l1.DepositFeedConfig {
+	poll := cfg.Poll
+	if poll == 0 {
+		poll = time.Second
+	}
+	return l1.DepositFeedConfig{Confirmations: cfg.Confirmations, StartBlock: cfg.StartBlock, Poll: poll}
+}
+
+// runFeed polls feed between the role's start and stop.
+func (r *Role) runFeed(feed *l1.DepositFeed) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	r.then(func(context.Context) error {
+		go func() { defer close(done); feed.Run(ctx) }()
+		return nil
+	}, func(context.Context) error { cancel(); <-done; return nil })
+	r.gauge("meganode_l1_deposit_head", "Newest confirmed L1 block read for deposits.", func() float64 {
+		h, _ := feed.Head()
+		return float64(h.Number)
+	})
+}
+
+// devL1 is a devnet's L1: its embedded one, or the one at cfg.L1.URL with
+// the contracts deployed there when no portal is named.
+type devL1 struct {
+	embedded *l1.Embedded
+	url      string
+	addrs    l1.Addresses
+	feed     *l1.DepositFeed
+}
+
+// openDevL1 starts the devnet's L1 side; nil when it has none.
+func openDevL1(cfg Config, accounts []chain.DevAccount, log zerolog.Logger) (*devL1, error) {
+	c := cfg.L1
+	if !c.Embedded && c.URL == "" {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d := &devL1{url: c.URL, addrs: l1.Addresses{Portal: c.Portal}}
+	var backend l1.Backend
+	if c.Embedded {
+		ecfg := l1.DefaultEmbeddedConfig()
+		ecfg.Mnemonic, ecfg.Accounts = cfg.Chain.Mnemonic, max(len(accounts), 1)
+		ecfg.BlockTime = c.BlockTime
+		if ecfg.BlockTime == 0 {
+			ecfg.BlockTime = time.Second
+		}
+		port := 0
+		if cfg.RPC.Port != 0 {
+			port = cfg.RPC.Port + 4
+		}
+		ecfg.HTTPAddr = net.JoinHostPort(cfg.RPC.Addr, strconv.Itoa(port))
+		e, err := l1.NewEmbedded(ecfg)
+		if err != nil {
+			return nil, err
+		}
+		d.embedded, d.url, backend = e, e.HTTPURL(), e.Client()
+	} else {
+		client, err := ethclient.DialContext(ctx, c.URL)
+		if err != nil {
+			return nil, fmt.Errorf("L1 %s: %w", c.URL, err)
+		}
+		backend = client
+	}
+	if d.addrs.Portal == (common.Address{}) {
+		if len(accounts) == 0 {
+			d.close()
+			return nil, errors.New("deploying the L1 contracts needs a dev account")
+		}
+		id, err := backend.ChainID(ctx)
+		if err != nil {
+			d.close()
+			return nil, fmt.Errorf("L1 %s chain id: %w", d.url, err)
+		}
+		head, err := backend.HeaderByNumber(ctx, nil)
+		if err != nil {
+			d.close()
+			return nil, fmt.Errorf("L1 %s head: %w", d.url, err)
+		}
+		dcfg := l1.DefaultConfig()
+		deployer := accounts[0]
+		dcfg.Proposer, dcfg.Batcher = deployer.Address, deployer.Address
+		dcfg.FinalizationPeriod, dcfg.ProofMaturityDelay = cfg.FinalityWindow.Truncate(time.Second), cfg.FinalityWindow.Truncate(time.Second)
+		dep, err := l1.Deploy(ctx, backend, bind.NewKeyedTransactor(deployer.Key, id), dcfg)
+		if err != nil {
+			d.close()
+			return nil, fmt.Errorf("deploy the L1 contracts on %s: %w", d.url, err)
+		}
+		d.addrs = dep.Addresses
+		c.StartBlock = head.Number.Uint64()
+		log.Info().Str("l1", d.url).Stringer("portal", d.addrs.Portal).Stringer("output_oracle", d.addrs.OutputOracle).
+			Stringer("da_inbox", d.addrs.DAInbox).Msg("deployed the L1 contracts")
+	}
+	fc := feedConfig(c)
+	if c.Embedded && c.Poll == 0 {
+		fc.Poll = 100 * time.Millisecond // in process: a poll is a function call
+	}
+	d.feed = l1.NewDepositFeed(backend, d.addrs.Portal, fc, log)
+	return d, nil
+}
+
+func (d *devL1) close() error {
+	if d.embedded != nil {
+		return d.embedded.Close()
+	}
+	return nil
+}
