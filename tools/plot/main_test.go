@@ -1,0 +1,75 @@
+package main
+
+import (
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPlotsFromFixture: the fixture (a run's results, some targets missing)
+// gives three PNGs of the set size with something drawn in them.
+func TestPlotsFromFixture(t *testing.T) {
+	out := t.TempDir()
+	files, err := run("testdata", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"throughput.png", "latency.png", "interval.png"}
+	if len(files) != len(want) {
+		t.Fatalf("wrote %v, want %v", files, want)
+	}
+	for i, name := range want {
+		if files[i] != filepath.Join(out, name) {
+			t.Errorf("file %d: got %s, want %s", i, files[i], filepath.Join(out, name))
+		}
+		f, err := os.Open(files[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: not a PNG: %v", name, err)
+		}
+		if b := img.Bounds(); b.Dx() != width || b.Dy() != height {
+			t.Errorf("%s: got %dx%d, want %dx%d", name, b.Dx(), b.Dy(), width, height)
+		}
+		colours := map[[3]uint32]bool{}
+		for y := 0; y < height; y += 4 {
+			for x := 0; x < width; x += 4 {
+				r, g, b, _ := img.At(x, y).RGBA()
+				colours[[3]uint32{r, g, b}] = true
+			}
+		}
+		if len(colours) < 5 {
+			t.Errorf("%s: %d colours, want a drawing", name, len(colours))
+		}
+	}
+}
+
+func TestPlotNeedsResults(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"no meta", map[string]string{"meganode.json": "{}"}, "meta.json"},
+		{"no intervals", map[string]string{"meta.json": `{"Measured":"x"}`, "meganode.json": `{"IncludedTPS":1}`}, "no mini-block interval results"},
+		{"broken result", map[string]string{"meta.json": `{"Measured":"x"}`, "meganode.json": `{`}, "meganode.json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := t.TempDir()
+			for n, s := range tc.files {
+				if err := os.WriteFile(filepath.Join(in, n), []byte(s), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := run(in, t.TempDir())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error naming %q", err, tc.want)
+			}
+		})
+	}
+}
