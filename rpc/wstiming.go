@@ -14,7 +14,8 @@ const maxPendingCalls = 1024
 // wsTiming times the calls of one websocket connection: the reader notes a
 // call's id, method label and arrival, the writer looks the id up in each
 // answer it is about to write. Calls on a connection run concurrently and are
-// answered in any order, so they are matched by id, not by position.
+// answered in any order, so they are matched by id, not by position (a
+// client that reuses an id still in flight gets one sample for the two).
 type wsTiming struct {
 	m *serverMetrics
 
