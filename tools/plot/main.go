@@ -14,8 +14,10 @@ import (
 	"fmt"
 	"image/color"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -279,21 +281,32 @@ func latency(dir string, meta Meta) (*plot.Plot, error) {
 }
 
 // interval: the mini-block interval distribution a websocket subscriber
-// saw under load, as a quantile plot, beside the 1 s block interval anvil
-// --block-time 1 and geth --dev.period 1 are configured with (their block
-// timestamps have whole seconds, so the bench does not measure them).
+// saw under load, on a percentile axis (50 %, 90 %, 99 %, 99.9 % evenly
+// spaced, as HdrHistogram draws latency), beside the 1 s block interval
+// anvil --block-time 1 and geth --dev.period 1 are configured with (their
+// block timestamps have whole seconds, so the bench does not measure them).
+// A run that kept every interval is drawn whole, one that kept only its
+// percentiles as those points.
 func interval(dir string, meta Meta) (*plot.Plot, error) {
 	p := newPlot("Time between blocks a receipt can appear in: meganode mini-blocks under load", meta)
 	logY(p, 1, 3000)
 	p.Legend.Top = false // below 10 ms, where no interval falls
-	quantiles := []string{"p50", "p90", "p99", "max"}
-	at := func(q bench.Percentiles) []float64 { return []float64{ms(q.P50), ms(q.P90), ms(q.P99), ms(q.Max)} }
 	type dist struct {
 		label string
 		col   color.Color
-		q     []float64
+		xys   plotter.XYs
+		whole bool
 	}
 	var ds []dist
+	add := func(label string, col color.Color, n int, q bench.Percentiles, us []int64) {
+		xys, whole := distPoints(q, us)
+		if whole {
+			label += fmt.Sprintf(", %d intervals", len(us))
+		} else {
+			label += fmt.Sprintf(", %d mini-blocks (percentiles)", n)
+		}
+		ds = append(ds, dist{label, col, xys, whole})
+	}
 	for _, s := range []struct {
 		name, label string
 		col         color.Color
@@ -306,7 +319,7 @@ func interval(dir string, meta Meta) (*plot.Plot, error) {
 			return nil, err
 		}
 		if ok && r.MiniBlockInterval != nil {
-			ds = append(ds, dist{fmt.Sprintf("%s, %d mini-blocks", s.label, r.MiniBlocks), s.col, at(*r.MiniBlockInterval)})
+			add(s.label, s.col, r.MiniBlocks, *r.MiniBlockInterval, r.MiniBlockIntervalsUS)
 		}
 	}
 	var rt struct{ Jitter *bench.JitterResult }
@@ -315,26 +328,36 @@ func interval(dir string, meta Meta) (*plot.Plot, error) {
 	case err != nil:
 		return nil, err
 	case rt.Jitter != nil:
-		ds = append(ds, dist{fmt.Sprintf("meganode --miniblock-eager=false (strict 10 ms), %d mini-blocks", rt.Jitter.MiniBlocks), colOther, at(rt.Jitter.Interval)})
+		add("meganode --miniblock-eager=false (strict 10 ms)", colOther, rt.Jitter.MiniBlocks, rt.Jitter.Interval, rt.Jitter.IntervalsUS)
 	}
 	if len(ds) == 0 {
 		return nil, errors.New("no mini-block interval results (meganode-observed.json, meganode-erc20-observed.json, periodic-rt.json)")
 	}
+	right := 3.0 // 99.9 %
 	for _, d := range ds {
-		var xys plotter.XYs
-		for i, v := range d.q {
-			if v > 0 {
-				xys = append(xys, plotter.XY{X: float64(i), Y: v})
-			}
+		if len(d.xys) == 0 {
+			continue
 		}
-		l, s, err := plotter.NewLinePoints(xys)
+		right = max(right, d.xys[len(d.xys)-1].X)
+		l, err := plotter.NewLine(d.xys)
 		if err != nil {
 			return nil, err
 		}
-		l.Color, s.Color, s.Shape = d.col, d.col, draw.CircleGlyph{}
-		p.Add(l, s)
-		p.Legend.Add(d.label, l, s)
+		l.Color, l.Width = d.col, vg.Points(1.5)
+		p.Add(l)
+		if d.whole {
+			p.Legend.Add(d.label, l)
+			continue
+		}
+		sc, err := plotter.NewScatter(d.xys)
+		if err != nil {
+			return nil, err
+		}
+		sc.Color, sc.Shape = d.col, draw.CircleGlyph{}
+		p.Add(sc)
+		p.Legend.Add(d.label, l, sc)
 	}
+	right += 0.1
 	for _, ref := range []struct {
 		ms    float64
 		label string
@@ -343,7 +366,7 @@ func interval(dir string, meta Meta) (*plot.Plot, error) {
 		{1000, "anvil --block-time 1, geth --dev.period 1: 1 s blocks (configured)", false},
 		{10, "10 ms mini-block target", true},
 	} {
-		l, err := plotter.NewLine(plotter.XYs{{X: -0.2, Y: ref.ms}, {X: float64(len(quantiles)-1) + 0.2, Y: ref.ms}})
+		l, err := plotter.NewLine(plotter.XYs{{X: 0, Y: ref.ms}, {X: right, Y: ref.ms}})
 		if err != nil {
 			return nil, err
 		}
@@ -355,9 +378,48 @@ func interval(dir string, meta Meta) (*plot.Plot, error) {
 		p.Add(l)
 		p.Legend.Add(ref.label, l)
 	}
-	p.NominalX(quantiles...)
-	p.X.Label.Text = "quantile of the intervals"
+	var ticks []plot.Tick
+	for _, t := range []struct {
+		q     float64
+		label string
+	}{{0, "0 %"}, {0.5, "50 %"}, {0.9, "90 %"}, {0.99, "99 %"}, {0.999, "99.9 %"}, {0.9999, "99.99 %"}} {
+		if x := tail(t.q); x <= right {
+			ticks = append(ticks, plot.Tick{Value: x, Label: t.label})
+		}
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	p.X.Min, p.X.Max = 0, right
+	p.X.Label.Text = "percentile of the intervals (the rightmost point is the longest)"
 	return p, nil
+}
+
+// tail places quantile q on the percentile axis: log10(1/(1−q)), so 50 %,
+// 90 %, 99 % and 99.9 % fall at 0.3, 1, 2 and 3.
+func tail(q float64) float64 { return -math.Log10(1 - q) }
+
+// distPoints are the points of a distribution: every interval in us,
+// sorted, when the run kept them (whole), else its percentiles, the
+// longest at 1 − 1/count.
+func distPoints(q bench.Percentiles, us []int64) (xys plotter.XYs, whole bool) {
+	if len(us) > 0 {
+		s := slices.Sorted(slices.Values(us))
+		for i, v := range s {
+			xys = append(xys, plotter.XY{X: tail(float64(i) / float64(len(s))), Y: float64(v) / 1000})
+		}
+		return xys, true
+	}
+	for _, pt := range []struct {
+		q float64
+		d time.Duration
+	}{{0.5, q.P50}, {0.9, q.P90}, {0.99, q.P99}} {
+		if pt.d > 0 {
+			xys = append(xys, plotter.XY{X: tail(pt.q), Y: ms(pt.d)})
+		}
+	}
+	if q.Max > 0 && q.Count > 1 {
+		xys = append(xys, plotter.XY{X: math.Log10(float64(q.Count)), Y: ms(q.Max)})
+	}
+	return xys, false
 }
 
 // savePNG writes p as a width×height PNG.

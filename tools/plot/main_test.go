@@ -2,10 +2,16 @@ package main
 
 import (
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"gonum.org/v1/plot/plotter"
+
+	"github.com/meganode/meganode/bench"
 )
 
 // TestPlotsFromFixture: the fixture (a run's results, some targets missing)
@@ -71,5 +77,26 @@ func TestPlotNeedsResults(t *testing.T) {
 				t.Errorf("got %v, want an error naming %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestDistPoints(t *testing.T) {
+	// Every interval kept: all of them, sorted, the longest at log10(n).
+	xys, whole := distPoints(bench.Percentiles{}, []int64{30_000, 10_000, 20_000, 10_000})
+	if !whole || len(xys) != 4 {
+		t.Fatalf("got %d points, whole %v; want 4, whole", len(xys), whole)
+	}
+	for i, want := range []plotter.XY{{X: 0, Y: 10}, {X: tail(0.25), Y: 10}, {X: tail(0.5), Y: 20}, {X: math.Log10(4), Y: 30}} {
+		if math.Abs(xys[i].X-want.X) > 1e-9 || xys[i].Y != want.Y {
+			t.Errorf("point %d: got %v, want %v", i, xys[i], want)
+		}
+	}
+	// Percentiles only: one point each, a missing one left out.
+	xys, whole = distPoints(bench.Percentiles{Count: 1000, P50: 10 * time.Millisecond, P99: 12 * time.Millisecond, Max: 20 * time.Millisecond}, nil)
+	if whole || len(xys) != 3 {
+		t.Fatalf("got %v, whole %v; want p50, p99 and max", xys, whole)
+	}
+	if math.Abs(xys[1].X-2) > 1e-9 || math.Abs(xys[2].X-3) > 1e-9 || xys[2].Y != 20 {
+		t.Errorf("p99 at %v, max at %v: want p99 at x=2, max (1 in 1000) at x=3, 20 ms", xys[1], xys[2])
 	}
 }
