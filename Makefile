@@ -59,7 +59,7 @@ vet:
 
 ## unit: unit and golden tests with the race detector
 unit:
-	$(GO) test -race -count=1 ./chain/... ./storage/... ./sequencer/... ./rpc/... ./node/... ./bench/... ./p2p/... ./replica/... ./fullnode/... ./prover/... ./eigenda/... ./gateway/... ./contracts/... ./l1/... ./cmd/...
+	$(GO) test -race -count=1 ./chain/... ./storage/... ./sequencer/... ./rpc/... ./node/... ./bench/... ./p2p/... ./replica/... ./fullnode/... ./prover/... ./eigenda/... ./gateway/... ./contracts/... ./l1/... ./cmd/... ./tools/plot/...
 
 ## e2e: the built binary against Foundry, Hardhat, ethers and viem
 e2e: e2e-deps
@@ -117,7 +117,8 @@ gethdiff-record: $(GETH)
 ## test: everything CI runs
 test: check-deps vet unit gethdiff e2e e2e-race
 
-## bench: side-by-side load test against anvil and geth --dev; writes docs/benchmarks.md
+## bench: side-by-side load test against anvil and geth --dev; writes docs/benchmarks.md,
+## its results in docs/benchdata and their pictures in docs/img (tools/plot)
 bench: build e2e-deps $(GETH)
 	bash bench/run.sh
 

@@ -64,6 +64,9 @@ type Result struct {
 	// first send until every tx was included (Options.WS).
 	MiniBlocks        int
 	MiniBlockInterval *Percentiles `json:",omitempty"`
+	// Every one of those intervals in µs, in arrival order: the
+	// distribution tools/plot draws.
+	MiniBlockIntervalsUS []int64 `json:",omitempty"`
 	// eth_sendRawTransactionSync send→receipt times during the load
 	// (Options.SyncProbe), or why there are none.
 	SyncUnderLoad *Percentiles `json:",omitempty"`
@@ -315,7 +318,7 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Result, error) {
 	}
 	included := time.Since(start)
 	if intervals != nil {
-		res.MiniBlocks, res.MiniBlockInterval = intervals.result()
+		res.MiniBlocks, res.MiniBlockInterval, res.MiniBlockIntervalsUS = intervals.result()
 	}
 	if probe != nil {
 		res.SyncUnderLoad, res.SyncError = probe.stop()

@@ -233,7 +233,9 @@ type JitterResult struct {
 	MiniBlocks int
 	Interval   Percentiles // time between consecutive mini_block_timestamps
 	Jitter     Percentiles // |interval - target|
-	Load       *Result
+	// IntervalsUS is every interval in µs, in arrival order (tools/plot).
+	IntervalsUS []int64 `json:",omitempty"`
+	Load        *Result
 }
 
 // Jitter runs the transfer load of o against a node while one websocket
@@ -280,7 +282,8 @@ func Jitter(ctx context.Context, o Options, wsURL string, target time.Duration, 
 				}
 				jitter = append(jitter, j)
 			}
-			return &JitterResult{MiniBlocks: len(stamps), Interval: percentiles(intervals), Jitter: percentiles(jitter), Load: load}, nil
+			us := micros(intervals)
+			return &JitterResult{MiniBlocks: len(stamps), Interval: percentiles(intervals), Jitter: percentiles(jitter), IntervalsUS: us, Load: load}, nil
 		default:
 		}
 	}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side load test: the meganode devnet, anvil with automine and anvil
 # with 1 s blocks, geth --dev, in one run on this machine, with the same load
-# generator (`meganode bench`). Writes docs/benchmarks.md. Usage:
+# generator (`meganode bench`). Writes docs/benchmarks.md, the results its
+# pictures are drawn from (docs/benchdata) and the pictures (docs/img). Usage:
 # bench/run.sh [txs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -187,6 +188,19 @@ DERIVE=$(go test -run '^$' -bench BenchmarkDeriveFromDA -benchtime 1x ./node/ | 
 PROVER=$(MEGANODE_BIN=$PWD/$BIN go test -run '^$' -bench BenchmarkProverUnderLoad -benchtime 1x ./e2e/ | grep '^BenchmarkProverUnderLoad')
 GATEWAY=$(MEGANODE_BIN=$PWD/$BIN go test -run '^$' -bench BenchmarkGatewayOverhead -benchtime 1x ./e2e/ | grep '^BenchmarkGatewayOverhead')
 
+# Keep what the pictures are drawn from in docs/benchdata (a few KB of
+# JSON, replaced on every run), then draw them into docs/img (tools/plot).
+DATA=docs/benchdata
+rm -rf "$DATA"; mkdir -p "$DATA"
+for n in meganode anvil-automine anvil-blocktime1 geth-dev1 geth-dev0 meganode-erc20 anvil-blocktime1-erc20 \
+  meganode-observed meganode-erc20-observed; do
+  cp "$OUT/$n.json" "$DATA/"
+  if [ -f "$OUT/$n.runs" ]; then cp "$OUT/$n.runs" "$DATA/"; fi
+done
+for n in meganode periodic anvil; do cp "$OUT/$n-rt.json" "$DATA/"; done
+printf '{"Measured": "%s"}\n' "$(date -u +%F)" >"$DATA/meta.json"
+go run ./tools/plot -in "$DATA" -out docs/img >/dev/null
+
 python3 - "$OUT" "$TXS" "$SENDERS" "$CONNS" "$BATCH" "$LATENCY" "$EXEC" "$SYNC" "$SUBS" "$JITTER_TXS" "$ROLES" "$LAG" "$PROVER" "$DABLOB" "$DERIVE" "$GATEWAY" "$FAILOVER" "$SEAL" > docs/benchmarks.md <<'PY'
 import json, sys, datetime, platform, os, re
 out, txs, senders, conns, batch, lat, execb, sync, subs, jtxs, roles, lag, prover, dablob, derive, gateway, failover, seal = sys.argv[1:19]
@@ -220,6 +234,8 @@ print(f"\nTargets: `bin/meganode devnet --roles sequencer` (eager mini-blocks, 1
       "`--gas-limit 10000000000`, automine and `--block-time 1`; geth v1.17.5 `--dev --dev.gaslimit 10000000000` with "
       "`--dev.period 1` (geth-dev1) and `--dev.period 0` (geth-dev0, a block whenever txs are pending), txpool slots raised "
       "to 200,000 so the whole burst is pooled, the funder paid by geth's dev account.\n")
+print("![Included tx/s per target, ETH and ERC-20 transfers: bars the median run, dots every run](img/throughput.png)\n")
+print("![Send → receipt latency p50, p90 and p99 per target, log scale](img/latency.png)\n")
 print("The same ETH and ERC-20 loads were run on meganode once more, observed (`--ws auto --sync-probe`): a websocket `miniBlocks` "
       "subscriber in the bench process timed every mini-block interval (`mini_block_timestamp`, sequencer clock) and one more sender "
       "sent transfers one at a time with `eth_sendRawTransactionSync`, each timed from send to receipt. The observers cost CPU on "
@@ -232,6 +248,8 @@ for n in ["meganode-observed", "meganode-erc20-observed"]:
     iv, sp = v.get("MiniBlockInterval") or {}, v.get("SyncUnderLoad") or {}
     print(f"| {n} | {v['IncludedTPS']:.0f} | {v['MiniBlocks']} | {ms(iv.get('P50', 0))} | {ms(iv.get('P90', 0))} | {ms(iv.get('P99', 0))} | {ms(iv.get('Max', 0))} | "
           f"{ms(sp.get('P50', 0))} | {ms(sp.get('P99', 0))} | {sp.get('Count', 0)} | {runs(n, ms)} |")
+print("\n![Mini-block interval quantiles under load (ETH, ERC-20, strict 10 ms) beside the 1 s block time of anvil "
+      "--block-time 1 and geth --dev.period 1, log scale](img/interval.png)")
 for n in ["geth-dev1", "geth-dev0"]:
     sp = r[n].get("SyncUnderLoad") or {}
     if sp:

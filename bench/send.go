@@ -179,16 +179,27 @@ func recordIntervals(ctx context.Context, url string) (*intervalRecorder, error)
 	return r, nil
 }
 
-// result is the count and the interval distribution so far.
-func (r *intervalRecorder) result() (int, *Percentiles) {
+// result is the count, the interval distribution and every interval (µs)
+// so far.
+func (r *intervalRecorder) result() (int, *Percentiles, []int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var iv []time.Duration
 	for i := 1; i < len(r.stamps); i++ {
 		iv = append(iv, time.Duration(r.stamps[i]-r.stamps[i-1])*time.Microsecond)
 	}
+	us := micros(iv)
 	p := percentiles(iv)
-	return len(r.stamps), &p
+	return len(r.stamps), &p, us
+}
+
+// micros is d in whole µs, before percentiles sorts it.
+func micros(d []time.Duration) []int64 {
+	out := make([]int64, len(d))
+	for i, v := range d {
+		out[i] = v.Microseconds()
+	}
+	return out
 }
 
 func (r *intervalRecorder) stop() {

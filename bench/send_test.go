@@ -3,7 +3,9 @@ package bench
 import (
 	"encoding/json"
 	"math/big"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
@@ -46,5 +48,19 @@ func TestEncodeBatches(t *testing.T) {
 	}
 	if n != len(txs) {
 		t.Fatalf("%d calls, want %d", n, len(txs))
+	}
+}
+
+func TestIntervalRecorderResult(t *testing.T) {
+	r := &intervalRecorder{stamps: []uint64{1_000_000, 1_010_000, 1_021_000, 1_030_000}} // µs
+	n, p, us := r.result()
+	if n != 4 {
+		t.Errorf("count: got %d, want 4", n)
+	}
+	if want := []int64{10_000, 11_000, 9_000}; !slices.Equal(us, want) {
+		t.Errorf("intervals: got %v, want %v in arrival order", us, want)
+	}
+	if p.Count != 3 || p.P50 != 10*time.Millisecond || p.Max != 11*time.Millisecond {
+		t.Errorf("percentiles: got %+v, want 3 intervals, p50 10ms, max 11ms", p)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
 )
 
 // dashboard is the part of a Grafana dashboard the check reads.
@@ -120,11 +122,24 @@ func TestDashboards(t *testing.T) {
 	waitMetric(t, ha, "meganode_ha_leader", 1)
 
 	// Traffic that makes the labelled series appear: calls per method on
-	// every node, through the gateway, one it refuses, and a transfer.
+	// every node over HTTP and websocket, through the gateway, one it
+	// refuses, and a transfer.
 	for _, n := range []*devnet{d, gw, ha, rep} {
 		var bn string
 		if err := n.client(t).Call(&bn, "eth_blockNumber"); err != nil {
 			t.Fatalf("%s: %v", n.URL, err)
+		}
+	}
+	for _, n := range []*devnet{d, ha, rep} { // and over websocket
+		ws, err := gethrpc.Dial(n.WS)
+		if err != nil {
+			t.Fatalf("%s: %v", n.WS, err)
+		}
+		var bn string
+		err = ws.Call(&bn, "eth_blockNumber")
+		ws.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", n.WS, err)
 		}
 	}
 	_ = gw.client(t).Call(nil, "debug_traceTransaction", "0x00")

@@ -240,8 +240,26 @@ func TestStatusPage(t *testing.T) {
 		if role != page.name {
 			t.Errorf("%s page names role %q", page.name, role)
 		}
-		if page.name == "gateway" {
+		switch page.name {
+		case "gateway":
 			b.run(t, 10*time.Second, chromedp.WaitVisible(`//div[@id="backends"]//td[contains(., "replica")]`, chromedp.BySearch))
+			// The replica-lag chart, from the same /ready: one series per
+			// follower, its lag in mini-blocks behind the newest upstream.
+			b.run(t, 10*time.Second, chromedp.WaitVisible(`#f-rlag #c-rlag`, chromedp.ByQuery))
+			for _, u := range []string{d.ReplicaURL, d.FullNodeURL} {
+				var lag string
+				var ok bool
+				b.run(t, 5*time.Second, chromedp.AttributeValue(fmt.Sprintf(`#rlag-keys i[data-url=%q]`, u), "data-lag", &lag, &ok, chromedp.ByQuery))
+				if n, err := strconv.Atoi(lag); !ok || err != nil || n < 0 || n > 200 {
+					t.Errorf("gateway page: replica lag of %s shown as %q, want 0…200 mini-blocks", u, lag)
+				}
+			}
+		case "replica":
+			var what string
+			b.run(t, 5*time.Second, chromedp.Text(`#lag-what`, &what, chromedp.ByQuery))
+			if !strings.HasPrefix(what, "replica lag") {
+				t.Errorf("replica page: lag chart captioned %q, want replica lag", what)
+			}
 		}
 		time.Sleep(500 * time.Millisecond) // a few polls of the role's panel
 		b.noErrors(t, page.name+" page")

@@ -29,7 +29,7 @@ func TestRequestMethod(t *testing.T) {
 }
 
 func TestMethodLabelsBounded(t *testing.T) {
-	m := &serverMetrics{methods: map[string]bool{}}
+	m := &serverMetrics{methods: map[string]string{}}
 	if got := m.label("made_up"); got != "other" {
 		t.Errorf("label(made_up): got %q, want other", got)
 	}

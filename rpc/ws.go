@@ -130,8 +130,9 @@ type wsConn struct {
 	mu   sync.Mutex
 	subs map[string]func() // subscription id → cancel
 
-	rbuf     []byte // rest of the message Read is handing to the codec
-	closeMsg []byte // close frame payload, set once by fail
+	rbuf     []byte    // rest of the message Read is handing to the codec
+	closeMsg []byte    // close frame payload, set once by fail
+	timing   *wsTiming // call latency, nil when the server is not instrumented
 }
 
 func newWSConn(s *Server, ws *websocket.Conn, client string) *wsConn {
@@ -146,6 +147,9 @@ func newWSConn(s *Server, ws *websocket.Conn, client string) *wsConn {
 		out:     make(chan []byte, cfg.SendQueue),
 		done:    make(chan struct{}),
 		subs:    make(map[string]func()),
+	}
+	if s.metrics != nil {
+		c.timing = &wsTiming{m: s.metrics}
 	}
 	// A ping keeps the connection alive as a request does.
 	ws.SetPingHandler(func(data string) error {
@@ -210,6 +214,11 @@ func (c *wsConn) writeLoop() {
 		case <-c.done:
 		case msg := <-c.out:
 			c.s.metrics.observeQueue(len(c.out))
+			if c.timing != nil {
+				// Observed before the write, so a client that has its answer
+				// finds it counted.
+				c.timing.answered(msg)
+			}
 			_ = c.ws.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
 			if err := c.ws.WriteMessage(websocket.TextMessage, msg); err != nil {
 				c.fail(closeTooSlow, "write failed: "+err.Error())
@@ -302,6 +311,7 @@ func (c *wsConn) next() ([]byte, error) {
 			}
 			return nil, err
 		}
+		read := time.Now()
 		if !c.limiter.Allow() {
 			c.reject(data, -32005, fmt.Sprintf("rate limit exceeded: %v messages per second per connection", cfg.MsgsPerSecond))
 			continue
@@ -310,6 +320,9 @@ func (c *wsConn) next() ([]byte, error) {
 			// Answered here: the codec would end the connection.
 			_ = c.send(errorResponse(nil, -32700, "parse error: invalid JSON", nil))
 			continue
+		}
+		if c.timing != nil {
+			c.timing.called(data, read)
 		}
 		if resp, ok := c.s.answerRefused(c.ctx, data); ok {
 			if resp != nil {

@@ -50,6 +50,8 @@ async function start() {
   $('version').textContent = version;
   if (chainId == null) { hasChain = false; $('nochain').hidden = false; for (const id of ['live', 'minis', 'blocks', 'charts', 'search']) $(id).hidden = true; return; }
   $('chain').textContent = 'chain ' + num(chainId);
+  // On a follower the stream's mini-blocks are the ones it applied, stamped by the sequencer.
+  if (role === 'replica' || role === 'fullnode') $('lag-what').textContent = 'replica lag ms (now − the sequencer\'s mini-block timestamp)';
   const resume = last.mini >= 0 ? [{ from_mini_block_number: hex(last.mini + 1) }] : [];
   await subscribe(['miniBlocks', ...resume], onMini).catch(() => subscribe(['miniBlocks'], onMini));
   await subscribe(['newHeads'], onHead);
@@ -154,6 +156,7 @@ function drawStrip() {
   });
   g.fillStyle = '#7d8894'; g.font = '11px sans-serif'; g.fillText(`max ${max} txs · orange = first of a block`, 4, 10);
 }
+const PALETTE = ['#4fa3ff', '#ffa94d', '#69db7c', '#da77f2']; // --k0… in style.css
 // chart draws series (arrays of WINDOW values, null = none) as lines.
 function chart(id, series) {
   const { g, w, h } = canvas(id), vals = series.flat().filter((v) => v != null);
@@ -162,7 +165,7 @@ function chart(id, series) {
   for (const f of [0, 0.5, 1]) { g.beginPath(); g.moveTo(36, y(max * f / 1.1)); g.lineTo(w, y(max * f / 1.1)); g.stroke(); g.fillText(fmt(max * f / 1.1), 0, y(max * f / 1.1) + 4); }
   g.fillText(`−${WINDOW / 60} min`, 36, h - 2); g.fillText('now', w - 24, h - 2);
   series.forEach((vs, k) => {
-    g.strokeStyle = k ? '#ffa94d' : '#4fa3ff'; g.lineWidth = 1.5; g.beginPath();
+    g.strokeStyle = PALETTE[k % PALETTE.length]; g.lineWidth = 1.5; g.beginPath();
     let up = false;
     vs.forEach((v, i) => { if (v == null) { up = false; return; } up ? g.lineTo(x(i), y(v)) : g.moveTo(x(i), y(v)); up = true; });
     g.stroke();
@@ -174,7 +177,14 @@ function renderCharts() {
   chart('c-tps', [col((b) => b.txs)]);
   chart('c-ival', [col((b) => quantile(b.ivals, 0.5)), col((b) => quantile(b.ivals, 0.99))]);
   chart('c-lag', [col((b) => quantile(b.lags, 0.5)), col((b) => quantile(b.lags, 1))]);
-  chart('c-da', [col((b) => b.da)]);
+  chart('c-da', [hold(col((b) => b.da))]);
+  if (rlagKeys.length) chart('c-rlag', rlagKeys.map((u) => hold(col((b) => b.rlag && b.rlag[u]))));
+}
+// hold carries a value polled every 2 s over the seconds between polls, so
+// the line joins; a gap of more than 5 s stays a gap.
+function hold(vs) {
+  let v = null, age = 0;
+  return vs.map((x) => { if (x != null) { v = x; age = 0; return x; } return ++age <= 5 ? v : null; });
 }
 
 // ---- DA: the newest posted block against the head (mega_getDACommitments)
@@ -264,6 +274,23 @@ function histograms(ms) {
   const q = (bs, f) => { const n = bs[bs.length - 1][1]; const b = bs.find(([, c]) => c >= f * n); return b && isFinite(b[0]) ? '≤ ' + fmt(b[0]) : '> ' + fmt(bs[bs.length - 2]?.[0] ?? 0); };
   return [...hs].map(([k, bs]) => { bs.sort((a, b) => a[0] - b[0]); const n = bs[bs.length - 1][1]; return `<tr><td>${esc(k)}</td><td>${n}</td><td>${n ? q(bs, 0.5) : '–'}</td><td>${n ? q(bs, 0.99) : '–'}</td></tr>`; }).join('');
 }
+// replicaLag charts, on a gateway, how far each following upstream's
+// mini-block is behind the newest one /ready reports (a sequencer's, unless
+// it is the one behind).
+const rlagKeys = []; // backend URLs in colour order, at most one per colour
+function replicaLag(backends) {
+  const top = Math.max(0, ...backends.map((b) => b.miniBlock || 0)), lag = {};
+  for (const b of backends) {
+    if (b.role === 'sequencer') continue;
+    if (!rlagKeys.includes(b.url) && rlagKeys.length < PALETTE.length) rlagKeys.push(b.url);
+    if (rlagKeys.includes(b.url)) lag[b.url] = top - (b.miniBlock || 0);
+  }
+  if (!rlagKeys.length) return;
+  bucket(Math.floor(Date.now() / 1000)).rlag = lag;
+  $('f-rlag').hidden = false;
+  const roleOf = new Map(backends.map((b) => [b.url, b.role]));
+  $('rlag-keys').innerHTML = rlagKeys.map((u, k) => `<i class="k${k}" data-url="${esc(u)}" data-lag="${lag[u] ?? ''}">${esc(roleOf.get(u) || '')} ${esc(u.replace(/^https?:\/\//, ''))}: ${lag[u] ?? '–'}</i>`).join(' ');
+}
 async function pollNode() {
   try {
     const res = await fetch('/metrics');
@@ -282,6 +309,7 @@ async function pollNode() {
   if (role === 'gateway') {
     try {
       const r = await (await fetch('/ready')).json();
+      replicaLag(r.backends || []);
       $('backends').hidden = false;
       $('backends').innerHTML = '<h3>Upstreams</h3><table><tr><th>backend</th><th>role</th><th>healthy</th><th>block</th><th>mini-block</th><th>reason</th></tr>' +
         (r.backends || []).map((b) => `<tr><td>${esc(b.url)}</td><td>${esc(b.role)}</td><td>${b.healthy ? 'yes' : 'no'}</td><td>${b.block}</td><td>${b.miniBlock}</td><td>${esc(b.reason || '')}</td></tr>`).join('') + '</table>';
