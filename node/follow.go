@@ -68,6 +68,9 @@ func newFollower(cfg RoleConfig, name string, log zerolog.Logger, build func(*Ro
 	if err := r.wireFollower(cfg, f, nil); err != nil {
 		return fail(err)
 	}
+	if err := r.maybePropose(cfg.L1, log); err != nil {
+		return fail(err)
+	}
 	b := f.backend
 	b.Chain, b.Forward = r.store, fwd
 	if cfg.DA.URL != "" {

@@ -2,10 +2,12 @@ package node
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/l1"
+	"github.com/meganode/meganode/storage"
 )
 
 // L1Config is the L1 a sequencer takes deposits from (docs/l1.md).
@@ -34,6 +37,11 @@ type L1Config struct {
 	StartBlock uint64
 	// Poll is how often the L1 head is read, default 1 s.
 	Poll time.Duration
+	// OutputOracle and ProposerKey make a node (a full node, or a devnet
+	// that deployed its contracts) post output roots to the oracle from
+	// that key's account, of blocks its ladder proved (sealed, without one).
+	OutputOracle common.Address
+	ProposerKey  *ecdsa.PrivateKey
 
 	// Embedded (devnet only) runs an in-process L1 (go-ethereum's simulated
 	// backend, chain id 1337, the dev accounts funded) with the contracts
@@ -64,8 +72,8 @@ func (d *Devnet) L1() (string, l1.Addresses) {
 // depositFeed is the deposit source of cfg's L1, or nil without one. The
 // client connects on its first call, so the L1 need not be up yet.
 func depositFeed(cfg L1Config, log zerolog.Logger) (*l1.DepositFeed, error) {
-	if cfg.URL == "" {
-		return nil, nil
+	if cfg.URL == "" || (cfg.Portal == (common.Address{}) && cfg.ProposerKey != nil) {
+		return nil, nil // no L1, or one it only proposes to
 	}
 	if cfg.Portal == (common.Address{}) {
 		return nil, errors.New("--l1.url needs --l1.portal, the portal's address on that L1 (meganode l1 deploy prints it)")
@@ -104,8 +112,10 @@ func (r *Role) runFeed(feed *l1.DepositFeed) {
 type devL1 struct {
 	embedded *l1.Embedded
 	url      string
+	backend  l1.Backend
 	addrs    l1.Addresses
 	feed     *l1.DepositFeed
+	proposer *ecdsa.PrivateKey // set when the devnet deployed the contracts
 }
 
 // openDevL1 starts the devnet's L1 side; nil when it has none.
@@ -160,17 +170,21 @@ func openDevL1(cfg Config, accounts []chain.DevAccount, log zerolog.Logger) (*de
 		dcfg := l1.DefaultConfig()
 		deployer := accounts[0]
 		dcfg.Proposer, dcfg.Batcher = deployer.Address, deployer.Address
+		// Every block gets an output, so a withdrawal can be proven as soon
+		// as its block is: a devnet's L1 is free.
+		dcfg.SubmissionInterval = 1
 		dcfg.FinalizationPeriod, dcfg.ProofMaturityDelay = cfg.FinalityWindow.Truncate(time.Second), cfg.FinalityWindow.Truncate(time.Second)
 		dep, err := l1.Deploy(ctx, backend, bind.NewKeyedTransactor(deployer.Key, id), dcfg)
 		if err != nil {
 			d.close()
 			return nil, fmt.Errorf("deploy the L1 contracts on %s: %w", d.url, err)
 		}
-		d.addrs = dep.Addresses
+		d.addrs, d.proposer = dep.Addresses, deployer.Key
 		c.StartBlock = head.Number.Uint64()
 		log.Info().Str("l1", d.url).Stringer("portal", d.addrs.Portal).Stringer("output_oracle", d.addrs.OutputOracle).
 			Stringer("da_inbox", d.addrs.DAInbox).Msg("deployed the L1 contracts")
 	}
+	d.backend = backend
 	fc := feedConfig(c)
 	if c.Embedded && c.Poll == 0 {
 		fc.Poll = 100 * time.Millisecond // in process: a poll is a function call
@@ -184,4 +198,87 @@ func (d *devL1) close() error {
 		return d.embedded.Close()
 	}
 	return nil
+}
+
+// maybePropose adds a proposer when cfg names an oracle and a key.
+func (r *Role) maybePropose(cfg L1Config, log zerolog.Logger) error {
+	if cfg.ProposerKey == nil {
+		return nil
+	}
+	if cfg.URL == "" || cfg.OutputOracle == (common.Address{}) {
+		return errors.New("--l1.proposer-key needs --l1.url and --l1.output-oracle")
+	}
+	client, err := ethclient.Dial(cfg.URL)
+	if err != nil {
+		return fmt.Errorf("L1 %s: %w", cfg.URL, err)
+	}
+	r.addProposer(client, l1.Addresses{Portal: cfg.Portal, OutputOracle: cfg.OutputOracle}, cfg.ProposerKey, log)
+	return nil
+}
+
+// storeOutputs is a role's output source: the output root preimage of a
+// block its store holds and, when it keeps a ladder, its provers proved.
+type storeOutputs struct {
+	store *storage.Store
+	fin   *tracker
+}
+
+func (s storeOutputs) Output(n uint64) (l1.OutputRootProof, bool, error) {
+	h := s.store.GetHeaderByNumber(n)
+	if h == nil {
+		return l1.OutputRootProof{}, false, nil
+	}
+	if s.fin != nil {
+		if heads := s.fin.FinalityHeads(); heads.Proven.Number < n {
+			return l1.OutputRootProof{}, false, nil
+		}
+	}
+	passer, err := chain.MessagePasserRoot(s.store.StateDatabase(), h.Root)
+	if err != nil {
+		return l1.OutputRootProof{}, false, err
+	}
+	return l1.OutputRootProof{StateRoot: h.Root, MessagePasserStorageRoot: passer, LatestBlockhash: h.Hash()}, true, nil
+}
+
+// addProposer runs a proposer of the role's outputs to oracle on backend
+// between the role's start and stop.
+func (r *Role) addProposer(backend l1.Backend, addrs l1.Addresses, key *ecdsa.PrivateKey, log zerolog.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	src := storeOutputs{store: r.store, fin: r.fin}
+	var proposer *l1.Proposer
+	var mu sync.Mutex
+	r.then(func(context.Context) error {
+		go func() {
+			defer close(done)
+			// The L1 may not answer yet: the client is made when it does.
+			for {
+				c, err := l1.NewClient(ctx, backend, addrs)
+				if err == nil {
+					mu.Lock()
+					proposer = l1.NewProposer(c, key, src, l1.ProposerConfig{}, log)
+					mu.Unlock()
+					proposer.Run(ctx)
+					return
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+			}
+		}()
+		return nil
+	}, func(context.Context) error { cancel(); <-done; return nil })
+	stats := func() l1.ProposerStats {
+		mu.Lock()
+		defer mu.Unlock()
+		if proposer == nil {
+			return l1.ProposerStats{}
+		}
+		return proposer.Stats()
+	}
+	r.counter("meganode_l1_outputs_proposed_total", "Output roots this node posted to the L1 oracle.", func() uint64 { return stats().Proposed })
+	r.gauge("meganode_l1_output_block", "L2 block of the newest output root this node posted.", func() float64 { return float64(stats().Latest) })
+	r.gauge("meganode_l1_output_gas", "L1 gas of the newest output proposal.", func() float64 { return float64(stats().Gas) })
 }

@@ -260,6 +260,9 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 	}
 	if d.l1 != nil {
 		d.runFeed(d.l1.feed)
+		if d.l1.proposer != nil {
+			d.addProposer(d.l1.backend, d.l1.addrs, d.l1.proposer, log)
+		}
 	}
 	d.then(seq.Start, seq.Stop)
 	backend := d.backend(rpc.Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Pool: seq.Pool(), Dev: accounts, DevChain: seq})

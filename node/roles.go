@@ -415,6 +415,10 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		r.Stop(context.Background())
 		return nil, err
 	}
+	if err := r.maybePropose(cfg.L1, log); err != nil {
+		r.Stop(context.Background())
+		return nil, err
+	}
 	signers := map[p2p.Kind][]common.Address{p2p.MiniBlocks: {addr}, p2p.Blocks: {addr}, p2p.Witnesses: {addr}, p2p.DACommitments: {addr}}
 	r.finalitySigners(cfg.Finality, signers)
 	var batcher *sequencer.Batcher

@@ -30,6 +30,9 @@ func l1Flags(devnet bool) []cli.Flag {
 		&cli.Uint64Flag{Name: "l1.start-block", Usage: "first L1 block read for deposits: the portal's deployment block", EnvVars: env("L1_START_BLOCK")},
 		&cli.DurationFlag{Name: "l1.poll", Value: time.Second, Usage: "how often the L1 head is read", EnvVars: env("L1_POLL")},
 	}
+	if !devnet {
+		flags = append(flags, proposerFlags(false)...)
+	}
 	if devnet {
 		flags[1].(*cli.StringFlag).Usage += "; a devnet without it deploys the contracts on --l1.url from its first dev account"
 		flags = append(flags,
@@ -38,6 +41,42 @@ func l1Flags(devnet bool) []cli.Flag {
 		)
 	}
 	return flags
+}
+
+// proposerFlags make a sequencer or full node post output roots; withURL
+// adds --l1.url for a role without the deposit flags.
+func proposerFlags(withURL bool) []cli.Flag {
+	var flags []cli.Flag
+	if withURL {
+		flags = append(flags, &cli.StringFlag{Name: "l1.url", Usage: "the L1's JSON-RPC URL, where output roots are proposed", EnvVars: env("L1_URL")})
+	}
+	return append(flags,
+		&cli.StringFlag{Name: "l1.output-oracle", Usage: "the OutputOracle's address on --l1.url (meganode l1 deploy prints it)", EnvVars: env("L1_OUTPUT_ORACLE")},
+		&cli.StringFlag{Name: "l1.proposer-key", Usage: "file holding the hex key of the oracle's proposer: this node posts the output root of every block its provers proved (sealed, without a ladder)", EnvVars: env("L1_PROPOSER_KEY")},
+	)
+}
+
+// applyProposerFlags fills the proposer part of cfg.
+func applyProposerFlags(c *cli.Context, cfg *node.L1Config) error {
+	cfg.URL = c.String("l1.url")
+	if s := c.String("l1.output-oracle"); s != "" {
+		if !common.IsHexAddress(s) {
+			return fmt.Errorf("--l1.output-oracle: %q is not an address", s)
+		}
+		cfg.OutputOracle = common.HexToAddress(s)
+	}
+	path := c.String("l1.proposer-key")
+	if path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--l1.proposer-key: %w", err)
+	}
+	if cfg.ProposerKey, err = crypto.HexToECDSA(strings.TrimPrefix(strings.TrimSpace(string(data)), "0x")); err != nil {
+		return fmt.Errorf("--l1.proposer-key %s: %w", path, err)
+	}
+	return nil
 }
 
 // applyL1Flags fills cfg from the L1 flags.
@@ -50,6 +89,11 @@ func applyL1Flags(c *cli.Context, cfg *node.L1Config) error {
 		cfg.Portal = common.HexToAddress(s)
 	}
 	cfg.Confirmations, cfg.StartBlock, cfg.Poll = c.Uint64("l1.confirmations"), c.Uint64("l1.start-block"), c.Duration("l1.poll")
+	if c.IsSet("l1.proposer-key") || c.IsSet("l1.output-oracle") {
+		if err := applyProposerFlags(c, cfg); err != nil {
+			return err
+		}
+	}
 	if cfg.URL == "" && (cfg.Portal != (common.Address{}) || c.IsSet("l1.confirmations") || c.IsSet("l1.start-block")) {
 		return errors.New("--l1.portal, --l1.confirmations and --l1.start-block need --l1.url")
 	}

@@ -292,6 +292,9 @@ func runRole(role string) cli.ActionFunc {
 				r, err = node.NewReplica(cfg, log)
 			} else {
 				cfg.FullNode.WitnessWait, cfg.FullNode.RecoverSenders = c.Duration("fullnode.witness-wait"), c.Bool("fullnode.recover-senders")
+				if err := applyProposerFlags(c, &cfg.L1); err != nil {
+					return err
+				}
 				r, err = node.NewFullNode(cfg, log)
 			}
 		}
@@ -328,7 +331,10 @@ func runRole(role string) cli.ActionFunc {
 		case cfg.DA.URL != "" && role == node.RoleSequencer:
 			fmt.Fprintf(&b, "Posting to DA:     %s (%s commitments)\n", cfg.DA.URL, cfg.DA.Mode)
 		}
-		if cfg.L1.URL != "" {
+		if cfg.L1.ProposerKey != nil {
+			fmt.Fprintf(&b, "Proposing outputs: %s (oracle %s, proposer %s)\n", cfg.L1.URL, cfg.L1.OutputOracle, crypto.PubkeyToAddress(cfg.L1.ProposerKey.PublicKey))
+		}
+		if cfg.L1.URL != "" && role == node.RoleSequencer {
 			fmt.Fprintf(&b, "Deposits from L1:  %s (portal %s, %d confirmations, from L1 block %d)\n", cfg.L1.URL, cfg.L1.Portal, cfg.L1.Confirmations, cfg.L1.StartBlock)
 		}
 		if len(cfg.Finality.Provers) > 0 {

@@ -1,0 +1,139 @@
+package node
+
+import (
+	"context"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/ethclient/gethclient"
+	"github.com/ethereum/go-ethereum/params"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/contracts"
+	"github.com/meganode/meganode/l1"
+)
+
+// TestDevnetWithdrawal: a withdrawal started on L2 at the message passer
+// is proven on the devnet's embedded L1 against the output root the devnet
+// proposed for its block (proven by the in-process prover first), and
+// finalized after the window: the target's L1 balance gets the value.
+func TestDevnetWithdrawal(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.FinalityWindow = time.Second // also the oracle's window and the proof maturity delay
+	cfg.L1 = L1Config{Embedded: true, BlockTime: 200 * time.Millisecond}
+	d := startDevnet(t, cfg)
+	ctx := context.Background()
+	url, addrs := d.L1()
+	ec, err := ethclient.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	lc, err := l1.NewClient(ctx, ec, addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accts := d.Accounts()
+	user, target, relayer := accts[2], common.HexToAddress("0x000000000000000000000000000000000000dead"), accts[8]
+
+	// The portal pays withdrawals out of what was deposited: deposit 2 ETH.
+	opts := lc.Transactor(relayer.Key)
+	opts.Value = big.NewInt(2 * params.Ether)
+	if _, err := lc.Deposit(ctx, opts, l1.DepositArgs{To: relayer.Address, GasLimit: 100_000}); err != nil {
+		t.Fatal(err)
+	}
+
+	// On L2: initiateWithdrawal(target, 100000, "") with 1 ETH.
+	a, err := l1.LoadArtifact(contracts.MessagePasser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	input, err := a.ABI.Pack("initiateWithdrawal", target, big.NewInt(100_000), []byte{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := d.Store().ChainConfig()
+	tx := types.MustSignNewTx(user.Key, types.LatestSigner(config), &types.DynamicFeeTx{ChainID: config.ChainID, To: &chain.MessagePasser,
+		Value: big.NewInt(params.Ether), Gas: 200_000, GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(10 * params.GWei), Data: input})
+	heads := d.Sequencer().Heads(64)
+	if err := d.Sequencer().SendTransaction(tx); err != nil {
+		t.Fatal(err)
+	}
+	var block uint64
+	waitUntil(t, "the withdrawal sealed", heads, func() bool {
+		_, _, block, _ = d.Store().Transaction(tx.Hash())
+		return block != 0
+	})
+	h := d.Store().GetHeaderByNumber(block)
+	var w *l1.Withdrawal
+	for _, r := range d.Store().Receipts(h.Hash(), block) {
+		if r.TxHash == tx.Hash() && r.Status == 1 && len(r.Logs) == 1 {
+			w, _, err = l1.WithdrawalFromLog(r.Logs[0])
+		}
+	}
+	if w == nil || err != nil {
+		t.Fatalf("no MessagePassed log in block %d: %v", block, err)
+	}
+
+	// The devnet proposes an output for every proven block.
+	var index uint64
+	var out *l1.Output
+	waitUntil(t, "an output root on L1 covering the withdrawal's block", heads, func() bool {
+		var err error
+		if index, err = lc.L2OutputIndexAfter(ctx, block); err != nil {
+			return false
+		}
+		out, err = lc.L2Output(ctx, index)
+		return err == nil
+	})
+	oh := d.Store().GetHeaderByNumber(out.L2BlockNumber)
+	l2, err := gethrpc.Dial("http://" + d.RPCAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	res, err := gethclient.New(l2).GetProof(ctx, chain.MessagePasser, []string{w.StorageSlot().Hex()}, oh.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre := l1.OutputRootProof{StateRoot: oh.Root, MessagePasserStorageRoot: res.StorageHash, LatestBlockhash: oh.Hash()}
+	if pre.Root() != out.OutputRoot {
+		t.Fatalf("output %d on L1 %s, the devnet's block %d gives %s", index, out.OutputRoot, out.L2BlockNumber, pre.Root())
+	}
+	proof := make([][]byte, len(res.StorageProof[0].Proof))
+	for i, p := range res.StorageProof[0].Proof {
+		proof[i] = common.FromHex(p)
+	}
+	if _, err := lc.ProveWithdrawal(ctx, lc.Transactor(relayer.Key), w, index, pre, proof); err != nil {
+		t.Fatalf("prove on L1: %v", err)
+	}
+	// Finalizing waits for the maturity delay and the output's window on
+	// L1's clock; until then it reverts.
+	waitUntil(t, "the withdrawal finalized on L1", heads, func() bool {
+		_, err := lc.FinalizeWithdrawal(ctx, lc.Transactor(relayer.Key), w)
+		return err == nil
+	})
+	if got, err := ec.BalanceAt(ctx, target, nil); err != nil || got.Cmp(big.NewInt(params.Ether)) != 0 {
+		t.Fatalf("target's L1 balance %s (%v), want 1 ETH", got, err)
+	}
+}
+
+// waitUntil checks cond after each sealed block (heads) until it holds.
+func waitUntil(t *testing.T, what string, heads *chain.Subscription[*chain.Head], cond func() bool) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for !cond() {
+		select {
+		case <-heads.C():
+		case err := <-heads.Err():
+			t.Fatalf("%s: heads: %v", what, err)
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
