@@ -21,7 +21,9 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/ethclient/gethclient"
 
+	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/l1"
 )
 
@@ -195,4 +197,114 @@ func startGethDev(t *testing.T) string {
 		t.Fatal("geth did not start")
 	}
 	return ""
+}
+
+// TestWithdrawalToL1: with anvil as the L1, a full node proposes the output
+// roots its prover proved; a withdrawal started on L2 (cast send to the
+// message passer) is proven on L1 with the full node's eth_getProof and
+// finalized after a short window, paying the target from the portal.
+func TestWithdrawalToL1(t *testing.T) {
+	a := startAnvil(t, "--block-time", "1", "--slots-in-an-epoch", "1")
+	dir := t.TempDir()
+	proposerKey := filepath.Join(dir, "proposer.key")
+	const anvilKey2 = "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
+	if err := os.WriteFile(proposerKey, []byte(anvilKey2), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pk, _ := crypto.HexToECDSA(anvilKey2)
+	out := run(t, "", meganodeBin(t), "l1", "deploy", "--l1.url", a.URL, "--private-key", l1DeployerKey, "--proposer", crypto.PubkeyToAddress(pk.PublicKey).Hex(),
+		"--submission-interval", "1", "--finalization-period", "2s", "--proof-maturity-delay", "2s")
+	var dep l1.Addresses
+	if err := json.Unmarshal([]byte(out), &dep); err != nil || dep.OutputOracle == (common.Address{}) {
+		t.Fatalf("meganode l1 deploy printed %q: %v", out, err)
+	}
+	seqKey, seqAddr := writeKey(t, dir, "sequencer.key")
+	proverKey, proverAddr := writeKey(t, dir, "prover.key")
+	fin := []string{"--prover.addresses", proverAddr.Hex(), "--finality.window", "1s"}
+	seq := startMeganode(t, "sequencer", append([]string{"--datadir", filepath.Join(dir, "seq"), "--sequencer.key", seqKey, "--p2p.listen", "/ip4/127.0.0.1/tcp/0",
+		"--l1.url", a.URL, "--l1.portal", dep.Portal.Hex()}, fin...)...)
+	startMeganode(t, "prover", "--datadir", filepath.Join(dir, "prover"), "--prover.key", proverKey, "--sequencer.address", seqAddr.Hex(),
+		"--p2p.listen", "/ip4/127.0.0.1/tcp/0", "--p2p.peers", seq.P2P)
+	full := startMeganode(t, "fullnode", append([]string{"--datadir", filepath.Join(dir, "full"), "--p2p.listen", "/ip4/127.0.0.1/tcp/0", "--p2p.peers", seq.P2P,
+		"--sequencer.address", seqAddr.Hex(), "--sequencer.url", seq.URL,
+		"--l1.url", a.URL, "--l1.output-oracle", dep.OutputOracle.Hex(), "--l1.proposer-key", proposerKey}, fin...)...)
+
+	// The portal pays withdrawals from deposits: 2 ETH in.
+	run(t, "", tool(t, "cast"), "send", "--rpc-url", a.URL, "--private-key", l1UserKey, dep.Portal.Hex(), "--value", "2ether")
+	// On L2: initiateWithdrawal(target, 100000, "") with 1 ETH.
+	target := common.HexToAddress("0x00000000000000000000000000000000000dead1")
+	r := run(t, "", tool(t, "cast"), "send", "--json", "--rpc-url", seq.URL, "--private-key", key0, "0x4200000000000000000000000000000000000016",
+		"initiateWithdrawal(address,uint256,bytes)", target.Hex(), "100000", "0x", "--value", "1ether")
+	var sent struct {
+		TransactionHash common.Hash `json:"transactionHash"`
+	}
+	if err := json.Unmarshal([]byte(r), &sent); err != nil {
+		t.Fatalf("cast send to the message passer: %s (%v)", r, err)
+	}
+	ctx := context.Background()
+	l2, err := ethclient.Dial(full.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	var w *l1.Withdrawal
+	var block uint64
+	waitFor(t, "the withdrawal on the full node", func() bool {
+		rc, err := l2.TransactionReceipt(ctx, sent.TransactionHash)
+		if err != nil || rc.Status != 1 || len(rc.Logs) != 1 {
+			return false
+		}
+		w, _, err = l1.WithdrawalFromLog(rc.Logs[0])
+		block = rc.BlockNumber.Uint64()
+		return err == nil
+	})
+	l1c, err := ethclient.Dial(a.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l1c.Close()
+	lc, err := l1.NewClient(ctx, l1c, dep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var index uint64
+	var output *l1.Output
+	waitFor(t, "the full node's output root on L1 covering the withdrawal", func() bool {
+		var err error
+		if index, err = lc.L2OutputIndexAfter(ctx, block); err != nil {
+			return false
+		}
+		output, err = lc.L2Output(ctx, index)
+		return err == nil
+	})
+	oh, err := l2.HeaderByNumber(ctx, new(big.Int).SetUint64(output.L2BlockNumber))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := gethclient.New(dial(t, full.URL)).GetProof(ctx, chain.MessagePasser, []string{w.StorageSlot().Hex()}, oh.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre := l1.OutputRootProof{StateRoot: oh.Root, MessagePasserStorageRoot: res.StorageHash, LatestBlockhash: oh.Hash()}
+	if pre.Root() != output.OutputRoot {
+		t.Fatalf("output %d on L1 is %s; the full node's block %d gives %s", index, output.OutputRoot, output.L2BlockNumber, pre.Root())
+	}
+	proof := make([][]byte, len(res.StorageProof[0].Proof))
+	for i, p := range res.StorageProof[0].Proof {
+		proof[i] = common.FromHex(p)
+	}
+	uk, _ := crypto.HexToECDSA(l1UserKey)
+	if _, err := lc.ProveWithdrawal(ctx, lc.Transactor(uk), w, index, pre, proof); err != nil {
+		t.Fatalf("prove on L1: %v", err)
+	}
+	waitFor(t, "the withdrawal finalized on L1", func() bool {
+		_, err := lc.FinalizeWithdrawal(ctx, lc.Transactor(uk), w)
+		return err == nil
+	})
+	if got, err := l1c.BalanceAt(ctx, target, nil); err != nil || got.Cmp(big.NewInt(1e18)) != 0 {
+		t.Fatalf("target's L1 balance %s (%v), want 1 ETH", got, err)
+	}
+	if n := metric(t, full, "meganode_l1_outputs_proposed_total"); n < 1 {
+		t.Fatalf("full node proposed %v outputs", n)
+	}
 }
