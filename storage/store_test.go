@@ -40,7 +40,7 @@ func TestReopenResumesHead(t *testing.T) {
 	if _, err := b.ApplyTx(tx); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.JournalMiniBlock(1, types.Transactions{tx}); err != nil {
+	if err := s.JournalMiniBlock(1, &storage.JournalEntry{Txs: types.Transactions{tx}}); err != nil {
 		t.Fatal(err)
 	}
 	sb, err := b.Seal()
