@@ -36,10 +36,6 @@ type chaosConfig struct {
 	hold    time.Duration // how long a SIGSTOP with no observable effect lasts
 }
 
-// chaosKnownBugs names the faults the short form skips until their bugs are
-// fixed.
-const chaosKnownBugs = `^(kill -9 sequencer|full node with wiped datadir)$`
-
 func chaosConfigFromEnv(t *testing.T) chaosConfig {
 	t.Helper()
 	c := chaosConfig{rounds: 1, rate: 200, senders: 8, subs: 20, hold: time.Second}
@@ -749,14 +745,6 @@ func startChaosClients(t *testing.T, n chaosTarget, cfg chaosConfig) *chaosCheck
 	}
 	if re := os.Getenv("CHAOS_SKIP"); re != "" {
 		k.skip = regexp.MustCompile(re)
-	} else if !cfg.long && os.Getenv("CHAOS_FAULTS") == "" {
-		// The short form in `make test` leaves out the two faults that find
-		// open bugs (docs/operations.md, "Chaos testing"): after kill -9 a
-		// lone sequencer reuses the mini-block numbers of its unsealed block
-		// for other txs, and a full node restarted with a wiped datadir may
-		// never finalize when every peer lost its attestations. The long
-		// form and CHAOS_FAULTS run them.
-		k.skip = regexp.MustCompile(chaosKnownBugs)
 	}
 	t.Cleanup(k.stopSubs)
 	for i := range cfg.subs {
