@@ -211,6 +211,7 @@ type Sequencer struct {
 	wg         sync.WaitGroup
 	running    atomic.Bool
 	recovery   []journaled // read from the journal by New, rebuilt by the first step
+	recovering bool        // rebuilding it: blocks open without asking the L1 for deposits
 
 	// High availability (Config.HA): the raft group output is committed to
 	// before anyone sees it, whether this candidate leads, and how many
@@ -324,9 +325,19 @@ func (s *Sequencer) recover() error {
 				return fmt.Errorf("seal block %d again from the journal: %w", open, err)
 			}
 		}
-		if e.block > open || (s.miniIndex == 0 && s.builder.Header().Time != e.BlockTime) {
-			if err := s.openBlock(time.Unix(int64(e.BlockTime), 0)); err != nil {
+		if !e.Legacy && (e.block > open || s.miniIndex == 0) {
+			// Opened again at its time and with its deposits: those the L1
+			// has now may be more (New opened it before it read the journal).
+			s.recovering = true
+			err := s.openBlock(time.Unix(int64(e.BlockTime), 0))
+			s.recovering = false
+			if err != nil {
 				return err
+			}
+			if e.Index == 0 && (len(e.Deposits) > 0 || e.L1Origin != (chain.L1Origin{})) {
+				if err := s.applyDeposits(e.Deposits, e.L1Origin, e.Number); err != nil {
+					return err
+				}
 			}
 		}
 		if e.Number < s.miniCount {
@@ -868,10 +879,7 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 		// commit fails and nothing it executed since is ever published.
 		entry := &MiniEntry{BlockNumber: header.Number.Uint64(), BlockTime: header.Time,
 			Index: s.miniIndex, Number: s.miniCount, TimestampMicros: uint64(now.UnixMicro()), Txs: txs}
-		if s.miniIndex == 0 {
-			entry.Deposits, _ = s.builder.Deposits()
-			entry.L1Origin = s.builder.L1Origin()
-		}
+		entry.Deposits, entry.L1Origin = s.blockDeposits()
 		data, err := EncodeEntry(Entry{Mini: entry})
 		if err != nil {
 			return err
@@ -883,8 +891,10 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 		// Journal before anyone can see the receipts: a crash after this
 		// point re-executes the txs, it never loses them. Empty mini-blocks
 		// too, so a restart numbers on after every one followers had.
-		if err := s.store.JournalMiniBlock(header.Number.Uint64(), &storage.JournalEntry{BlockTime: header.Time,
-			Index: s.miniIndex, Number: s.miniCount, TimestampMicros: uint64(now.UnixMicro()), Txs: txs}); err != nil {
+		entry := &storage.JournalEntry{BlockTime: header.Time,
+			Index: s.miniIndex, Number: s.miniCount, TimestampMicros: uint64(now.UnixMicro()), Txs: txs}
+		entry.Deposits, entry.L1Origin = s.blockDeposits()
+		if err := s.store.JournalMiniBlock(header.Number.Uint64(), entry); err != nil {
 			return err
 		}
 	}
@@ -906,6 +916,17 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// blockDeposits is what the first mini-block of a block carries to the raft
+// log or the journal: the block's deposits and L1 cursor. Later ones carry
+// none.
+func (s *Sequencer) blockDeposits() ([]*chain.Deposit, chain.L1Origin) {
+	if s.miniIndex != 0 {
+		return nil, chain.L1Origin{}
+	}
+	deposits, _ := s.builder.Deposits()
+	return deposits, s.builder.L1Origin()
 }
 
 // publishMiniBlock makes the executed txs the newest mini-block: the view
@@ -1280,7 +1301,7 @@ func (s *Sequencer) depositsFor(parent *types.Header) (chain.L1Origin, []chain.L
 			return origin, nil, origin, err
 		}
 	}
-	if s.cfg.Deposits == nil || (s.cfg.HA && !s.leading.Load()) {
+	if s.cfg.Deposits == nil || (s.cfg.HA && !s.leading.Load()) || s.recovering {
 		return origin, nil, origin, nil
 	}
 	groups, through, err := s.cfg.Deposits.Since(origin)

@@ -521,14 +521,23 @@ func TestJournalRecoveryKeepsTxOrder(t *testing.T) {
 }
 
 // A restart after kill -9 rebuilds the open block's journaled mini-blocks
-// as followers had them (numbers, indexes, timestamps, txs, the empty ones
-// too) in a block of the same time, and numbers the next mini-block after
-// the last of them: no number comes back with other contents.
+// as followers had them (numbers, indexes, timestamps, deposits, txs, the
+// empty ones too) in a block of the same time, and numbers the next
+// mini-block after the last of them: no number comes back with other
+// contents. Deposits the L1 confirmed meanwhile wait for the next block.
 func TestJournalRecoveryKeepsPositions(t *testing.T) {
 	dir := t.TempDir()
-	e := newEnv(t, dir)
+	l1 := &fakeL1{}
+	withL1 := func(c *Config) { c.Deposits = l1 }
+	e := newEnvWith(t, dir, withL1)
+	start := e.clock.now
 	for e.store.CurrentHeader().Number.Uint64() == 0 {
-		e.tick() // block 1 takes mini-blocks 0..n: block 2's do not start at 0
+		// Block 1 takes mini-blocks 0..n: block 2's do not start at 0. It
+		// seals at 1s, and block 2 opens with this deposit.
+		if e.clock.now.Sub(start) == time.Second-10*time.Millisecond {
+			l1.add(5, deposit(1, common.HexToAddress("0xb0b"), 7, 50_000))
+		}
+		e.tick()
 	}
 	minis := e.seq.MiniBlocks(64)
 	defer minis.Unsubscribe()
@@ -549,13 +558,14 @@ func TestJournalRecoveryKeepsPositions(t *testing.T) {
 	for len(minis.C()) > 0 {
 		before = append(before, <-minis.C())
 	}
-	if len(before) != 4 || before[0].BlockNumber != 2 || before[0].Number == 0 {
-		t.Fatalf("published %d mini-blocks before the crash (first %+v), want 4 of block 2", len(before), before[0])
+	if len(before) != 4 || before[0].BlockNumber != 2 || before[0].Number == 0 || len(before[0].Deposits) != 1 {
+		t.Fatalf("published %d mini-blocks before the crash (first %+v), want 4 of block 2, the first with a deposit", len(before), before[0])
 	}
 	blockTime := e.seq.View().Pending.Header.Time
 	e.store.Close() // kill -9: nothing sealed, the journal as it is
+	l1.add(6, deposit(2, common.HexToAddress("0xca201"), 3, 50_000))
 
-	e2 := newEnv(t, dir)
+	e2 := newEnvWith(t, dir, withL1)
 	e2.clock.now = e.clock.now
 	after := e2.seq.MiniBlocks(64)
 	defer after.Unsubscribe()

@@ -81,11 +81,16 @@ func FuzzJournal(f *testing.F) {
 
 func sameEntry(a, b JournalEntry) bool {
 	if a.Legacy != b.Legacy || a.BlockTime != b.BlockTime || a.Index != b.Index || a.Number != b.Number ||
-		a.TimestampMicros != b.TimestampMicros || len(a.Txs) != len(b.Txs) {
+		a.TimestampMicros != b.TimestampMicros || len(a.Txs) != len(b.Txs) || len(a.Deposits) != len(b.Deposits) || a.L1Origin != b.L1Origin {
 		return false
 	}
 	for i := range a.Txs {
 		if a.Txs[i].Hash() != b.Txs[i].Hash() {
+			return false
+		}
+	}
+	for i := range a.Deposits {
+		if a.Deposits[i].SourceHash != b.Deposits[i].SourceHash {
 			return false
 		}
 	}

@@ -581,23 +581,28 @@ func (s *Store) WriteReplayed(sb *chain.SealedBlock, miniCount uint64) error {
 // it: with its position (number, index, timestamps), a restart rebuilds the
 // very mini-block followers already have instead of numbering its txs again.
 type JournalEntry struct {
+	// Legacy marks a record of the journal format before positions (its
+	// transactions only): recovery numbers its txs anew.
+	Legacy bool `rlp:"-"`
+
 	BlockTime       uint64 // header time of the block it belongs to
 	Index           uint64 // within the block
 	Number          uint64 // global mini-block number
 	TimestampMicros uint64
 	Txs             types.Transactions
-	// Legacy marks a record of the journal format before positions (its
-	// transactions only): recovery numbers its txs anew.
-	Legacy bool `rlp:"-"`
+	// The block's deposits and L1 cursor, in its first mini-block (Index
+	// 0): recovery runs the same ones, the L1 may have confirmed more since.
+	Deposits []*chain.Deposit `rlp:"optional"`
+	L1Origin chain.L1Origin   `rlp:"optional"`
 }
 
 // JournalMiniBlock appends a mini-block of the unsealed block number to that
 // block's journal file. When it returns the record survives a kill -9 of the
-// process (the write reached the OS) and, if it carries transactions and
-// the store is not NoSync, a power cut too: the record is fdatasync'ed, and
-// a new journal file's directory entry is synced. An empty mini-block is
-// written without a sync (one per interval when idle): its txs-less record
-// only keeps the numbering, and the next synced record syncs it too. A
+// process (the write reached the OS) and, if it carries transactions or
+// deposits and the store is not NoSync, a power cut too: the record is
+// fdatasync'ed, and a new journal file's directory entry is synced. An empty
+// mini-block is written without a sync (one per interval when idle): its
+// record only keeps the numbering, and the next synced record syncs it. A
 // failed append leaves the journal as it was (the next one overwrites what
 // it wrote); a full disk returns an error wrapping ErrDiskFull.
 func (s *Store) JournalMiniBlock(number uint64, e *JournalEntry) error {
@@ -623,7 +628,7 @@ func (s *Store) JournalMiniBlock(number uint64, e *JournalEntry) error {
 	if _, err := s.journal.WriteAt(data, s.journalOff); err != nil {
 		return s.space.failed(fmt.Errorf("journal mini-block of block %d: %w", number, err))
 	}
-	if !s.noSync && len(e.Txs) > 0 {
+	if !s.noSync && (len(e.Txs) > 0 || len(e.Deposits) > 0) {
 		if err := s.journal.SyncData(); err != nil {
 			return s.space.failed(fmt.Errorf("sync journal of block %d: %w", number, err))
 		}
