@@ -957,6 +957,30 @@ func chaosHA(t *testing.T, cfg chaosConfig) {
 			delete(k.checked, n.full.name)
 			n.full.start(t)
 		}},
+		{"full node wiped after every peer restarted", func(t *testing.T) {
+			// Its peers are the candidates. Restarted after the prover (which
+			// attests every block again from block 1 when it restarts), none
+			// holds an attestation of an old block in memory: the full node,
+			// back empty, finalizes only from what they kept on disk.
+			n.prover.d.kill(syscall.SIGKILL)
+			n.prover.start(t)
+			k.progress(t, "with the prover restarted", 20)
+			for _, c := range n.set.cands {
+				lead := n.set.leader(t, nil)
+				c.d.kill(syscall.SIGKILL)
+				if c == lead {
+					n.set.leader(t, c)
+				}
+				n.set.start(t, c)
+				n.following(t, c)
+			}
+			n.full.d.kill(syscall.SIGKILL)
+			if err := os.RemoveAll(n.full.dir); err != nil {
+				t.Fatal(err)
+			}
+			delete(k.checked, n.full.name)
+			n.full.start(t)
+		}},
 		{"kill -9 prover", func(t *testing.T) {
 			n.prover.d.kill(syscall.SIGKILL)
 			k.progress(t, "with the prover dead", 20)
