@@ -36,10 +36,6 @@ type chaosConfig struct {
 	hold    time.Duration // how long a SIGSTOP with no observable effect lasts
 }
 
-// chaosKnownBugs names the faults the short form skips until their bugs are
-// fixed.
-const chaosKnownBugs = `^(kill -9 sequencer|full node with wiped datadir)$`
-
 func chaosConfigFromEnv(t *testing.T) chaosConfig {
 	t.Helper()
 	c := chaosConfig{rounds: 1, rate: 200, senders: 8, subs: 20, hold: time.Second}
@@ -749,14 +745,6 @@ func startChaosClients(t *testing.T, n chaosTarget, cfg chaosConfig) *chaosCheck
 	}
 	if re := os.Getenv("CHAOS_SKIP"); re != "" {
 		k.skip = regexp.MustCompile(re)
-	} else if !cfg.long && os.Getenv("CHAOS_FAULTS") == "" {
-		// The short form in `make test` leaves out the two faults that find
-		// open bugs (docs/operations.md, "Chaos testing"): after kill -9 a
-		// lone sequencer reuses the mini-block numbers of its unsealed block
-		// for other txs, and a full node restarted with a wiped datadir may
-		// never finalize when every peer lost its attestations. The long
-		// form and CHAOS_FAULTS run them.
-		k.skip = regexp.MustCompile(chaosKnownBugs)
 	}
 	t.Cleanup(k.stopSubs)
 	for i := range cfg.subs {
@@ -962,6 +950,30 @@ func chaosHA(t *testing.T, cfg chaosConfig) {
 			resume(t, n.full.d)
 		}},
 		{"full node with wiped datadir", func(t *testing.T) {
+			n.full.d.kill(syscall.SIGKILL)
+			if err := os.RemoveAll(n.full.dir); err != nil {
+				t.Fatal(err)
+			}
+			delete(k.checked, n.full.name)
+			n.full.start(t)
+		}},
+		{"full node wiped after every peer restarted", func(t *testing.T) {
+			// Its peers are the candidates. Restarted after the prover (which
+			// attests every block again from block 1 when it restarts), none
+			// holds an attestation of an old block in memory: the full node,
+			// back empty, finalizes only from what they kept on disk.
+			n.prover.d.kill(syscall.SIGKILL)
+			n.prover.start(t)
+			k.progress(t, "with the prover restarted", 20)
+			for _, c := range n.set.cands {
+				lead := n.set.leader(t, nil)
+				c.d.kill(syscall.SIGKILL)
+				if c == lead {
+					n.set.leader(t, c)
+				}
+				n.set.start(t, c)
+				n.following(t, c)
+			}
 			n.full.d.kill(syscall.SIGKILL)
 			if err := os.RemoveAll(n.full.dir); err != nil {
 				t.Fatal(err)

@@ -75,8 +75,11 @@ type tracker struct {
 	fetching bool
 	askedAt  time.Time
 
-	// relay keeps the attestations and fraud proofs this node checked, for
-	// peers that ask by number (a node not connected to the prover).
+	// relay keeps the fraud proofs this node checked, for peers that ask by
+	// number (a node not connected to the prover). The attestations it
+	// counted are kept in the store, which outlives a restart of this node:
+	// a peer rejoining with an empty data directory, after every node it
+	// knows restarted, still finds them.
 	relay *p2p.Cache
 
 	attestations, refused, disputes atomic.Uint64
@@ -117,22 +120,44 @@ func newTracker(cfg FinalityConfig, store *storage.Store, sequencer common.Addre
 // Provider serves the attestations and fraud proofs this node checked to
 // peers' range requests, and other kinds from fallback.
 func (t *tracker) Provider(fallback p2p.Provider) p2p.Provider {
-	return relayProvider{relay: t.relay, fallback: fallback}
+	return relayProvider{relay: t.relay, store: t.store, fallback: fallback}
 }
 
 type relayProvider struct {
 	relay    *p2p.Cache
+	store    *storage.Store
 	fallback p2p.Provider
 }
 
 func (p relayProvider) Range(kind p2p.Kind, from, count uint64) ([][]byte, error) {
-	if kind == p2p.Attestations || kind == p2p.FraudProofs {
+	switch kind {
+	case p2p.Attestations:
+		return p.attestations(from, count)
+	case p2p.FraudProofs:
 		return p.relay.Range(kind, from, count)
 	}
 	if p.fallback == nil {
 		return nil, nil
 	}
 	return p.fallback.Range(kind, from, count)
+}
+
+// attestations answers with every kept attestation of blocks from on, up to
+// count messages (a block may have one per prover), stopping at the first
+// block with none: the asker then tries another peer for it.
+func (p relayProvider) attestations(from, count uint64) ([][]byte, error) {
+	var out [][]byte
+	for n := from; n < from+count && uint64(len(out)) < count; n++ {
+		msgs, err := p.store.Attestations(n)
+		if err != nil {
+			return out, err
+		}
+		if len(msgs) == 0 {
+			break
+		}
+		out = append(out, msgs...)
+	}
+	return out[:min(uint64(len(out)), count)], nil
 }
 
 // Healthy is nil until a valid fraud proof convicts a block.
@@ -433,7 +458,9 @@ func (t *tracker) attest(a *chain.Attestation, ev trackerEvent) []uint64 {
 	}
 	t.attestations.Add(1)
 	if ev.data != nil {
-		t.relay.Add(p2p.Attestations, a.Number, ev.data)
+		if err := t.store.AddAttestation(a.Number, ev.data); err != nil {
+			t.log.Warn().Err(err).Uint64("block", a.Number).Msg("attestation not kept for peers")
+		}
 	}
 	return []uint64{a.Number}
 }

@@ -210,8 +210,8 @@ type Sequencer struct {
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 	running    atomic.Bool
-	recovered  types.Transactions
-	rejournal  int // leading txs of the first mini-block that recovery read from the journal
+	recovery   []journaled // read from the journal by New, rebuilt by the first step
+	recovering bool        // rebuilding it: blocks open without asking the L1 for deposits
 
 	// High availability (Config.HA): the raft group output is committed to
 	// before anyone sees it, whether this candidate leads, and how many
@@ -273,45 +273,114 @@ func New(cfg Config, store *storage.Store, clock Clock, log zerolog.Logger) (*Se
 		return s, nil // standby until the raft group elects it
 	}
 	s.leading.Store(true)
+	// A crash while a sealed block was being written leaves the journal of
+	// the block after it too. The first step rebuilds them (recover).
 	next := store.CurrentHeader().Number.Uint64() + 1
-	// New records are appended after the recovered ones, so a second crash
-	// during recovery still finds every tx; sealing the block drops them. A
-	// crash while a sealed block was being written leaves the journal of the
-	// block after it too.
-	var txs types.Transactions
 	for n := next; n <= next+1; n++ {
-		more, err := store.Journaled(n)
+		entries, err := store.JournaledMiniBlocks(n)
 		if err != nil {
 			return nil, err
 		}
-		txs = append(txs, more...)
-	}
-	//
-	// They execute here, in journal order, ahead of anything new: each keeps
-	// the index its preconfirmed receipt named (the pool would run every
-	// sender's first tx before any sender's second). The first mini-block
-	// publishes them; they are in the journal already.
-	signer := s.builder.Signer()
-	for _, tx := range txs {
-		from, err := types.Sender(signer, tx)
-		var receipt *types.Receipt
-		if err == nil {
-			receipt, err = s.builder.ApplyTx(tx)
+		for _, e := range entries {
+			s.recovery = append(s.recovery, journaled{block: n, JournalEntry: e})
 		}
-		if err != nil {
-			s.log.Warn().Err(err).Stringer("tx", tx.Hash()).Msg("journaled tx not re-executed")
-			continue
-		}
-		s.unsealed = append(s.unsealed, &pooledTx{tx: tx, from: from})
-		s.receipts = append(s.receipts, receipt)
-		s.miniGas += receipt.GasUsed
-		s.recovered = append(s.recovered, tx)
-	}
-	s.rejournal = len(s.unsealed)
-	if len(txs) > 0 {
-		s.log.Info().Int("txs", len(s.recovered)).Uint64("block", next).Msg("recovered preconfirmed txs from journal")
 	}
 	return s, nil
+}
+
+// journaled is a mini-block read from the journal at start-up.
+type journaled struct {
+	block uint64
+	storage.JournalEntry
+}
+
+// recover rebuilds the mini-blocks journaled before a crash, each with its
+// number, index and timestamps, so followers get the very mini-blocks they
+// may have had (and the numbers go on after them): the open block reopens
+// at its header time and executes their txs in journal order, ahead of
+// anything new, so each tx keeps the position its preconfirmed receipt
+// named (the pool would run every sender's first tx before any sender's
+// second). A journal of the block after it means that block was sealed: it
+// is sealed again, to the same hash. Nothing is journaled again; new records
+// follow the recovered ones, so a second crash still finds every tx.
+func (s *Sequencer) recover() error {
+	entries := s.recovery
+	s.recovery = nil
+	txs, last := 0, time.Time{}
+	for _, e := range entries {
+		open := s.builder.Header().Number.Uint64()
+		if e.Legacy {
+			// The older journal format keeps no position: its txs go into
+			// the open block's next mini-block.
+			e.block, e.BlockTime, e.Index, e.Number = open, s.builder.Header().Time, s.miniIndex, s.miniCount
+			e.TimestampMicros = uint64(s.clock.Now().UnixMicro())
+		}
+		if e.block > open {
+			s.padMiniBlocks(e.Number-e.Index, e.TimestampMicros)
+			sb, err := s.builder.Seal()
+			if err != nil {
+				return err
+			}
+			if err := s.persistSealed(sb); err != nil {
+				return fmt.Errorf("seal block %d again from the journal: %w", open, err)
+			}
+		}
+		if !e.Legacy && (e.block > open || s.miniIndex == 0) {
+			// Opened again at its time and with its deposits: those the L1
+			// has now may be more (New opened it before it read the journal).
+			s.recovering = true
+			err := s.openBlock(time.Unix(int64(e.BlockTime), 0))
+			s.recovering = false
+			if err != nil {
+				return err
+			}
+			if e.Index == 0 && (len(e.Deposits) > 0 || e.L1Origin != (chain.L1Origin{})) {
+				if err := s.applyDeposits(e.Deposits, e.L1Origin, e.Number); err != nil {
+					return err
+				}
+			}
+		}
+		if e.Number < s.miniCount {
+			// Never written so; its txs had receipts, so they still go in.
+			s.log.Warn().Uint64("miniblock", e.Number).Uint64("next", s.miniCount).Msg("journaled mini-block behind the numbering")
+		}
+		// Empty mini-blocks are written unsynced: a power cut may take some.
+		s.padMiniBlocks(e.Number, e.TimestampMicros)
+		signer := s.builder.Signer()
+		var done types.Transactions
+		for _, tx := range e.Txs {
+			from, err := types.Sender(signer, tx)
+			var receipt *types.Receipt
+			if err == nil {
+				receipt, err = s.builder.ApplyTx(tx)
+			}
+			if err != nil {
+				s.log.Warn().Err(err).Stringer("tx", tx.Hash()).Msg("journaled tx not re-executed")
+				continue
+			}
+			s.unsealed = append(s.unsealed, &pooledTx{tx: tx, from: from})
+			s.receipts = append(s.receipts, receipt)
+			s.miniGas += receipt.GasUsed
+			done = append(done, tx)
+		}
+		txs += len(done)
+		s.publishMiniBlock(done, e.TimestampMicros)
+		last = time.UnixMicro(int64(e.TimestampMicros))
+	}
+	if len(entries) > 0 {
+		// The block keeps its time: it seals BlockTime after it opened.
+		s.opened, s.lastMini = time.Unix(int64(s.builder.Header().Time), 0), last
+		s.log.Info().Int("txs", txs).Int("miniblocks", len(entries)).Uint64("block", s.builder.Header().Number.Uint64()).
+			Uint64("next_miniblock", s.miniCount).Msg("recovered preconfirmed mini-blocks from journal")
+	}
+	return nil
+}
+
+// padMiniBlocks publishes empty mini-blocks up to number.
+func (s *Sequencer) padMiniBlocks(number, micros uint64) {
+	for s.miniCount < number {
+		s.publishMiniBlock(nil, micros)
+	}
 }
 
 // Reader and PendingHeader make the sequencer the pool's PoolState.
@@ -505,8 +574,8 @@ func (s *Sequencer) Start(context.Context) error {
 	s.stepMu.Lock()
 	s.pipelined = !s.cfg.HA
 	s.stepMu.Unlock()
-	if s.rejournal > 0 {
-		// Txs recovered from the journal are published before the RPC
+	if len(s.recovery) > 0 {
+		// Mini-blocks recovered from the journal are published before the RPC
 		// server (started after the sequencer) admits anything against a
 		// view that lacks them.
 		s.Step(true)
@@ -580,6 +649,12 @@ func (s *Sequencer) Step(tick bool) {
 	}
 	if !s.diskReady() {
 		return
+	}
+	if s.recovery != nil {
+		if err := s.recover(); err != nil {
+			s.halt(err)
+			return
+		}
 	}
 	switch s.dev.mode {
 	case chain.MineAuto:
@@ -804,10 +879,7 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 		// commit fails and nothing it executed since is ever published.
 		entry := &MiniEntry{BlockNumber: header.Number.Uint64(), BlockTime: header.Time,
 			Index: s.miniIndex, Number: s.miniCount, TimestampMicros: uint64(now.UnixMicro()), Txs: txs}
-		if s.miniIndex == 0 {
-			entry.Deposits, _ = s.builder.Deposits()
-			entry.L1Origin = s.builder.L1Origin()
-		}
+		entry.Deposits, entry.L1Origin = s.blockDeposits()
 		data, err := EncodeEntry(Entry{Mini: entry})
 		if err != nil {
 			return err
@@ -815,14 +887,17 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 		if err := s.fence.Commit(data); err != nil {
 			return s.stepDownLocked(fmt.Errorf("commit of mini-block %d: %w", s.miniCount, err))
 		}
-	} else if len(txs) > s.rejournal {
+	} else {
 		// Journal before anyone can see the receipts: a crash after this
-		// point re-executes the txs, it never loses them.
-		if err := s.store.JournalMiniBlock(header.Number.Uint64(), txs[s.rejournal:]); err != nil {
+		// point re-executes the txs, it never loses them. Empty mini-blocks
+		// too, so a restart numbers on after every one followers had.
+		entry := &storage.JournalEntry{BlockTime: header.Time,
+			Index: s.miniIndex, Number: s.miniCount, TimestampMicros: uint64(now.UnixMicro()), Txs: txs}
+		entry.Deposits, entry.L1Origin = s.blockDeposits()
+		if err := s.store.JournalMiniBlock(header.Number.Uint64(), entry); err != nil {
 			return err
 		}
 	}
-	s.rejournal = 0
 	if !s.lastMini.IsZero() && s.dev.mode == chain.MineRealtime {
 		observe(s.metrics.MiniBlockInterval, now.Sub(s.lastMini))
 	}
@@ -841,6 +916,17 @@ func (s *Sequencer) sealMiniBlock(now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// blockDeposits is what the first mini-block of a block carries to the raft
+// log or the journal: the block's deposits and L1 cursor. Later ones carry
+// none.
+func (s *Sequencer) blockDeposits() ([]*chain.Deposit, chain.L1Origin) {
+	if s.miniIndex != 0 {
+		return nil, chain.L1Origin{}
+	}
+	deposits, _ := s.builder.Deposits()
+	return deposits, s.builder.L1Origin()
 }
 
 // publishMiniBlock makes the executed txs the newest mini-block: the view
@@ -1215,7 +1301,7 @@ func (s *Sequencer) depositsFor(parent *types.Header) (chain.L1Origin, []chain.L
 			return origin, nil, origin, err
 		}
 	}
-	if s.cfg.Deposits == nil || (s.cfg.HA && !s.leading.Load()) {
+	if s.cfg.Deposits == nil || (s.cfg.HA && !s.leading.Load()) || s.recovering {
 		return origin, nil, origin, nil
 	}
 	groups, through, err := s.cfg.Deposits.Since(origin)

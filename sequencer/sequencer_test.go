@@ -1,6 +1,7 @@
 package sequencer
 
 import (
+	"bytes"
 	"errors"
 	"math/big"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/rlp"
 
 	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/storage"
@@ -490,13 +492,15 @@ func TestPipelinedSealKeepsTxsVisible(t *testing.T) {
 
 // Journaled txs are re-executed in journal order, so each keeps the index
 // its preconfirmed receipt named: not in the pool's order, which would run
-// every sender's first tx before any sender's second.
-func TestJournalRecoveryKeepsPositions(t *testing.T) {
+// every sender's first tx before any sender's second. Records of the older
+// format (txs only) are still read.
+func TestJournalRecoveryKeepsTxOrder(t *testing.T) {
 	dir := t.TempDir()
 	e := newEnv(t, dir)
 	journal := types.Transactions{e.tx(0, 0, gwei, 10*gwei), e.tx(0, 1, gwei, 10*gwei), e.tx(1, 0, gwei, 10*gwei), e.tx(1, 1, gwei, 10*gwei), e.tx(0, 2, gwei, 10*gwei)}
-	for _, mini := range []types.Transactions{journal[:2], journal[2:]} {
-		if err := e.store.JournalMiniBlock(1, mini); err != nil {
+	time := e.seq.View().Pending.Header.Time
+	for i, mini := range []types.Transactions{journal[:2], journal[2:]} {
+		if err := e.store.JournalMiniBlock(1, &storage.JournalEntry{BlockTime: time, Index: uint64(i), Number: uint64(i), Txs: mini}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -516,26 +520,148 @@ func TestJournalRecoveryKeepsPositions(t *testing.T) {
 	}
 }
 
+// A restart after kill -9 rebuilds the open block's journaled mini-blocks
+// as followers had them (numbers, indexes, timestamps, deposits, txs, the
+// empty ones too) in a block of the same time, and numbers the next
+// mini-block after the last of them: no number comes back with other
+// contents. Deposits the L1 confirmed meanwhile wait for the next block.
+func TestJournalRecoveryKeepsPositions(t *testing.T) {
+	dir := t.TempDir()
+	l1 := &fakeL1{}
+	withL1 := func(c *Config) { c.Deposits = l1 }
+	e := newEnvWith(t, dir, withL1)
+	start := e.clock.now
+	for e.store.CurrentHeader().Number.Uint64() == 0 {
+		// Block 1 takes mini-blocks 0..n: block 2's do not start at 0. It
+		// seals at 1s, and block 2 opens with this deposit.
+		if e.clock.now.Sub(start) == time.Second-10*time.Millisecond {
+			l1.add(5, deposit(1, common.HexToAddress("0xb0b"), 7, 50_000))
+		}
+		e.tick()
+	}
+	minis := e.seq.MiniBlocks(64)
+	defer minis.Unsubscribe()
+	send := func(sender int, nonce uint64) {
+		t.Helper()
+		if err := e.seq.SendTransaction(e.tx(sender, nonce, gwei, 10*gwei)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(0, 0)
+	send(1, 0)
+	e.tick()
+	e.tick() // empty
+	send(0, 1)
+	e.tick()
+	e.tick() // empty
+	var before []*chain.MiniBlock
+	for len(minis.C()) > 0 {
+		before = append(before, <-minis.C())
+	}
+	if len(before) != 4 || before[0].BlockNumber != 2 || before[0].Number == 0 || len(before[0].Deposits) != 1 {
+		t.Fatalf("published %d mini-blocks before the crash (first %+v), want 4 of block 2, the first with a deposit", len(before), before[0])
+	}
+	blockTime := e.seq.View().Pending.Header.Time
+	e.store.Close() // kill -9: nothing sealed, the journal as it is
+	l1.add(6, deposit(2, common.HexToAddress("0xca201"), 3, 50_000))
+
+	e2 := newEnvWith(t, dir, withL1)
+	e2.clock.now = e.clock.now
+	after := e2.seq.MiniBlocks(64)
+	defer after.Unsubscribe()
+	e2.tick()
+	if got := e2.seq.View().Pending.Header.Time; got != blockTime {
+		t.Fatalf("reopened block 2 has time %d, want the journaled %d", got, blockTime)
+	}
+	for i, want := range before {
+		var got *chain.MiniBlock
+		select {
+		case got = <-after.C():
+		default:
+			t.Fatalf("mini-block %d not republished after recovery", want.Number)
+		}
+		if got.Number != want.Number || got.Index != want.Index || got.BlockNumber != want.BlockNumber ||
+			got.BlockTimestamp != want.BlockTimestamp || got.TimestampMicros != want.TimestampMicros || len(got.Txs) != len(want.Txs) {
+			t.Fatalf("recovered mini-block %d: got number %d index %d block %d@%d at %dµs with %d txs, want number %d index %d block %d@%d at %dµs with %d txs",
+				i, got.Number, got.Index, got.BlockNumber, got.BlockTimestamp, got.TimestampMicros, len(got.Txs),
+				want.Number, want.Index, want.BlockNumber, want.BlockTimestamp, want.TimestampMicros, len(want.Txs))
+		}
+		for j := range got.Txs {
+			if got.Txs[j].Hash() != want.Txs[j].Hash() || got.Receipts[j].TransactionIndex != want.Receipts[j].TransactionIndex {
+				t.Fatalf("recovered mini-block %d tx %d: got %s at index %d, want %s at %d", got.Number, j,
+					got.Txs[j].Hash(), got.Receipts[j].TransactionIndex, want.Txs[j].Hash(), want.Receipts[j].TransactionIndex)
+			}
+		}
+		// Byte for byte what was gossiped: a peer sees the same message again.
+		if g, w := encodeRLP(t, got), encodeRLP(t, want); !bytes.Equal(g, w) {
+			t.Fatalf("recovered mini-block %d encodes to %x, published before the crash as %x", got.Number, g, w)
+		}
+	}
+	last := before[len(before)-1]
+	next := <-after.C()
+	if next.Number != last.Number+1 || next.Index != last.Index+1 || next.BlockNumber != 2 {
+		t.Fatalf("first new mini-block: number %d index %d of block %d, want number %d index %d of block 2",
+			next.Number, next.Index, next.BlockNumber, last.Number+1, last.Index+1)
+	}
+	// A second crash before the seal: the new mini-block was journaled
+	// after the recovered ones, none of which was journaled again.
+	entries, err := e2.store.JournaledMiniBlocks(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(before)+1 || entries[len(entries)-1].Number != next.Number {
+		t.Fatalf("journal of block 2 holds %d mini-blocks, want %d ending with %d", len(entries), len(before)+1, next.Number)
+	}
+	for e2.store.CurrentHeader().Number.Uint64() < 2 {
+		e2.tick()
+	}
+	if got, want := len(e2.store.BlockByNumber(2).Transactions()), 3; got != want {
+		t.Fatalf("block 2 sealed with %d txs, want %d", got, want)
+	}
+}
+
+func encodeRLP(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := rlp.EncodeToBytes(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // A process killed while a sealed block was being written leaves the
-// journals of that block and of the next: both are re-executed.
+// journals of that block and of the next: the first block is sealed again,
+// the second reopened, each tx where its receipt said.
 func TestJournalRecoversTheBlockAfterASealInWriting(t *testing.T) {
 	dir := t.TempDir()
 	e := newEnv(t, dir)
 	a, b := e.tx(0, 0, gwei, 10*gwei), e.tx(0, 1, gwei, 10*gwei)
-	if err := e.store.JournalMiniBlock(1, types.Transactions{a}); err != nil {
+	time := e.seq.View().Pending.Header.Time
+	if err := e.store.JournalMiniBlock(1, &storage.JournalEntry{BlockTime: time, Txs: types.Transactions{a}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.JournalMiniBlock(2, types.Transactions{b}); err != nil {
+	if err := e.store.JournalMiniBlock(1, &storage.JournalEntry{BlockTime: time, Index: 1, Number: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.JournalMiniBlock(2, &storage.JournalEntry{BlockTime: time + 1, Number: 2, Txs: types.Transactions{b}}); err != nil {
 		t.Fatal(err)
 	}
 	e.store.Close()
 	e2 := newEnv(t, dir)
-	for i := 0; i < 100; i++ {
+	e2.tick()
+	b1 := e2.store.BlockByNumber(1)
+	if b1 == nil || len(b1.Transactions()) != 1 || b1.Transactions()[0].Hash() != a.Hash() || b1.Time() != time {
+		t.Fatalf("block 1 after recovery: %v, want the first tx at time %d", b1, time)
+	}
+	if got := e2.store.MiniBlockCount(); got != 2 {
+		t.Fatalf("block 1 sealed again with mini-block count %d, want 2", got)
+	}
+	for i := 0; i < 200 && e2.store.CurrentHeader().Number.Uint64() < 2; i++ {
 		e2.tick()
 	}
-	block := e2.store.BlockByNumber(1)
-	if block == nil || len(block.Transactions()) != 2 || block.Transactions()[1].Hash() != b.Hash() {
-		t.Fatalf("block 1 after recovery: %v, want both journaled txs in order", block)
+	b2 := e2.store.BlockByNumber(2)
+	if b2 == nil || len(b2.Transactions()) != 1 || b2.Transactions()[0].Hash() != b.Hash() || b2.Time() != time+1 {
+		t.Fatalf("block 2 after recovery: %v, want the second tx at time %d", b2, time+1)
 	}
 }
 

@@ -168,18 +168,25 @@ func (s *Sequencer) applyMini(m *MiniEntry) error {
 // applyDepositEntry runs the leader's deposits of the open block, which a
 // standby opened without any.
 func (s *Sequencer) applyDepositEntry(m *MiniEntry) error {
+	return s.applyDeposits(m.Deposits, m.L1Origin, m.Number)
+}
+
+// applyDeposits runs the deposits a raft entry or the journal carries for
+// the open block (in mini-block number) and sets its L1 cursor.
+func (s *Sequencer) applyDeposits(deposits []*chain.Deposit, origin chain.L1Origin, number uint64) error {
 	if err := s.ensureOpen(); err != nil {
 		return err
 	}
+	block := s.builder.Header().Number.Uint64()
 	if have, _ := s.builder.Deposits(); len(have) > 0 {
-		return fmt.Errorf("raft log mini-block %d brings deposits to block %d, which already ran %d", m.Number, m.BlockNumber, len(have))
+		return fmt.Errorf("mini-block %d brings deposits to block %d, which already ran %d", number, block, len(have))
 	}
-	for _, d := range m.Deposits {
+	for _, d := range deposits {
 		if _, err := s.builder.ApplyDeposit(d); err != nil {
-			return fmt.Errorf("raft log deposit %s in mini-block %d does not execute here: %w", d.SourceHash, m.Number, err)
+			return fmt.Errorf("deposit %s in mini-block %d of block %d does not execute here: %w", d.SourceHash, number, block, err)
 		}
 	}
-	s.builder.SetL1Origin(m.L1Origin)
+	s.builder.SetL1Origin(origin)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/rlp"
@@ -11,7 +12,52 @@ import (
 var (
 	finalityPrefix   = []byte("mg-fin-") // + number → RLP(chain.BlockFinality)
 	finalityHeadsKey = []byte("mg-finheads")
+	// + number → RLP([][]byte): the signed attestation messages of the block
+	attestationPrefix = []byte("mg-att-")
 )
+
+// maxAttestations bounds the messages kept per block: one per prover of a
+// quorum, with room for the set to change.
+const maxAttestations = 64
+
+// AddAttestation keeps the signed wire message of an attestation this node
+// checked and counted for block number, so that it can serve it to a peer
+// that asks after this node restarted (a node rejoining with an empty data
+// directory). A message kept already is not added again. Not synced: a
+// power cut costs a re-fetch.
+func (s *Store) AddAttestation(number uint64, msg []byte) error {
+	msgs, err := s.Attestations(number)
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if bytes.Equal(m, msg) {
+			return nil
+		}
+	}
+	if len(msgs) >= maxAttestations {
+		return fmt.Errorf("block %d has %d attestations kept already", number, len(msgs))
+	}
+	data, err := rlp.EncodeToBytes(append(msgs, msg))
+	if err != nil {
+		return fmt.Errorf("encode attestations of block %d: %w", number, err)
+	}
+	return s.kv.Put(numKey(attestationPrefix, number), data)
+}
+
+// Attestations returns the signed attestation messages kept for block
+// number, nil if none.
+func (s *Store) Attestations(number uint64) ([][]byte, error) {
+	data, err := s.kv.Get(numKey(attestationPrefix, number))
+	if err != nil {
+		return nil, nil
+	}
+	var msgs [][]byte
+	if err := rlp.DecodeBytes(data, &msgs); err != nil {
+		return nil, fmt.Errorf("decode attestations of block %d: %w", number, err)
+	}
+	return msgs, nil
+}
 
 // WriteFinality persists the finality heads and the records that changed,
 // in one batch.

@@ -577,18 +577,39 @@ func (s *Store) WriteReplayed(sb *chain.SealedBlock, miniCount uint64) error {
 	return s.WriteSealed(sb, miniCount)
 }
 
-// JournalMiniBlock appends the transactions of a mini-block of the unsealed
-// block number to that block's journal file. When it returns they survive a
-// kill -9 of the process (the write reached the OS) and, unless the store is
-// NoSync, a power cut too: the record is fdatasync'ed, and a new journal
-// file's directory entry is synced. A failed append leaves the journal as it
-// was (the next one overwrites what it wrote); a full disk returns an error
-// wrapping ErrDiskFull.
-func (s *Store) JournalMiniBlock(number uint64, txs types.Transactions) error {
+// JournalEntry is a mini-block of the unsealed block as the journal keeps
+// it: with its position (number, index, timestamps), a restart rebuilds the
+// very mini-block followers already have instead of numbering its txs again.
+type JournalEntry struct {
+	// Legacy marks a record of the journal format before positions (its
+	// transactions only): recovery numbers its txs anew.
+	Legacy bool `rlp:"-"`
+
+	BlockTime       uint64 // header time of the block it belongs to
+	Index           uint64 // within the block
+	Number          uint64 // global mini-block number
+	TimestampMicros uint64
+	Txs             types.Transactions
+	// The block's deposits and L1 cursor, in its first mini-block (Index
+	// 0): recovery runs the same ones, the L1 may have confirmed more since.
+	Deposits []*chain.Deposit `rlp:"optional"`
+	L1Origin chain.L1Origin   `rlp:"optional"`
+}
+
+// JournalMiniBlock appends a mini-block of the unsealed block number to that
+// block's journal file. When it returns the record survives a kill -9 of the
+// process (the write reached the OS) and, if it carries transactions or
+// deposits and the store is not NoSync, a power cut too: the record is
+// fdatasync'ed, and a new journal file's directory entry is synced. An empty
+// mini-block is written without a sync (one per interval when idle): its
+// record only keeps the numbering, and the next synced record syncs it. A
+// failed append leaves the journal as it was (the next one overwrites what
+// it wrote); a full disk returns an error wrapping ErrDiskFull.
+func (s *Store) JournalMiniBlock(number uint64, e *JournalEntry) error {
 	if s.journalDir == "" {
 		return nil
 	}
-	data, err := rlp.EncodeToBytes(txs)
+	data, err := rlp.EncodeToBytes(e)
 	if err != nil {
 		return fmt.Errorf("encode journal of block %d: %w", number, err)
 	}
@@ -607,7 +628,7 @@ func (s *Store) JournalMiniBlock(number uint64, txs types.Transactions) error {
 	if _, err := s.journal.WriteAt(data, s.journalOff); err != nil {
 		return s.space.failed(fmt.Errorf("journal mini-block of block %d: %w", number, err))
 	}
-	if !s.noSync {
+	if !s.noSync && (len(e.Txs) > 0 || len(e.Deposits) > 0) {
 		if err := s.journal.SyncData(); err != nil {
 			return s.space.failed(fmt.Errorf("sync journal of block %d: %w", number, err))
 		}
@@ -679,26 +700,38 @@ func (s *Store) readJournal(path string) ([]byte, error) {
 	return data, nil
 }
 
-// decodeJournal returns the journal's transactions and the length of its
+// decodeJournal returns the journal's mini-blocks and the length of its
 // whole records; a partial or corrupt record ends it.
-func decodeJournal(data []byte) (types.Transactions, int) {
-	var txs types.Transactions
+func decodeJournal(data []byte) ([]JournalEntry, int) {
+	var entries []JournalEntry
 	whole := 0
 	r := bytes.NewReader(data)
 	stream := rlp.NewStream(r, uint64(len(data)))
 	for {
-		var rec types.Transactions
-		if err := stream.Decode(&rec); err != nil {
-			return txs, whole
+		raw, err := stream.Raw()
+		if err != nil {
+			return entries, whole
 		}
-		txs = append(txs, rec...)
+		var e JournalEntry
+		if err := rlp.DecodeBytes(raw, &e); err != nil {
+			// The older format: a list of txs. Neither a legacy tx (a list)
+			// nor a typed one (a string longer than 8 bytes) decodes as the
+			// leading integer of an entry, so the two cannot be confused.
+			var txs types.Transactions
+			if rlp.DecodeBytes(raw, &txs) != nil {
+				return entries, whole
+			}
+			e = JournalEntry{Txs: txs, Legacy: true}
+		}
+		entries = append(entries, e)
 		whole = len(data) - r.Len()
 	}
 }
 
-// Journaled returns the journaled transactions of the unsealed block number,
-// in order. A record cut short by a crash mid-write ends the journal.
-func (s *Store) Journaled(number uint64) (types.Transactions, error) {
+// JournaledMiniBlocks returns the journaled mini-blocks of the unsealed
+// block number, in order. A record cut short by a crash mid-write ends the
+// journal.
+func (s *Store) JournaledMiniBlocks(number uint64) ([]JournalEntry, error) {
 	if s.journalDir == "" {
 		return nil, nil
 	}
@@ -706,11 +739,22 @@ func (s *Store) Journaled(number uint64) (types.Transactions, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read journal of block %d: %w", number, err)
 	}
-	txs, whole := decodeJournal(data)
+	entries, whole := decodeJournal(data)
 	if whole < len(data) {
-		s.log.Warn().Uint64("block", number).Int("recovered", len(txs)).Int("dropped_bytes", len(data)-whole).Msg("journal ends in a partial record")
+		s.log.Warn().Uint64("block", number).Int("recovered", len(entries)).Int("dropped_bytes", len(data)-whole).Msg("journal ends in a partial record")
 	}
-	return txs, nil
+	return entries, nil
+}
+
+// Journaled returns the journaled transactions of the unsealed block number,
+// in order.
+func (s *Store) Journaled(number uint64) (types.Transactions, error) {
+	entries, err := s.JournaledMiniBlocks(number)
+	var txs types.Transactions
+	for _, e := range entries {
+		txs = append(txs, e.Txs...)
+	}
+	return txs, err
 }
 
 // dropJournals removes the journals of blocks up to number (sealed ones).

@@ -40,7 +40,7 @@ func TestReopenResumesHead(t *testing.T) {
 	if _, err := b.ApplyTx(tx); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.JournalMiniBlock(1, types.Transactions{tx}); err != nil {
+	if err := s.JournalMiniBlock(1, &storage.JournalEntry{Txs: types.Transactions{tx}}); err != nil {
 		t.Fatal(err)
 	}
 	sb, err := b.Seal()
@@ -129,5 +129,38 @@ func TestCustomGenesisIsGeths(t *testing.T) {
 	}
 	if !bytes.Equal(st.GetCode(common.HexToAddress("0xc0de")), code) {
 		t.Fatal("the predeploy's code is not in the genesis state")
+	}
+}
+
+// Attestations kept for peers survive a reopen, each once.
+func TestAttestationsKept(t *testing.T) {
+	dir := t.TempDir()
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	g, _, err := chain.Genesis(chain.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := storage.Open(storage.Config{Dir: dir}, g, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, msg := range [][]byte{{1, 2}, {1, 2}, {3}} {
+		if err := s.AddAttestation(7, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = storage.Open(storage.Config{Dir: dir}, g, log); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	msgs, err := s.Attestations(7)
+	if err != nil || len(msgs) != 2 || !bytes.Equal(msgs[0], []byte{1, 2}) || !bytes.Equal(msgs[1], []byte{3}) {
+		t.Fatalf("attestations of block 7 after reopen: %x (%v), want 0102 and 03", msgs, err)
+	}
+	if msgs, _ := s.Attestations(8); msgs != nil {
+		t.Fatalf("attestations of block 8: %x, want none", msgs)
 	}
 }
