@@ -308,3 +308,124 @@ func TestWithdrawalToL1(t *testing.T) {
 		t.Fatalf("full node proposed %v outputs", n)
 	}
 }
+
+// TestDeriveFromL1AndDA: a sequencer posts every block to DA and records
+// each blob in the L1 inbox (anvil); a replica and a full node given only
+// the L1 and the DA layer (no peers, no index but the inbox) rebuild the
+// chain, a deposit's block included, with the sequencer's block hashes, and
+// no block is safe before its blob is recorded on L1.
+func TestDeriveFromL1AndDA(t *testing.T) {
+	a := startAnvil(t, "--block-time", "1", "--slots-in-an-epoch", "1")
+	dir := t.TempDir()
+	batcherKey := filepath.Join(dir, "batcher.key")
+	const anvilKey3 = "7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6"
+	if err := os.WriteFile(batcherKey, []byte(anvilKey3), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bk, _ := crypto.HexToECDSA(anvilKey3)
+	out := run(t, "", meganodeBin(t), "l1", "deploy", "--l1.url", a.URL, "--private-key", l1DeployerKey, "--batcher", crypto.PubkeyToAddress(bk.PublicKey).Hex())
+	var dep struct {
+		l1.Addresses
+		StartBlock uint64 `json:"startBlock"`
+	}
+	if err := json.Unmarshal([]byte(out), &dep); err != nil || dep.DAInbox == (common.Address{}) {
+		t.Fatalf("meganode l1 deploy printed %q: %v", out, err)
+	}
+	start := strconv.FormatUint(dep.StartBlock, 10)
+	da := startMeganode(t, "da", "--port", "0", "--datadir", filepath.Join(dir, "da"))
+	seqKey, seqAddr := writeKey(t, dir, "sequencer.key")
+	seq := startMeganode(t, "sequencer", "--datadir", filepath.Join(dir, "seq"), "--sequencer.key", seqKey, "--p2p.listen", "/ip4/127.0.0.1/tcp/0",
+		"--da.url", da.URL, "--l1.url", a.URL, "--l1.portal", dep.Portal.Hex(), "--l1.start-block", start,
+		"--l1.da-inbox", dep.DAInbox.Hex(), "--l1.batcher-key", batcherKey, "--l1.poll", "200ms")
+
+	// A deposit and some transfers.
+	sentJSON := run(t, "", tool(t, "cast"), "send", "--json", "--rpc-url", a.URL, "--private-key", l1UserKey, dep.Portal.Hex(), "--value", "3ether")
+	var sent struct {
+		TransactionHash common.Hash `json:"transactionHash"`
+	}
+	if err := json.Unmarshal([]byte(sentJSON), &sent); err != nil {
+		t.Fatal(err)
+	}
+	c := seq.client(t)
+	key := mustKey(t, key0)
+	var last common.Hash
+	for i := range 5 {
+		last = sendTransfer(t, c, key, uint64(i), "0x00000000000000000000000000000000000da001", big.NewInt(1e9))
+	}
+	l1c, err := ethclient.Dial(a.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l1c.Close()
+	l1r, err := l1c.TransactionReceipt(context.Background(), sent.TransactionHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := l1.DepositsFromReceipt(l1r, dep.Portal)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("deposits in the L1 receipt: %d (%v)", len(ds), err)
+	}
+	var target uint64
+	waitFor(t, "the deposit and the transfers sealed, posted and recorded on L1", func() bool {
+		var dr, tr struct {
+			BlockNumber hexutil.Uint64 `json:"blockNumber"`
+		}
+		if c.Call(&dr, "eth_getTransactionReceipt", ds[0].Hash()) != nil || c.Call(&tr, "eth_getTransactionReceipt", last) != nil || dr.BlockNumber == 0 || tr.BlockNumber == 0 {
+			return false
+		}
+		target = uint64(max(dr.BlockNumber, tr.BlockNumber))
+		return metric(t, seq, "meganode_l1_blobs_recorded_total") > 0 && postedUpTo(t, seq) > target
+	})
+	lc, err := l1.NewClient(context.Background(), l1c, dep.Addresses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	follower := func(role, name string) *devnet {
+		return startMeganode(t, role, "--datadir", filepath.Join(dir, name), "--p2p.listen", "/ip4/127.0.0.1/tcp/0",
+			"--sequencer.address", seqAddr.Hex(), "--sequencer.url", "http://127.0.0.1:1", // nothing is read from the sequencer
+			"--da.url", da.URL, "--sync-from-da", "--l1.url", a.URL, "--l1.da-inbox", dep.DAInbox.Hex(), "--l1.start-block", start, "--l1.poll", "200ms")
+	}
+	derived, full := follower("replica", "derived"), follower("fullnode", "full")
+	waitFor(t, "the L1+DA replica and full node at the transfers' block", func() bool {
+		return blockNumber(t, derived) >= target && blockNumber(t, full) >= target
+	})
+	var deposits int
+	for n := uint64(1); n <= target; n++ {
+		var blocks [3]struct {
+			Hash         common.Hash      `json:"hash"`
+			StateRoot    common.Hash      `json:"stateRoot"`
+			Transactions []map[string]any `json:"transactions"`
+		}
+		for i, d := range []*devnet{seq, derived, full} {
+			if err := d.client(t).Call(&blocks[i], "eth_getBlockByNumber", hexutil.EncodeUint64(n), true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if blocks[1].Hash != blocks[0].Hash || blocks[2].Hash != blocks[0].Hash || blocks[1].StateRoot != blocks[0].StateRoot {
+			t.Fatalf("block %d: sequencer %s, L1+DA replica %s, L1+DA full node %s", n, blocks[0].Hash, blocks[1].Hash, blocks[2].Hash)
+		}
+		for _, tx := range blocks[1].Transactions {
+			if tx["type"] == "0x7e" {
+				deposits++
+			}
+		}
+	}
+	if deposits != 1 {
+		t.Fatalf("the L1+DA replica's blocks hold %d deposits, want 1", deposits)
+	}
+	// Safe never runs ahead of the inbox.
+	var safe struct {
+		Number hexutil.Uint64 `json:"number"`
+	}
+	if err := full.client(t).Call(&safe, "eth_getBlockByNumber", "safe", false); err != nil {
+		t.Fatal(err)
+	}
+	head, _ := l1c.BlockNumber(context.Background())
+	records, err := lc.BlobRecords(context.Background(), dep.StartBlock, head)
+	if err != nil || len(records) == 0 {
+		t.Fatalf("inbox records: %d (%v)", len(records), err)
+	}
+	if last := records[len(records)-1].Last; uint64(safe.Number) > last {
+		t.Fatalf("full node's safe head %d is past the inbox's last record %d", safe.Number, last)
+	}
+}

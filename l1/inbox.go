@@ -2,8 +2,13 @@ package l1
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"fmt"
 	"math/big"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
@@ -66,4 +71,220 @@ func (c *Client) BlobRecords(ctx context.Context, from, to uint64) ([]*BlobRecor
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// DACommitment is the DA commitment a record names; seq is its place
+// among the inbox's records (1 for the first), as the batcher numbered it.
+func (r *BlobRecord) DACommitment(seq uint64) *chain.DACommitment {
+	return &chain.DACommitment{Seq: seq, First: r.First, Last: r.Last, LastHash: r.LastHash, Commitment: common.CopyBytes(r.Commitment)}
+}
+
+// PostedBlobs is what an InboxRecorder records: the batcher's posted
+// blobs by sequence number (storage.Store).
+type PostedBlobs interface {
+	DACommitmentBySeq(seq uint64) (*chain.DACommitment, error)
+}
+
+// InboxConfig configures an InboxRecorder or an InboxIndex.
+type InboxConfig struct {
+	StartBlock    uint64        // the inbox's deployment block
+	Confirmations uint64        // InboxIndex: L1 blocks that must follow a record
+	Poll          time.Duration // default 1 s
+	MaxRange      uint64        // L1 blocks per log query, default 2,000
+}
+
+func (c InboxConfig) withDefaults() InboxConfig {
+	if c.Poll <= 0 {
+		c.Poll = time.Second
+	}
+	if c.MaxRange == 0 {
+		c.MaxRange = 2000
+	}
+	return c
+}
+
+// scanRecords reads the inbox's records in L1 blocks from..to, MaxRange
+// blocks per query.
+func (c *Client) scanRecords(ctx context.Context, from, to, maxRange uint64) ([]*BlobRecord, error) {
+	var out []*BlobRecord
+	for from <= to {
+		end := min(to, from+maxRange-1)
+		rs, err := c.BlobRecords(ctx, from, end)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+		from = end + 1
+	}
+	return out, nil
+}
+
+// InboxRecorder records every blob the batcher posted in the DA inbox, in
+// order and once each, from the batcher's key: after a restart it reads
+// the inbox to find where it stopped. Recorded is called after each.
+type InboxRecorder struct {
+	c        *Client
+	key      *ecdsa.PrivateKey
+	blobs    PostedBlobs
+	cfg      InboxConfig
+	log      zerolog.Logger
+	recorded func(*chain.DACommitment, *types.Receipt)
+
+	mu     sync.Mutex
+	next   uint64 // the seq to record next; 0 until the inbox was read
+	count  uint64
+	gas    uint64
+	failed error
+}
+
+// NewInboxRecorder records blobs on c's inbox; recorded (may be nil) hears
+// of each record.
+func NewInboxRecorder(c *Client, key *ecdsa.PrivateKey, blobs PostedBlobs, cfg InboxConfig, recorded func(*chain.DACommitment, *types.Receipt), log zerolog.Logger) *InboxRecorder {
+	return &InboxRecorder{c: c, key: key, blobs: blobs, cfg: cfg.withDefaults(), recorded: recorded, log: log.With().Str("component", "l1-inbox").Logger()}
+}
+
+// InboxStats are a recorder's counters.
+type InboxStats struct {
+	Recorded uint64 // records sent by this recorder
+	Next     uint64 // the next blob to record
+	Gas      uint64 // L1 gas of the newest record
+}
+
+// Stats returns the recorder's counters.
+func (r *InboxRecorder) Stats() InboxStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return InboxStats{Recorded: r.count, Next: r.next, Gas: r.gas}
+}
+
+// Run records until ctx ends; failures are logged once and retried.
+func (r *InboxRecorder) Run(ctx context.Context) {
+	t := time.NewTicker(r.cfg.Poll)
+	defer t.Stop()
+	failing := false
+	for {
+		err := r.Step(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil && !failing:
+			r.log.Warn().Err(err).Msg("DA inbox record failed; retrying")
+		case err == nil && failing:
+			r.log.Info().Msg("DA inbox records resumed")
+		}
+		failing = err != nil
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Step records every posted blob not yet in the inbox.
+func (r *InboxRecorder) Step(ctx context.Context) error {
+	r.mu.Lock()
+	next := r.next
+	r.mu.Unlock()
+	if next == 0 {
+		head, err := r.c.b.HeaderByNumber(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("L1 head: %w", err)
+		}
+		records, err := r.c.scanRecords(ctx, r.cfg.StartBlock, head.Number.Uint64(), r.cfg.MaxRange)
+		if err != nil {
+			return err
+		}
+		next = uint64(len(records)) + 1
+		r.mu.Lock()
+		r.next = next
+		r.mu.Unlock()
+	}
+	for {
+		c, err := r.blobs.DACommitmentBySeq(next)
+		if err != nil || c == nil {
+			return err
+		}
+		rc, err := r.c.RecordBlob(ctx, r.c.Transactor(r.key), c)
+		if err != nil {
+			return fmt.Errorf("record blob %d (blocks %d..%d): %w", c.Seq, c.First, c.Last, err)
+		}
+		next++
+		r.mu.Lock()
+		r.next, r.gas = next, rc.GasUsed
+		r.count++
+		r.mu.Unlock()
+		r.log.Debug().Uint64("blob", c.Seq).Uint64("last_block", c.Last).Uint64("l1_block", rc.BlockNumber.Uint64()).Uint64("gas", rc.GasUsed).Msg("recorded a DA blob on L1")
+		if r.recorded != nil {
+			r.recorded(c, rc)
+		}
+	}
+}
+
+// InboxIndex lists DA blobs from the L1 inbox's records (confirmed ones
+// only): what a follower reads to check, or derive, the chain from DA
+// without trusting any node's RPC. It answers eigenda's Index.
+type InboxIndex struct {
+	c   *Client
+	cfg InboxConfig
+
+	mu      sync.Mutex
+	records []*chain.DACommitment // in record order, Seq 1, 2, …
+	scanned uint64                // L1 blocks below this are read
+}
+
+// NewInboxIndex is an index of c's inbox.
+func NewInboxIndex(c *Client, cfg InboxConfig) *InboxIndex {
+	cfg = cfg.withDefaults()
+	return &InboxIndex{c: c, cfg: cfg, scanned: cfg.StartBlock}
+}
+
+// Commitments returns up to limit blobs in order, from the one holding
+// block from, reading the records confirmed on L1 since the last call.
+func (x *InboxIndex) Commitments(ctx context.Context, from uint64, limit int) ([]*chain.DACommitment, error) {
+	if err := x.refresh(ctx); err != nil {
+		return nil, err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var out []*chain.DACommitment
+	for _, c := range x.records {
+		if c.Last >= from && len(out) < limit {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func (x *InboxIndex) refresh(ctx context.Context) error {
+	head, err := x.c.b.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("L1 head: %w", err)
+	}
+	tip := head.Number.Uint64()
+	if tip < x.cfg.Confirmations {
+		return nil
+	}
+	to := tip - x.cfg.Confirmations
+	x.mu.Lock()
+	from := x.scanned
+	x.mu.Unlock()
+	if to < from {
+		return nil
+	}
+	rs, err := x.c.scanRecords(ctx, from, to, x.cfg.MaxRange)
+	if err != nil {
+		return err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	records := x.records
+	for _, r := range rs {
+		if n := len(records); n > 0 && r.First != records[n-1].Last+1 {
+			return fmt.Errorf("DA inbox record of blocks %d..%d (L1 block %d) does not follow the record of blocks ..%d", r.First, r.Last, r.L1BlockNumber, records[n-1].Last)
+		}
+		records = append(records, r.DACommitment(uint64(len(records))+1))
+	}
+	x.records, x.scanned = records, to+1
+	return nil
 }

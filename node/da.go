@@ -91,20 +91,28 @@ func (r *Role) fromDA(cfg RoleConfig, f follower) (func(ctx context.Context) (wa
 	if !cfg.DA.SyncFrom {
 		deliver = nil
 	}
-	url := cfg.DA.IndexURL
-	if url == "" {
-		url = cfg.SequencerURL
-	}
-	index, err := eigenda.DialIndex(url)
-	if err != nil {
+	var index eigenda.Index
+	closeIndex := func() {}
+	if ix, err := inboxIndex(cfg.L1); err != nil {
 		return nil, err
+	} else if ix != nil {
+		index = ix // commitments from L1, not from a node's RPC
+	} else {
+		url := cfg.DA.IndexURL
+		if url == "" {
+			url = cfg.SequencerURL
+		}
+		rpcIndex, err := eigenda.DialIndex(url)
+		if err != nil {
+			return nil, err
+		}
+		index, closeIndex = rpcIndex, rpcIndex.Close
 	}
 	d, err := derivation(cfg, index, r.store, deliver, f.witnesses, f.heads, f.healthy, r)
 	if err != nil {
-		index.Close()
+		closeIndex()
 		return nil, err
 	}
-	closeIndex := index.Close
 	return func(ctx context.Context) func() {
 		done := make(chan struct{})
 		go func() {

@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/l1"
 	"github.com/meganode/meganode/storage"
 )
 
@@ -141,7 +142,39 @@ func TestDevnetEmbeddedL1(t *testing.T) {
 			t.Fatalf("no deposit on L2 after 20 s: balance %s, was %s", l2Balance(t, d, user.Address), before)
 		}
 		if got := l2Balance(t, d, user.Address); got.Cmp(new(big.Int).Add(before, big.NewInt(params.Ether))) == 0 {
+			break
+		}
+	}
+	// Safe is anchored on L1: a block is safe once the DA inbox on L1 records
+	// the blob holding it, never before.
+	lc, err := l1.NewClient(ctx, c, addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		safe := d.Finality().FinalityHeads().Safe.Number
+		head, err := c.BlockNumber(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		records, err := lc.BlobRecords(ctx, 0, head)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recorded uint64
+		for _, r := range records {
+			recorded = max(recorded, r.Last)
+		}
+		if safe > recorded {
+			t.Fatalf("block %d is safe, the L1 inbox records blocks up to %d only", safe, recorded)
+		}
+		if safe > 0 {
 			return
+		}
+		select {
+		case <-heads.C():
+		case <-deadline:
+			t.Fatal("no block became safe")
 		}
 	}
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/meganode/meganode/chain"
@@ -42,6 +44,12 @@ type L1Config struct {
 	// that key's account, of blocks its ladder proved (sealed, without one).
 	OutputOracle common.Address
 	ProposerKey  *ecdsa.PrivateKey
+	// DAInbox: a follower reads DA commitments from its records (not from
+	// the sequencer's mega_getDACommitments) and counts a block safe once
+	// its blob is recorded there; with BatcherKey a sequencer that posts to
+	// DA records each blob in it, and only then counts it safe itself.
+	DAInbox    common.Address
+	BatcherKey *ecdsa.PrivateKey
 
 	// Embedded (devnet only) runs an in-process L1 (go-ethereum's simulated
 	// backend, chain id 1337, the dev accounts funded) with the contracts
@@ -114,8 +122,13 @@ type devL1 struct {
 	url      string
 	backend  l1.Backend
 	addrs    l1.Addresses
+	start    uint64 // the deployment's L1 block
 	feed     *l1.DepositFeed
-	proposer *ecdsa.PrivateKey // set when the devnet deployed the contracts
+	// The proposer's and the batcher's keys, set when the devnet deployed
+	// the contracts: on the embedded L1 two funded accounts after the dev
+	// accounts (so a user's own L1 transactions never race them for a
+	// nonce), on another L1 the first dev account.
+	proposer, batcher *ecdsa.PrivateKey
 }
 
 // openDevL1 starts the devnet's L1 side; nil when it has none.
@@ -130,7 +143,7 @@ func openDevL1(cfg Config, accounts []chain.DevAccount, log zerolog.Logger) (*de
 	var backend l1.Backend
 	if c.Embedded {
 		ecfg := l1.DefaultEmbeddedConfig()
-		ecfg.Mnemonic, ecfg.Accounts = cfg.Chain.Mnemonic, max(len(accounts), 1)
+		ecfg.Mnemonic, ecfg.Accounts = cfg.Chain.Mnemonic, len(accounts)+2
 		ecfg.BlockTime = c.BlockTime
 		if ecfg.BlockTime == 0 {
 			ecfg.BlockTime = time.Second
@@ -169,7 +182,12 @@ func openDevL1(cfg Config, accounts []chain.DevAccount, log zerolog.Logger) (*de
 		}
 		dcfg := l1.DefaultConfig()
 		deployer := accounts[0]
-		dcfg.Proposer, dcfg.Batcher = deployer.Address, deployer.Address
+		d.proposer, d.batcher = deployer.Key, deployer.Key
+		if d.embedded != nil {
+			n := len(accounts)
+			d.proposer, d.batcher = d.embedded.Accounts[n].Key, d.embedded.Accounts[n+1].Key
+		}
+		dcfg.Proposer, dcfg.Batcher = crypto.PubkeyToAddress(d.proposer.PublicKey), crypto.PubkeyToAddress(d.batcher.PublicKey)
 		// Every block gets an output, so a withdrawal can be proven as soon
 		// as its block is: a devnet's L1 is free.
 		dcfg.SubmissionInterval = 1
@@ -179,12 +197,12 @@ func openDevL1(cfg Config, accounts []chain.DevAccount, log zerolog.Logger) (*de
 			d.close()
 			return nil, fmt.Errorf("deploy the L1 contracts on %s: %w", d.url, err)
 		}
-		d.addrs, d.proposer = dep.Addresses, deployer.Key
+		d.addrs = dep.Addresses
 		c.StartBlock = head.Number.Uint64()
 		log.Info().Str("l1", d.url).Stringer("portal", d.addrs.Portal).Stringer("output_oracle", d.addrs.OutputOracle).
 			Stringer("da_inbox", d.addrs.DAInbox).Msg("deployed the L1 contracts")
 	}
-	d.backend = backend
+	d.backend, d.start = backend, c.StartBlock
 	fc := feedConfig(c)
 	if c.Embedded && c.Poll == 0 {
 		fc.Poll = 100 * time.Millisecond // in process: a poll is a function call
@@ -281,4 +299,71 @@ func (r *Role) addProposer(backend l1.Backend, addrs l1.Addresses, key *ecdsa.Pr
 	r.counter("meganode_l1_outputs_proposed_total", "Output roots this node posted to the L1 oracle.", func() uint64 { return stats().Proposed })
 	r.gauge("meganode_l1_output_block", "L2 block of the newest output root this node posted.", func() float64 { return float64(stats().Latest) })
 	r.gauge("meganode_l1_output_gas", "L1 gas of the newest output proposal.", func() float64 { return float64(stats().Gas) })
+}
+
+// addRecorder records the role's posted DA blobs in the L1 inbox between
+// its start and stop; each recorded blob makes its blocks available (safe)
+// on fins.
+func (r *Role) addRecorder(backend l1.Backend, addrs l1.Addresses, key *ecdsa.PrivateKey, cfg l1.InboxConfig, fins []*tracker, log zerolog.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var rec *l1.InboxRecorder
+	var mu sync.Mutex
+	recorded := func(c *chain.DACommitment, _ *types.Receipt) {
+		for _, fin := range fins {
+			if fin != nil {
+				fin.Available(c.Last)
+			}
+		}
+	}
+	r.then(func(context.Context) error {
+		go func() {
+			defer close(done)
+			for {
+				c, err := l1.NewClient(ctx, backend, addrs)
+				if err == nil {
+					mu.Lock()
+					rec = l1.NewInboxRecorder(c, key, r.store, cfg, recorded, log)
+					mu.Unlock()
+					rec.Run(ctx)
+					return
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+			}
+		}()
+		return nil
+	}, func(context.Context) error { cancel(); <-done; return nil })
+	stats := func() l1.InboxStats {
+		mu.Lock()
+		defer mu.Unlock()
+		if rec == nil {
+			return l1.InboxStats{}
+		}
+		return rec.Stats()
+	}
+	r.counter("meganode_l1_blobs_recorded_total", "DA blobs this node recorded in the L1 inbox.", func() uint64 { return stats().Recorded })
+	r.gauge("meganode_l1_blob_record_gas", "L1 gas of the newest DA inbox record.", func() float64 { return float64(stats().Gas) })
+}
+
+// inboxIndex is a follower's DA index read from the L1 inbox, or nil when
+// cfg names none.
+func inboxIndex(cfg L1Config) (*l1.InboxIndex, error) {
+	if cfg.URL == "" || cfg.DAInbox == (common.Address{}) {
+		return nil, nil
+	}
+	client, err := ethclient.Dial(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("L1 %s: %w", cfg.URL, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := l1.NewClient(ctx, client, l1.Addresses{DAInbox: cfg.DAInbox})
+	if err != nil {
+		return nil, err
+	}
+	return l1.NewInboxIndex(c, l1.InboxConfig{StartBlock: cfg.StartBlock, Confirmations: cfg.Confirmations, Poll: cfg.Poll}), nil
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/eigenda"
+	"github.com/meganode/meganode/l1"
 	"github.com/meganode/meganode/fullnode"
 	"github.com/meganode/meganode/p2p"
 	"github.com/meganode/meganode/prover"
@@ -318,6 +319,11 @@ func (d *Devnet) addDA(cfg Config, pub *sequencer.Publisher, mem *memNet) error 
 		if r != nil {
 			fins = append(fins, r.fin)
 		}
+	}
+	if dl := d.l1; dl != nil && dl.batcher != nil {
+		// Safe once recorded on L1, not when DA took it.
+		d.addRecorder(dl.backend, dl.addrs, dl.batcher, l1.InboxConfig{StartBlock: dl.start, Poll: 200 * time.Millisecond}, fins, d.log)
+		fins = nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.then(func(context.Context) error { return startBatcher(ctx, b, pub, mem, fins...) }, func(context.Context) error { cancel(); b.Stop(); return nil })

@@ -18,10 +18,12 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/fullnode"
+	"github.com/meganode/meganode/l1"
 	"github.com/meganode/meganode/p2p"
 	"github.com/meganode/meganode/prover"
 	"github.com/meganode/meganode/replica"
@@ -430,6 +432,20 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		}
 		batcher = r.addBatcher(client, pub)
 	}
+	fins := []*tracker{r.fin}
+	if batcher != nil && cfg.L1.BatcherKey != nil {
+		if cfg.L1.URL == "" || cfg.L1.DAInbox == (common.Address{}) {
+			r.Stop(context.Background())
+			return nil, errors.New("--l1.batcher-key needs --l1.url and --l1.da-inbox")
+		}
+		client, err := ethclient.Dial(cfg.L1.URL)
+		if err != nil {
+			r.Stop(context.Background())
+			return nil, fmt.Errorf("L1 %s: %w", cfg.L1.URL, err)
+		}
+		r.addRecorder(client, l1.Addresses{Portal: cfg.L1.Portal, DAInbox: cfg.L1.DAInbox}, cfg.L1.BatcherKey, l1.InboxConfig{StartBlock: cfg.L1.StartBlock, Poll: cfg.L1.Poll}, fins, log)
+		fins = nil // safe once recorded on L1
+	}
 	follow, cancel := context.WithCancel(context.Background())
 	r.then(func(ctx context.Context) error {
 		if err := r.startP2P(ctx, cfg, signers, pub.Provider()); err != nil {
@@ -437,7 +453,7 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		}
 		pub.Start(r.net)
 		if batcher != nil {
-			if err := startBatcher(follow, batcher, pub, r.net, r.fin); err != nil {
+			if err := startBatcher(follow, batcher, pub, r.net, fins...); err != nil {
 				return err
 			}
 		}

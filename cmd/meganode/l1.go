@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,7 +32,9 @@ func l1Flags(devnet bool) []cli.Flag {
 		&cli.DurationFlag{Name: "l1.poll", Value: time.Second, Usage: "how often the L1 head is read", EnvVars: env("L1_POLL")},
 	}
 	if !devnet {
-		flags = append(flags, proposerFlags(false)...)
+		flags = append(flags, proposerFlags()...)
+		flags = append(flags, inboxFlag,
+			&cli.StringFlag{Name: "l1.batcher-key", Usage: "file holding the hex key of the inbox's batcher: every blob posted to DA is recorded in --l1.da-inbox", EnvVars: env("L1_BATCHER_KEY")})
 	}
 	if devnet {
 		flags[1].(*cli.StringFlag).Usage += "; a devnet without it deploys the contracts on --l1.url from its first dev account"
@@ -43,40 +46,87 @@ func l1Flags(devnet bool) []cli.Flag {
 	return flags
 }
 
-// proposerFlags make a sequencer or full node post output roots; withURL
-// adds --l1.url for a role without the deposit flags.
-func proposerFlags(withURL bool) []cli.Flag {
-	var flags []cli.Flag
-	if withURL {
-		flags = append(flags, &cli.StringFlag{Name: "l1.url", Usage: "the L1's JSON-RPC URL, where output roots are proposed", EnvVars: env("L1_URL")})
-	}
-	return append(flags,
+// proposerFlags make a sequencer or full node post output roots.
+func proposerFlags() []cli.Flag {
+	return []cli.Flag{
 		&cli.StringFlag{Name: "l1.output-oracle", Usage: "the OutputOracle's address on --l1.url (meganode l1 deploy prints it)", EnvVars: env("L1_OUTPUT_ORACLE")},
 		&cli.StringFlag{Name: "l1.proposer-key", Usage: "file holding the hex key of the oracle's proposer: this node posts the output root of every block its provers proved (sealed, without a ladder)", EnvVars: env("L1_PROPOSER_KEY")},
-	)
+	}
+}
+
+// inboxFlag names the DA inbox on --l1.url.
+var inboxFlag = &cli.StringFlag{Name: "l1.da-inbox", Usage: "the DAInbox's address on --l1.url: DA commitments are read from (a follower) or recorded in (a sequencer with --l1.batcher-key) its records, and a block is safe once its blob is recorded there", EnvVars: env("L1_DA_INBOX")}
+
+// followerL1Flags point a replica or full node at the L1: DA commitments
+// from the inbox, and for a full node output proposals.
+func followerL1Flags(fullnode bool) []cli.Flag {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "l1.url", Usage: "the L1's JSON-RPC URL", EnvVars: env("L1_URL")},
+		inboxFlag,
+		&cli.Uint64Flag{Name: "l1.confirmations", Usage: "L1 blocks that must follow an inbox record before it is read", EnvVars: env("L1_CONFIRMATIONS")},
+		&cli.Uint64Flag{Name: "l1.start-block", Usage: "first L1 block read: the contracts' deployment block", EnvVars: env("L1_START_BLOCK")},
+		&cli.DurationFlag{Name: "l1.poll", Value: time.Second, Usage: "how often the L1 is read", EnvVars: env("L1_POLL")},
+	}
+	if fullnode {
+		flags = append(flags, proposerFlags()...)
+	}
+	return flags
+}
+
+// applyFollowerL1Flags fills a follower's L1 config.
+func applyFollowerL1Flags(c *cli.Context, cfg *node.L1Config) error {
+	cfg.URL = c.String("l1.url")
+	cfg.Confirmations, cfg.StartBlock, cfg.Poll = c.Uint64("l1.confirmations"), c.Uint64("l1.start-block"), c.Duration("l1.poll")
+	var err error
+	if cfg.DAInbox, err = addressFlag(c, "l1.da-inbox"); err != nil {
+		return err
+	}
+	if c.IsSet("l1.proposer-key") || c.IsSet("l1.output-oracle") {
+		if err := applyProposerFlags(c, cfg); err != nil {
+			return err
+		}
+	}
+	if cfg.URL == "" && cfg.DAInbox != (common.Address{}) {
+		return errors.New("--l1.da-inbox needs --l1.url")
+	}
+	return nil
+}
+
+// addressFlag parses an optional address flag.
+func addressFlag(c *cli.Context, name string) (common.Address, error) {
+	s := c.String(name)
+	if s == "" {
+		return common.Address{}, nil
+	}
+	if !common.IsHexAddress(s) {
+		return common.Address{}, fmt.Errorf("--%s: %q is not an address", name, s)
+	}
+	return common.HexToAddress(s), nil
+}
+
+// readKeyFile reads a hex secp256k1 key that must exist.
+func readKeyFile(flag, path string) (*ecdsa.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--%s: %w", flag, err)
+	}
+	key, err := crypto.HexToECDSA(strings.TrimPrefix(strings.TrimSpace(string(data)), "0x"))
+	if err != nil {
+		return nil, fmt.Errorf("--%s %s: %w", flag, path, err)
+	}
+	return key, nil
 }
 
 // applyProposerFlags fills the proposer part of cfg.
 func applyProposerFlags(c *cli.Context, cfg *node.L1Config) error {
-	cfg.URL = c.String("l1.url")
-	if s := c.String("l1.output-oracle"); s != "" {
-		if !common.IsHexAddress(s) {
-			return fmt.Errorf("--l1.output-oracle: %q is not an address", s)
-		}
-		cfg.OutputOracle = common.HexToAddress(s)
+	var err error
+	if cfg.OutputOracle, err = addressFlag(c, "l1.output-oracle"); err != nil {
+		return err
 	}
-	path := c.String("l1.proposer-key")
-	if path == "" {
-		return nil
+	if path := c.String("l1.proposer-key"); path != "" {
+		cfg.ProposerKey, err = readKeyFile("l1.proposer-key", path)
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("--l1.proposer-key: %w", err)
-	}
-	if cfg.ProposerKey, err = crypto.HexToECDSA(strings.TrimPrefix(strings.TrimSpace(string(data)), "0x")); err != nil {
-		return fmt.Errorf("--l1.proposer-key %s: %w", path, err)
-	}
-	return nil
+	return err
 }
 
 // applyL1Flags fills cfg from the L1 flags.
@@ -92,6 +142,17 @@ func applyL1Flags(c *cli.Context, cfg *node.L1Config) error {
 	if c.IsSet("l1.proposer-key") || c.IsSet("l1.output-oracle") {
 		if err := applyProposerFlags(c, cfg); err != nil {
 			return err
+		}
+	}
+	if c.IsSet("l1.da-inbox") || c.IsSet("l1.batcher-key") {
+		var err error
+		if cfg.DAInbox, err = addressFlag(c, "l1.da-inbox"); err != nil {
+			return err
+		}
+		if path := c.String("l1.batcher-key"); path != "" {
+			if cfg.BatcherKey, err = readKeyFile("l1.batcher-key", path); err != nil {
+				return err
+			}
 		}
 	}
 	if cfg.URL == "" && (cfg.Portal != (common.Address{}) || c.IsSet("l1.confirmations") || c.IsSet("l1.start-block")) {

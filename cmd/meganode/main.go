@@ -100,7 +100,7 @@ func main() {
 			{
 				Name:  "replica",
 				Usage: "follow the sequencer: apply its state diffs without executing, serve reads and subscriptions, forward transactions",
-				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), followerFlags(), finalityFlags(), daFlags(true), []cli.Flag{
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), followerFlags(), finalityFlags(), daFlags(true), followerL1Flags(false), []cli.Flag{
 					&cli.StringFlag{Name: "datadir", Value: "meganode-replica", Usage: "data directory", EnvVars: env("DATADIR")},
 					&cli.DurationFlag{Name: "replica.gap-wait", Value: roleDefaults.Replica.GapWait, Usage: "how long a missing mini-block or block may stay missing before it is requested from peers", EnvVars: env("REPLICA_GAP_WAIT")},
 					logFormatFlag, logLevelFlag,
@@ -110,7 +110,7 @@ func main() {
 			{
 				Name:  "fullnode",
 				Usage: "verify the sequencer: re-execute every block with its witness, advance the safe head, alert on a mismatch",
-				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), followerFlags(), finalityFlags(), daFlags(true), proposerFlags(true), []cli.Flag{
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), followerFlags(), finalityFlags(), daFlags(true), followerL1Flags(true), []cli.Flag{
 					&cli.StringFlag{Name: "datadir", Value: "meganode-fullnode", Usage: "data directory", EnvVars: env("DATADIR")},
 					&cli.DurationFlag{Name: "fullnode.witness-wait", Value: roleDefaults.FullNode.WitnessWait, Usage: "how long a block waits for its witness before it is re-executed from local state", EnvVars: env("FULLNODE_WITNESS_WAIT")},
 					&cli.BoolFlag{Name: "fullnode.recover-senders", Usage: "recover every signature instead of taking the senders the sequencer signed", EnvVars: env("FULLNODE_RECOVER_SENDERS")},

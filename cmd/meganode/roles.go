@@ -286,15 +286,16 @@ func runRole(role string) cli.ActionFunc {
 				return err
 			}
 			cfg.SequencerURL = c.String("sequencer.url")
+			if err := applyFollowerL1Flags(c, &cfg.L1); err != nil {
+				return err
+			}
 			cfg.Replica.PreconfHash = cfg.Sequencer.PreconfHash
 			if role == node.RoleReplica {
 				cfg.Replica.GapWait = c.Duration("replica.gap-wait")
 				r, err = node.NewReplica(cfg, log)
 			} else {
 				cfg.FullNode.WitnessWait, cfg.FullNode.RecoverSenders = c.Duration("fullnode.witness-wait"), c.Bool("fullnode.recover-senders")
-				if err := applyProposerFlags(c, &cfg.L1); err != nil {
-					return err
-				}
+
 				r, err = node.NewFullNode(cfg, log)
 			}
 		}
