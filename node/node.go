@@ -24,8 +24,8 @@ import (
 
 	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/eigenda"
-	"github.com/meganode/meganode/l1"
 	"github.com/meganode/meganode/fullnode"
+	"github.com/meganode/meganode/l1"
 	"github.com/meganode/meganode/p2p"
 	"github.com/meganode/meganode/prover"
 	"github.com/meganode/meganode/replica"
