@@ -5,7 +5,8 @@
 // it restarts where it stopped. Its head is the newest verified block: the
 // chain's "safe" head as this node sees it. A block that does not verify is
 // refused, the node keeps serving the last verified state and raises an
-// alert naming the block.
+// alert naming the block. On a full disk (storage.ErrDiskFull) it pauses the
+// same way, and resumes by itself once there is space.
 package fullnode
 
 import (

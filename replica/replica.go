@@ -3,7 +3,8 @@
 // "latest" state) and each sealed block's state diff to its own trie,
 // recomputing the state root and refusing a block whose root or receipts do
 // not match its header. Gaps in the mini-block numbering, or sealed blocks
-// it missed, are fetched from peers.
+// it missed, are fetched from peers. On a full disk (storage.ErrDiskFull) it
+// pauses, serving what it has, and resumes by itself once there is space.
 package replica
 
 import (
