@@ -3,6 +3,7 @@ package node
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -10,11 +11,16 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/rs/zerolog"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/fullnode"
+	"github.com/meganode/meganode/p2p"
+	"github.com/meganode/meganode/replica"
 	"github.com/meganode/meganode/storage"
 )
 
@@ -201,4 +207,84 @@ func readyOf(t *testing.T, r *Role) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, body.Reason
+}
+
+// TestFollowersHaltOnOtherWriteErrors: a write error that is not a full disk
+// still halts a replica and raises a full node's alert.
+func TestFollowersHaltOnOtherWriteErrors(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Roles = []string{RoleSequencer}
+	d := startDevnet(t, cfg)
+	first, second := sealedMessage(t, d, 1), sealedMessage(t, d, 2)
+	// The loops say they halted in their logs: that is what the test waits for.
+	halted := &logWatch{w: zerolog.NewTestWriter(t), match: []string{"replica cannot follow the chain", "block failed verification"}, seen: make(chan string, 2)}
+	log := zerolog.New(halted)
+	open := func(dir string) *storage.Store {
+		genesis, _, err := chain.Genesis(cfg.Chain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := storage.Open(storage.Config{Dir: dir, FS: vfs.NewMem(), NoSync: true}, genesis, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	repStore, fullStore := open("/replica"), open("/fullnode")
+	rep, err := replica.New(replica.DefaultConfig(), repStore, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := fullnode.New(fullnode.DefaultConfig(), fullStore, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repHeads, fullHeads := rep.Heads(16), full.Heads(16)
+	rep.Start(nil)
+	full.Start(nil)
+	defer rep.Stop()
+	defer full.Stop()
+	rep.Deliver(p2p.Blocks, encode(t, first), nil)
+	full.Deliver(p2p.Blocks, encode(t, first))
+	waitHead(t, "replica", repHeads, 1)
+	waitHead(t, "full node", fullHeads, 1)
+	// A closed database refuses the next block's write for another reason
+	// than space.
+	repStore.Close()
+	fullStore.Close()
+	rep.Deliver(p2p.Blocks, encode(t, second), nil)
+	full.Deliver(p2p.Blocks, encode(t, second))
+	for i := 0; i < 2; i++ {
+		select {
+		case <-halted.seen:
+		case <-time.After(20 * time.Second):
+			t.Fatal("a follower went on after a failed write")
+		}
+	}
+	if err := rep.Healthy(); err == nil || !strings.Contains(err.Error(), "replica halted") || errors.Is(err, storage.ErrDiskFull) {
+		t.Fatalf("replica health %v, want halted", err)
+	}
+	if err := full.Healthy(); err == nil || !strings.Contains(err.Error(), "persist block 2") || errors.Is(err, storage.ErrDiskFull) {
+		t.Fatalf("full node health %v, want an alert for block 2's write", err)
+	}
+}
+
+// logWatch passes log lines on to w and sends those that contain one of
+// match on seen.
+type logWatch struct {
+	w     io.Writer
+	match []string
+	seen  chan string
+}
+
+func (l *logWatch) Write(p []byte) (int, error) {
+	for _, m := range l.match {
+		if strings.Contains(string(p), m) {
+			select {
+			case l.seen <- m:
+			default:
+			}
+		}
+	}
+	return l.w.Write(p)
 }
