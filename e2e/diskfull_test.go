@@ -100,20 +100,28 @@ func TestSequencerDiskFull(t *testing.T) {
 	}
 }
 
-// TestFollowersDiskFull runs a replica and a full node on a tmpfs (their
+// TestFollowersDiskFull runs a replica and a full node on one tmpfs (their
 // default 256 MiB minimum free space; the sequencer's disk has room), fills
 // it, and checks that both pause with /ready 503 naming the data directory
 // while they keep serving, and that after the space is freed they catch up
-// by themselves with the sequencer's block hashes. It mounts, so it needs
-// root.
+// by themselves with the sequencer's block hashes. The tmpfs has room for the
+// minimum and both 32 MiB ballasts, which pebble's writes on the full disk
+// delete and the resumed stores write again. It mounts, so it needs root.
 func TestFollowersDiskFull(t *testing.T) {
-	mnt := mountTmpfs(t, 384)
+	mnt := mountTmpfs(t, 512)
 	net := startSequencer(t, "--miniblock-eager=false")
 	seqC := net.seq.client(t)
 	followers := map[string]*devnet{
 		"replica":  net.follower(t, "replica", filepath.Join(mnt, "replica"), net.seq.P2P),
 		"fullnode": net.follower(t, "fullnode", filepath.Join(mnt, "fullnode"), net.seq.P2P),
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for name, f := range followers {
+				t.Logf("%s logs:\n%s", name, f.logs.String())
+			}
+		}
+	})
 	nonce := uint64(0)
 	send := func() common.Hash {
 		tx, raw := signedTransfer(t, key0, nonce)
