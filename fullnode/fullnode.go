@@ -5,11 +5,13 @@
 // it restarts where it stopped. Its head is the newest verified block: the
 // chain's "safe" head as this node sees it. A block that does not verify is
 // refused, the node keeps serving the last verified state and raises an
-// alert naming the block.
+// alert naming the block. On a full disk (storage.ErrDiskFull) it pauses the
+// same way, and resumes by itself once there is space.
 package fullnode
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -89,7 +91,11 @@ type FullNode struct {
 
 	verified, withWitness, fromDisk, refused, execNanos atomic.Uint64
 	alert                                               atomic.Pointer[error]
-	heads                                               chain.Feed[*chain.Head]
+	// paused is set while the store refuses blocks for a full disk: the
+	// next block waits (advance tries it again once there is space), later
+	// ones are dropped and fetched again after.
+	paused atomic.Pointer[error]
+	heads  chain.Feed[*chain.Head]
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -116,9 +122,13 @@ func (f *FullNode) Stats() Stats {
 }
 
 // Healthy is nil until a block fails verification; then it names the block
-// (and stays so: the sequencer signed a block that does not re-execute).
+// (and stays so: the sequencer signed a block that does not re-execute). On
+// a full disk it wraps storage.ErrDiskFull until blocks are written again.
 func (f *FullNode) Healthy() error {
 	if err := f.alert.Load(); err != nil {
+		return *err
+	}
+	if err := f.paused.Load(); err != nil {
 		return *err
 	}
 	return nil
@@ -187,7 +197,7 @@ func (f *FullNode) head() uint64 { return f.store.CurrentHeader().Number.Uint64(
 func (f *FullNode) handle(ctx context.Context, ev event) {
 	if ev.done {
 		f.fetching[ev.kind] = false
-		if ev.kind == p2p.Blocks && ev.count == p2p.MaxRange {
+		if ev.kind == p2p.Blocks && ev.count == p2p.MaxRange && f.paused.Load() == nil {
 			f.fetch(ctx, p2p.Blocks, f.head()+1, p2p.MaxRange)
 		}
 		return
@@ -207,6 +217,10 @@ func (f *FullNode) handle(ctx context.Context, ev event) {
 		if num <= f.head() {
 			return
 		}
+		if num > f.head()+1 && f.paused.Load() != nil {
+			f.seen(num) // not buffered for a pause of unknown length
+			return
+		}
 		hash := m.Bundle.Block.Hash()
 		for _, p := range f.blocks[num] {
 			if p.msg.Bundle.Block.Hash() == hash {
@@ -221,7 +235,9 @@ func (f *FullNode) handle(ctx context.Context, ev event) {
 			f.log.Error().Err(err).Msg("malformed witness message from the sequencer")
 			return
 		}
-		if w.Number > f.head() {
+		if w.Number > f.head()+1 && f.paused.Load() != nil {
+			f.seen(w.Number)
+		} else if w.Number > f.head() {
 			f.witnesses[w.Number] = w
 			f.seen(w.Number)
 		}
@@ -239,6 +255,13 @@ func (f *FullNode) seen(n uint64) {
 // not come.
 func (f *FullNode) advance(ctx context.Context) {
 	now := f.cfg.Clock()
+	if f.paused.Load() != nil {
+		if f.store.CheckSpace() != nil {
+			return
+		}
+		f.paused.Store(nil)
+		f.log.Info().Uint64("block", f.head()+1).Msg("data directory has space again: verifying blocks")
+	}
 	for {
 		next := f.head() + 1
 		if len(f.blocks[next]) == 0 {
@@ -257,7 +280,12 @@ func (f *FullNode) advance(ctx context.Context) {
 			break
 		}
 		f.blocks[next] = f.blocks[next][1:]
-		if err := f.verify(p.msg, w); err != nil {
+		if err := f.verify(p.msg, w); errors.Is(err, storage.ErrDiskFull) {
+			// Nothing of it was written: verified again once there is space.
+			f.blocks[next] = append([]*pendingBlock{p}, f.blocks[next]...)
+			f.pause(next, err)
+			return
+		} else if err != nil {
 			f.raise(p.msg, err)
 			continue // another candidate at this height may verify
 		}
@@ -353,13 +381,16 @@ func (f *FullNode) verify(m *chain.BlockMessage, w *chain.WitnessMessage) error 
 	sb.L1Origin = b.L1Origin
 	if witnessed {
 		err = f.store.WriteReplayed(sb, m.MiniBlockCount)
-		f.withWitness.Add(1)
 	} else {
 		err = f.store.WriteSealed(sb, m.MiniBlockCount)
-		f.fromDisk.Add(1)
 	}
 	if err != nil {
 		return fmt.Errorf("persist block %d: %w", b.Block.NumberU64(), err)
+	}
+	if witnessed {
+		f.withWitness.Add(1)
+	} else {
+		f.fromDisk.Add(1)
 	}
 	f.verified.Add(1)
 	h := sb.Block.Header()
@@ -394,6 +425,17 @@ func (f *FullNode) rewind(m *chain.BlockMessage) {
 	}
 	f.log.Info().Uint64("block", num).Int("removed_blocks", len(removed)).Msg("followed the dev chain back")
 	f.heads.Send(&chain.Head{Header: f.store.CurrentHeader(), Rewound: true, Removed: logs})
+}
+
+// pause stops verifying at block next while the disk is full; it logs once
+// per pause.
+func (f *FullNode) pause(next uint64, err error) {
+	if f.paused.Load() != nil {
+		return
+	}
+	err = fmt.Errorf("full node paused: %w", err)
+	f.paused.Store(&err)
+	f.log.Error().Err(err).Uint64("block", next).Msg("data directory full: pausing until space is freed")
 }
 
 // raise refuses a block loudly: error log, the refused counter, and /ready

@@ -3,11 +3,13 @@
 // "latest" state) and each sealed block's state diff to its own trie,
 // recomputing the state root and refusing a block whose root or receipts do
 // not match its header. Gaps in the mini-block numbering, or sealed blocks
-// it missed, are fetched from peers.
+// it missed, are fetched from peers. On a full disk (storage.ErrDiskFull) it
+// pauses, serving what it has, and resumes by itself once there is space.
 package replica
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -81,6 +83,10 @@ type Replica struct {
 	gapSince  time.Time // when the oldest unresolved gap opened, zero if none
 	fetching  map[p2p.Kind]bool
 	held      *heldBlock // the open block, sealed before all its mini-blocks arrived
+	// stalled is the next block, verified, that the store refused for a
+	// full disk: sealed blocks wait until it is written (checkGaps tries
+	// again each tick), later ones are dropped and fetched again after.
+	stalled *heldBlock
 
 	view     atomic.Pointer[view]
 	miniFeed chain.Feed[*chain.MiniBlock]
@@ -89,6 +95,7 @@ type Replica struct {
 
 	miniBlocks, sealed, refused, fetched atomic.Uint64
 	failed                               atomic.Pointer[error]
+	paused                               atomic.Pointer[error] // disk full, for /ready
 	lastRefusal                          atomic.Pointer[string]
 
 	cancel context.CancelFunc
@@ -162,9 +169,13 @@ func (r *Replica) LastRefusal() string {
 	return ""
 }
 
-// Healthy is nil while the replica can follow the chain.
+// Healthy is nil while the replica can follow the chain. On a full disk it
+// wraps storage.ErrDiskFull until the replica writes blocks again.
 func (r *Replica) Healthy() error {
 	if err := r.failed.Load(); err != nil {
+		return *err
+	}
+	if err := r.paused.Load(); err != nil {
 		return *err
 	}
 	return nil
@@ -229,7 +240,7 @@ func (r *Replica) loop(ctx context.Context) {
 func (r *Replica) handle(ctx context.Context, ev event) {
 	if ev.done {
 		r.fetching[ev.kind] = false
-		if ev.kind == p2p.Blocks && ev.count == p2p.MaxRange {
+		if ev.kind == p2p.Blocks && ev.count == p2p.MaxRange && r.stalled == nil {
 			r.fetch(ctx, p2p.Blocks, r.head()+1, p2p.MaxRange) // catching up: keep going
 		}
 		return
@@ -265,8 +276,11 @@ func (r *Replica) onBlock(m *chain.BlockMessage, data []byte) {
 		return
 	}
 	switch {
-	case num <= head || (num == head+1 && r.held != nil):
+	case num <= head || (num == head+1 && (r.held != nil || r.stalled != nil)):
 		return // known, or held verified: another one is a copy or forged
+	case num > head+1 && r.stalled != nil:
+		r.seen(num) // not buffered for a pause of unknown length: fetched after it
+		return
 	case num > head+1:
 		r.blocks[num] = m
 		r.seen(num)
@@ -303,10 +317,9 @@ func (r *Replica) minisOf(num uint64) bool {
 // seal stores the next block, verified, then applies the later blocks that
 // arrived first.
 func (r *Replica) seal(m *chain.BlockMessage, sb *chain.SealedBlock, data []byte) {
-	if err := r.commitBlock(m, sb); err != nil {
+	if err := r.commitBlock(m, sb, data); err != nil {
 		return
 	}
-	r.cache.Add(p2p.Blocks, m.Bundle.Block.NumberU64(), data)
 	for {
 		next, ok := r.blocks[r.head()+1]
 		if !ok {
@@ -318,7 +331,7 @@ func (r *Replica) seal(m *chain.BlockMessage, sb *chain.SealedBlock, data []byte
 			r.refuse(err.Error())
 			break
 		}
-		if r.commitBlock(next, sb) != nil {
+		if r.commitBlock(next, sb, nil) != nil {
 			break
 		}
 	}
@@ -335,6 +348,9 @@ func (r *Replica) onMiniBlock(mb *chain.MiniBlock, data []byte) {
 	switch {
 	case mb.BlockNumber <= head:
 		return // its block is sealed already
+	case mb.BlockNumber > head+1 && r.stalled != nil:
+		r.seen(mb.BlockNumber - 1) // as a block after the pause: fetched after it
+		return
 	case mb.Number < r.nextMini:
 		// A restarted sequencer re-executes its journal and numbers the open
 		// block's mini-blocks again from its start: start the block over.
@@ -401,6 +417,9 @@ func (r *Replica) seen(block uint64) {
 // checkGaps asks peers for what has been missing longer than GapWait:
 // sealed blocks first (they carry the state), then mini-blocks.
 func (r *Replica) checkGaps(ctx context.Context) {
+	if r.stalled != nil && !r.retryStalled() {
+		return
+	}
 	if h := r.held; h != nil {
 		r.checkHeld(ctx, h)
 		return
@@ -440,6 +459,23 @@ func (r *Replica) checkHeld(ctx context.Context, h *heldBlock) {
 	case waited >= r.cfg.GapWait && !h.fetched:
 		h.fetched = r.fetch(ctx, p2p.MiniBlocks, r.nextMini, min(h.msg.MiniBlockCount-r.nextMini, p2p.MaxRange))
 	}
+}
+
+// retryStalled writes the block the store refused for a full disk once it
+// has space again, then the blocks buffered after it; the gap logic fetches
+// the rest. It reports whether the pause is over.
+func (r *Replica) retryStalled() bool {
+	if r.store.CheckSpace() != nil {
+		return false
+	}
+	s := r.stalled
+	r.stalled = nil
+	r.seal(s.msg, s.sb, s.data)
+	if r.stalled != nil {
+		return false
+	}
+	r.drainMinis()
+	return true
 }
 
 // heldGiveUp is how many GapWaits a sealed block waits for its mini-blocks.
@@ -496,13 +532,29 @@ func (r *Replica) verifyBlock(m *chain.BlockMessage) (*chain.SealedBlock, error)
 	return sb, nil
 }
 
-// commitBlock stores a verified block and opens the next one; an error halts
-// the replica.
-func (r *Replica) commitBlock(m *chain.BlockMessage, sb *chain.SealedBlock) error {
+// commitBlock stores a verified block and opens the next one. A full disk
+// stalls the block (nothing of it was written: it is written again once
+// there is space); any other error halts the replica.
+func (r *Replica) commitBlock(m *chain.BlockMessage, sb *chain.SealedBlock, data []byte) error {
 	prev := r.store.MiniBlockCount()
 	if err := r.store.WriteSealed(sb, m.MiniBlockCount); err != nil {
-		r.fail(err)
+		if !errors.Is(err, storage.ErrDiskFull) {
+			r.fail(err)
+			return err
+		}
+		r.stalled = &heldBlock{msg: m, sb: sb, data: data, since: r.cfg.Clock()}
+		if r.paused.Load() == nil {
+			err = fmt.Errorf("replica paused: %w", err)
+			r.paused.Store(&err)
+			r.log.Error().Err(err).Uint64("block", sb.Block.NumberU64()).Msg("data directory full: pausing until space is freed")
+		}
 		return err
+	}
+	if r.paused.Swap(nil) != nil {
+		r.log.Info().Uint64("block", sb.Block.NumberU64()).Msg("data directory has space again: applying sealed blocks")
+	}
+	if data != nil {
+		r.cache.Add(p2p.Blocks, sb.Block.NumberU64(), data)
 	}
 	h := sb.Block.Header()
 	if err := r.openBlock(h, m.MiniBlockCount); err != nil {
@@ -586,7 +638,8 @@ func (r *Replica) rewind(m *chain.BlockMessage) {
 		logs = chain.AppendRemovedLogs(logs, rb.Receipts)
 	}
 	logs = chain.AppendRemovedLogs(logs, pending)
-	r.held = nil
+	r.held, r.stalled = nil, nil // the next block that comes is written or stalls again
+	r.paused.Store(nil)
 	clear(r.blocks)
 	clear(r.minis)
 	r.seenBlock = num
