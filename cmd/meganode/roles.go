@@ -120,6 +120,7 @@ func followerFlags() []cli.Flag {
 		&cli.StringFlag{Name: "sequencer.address", Usage: "address of the sequencer's signing key: messages signed by any other key are rejected", Required: true, EnvVars: env("SEQUENCER_ADDRESS")},
 		&cli.StringFlag{Name: "sequencer.url", Usage: "the sequencer's RPC URL, where transactions are forwarded; for an HA set every candidate's, comma-separated (the leader takes them)", Required: true, EnvVars: env("SEQUENCER_URL")},
 		&cli.StringFlag{Name: "preconf-block-hash", Value: chainPreconfHash, Usage: "blockHash of receipts and logs preconfirmed in a mini-block", EnvVars: env("PRECONF_BLOCK_HASH")},
+		&cli.IntFlag{Name: "datadir.min-free", Value: 256, Usage: "MiB of free space on the data directory's disk below which the node pauses applying blocks (it keeps serving reads) until space is freed; -1: no check", EnvVars: env("DATADIR_MIN_FREE")},
 	}
 }
 
