@@ -368,6 +368,12 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	if err := r.openStore(cfg); err != nil {
 		return nil, err
 	}
+	// A chain made by `meganode import` continues here once its blocks
+	// carry what followers fetch of them.
+	if _, err := r.store.FillBundles(); err != nil {
+		r.Stop(context.Background())
+		return nil, err
+	}
 	if cfg.HA != nil && cfg.DA.URL != "" {
 		r.Stop(context.Background())
 		return nil, errors.New("an HA sequencer set cannot post to DA yet: run the candidates without --da.url")

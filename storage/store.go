@@ -26,6 +26,7 @@ import (
 	"github.com/ethereum/go-ethereum/triedb/hashdb"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/chain/progress"
 )
 
 // ErrGenesisMismatch means the data directory holds a different chain.
@@ -75,16 +76,20 @@ type Config struct {
 	// of it, at most 32 MiB, is kept as a ballast file that is deleted when
 	// a write hits ENOSPC anyway, so that pebble finishes that write.
 	MinFreeMB int
+	// Progress is where long work reports: building a large genesis,
+	// an import, re-executing an imported chain (FillBundles).
+	Progress progress.Options
 }
 
 // Store is the chain and state database of one node.
 type Store struct {
-	log    zerolog.Logger
-	kv     ethdb.Database
-	db     *deferredDB
-	triedb *triedb.Database
-	state  state.Database
-	config *params.ChainConfig
+	log      zerolog.Logger
+	progress progress.Options
+	kv       ethdb.Database
+	db       *deferredDB
+	triedb   *triedb.Database
+	state    state.Database
+	config   *params.ChainConfig
 
 	mu      sync.RWMutex // guards head; writers hold it across the seal batch
 	head    *types.Header
@@ -142,7 +147,7 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 		tcfg = &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: cfg.TrieCacheMB << 20}}
 	}
 	tcfg.Preimages = cfg.Preimages
-	s := &Store{log: log, kv: kv, db: &deferredDB{Database: kv}, blocks: newBlockCache(blockCacheSize, blockCacheTxs), noSync: cfg.NoSync, fs: fs, space: sp}
+	s := &Store{log: log, progress: cfg.Progress, kv: kv, db: &deferredDB{Database: kv}, blocks: newBlockCache(blockCacheSize, blockCacheTxs), noSync: cfg.NoSync, fs: fs, space: sp}
 	if cfg.Dir != "" {
 		s.journalDir = fs.PathJoin(cfg.Dir, "journal")
 		err := fs.MkdirAll(s.journalDir, 0o755)
