@@ -36,8 +36,12 @@ func TestFillBundlesOfAnImport(t *testing.T) {
 			GasTipCap: big.NewInt(1), GasFeeCap: new(big.Int).Mul(b.BaseFee(), big.NewInt(2)), Gas: 21_000, To: &to, Value: big.NewInt(1)}))
 	})
 	dir := t.TempDir()
-	if _, err := Import(Config{Dir: dir}, genesis, writeChain(t, blocks), zerolog.Nop()); err != nil {
+	var importLogs bytes.Buffer
+	if _, err := Import(Config{Dir: dir, Progress: progress.Options{Every: 1}}, genesis, writeChain(t, blocks), zerolog.New(&importLogs)); err != nil {
 		t.Fatal(err)
+	}
+	if !bytes.Contains(importLogs.Bytes(), []byte(`"work":"import","blocks":4`)) {
+		t.Fatalf("the import reported no progress of its 4 blocks:\n%s", importLogs.String())
 	}
 	var logs bytes.Buffer
 	s, err := Open(Config{Dir: dir, Progress: progress.Options{Every: 1}}, genesis, zerolog.New(&logs))

@@ -201,7 +201,7 @@ func (s *Store) init(genesis *core.Genesis) error {
 		return s.loadHead()
 	}
 	if stored == (common.Hash{}) {
-		block, err := commitGenesis(s.kv, s.triedb, genesis)
+		block, err := s.commitGenesis(genesis)
 		if err != nil {
 			return fmt.Errorf("commit genesis: %w", err)
 		}
@@ -800,13 +800,14 @@ func numKey(prefix []byte, n uint64) []byte {
 // commitGenesis is core.Genesis.Commit for any genesis number: a forked
 // chain's genesis stands for the block it forks (go-ethereum commits block
 // 0 only, so one numbered after it is written as block 0 and moved).
-func commitGenesis(db ethdb.Database, tdb *triedb.Database, genesis *core.Genesis) (*types.Block, error) {
+func (s *Store) commitGenesis(genesis *core.Genesis) (*types.Block, error) {
 	if genesis.Number == 0 {
-		return genesis.Commit(db, tdb, nil)
+		return s.commitGenesisAt0(genesis)
 	}
+	db := s.kv
 	at0 := *genesis
 	at0.Number = 0
-	first, err := at0.Commit(db, tdb, nil)
+	first, err := s.commitGenesisAt0(&at0)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,93 @@
+package storage
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/holiman/uint256"
+
+	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/rawdb"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/tracing"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+)
+
+// meteredAlloc is the genesis size (accounts) above which committing it
+// reports progress; tests lower it.
+var meteredAlloc = largeAlloc
+
+// commitGenesisAt0 is core.Genesis.Commit of a genesis numbered 0; a large
+// alloc is committed the same way step by step, reporting progress: the
+// accounts as they go into the state, then (after the hashing, which has no
+// count to show) the trie nodes as they are written.
+func (s *Store) commitGenesisAt0(g *core.Genesis) (*types.Block, error) {
+	if len(g.Alloc) <= meteredAlloc {
+		return g.Commit(s.kv, s.triedb, nil)
+	}
+	if g.Config == nil {
+		return nil, fmt.Errorf("genesis without chain config")
+	}
+	if err := g.Config.CheckConfigForkOrder(); err != nil {
+		return nil, err
+	}
+	// As go-ethereum's flushAlloc.
+	statedb, err := state.New(types.EmptyRootHash, state.NewDatabase(s.triedb, nil))
+	if err != nil {
+		return nil, err
+	}
+	meter := s.progress.Start(s.log, "genesis accounts", "accounts", uint64(len(g.Alloc)))
+	for addr, account := range g.Alloc {
+		if account.Balance != nil {
+			statedb.AddBalance(addr, uint256.MustFromBig(account.Balance), tracing.BalanceIncreaseGenesisBalance)
+		}
+		statedb.SetCode(addr, account.Code, tracing.CodeChangeGenesis)
+		statedb.SetNonce(addr, account.Nonce, tracing.NonceChangeGenesis)
+		for key, value := range account.Storage {
+			statedb.SetState(addr, key, value)
+		}
+		meter.Add(1)
+	}
+	meter.Done()
+	s.log.Info().Int("accounts", len(g.Alloc)).Msg("hashing the genesis state")
+	root, err := statedb.Commit(params.Rules{}, 0)
+	if err != nil {
+		return nil, err
+	}
+	if root != types.EmptyRootHash {
+		_, dirty, _ := s.triedb.Size()
+		meter = s.progress.Start(s.log, "genesis state write", "bytes", uint64(dirty))
+		s.db.setOnWrite(func(n int) { meter.Add(uint64(n)) })
+		err := s.triedb.Commit(root, true)
+		s.db.setOnWrite(nil)
+		meter.Set(uint64(dirty))
+		meter.Done()
+		if err != nil {
+			return nil, err
+		}
+	}
+	// go-ethereum's header of this genesis but for the root, which depends
+	// on the alloc alone.
+	empty := *g
+	empty.Alloc = nil
+	shape := empty.ToBlock()
+	header := shape.Header()
+	header.Root = root
+	block := types.NewBlockWithHeader(header).WithBody(*shape.Body())
+
+	blob, err := json.Marshal(g.Alloc)
+	if err != nil {
+		return nil, err
+	}
+	batch := s.kv.NewBatch()
+	rawdb.WriteGenesisStateSpec(batch, block.Hash(), blob)
+	rawdb.WriteBlock(batch, block)
+	rawdb.WriteReceipts(batch, block.Hash(), block.NumberU64(), nil)
+	rawdb.WriteCanonicalHash(batch, block.Hash(), block.NumberU64())
+	rawdb.WriteHeadBlockHash(batch, block.Hash())
+	rawdb.WriteHeadFastBlockHash(batch, block.Hash())
+	rawdb.WriteHeadHeaderHash(batch, block.Hash())
+	rawdb.WriteChainConfig(batch, block.Hash(), g.Config)
+	return block, batch.Write()
+}
