@@ -232,6 +232,7 @@ func (r *Role) openStore(cfg RoleConfig) error {
 		return fmt.Errorf("genesis: %w", err)
 	}
 	sc := cfg.Storage
+	sc.Progress = cfg.Progress
 	sc.NoSync = r.Name != RoleSequencer // followers fetch again what they lose
 	store, err := storage.Open(sc, genesis, r.log)
 	if err != nil {
