@@ -128,6 +128,55 @@ func TestCustomGenesis(t *testing.T) {
 	})
 }
 
+// TestCustomGenesisNetwork: every role of a network, each its own process,
+// starts from the same genesis.json; a forge script uses its predeploy
+// through the sequencer, the replica and the full node serve the result,
+// and the prover's attestations finalize it.
+func TestCustomGenesisNetwork(t *testing.T) {
+	file, cast, forge := writeGenesis(t), tool(t, "cast"), tool(t, "forge")
+	dir := t.TempDir()
+	seqKey, seqAddr := writeKey(t, dir, "sequencer.key")
+	proverKey, proverAddr := writeKey(t, dir, "prover.key")
+	fin := []string{"--genesis", file, "--prover.addresses", proverAddr.Hex(), "--finality.window", "1s"}
+	seq := startMeganode(t, "sequencer", append([]string{"--datadir", filepath.Join(dir, "seq"), "--sequencer.key", seqKey, "--p2p.listen", "/ip4/127.0.0.1/tcp/0"}, fin...)...)
+	prover := startMeganode(t, "prover", "--genesis", file, "--datadir", filepath.Join(dir, "prover"), "--prover.key", proverKey, "--sequencer.address", seqAddr.Hex(),
+		"--p2p.listen", "/ip4/127.0.0.1/tcp/0", "--p2p.peers", seq.P2P)
+	var followers []*devnet
+	for _, role := range []string{"replica", "fullnode"} {
+		args := append([]string{"--datadir", filepath.Join(dir, role), "--p2p.listen", "/ip4/127.0.0.1/tcp/0", "--p2p.peers", seq.P2P,
+			"--sequencer.address", seqAddr.Hex(), "--sequencer.url", seq.URL}, fin...)
+		followers = append(followers, startMeganode(t, role, args...))
+	}
+	replica, full := followers[0], followers[1]
+
+	project := foundryProject(t)
+	runEnv(t, project, []string{"PREDEPLOY=" + genesisPredeploy.Hex()}, forge, "script", "script/Predeploy.s.sol:UsePredeploy",
+		"--rpc-url", seq.URL, "--broadcast", "--private-key", key1)
+	head := headerAt(t, dial(t, seq.URL), "latest")
+	deadline := time.Now().Add(30 * time.Second)
+	for _, d := range []*devnet{replica, full} {
+		for {
+			got := run(t, "", cast, "balance", genesisPredeploy.Hex(), "--block", "finalized", "--rpc-url", d.URL)
+			if got == "1" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the predeploy holds %s wei at the finalized block, want the script's 1\n%s", d.URL, got, d.logs.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if v := metric(t, prover, "meganode_prover_attested_total"); v < 1 {
+		t.Fatalf("the prover attested %v blocks", v)
+	}
+	if v := metric(t, full, "meganode_fullnode_refused_blocks_total"); v != 0 {
+		t.Fatalf("the full node refused %v blocks of the custom genesis", v)
+	}
+	if got, want := headerAt(t, dial(t, full.URL), hexutil.EncodeUint64(uint64(head.Number))), head; got == nil || got.Hash != want.Hash {
+		t.Fatalf("the full node's block %d is %v, the sequencer's %s", head.Number, got, want.Hash)
+	}
+}
+
 func dial(t *testing.T, url string) *gethrpc.Client {
 	t.Helper()
 	c, err := gethrpc.Dial(url)
