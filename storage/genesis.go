@@ -51,17 +51,22 @@ func (s *Store) commitGenesisAt0(g *core.Genesis) (*types.Block, error) {
 	}
 	meter.Done()
 	s.log.Info().Int("accounts", len(g.Alloc)).Msg("hashing the genesis state")
-	root, err := statedb.Commit(params.Rules{}, 0)
+	root, update, err := statedb.CommitWithUpdate(params.Rules{}, 0)
 	if err != nil {
 		return nil, err
 	}
+	// What the trie database will write: each node under its hash.
+	var size uint64
+	for _, set := range update.Nodes.Sets {
+		for _, n := range set.Nodes {
+			size += uint64(len(n.Hash) + len(n.Blob))
+		}
+	}
 	if root != types.EmptyRootHash {
-		_, dirty, _ := s.triedb.Size()
-		meter = s.progress.Start(s.log, "genesis state write", "bytes", uint64(dirty))
+		meter = s.progress.Start(s.log, "genesis state write", "bytes", size)
 		s.db.setOnWrite(func(n int) { meter.Add(uint64(n)) })
 		err := s.triedb.Commit(root, true)
 		s.db.setOnWrite(nil)
-		meter.Set(uint64(dirty))
 		meter.Done()
 		if err != nil {
 			return nil, err

@@ -139,8 +139,8 @@ func (m *Meter) report(now time.Time) {
 		Str("elapsed", s.Elapsed.Round(time.Second).String())
 	if s.Total > 0 {
 		e = e.Uint64("total", s.Total).Float64("percent", round(percent(s.Done, s.Total)))
-		if s.ETA > 0 {
-			e = e.Str("eta", s.ETA.Round(time.Second).String())
+		if eta := s.ETA.Round(time.Second); eta > 0 {
+			e = e.Str("eta", eta.String())
 		}
 	}
 	e.Msg("progress")
@@ -164,8 +164,8 @@ func Line(what, unit string, s Snapshot) string {
 			b.WriteString(">" + strings.Repeat(" ", barWidth-fill-1))
 		}
 		fmt.Fprintf(&b, "] %5.1f%%  %d/%d %s  %s/s", p, s.Done, s.Total, unit, short(s.Rate))
-		if s.ETA > 0 {
-			fmt.Fprintf(&b, "  ETA %s", s.ETA.Round(time.Second))
+		if eta := s.ETA.Round(time.Second); eta > 0 {
+			fmt.Fprintf(&b, "  ETA %s", eta)
 		}
 		return b.String()
 	}
