@@ -75,6 +75,7 @@ func (s *Store) FillBundles() (uint64, error) {
 		}
 		meter.Add(1)
 	}
+	meter.Done()
 	s.log.Info().Uint64("from", from).Uint64("to", head).Msg("filled the bundles of imported blocks")
 	return head - from + 1, nil
 }
