@@ -80,4 +80,18 @@ func TestFillBundlesOfAnImport(t *testing.T) {
 	if n, err := s.FillBundles(); err != nil || n != 0 {
 		t.Fatalf("second FillBundles: %d, %v; want nothing to do", n, err)
 	}
+	// Stopped after block 2 (killed): the next start fills from block 3 on,
+	// counting mini-blocks on from block 2's.
+	want, _ := s.BlockMessage(4)
+	for _, n := range []uint64{3, 4} {
+		if err := s.kv.Delete(numKey(bundlePrefix, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.FillBundles(); err != nil || n != 2 {
+		t.Fatalf("resumed FillBundles: %d, %v; want blocks 3 and 4", n, err)
+	}
+	if got, _ := s.BlockMessage(4); got == nil || got.MiniBlockCount != 4 || !chain.SameDiff(got.Bundle.StateDiff, want.Bundle.StateDiff) {
+		t.Fatalf("block 4 after the resumed fill: %+v, want %+v", got, want)
+	}
 }
