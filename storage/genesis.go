@@ -1,16 +1,20 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/holiman/uint256"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/tracing"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 )
 
@@ -18,10 +22,20 @@ import (
 // reports progress; tests lower it.
 var meteredAlloc = largeAlloc
 
+// genesisChunk is the least number of accounts hashed between two reports
+// of a large genesis's progress (at most 50 reports).
+var genesisChunk = 50_000
+
+// genesisKey is a genesis account under its key in the account trie.
+type genesisKey struct {
+	hash common.Hash
+	addr common.Address
+}
+
 // commitGenesisAt0 is core.Genesis.Commit of a genesis numbered 0; a large
 // alloc is committed the same way step by step, reporting progress: the
-// accounts as they go into the state, then (after the hashing, which has no
-// count to show) the trie nodes as they are written.
+// accounts as they are hashed into the state, then the bytes of trie nodes
+// as they are written.
 func (s *Store) commitGenesisAt0(g *core.Genesis) (*types.Block, error) {
 	if len(g.Alloc) <= meteredAlloc {
 		return g.Commit(s.kv, s.triedb, nil)
@@ -37,20 +51,34 @@ func (s *Store) commitGenesisAt0(g *core.Genesis) (*types.Block, error) {
 	if err != nil {
 		return nil, err
 	}
-	meter := s.progress.Start(s.log, "genesis accounts", "accounts", uint64(len(g.Alloc)))
-	for addr, account := range g.Alloc {
+	// The accounts go in in the order of their trie keys, and the trie is
+	// hashed after each chunk of them: a chunk dirties its own key range
+	// and the few nodes above it, so hashing as it goes costs next to
+	// nothing more than hashing once, and the count is of accounts hashed.
+	keys := make([]genesisKey, 0, len(g.Alloc))
+	for addr := range g.Alloc {
+		keys = append(keys, genesisKey{crypto.Keccak256Hash(addr[:]), addr})
+	}
+	slices.SortFunc(keys, func(a, b genesisKey) int { return bytes.Compare(a.hash[:], b.hash[:]) })
+	chunk := max(genesisChunk, len(keys)/50)
+	meter := s.progress.Start(s.log, "genesis state", "accounts", uint64(len(keys)))
+	for i, k := range keys {
+		account := g.Alloc[k.addr]
 		if account.Balance != nil {
-			statedb.AddBalance(addr, uint256.MustFromBig(account.Balance), tracing.BalanceIncreaseGenesisBalance)
+			statedb.AddBalance(k.addr, uint256.MustFromBig(account.Balance), tracing.BalanceIncreaseGenesisBalance)
 		}
-		statedb.SetCode(addr, account.Code, tracing.CodeChangeGenesis)
-		statedb.SetNonce(addr, account.Nonce, tracing.NonceChangeGenesis)
+		statedb.SetCode(k.addr, account.Code, tracing.CodeChangeGenesis)
+		statedb.SetNonce(k.addr, account.Nonce, tracing.NonceChangeGenesis)
 		for key, value := range account.Storage {
-			statedb.SetState(addr, key, value)
+			statedb.SetState(k.addr, key, value)
 		}
-		meter.Add(1)
+		if n := i + 1; n%chunk == 0 || n == len(keys) {
+			statedb.IntermediateRoot(params.Rules{}) // the rules Commit runs under below
+			meter.Set(uint64(n))
+		}
 	}
 	meter.Done()
-	s.log.Info().Int("accounts", len(g.Alloc)).Msg("hashing the genesis state")
+	keys = nil
 	root, update, err := statedb.CommitWithUpdate(params.Rules{}, 0)
 	if err != nil {
 		return nil, err
