@@ -78,7 +78,6 @@ func (s *Store) commitGenesisAt0(g *core.Genesis) (*types.Block, error) {
 		}
 	}
 	meter.Done()
-	keys = nil
 	root, update, err := statedb.CommitWithUpdate(params.Rules{}, 0)
 	if err != nil {
 		return nil, err
