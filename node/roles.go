@@ -566,7 +566,11 @@ func NewProver(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
-	r := &Role{Name: RoleProver, log: log, registry: prometheus.NewRegistry(), genesis: genesis.ToBlock().Hash()}
+	block, err := storage.GenesisBlock(genesis, cfg.Progress, log)
+	if err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	r := &Role{Name: RoleProver, log: log, registry: prometheus.NewRegistry(), genesis: block.Hash()}
 	pv, err := prover.New(cfg.Prover, cfg.Chain.ChainConfig(), cfg.ProverKey, 1, log)
 	if err != nil {
 		return nil, err

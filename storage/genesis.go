@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/holiman/uint256"
+	"github.com/rs/zerolog"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
@@ -16,6 +17,9 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/triedb"
+
+	"github.com/meganode/meganode/chain/progress"
 )
 
 // meteredAlloc is the genesis size (accounts) above which committing it
@@ -51,32 +55,8 @@ func (s *Store) commitGenesisAt0(g *core.Genesis) (*types.Block, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The accounts go in in the order of their trie keys, and the trie is
-	// hashed after each chunk of them: a chunk dirties its own key range
-	// and the few nodes above it, so hashing as it goes costs next to
-	// nothing more than hashing once, and the count is of accounts hashed.
-	keys := make([]genesisKey, 0, len(g.Alloc))
-	for addr := range g.Alloc {
-		keys = append(keys, genesisKey{crypto.Keccak256Hash(addr[:]), addr})
-	}
-	slices.SortFunc(keys, func(a, b genesisKey) int { return bytes.Compare(a.hash[:], b.hash[:]) })
-	chunk := max(genesisChunk, len(keys)/50)
-	meter := s.progress.Start(s.log, "genesis state", "accounts", uint64(len(keys)))
-	for i, k := range keys {
-		account := g.Alloc[k.addr]
-		if account.Balance != nil {
-			statedb.AddBalance(k.addr, uint256.MustFromBig(account.Balance), tracing.BalanceIncreaseGenesisBalance)
-		}
-		statedb.SetCode(k.addr, account.Code, tracing.CodeChangeGenesis)
-		statedb.SetNonce(k.addr, account.Nonce, tracing.NonceChangeGenesis)
-		for key, value := range account.Storage {
-			statedb.SetState(k.addr, key, value)
-		}
-		if n := i + 1; n%chunk == 0 || n == len(keys) {
-			statedb.IntermediateRoot(params.Rules{}) // the rules Commit runs under below
-			meter.Set(uint64(n))
-		}
-	}
+	meter := s.progress.Start(s.log, "genesis state", "accounts", uint64(len(g.Alloc)))
+	hashAlloc(statedb, g.Alloc, meter)
 	meter.Done()
 	root, update, err := statedb.CommitWithUpdate(params.Rules{}, 0)
 	if err != nil {
@@ -99,15 +79,7 @@ func (s *Store) commitGenesisAt0(g *core.Genesis) (*types.Block, error) {
 			return nil, err
 		}
 	}
-	// go-ethereum's header of this genesis but for the root, which depends
-	// on the alloc alone.
-	empty := *g
-	empty.Alloc = nil
-	shape := empty.ToBlock()
-	header := shape.Header()
-	header.Root = root
-	block := types.NewBlockWithHeader(header).WithBody(*shape.Body())
-
+	block := genesisBlock(g, root)
 	blob, err := json.Marshal(g.Alloc)
 	if err != nil {
 		return nil, err
@@ -122,4 +94,64 @@ func (s *Store) commitGenesisAt0(g *core.Genesis) (*types.Block, error) {
 	rawdb.WriteHeadHeaderHash(batch, block.Hash())
 	rawdb.WriteChainConfig(batch, block.Hash(), g.Config)
 	return block, batch.Write()
+}
+
+// hashAlloc puts alloc into statedb as go-ethereum's flushAlloc does,
+// hashing it as it goes for meter, which counts the accounts hashed.
+func hashAlloc(statedb *state.StateDB, alloc types.GenesisAlloc, meter *progress.Meter) {
+	// The accounts go in in the order of their trie keys, and the trie is
+	// hashed after each chunk of them: a chunk dirties its own key range
+	// and the few nodes above it, so hashing as it goes costs next to
+	// nothing more than hashing once, and the count is of accounts hashed.
+	keys := make([]genesisKey, 0, len(alloc))
+	for addr := range alloc {
+		keys = append(keys, genesisKey{crypto.Keccak256Hash(addr[:]), addr})
+	}
+	slices.SortFunc(keys, func(a, b genesisKey) int { return bytes.Compare(a.hash[:], b.hash[:]) })
+	chunk := max(genesisChunk, len(keys)/50)
+	for i, k := range keys {
+		account := alloc[k.addr]
+		if account.Balance != nil {
+			statedb.AddBalance(k.addr, uint256.MustFromBig(account.Balance), tracing.BalanceIncreaseGenesisBalance)
+		}
+		statedb.SetCode(k.addr, account.Code, tracing.CodeChangeGenesis)
+		statedb.SetNonce(k.addr, account.Nonce, tracing.NonceChangeGenesis)
+		for key, value := range account.Storage {
+			statedb.SetState(k.addr, key, value)
+		}
+		if n := i + 1; n%chunk == 0 || n == len(keys) {
+			statedb.IntermediateRoot(params.Rules{}) // the rules of go-ethereum's genesis commit
+			meter.Set(uint64(n))
+		}
+	}
+}
+
+// genesisBlock is go-ethereum's genesis block of g (ToBlock) for a state
+// root computed elsewhere: the rest of the header does not depend on the
+// alloc.
+func genesisBlock(g *core.Genesis, root common.Hash) *types.Block {
+	empty := *g
+	empty.Alloc = nil
+	shape := empty.ToBlock()
+	header := shape.Header()
+	header.Root = root
+	return types.NewBlockWithHeader(header).WithBody(*shape.Body())
+}
+
+// GenesisBlock is g.ToBlock(): the genesis block, its state hashed in memory
+// and dropped; a large alloc is hashed reporting its progress to p. For a
+// node that must know the genesis hash without a store of its own (the
+// prover) or check a stored chain against it.
+func GenesisBlock(g *core.Genesis, p progress.Options, log zerolog.Logger) (*types.Block, error) {
+	if len(g.Alloc) <= meteredAlloc {
+		return g.ToBlock(), nil
+	}
+	statedb, err := state.New(types.EmptyRootHash, state.NewDatabase(triedb.NewDatabase(rawdb.NewMemoryDatabase(), nil), nil))
+	if err != nil {
+		return nil, err
+	}
+	meter := p.Start(log, "genesis hash", "accounts", uint64(len(g.Alloc)))
+	hashAlloc(statedb, g.Alloc, meter)
+	meter.Done()
+	return genesisBlock(g, statedb.IntermediateRoot(params.Rules{})), nil
 }

@@ -30,6 +30,13 @@ func TestMeteredGenesisIsGeths(t *testing.T) {
 		g.Alloc[common.BigToAddress(big.NewInt(int64(0x1000+i)))] = types.Account{Balance: big.NewInt(int64(i + 1))}
 	}
 	want := g.ToBlock()
+	var logs bytes.Buffer
+	if got, err := GenesisBlock(g, progress.Options{Every: 1}, zerolog.New(&logs)); err != nil || got.Hash() != want.Hash() {
+		t.Fatalf("GenesisBlock: %v, %v; want go-ethereum's %s", got, err, want.Hash())
+	}
+	if !bytes.Contains(logs.Bytes(), []byte(`"work":"genesis hash","accounts":70,`)) {
+		t.Fatalf("no progress of the genesis hash:\n%s", logs.String())
+	}
 	for _, dir := range []string{"", t.TempDir()} {
 		var logs bytes.Buffer
 		s, err := Open(Config{Dir: dir, Progress: progress.Options{Every: 1}}, g, zerolog.New(&logs))

@@ -219,7 +219,10 @@ func (s *Store) init(genesis *core.Genesis) error {
 	}
 	// Hashing a large alloc again takes as long as committing it: only a
 	// store that already holds a chain is checked against it.
-	want := genesis.ToBlock()
+	want, err := GenesisBlock(genesis, s.progress, s.log)
+	if err != nil {
+		return fmt.Errorf("hash genesis: %w", err)
+	}
 	if stored != want.Hash() {
 		return fmt.Errorf("%w: genesis %s, configured %s (accounts or gas limit changed?)", ErrGenesisMismatch, stored, want.Hash())
 	} else if cfg := rawdb.ReadChainConfig(s.kv, stored); cfg == nil || cfg.ChainID.Cmp(genesis.Config.ChainID) != 0 {
