@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"errors"
 	"math/big"
 	"strings"
 	"testing"
@@ -95,5 +96,23 @@ func TestCustomGenesis(t *testing.T) {
 	cfg.Fork = &ForkPoint{Number: 5}
 	if _, _, err := Genesis(cfg); err == nil {
 		t.Fatal("a forked chain accepted a genesis file")
+	}
+}
+
+// A follower handed block 1 of another genesis refuses it naming both
+// genesis hashes, whatever the rest of the block.
+func TestBlockOfAnotherGenesis(t *testing.T) {
+	mine, theirs := devGenesis(), devGenesis()
+	theirs.Alloc[common.HexToAddress("0x0ddba11")] = types.Account{Balance: big.NewInt(1)}
+	parent, other := mine.ToBlock().Header(), theirs.ToBlock().Hash()
+	block := types.NewBlockWithHeader(&types.Header{ParentHash: other, Number: big.NewInt(1)})
+	err := CheckBody(mine.Config, parent, block, nil)
+	if !errors.Is(err, ErrBadBlock) {
+		t.Fatalf("got %v, want ErrBadBlock", err)
+	}
+	for _, want := range []string{other.Hex(), parent.Hash().Hex(), "the sequencer runs another genesis"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
@@ -11,9 +12,13 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/consensus/beacon"
+	"github.com/ethereum/go-ethereum/consensus/ethash"
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/rlp"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 )
 
@@ -123,6 +128,55 @@ func TestCustomGenesis(t *testing.T) {
 	})
 }
 
+// TestCustomGenesisNetwork: every role of a network, each its own process,
+// starts from the same genesis.json; a forge script uses its predeploy
+// through the sequencer, the replica and the full node serve the result,
+// and the prover's attestations finalize it.
+func TestCustomGenesisNetwork(t *testing.T) {
+	file, cast, forge := writeGenesis(t), tool(t, "cast"), tool(t, "forge")
+	dir := t.TempDir()
+	seqKey, seqAddr := writeKey(t, dir, "sequencer.key")
+	proverKey, proverAddr := writeKey(t, dir, "prover.key")
+	fin := []string{"--genesis", file, "--prover.addresses", proverAddr.Hex(), "--finality.window", "1s"}
+	seq := startMeganode(t, "sequencer", append([]string{"--datadir", filepath.Join(dir, "seq"), "--sequencer.key", seqKey, "--p2p.listen", "/ip4/127.0.0.1/tcp/0"}, fin...)...)
+	prover := startMeganode(t, "prover", "--genesis", file, "--datadir", filepath.Join(dir, "prover"), "--prover.key", proverKey, "--sequencer.address", seqAddr.Hex(),
+		"--p2p.listen", "/ip4/127.0.0.1/tcp/0", "--p2p.peers", seq.P2P)
+	var followers []*devnet
+	for _, role := range []string{"replica", "fullnode"} {
+		args := append([]string{"--datadir", filepath.Join(dir, role), "--p2p.listen", "/ip4/127.0.0.1/tcp/0", "--p2p.peers", seq.P2P,
+			"--sequencer.address", seqAddr.Hex(), "--sequencer.url", seq.URL}, fin...)
+		followers = append(followers, startMeganode(t, role, args...))
+	}
+	replica, full := followers[0], followers[1]
+
+	project := foundryProject(t)
+	runEnv(t, project, []string{"PREDEPLOY=" + genesisPredeploy.Hex()}, forge, "script", "script/Predeploy.s.sol:UsePredeploy",
+		"--rpc-url", seq.URL, "--broadcast", "--private-key", key1)
+	head := headerAt(t, dial(t, seq.URL), "latest")
+	deadline := time.Now().Add(30 * time.Second)
+	for _, d := range []*devnet{replica, full} {
+		for {
+			got := run(t, "", cast, "balance", genesisPredeploy.Hex(), "--block", "finalized", "--rpc-url", d.URL)
+			if got == "1" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the predeploy holds %s wei at the finalized block, want the script's 1\n%s", d.URL, got, d.logs.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if v := metric(t, prover, "meganode_prover_attested_total"); v < 1 {
+		t.Fatalf("the prover attested %v blocks", v)
+	}
+	if v := metric(t, full, "meganode_fullnode_refused_blocks_total"); v != 0 {
+		t.Fatalf("the full node refused %v blocks of the custom genesis", v)
+	}
+	if got, want := headerAt(t, dial(t, full.URL), hexutil.EncodeUint64(uint64(head.Number))), head; got == nil || got.Hash != want.Hash {
+		t.Fatalf("the full node's block %d is %v, the sequencer's %s", head.Number, got, want.Hash)
+	}
+}
+
 func dial(t *testing.T, url string) *gethrpc.Client {
 	t.Helper()
 	c, err := gethrpc.Dial(url)
@@ -131,4 +185,108 @@ func dial(t *testing.T, url string) *gethrpc.Client {
 	}
 	t.Cleanup(c.Close)
 	return c
+}
+
+// importableChain writes n blocks on the genesis in file as `geth export`
+// would: each pays 0xbeef 1 wei from key1's account.
+func importableChain(t *testing.T, file string, n int) string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g core.Genesis
+	if err := json.Unmarshal(data, &g); err != nil {
+		t.Fatal(err)
+	}
+	key, err := crypto.HexToECDSA(strings.TrimPrefix(key1, "0x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := types.LatestSigner(g.Config)
+	_, blocks, _ := core.GenerateChainWithGenesis(&g, beacon.New(ethash.NewFaker()), n, func(i int, b *core.BlockGen) {
+		tx := types.MustSignNewTx(key, signer, &types.DynamicFeeTx{
+			ChainID: g.Config.ChainID, Nonce: uint64(i), GasTipCap: big.NewInt(1), GasFeeCap: new(big.Int).Mul(b.BaseFee(), big.NewInt(2)),
+			Gas: 21_000, To: &beef, Value: big.NewInt(1),
+		})
+		b.AddTx(tx)
+	})
+	path := filepath.Join(t.TempDir(), "chain.rlp")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, b := range blocks {
+		if err := rlp.Encode(f, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path
+}
+
+var beef = common.HexToAddress("0x000000000000000000000000000000000000beef")
+
+// TestSequencerContinuesImport: `meganode import` writes a chain of a
+// genesis file, and a sequencer started with that file on the same data
+// directory continues it: its first block follows the imported head, and
+// the imported state (a balance, a predeploy) stays readable.
+func TestSequencerContinuesImport(t *testing.T) {
+	const imported = 5
+	file, cast := writeGenesis(t), tool(t, "cast")
+	dir := filepath.Join(t.TempDir(), "data")
+	out, err := exec.Command(meganodeBin(t), "import", "--log.format", "json", "--genesis", file, "--datadir", dir, importableChain(t, file, imported)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	seq := startMeganode(t, "sequencer", "--genesis", file, "--datadir", dir, "--p2p.listen", "/ip4/127.0.0.1/tcp/0")
+	url := seq.URL
+	if got := run(t, "", cast, "block-number", "--rpc-url", url); got != fmt.Sprint(imported) {
+		t.Fatalf("the sequencer starts at block %s, want the imported head %d", got, imported)
+	}
+	importedHead := headerAt(t, dial(t, url), hexutil.EncodeUint64(imported))
+	if got := run(t, "", cast, "balance", beef.Hex(), "--rpc-url", url); got != fmt.Sprint(imported) {
+		t.Fatalf("0xbeef holds %s wei, want the imported %d", got, imported)
+	}
+	if got := run(t, "", cast, "nonce", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "--rpc-url", url); got != fmt.Sprint(imported) {
+		t.Fatalf("the sender's nonce is %s, want %d after the import", got, imported)
+	}
+	run(t, "", cast, "send", beef.Hex(), "--value", "1", "--private-key", key1, "--rpc-url", url)
+	next := waitBlock(t, "sequencer", dial(t, url), imported+1)
+	var parent struct {
+		ParentHash common.Hash `json:"parentHash"`
+	}
+	if err := dial(t, url).Call(&parent, "eth_getBlockByNumber", next.Number, false); err != nil {
+		t.Fatal(err)
+	}
+	if parent.ParentHash != importedHead.Hash {
+		t.Fatalf("block %d's parent is %s, want the imported head %s", imported+1, parent.ParentHash, importedHead.Hash)
+	}
+	if got := run(t, "", cast, "balance", beef.Hex(), "--rpc-url", url); got != fmt.Sprint(imported+1) {
+		t.Fatalf("0xbeef holds %s wei, want %d", got, imported+1)
+	}
+	if got := run(t, "", cast, "call", genesisPredeploy.Hex(), "--rpc-url", url); !strings.HasSuffix(got, "2a") {
+		t.Fatalf("predeploy answered %s, want 42", got)
+	}
+	if got := run(t, "", cast, "balance", beef.Hex(), "--block", "3", "--rpc-url", url); got != "3" {
+		t.Fatalf("0xbeef held %s wei at imported block 3, want 3", got)
+	}
+
+	// A replica of the same file joins: the imported blocks too come from
+	// the sequencer.
+	replica := startMeganode(t, "replica", "--genesis", file, "--datadir", t.TempDir(), "--p2p.listen", "/ip4/127.0.0.1/tcp/0",
+		"--sequencer.address", seq.Signer, "--sequencer.url", url, "--p2p.peers", seq.P2P)
+	run(t, "", cast, "send", beef.Hex(), "--value", "1", "--private-key", key1, "--rpc-url", url)
+	want := waitBlock(t, "sequencer", dial(t, url), imported+2)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("replica:\n%s\nsequencer:\n%s", replica.logs.String(), seq.logs.String())
+		}
+	})
+	if got := waitBlock(t, "replica", dial(t, replica.URL), imported+2); got.Hash != want.Hash || got.StateRoot != want.StateRoot {
+		t.Fatalf("replica's block %d is %s (root %s), the sequencer's %s (root %s)", imported+2, got.Hash, got.StateRoot, want.Hash, want.StateRoot)
+	}
+	if got := run(t, "", cast, "balance", beef.Hex(), "--block", "3", "--rpc-url", replica.URL); got != "3" {
+		t.Fatalf("the replica says 0xbeef held %s wei at imported block 3, want 3", got)
+	}
 }

@@ -13,12 +13,19 @@ import (
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/chain/progress"
 )
 
 // Index lists the blobs the sequencer posted, in block order, from the one
 // holding block from.
 type Index interface {
 	Commitments(ctx context.Context, from uint64, limit int) ([]*chain.DACommitment, error)
+}
+
+// headIndex is an index that also knows the chain's head: derivation's
+// progress then counts to it rather than to the last blob listed so far.
+type headIndex interface {
+	Head(ctx context.Context) (uint64, error)
 }
 
 // RPCIndex reads a node's mega_getDACommitments.
@@ -45,6 +52,13 @@ func (i *RPCIndex) Commitments(ctx context.Context, from uint64, limit int) ([]*
 	return cs, nil
 }
 
+// Head returns the newest block of the node serving the index.
+func (i *RPCIndex) Head(ctx context.Context) (uint64, error) {
+	var n hexutil.Uint64
+	err := i.c.CallContext(ctx, &n, "eth_blockNumber")
+	return uint64(n), err
+}
+
 // Apply takes a blob's blocks (from the node's next block on) in order. An
 // error stops derivation at that blob, which is tried again later.
 type Apply func(ctx context.Context, c *chain.DACommitment, blocks []BlobBlock) error
@@ -55,6 +69,9 @@ type DeriveConfig struct {
 	Backoff time.Duration // wait after a failure, doubled up to 30 s; default 1 s
 	// After is the timer both wait on; tests inject it.
 	After func(time.Duration) <-chan time.Time
+	// Progress is where catching up with the index reports, from the
+	// first block derived to the newest the index lists.
+	Progress progress.Options
 }
 
 // DeriveStats counts derivation's work.
@@ -75,7 +92,17 @@ type Deriver struct {
 
 	next                           atomic.Uint64
 	blobs, blocks, bytes, failures atomic.Uint64
+
+	// Catching up: the meter counts blocks from start to the newest the
+	// index listed; nil when caught up. Only Run's goroutine uses them.
+	meter *progress.Meter
+	start uint64
+	begun bool // past the first step
 }
+
+// catchUpBlobs is the backlog of blobs, once derivation caught up, that
+// counts as falling behind again and is reported as progress.
+const catchUpBlobs = 8
 
 // NewDeriver derives from block from on.
 func NewDeriver(cfg DeriveConfig, client Client, index Index, from uint64, apply Apply, log zerolog.Logger) *Deriver {
@@ -118,6 +145,11 @@ func (d *Deriver) Run(ctx context.Context) {
 		if progressed && err == nil {
 			continue
 		}
+		if err == nil && d.meter != nil {
+			d.meter.Done() // caught up: live blobs are not progress
+			d.meter = nil
+			d.log.Info().Uint64("next", d.next.Load()).Msg("derivation caught up with the index")
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -135,6 +167,20 @@ func (d *Deriver) step(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("read the commitment index: %w", err)
 	}
 	progressed := false
+	if n := len(cs); n > 0 && cs[n-1].Last >= next && (d.meter != nil || !d.begun || n >= catchUpBlobs) {
+		if d.meter == nil {
+			d.start = next
+			d.meter = d.cfg.Progress.Start(d.log, "derive from DA", "blocks", 0)
+		}
+		last := cs[n-1].Last
+		if h, ok := d.index.(headIndex); ok {
+			if head, err := h.Head(ctx); err == nil {
+				last = max(last, head)
+			}
+		}
+		d.meter.SetTotal(max(last+1-d.start, d.meter.Snapshot().Total))
+	}
+	d.begun = true
 	for _, c := range cs {
 		if c.Last < next {
 			continue
@@ -166,6 +212,9 @@ func (d *Deriver) step(ctx context.Context) (bool, error) {
 		next = c.Last + 1
 		d.next.Store(next)
 		progressed = true
+		if d.meter != nil {
+			d.meter.Set(next - d.start)
+		}
 		d.log.Debug().Uint64("seq", c.Seq).Uint64("last", c.Last).Int("bytes", len(blob)).Msg("derived blob")
 	}
 	return progressed, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethdb/memorydb"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/chain/progress"
 	"github.com/meganode/meganode/storage"
 )
 
@@ -350,5 +351,78 @@ func TestDeriverStopsAtBadBlobs(t *testing.T) {
 	<-done
 	if len(got) != 3 || got[0] != 1 || got[1] != 2 || got[2] != 3 || d.Stats().Next != 4 {
 		t.Fatalf("derived %v, stats %+v", got, d.Stats())
+	}
+}
+
+type headIndexFake struct {
+	fakeIndex
+	head uint64
+}
+
+func (f headIndexFake) Head(context.Context) (uint64, error) { return f.head, nil }
+
+// Catching up with the index reports progress in blocks towards the head
+// the index's node names, then says once that derivation caught up.
+func TestDeriverProgress(t *testing.T) {
+	_, hs, _ := newTestServer(t)
+	c, _ := newTestClient(t, hs.URL, ModeStandard)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	index := &headIndexFake{head: 8}
+	for n := uint64(1); n <= 5; n++ {
+		blob, err := EncodeBlob([]BlobBlock{{Number: n, Block: []byte{byte(n)}, Witness: []byte{byte(n)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		commitment, err := c.Put(ctx, blob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		index.fakeIndex = append(index.fakeIndex, &chain.DACommitment{Seq: n, First: n, Last: n, Commitment: commitment})
+	}
+	live := index.fakeIndex[4]
+	index.fakeIndex = index.fakeIndex[:4]
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { now = now.Add(time.Second); return now }
+	var logs bytes.Buffer
+	waits, fire := make(chan time.Duration, 16), make(chan time.Time)
+	d := NewDeriver(DeriveConfig{Progress: progress.Options{Every: time.Second, Now: clock},
+		After: func(w time.Duration) <-chan time.Time { waits <- w; return fire }}, c, index, 1,
+		func(context.Context, *chain.DACommitment, []BlobBlock) error { return nil }, zerolog.New(&logs))
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	<-waits // caught up: polling
+	// A live blob is derived without a report.
+	index.fakeIndex = append(index.fakeIndex, live)
+	fire <- now
+	<-waits
+	if got := d.Stats().Next; got != 6 {
+		t.Fatalf("next block %d after the live blob, want 6", got)
+	}
+	cancel()
+	<-done
+	var reports, finished, caughtUp int
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatal(err)
+		}
+		switch m["message"] {
+		case "progress":
+			reports++
+			if m["work"] != "derive from DA" || m["total"] != 8.0 {
+				t.Errorf("report %v, want work \"derive from DA\" of 8 blocks (to the head)", m)
+			}
+		case "progress done":
+			finished++
+			if m["blocks"] != 4.0 {
+				t.Errorf("done line %v, want 4 blocks", m)
+			}
+		case "derivation caught up with the index":
+			caughtUp++
+		}
+	}
+	if reports == 0 || finished != 1 || caughtUp != 1 {
+		t.Fatalf("%d reports, %d done lines, %d caught-up lines; want some, 1, 1:\n%s", reports, finished, caughtUp, logs.String())
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 )
 
@@ -114,6 +115,7 @@ func (b *backend) status() status {
 type observation struct {
 	block, mini uint64
 	hasMini     bool
+	genesis     common.Hash // block 0's hash; zero when the node did not say
 	err         error
 }
 
@@ -138,10 +140,12 @@ func (b *backend) fail(err error, now time.Time) bool {
 // errNotReady is a backend whose /ready answers other than 200.
 var errNotReady = errors.New("not ready")
 
-// poll asks a backend for its head and readiness: one batch
-// [eth_blockNumber, mega_miniBlockNumber] and GET /ready.
+// poll asks a backend for its head, genesis and readiness: one batch
+// [eth_blockNumber, mega_miniBlockNumber, eth_getBlockByNumber(0)] and GET
+// /ready.
 func poll(ctx context.Context, client *http.Client, b *backend) observation {
-	body := []byte(`[{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"},{"jsonrpc":"2.0","id":2,"method":"mega_miniBlockNumber"}]`)
+	body := []byte(`[{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"},{"jsonrpc":"2.0","id":2,"method":"mega_miniBlockNumber"},` +
+		`{"jsonrpc":"2.0","id":3,"method":"eth_getBlockByNumber","params":["0x0",false]}]`)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, bytes.NewReader(body))
 	if err != nil {
 		return observation{err: err}
@@ -182,6 +186,13 @@ func poll(ctx context.Context, client *http.Client, b *backend) observation {
 			if json.Unmarshal(a.Result, &n) == nil {
 				o.mini, o.hasMini = uint64(n), true
 			}
+		case a.ID == 3 && a.Error == nil:
+			var h struct {
+				Hash common.Hash `json:"hash"`
+			}
+			if json.Unmarshal(a.Result, &h) == nil {
+				o.genesis = h.Hash
+			}
 		}
 	}
 	ready, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(b.url, "/")+"/ready", nil)
@@ -205,8 +216,17 @@ func poll(ctx context.Context, client *http.Client, b *backend) observation {
 // is out; the others are in. It returns the backends whose verdict changed.
 func judge(backends []*backend, obs []observation, maxLagBlocks, maxLagMini uint64, now time.Time) []*backend {
 	var topBlock, topMini uint64
+	// The chain is the sequencer's: a backend of another genesis serves
+	// another chain, however fresh its head.
+	var genesis common.Hash
 	for i, o := range obs {
-		if o.err != nil {
+		if o.err == nil && backends[i].role == RoleSequencer && o.genesis != (common.Hash{}) {
+			genesis = o.genesis
+			break
+		}
+	}
+	for i, o := range obs {
+		if o.err != nil || (genesis != (common.Hash{}) && o.genesis != (common.Hash{}) && o.genesis != genesis) {
 			continue
 		}
 		topBlock = max(topBlock, o.block)
@@ -226,6 +246,8 @@ func judge(backends []*backend, obs []observation, maxLagBlocks, maxLagMini uint
 		switch {
 		case o.err != nil:
 			healthy, reason = false, o.err.Error()
+		case genesis != (common.Hash{}) && o.genesis != (common.Hash{}) && o.genesis != genesis:
+			healthy, reason = false, fmt.Sprintf("genesis %s, the sequencer's %s: a node of another chain", o.genesis, genesis)
 		case topBlock > o.block+maxLagBlocks:
 			healthy, reason = false, fmt.Sprintf("block %d lags the head %d by more than %d", o.block, topBlock, maxLagBlocks)
 		case b.role == RoleReplica && o.hasMini && topMini > o.mini+maxLagMini:

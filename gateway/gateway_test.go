@@ -34,6 +34,7 @@ type fakeNode struct {
 	down  atomic.Bool // /ready answers 503
 	// standby answers sends as an HA standby does: not the leader.
 	standby atomic.Bool
+	genesis atomic.Value // block 0's hash (a hex string) if not the default
 
 	mu      sync.Mutex
 	methods []string
@@ -101,6 +102,16 @@ func (f *fakeNode) answer(c rpcCall, xff string) []byte {
 		result = fmt.Sprintf("0x%x", f.block.Load())
 	case "mega_miniBlockNumber":
 		result = fmt.Sprintf("0x%x", f.mini.Load())
+	case "eth_getBlockByNumber":
+		if string(c.Params) == `["0x0",false]` { // the health poll's genesis
+			g := "0x" + strings.Repeat("ab", 32)
+			if v, ok := f.genesis.Load().(string); ok {
+				g = v
+			}
+			result = map[string]string{"hash": g}
+			break
+		}
+		fallthrough
 	default:
 		f.mu.Lock()
 		f.methods = append(f.methods, c.Method)
@@ -392,6 +403,24 @@ func TestHealthTakesOutAndPutsBack(t *testing.T) {
 	e.gw.pollAll(ctx)
 	if got := readsGoTo(); got["seq"] != 6 {
 		t.Fatalf("no replica in service: reads should fall back to the sequencer, went to %v", got)
+	}
+
+	// A replica of another genesis serves another chain, at any head.
+	e.rep1.block.Store(10)
+	other := "0x" + strings.Repeat("cd", 32)
+	e.rep2.down.Store(false)
+	e.rep2.genesis.Store(other)
+	e.gw.pollAll(ctx)
+	if st := e.gw.reps[1].status(); st.Healthy || !strings.Contains(st.Reason, "genesis "+other) || !strings.Contains(st.Reason, "the sequencer's 0x"+strings.Repeat("ab", 32)) {
+		t.Fatalf("a replica of another genesis: status %+v, want out naming both genesis hashes", st)
+	}
+	if got := readsGoTo(); got["rep1"] != 6 {
+		t.Fatalf("rep2 of another genesis: reads went to %v, want rep1", got)
+	}
+	e.rep2.genesis.Store("0x" + strings.Repeat("ab", 32))
+	e.gw.pollAll(ctx)
+	if st := e.gw.reps[1].status(); !st.Healthy {
+		t.Fatalf("rep2 back on the sequencer's genesis: %+v", st)
 	}
 
 	e.seq.kill()

@@ -220,7 +220,7 @@ func derivation(cfg RoleConfig, index eigenda.Index, store *storage.Store, deliv
 			from = last.Last + 1
 		}
 	}
-	d := eigenda.NewDeriver(eigenda.DeriveConfig{}, client, index, from, apply, r.log)
+	d := eigenda.NewDeriver(eigenda.DeriveConfig{Progress: cfg.Progress}, client, index, from, apply, r.log)
 	r.counter("meganode_da_derived_blobs_total", "Blobs read from DA: derived (--sync-from-da) or checked against the blocks this node holds.", func() uint64 { return d.Stats().Blobs })
 	r.counter("meganode_da_derived_blocks_total", "Blocks in the blobs read from DA.", func() uint64 { return d.Stats().Blocks })
 	r.counter("meganode_da_derive_failures_total", "Failed reads or checks of DA blobs (retried with backoff).", func() uint64 { return d.Stats().Failures })

@@ -23,6 +23,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/chain/progress"
 	"github.com/meganode/meganode/eigenda"
 	"github.com/meganode/meganode/fullnode"
 	"github.com/meganode/meganode/l1"
@@ -66,6 +67,9 @@ type Config struct {
 	// L1 is where deposits come from (docs/l1.md): a real L1, or for a
 	// devnet an embedded one.
 	L1 L1Config
+	// Progress is where long work reports: a large genesis, the imported
+	// blocks a sequencer re-executes, catching up from DA.
+	Progress progress.Options
 }
 
 // DefaultConfig returns the devnet defaults.
@@ -150,6 +154,7 @@ func nextPort(cfg rpc.Config, offset int) rpc.Config {
 func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 	cfg.Sequencer.Dev = true // a devnet is a dev chain
 	cfg.Chain.DevAccounts = true
+	cfg.Storage.Progress = cfg.Progress
 	var (
 		fork    *chain.Fork
 		forking *devFork

@@ -234,6 +234,7 @@ func (r *Role) openStore(cfg RoleConfig) error {
 		return fmt.Errorf("genesis: %w", err)
 	}
 	sc := cfg.Storage
+	sc.Progress = cfg.Progress
 	sc.NoSync = r.Name != RoleSequencer // followers fetch again what they lose
 	store, err := storage.Open(sc, genesis, r.log)
 	if err != nil {
@@ -368,6 +369,12 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	}
 	r := &Role{Name: "sequencer", log: log}
 	if err := r.openStore(cfg); err != nil {
+		return nil, err
+	}
+	// A chain made by `meganode import` continues here once its blocks
+	// carry what followers fetch of them.
+	if _, err := r.store.FillBundles(); err != nil {
+		r.Stop(context.Background())
 		return nil, err
 	}
 	if cfg.HA != nil && cfg.DA.URL != "" {
@@ -575,7 +582,11 @@ func NewProver(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
-	r := &Role{Name: RoleProver, log: log, registry: prometheus.NewRegistry(), genesis: genesis.ToBlock().Hash()}
+	block, err := storage.GenesisBlock(genesis, cfg.Progress, log)
+	if err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	r := &Role{Name: RoleProver, log: log, registry: prometheus.NewRegistry(), genesis: block.Hash()}
 	pv, err := prover.New(cfg.Prover, cfg.Chain.ChainConfig(), cfg.ProverKey, 1, log)
 	if err != nil {
 		return nil, err

@@ -118,11 +118,16 @@ func (p memProvider) Range(kind Kind, from, count uint64) ([][]byte, error) {
 
 func newNode(t *testing.T, cfg Config) *Node {
 	t.Helper()
+	return newNodeLogging(t, cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel))
+}
+
+func newNodeLogging(t *testing.T, cfg Config, log zerolog.Logger) *Node {
+	t.Helper()
 	cfg.ChainID = chainID
 	if cfg.Signers == nil {
 		cfg.Signers = map[Kind][]common.Address{MiniBlocks: {seqAddr}, Blocks: {seqAddr}}
 	}
-	n, err := New(context.Background(), cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel))
+	n, err := New(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,19 @@
 package p2p
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/rs/zerolog"
 
 	"github.com/ethereum/go-ethereum/common"
 )
@@ -32,11 +37,32 @@ func TestStatusWireFormat(t *testing.T) {
 	}
 }
 
-// A peer of another genesis is disconnected, and neither side can connect
-// again while it is refused.
+// lockedBuffer collects the logs of nodes' goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A peer of another genesis is disconnected with an error naming both
+// genesis hashes, and neither side can connect again while it is refused.
 func TestPeerOfAnotherGenesisIsRefused(t *testing.T) {
-	a := newNode(t, Config{Genesis: common.HexToHash("0xaa")})
-	b := newNode(t, Config{Genesis: common.HexToHash("0xbb")})
+	var logs lockedBuffer
+	log := zerolog.New(&logs).Level(zerolog.ErrorLevel)
+	ga, gb := common.HexToHash("0xaa"), common.HexToHash("0xbb")
+	a := newNodeLogging(t, Config{Genesis: ga}, log)
+	b := newNodeLogging(t, Config{Genesis: gb}, log)
 	gone := make(chan peer.ID, 4)
 	a.host.Network().Notify(&network.NotifyBundle{DisconnectedF: func(_ network.Network, c network.Conn) { gone <- c.RemotePeer() }})
 	connect(t, a, b)
@@ -50,6 +76,20 @@ func TestPeerOfAnotherGenesisIsRefused(t *testing.T) {
 	}
 	if a.Refused()+b.Refused() == 0 {
 		t.Fatal("disconnected, but neither side counts a refusal")
+	}
+	// The refusing side logs before it closes the connection.
+	var refusal map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && m["message"] == "peer refused" {
+			refusal = m
+		}
+	}
+	why, _ := refusal["error"].(string)
+	for _, want := range []string{"genesis " + ga.Hex(), "genesis " + gb.Hex(), "every node of a network needs the same genesis"} {
+		if !strings.Contains(why, want) {
+			t.Fatalf("refusal %v does not say %q:\n%s", refusal, want, logs.String())
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

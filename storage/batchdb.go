@@ -13,6 +13,14 @@ type deferredDB struct {
 	ethdb.Database
 	mu      sync.Mutex
 	pending ethdb.Batch
+	onWrite func(bytes int) // counts what batches write, for progress
+}
+
+// setOnWrite makes every batch written call f with its size; nil stops it.
+func (d *deferredDB) setOnWrite(f func(bytes int)) {
+	d.mu.Lock()
+	d.onWrite = f
+	d.mu.Unlock()
 }
 
 // capture makes batch writes land in b until release is called.
@@ -42,8 +50,11 @@ type deferredBatch struct {
 
 func (b *deferredBatch) Write() error {
 	b.owner.mu.Lock()
-	pending := b.owner.pending
+	pending, onWrite := b.owner.pending, b.owner.onWrite
 	b.owner.mu.Unlock()
+	if onWrite != nil {
+		onWrite(b.Batch.ValueSize())
+	}
 	if pending == nil {
 		return b.Batch.Write()
 	}

@@ -48,9 +48,14 @@ func Import(cfg Config, genesis *core.Genesis, path string, log zerolog.Logger) 
 		return nil, err
 	}
 	defer f.Close()
-	var r io.Reader = f
+	size := int64(0)
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	read := &countingReader{r: f}
+	var r io.Reader = read
 	if strings.HasSuffix(path, ".gz") {
-		gz, err := gzip.NewReader(f)
+		gz, err := gzip.NewReader(read)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -82,6 +87,10 @@ func Import(cfg Config, genesis *core.Genesis, path string, log zerolog.Logger) 
 	log = log.With().Str("component", "import").Logger()
 	start := time.Now()
 	res := &ImportResult{}
+	// The file's size is known, its block count is not: the total is
+	// extrapolated from the bytes read so far.
+	meter := cfg.Progress.Start(log, "import", "blocks", 0)
+	defer meter.Done()
 	stream := rlp.NewStream(r, 0)
 	batch := make(types.Blocks, 0, importBatch)
 	flush := func() error {
@@ -111,8 +120,12 @@ func Import(cfg Config, genesis *core.Genesis, path string, log zerolog.Logger) 
 			return fmt.Errorf("block %d (%s): %w", bad.NumberU64(), bad.Hash(), err)
 		}
 		last := batch[len(batch)-1]
-		log.Info().Uint64("number", last.NumberU64()).Stringer("hash", last.Hash()).Uint64("blocks", res.Blocks).Uint64("txs", res.Txs).
+		log.Debug().Uint64("number", last.NumberU64()).Stringer("hash", last.Hash()).Uint64("blocks", res.Blocks).Uint64("txs", res.Txs).
 			Str("elapsed", time.Since(start).Round(time.Millisecond).String()).Msg("imported chain segment")
+		if n := read.n; n > 0 && size > 0 {
+			meter.SetTotal(max(res.Blocks, uint64(float64(res.Blocks)*float64(size)/float64(n))))
+		}
+		meter.Set(res.Blocks)
 		batch = batch[:0]
 		return nil
 	}
@@ -153,4 +166,16 @@ func Import(cfg Config, genesis *core.Genesis, path string, log zerolog.Logger) 
 	res.Head = bc.CurrentBlock()
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -188,7 +188,7 @@ func (s *Store) Refork(genesis *core.Genesis, src chain.ForkSource) error {
 	if err := batch.Write(); err != nil {
 		return fmt.Errorf("refork: %w", err)
 	}
-	block, err := commitGenesis(s.kv, s.triedb, genesis)
+	block, err := s.commitGenesis(genesis)
 	if err != nil {
 		return fmt.Errorf("refork: commit genesis: %w", err)
 	}

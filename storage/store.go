@@ -26,6 +26,7 @@ import (
 	"github.com/ethereum/go-ethereum/triedb/hashdb"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/chain/progress"
 )
 
 // ErrGenesisMismatch means the data directory holds a different chain.
@@ -75,16 +76,20 @@ type Config struct {
 	// of it, at most 32 MiB, is kept as a ballast file that is deleted when
 	// a write hits ENOSPC anyway, so that pebble finishes that write.
 	MinFreeMB int
+	// Progress is where long work reports: building a large genesis,
+	// an import, re-executing an imported chain (FillBundles).
+	Progress progress.Options
 }
 
 // Store is the chain and state database of one node.
 type Store struct {
-	log    zerolog.Logger
-	kv     ethdb.Database
-	db     *deferredDB
-	triedb *triedb.Database
-	state  state.Database
-	config *params.ChainConfig
+	log      zerolog.Logger
+	progress progress.Options
+	kv       ethdb.Database
+	db       *deferredDB
+	triedb   *triedb.Database
+	state    state.Database
+	config   *params.ChainConfig
 
 	mu      sync.RWMutex // guards head; writers hold it across the seal batch
 	head    *types.Header
@@ -142,7 +147,7 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 		tcfg = &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: cfg.TrieCacheMB << 20}}
 	}
 	tcfg.Preimages = cfg.Preimages
-	s := &Store{log: log, kv: kv, db: &deferredDB{Database: kv}, blocks: newBlockCache(blockCacheSize, blockCacheTxs), noSync: cfg.NoSync, fs: fs, space: sp}
+	s := &Store{log: log, progress: cfg.Progress, kv: kv, db: &deferredDB{Database: kv}, blocks: newBlockCache(blockCacheSize, blockCacheTxs), noSync: cfg.NoSync, fs: fs, space: sp}
 	if cfg.Dir != "" {
 		s.journalDir = fs.PathJoin(cfg.Dir, "journal")
 		err := fs.MkdirAll(s.journalDir, 0o755)
@@ -196,7 +201,7 @@ func (s *Store) init(genesis *core.Genesis) error {
 		return s.loadHead()
 	}
 	if stored == (common.Hash{}) {
-		block, err := commitGenesis(s.kv, s.triedb, genesis)
+		block, err := s.commitGenesis(genesis)
 		if err != nil {
 			return fmt.Errorf("commit genesis: %w", err)
 		}
@@ -214,7 +219,10 @@ func (s *Store) init(genesis *core.Genesis) error {
 	}
 	// Hashing a large alloc again takes as long as committing it: only a
 	// store that already holds a chain is checked against it.
-	want := genesis.ToBlock()
+	want, err := GenesisBlock(genesis, s.progress, s.log)
+	if err != nil {
+		return fmt.Errorf("hash genesis: %w", err)
+	}
 	if stored != want.Hash() {
 		return fmt.Errorf("%w: genesis %s, configured %s (accounts or gas limit changed?)", ErrGenesisMismatch, stored, want.Hash())
 	} else if cfg := rawdb.ReadChainConfig(s.kv, stored); cfg == nil || cfg.ChainID.Cmp(genesis.Config.ChainID) != 0 {
@@ -795,13 +803,14 @@ func numKey(prefix []byte, n uint64) []byte {
 // commitGenesis is core.Genesis.Commit for any genesis number: a forked
 // chain's genesis stands for the block it forks (go-ethereum commits block
 // 0 only, so one numbered after it is written as block 0 and moved).
-func commitGenesis(db ethdb.Database, tdb *triedb.Database, genesis *core.Genesis) (*types.Block, error) {
+func (s *Store) commitGenesis(genesis *core.Genesis) (*types.Block, error) {
 	if genesis.Number == 0 {
-		return genesis.Commit(db, tdb, nil)
+		return s.commitGenesisAt0(genesis)
 	}
+	db := s.kv
 	at0 := *genesis
 	at0.Number = 0
-	first, err := at0.Commit(db, tdb, nil)
+	first, err := s.commitGenesisAt0(&at0)
 	if err != nil {
 		return nil, err
 	}

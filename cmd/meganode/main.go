@@ -161,7 +161,7 @@ func runImport(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := storage.Import(storage.Config{Dir: c.String("datadir")}, genesis, c.Args().First(), log)
+	res, err := storage.Import(storage.Config{Dir: c.String("datadir"), Progress: progressOptions()}, genesis, c.Args().First(), log)
 	if res != nil && res.Blocks > 0 {
 		log.Info().Uint64("blocks", res.Blocks).Uint64("txs", res.Txs).Msg("imported")
 	}

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -23,6 +24,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/chain/progress"
 	"github.com/meganode/meganode/node"
 	"github.com/meganode/meganode/rpc"
 )
@@ -149,9 +151,19 @@ func applyGenesis(c *cli.Context, cfg *chain.Config) error {
 	return nil
 }
 
+// progressOptions: a progress bar on stderr when it is a terminal, log
+// lines every 10 s otherwise.
+func progressOptions() progress.Options {
+	if isatty.IsTerminal(os.Stderr.Fd()) {
+		return progress.Options{Bar: os.Stderr}
+	}
+	return progress.Options{}
+}
+
 // applyFlags fills cfg from the flags the command has.
 func applyFlags(c *cli.Context, cfg *node.Config) error {
 	cfg.RPC.Addr, cfg.RPC.Port = c.String("http.addr"), c.Int("http.port")
+	cfg.Progress = progressOptions()
 	cfg.Chain.ChainID, cfg.Chain.GasLimit = c.Uint64("chain-id"), c.Uint64("gas-limit")
 	cfg.Chain.Mnemonic, cfg.Chain.Accounts = c.String("mnemonic"), c.Int("accounts")
 	cfg.Chain.StateAccounts = c.Int("state-accounts")
