@@ -39,6 +39,22 @@ type BlockFinality struct {
 	Preconfirmed []Preconfirmation `rlp:"optional"`
 	// Available is when this node saw the block's DA blob confirmed.
 	Available uint64 `rlp:"optional"`
+	// L1 is the output root on L1 that covers the block (LadderConfig.L1):
+	// set when the block is proven, the one it finalized under after.
+	L1 *L1Output `rlp:"optional"`
+}
+
+// L1Output is an output root the L1 oracle holds, which this node checked
+// against its own block: it covers every block after the previous output's
+// up to L2Block.
+type L1Output struct {
+	Index   uint64
+	L2Block uint64
+	Root    common.Hash
+	L1Block uint64      // the L1 block holding the proposal
+	L1Tx    common.Hash // the proposal's transaction
+	L1Time  uint64      // the proposal's L1 time (seconds): its window starts here
+	Window  uint64      // the oracle's FINALIZATION_PERIOD_SECONDS
 }
 
 // Preconfirmation is one mini-block's share of a block: Count txs from
@@ -66,6 +82,10 @@ func (b *BlockFinality) clone() *BlockFinality {
 	cp := *b
 	cp.Attesters = slices.Clone(b.Attesters)
 	cp.Preconfirmed = slices.Clone(b.Preconfirmed)
+	if b.L1 != nil {
+		o := *b.L1
+		cp.L1 = &o
+	}
 	return &cp
 }
 
@@ -110,6 +130,11 @@ type LadderConfig struct {
 	SelfVerified bool
 	// RequireDA: a block is safe only once its DA blob is confirmed.
 	RequireDA bool
+	// L1 anchors the ladder on an L1 (DESIGN.md §15): a block is proven
+	// only once an output root on L1 that this node checked covers it, and
+	// finalized only once that output's L1 block is finalized on L1 and L1's
+	// clock passed its time plus the oracle's window; Window is then unused.
+	L1 bool
 }
 
 // Check validates the configuration.
@@ -136,6 +161,10 @@ type Ladder struct {
 	blocks map[uint64]*BlockFinality // above the finalized head
 	// preconf holds the mini-blocks of blocks not sealed yet.
 	preconf map[uint64][]Preconfirmation
+	// L1 anchoring: the checked outputs (by L2 block), the newest finalized
+	// L1 block and L1's newest time (seconds).
+	outputs         []L1Output
+	l1Final, l1Time uint64
 }
 
 // Bounds on the mini-blocks a ladder holds for blocks it has not sealed:
@@ -327,6 +356,49 @@ func (l *Ladder) halted(n uint64) bool {
 	return l.heads.Dispute != nil && n >= l.heads.Dispute.Number
 }
 
+// L1Output records an output root on L1 that the caller checked against
+// this node's block (one that disagrees is a dispute, not an output).
+func (l *Ladder) L1Output(o L1Output) {
+	i, found := slices.BinarySearchFunc(l.outputs, o.L2Block, func(x L1Output, n uint64) int { return cmpUint(x.L2Block, n) })
+	if found {
+		l.outputs[i] = o
+		return
+	}
+	l.outputs = slices.Insert(l.outputs, i, o)
+}
+
+// L1Deleted forgets the outputs from index on: a challenger deleted them on
+// L1. Blocks they made proven stay proven; they finalize only under a new
+// output.
+func (l *Ladder) L1Deleted(index uint64) {
+	l.outputs = slices.DeleteFunc(l.outputs, func(o L1Output) bool { return o.Index >= index })
+}
+
+// L1Head records the L1's newest finalized block and its newest time.
+func (l *Ladder) L1Head(finalized, time uint64) {
+	l.l1Final, l.l1Time = max(l.l1Final, finalized), max(l.l1Time, time)
+}
+
+// covering is the output that covers block n: the oldest at or after it.
+func (l *Ladder) covering(n uint64) *L1Output {
+	i, _ := slices.BinarySearchFunc(l.outputs, n, func(x L1Output, n uint64) int { return cmpUint(x.L2Block, n) })
+	if i == len(l.outputs) {
+		return nil
+	}
+	o := l.outputs[i]
+	return &o
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
 // Advance moves the heads as far as the records and the clock allow and
 // returns every stage reached, in order. Records at or below the new
 // finalized head leave the ladder; the caller has them in the changes.
@@ -355,11 +427,31 @@ func (l *Ladder) Advance(now time.Time) []FinalityChange {
 		return len(b.Attesters) > 0
 	}, func(b *BlockFinality) { b.Safe = t })
 	reach(&l.heads.Proven, StageProven, func(b *BlockFinality) bool {
-		return b.Number <= l.heads.Safe.Number && len(b.Attesters) >= l.cfg.Quorum
-	}, func(b *BlockFinality) { b.Proven = t })
+		return b.Number <= l.heads.Safe.Number && len(b.Attesters) >= l.cfg.Quorum && (!l.cfg.L1 || l.covering(b.Number) != nil)
+	}, func(b *BlockFinality) {
+		b.Proven = t
+		if l.cfg.L1 {
+			b.L1 = l.covering(b.Number)
+		}
+	})
 	reach(&l.heads.Finalized, StageFinalized, func(b *BlockFinality) bool {
-		return b.Number <= l.heads.Proven.Number && t >= b.Proven+uint64(l.cfg.Window.Milliseconds())
-	}, func(b *BlockFinality) { b.Finalized = t })
+		if b.Number > l.heads.Proven.Number {
+			return false
+		}
+		if !l.cfg.L1 {
+			return t >= b.Proven+uint64(l.cfg.Window.Milliseconds())
+		}
+		o := l.covering(b.Number)
+		return o != nil && o.L1Block <= l.l1Final && l.l1Time >= o.L1Time+o.Window
+	}, func(b *BlockFinality) {
+		b.Finalized = t
+		if l.cfg.L1 {
+			b.L1 = l.covering(b.Number)
+		}
+	})
+	for len(l.outputs) > 1 && l.outputs[0].L2Block < l.heads.Finalized.Number {
+		l.outputs = l.outputs[1:] // every block it covers is final
+	}
 	for n := range l.blocks {
 		if n <= l.heads.Finalized.Number {
 			delete(l.blocks, n)
@@ -373,10 +465,24 @@ func (l *Ladder) Advance(now time.Time) []FinalityChange {
 func (l *Ladder) NextFinalization() time.Time {
 	n := l.heads.Finalized.Number + 1
 	b, ok := l.blocks[n]
-	if !ok || b.Proven == 0 || l.halted(n) {
+	if !ok || b.Proven == 0 || l.halted(n) || l.cfg.L1 { // on L1's clock, not this one's
 		return time.Time{}
 	}
 	return time.UnixMilli(int64(b.Proven + uint64(l.cfg.Window.Milliseconds())))
+}
+
+// Attested is the newest block up to which every block is safe with a
+// quorum of attestations (or proven): what a proposer may post to L1,
+// which anchored proving then waits for.
+func (l *Ladder) Attested() uint64 {
+	n := l.heads.Proven.Number
+	for ; n < l.heads.Safe.Number; n++ {
+		b, ok := l.blocks[n+1]
+		if !ok || l.halted(n+1) || len(b.Attesters) < l.cfg.Quorum {
+			break
+		}
+	}
+	return n
 }
 
 // Unproven returns the lowest block this node holds that has fewer

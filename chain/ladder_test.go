@@ -259,3 +259,61 @@ func TestLadderSafeWaitsForDA(t *testing.T) {
 		sameStages(t, l.Advance(now), "safe 3", "proven 3")
 	}
 }
+
+// TestLadderOnL1: anchored on L1, a block is proven only under an output
+// root on L1, and finalized only once that output's L1 block is finalized
+// and L1's clock passed the proposal's time plus the oracle's window; a
+// deleted output finalizes nothing; the record keeps the L1 output.
+func TestLadderOnL1(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l, err := NewLadder(LadderConfig{Provers: []common.Address{proverA}, Quorum: 1, L1: true}, FinalityHeads{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := uint64(1); n <= 4; n++ {
+		l.Sealed(n, blockHash(n), now)
+		if err := l.Attest(att(n), proverA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameStages(t, l.Advance(now), "safe 1", "safe 2", "safe 3", "safe 4")
+	if got := l.Attested(); got != 4 {
+		t.Fatalf("attested through %d, want 4: what a proposer may post", got)
+	}
+	// An output at block 2 covers blocks 1 and 2.
+	out2 := L1Output{Index: 0, L2Block: 2, Root: common.Hash{2}, L1Block: 50, L1Time: 1000, Window: 12}
+	l.L1Output(out2)
+	sameStages(t, l.Advance(now.Add(time.Hour)), "proven 1", "proven 2")
+	if b := l.Block(1); b.L1 == nil || *b.L1 != out2 {
+		t.Fatalf("block 1's L1 output %+v, want %+v", b.L1, out2)
+	}
+	// Our clock means nothing: L1's finalized block and time decide.
+	l.L1Head(49, 1011)
+	sameStages(t, l.Advance(now.Add(time.Hour)))
+	l.L1Head(50, 1011)
+	sameStages(t, l.Advance(now))
+	l.L1Head(49, 1012) // both only ever move forward
+	sameStages(t, l.Advance(now), "finalized 1", "finalized 2")
+	// An output at block 4 that a challenger deletes proves 3 and 4, but
+	// finalizes neither; its replacement does.
+	l.L1Output(L1Output{Index: 1, L2Block: 4, Root: common.Hash{4}, L1Block: 60, L1Time: 1100, Window: 12})
+	sameStages(t, l.Advance(now), "proven 3", "proven 4")
+	l.L1Deleted(1)
+	l.L1Head(100, 5000)
+	sameStages(t, l.Advance(now))
+	l.L1Output(L1Output{Index: 1, L2Block: 4, Root: common.Hash{4}, L1Block: 101, L1Time: 5001, Window: 12})
+	l.L1Head(101, 5013)
+	sameStages(t, l.Advance(now), "finalized 3", "finalized 4")
+	if b := l.Heads(); b.Finalized.Number != 4 {
+		t.Fatalf("finalized head %d, want 4", b.Finalized.Number)
+	}
+	// The record survives its encoding (a restart reads it back).
+	enc, err := rlp.EncodeToBytes(&BlockFinality{Number: 3, L1: &out2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dec BlockFinality
+	if err := rlp.DecodeBytes(enc, &dec); err != nil || dec.L1 == nil || *dec.L1 != out2 {
+		t.Fatalf("decoded %+v (%v)", dec.L1, err)
+	}
+}

@@ -91,6 +91,10 @@ type InboxConfig struct {
 	Confirmations uint64        // InboxIndex: L1 blocks that must follow a record
 	Poll          time.Duration // default 1 s
 	MaxRange      uint64        // L1 blocks per log query, default 2,000
+	// HeadIsFinal (OutputWatcher): the L1's head counts as finalized, for an
+	// embedded L1, which never reorganizes (go-ethereum's simulated backend
+	// finalizes only every 32 blocks).
+	HeadIsFinal bool
 }
 
 func (c InboxConfig) withDefaults() InboxConfig {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,9 @@ type FinalityConfig struct {
 	// RequireDA: a block is safe only once its DA blob is confirmed (set
 	// for nodes that use a DA layer).
 	RequireDA bool
+	// L1: proven and finalized are anchored on the L1's output oracle
+	// (set for nodes that watch one, chain.LadderConfig.L1).
+	L1 bool
 }
 
 // fetcher asks peers for messages by number (a *p2p.Node).
@@ -47,6 +51,10 @@ type trackerEvent struct {
 	fetchEnd bool
 	// available: blocks up to this one are confirmed on the DA layer.
 	available uint64
+	// What the L1 output watcher read.
+	l1Output  *chain.L1Output
+	l1Deleted *uint64
+	l1Head    *[2]uint64 // finalized block, time
 }
 
 // tracker runs one node's finality ladder: it takes the node's sealed (or,
@@ -70,6 +78,7 @@ type tracker struct {
 	feed   chain.Feed[*chain.FinalityChange]
 
 	// Loop-owned.
+	outputs  []chain.L1Output // L1 outputs of blocks this node does not hold yet
 	early    map[uint64][]trackerEvent
 	proofs   map[common.Hash]bool // fraud-proven block hashes already checked
 	fetching bool
@@ -101,7 +110,7 @@ func newTracker(cfg FinalityConfig, store *storage.Store, sequencer common.Addre
 	if err != nil {
 		return nil, err
 	}
-	ladder, err := chain.NewLadder(chain.LadderConfig{Provers: cfg.Provers, Quorum: cfg.Quorum, Window: cfg.Window, SelfVerified: verifies, RequireDA: cfg.RequireDA}, heads, open)
+	ladder, err := chain.NewLadder(chain.LadderConfig{Provers: cfg.Provers, Quorum: cfg.Quorum, Window: cfg.Window, SelfVerified: verifies, RequireDA: cfg.RequireDA, L1: cfg.L1}, heads, open)
 	if err != nil {
 		return nil, err
 	}
@@ -201,6 +210,21 @@ func (t *tracker) FinalityChanges(buffer int) *chain.Subscription[*chain.Finalit
 // layer.
 func (t *tracker) Available(last uint64) {
 	t.inbox <- trackerEvent{available: last}
+}
+
+// Attested is the newest block through which every block is safe with a
+// quorum of attestations: a proposer's limit.
+func (t *tracker) Attested() uint64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.ladder.Attested()
+}
+
+// L1Output, L1Deleted and L1Head take what an l1.OutputWatcher read.
+func (t *tracker) L1Output(o chain.L1Output) { t.inbox <- trackerEvent{l1Output: &o} }
+func (t *tracker) L1Deleted(index uint64)    { t.inbox <- trackerEvent{l1Deleted: &index} }
+func (t *tracker) L1Head(finalized, time uint64) {
+	t.inbox <- trackerEvent{l1Head: &[2]uint64{finalized, time}}
 }
 
 // Deliver hands the tracker a validated attestation or fraud proof.
@@ -342,6 +366,9 @@ func (t *tracker) loop(ctx context.Context, subscribe headFeed, heads *chain.Sub
 			t.mu.Unlock()
 			touched = append(touched, n)
 			touched = append(touched, t.replayEarly(n)...)
+			if len(t.outputs) > 0 {
+				t.checkOutputs()
+			}
 		case err := <-heads.Err():
 			// The store has every head the feed dropped.
 			t.log.Warn().Err(err).Msg("head feed dropped; catching up from the store")
@@ -406,6 +433,23 @@ func (t *tracker) commit(touched []uint64, extra []*chain.FinalityChange) {
 }
 
 func (t *tracker) handle(ev trackerEvent) []uint64 {
+	switch {
+	case ev.l1Output != nil:
+		t.outputs = append(t.outputs, *ev.l1Output)
+		t.checkOutputs()
+		return nil
+	case ev.l1Deleted != nil:
+		t.outputs = slices.DeleteFunc(t.outputs, func(o chain.L1Output) bool { return o.Index >= *ev.l1Deleted })
+		t.mu.Lock()
+		t.ladder.L1Deleted(*ev.l1Deleted)
+		t.mu.Unlock()
+		return nil
+	case ev.l1Head != nil:
+		t.mu.Lock()
+		t.ladder.L1Head(ev.l1Head[0], ev.l1Head[1])
+		t.mu.Unlock()
+		return nil
+	}
 	if ev.available > 0 {
 		t.mu.Lock()
 		from, sealed := t.ladder.Heads().Available+1, t.ladder.Heads().Sealed.Number
@@ -430,6 +474,46 @@ func (t *tracker) handle(ev trackerEvent) []uint64 {
 		t.fraud(ev)
 	}
 	return nil
+}
+
+// checkOutputs checks the L1 outputs of blocks this node now holds against
+// its own output roots: a match anchors the ladder, a mismatch is a
+// dispute (the proposer claims a state this node's block does not have),
+// and finality halts there. Outputs of blocks not held yet wait.
+func (t *tracker) checkOutputs() {
+	kept := t.outputs[:0]
+	for _, o := range t.outputs {
+		h := t.store.GetHeaderByNumber(o.L2Block)
+		if h == nil {
+			kept = append(kept, o)
+			continue
+		}
+		passer, err := chain.MessagePasserRoot(t.store.StateDatabase(), h.Root)
+		if err != nil {
+			t.log.Warn().Err(err).Uint64("block", o.L2Block).Msg("no state to check an L1 output against")
+			kept = append(kept, o)
+			continue
+		}
+		mine := chain.OutputRoot(h.Root, passer, h.Hash())
+		if mine == o.Root {
+			t.mu.Lock()
+			t.ladder.L1Output(o)
+			t.mu.Unlock()
+			continue
+		}
+		d := &chain.Dispute{Number: o.L2Block, Hash: h.Hash(), StateRoot: h.Root, At: uint64(t.clock().UnixMilli()),
+			Reason: fmt.Sprintf("output root %s on L1 (index %d, L1 block %d, tx %s) is not this node's %s", o.Root, o.Index, o.L1Block, o.L1Tx, mine)}
+		t.mu.Lock()
+		first := t.ladder.Dispute(*d)
+		t.mu.Unlock()
+		if first {
+			t.disputes.Add(1)
+			t.raise(d)
+			t.log.Error().Uint64("block", d.Number).Str("reason", d.Reason).Msg("an output root on L1 disagrees with this node: finality halted at its block")
+			t.commit(nil, []*chain.FinalityChange{{Stage: chain.StageDisputed, Block: chain.BlockFinality{Number: d.Number, Hash: d.Hash}}})
+		}
+	}
+	t.outputs = kept
 }
 
 // attest checks an attestation against this node's block and state and

@@ -68,6 +68,9 @@ func newFollower(cfg RoleConfig, name string, log zerolog.Logger, build func(*Ro
 	if err := r.wireFollower(cfg, f, nil); err != nil {
 		return fail(err)
 	}
+	if err := r.maybeWatchOutputs(cfg.L1, log); err != nil {
+		return fail(err)
+	}
 	if err := r.maybePropose(cfg.L1, log); err != nil {
 		return fail(err)
 	}
@@ -91,7 +94,9 @@ func (r *Role) wireFollower(cfg RoleConfig, f follower, extra map[p2p.Kind][]com
 	var derive func(context.Context) func()
 	if r.store != nil {
 		cfg.Finality.RequireDA = cfg.DA.URL != ""
-		if err := r.addFinality(cfg.Finality, cfg.SequencerAddress, f.verifies); err != nil {
+		fc := cfg.Finality
+		fc.L1 = cfg.L1.anchorsOnL1()
+		if err := r.addFinality(fc, cfg.SequencerAddress, f.verifies); err != nil {
 			return err
 		}
 		var err error

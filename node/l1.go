@@ -235,7 +235,8 @@ func (r *Role) maybePropose(cfg L1Config, log zerolog.Logger) error {
 }
 
 // storeOutputs is a role's output source: the output root preimage of a
-// block its store holds and, when it keeps a ladder, its provers proved.
+// block its store holds and, when it keeps a ladder, a quorum of its
+// provers attested.
 type storeOutputs struct {
 	store *storage.Store
 	fin   *tracker
@@ -246,10 +247,8 @@ func (s storeOutputs) Output(n uint64) (l1.OutputRootProof, bool, error) {
 	if h == nil {
 		return l1.OutputRootProof{}, false, nil
 	}
-	if s.fin != nil {
-		if heads := s.fin.FinalityHeads(); heads.Proven.Number < n {
-			return l1.OutputRootProof{}, false, nil
-		}
+	if s.fin != nil && s.fin.Attested() < n { // proven, but for the L1 output this makes
+		return l1.OutputRootProof{}, false, nil
 	}
 	passer, err := chain.MessagePasserRoot(s.store.StateDatabase(), h.Root)
 	if err != nil {
@@ -366,4 +365,76 @@ func inboxIndex(cfg L1Config) (*l1.InboxIndex, error) {
 		return nil, err
 	}
 	return l1.NewInboxIndex(c, l1.InboxConfig{StartBlock: cfg.StartBlock, Confirmations: cfg.Confirmations, Poll: cfg.Poll}), nil
+}
+
+// trackers fans what an output watcher reads out to several ladders.
+type trackers []*tracker
+
+func (ts trackers) L1Output(o chain.L1Output) {
+	for _, t := range ts {
+		t.L1Output(o)
+	}
+}
+
+func (ts trackers) L1Deleted(i uint64) {
+	for _, t := range ts {
+		t.L1Deleted(i)
+	}
+}
+
+func (ts trackers) L1Head(fin, at uint64) {
+	for _, t := range ts {
+		t.L1Head(fin, at)
+	}
+}
+
+// addOutputWatcher anchors fins on the L1 oracle between the role's start
+// and stop.
+func (r *Role) addOutputWatcher(backend l1.Backend, addrs l1.Addresses, cfg l1.InboxConfig, fins []*tracker, log zerolog.Logger) {
+	var ts trackers
+	for _, f := range fins {
+		if f != nil {
+			ts = append(ts, f)
+		}
+	}
+	if len(ts) == 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	r.then(func(context.Context) error {
+		go func() {
+			defer close(done)
+			for {
+				c, err := l1.NewClient(ctx, backend, addrs)
+				if err == nil {
+					l1.NewOutputWatcher(c, cfg, ts, log).Run(ctx)
+					return
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+			}
+		}()
+		return nil
+	}, func(context.Context) error { cancel(); <-done; return nil })
+}
+
+// anchorsOnL1 reports whether a role watches an output oracle.
+func (c L1Config) anchorsOnL1() bool { return c.URL != "" && c.OutputOracle != (common.Address{}) }
+
+// maybeWatchOutputs anchors the role's ladder on cfg's oracle, if any.
+func (r *Role) maybeWatchOutputs(cfg L1Config, log zerolog.Logger) error {
+	if !cfg.anchorsOnL1() || r.fin == nil {
+		return nil
+	}
+	client, err := ethclient.Dial(cfg.URL)
+	if err != nil {
+		return fmt.Errorf("L1 %s: %w", cfg.URL, err)
+	}
+	r.addOutputWatcher(client, l1.Addresses{Portal: cfg.Portal, OutputOracle: cfg.OutputOracle, DAInbox: cfg.DAInbox},
+		l1.InboxConfig{StartBlock: cfg.StartBlock, Poll: cfg.Poll}, []*tracker{r.fin}, log)
+	return nil
 }

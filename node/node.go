@@ -242,6 +242,7 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 				return fail(err)
 			}
 			fin.RequireDA = cfg.DA.URL != "" || cfg.EmbeddedDA
+			fin.L1 = d.l1 != nil && d.l1.proposer != nil // it proposes to an oracle it deployed
 		}
 		open := func(c storage.Config, log zerolog.Logger) (*storage.Store, error) {
 			return storage.Open(c, genesis, log)
@@ -268,6 +269,14 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 		d.runFeed(d.l1.feed)
 		if d.l1.proposer != nil {
 			d.addProposer(d.l1.backend, d.l1.addrs, d.l1.proposer, log)
+			fins := []*tracker{d.fin}
+			for _, r := range []*Role{d.replica, d.fullnode} {
+				if r != nil {
+					fins = append(fins, r.fin)
+				}
+			}
+			// The embedded L1 never reorganizes: its head is final.
+			d.addOutputWatcher(d.l1.backend, d.l1.addrs, l1.InboxConfig{StartBlock: d.l1.start, Poll: 200 * time.Millisecond, HeadIsFinal: d.l1.embedded != nil}, fins, log)
 		}
 	}
 	d.then(seq.Start, seq.Stop)

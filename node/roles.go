@@ -420,7 +420,12 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	pub := sequencer.NewPublisher(seq, r.store, cfg.SequencerKey, log)
 	addr := crypto.PubkeyToAddress(cfg.SequencerKey.PublicKey)
 	cfg.Finality.RequireDA = cfg.DA.URL != ""
+	cfg.Finality.L1 = cfg.L1.anchorsOnL1()
 	if err := r.addFinality(cfg.Finality, addr, false); err != nil {
+		r.Stop(context.Background())
+		return nil, err
+	}
+	if err := r.maybeWatchOutputs(cfg.L1, log); err != nil {
 		r.Stop(context.Background())
 		return nil, err
 	}

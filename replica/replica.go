@@ -109,7 +109,7 @@ type heldBlock struct {
 	sb      *chain.SealedBlock // verified
 	data    []byte
 	since   time.Time
-	fetched bool // the missing mini-blocks were asked for
+	asked   time.Time // when the missing mini-blocks were last asked for
 }
 
 // view is a consistent snapshot of the replica's head.
@@ -444,7 +444,8 @@ func (r *Replica) checkGaps(ctx context.Context) {
 }
 
 // checkHeld asks peers for the held block's missing mini-blocks after
-// GapWait and gives up on them after heldGiveUp GapWaits: the block is
+// GapWait, and again each GapWait, and gives up on them after heldGiveUp
+// GapWaits: the block is
 // applied and the miniBlocks stream skips what never came (its subscribers
 // are told by the RPC hub).
 func (r *Replica) checkHeld(ctx context.Context, h *heldBlock) {
@@ -456,8 +457,12 @@ func (r *Replica) checkHeld(ctx context.Context, h *heldBlock) {
 		r.held = nil
 		r.seal(h.msg, h.sb, h.data)
 		r.drainMinis()
-	case waited >= r.cfg.GapWait && !h.fetched:
-		h.fetched = r.fetch(ctx, p2p.MiniBlocks, r.nextMini, min(h.msg.MiniBlockCount-r.nextMini, p2p.MaxRange))
+	case waited >= r.cfg.GapWait && r.cfg.Clock().Sub(h.asked) >= r.cfg.GapWait:
+		// Asked again each GapWait: an answer can come back short (a busy
+		// peer, a request that timed out).
+		if r.fetch(ctx, p2p.MiniBlocks, r.nextMini, min(h.msg.MiniBlockCount-r.nextMini, p2p.MaxRange)) {
+			h.asked = r.cfg.Clock()
+		}
 	}
 }
 
@@ -479,7 +484,7 @@ func (r *Replica) retryStalled() bool {
 }
 
 // heldGiveUp is how many GapWaits a sealed block waits for its mini-blocks.
-const heldGiveUp = 5
+const heldGiveUp = 10
 
 // fetch asks peers for a range in the background; the messages come back
 // through the inbox like gossip, then an event that ends the fetch. It

@@ -1,0 +1,140 @@
+package l1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/contracts"
+)
+
+// OutputEvents hears what an OutputWatcher reads on L1, in L1 order.
+type OutputEvents interface {
+	// L1Output is a proposal, not checked against any L2 block yet.
+	L1Output(o chain.L1Output)
+	// L1Deleted: the outputs from index on were deleted.
+	L1Deleted(index uint64)
+	// L1Head is the L1's newest finalized block and its newest time.
+	L1Head(finalized, time uint64)
+}
+
+// OutputWatcher follows the OutputOracle for a node's finality ladder: its
+// proposals and deletions, and the L1's finalized block and clock.
+type OutputWatcher struct {
+	c       *Client
+	cfg     InboxConfig
+	sink    OutputEvents
+	log     zerolog.Logger
+	scanned uint64 // L1 blocks below this are read
+	window  uint64 // the oracle's FINALIZATION_PERIOD_SECONDS, read once
+	read    bool   // window is set
+}
+
+// NewOutputWatcher watches c's oracle for sink.
+func NewOutputWatcher(c *Client, cfg InboxConfig, sink OutputEvents, log zerolog.Logger) *OutputWatcher {
+	cfg = cfg.withDefaults()
+	return &OutputWatcher{c: c, cfg: cfg, sink: sink, scanned: cfg.StartBlock, log: log.With().Str("component", "l1-outputs").Logger()}
+}
+
+// Run watches until ctx ends; failures are logged once and retried.
+func (w *OutputWatcher) Run(ctx context.Context) {
+	t := time.NewTicker(w.cfg.Poll)
+	defer t.Stop()
+	failing := false
+	for {
+		err := w.Step(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil && !failing:
+			w.log.Warn().Err(err).Msg("L1 outputs unreadable: proven and finalized wait")
+		case err == nil && failing:
+			w.log.Info().Msg("L1 outputs readable again")
+		}
+		failing = err != nil
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+var (
+	outputProposedTopic = func() common.Hash { return mustArtifact(contracts.OutputOracle).ABI.Events["OutputProposed"].ID }
+	outputsDeletedTopic = func() common.Hash { return mustArtifact(contracts.OutputOracle).ABI.Events["OutputsDeleted"].ID }
+)
+
+// Step reads the oracle's logs since the last step, then the L1's head.
+func (w *OutputWatcher) Step(ctx context.Context) error {
+	if !w.read {
+		d, err := w.c.FinalizationPeriod(ctx)
+		if err != nil {
+			return err
+		}
+		w.window, w.read = uint64(d/time.Second), true
+	}
+	head, err := w.c.b.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("L1 head: %w", err)
+	}
+	tip := head.Number.Uint64()
+	for from := w.scanned; from <= tip; {
+		to := min(tip, from+w.cfg.MaxRange-1)
+		logs, err := w.c.b.FilterLogs(ctx, ethereum.FilterQuery{
+			FromBlock: new(big.Int).SetUint64(from), ToBlock: new(big.Int).SetUint64(to),
+			Addresses: []common.Address{w.c.addrs.OutputOracle}, Topics: [][]common.Hash{{outputProposedTopic(), outputsDeletedTopic()}},
+		})
+		if err != nil {
+			return fmt.Errorf("oracle logs in L1 blocks %d..%d: %w", from, to, err)
+		}
+		for i := range logs {
+			if err := w.deliver(&logs[i]); err != nil {
+				return err
+			}
+		}
+		from = to + 1
+		w.scanned = from
+	}
+	if w.cfg.HeadIsFinal {
+		w.sink.L1Head(tip, head.Time)
+		return nil
+	}
+	fin, err := w.c.b.HeaderByNumber(ctx, big.NewInt(int64(rpc.FinalizedBlockNumber)))
+	var finalized uint64
+	switch {
+	case err == nil:
+		finalized = fin.Number.Uint64()
+	case errors.Is(err, ethereum.NotFound):
+	default:
+		return fmt.Errorf("L1 finalized block: %w", err)
+	}
+	w.sink.L1Head(finalized, head.Time)
+	return nil
+}
+
+func (w *OutputWatcher) deliver(l *types.Log) error {
+	switch {
+	case len(l.Topics) == 4 && l.Topics[0] == outputProposedTopic():
+		if len(l.Data) != 32 {
+			return fmt.Errorf("OutputProposed log %d of L1 block %d: %d bytes of data", l.Index, l.BlockNumber, len(l.Data))
+		}
+		w.sink.L1Output(chain.L1Output{
+			Index: l.Topics[2].Big().Uint64(), L2Block: l.Topics[3].Big().Uint64(), Root: l.Topics[1],
+			L1Block: l.BlockNumber, L1Tx: l.TxHash, L1Time: new(big.Int).SetBytes(l.Data).Uint64(), Window: w.window,
+		})
+	case len(l.Topics) == 3 && l.Topics[0] == outputsDeletedTopic():
+		w.sink.L1Deleted(l.Topics[2].Big().Uint64())
+	}
+	return nil
+}
