@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,6 +135,57 @@ func waitUntil(t *testing.T, what string, heads *chain.Subscription[*chain.Head]
 			t.Fatalf("%s: heads: %v", what, err)
 		case <-deadline:
 			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// TestDevnetBadOutputDisputed: an output root on L1 that disagrees with the
+// chain (posted with the proposer's key, as a faulty proposer would) is a
+// dispute on every node of the devnet: finality halts below its block and
+// the ladder says why.
+func TestDevnetBadOutputDisputed(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.L1 = L1Config{Embedded: true, BlockTime: 200 * time.Millisecond}
+	d := startDevnet(t, cfg)
+	ctx := context.Background()
+	url, addrs := d.L1()
+	ec, err := ethclient.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	lc, err := l1.NewClient(ctx, ec, addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The devnet's proposer is the account after its dev accounts.
+	keys, err := chain.DeriveAccounts(cfg.Chain.Mnemonic, len(d.Accounts())+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proposer := keys[len(d.Accounts())].Key
+	heads := d.Sequencer().Heads(64)
+	var bad uint64
+	bogus := common.HexToHash("0xbad")
+	waitUntil(t, "a bad output root on L1", heads, func() bool {
+		next, err := lc.NextBlockNumber(ctx)
+		if err != nil {
+			return false
+		}
+		if _, err := lc.ProposeL2Output(ctx, lc.Transactor(proposer), bogus, next, common.Hash{}, 0); err != nil {
+			return false // the devnet's own proposer took that block first, or it is not due yet
+		}
+		bad = next
+		return true
+	})
+	for _, n := range finalityNodes(d) {
+		var heads chain.FinalityHeads
+		waitUntil(t, n.name+" disputes the bad output", d.Sequencer().Heads(64), func() bool {
+			heads = n.fin.FinalityHeads()
+			return heads.Dispute != nil
+		})
+		if heads.Dispute.Number != bad || heads.Finalized.Number >= bad || !strings.Contains(heads.Dispute.Reason, bogus.Hex()) {
+			t.Fatalf("%s: dispute %+v, finalized %d; want the dispute at block %d, finality below it", n.name, heads.Dispute, heads.Finalized.Number, bad)
 		}
 	}
 }
