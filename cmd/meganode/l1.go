@@ -68,9 +68,9 @@ func followerL1Flags(fullnode bool) []cli.Flag {
 		&cli.DurationFlag{Name: "l1.poll", Value: time.Second, Usage: "how often the L1 is read", EnvVars: env("L1_POLL")},
 	}
 	if fullnode {
-		flags = append(flags, proposerFlags()...)
+		return append(flags, proposerFlags()...)
 	}
-	return flags
+	return append(flags, proposerFlags()[0]) // the oracle: finality anchored on L1
 }
 
 // applyFollowerL1Flags fills a follower's L1 config.
