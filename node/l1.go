@@ -50,6 +50,10 @@ type L1Config struct {
 	// DA records each blob in it, and only then counts it safe itself.
 	DAInbox    common.Address
 	BatcherKey *ecdsa.PrivateKey
+	// ChallengeSenderKey makes a prover an L1 challenger (its prover key
+	// must be in the oracle's challenger set): it deletes outputs on
+	// OutputOracle that disagree with its attestations, from this account.
+	ChallengeSenderKey *ecdsa.PrivateKey
 
 	// Embedded (devnet only) runs an in-process L1 (go-ethereum's simulated
 	// backend, chain id 1337, the dev accounts funded) with the contracts
@@ -129,10 +133,13 @@ type devL1 struct {
 	// accounts (so a user's own L1 transactions never race them for a
 	// nonce), on another L1 the first dev account.
 	proposer, batcher *ecdsa.PrivateKey
+	// challengeSender pays for the in-process prover's challenges.
+	challengeSender *ecdsa.PrivateKey
 }
 
-// openDevL1 starts the devnet's L1 side; nil when it has none.
-func openDevL1(cfg Config, accounts []chain.DevAccount, log zerolog.Logger) (*devL1, error) {
+// openDevL1 starts the devnet's L1 side; nil when it has none. The
+// in-process prover's key, when there is one, is the oracle's challenger.
+func openDevL1(cfg Config, accounts []chain.DevAccount, prover *ecdsa.PrivateKey, log zerolog.Logger) (*devL1, error) {
 	c := cfg.L1
 	if !c.Embedded && c.URL == "" {
 		return nil, nil
@@ -143,7 +150,7 @@ func openDevL1(cfg Config, accounts []chain.DevAccount, log zerolog.Logger) (*de
 	var backend l1.Backend
 	if c.Embedded {
 		ecfg := l1.DefaultEmbeddedConfig()
-		ecfg.Mnemonic, ecfg.Accounts = cfg.Chain.Mnemonic, len(accounts)+2
+		ecfg.Mnemonic, ecfg.Accounts = cfg.Chain.Mnemonic, len(accounts)+3
 		ecfg.BlockTime = c.BlockTime
 		if ecfg.BlockTime == 0 {
 			ecfg.BlockTime = time.Second
@@ -182,12 +189,15 @@ func openDevL1(cfg Config, accounts []chain.DevAccount, log zerolog.Logger) (*de
 		}
 		dcfg := l1.DefaultConfig()
 		deployer := accounts[0]
-		d.proposer, d.batcher = deployer.Key, deployer.Key
+		d.proposer, d.batcher, d.challengeSender = deployer.Key, deployer.Key, deployer.Key
 		if d.embedded != nil {
 			n := len(accounts)
-			d.proposer, d.batcher = d.embedded.Accounts[n].Key, d.embedded.Accounts[n+1].Key
+			d.proposer, d.batcher, d.challengeSender = d.embedded.Accounts[n].Key, d.embedded.Accounts[n+1].Key, d.embedded.Accounts[n+2].Key
 		}
 		dcfg.Proposer, dcfg.Batcher = crypto.PubkeyToAddress(d.proposer.PublicKey), crypto.PubkeyToAddress(d.batcher.PublicKey)
+		if prover != nil {
+			dcfg.Challengers = []common.Address{crypto.PubkeyToAddress(prover.PublicKey)}
+		}
 		// Every block gets an output, so a withdrawal can be proven as soon
 		// as its block is: a devnet's L1 is free.
 		dcfg.SubmissionInterval = 1
@@ -437,4 +447,29 @@ func (r *Role) maybeWatchOutputs(cfg L1Config, log zerolog.Logger) error {
 	r.addOutputWatcher(client, l1.Addresses{Portal: cfg.Portal, OutputOracle: cfg.OutputOracle, DAInbox: cfg.DAInbox},
 		l1.InboxConfig{StartBlock: cfg.StartBlock, Poll: cfg.Poll}, []*tracker{r.fin}, log)
 	return nil
+}
+
+// addChallenger runs an L1 challenger for a prover between the role's start
+// and stop: it watches the oracle and deletes outputs that disagree with
+// the prover's attestations. It returns what the prover tells it.
+func (r *Role) addChallenger(backend l1.Backend, addrs l1.Addresses, start uint64, proverKey, sender *ecdsa.PrivateKey, log zerolog.Logger) (func(*chain.Attestation), error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+	c, err := l1.NewClient(cctx, backend, addrs)
+	ccancel()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	x := l1.NewChallenger(c, proverKey, sender, log)
+	w := l1.NewOutputWatcher(c, l1.InboxConfig{StartBlock: start, Poll: 200 * time.Millisecond}, x, log)
+	var wg sync.WaitGroup
+	r.then(func(context.Context) error {
+		wg.Add(2)
+		go func() { defer wg.Done(); x.Run(ctx) }()
+		go func() { defer wg.Done(); w.Run(ctx) }()
+		return nil
+	}, func(context.Context) error { cancel(); wg.Wait(); return nil })
+	r.counter("meganode_l1_outputs_challenged_total", "Output roots on L1 this node's prover challenged (and so deleted).", x.Challenged)
+	return func(a *chain.Attestation) { x.Attested(a.Number, a.OutputRoot) }, nil
 }

@@ -6,6 +6,7 @@ package node
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -202,7 +203,13 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 	if cfg.Fork.URL != "" && (cfg.L1.Embedded || cfg.L1.URL != "") {
 		return fail(errors.New("a forked devnet takes no deposits: run it without an L1 (--l1.embedded=false)"))
 	}
-	if d.l1, err = openDevL1(cfg, accounts, log); err != nil {
+	var proverKey *ecdsa.PrivateKey
+	if cfg.has(RoleProver) {
+		if proverKey, err = crypto.GenerateKey(); err != nil {
+			return fail(err)
+		}
+	}
+	if d.l1, err = openDevL1(cfg, accounts, proverKey, log); err != nil {
 		return fail(err)
 	}
 	seqCfg := cfg.Sequencer
@@ -238,7 +245,7 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 		d.mem = mem
 		d.then(func(context.Context) error { pub.Start(mem); return nil }, func(context.Context) error { pub.Stop(); return nil })
 		if cfg.has(RoleProver) {
-			if fin, err = d.inProcessProver(cfg, mem, log); err != nil {
+			if fin, err = d.inProcessProver(cfg, proverKey, mem, log); err != nil {
 				return fail(err)
 			}
 			fin.RequireDA = cfg.DA.URL != "" || cfg.EmbeddedDA
@@ -349,13 +356,16 @@ func (d *Devnet) DAURL() string { return d.daURL }
 
 // inProcessProver adds a prover fed by mem and returns the finality
 // configuration that believes it.
-func (d *Devnet) inProcessProver(cfg Config, mem *memNet, log zerolog.Logger) (FinalityConfig, error) {
-	key, err := crypto.GenerateKey()
-	if err != nil {
-		return FinalityConfig{}, err
-	}
+func (d *Devnet) inProcessProver(cfg Config, key *ecdsa.PrivateKey, mem *memNet, log zerolog.Logger) (FinalityConfig, error) {
 	pcfg := prover.DefaultConfig()
 	pcfg.Dev = true
+	if dl := d.l1; dl != nil && dl.challengeSender != nil {
+		attested, err := d.addChallenger(dl.backend, dl.addrs, dl.start, key, dl.challengeSender, log.With().Str("node", RoleProver).Logger())
+		if err != nil {
+			return FinalityConfig{}, err
+		}
+		pcfg.Attested = attested
+	}
 	pv, err := prover.New(pcfg, cfg.Chain.ChainConfig(), key, 1, log.With().Str("node", RoleProver).Logger())
 	if err != nil {
 		return FinalityConfig{}, err

@@ -592,6 +592,20 @@ func NewProver(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
 	r := &Role{Name: RoleProver, log: log, registry: prometheus.NewRegistry(), genesis: block.Hash()}
+	if k := cfg.L1.ChallengeSenderKey; k != nil {
+		if cfg.L1.URL == "" || cfg.L1.OutputOracle == (common.Address{}) {
+			return nil, errors.New("--l1.challenger-key needs --l1.url and --l1.output-oracle")
+		}
+		client, err := ethclient.Dial(cfg.L1.URL)
+		if err != nil {
+			return nil, fmt.Errorf("L1 %s: %w", cfg.L1.URL, err)
+		}
+		attested, err := r.addChallenger(client, l1.Addresses{OutputOracle: cfg.L1.OutputOracle}, cfg.L1.StartBlock, cfg.ProverKey, k, log)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Prover.Attested = attested
+	}
 	pv, err := prover.New(cfg.Prover, cfg.Chain.ChainConfig(), cfg.ProverKey, 1, log)
 	if err != nil {
 		return nil, err

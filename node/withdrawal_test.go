@@ -145,7 +145,10 @@ func waitUntil(t *testing.T, what string, heads *chain.Subscription[*chain.Head]
 // the ladder says why.
 func TestDevnetBadOutputDisputed(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.L1 = L1Config{Embedded: true, BlockTime: 200 * time.Millisecond}
+	// The oracle's window (this) must leave the challenger time, on L1's
+	// clock: an L1 block a second.
+	cfg.FinalityWindow = 20 * time.Second
+	cfg.L1 = L1Config{Embedded: true, BlockTime: time.Second}
 	d := startDevnet(t, cfg)
 	ctx := context.Background()
 	url, addrs := d.L1()
@@ -186,6 +189,26 @@ func TestDevnetBadOutputDisputed(t *testing.T) {
 		})
 		if heads.Dispute.Number != bad || heads.Finalized.Number >= bad || !strings.Contains(heads.Dispute.Reason, bogus.Hex()) {
 			t.Fatalf("%s: dispute %+v, finalized %d; want the dispute at block %d, finality below it", n.name, heads.Dispute, heads.Finalized.Number, bad)
+		}
+	}
+	// The in-process prover, one of the oracle's challengers, deletes it on
+	// L1 with its signed challenge; finality stays halted (the ladder keeps
+	// the dispute), so nothing is proposed at or after it again.
+	waitUntil(t, "the bad output deleted on L1", heads, func() bool {
+		next, err := lc.NextOutputIndex(ctx)
+		if err != nil {
+			return false
+		}
+		for i := uint64(0); i < next; i++ {
+			if o, err := lc.L2Output(ctx, i); err != nil || o.OutputRoot == bogus {
+				return false
+			}
+		}
+		return true
+	})
+	for _, n := range finalityNodes(d) {
+		if h := n.fin.FinalityHeads(); h.Dispute == nil || h.Finalized.Number >= bad {
+			t.Fatalf("%s after the challenge: %+v", n.name, h)
 		}
 	}
 }

@@ -39,6 +39,9 @@ type Config struct {
 	// senders re-execute with them, reverts are followed. On any other
 	// chain such a block does not re-execute and is disputed.
 	Dev bool
+	// Attested, when set, hears each attestation the prover published (an
+	// L1 challenger compares output roots on L1 with them).
+	Attested func(*chain.Attestation)
 }
 
 // DefaultConfig returns the defaults.
@@ -474,6 +477,9 @@ func (p *Prover) check(ctx context.Context, j job) {
 	a := &chain.Attestation{Number: num, BlockHash: hash, StateRoot: v.StateRoot, OutputRoot: chain.OutputRoot(v.StateRoot, passerRoot, hash)}
 	if p.publish(ctx, p2p.Attestations, num, a) {
 		p.attested.Add(1)
+		if p.cfg.Attested != nil {
+			p.cfg.Attested(a)
+		}
 		log.Debug().Dur("took", time.Since(start)).Stringer("output_root", a.OutputRoot).Msg("attested block")
 	}
 }

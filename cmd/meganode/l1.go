@@ -129,6 +129,29 @@ func applyProposerFlags(c *cli.Context, cfg *node.L1Config) error {
 	return err
 }
 
+// challengerFlags make a prover challenge disagreeing outputs on L1.
+func challengerFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "l1.url", Usage: "the L1's JSON-RPC URL, where output roots that disagree with this prover's attestations are challenged", EnvVars: env("L1_URL")},
+		&cli.StringFlag{Name: "l1.output-oracle", Usage: "the OutputOracle's address on --l1.url; the prover's key must be one of its challengers", EnvVars: env("L1_OUTPUT_ORACLE")},
+		&cli.Uint64Flag{Name: "l1.start-block", Usage: "first L1 block read: the oracle's deployment block", EnvVars: env("L1_START_BLOCK")},
+		&cli.StringFlag{Name: "l1.challenger-key", Usage: "file holding the hex key of the L1 account that pays for challenges (the prover's key signs them)", EnvVars: env("L1_CHALLENGER_KEY")},
+	}
+}
+
+// applyChallengerFlags fills a prover's L1 config.
+func applyChallengerFlags(c *cli.Context, cfg *node.L1Config) error {
+	cfg.URL, cfg.StartBlock = c.String("l1.url"), c.Uint64("l1.start-block")
+	var err error
+	if cfg.OutputOracle, err = addressFlag(c, "l1.output-oracle"); err != nil {
+		return err
+	}
+	if path := c.String("l1.challenger-key"); path != "" {
+		cfg.ChallengeSenderKey, err = readKeyFile("l1.challenger-key", path)
+	}
+	return err
+}
+
 // applyL1Flags fills cfg from the L1 flags.
 func applyL1Flags(c *cli.Context, cfg *node.L1Config) error {
 	cfg.URL = c.String("l1.url")

@@ -121,7 +121,7 @@ func main() {
 			{
 				Name:  "prover",
 				Usage: "check the sequencer statelessly: re-execute every block over its witness, publish a signed attestation or a fraud proof",
-				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), []cli.Flag{
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), challengerFlags(), []cli.Flag{
 					&cli.StringFlag{Name: "datadir", Value: "meganode-prover", Usage: "directory of the prover's keys (it keeps no chain)", EnvVars: env("DATADIR")},
 					&cli.StringFlag{Name: "sequencer.address", Usage: "address of the sequencer's signing key", Required: true, EnvVars: env("SEQUENCER_ADDRESS")},
 					&cli.StringFlag{Name: "prover.key", Usage: "file holding the prover's signing key (hex); default <datadir>/prover.key, created on first start", EnvVars: env("PROVER_KEY")},

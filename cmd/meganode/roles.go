@@ -290,6 +290,9 @@ func runRole(role string) cli.ActionFunc {
 				return err
 			}
 			cfg.Prover.Workers, cfg.Prover.Pending = c.Int("prover.workers"), c.Int("prover.pending")
+			if err := applyChallengerFlags(c, &cfg.L1); err != nil {
+				return err
+			}
 			if mib := c.Int("prover.memory-limit"); mib > 0 && os.Getenv("GOMEMLIMIT") == "" {
 				debug.SetMemoryLimit(int64(mib) << 20)
 			}
