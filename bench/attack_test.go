@@ -1,0 +1,43 @@
+package bench
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestAttackOutcome(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		want   string
+	}{
+		{"served", 200, `{"jsonrpc":"2.0","id":1,"result":"0x"}`, "served"},
+		{"concurrency limit", 200, `{"jsonrpc":"2.0","id":1,"error":{"code":-32005,"message":"too many heavy calls in flight"}}`, "concurrency limit (−32005)"},
+		{"range limit", 200, `{"jsonrpc":"2.0","id":1,"error":{"code":-32005,"message":"query exceeds max block range 2"}}`, "limit (−32005)"},
+		{"time limit", 200, `{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"execution aborted (timeout = 5s)"}}`, "time limit"},
+		{"evm error", 200, `{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"out of gas: gas cap 50000000"}}`, "error -32000 out of gas"},
+		{"batch", 200, `[{"id":1,"result":"0x1"},{"id":2,"error":{"code":-32005,"message":"too many heavy calls"}},{"id":3,"result":"0x1"}]`, "batch: concurrency limit (−32005), served"},
+		{"batch too large", 200, `[{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"batch too large"}}]`, "batch: batch limit"},
+		{"status", http.StatusTooManyRequests, `busy`, "HTTP 429"},
+		{"garbage", 200, `<html>`, "not JSON-RPC"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := outcome(tc.status, []byte(tc.body)); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestIntervalsBetween(t *testing.T) {
+	base := time.UnixMicro(1_000_000)
+	r := &intervalRecorder{stamps: []uint64{990_000, 1_000_000, 1_010_000, 1_030_000, 1_040_000, 1_100_000}}
+	got := r.between(base, base.Add(40*time.Millisecond))
+	// Only pairs with both stamps inside: 10, 20 and 10 ms.
+	if got.Count != 3 || got.Max != 20*time.Millisecond || got.P50 != 10*time.Millisecond {
+		t.Errorf("got %+v, want 3 intervals, max 20ms, p50 10ms", got)
+	}
+}
