@@ -239,7 +239,7 @@ func (r *Role) openStore(cfg RoleConfig) error {
 	}
 	r.store = store
 	r.stops = append(r.stops, func(context.Context) error { return store.Close() })
-	r.registry = prometheus.NewRegistry()
+	r.registry = processRegistry()
 	r.headGauge()
 	return nil
 }
@@ -559,7 +559,7 @@ func NewProver(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
-	r := &Role{Name: RoleProver, log: log, registry: prometheus.NewRegistry(), genesis: genesis.ToBlock().Hash()}
+	r := &Role{Name: RoleProver, log: log, registry: processRegistry(), genesis: genesis.ToBlock().Hash()}
 	pv, err := prover.New(cfg.Prover, cfg.Chain.ChainConfig(), cfg.ProverKey, 1, log)
 	if err != nil {
 		return nil, err
