@@ -45,8 +45,14 @@ type AttackOptions struct {
 	HTTPConns int           // attacker's HTTP connections, one call or batch in flight on each
 	WSConns   int           // websocket connections the attacker tries to hold
 	WSRetry   time.Duration // a refused or dropped websocket slot dials again after this
-	Seed      uint64
+	// Attacks names the HTTP attacks of the mix to send (AttackKinds);
+	// empty: all of them.
+	Attacks []string
+	Seed    uint64
 }
+
+// AttackKinds are the attacks of the HTTP mix, by name.
+var AttackKinds = []string{"call", "trace", "logs", "bombs"}
 
 // AttackPhase is what one phase measured.
 type AttackPhase struct {
@@ -96,21 +102,35 @@ type attackCall struct {
 // on code that never stops, a trace of the largest block, eth_getLogs over
 // all history, and batch bombs (one over the batch limit, one of heavy
 // calls at the limit).
-func attackMix(largest uint64) []attackCall {
+func attackMix(largest uint64, kinds []string) ([]attackCall, error) {
 	call := `{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{"to":"0x000000000000000000000000000000000000beef"},"latest",` + loopOverride + `]}`
 	logs := `{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"fromBlock":"earliest","toBlock":"latest"}]}`
 	trace := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"debug_traceBlockByNumber","params":["%s",{"tracer":"callTracer"}]}`, hexutil.EncodeUint64(largest))
 	bomb := func(n int, c string) []byte {
 		return []byte("[" + strings.TrimSuffix(strings.Repeat(c+",", n), ",") + "]")
 	}
-	return []attackCall{
-		{"eth_call", []byte(call)},
-		{"debug_traceBlockByNumber", []byte(trace)},
-		{"eth_getLogs", []byte(logs)},
-		{"batch of 501 eth_chainId", bomb(501, `{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}`)},
-		{"batch of 400 eth_call", bomb(400, call)},
-		{"batch of 500 eth_getLogs", bomb(500, logs)},
+	byKind := map[string][]attackCall{
+		"call":  {{"eth_call", []byte(call)}},
+		"trace": {{"debug_traceBlockByNumber", []byte(trace)}},
+		"logs":  {{"eth_getLogs", []byte(logs)}},
+		"bombs": {
+			{"batch of 501 eth_chainId", bomb(501, `{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}`)},
+			{"batch of 400 eth_call", bomb(400, call)},
+			{"batch of 500 eth_getLogs", bomb(500, logs)},
+		},
 	}
+	if len(kinds) == 0 {
+		kinds = AttackKinds
+	}
+	var mix []attackCall
+	for _, k := range kinds {
+		calls, ok := byKind[k]
+		if !ok {
+			return nil, fmt.Errorf("unknown attack %q (want %s)", k, strings.Join(AttackKinds, ", "))
+		}
+		mix = append(mix, calls...)
+	}
+	return mix, nil
 }
 
 // Attack sets up the legitimate load (a token, funded senders, a burst that
@@ -119,6 +139,9 @@ func attackMix(largest uint64) []attackCall {
 func Attack(ctx context.Context, o AttackOptions, progress io.Writer) (*AttackResult, error) {
 	if o.Rate <= 0 || o.Senders < 1 || o.Duration <= 0 || o.HTTPConns < 0 || o.WSConns < 0 {
 		return nil, errors.New("rate, senders and duration must be positive, connections not negative")
+	}
+	if _, err := attackMix(0, o.Attacks); err != nil {
+		return nil, err
 	}
 	cl, err := dial(ctx, o.URL)
 	if err != nil {
@@ -253,7 +276,8 @@ func attackPhases(ctx context.Context, o AttackOptions, cl *client, ld load, key
 	actx, stopAttack := context.WithCancel(ctx)
 	at := &attacker{res: res}
 	var wg sync.WaitGroup
-	at.http(actx, &wg, o.URL, attackMix(res.LargestBlock), o.HTTPConns)
+	mix, _ := attackMix(res.LargestBlock, o.Attacks) // checked in Attack
+	at.http(actx, &wg, o.URL, mix, o.HTTPConns)
 	at.websockets(actx, &wg, o.WS, o.WSConns, o.WSRetry)
 	fmt.Fprintf(progress, "attack: %d HTTP connections, %d websocket slots\n", o.HTTPConns, o.WSConns)
 	res.Attack, err = measure("under attack", probes[1])
@@ -536,6 +560,7 @@ func attackCommand() *cli.Command {
 			&cli.IntFlag{Name: "big-block", Value: 10_000, Usage: "transfers of the burst that makes the largest block the attacker traces"},
 			&cli.IntFlag{Name: "http-conns", Value: 32, Usage: "attacker's HTTP connections"},
 			&cli.IntFlag{Name: "ws-conns", Value: 10_000, Usage: "websocket connections the attacker tries to hold"},
+			&cli.StringSliceFlag{Name: "attacks", Usage: "HTTP attacks of the mix (" + strings.Join(AttackKinds, ", ") + "); default: all"},
 			&cli.DurationFlag{Name: "ws-retry", Value: time.Second, Usage: "a refused or dropped websocket dials again after this"},
 			&cli.Uint64Flag{Name: "seed", Value: uint64(time.Now().UnixNano()), Usage: "sender key seed"},
 			&cli.StringFlag{Name: "json", Usage: "also write the result as JSON to this file"},
@@ -543,7 +568,7 @@ func attackCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			o := AttackOptions{URL: c.String("rpc"), WS: c.String("ws"), Metrics: c.String("metrics"), Rate: c.Float64("rate"),
 				Senders: c.Int("senders"), Duration: c.Duration("duration"), Warmup: c.Duration("warmup"), BigBlock: c.Int("big-block"),
-				HTTPConns: c.Int("http-conns"), WSConns: c.Int("ws-conns"), WSRetry: c.Duration("ws-retry"), Seed: c.Uint64("seed")}
+				HTTPConns: c.Int("http-conns"), WSConns: c.Int("ws-conns"), WSRetry: c.Duration("ws-retry"), Attacks: c.StringSlice("attacks"), Seed: c.Uint64("seed")}
 			if o.WS == "" {
 				o.WS = "ws" + strings.TrimPrefix(o.URL, "http")
 			}

@@ -21,6 +21,8 @@ BIG=${BENCH_ATTACK_BIG_BLOCK:-10000}
 DOC=${BENCH_DOC:-docs/benchmarks.md}
 # More `meganode sequencer` flags, e.g. BENCH_ATTACK_FLAGS="--rpc.heavy-concurrency 2".
 FLAGS=${BENCH_ATTACK_FLAGS:-}
+# Which HTTP attacks of the mix (call,trace,logs,bombs; default all).
+ATTACKS=${BENCH_ATTACK_KINDS:-call,trace,logs,bombs}
 [ -x "$BIN" ] || make build >&2
 OUT=$(mktemp -d)
 PIDS=()
@@ -50,15 +52,15 @@ for i in $(seq 1 "$REPEAT"); do
   wait_rpc "http://127.0.0.1:$P"
   echo "== attack, round $i" >&2
   "$BIN" bench attack --rpc "http://127.0.0.1:$P" --rate "$RATE" --duration "${SECONDS_PER_PHASE}s" \
-    --http-conns "$HTTP_CONNS" --ws-conns "$WS" --big-block "$BIG" --json "$OUT/attack-$i.json" >/dev/null
+    --http-conns "$HTTP_CONNS" --ws-conns "$WS" --big-block "$BIG" --attacks "$ATTACKS" --json "$OUT/attack-$i.json" >/dev/null
   grep -E 'VmHWM' "/proc/${PIDS[-1]}/status" | awk '{print $2}' >"$OUT/attack-$i.hwm"
   stop_last
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
-python3 - "$OUT" "$REPEAT" "$SECONDS_PER_PHASE" "$RATE" "$HTTP_CONNS" "$WS" "$BIG" "$LOAD" "$LOAD_END" "$DOC" "$FLAGS" <<'PY'
+python3 - "$OUT" "$REPEAT" "$SECONDS_PER_PHASE" "$RATE" "$HTTP_CONNS" "$WS" "$BIG" "$LOAD" "$LOAD_END" "$DOC" "$FLAGS" "$ATTACKS" <<'PY'
 import datetime, json, os, re, statistics, sys
-out, n, secs, rate, conns, ws, big, load, load_end, path, flags = sys.argv[1:12]
+out, n, secs, rate, conns, ws, big, load, load_end, path, flags, kinds = sys.argv[1:13]
 n, secs = int(n), int(secs)
 runs = [json.load(open(f"{out}/attack-{i}.json")) for i in range(1, n + 1)]
 hwm = [int(open(f"{out}/attack-{i}.hwm").read() or 0) // 1024 for i in range(1, n + 1)]
@@ -90,7 +92,7 @@ section = f"""## Under attack
 {"**Smoke run** (phases shorter than 30 s): these figures check that the script works, they are not results. " if smoke else ""}`bash bench/attack.sh` ({datetime.date.today()}, load average {load} at start, {load_end} at the end, on
 this 2-core machine; {n} rounds, each on a fresh `meganode sequencer`: 10 ms eager mini-blocks, 1 s blocks,
 {"flags `" + flags + "`" if flags else "default RPC limits"}). `meganode bench attack --rate {rate} --duration {secs}s --http-conns {conns} --ws-conns {ws}
---big-block {big}`: a burst of {big} ERC-20 transfers first makes one large block (median {med(r["LargestBlockTxs"] for r in runs):,.0f} txs),
+--big-block {big}{"" if kinds == "call,trace,logs,bombs" else " --attacks " + kinds}`: a burst of {big} ERC-20 transfers first makes one large block (median {med(r["LargestBlockTxs"] for r in runs):,.0f} txs),
 then a steady legitimate load of {rate} ERC-20 transfers/s (batched `eth_sendRawTransaction` over 4
 connections) runs through two phases of {secs} s: without an attack, then with an attacker on the same
 public port: {conns} HTTP connections cycling `eth_call` at the gas cap (code that never stops, by

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,5 +40,28 @@ func TestIntervalsBetween(t *testing.T) {
 	// Only pairs with both stamps inside: 10, 20 and 10 ms.
 	if got.Count != 3 || got.Max != 20*time.Millisecond || got.P50 != 10*time.Millisecond {
 		t.Errorf("got %+v, want 3 intervals, max 20ms, p50 10ms", got)
+	}
+}
+
+func TestAttackMix(t *testing.T) {
+	tests := []struct {
+		kinds []string
+		calls int
+		err   bool
+	}{
+		{nil, 6, false},
+		{[]string{"call"}, 1, false},
+		{[]string{"trace", "bombs"}, 4, false},
+		{[]string{"nuke"}, 0, true},
+	}
+	for _, tc := range tests {
+		mix, err := attackMix(7, tc.kinds)
+		if (err != nil) != tc.err || len(mix) != tc.calls {
+			t.Errorf("attackMix(%q): got %d calls, error %v; want %d calls, error %v", tc.kinds, len(mix), err, tc.calls, tc.err)
+		}
+	}
+	mix, _ := attackMix(7, []string{"trace"})
+	if want := `"params":["0x7",`; !strings.Contains(string(mix[0].body), want) {
+		t.Errorf("trace of block 7: got %s, want it to contain %s", mix[0].body, want)
 	}
 }
