@@ -7,6 +7,8 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"os/exec"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -45,6 +47,11 @@ func soakConfigFromEnv(t *testing.T) soakConfig {
 			warmup: 5 * time.Minute, duration: 30 * time.Minute, every: time.Minute,
 			maxGoroutines: 5, maxFDs: 1, maxRSSMiB: 16}
 	}
+	if raceBinary(t) {
+		// The race detector takes 5–10 times the memory, and its RSS
+		// climbs as fast in proportion.
+		c.maxRSSMiB *= 4
+	}
 	for name, p := range map[string]*float64{"SOAK_MAX_GOROUTINES": &c.maxGoroutines, "SOAK_MAX_FDS": &c.maxFDs, "SOAK_MAX_RSS_MIB": &c.maxRSSMiB} {
 		if v := os.Getenv(name); v != "" {
 			f, err := strconv.ParseFloat(v, 64)
@@ -73,6 +80,17 @@ func soakConfigFromEnv(t *testing.T) soakConfig {
 		}
 	}
 	return c
+}
+
+// raceBinary tells whether the meganode binary under test was built with
+// -race (make e2e-race), from its build information.
+func raceBinary(t *testing.T) bool {
+	t.Helper()
+	out, err := exec.Command("go", "version", "-m", meganodeBin(t)).Output()
+	if err != nil {
+		t.Fatalf("go version -m %s: %v", meganodeBin(t), err)
+	}
+	return regexp.MustCompile(`(?m)^\s+build\s+-race=true$`).Match(out)
 }
 
 // soakSample is one scrape of one process's /metrics.
