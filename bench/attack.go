@@ -224,10 +224,17 @@ func attackPhases(ctx context.Context, o AttackOptions, cl *client, ld load, key
 	}
 	batch := max(1, int(o.Rate/50))
 	bodies := encodeBatches(txs, batch)
-	lctx, stopLoad := context.WithCancel(ctx)
-	defer stopLoad()
+	stopLoad := make(chan struct{})
 	loadDone := make(chan sendErrors, 1)
-	go func() { loadDone <- postBatches(lctx, o.URL, bodies, 4, o.Rate, batch) }()
+	go func() { loadDone <- postBatchesUntil(ctx, stopLoad, o.URL, bodies, 4, o.Rate, batch) }()
+	defer func() {
+		select {
+		case <-stopLoad:
+		default:
+			close(stopLoad)
+			<-loadDone
+		}
+	}()
 
 	rec, err := recordIntervals(ctx, o.WS)
 	if err != nil {
@@ -287,7 +294,7 @@ func attackPhases(ctx context.Context, o AttackOptions, cl *client, ld load, key
 	if err != nil {
 		return nil, err
 	}
-	stopLoad()
+	close(stopLoad)
 	errs := <-loadDone
 	res.LoadErrors, res.LoadFirstError = errs.count, errs.first
 	res.WSRefused, res.WSDropped = at.refused.Load(), at.dropped.Load()

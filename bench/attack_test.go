@@ -1,10 +1,17 @@
 package bench
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/node"
 )
 
 func TestAttackOutcome(t *testing.T) {
@@ -63,5 +70,52 @@ func TestAttackMix(t *testing.T) {
 	mix, _ := attackMix(7, []string{"trace"})
 	if want := `"params":["0x7",`; !strings.Contains(string(mix[0].body), want) {
 		t.Errorf("trace of block 7: got %s, want it to contain %s", mix[0].body, want)
+	}
+}
+
+// TestAttackAgainstDevnet runs a short attack run on an in-process devnet:
+// the burst makes a large block, both phases see mini-blocks, the attacker
+// gets JSON-RPC answers and holds websockets, the legitimate load is
+// accepted.
+func TestAttackAgainstDevnet(t *testing.T) {
+	cfg := node.DefaultConfig()
+	cfg.RPC.Port = 0
+	cfg.Roles = []string{node.RoleSequencer}
+	cfg.RPC.Limits.GasCap = 1_000_000 // the looping eth_call answers quickly
+	d, err := node.NewDevnet(cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop(context.Background())
+	accts, _ := chain.DeriveAccounts(chain.DefaultMnemonic, 1)
+	url := "http://" + d.RPCAddr()
+	res, err := Attack(context.Background(), AttackOptions{URL: url, WS: "ws://" + d.RPCAddr(), Metrics: url + "/metrics",
+		FunderKey: accts[0].Key, Rate: 100, Senders: 4, Duration: 500 * time.Millisecond, Warmup: 50 * time.Millisecond,
+		BigBlock: 300, HTTPConns: 2, WSConns: 4, WSRetry: 100 * time.Millisecond, Seed: 1}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.LargestBlockTxs < 100 {
+		t.Errorf("largest block %d has %d txs, want the burst's 300 in few blocks", res.LargestBlock, res.LargestBlockTxs)
+	}
+	for name, ph := range map[string]AttackPhase{"baseline": res.Baseline, "attack": res.Attack} {
+		if ph.Observed.Count == 0 || ph.Interval == nil || ph.Interval.Count == 0 {
+			t.Errorf("%s: %d intervals observed, histogram %+v; want both", name, ph.Observed.Count, ph.Interval)
+		}
+		if ph.Sync == nil {
+			t.Errorf("%s: no sync sends timed (%s)", name, ph.SyncError)
+		}
+	}
+	if len(res.Outcomes) == 0 || len(res.Failures) > 0 {
+		t.Errorf("attacker got %v, failures %q; want answers, no failures", res.Outcomes, res.Failures)
+	}
+	if res.WSHeld == 0 {
+		t.Errorf("no websocket held (%d refused)", res.WSRefused)
+	}
+	if res.LoadErrors != 0 {
+		t.Errorf("%d legitimate sends failed: %s", res.LoadErrors, res.LoadFirstError)
 	}
 }
