@@ -61,6 +61,9 @@ type AttackPhase struct {
 	// websocket subscriber received in it.
 	Interval *HistogramQuantiles
 	Observed Percentiles
+	// SubscriberLost: the node closed the subscriber's connection during
+	// the phase (too slow a reader), so Observed covers part of it.
+	SubscriberLost bool `json:",omitempty"`
 	// Sync is eth_sendRawTransactionSync send→receipt from one more honest
 	// sender during the phase.
 	Sync      *Percentiles `json:",omitempty"`
@@ -267,10 +270,16 @@ func attackPhases(ctx context.Context, o AttackOptions, cl *client, ld load, key
 		for le := range after {
 			after[le] -= before[le]
 		}
+		rec.waitPast(to, 2*time.Second) // mini-blocks of the phase still on their way
 		ph := AttackPhase{Interval: quantiles(after, ac-bc, as-bs), Observed: rec.between(from, to)}
+		select {
+		case <-rec.done:
+			ph.SubscriberLost = true
+		default:
+		}
 		ph.Sync, ph.SyncError = p.stop()
-		fmt.Fprintf(progress, "%s: interval p50 %v p99 %v (histogram ≤ %gms) over %d mini-blocks\n",
-			name, ph.Observed.P50, ph.Observed.P99, ph.Interval.P99*1000, ph.Observed.Count)
+		fmt.Fprintf(progress, "%s: interval p50 %v p99 %v over %d mini-blocks seen (histogram: p99 ≤ %gms over %d; subscriber lost: %v)\n",
+			name, ph.Observed.P50, ph.Observed.P99, ph.Observed.Count, ph.Interval.P99*1000, ph.Interval.Count, ph.SubscriberLost)
 		return ph, nil
 	}
 	if res.Baseline, err = measure("baseline", probes[0]); err != nil {
@@ -367,6 +376,25 @@ func largestBlock(ctx context.Context, cl *client, from, to uint64) (uint64, int
 		}
 	}
 	return best, most, nil
+}
+
+// waitPast waits until a mini-block stamped after t arrived, the
+// subscription ended, or patience ran out.
+func (r *intervalRecorder) waitPast(t time.Time, patience time.Duration) {
+	at := uint64(t.UnixMicro())
+	for deadline := time.Now().Add(patience); time.Now().Before(deadline); {
+		r.mu.Lock()
+		past := len(r.stamps) > 0 && r.stamps[len(r.stamps)-1] > at
+		r.mu.Unlock()
+		if past {
+			return
+		}
+		select {
+		case <-r.done:
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // between is the spacing of the mini-blocks stamped within [from, to].
