@@ -5,7 +5,7 @@ E2E_NPM := e2e/node_modules/.installed
 E2E_NODE := e2e/node22/node_modules/.installed
 E2E_HH2  := e2e/hardhat2/node_modules/.installed
 
-.PHONY: all build devnet test unit e2e e2e-race e2e-deps e2e-chromium check-deps vet bench clean gethdiff gethdiff-record status-screenshot fuzz contracts chaos
+.PHONY: all build devnet test unit e2e e2e-race e2e-deps e2e-chromium check-deps vet bench clean gethdiff gethdiff-record status-screenshot fuzz contracts chaos soak
 
 all: build
 
@@ -78,6 +78,14 @@ e2e-race: e2e-deps
 CHAOS_ROUNDS ?= 10
 chaos: build
 	CHAOS_LONG=1 CHAOS_ROUNDS=$(CHAOS_ROUNDS) MEGANODE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -run 'TestChaos$$' -timeout 60m ./e2e/
+
+## soak: the long form of e2e/TestSoak (docs/operations.md, "Soak"): the chaos
+## network for SOAK_DURATION (30m) after a 5 min warmup at SOAK_RATE (1000
+## tx/s), RSS, goroutines, open files and the mini-block interval p99 of every
+## process sampled each minute, their slopes reported and bounded; `make e2e`
+## runs the short form. SOAK_JSON=file keeps the samples.
+soak: build
+	SOAK_LONG=1 MEGANODE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -run 'TestSoak$$' -timeout 60m ./e2e/
 
 ## fuzz: run every native Go fuzz target (FuzzXxx) with -fuzz, one after the
 ## other, FUZZTIME each (default 30s; the long run is FUZZTIME=30m). FUZZ picks

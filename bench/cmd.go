@@ -20,7 +20,7 @@ func Command() *cli.Command {
 	return &cli.Command{
 		Name:        "bench",
 		Usage:       "load-test any Ethereum JSON-RPC endpoint with ETH transfers",
-		Subcommands: []*cli.Command{realtimeCommand(), devCommand(), readsCommand(), logsCommand()},
+		Subcommands: []*cli.Command{realtimeCommand(), devCommand(), readsCommand(), logsCommand(), attackCommand()},
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "rpc", Value: "http://127.0.0.1:8545", Usage: "JSON-RPC URL"},
 			&cli.StringFlag{Name: "key", Usage: "funder private key (hex); default: dev account 0 of the test mnemonic"},

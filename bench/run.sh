@@ -201,6 +201,16 @@ for n in meganode periodic anvil; do cp "$OUT/$n-rt.json" "$DATA/"; done
 printf '{"Measured": "%s"}\n' "$(date -u +%F)" >"$DATA/meta.json"
 go run ./tools/plot -in "$DATA" -out docs/img >/dev/null
 
+# The sections written by hand from e2e runs (Chaos, Soak) are kept: this
+# run rewrites the file, then appends them again.
+python3 - docs/benchmarks.md >"$OUT/kept.md" <<'PY'
+import os, re, sys
+doc = open(sys.argv[1]).read() if os.path.exists(sys.argv[1]) else ""
+for name in ["Chaos", "Soak"]:
+    m = re.search(rf"\n## {name}\n.*?(?=\n## |\Z)", doc, flags=re.S)
+    if m:
+        print(m.group(0).rstrip("\n") + "\n")
+PY
 python3 - "$OUT" "$TXS" "$SENDERS" "$CONNS" "$BATCH" "$LATENCY" "$EXEC" "$SYNC" "$SUBS" "$JITTER_TXS" "$ROLES" "$LAG" "$PROVER" "$DABLOB" "$DERIVE" "$GATEWAY" "$FAILOVER" "$SEAL" > docs/benchmarks.md <<'PY'
 import json, sys, datetime, platform, os, re
 out, txs, senders, conns, batch, lat, execb, sync, subs, jtxs, roles, lag, prover, dablob, derive, gateway, failover, seal = sys.argv[1:19]
@@ -425,6 +435,7 @@ print("\n*stalled*: not every submitted transfer had a receipt one minute after 
 print("\nSender recovery (45–67 µs per tx on this CPU) dominates: a batch of raw sends is recovered on one thread per core at "
       "OS nice +5, a lone send on a normal-priority goroutine, both off the sequencer loop (docs/performance.md).")
 PY
+cat "$OUT/kept.md" >>docs/benchmarks.md
 # Dev methods against anvil (snapshot/revert, a Hardhat fixture suite):
 # a section of its own, appended by bench/dev.sh.
 bash bench/dev.sh >/dev/null
@@ -434,5 +445,8 @@ bash bench/reads.sh >/dev/null
 # eth_getLogs against geth 1.17.5 on the same imported chain: a section of
 # its own, appended by bench/logs.sh.
 GETH="$GETH" bash bench/logs.sh >/dev/null
+# The sequencer's mini-block interval without and with an attacker on its
+# public port, in one run: a section of its own, appended by bench/attack.sh.
+bash bench/attack.sh >/dev/null
 echo "wrote docs/benchmarks.md" >&2
 cat docs/benchmarks.md

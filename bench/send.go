@@ -60,6 +60,13 @@ func encodeBatches(txs []*types.Transaction, batch int) [][]byte {
 // postBatches posts the bodies over conns keep-alive connections, at rate
 // tx/s when rate > 0 (batch k is not sent before start + k·batch/rate).
 func postBatches(ctx context.Context, url string, bodies [][]byte, conns int, rate float64, batch int) sendErrors {
+	return postBatchesUntil(ctx, nil, url, bodies, conns, rate, batch)
+}
+
+// postBatchesUntil is postBatches that also stops sending once stop is
+// closed, letting the batches in flight answer (a cancelled ctx cuts them
+// off, and they count as errors).
+func postBatchesUntil(ctx context.Context, stop <-chan struct{}, url string, bodies [][]byte, conns int, rate float64, batch int) sendErrors {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}}
 	defer client.CloseIdleConnections()
 	var (
@@ -78,12 +85,19 @@ func postBatches(ctx context.Context, url string, bodies [][]byte, conns int, ra
 				if k >= len(bodies) || ctx.Err() != nil {
 					return
 				}
+				select {
+				case <-stop:
+					return
+				default:
+				}
 				calls := bytes.Count(bodies[k], []byte(`"method"`))
 				if rate > 0 {
 					at := start.Add(time.Duration(float64(k*batch) / rate * float64(time.Second)))
 					select {
 					case <-time.After(time.Until(at)):
 					case <-ctx.Done():
+						return
+					case <-stop:
 						return
 					}
 				}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/meganode/meganode/eigenda"
 	"github.com/meganode/meganode/sequencer"
@@ -20,6 +21,16 @@ var (
 	preconfBuckets  = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10}
 	daBuckets       = []float64{.001, .005, .01, .05, .1, .5, 1, 5, 10, 30, 60, 300}
 )
+
+// processRegistry is the registry behind a process's /metrics, with Go's
+// and the process's own collectors (go_goroutines, go_memstats_*,
+// process_resident_memory_bytes, process_open_fds…), as geth and op-node
+// export them: a leak shows there first (docs/operations.md, "Soak").
+func processRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
 
 func (r *Role) histogram(name, help string, buckets []float64) prometheus.Histogram {
 	h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets})

@@ -197,7 +197,7 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.store, d.registry = store, prometheus.NewRegistry()
+	d.store, d.registry = store, processRegistry()
 	d.headGauge()
 	d.stops = append(d.stops, func(context.Context) error { return store.Close() })
 	if cfg.Fork.URL != "" && (cfg.L1.Embedded || cfg.L1.URL != "") {

@@ -242,7 +242,7 @@ func (r *Role) openStore(cfg RoleConfig) error {
 	}
 	r.store = store
 	r.stops = append(r.stops, func(context.Context) error { return store.Close() })
-	r.registry = prometheus.NewRegistry()
+	r.registry = processRegistry()
 	r.headGauge()
 	return nil
 }
@@ -591,7 +591,7 @@ func NewProver(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	if err != nil {
 		return nil, fmt.Errorf("genesis: %w", err)
 	}
-	r := &Role{Name: RoleProver, log: log, registry: prometheus.NewRegistry(), genesis: block.Hash()}
+	r := &Role{Name: RoleProver, log: log, registry: processRegistry(), genesis: block.Hash()}
 	if k := cfg.L1.ChallengeSenderKey; k != nil {
 		if cfg.L1.URL == "" || cfg.L1.OutputOracle == (common.Address{}) {
 			return nil, errors.New("--l1.challenger-key needs --l1.url and --l1.output-oracle")

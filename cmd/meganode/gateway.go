@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/urfave/cli/v2"
 
 	"github.com/meganode/meganode/gateway"
@@ -139,6 +140,8 @@ func runGateway(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// The process's own metrics, as the roles export them.
+	gw.Registry().MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := gw.Start(ctx); err != nil {
