@@ -105,11 +105,11 @@ type Replica struct {
 // heldBlock is a sealed block waiting for its last mini-blocks, so that the
 // miniBlocks stream has no gap when gossip brings the block first.
 type heldBlock struct {
-	msg     *chain.BlockMessage
-	sb      *chain.SealedBlock // verified
-	data    []byte
-	since   time.Time
-	asked   time.Time // when the missing mini-blocks were last asked for
+	msg   *chain.BlockMessage
+	sb    *chain.SealedBlock // verified
+	data  []byte
+	since time.Time
+	asked time.Time // when the missing mini-blocks were last asked for
 }
 
 // view is a consistent snapshot of the replica's head.
