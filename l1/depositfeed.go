@@ -99,26 +99,7 @@ func (f *DepositFeed) Err() error {
 // Run polls until ctx ends. A failing L1 is logged and retried; blocks go
 // on without new deposits meanwhile.
 func (f *DepositFeed) Run(ctx context.Context) {
-	t := time.NewTicker(f.cfg.Poll)
-	defer t.Stop()
-	failing := false
-	for {
-		err := f.Poll(ctx)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return
-		case err != nil && !failing:
-			f.log.Warn().Err(err).Msg("L1 unreachable: no new deposits until it answers")
-		case err == nil && failing:
-			f.log.Info().Msg("L1 answers again")
-		}
-		failing = err != nil
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	poll(ctx, f.cfg.Poll, f.log, "L1 unreachable: no new deposits until it answers", "L1 answers again", f.Poll)
 }
 
 // Poll scans the L1 blocks confirmed since the last poll, at most MaxRange
@@ -196,4 +177,29 @@ func groupDeposits(ds []*Deposit) ([]chain.L1Deposits, error) {
 		out[n-1].Deposits = append(out[n-1].Deposits, &d.Deposit)
 	}
 	return out, nil
+}
+
+// poll runs step every period until ctx ends, logging a failure once (as
+// failing) until a step succeeds again (as recovered).
+func poll(ctx context.Context, period time.Duration, log zerolog.Logger, failing, recovered string, step func(context.Context) error) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	down := false
+	for {
+		err := step(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil && !down:
+			log.Warn().Err(err).Msg(failing)
+		case err == nil && down:
+			log.Info().Msg(recovered)
+		}
+		down = err != nil
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

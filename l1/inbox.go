@@ -163,26 +163,7 @@ func (r *InboxRecorder) Stats() InboxStats {
 
 // Run records until ctx ends; failures are logged once and retried.
 func (r *InboxRecorder) Run(ctx context.Context) {
-	t := time.NewTicker(r.cfg.Poll)
-	defer t.Stop()
-	failing := false
-	for {
-		err := r.Step(ctx)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return
-		case err != nil && !failing:
-			r.log.Warn().Err(err).Msg("DA inbox record failed; retrying")
-		case err == nil && failing:
-			r.log.Info().Msg("DA inbox records resumed")
-		}
-		failing = err != nil
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	poll(ctx, r.cfg.Poll, r.log, "DA inbox record failed; retrying", "DA inbox records resumed", r.Step)
 }
 
 // Step records every posted blob not yet in the inbox.

@@ -76,26 +76,7 @@ func (p *Proposer) Err() error {
 
 // Run proposes until ctx ends; failures are logged once and retried.
 func (p *Proposer) Run(ctx context.Context) {
-	t := time.NewTicker(p.cfg.Poll)
-	defer t.Stop()
-	failing := false
-	for {
-		err := p.Step(ctx)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return
-		case err != nil && !failing:
-			p.log.Warn().Err(err).Msg("output proposal failed; retrying")
-		case err == nil && failing:
-			p.log.Info().Msg("output proposals resumed")
-		}
-		failing = err != nil
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	poll(ctx, p.cfg.Poll, p.log, "output proposal failed; retrying", "output proposals resumed", p.Step)
 }
 
 // Step proposes every output that is due and ready, oldest first.

@@ -48,26 +48,7 @@ func NewOutputWatcher(c *Client, cfg InboxConfig, sink OutputEvents, log zerolog
 
 // Run watches until ctx ends; failures are logged once and retried.
 func (w *OutputWatcher) Run(ctx context.Context) {
-	t := time.NewTicker(w.cfg.Poll)
-	defer t.Stop()
-	failing := false
-	for {
-		err := w.Step(ctx)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return
-		case err != nil && !failing:
-			w.log.Warn().Err(err).Msg("L1 outputs unreadable: proven and finalized wait")
-		case err == nil && failing:
-			w.log.Info().Msg("L1 outputs readable again")
-		}
-		failing = err != nil
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	poll(ctx, w.cfg.Poll, w.log, "L1 outputs unreadable: proven and finalized wait", "L1 outputs readable again", w.Step)
 }
 
 var (

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -267,25 +268,18 @@ func (s storeOutputs) Output(n uint64) (l1.OutputRootProof, bool, error) {
 	return l1.OutputRootProof{StateRoot: h.Root, MessagePasserStorageRoot: passer, LatestBlockhash: h.Hash()}, true, nil
 }
 
-// addProposer runs a proposer of the role's outputs to oracle on backend
-// between the role's start and stop.
-func (r *Role) addProposer(backend l1.Backend, addrs l1.Addresses, key *ecdsa.PrivateKey, log zerolog.Logger) {
+// runOnL1 runs f with a client of the L1 at backend between the role's
+// start and stop. The client is made once the L1 answers (it may not yet).
+func (r *Role) runOnL1(backend l1.Backend, addrs l1.Addresses, f func(ctx context.Context, c *l1.Client)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	src := storeOutputs{store: r.store, fin: r.fin}
-	var proposer *l1.Proposer
-	var mu sync.Mutex
 	r.then(func(context.Context) error {
 		go func() {
 			defer close(done)
-			// The L1 may not answer yet: the client is made when it does.
 			for {
 				c, err := l1.NewClient(ctx, backend, addrs)
 				if err == nil {
-					mu.Lock()
-					proposer = l1.NewProposer(c, key, src, l1.ProposerConfig{}, log)
-					mu.Unlock()
-					proposer.Run(ctx)
+					f(ctx, c)
 					return
 				}
 				select {
@@ -297,13 +291,23 @@ func (r *Role) addProposer(backend l1.Backend, addrs l1.Addresses, key *ecdsa.Pr
 		}()
 		return nil
 	}, func(context.Context) error { cancel(); <-done; return nil })
+}
+
+// addProposer runs a proposer of the role's outputs to oracle on backend
+// between the role's start and stop.
+func (r *Role) addProposer(backend l1.Backend, addrs l1.Addresses, key *ecdsa.PrivateKey, log zerolog.Logger) {
+	src := storeOutputs{store: r.store, fin: r.fin}
+	var proposer atomic.Pointer[l1.Proposer]
+	r.runOnL1(backend, addrs, func(ctx context.Context, c *l1.Client) {
+		p := l1.NewProposer(c, key, src, l1.ProposerConfig{}, log)
+		proposer.Store(p)
+		p.Run(ctx)
+	})
 	stats := func() l1.ProposerStats {
-		mu.Lock()
-		defer mu.Unlock()
-		if proposer == nil {
-			return l1.ProposerStats{}
+		if p := proposer.Load(); p != nil {
+			return p.Stats()
 		}
-		return proposer.Stats()
+		return l1.ProposerStats{}
 	}
 	r.counter("meganode_l1_outputs_proposed_total", "Output roots this node posted to the L1 oracle.", func() uint64 { return stats().Proposed })
 	r.gauge("meganode_l1_output_block", "L2 block of the newest output root this node posted.", func() float64 { return float64(stats().Latest) })
@@ -314,10 +318,6 @@ func (r *Role) addProposer(backend l1.Backend, addrs l1.Addresses, key *ecdsa.Pr
 // its start and stop; each recorded blob makes its blocks available (safe)
 // on fins.
 func (r *Role) addRecorder(backend l1.Backend, addrs l1.Addresses, key *ecdsa.PrivateKey, cfg l1.InboxConfig, fins []*tracker, log zerolog.Logger) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	var rec *l1.InboxRecorder
-	var mu sync.Mutex
 	recorded := func(c *chain.DACommitment, _ *types.Receipt) {
 		for _, fin := range fins {
 			if fin != nil {
@@ -325,34 +325,17 @@ func (r *Role) addRecorder(backend l1.Backend, addrs l1.Addresses, key *ecdsa.Pr
 			}
 		}
 	}
-	r.then(func(context.Context) error {
-		go func() {
-			defer close(done)
-			for {
-				c, err := l1.NewClient(ctx, backend, addrs)
-				if err == nil {
-					mu.Lock()
-					rec = l1.NewInboxRecorder(c, key, r.store, cfg, recorded, log)
-					mu.Unlock()
-					rec.Run(ctx)
-					return
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(time.Second):
-				}
-			}
-		}()
-		return nil
-	}, func(context.Context) error { cancel(); <-done; return nil })
+	var rec atomic.Pointer[l1.InboxRecorder]
+	r.runOnL1(backend, addrs, func(ctx context.Context, c *l1.Client) {
+		x := l1.NewInboxRecorder(c, key, r.store, cfg, recorded, log)
+		rec.Store(x)
+		x.Run(ctx)
+	})
 	stats := func() l1.InboxStats {
-		mu.Lock()
-		defer mu.Unlock()
-		if rec == nil {
-			return l1.InboxStats{}
+		if x := rec.Load(); x != nil {
+			return x.Stats()
 		}
-		return rec.Stats()
+		return l1.InboxStats{}
 	}
 	r.counter("meganode_l1_blobs_recorded_total", "DA blobs this node recorded in the L1 inbox.", func() uint64 { return stats().Recorded })
 	r.gauge("meganode_l1_blob_record_gas", "L1 gas of the newest DA inbox record.", func() float64 { return float64(stats().Gas) })
@@ -410,26 +393,9 @@ func (r *Role) addOutputWatcher(backend l1.Backend, addrs l1.Addresses, cfg l1.I
 	if len(ts) == 0 {
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	r.then(func(context.Context) error {
-		go func() {
-			defer close(done)
-			for {
-				c, err := l1.NewClient(ctx, backend, addrs)
-				if err == nil {
-					l1.NewOutputWatcher(c, cfg, ts, log).Run(ctx)
-					return
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(time.Second):
-				}
-			}
-		}()
-		return nil
-	}, func(context.Context) error { cancel(); <-done; return nil })
+	r.runOnL1(backend, addrs, func(ctx context.Context, c *l1.Client) {
+		l1.NewOutputWatcher(c, cfg, ts, log).Run(ctx)
+	})
 }
 
 // anchorsOnL1 reports whether a role watches an output oracle.
