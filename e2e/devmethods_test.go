@@ -31,40 +31,47 @@ var anvilListenRe = regexp.MustCompile(`Listening on (127\.0\.0\.1:\d+)`)
 func startAnvil(t testing.TB, args ...string) *anvilNode {
 	t.Helper()
 	cmd := exec.Command(tool(t, "anvil"), append([]string{"--port", "0", "--host", "127.0.0.1"}, args...)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &anvilNode{URL: "http://" + startListening(t, "anvil", cmd, stdout, anvilListenRe)}
+}
+
+// startListening starts cmd in its own process group, killed when the test
+// ends, and returns the address its output (out) names in re's first group.
+func startListening(t testing.TB, name string, cmd *exec.Cmd, out io.Reader, re *regexp.Regexp) string {
+	t.Helper()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-exited
 	})
 	addr := make(chan string, 1)
 	go func() {
-		sc := bufio.NewScanner(stdout)
+		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			if m := anvilListenRe.FindStringSubmatch(sc.Text()); m != nil {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]
 				break
 			}
 		}
-		_, _ = io.Copy(io.Discard, stdout)
+		_, _ = io.Copy(io.Discard, out)
 	}()
 	select {
 	case a := <-addr:
-		return &anvilNode{URL: "http://" + a}
+		return a
 	case <-exited:
-		t.Fatal("anvil exited at start")
+		t.Fatalf("%s exited at start", name)
 	case <-time.After(30 * time.Second):
-		t.Fatal("anvil did not start")
+		t.Fatalf("%s did not start", name)
 	}
-	return nil
+	return ""
 }
 
 // hardhatProject copies an e2e Hardhat project into a temp dir with a

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"io"
 	"math/big"
 	"os"
 	"os/exec"
@@ -13,7 +11,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -163,40 +160,11 @@ func startGethDev(t *testing.T) string {
 	}
 	cmd := exec.Command(bin, "--dev", "--dev.period", "1", "--datadir", t.TempDir(), "--ipcdisable", "--port", "0", "--nodiscover", "--maxpeers", "0",
 		"--http", "--http.addr", "127.0.0.1", "--http.port", "0", "--http.api", "eth,net,web3", "--authrpc.port", "0", "--verbosity", "3")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
-	})
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := gethHTTPRe.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	select {
-	case a := <-addr:
-		return "http://" + a
-	case <-exited:
-		t.Fatal("geth exited at start")
-	case <-time.After(30 * time.Second):
-		t.Fatal("geth did not start")
-	}
-	return ""
+	return "http://" + startListening(t, "geth", cmd, stderr, gethHTTPRe)
 }
 
 // TestWithdrawalToL1: with anvil as the L1, a full node proposes the output
