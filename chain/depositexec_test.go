@@ -63,8 +63,9 @@ func TestApplyDeposits(t *testing.T) {
 		{"out of gas", Deposit{From: dave, To: &looper, Mint: ether(1), Gas: 50_000}, want{0, 50_000, 0, 0}},
 		{"value above balance and mint", Deposit{From: erin, To: &bob, Mint: ether(1), Value: ether(2), Gas: 60_000}, want{0, 60_000, 0, 0}},
 		{"intrinsic gas above the limit", Deposit{From: frank, To: &bob, Mint: ether(3), Gas: 20_000}, want{0, 20_000, 0, 0}},
-		// The portal's minimum (21000 + 16 per byte) is below EIP-7623's floor
-		// (21000 + 40 per non-zero byte), which go-ethereum applies.
+		// Below EIP-7623's floor (21000 + 40 per non-zero byte), which
+		// go-ethereum applies; the portal refuses such a deposit on L1, a
+		// deposit from another source still fails as op-geth fails it.
 		{"below the calldata floor", Deposit{From: frank, To: &bob, Gas: 21_000 + 16*2, Data: []byte{1, 2}}, want{0, 21_032, 1, 0}},
 		{"no balance needed for gas", Deposit{From: gina, To: &bob, Gas: 30_000_000}, want{1, params.TxGas, 0, 0}},
 	}

@@ -266,9 +266,9 @@ func TestDepositFromEOA(t *testing.T) {
 
 	_, err = e.c.Deposit(e.ctx, e.opts(e.user), DepositArgs{To: to, IsCreation: true, GasLimit: 100_000})
 	wantRevert(t, "creation to an address", err, "OptimismPortal: must send to address(0) when creating a contract")
-	_, err = e.c.Deposit(e.ctx, e.opts(e.user), DepositArgs{To: to, GasLimit: 21_000 + 16*2 - 1, Data: []byte{1, 2}})
-	wantRevert(t, "gas below 21000 + 16/byte", err, "OptimismPortal: gas limit too small")
-	_, err = e.c.Deposit(e.ctx, e.opts(e.user), DepositArgs{To: to, GasLimit: 21_000 + 16*2, Data: []byte{1, 2}})
+	_, err = e.c.Deposit(e.ctx, e.opts(e.user), DepositArgs{To: to, GasLimit: 21_000 + 40*2 - 1, Data: []byte{1, 2}})
+	wantRevert(t, "gas below 21000 + 40/byte", err, "OptimismPortal: gas limit too small")
+	_, err = e.c.Deposit(e.ctx, e.opts(e.user), DepositArgs{To: to, GasLimit: 21_000 + 40*2, Data: []byte{1, 2}})
 	if err != nil {
 		t.Errorf("deposit at exactly the minimum gas limit: %v", err)
 	}

@@ -63,9 +63,11 @@ contract Portal {
         depositTransaction(msg.sender, msg.value, RECEIVE_DEFAULT_GAS_LIMIT, false, bytes(""));
     }
 
-    /// @notice The smallest gas limit of a deposit with _byteCount bytes of data.
+    /// @notice The smallest gas limit of a deposit with _byteCount bytes of data:
+    ///         EIP-7623's calldata floor for bytes that are all non-zero (as
+    ///         OptimismPortal2), so a deposit the portal takes can start on L2.
     function minimumGasLimit(uint64 _byteCount) public pure returns (uint64) {
-        return _byteCount * 16 + 21000;
+        return _byteCount * 40 + 21000;
     }
 
     /// @notice Deposits a transaction to L2: msg.value is minted to the
