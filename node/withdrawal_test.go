@@ -17,6 +17,7 @@ import (
 	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/contracts"
 	"github.com/meganode/meganode/l1"
+	"github.com/meganode/meganode/rpc"
 )
 
 // TestDevnetWithdrawal: a withdrawal started on L2 at the message passer
@@ -121,6 +122,15 @@ func TestDevnetWithdrawal(t *testing.T) {
 	})
 	if got, err := ec.BalanceAt(ctx, target, nil); err != nil || got.Cmp(big.NewInt(params.Ether)) != 0 {
 		t.Fatalf("target's L1 balance %s (%v), want 1 ETH", got, err)
+	}
+	// mega_getFinality names the output on L1 the withdrawal's block
+	// finalized under.
+	var f rpc.Finality
+	waitUntil(t, "the withdrawal's block finalized on L1", heads, func() bool {
+		return l2.Call(&f, "mega_getFinality", tx.Hash()) == nil && f.Stage == chain.StageFinalized
+	})
+	if f.L1 == nil || uint64(f.L1.L2BlockNumber) < block || f.L1.L1BlockNumber == 0 || f.L1.TransactionHash == (common.Hash{}) || uint64(f.L1.FinalizesAt) < uint64(f.L1.L1Timestamp) {
+		t.Fatalf("finality of the withdrawal: L1 output %+v, want the output covering block %d", f.L1, block)
 	}
 }
 

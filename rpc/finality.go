@@ -52,8 +52,22 @@ type Finality struct {
 	TransactionHash *common.Hash              `json:"transactionHash,omitempty"`
 	Timestamps      map[string]hexutil.Uint64 `json:"timestamps"` // unix ms this node saw each stage reached
 	OutputRoot      *common.Hash              `json:"outputRoot,omitempty"`
-	Heads           FinalityHeadsJSON         `json:"heads"`
-	Dispute         *DisputeJSON              `json:"dispute"`
+	// L1 is the output root on L1 the block was proven (and finalized)
+	// under, on a node anchored on an L1; absent otherwise.
+	L1      *L1OutputJSON     `json:"l1,omitempty"`
+	Heads   FinalityHeadsJSON `json:"heads"`
+	Dispute *DisputeJSON      `json:"dispute"`
+}
+
+// L1OutputJSON is an output root proposal on the L1 oracle.
+type L1OutputJSON struct {
+	OutputIndex     hexutil.Uint64 `json:"outputIndex"`
+	L2BlockNumber   hexutil.Uint64 `json:"l2BlockNumber"` // the output's block: it covers this block
+	OutputRoot      common.Hash    `json:"outputRoot"`
+	L1BlockNumber   hexutil.Uint64 `json:"l1BlockNumber"`
+	TransactionHash common.Hash    `json:"l1TransactionHash"`
+	L1Timestamp     hexutil.Uint64 `json:"l1Timestamp"` // seconds
+	FinalizesAt     hexutil.Uint64 `json:"finalizesAt"` // L1 seconds at which the oracle's window ends
 }
 
 // FinalityHeadsJSON numbers the newest block at each stage.
@@ -177,6 +191,10 @@ func (api *FinalityAPI) blockFinality(n uint64, hash common.Hash, heads chain.Fi
 		if rec.OutputRoot != (common.Hash{}) {
 			root := rec.OutputRoot
 			f.OutputRoot = &root
+		}
+		if o := rec.L1; o != nil {
+			f.L1 = &L1OutputJSON{OutputIndex: hexutil.Uint64(o.Index), L2BlockNumber: hexutil.Uint64(o.L2Block), OutputRoot: o.Root,
+				L1BlockNumber: hexutil.Uint64(o.L1Block), TransactionHash: o.L1Tx, L1Timestamp: hexutil.Uint64(o.L1Time), FinalizesAt: hexutil.Uint64(o.L1Time + o.Window)}
 		}
 	}
 	return f, nil
