@@ -43,7 +43,23 @@ type Config struct {
 	// senders re-execute with them, and reverts are followed; any other
 	// chain refuses both.
 	Dev bool
+	// Deposits, when set, is the L1 every block's deposits are checked
+	// against: the deposits of the L1 blocks its cursor (L1Origin) moved
+	// over must be the block's, in order (docs/l1.md).
+	Deposits DepositChecker
 }
+
+// DepositChecker reads an L1's deposits for the check (l1.DepositFeed).
+type DepositChecker interface {
+	// Between returns the deposits of the L1 blocks after after through
+	// through, in log order; false while it has not read the L1 that far
+	// (or the L1 does not answer). An error: through is not the L1's block.
+	Between(after, through chain.L1Origin) ([]*chain.Deposit, bool, error)
+}
+
+// errL1Behind: this node's view of the L1 has not reached a block's cursor
+// yet; the block waits.
+var errL1Behind = errors.New("L1 not read up to the block's deposit cursor yet")
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
@@ -280,7 +296,10 @@ func (f *FullNode) advance(ctx context.Context) {
 			break
 		}
 		f.blocks[next] = f.blocks[next][1:]
-		if err := f.verify(p.msg, w); errors.Is(err, storage.ErrDiskFull) {
+		if err := f.verify(p.msg, w); errors.Is(err, errL1Behind) {
+			f.blocks[next] = append([]*pendingBlock{p}, f.blocks[next]...)
+			break // again on the next tick
+		} else if errors.Is(err, storage.ErrDiskFull) {
 			// Nothing of it was written: verified again once there is space.
 			f.blocks[next] = append([]*pendingBlock{p}, f.blocks[next]...)
 			f.pause(next, err)
@@ -350,6 +369,9 @@ func (f *FullNode) verify(m *chain.BlockMessage, w *chain.WitnessMessage) error 
 	if err := chain.CheckBodyWithDeposits(f.config, parent, b.Block, b.Receipts, b.Deposits, b.DepositReceipts); err != nil {
 		return err
 	}
+	if err := f.checkDeposits(parent, b); err != nil {
+		return err
+	}
 	var senders []common.Address
 	if !f.cfg.RecoverSenders {
 		senders = m.Senders
@@ -396,6 +418,45 @@ func (f *FullNode) verify(m *chain.BlockMessage, w *chain.WitnessMessage) error 
 	h := sb.Block.Header()
 	f.log.Debug().Uint64("block", h.Number.Uint64()).Stringer("hash", sb.Block.Hash()).Bool("witness", witnessed).Dur("took", time.Since(start)).Msg("verified block")
 	f.heads.Send(&chain.Head{Header: h})
+	return nil
+}
+
+// checkDeposits checks a block's deposits and cursor against the L1: the
+// cursor never moves back, and the deposits are exactly those the L1
+// logged in the blocks it moved over.
+func (f *FullNode) checkDeposits(parent *types.Header, b *chain.BlockBundle) error {
+	if f.cfg.Deposits == nil {
+		return nil
+	}
+	num := b.Block.NumberU64()
+	from, err := f.store.L1Origin(parent.Number.Uint64())
+	if err != nil {
+		return err
+	}
+	to := b.L1Origin
+	switch {
+	case to.Number < from.Number || (to.Number == from.Number && to.Hash != from.Hash):
+		return fmt.Errorf("%w: block %d moves the L1 cursor from %d (%s) back to %d (%s)", chain.ErrBadBlock, num, from.Number, from.Hash, to.Number, to.Hash)
+	case to == from:
+		if len(b.Deposits) > 0 {
+			return fmt.Errorf("%w: block %d has %d deposits and does not move the L1 cursor", chain.ErrBadBlock, num, len(b.Deposits))
+		}
+		return nil
+	}
+	want, ready, err := f.cfg.Deposits.Between(from, to)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: block %d: %v", chain.ErrBadBlock, num, err)
+	case !ready:
+		return errL1Behind
+	case len(want) != len(b.Deposits):
+		return fmt.Errorf("%w: block %d has %d deposits, the L1 logged %d in blocks %d..%d", chain.ErrBadBlock, num, len(b.Deposits), len(want), from.Number+1, to.Number)
+	}
+	for i, d := range want {
+		if d.Hash() != b.Deposits[i].Hash() {
+			return fmt.Errorf("%w: block %d deposit %d is %s, the L1 logged %s (source %s)", chain.ErrBadBlock, num, i, b.Deposits[i].Hash(), d.Hash(), d.SourceHash)
+		}
+	}
 	return nil
 }
 

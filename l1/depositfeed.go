@@ -203,3 +203,42 @@ func poll(ctx context.Context, period time.Duration, log zerolog.Logger, failing
 		}
 	}
 }
+
+// Between returns the deposits of the L1 blocks after after through
+// through, in log order, for a follower's check of a block's deposits, once
+// the feed has read the L1 that far (false before, or while the L1 does
+// not answer). An error means through is not the L1's block at its height.
+func (f *DepositFeed) Between(after, through chain.L1Origin) ([]*chain.Deposit, bool, error) {
+	f.mu.Lock()
+	if !f.scanned || f.head.Number < through.Number {
+		f.mu.Unlock()
+		return nil, false, nil
+	}
+	var out []*chain.Deposit
+	known := through == f.head
+	for _, g := range f.blocks {
+		if g.Origin.Number > after.Number && g.Origin.Number <= through.Number {
+			out = append(out, g.Deposits...)
+		}
+		if g.Origin.Number == through.Number {
+			if g.Origin.Hash != through.Hash {
+				f.mu.Unlock()
+				return nil, false, fmt.Errorf("L1 cursor %d is %s, the L1's block there is %s", through.Number, through.Hash, g.Origin.Hash)
+			}
+			known = true
+		}
+	}
+	f.mu.Unlock()
+	if !known {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		h, err := f.b.HeaderByNumber(ctx, new(big.Int).SetUint64(through.Number))
+		if err != nil {
+			return nil, false, nil // asked again with the block
+		}
+		if h.Hash() != through.Hash {
+			return nil, false, fmt.Errorf("L1 cursor %d is %s, the L1's block there is %s", through.Number, through.Hash, h.Hash())
+		}
+	}
+	return out, true, nil
+}

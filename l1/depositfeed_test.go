@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/params"
@@ -126,4 +127,45 @@ func TestEmbeddedServesHTTP(t *testing.T) {
 		other.Close()
 		t.Fatal("a second L1 on a port in use started")
 	}
+}
+
+// TestDepositFeedBetween: a follower's check reads the deposits of the L1
+// blocks a cursor moved over, waits while the feed is behind, and refuses
+// a cursor whose hash is not the L1's block.
+func TestDepositFeedBetween(t *testing.T) {
+	e := newEnv(t, nil)
+	f := NewDepositFeed(e.l1.Client(), e.dep.Addresses.Portal, DepositFeedConfig{}, zerolog.Nop())
+	opts := e.opts(e.user)
+	opts.Value = ether(1)
+	r, err := e.c.Deposit(e.ctx, opts, DepositArgs{To: e.user.Address, Value: ether(1), GasLimit: 50_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := chain.L1Origin{Number: r.BlockNumber.Uint64(), Hash: r.BlockHash}
+	if _, ready, err := f.Between(chain.L1Origin{}, at); ready || err != nil {
+		t.Fatalf("before a poll: ready %v (%v), want not ready", ready, err)
+	}
+	e.l1.Commit()
+	if err := f.Poll(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	ds, ready, err := f.Between(chain.L1Origin{}, at)
+	if !ready || err != nil || len(ds) != 1 || ds[0].Mint.Cmp(ether(1)) != 0 {
+		t.Fatalf("deposits through L1 block %d: %d (ready %v, %v), want the one", at.Number, len(ds), ready, err)
+	}
+	if ds, ready, err := f.Between(at, chain.L1Origin{Number: at.Number + 1, Hash: headHash(t, e, at.Number+1)}); !ready || err != nil || len(ds) != 0 {
+		t.Fatalf("the empty block after: %d deposits (ready %v, %v)", len(ds), ready, err)
+	}
+	if _, _, err := f.Between(chain.L1Origin{}, chain.L1Origin{Number: at.Number, Hash: common.Hash{1}}); err == nil {
+		t.Fatal("a cursor with another block's hash passed")
+	}
+}
+
+func headHash(t *testing.T, e *env, n uint64) common.Hash {
+	t.Helper()
+	h, err := e.l1.Client().HeaderByNumber(e.ctx, new(big.Int).SetUint64(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.Hash()
 }

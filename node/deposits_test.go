@@ -3,9 +3,12 @@ package node
 import (
 	"context"
 	"math/big"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -186,4 +189,72 @@ func l2Balance(t *testing.T, d *Devnet, a common.Address) *big.Int {
 		t.Fatal(err)
 	}
 	return st.GetBalance(a).ToBig()
+}
+
+// censor is a sequencer's deposit source that leaves out the first
+// deposit of every L1 block and still moves the cursor over it: a
+// censoring sequencer. It reads the devnet's own feed, set once built.
+type censor struct {
+	mu  sync.Mutex
+	src *l1.DepositFeed
+}
+
+func (c *censor) Since(after chain.L1Origin) ([]chain.L1Deposits, chain.L1Origin, error) {
+	c.mu.Lock()
+	src := c.src
+	c.mu.Unlock()
+	if src == nil {
+		return nil, after, nil
+	}
+	gs, through, err := src.Since(after)
+	out := make([]chain.L1Deposits, 0, len(gs))
+	for _, g := range gs {
+		out = append(out, chain.L1Deposits{Origin: g.Origin, Deposits: g.Deposits[1:]})
+	}
+	return out, through, err
+}
+
+// TestFullNodeCatchesACensoringSequencer: the full node checks each block's
+// deposits against the L1's logs over the blocks its cursor moved, and
+// refuses a block that leaves one out.
+func TestFullNodeCatchesACensoringSequencer(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.RPC.Port = 0
+	cfg.L1 = L1Config{Embedded: true, BlockTime: 200 * time.Millisecond}
+	cen := &censor{}
+	cfg.Sequencer.Deposits = cen
+	d, err := NewDevnet(cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cen.mu.Lock()
+	cen.src = d.l1.feed
+	cen.mu.Unlock()
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Stop(context.Background()) })
+	url, addrs := d.L1()
+	ctx := context.Background()
+	c, err := ethclient.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	lc, err := l1.NewClient(ctx, c, addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := lc.Transactor(d.Accounts()[4].Key)
+	opts.Value = big.NewInt(params.Ether)
+	r, err := lc.Deposit(ctx, opts, l1.DepositArgs{To: common.HexToAddress("0x1234"), GasLimit: 100_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	heads := d.Sequencer().Heads(64)
+	waitUntil(t, "the full node refusing the block that left the deposit out", heads, func() bool {
+		err := d.FullNodeRole().FullNode().Healthy()
+		return err != nil && strings.Contains(err.Error(), "the L1 logged 1")
+	})
+	t.Logf("refused: %v (deposit in L1 block %d)", d.FullNodeRole().FullNode().Healthy(), r.BlockNumber)
 }

@@ -216,7 +216,9 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 	if d.l1 != nil {
 		dl := d.l1
 		d.stops = append(d.stops, func(context.Context) error { return dl.close() })
-		seqCfg.Deposits = dl.feed
+		if seqCfg.Deposits == nil { // a test may give the sequencer its own
+			seqCfg.Deposits = dl.feed
+		}
 	}
 	seqCfg.GasLimit, seqCfg.Coinbase = cfg.Chain.GasLimit, cfg.Chain.Coinbase
 	// Alone, the sequencer has no follower, prover or DA layer to read a
@@ -421,6 +423,9 @@ func (d *Devnet) inProcess(name string, cfg Config, fin FinalityConfig, seqAddr 
 	case RoleFullNode:
 		fcfg := fullnode.DefaultConfig()
 		fcfg.Dev = true
+		if d.l1 != nil {
+			fcfg.Deposits = d.l1.feed // every block's deposits checked against the L1
+		}
 		f, err = r.fullNodePart(fcfg)
 		offset = 2
 	}

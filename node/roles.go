@@ -569,7 +569,20 @@ func (r *Role) haMetrics(ha *sequencer.HA, seq *sequencer.Sequencer) {
 // with its witness, advances its verified (safe) head, serves reads of the
 // verified chain and forwards transactions to cfg.SequencerURL.
 func NewFullNode(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
-	return newFollower(cfg, RoleFullNode, log, func(r *Role) (follower, error) { return r.fullNodePart(cfg.FullNode) })
+	var feed *l1.DepositFeed
+	if cfg.L1.URL != "" && cfg.L1.Portal != (common.Address{}) {
+		var err error
+		if feed, err = depositFeed(cfg.L1, log); err != nil {
+			return nil, err
+		}
+		cfg.FullNode.Deposits = feed // every block's deposits checked against the L1
+	}
+	return newFollower(cfg, RoleFullNode, log, func(r *Role) (follower, error) {
+		if feed != nil {
+			r.runFeed(feed)
+		}
+		return r.fullNodePart(cfg.FullNode)
+	})
 }
 
 // NewProver builds a prover role: it follows the sequencer's blocks and

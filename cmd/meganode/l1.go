@@ -68,6 +68,7 @@ func followerL1Flags(fullnode bool) []cli.Flag {
 		&cli.DurationFlag{Name: "l1.poll", Value: time.Second, Usage: "how often the L1 is read", EnvVars: env("L1_POLL")},
 	}
 	if fullnode {
+		flags = append(flags, &cli.StringFlag{Name: "l1.portal", Usage: "the portal's address on --l1.url: every block's deposits are checked against its logs", EnvVars: env("L1_PORTAL")})
 		return append(flags, proposerFlags()...)
 	}
 	return append(flags, proposerFlags()[0]) // the oracle: finality anchored on L1
@@ -79,6 +80,9 @@ func applyFollowerL1Flags(c *cli.Context, cfg *node.L1Config) error {
 	cfg.Confirmations, cfg.StartBlock, cfg.Poll = c.Uint64("l1.confirmations"), c.Uint64("l1.start-block"), c.Duration("l1.poll")
 	var err error
 	if cfg.DAInbox, err = addressFlag(c, "l1.da-inbox"); err != nil {
+		return err
+	}
+	if cfg.Portal, err = addressFlag(c, "l1.portal"); err != nil {
 		return err
 	}
 	if c.IsSet("l1.proposer-key") || c.IsSet("l1.output-oracle") {
