@@ -92,7 +92,7 @@ section = f"""## Under attack
 
 {"**Smoke run** (phases shorter than 30 s): these figures check that the script works, they are not results. " if smoke else ""}`bash bench/attack.sh` ({datetime.date.today()}, load average {load} at start, {load_end} at the end, on
 this 2-core machine; {n} rounds, each on a fresh `meganode sequencer`: 10 ms eager mini-blocks, 1 s blocks,
-{"flags `" + flags + "`" if flags else "default RPC limits"}). `meganode bench attack --rate {rate} --duration {secs}s --http-conns {conns} --ws-conns {ws}
+{"flags `" + flags + "`" if flags else "the sequencer's RPC limits: heavy calls at most NumCPU−1 at once (1 here), as many per client, 64 websockets per client"}). `meganode bench attack --rate {rate} --duration {secs}s --http-conns {conns} --ws-conns {ws}
 --big-block {big}{"" if kinds == "call,trace,logs,bombs" else " --attacks " + kinds}`: a burst of {big} ERC-20 transfers first makes one large block (median {med(r["LargestBlockTxs"] for r in runs):,.0f} txs),
 then a steady legitimate load of {rate} ERC-20 transfers/s (batched `eth_sendRawTransaction` over 4
 connections) runs through two phases of {secs} s: without an attack, then with an attacker on the same
@@ -116,7 +116,7 @@ meanwhile. The load generator and the attacker share the node's 2 cores.
 The ≤ 15 ms target for the interval p99 under attack {verdict} here (median of the rounds). Peak RSS of
 the sequencer: {" · ".join(f"{x} MiB" for x in hwm)}. Legitimate sends that failed: {sum(r["LoadErrors"] for r in runs)}.
 Websocket flood at the end of the attack: {med(r["WSHeld"] for r in runs):,.0f} connections held
-(`--ws.max-conns-per-ip` 1024), {sum(r["WSRefused"] for r in runs):,} dials refused, {sum(r["WSDropped"] for r in runs):,} held connections closed by the node.
+(up to the sequencer's `--ws.max-conns-per-ip`, 64 by default), {sum(r["WSRefused"] for r in runs):,} dials refused, {sum(r["WSDropped"] for r in runs):,} held connections closed by the node.
 Answers that were not JSON-RPC (5xx, broken connections): {len(failures)}{(": " + "; ".join(failures[:3])) if failures else ""}.
 
 What the attacker got, all rounds:

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"time"
@@ -84,6 +85,21 @@ func DefaultConfig() Config {
 		// Short, so a deposit finalizes within seconds on a devnet.
 		FinalityWindow: 2 * time.Second,
 	}
+}
+
+// SequencerPublicDefaults are the RPC limits of a sequencer run as its own
+// process, whose public port takes transactions while replicas serve the
+// reads: heavy calls never hold every CPU (the production loop keeps one:
+// at most NumCPU-1 at once, and as many per client IP), and few websocket
+// connections per client (subscriptions belong on replicas). A flood of
+// eth_call at the gas cap, traces, all-history logs, batch bombs and
+// websockets then leaves the mini-block interval near its period (bench
+// attack, docs/benchmarks.md "Under attack"). The devnet keeps c's.
+func SequencerPublicDefaults(c Config) Config {
+	n := max(1, runtime.NumCPU()-1)
+	c.RPC.Limits.Concurrency, c.RPC.Limits.ConcurrencyPerIP = n, n
+	c.RPC.WS.MaxConnsPerIP, c.RPC.WS.MaxConns = 64, 1024
+	return c
 }
 
 // Check validates every part.

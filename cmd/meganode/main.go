@@ -90,7 +90,7 @@ func main() {
 			{
 				Name:  "sequencer",
 				Usage: "run the sequencer alone: it produces blocks and publishes them over p2p, signed with its key",
-				Flags: concat(rpcFlags(defaults), chainFlags(defaults), sequencerFlags(defaults), p2pFlags(), finalityFlags(), daFlags(false), haFlags(), adminFlags(), l1Flags(false), []cli.Flag{
+				Flags: concat(rpcFlags(node.SequencerPublicDefaults(defaults)), chainFlags(defaults), sequencerFlags(defaults), p2pFlags(), finalityFlags(), daFlags(false), haFlags(), adminFlags(), l1Flags(false), []cli.Flag{
 					&cli.StringFlag{Name: "datadir", Value: "meganode-sequencer", Usage: "data directory", EnvVars: env("DATADIR")},
 					&cli.StringFlag{Name: "sequencer.key", Usage: "file holding the sequencer's signing key (hex); default <datadir>/sequencer.key, created on first start", EnvVars: env("SEQUENCER_KEY")},
 					logFormatFlag, logLevelFlag,
