@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 )
 
 // e2eDir is this package's directory, where `make e2e-deps` installs the clients.
@@ -231,8 +232,9 @@ type broadcast struct {
 		} `json:"transaction"`
 	} `json:"transactions"`
 	Receipts []struct {
-		Status          string      `json:"status"`
-		TransactionHash common.Hash `json:"transactionHash"`
+		Status          string         `json:"status"`
+		TransactionHash common.Hash    `json:"transactionHash"`
+		BlockNumber     hexutil.Uint64 `json:"blockNumber"`
 	} `json:"receipts"`
 }
 

@@ -28,14 +28,22 @@ func TestForkedDevnet(t *testing.T) {
 	defer rc.Close()
 	dir := foundryProject(t)
 	// Three remote blocks: Counter(1) deployed, Counter(2) by CREATE2, the
-	// first incremented to 2. Then blocks the fork skips over.
-	run(t, dir, forge, "script", "script/Deploy.s.sol:Deploy", "--rpc-url", remote.URL, "--broadcast", "--private-key", key1)
+	// first incremented to 2. Then blocks the fork skips over. --slow sends
+	// each after the last one's receipt: sent at once, anvil's automine may
+	// put the deploy and the increment in one block.
+	run(t, dir, forge, "script", "script/Deploy.s.sol:Deploy", "--rpc-url", remote.URL, "--broadcast", "--slow", "--private-key", key1)
 	bc := readBroadcastOn(t, dir, 31337)
 	var counter string
-	for _, tx := range bc.Transactions {
+	var deployBlock, lastBlock uint64
+	for i, tx := range bc.Transactions {
 		if tx.TransactionType == "CREATE" {
 			counter = tx.ContractAddress
+			deployBlock = uint64(bc.Receipts[i].BlockNumber)
 		}
+		lastBlock = uint64(bc.Receipts[i].BlockNumber)
+	}
+	if counter == "" || lastBlock <= deployBlock {
+		t.Fatalf("remote deploy: counter %q in block %d, last tx in block %d: want the increment in a later block", counter, deployBlock, lastBlock)
 	}
 	const rich = "0x00000000000000000000000000000000000f0a01"
 	if err := rc.Call(nil, "anvil_setBalance", rich, "0x1234"); err != nil {
@@ -129,15 +137,15 @@ func TestForkedDevnet(t *testing.T) {
 	})
 
 	t.Run("anvil_reset forks anew", func(t *testing.T) {
-		// Block 1 of the remote holds the deploy: the counter is 1 there.
-		if err := c.Call(nil, "anvil_reset", map[string]interface{}{"forking": map[string]interface{}{"jsonRpcUrl": remote.URL, "blockNumber": 1}}); err != nil {
+		// The remote block of the deploy: the counter is 1 there.
+		if err := c.Call(nil, "anvil_reset", map[string]interface{}{"forking": map[string]interface{}{"jsonRpcUrl": remote.URL, "blockNumber": deployBlock}}); err != nil {
 			t.Fatal(err)
 		}
-		if n := call("block-number"); n != "1" {
-			t.Fatalf("reforked at block %s, want 1", n)
+		if n := call("block-number"); n != strconv.FormatUint(deployBlock, 10) {
+			t.Fatalf("reforked at block %s, want %d", n, deployBlock)
 		}
 		if n := call("call", counter, "number()(uint256)"); n != "1" {
-			t.Fatalf("counter after refork at block 1: %s, want 1", n)
+			t.Fatalf("counter after refork at block %d: %s, want 1", deployBlock, n)
 		}
 		// Without a block: the remote's latest.
 		if err := c.Call(nil, "anvil_reset", map[string]interface{}{"forking": map[string]interface{}{}}); err != nil {
