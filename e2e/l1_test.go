@@ -22,6 +22,7 @@ import (
 
 	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/l1"
+	"github.com/meganode/meganode/rpc"
 )
 
 // anvil's and Hardhat's first two test keys: funded on anvil; the test
@@ -274,6 +275,22 @@ func TestWithdrawalToL1(t *testing.T) {
 	}
 	if n := metric(t, full, "meganode_l1_outputs_proposed_total"); n < 1 {
 		t.Fatalf("full node proposed %v outputs", n)
+	}
+	// op-node's sync status names the L1 the full node read and the L1
+	// origin of its blocks: the deposit above came from L1.
+	var st rpc.SyncStatus
+	if err := dial(t, full.URL).Call(&st, "optimism_syncStatus"); err != nil {
+		t.Fatal(err)
+	}
+	l1Head, err := l1c.HeaderByNumber(ctx, new(big.Int).SetUint64(st.HeadL1.Number))
+	if err != nil || st.HeadL1.Hash != l1Head.Hash() || st.HeadL1.Time != l1Head.Time || st.CurrentL1.Number == 0 {
+		t.Fatalf("head_l1 %+v, current_l1 %+v: want anvil's block %d (%v)", st.HeadL1, st.CurrentL1, st.HeadL1.Number, err)
+	}
+	if st.FinalizedL1.Number == 0 || st.FinalizedL1.Number > st.HeadL1.Number || st.SafeL1.Number < st.FinalizedL1.Number {
+		t.Fatalf("finalized_l1 %d, safe_l1 %d, head_l1 %d", st.FinalizedL1.Number, st.SafeL1.Number, st.HeadL1.Number)
+	}
+	if o := st.UnsafeL2.L1Origin; o.Number == 0 || o.Number > st.HeadL1.Number {
+		t.Fatalf("unsafe_l2 %+v: want an L1 origin at or below L1 block %d", st.UnsafeL2, st.HeadL1.Number)
 	}
 }
 

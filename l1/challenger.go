@@ -86,7 +86,7 @@ func (x *Challenger) L1Deleted(index uint64) {
 	}
 }
 
-func (x *Challenger) L1Head(uint64, uint64) {}
+func (x *Challenger) L1Head(chain.L1View) {}
 
 // Run handles what it hears until ctx ends.
 func (x *Challenger) Run(ctx context.Context) {

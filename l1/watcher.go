@@ -24,8 +24,10 @@ type OutputEvents interface {
 	L1Output(o chain.L1Output)
 	// L1Deleted: the outputs from index on were deleted.
 	L1Deleted(index uint64)
-	// L1Head is the L1's newest finalized block and its newest time.
-	L1Head(finalized, time uint64)
+	// L1Head is the L1 as the watcher read it: the block its logs are read
+	// through and the L1's head, safe and finalized blocks (the ladder's
+	// finalized block and clock come from it).
+	L1Head(v chain.L1View)
 }
 
 // OutputWatcher follows the OutputOracle for a node's finality ladder: its
@@ -87,20 +89,27 @@ func (w *OutputWatcher) Step(ctx context.Context) error {
 		from = to + 1
 		w.scanned = from
 	}
+	v := chain.L1View{Current: chain.L1BlockOf(head), Head: chain.L1BlockOf(head)}
 	if w.cfg.HeadIsFinal {
-		w.sink.L1Head(tip, head.Time)
+		v.Safe, v.Finalized = v.Head, v.Head
+		w.sink.L1Head(v)
 		return nil
 	}
-	fin, err := w.c.b.HeaderByNumber(ctx, big.NewInt(int64(rpc.FinalizedBlockNumber)))
-	var finalized uint64
-	switch {
-	case err == nil:
-		finalized = fin.Number.Uint64()
-	case errors.Is(err, ethereum.NotFound):
-	default:
-		return fmt.Errorf("L1 finalized block: %w", err)
+	for _, tag := range []struct {
+		ref  *chain.L1Block
+		num  rpc.BlockNumber
+		name string
+	}{{&v.Safe, rpc.SafeBlockNumber, "safe"}, {&v.Finalized, rpc.FinalizedBlockNumber, "finalized"}} {
+		h, err := w.c.b.HeaderByNumber(ctx, big.NewInt(int64(tag.num)))
+		switch {
+		case err == nil:
+			*tag.ref = chain.L1BlockOf(h)
+		case errors.Is(err, ethereum.NotFound): // none yet
+		default:
+			return fmt.Errorf("L1 %s block: %w", tag.name, err)
+		}
 	}
-	w.sink.L1Head(finalized, head.Time)
+	w.sink.L1Head(v)
 	return nil
 }
 

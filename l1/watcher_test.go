@@ -1,12 +1,14 @@
 package l1
 
 import (
+	"math/big"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/meganode/meganode/chain"
 )
@@ -14,12 +16,12 @@ import (
 type outputLog struct {
 	outputs []chain.L1Output
 	deleted []uint64
-	fin, at uint64
+	view    chain.L1View
 }
 
 func (o *outputLog) L1Output(x chain.L1Output) { o.outputs = append(o.outputs, x) }
 func (o *outputLog) L1Deleted(i uint64)        { o.deleted = append(o.deleted, i) }
-func (o *outputLog) L1Head(fin, at uint64)     { o.fin, o.at = fin, at }
+func (o *outputLog) L1Head(v chain.L1View)     { o.view = v }
 
 // TestOutputWatcher: proposals and deletions reach the ladder in L1 order
 // with where they are on L1 and the oracle's window, then the L1's
@@ -52,13 +54,15 @@ func TestOutputWatcher(t *testing.T) {
 		t.Fatalf("second output %+v", o)
 	}
 	head, _ := e.l1.Client().HeaderByNumber(e.ctx, nil)
-	// The simulated backend finalizes every 32 blocks: block 0 here.
-	if sink.at != head.Time || sink.fin > head.Number.Uint64() {
-		t.Fatalf("L1 head: finalized %d, time %d; the head is %d at %d", sink.fin, sink.at, head.Number, head.Time)
+	safe, _ := e.l1.Client().HeaderByNumber(e.ctx, big.NewInt(int64(rpc.SafeBlockNumber)))
+	fin, _ := e.l1.Client().HeaderByNumber(e.ctx, big.NewInt(int64(rpc.FinalizedBlockNumber)))
+	want := chain.L1View{Current: chain.L1BlockOf(head), Head: chain.L1BlockOf(head), Safe: chain.L1BlockOf(safe), Finalized: chain.L1BlockOf(fin)}
+	if sink.view != want || want.Head.Hash != head.Hash() || want.Head.Time != head.Time || want.Head.ParentHash != head.ParentHash {
+		t.Fatalf("L1 view %+v, want %+v", sink.view, want)
 	}
 	// Nothing is delivered twice; an embedded L1's head is final.
 	w.cfg.HeadIsFinal = true
-	if err := w.Step(e.ctx); err != nil || len(sink.outputs) != 2 || sink.fin != head.Number.Uint64() {
-		t.Fatalf("second step: %d outputs, finalized %d (%v)", len(sink.outputs), sink.fin, err)
+	if err := w.Step(e.ctx); err != nil || len(sink.outputs) != 2 || sink.view.Finalized != want.Head || sink.view.Safe != want.Head {
+		t.Fatalf("second step: %d outputs, view %+v (%v)", len(sink.outputs), sink.view, err)
 	}
 }

@@ -54,7 +54,7 @@ type trackerEvent struct {
 	// What the L1 output watcher read.
 	l1Output  *chain.L1Output
 	l1Deleted *uint64
-	l1Head    *[2]uint64 // finalized block, time
+	l1Head    *chain.L1View
 }
 
 // tracker runs one node's finality ladder: it takes the node's sealed (or,
@@ -75,6 +75,7 @@ type tracker struct {
 
 	mu     sync.RWMutex
 	ladder *chain.Ladder
+	l1     *chain.L1View // what the L1 watcher last read, nil without one
 	feed   chain.Feed[*chain.FinalityChange]
 
 	// Loop-owned.
@@ -223,8 +224,17 @@ func (t *tracker) Attested() uint64 {
 // L1Output, L1Deleted and L1Head take what an l1.OutputWatcher read.
 func (t *tracker) L1Output(o chain.L1Output) { t.inbox <- trackerEvent{l1Output: &o} }
 func (t *tracker) L1Deleted(index uint64)    { t.inbox <- trackerEvent{l1Deleted: &index} }
-func (t *tracker) L1Head(finalized, time uint64) {
-	t.inbox <- trackerEvent{l1Head: &[2]uint64{finalized, time}}
+func (t *tracker) L1Head(v chain.L1View)     { t.inbox <- trackerEvent{l1Head: &v} }
+
+// L1View is what the node last read of the L1 its ladder is anchored on;
+// false when it is not anchored or has not read it yet.
+func (t *tracker) L1View() (chain.L1View, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.l1 == nil {
+		return chain.L1View{}, false
+	}
+	return *t.l1, true
 }
 
 // Deliver hands the tracker a validated attestation or fraud proof.
@@ -446,7 +456,8 @@ func (t *tracker) handle(ev trackerEvent) []uint64 {
 		return nil
 	case ev.l1Head != nil:
 		t.mu.Lock()
-		t.ladder.L1Head(ev.l1Head[0], ev.l1Head[1])
+		t.ladder.L1Head(ev.l1Head.Finalized.Number, ev.l1Head.Head.Time)
+		t.l1 = ev.l1Head
 		t.mu.Unlock()
 		return nil
 	}

@@ -375,9 +375,9 @@ func (ts trackers) L1Deleted(i uint64) {
 	}
 }
 
-func (ts trackers) L1Head(fin, at uint64) {
+func (ts trackers) L1Head(v chain.L1View) {
 	for _, t := range ts {
-		t.L1Head(fin, at)
+		t.L1Head(v)
 	}
 }
 

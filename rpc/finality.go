@@ -203,8 +203,8 @@ func (api *FinalityAPI) blockFinality(n uint64, hash common.Hash, heads chain.Fi
 // OptimismAPI is the op-node rollup methods a bridge or exchange polls.
 type OptimismAPI struct{ b Backend }
 
-// L1BlockRef is op-node's L1 block reference; meganode has no L1 yet, so
-// every L1 field of the sync status is the zero reference.
+// L1BlockRef is op-node's L1 block reference; the zero reference where the
+// node follows no L1.
 type L1BlockRef struct {
 	Hash       common.Hash `json:"hash"`
 	Number     uint64      `json:"number"`
@@ -246,27 +246,74 @@ type SyncStatus struct {
 	Dispute            *DisputeJSON `json:"dispute"`
 }
 
+// L1Viewer is a finality reader anchored on an L1: what it last read there.
+type L1Viewer interface {
+	L1View() (chain.L1View, bool)
+}
+
+// L1Origins is a chain that records each block's L1 origin, the newest L1
+// block whose deposits the block and its ancestors include; zero before the
+// first. It never decreases along the chain.
+type L1Origins interface {
+	L1Origin(number uint64) (chain.L1Origin, error)
+}
+
+func l1Ref(b chain.L1Block) L1BlockRef {
+	return L1BlockRef{Hash: b.Hash, Number: b.Number, ParentHash: b.ParentHash, Time: b.Time}
+}
+
 func (api *OptimismAPI) ref(n uint64) L2BlockRef {
 	h := api.b.Chain.GetHeaderByNumber(n)
 	if h == nil {
 		return L2BlockRef{}
 	}
-	return L2BlockRef{Hash: h.Hash(), Number: n, ParentHash: h.ParentHash, Time: h.Time}
+	ref := L2BlockRef{Hash: h.Hash(), Number: n, ParentHash: h.ParentHash, Time: h.Time}
+	if o, ok := api.b.Chain.(L1Origins); ok {
+		if origin, err := o.L1Origin(n); err == nil && origin != (chain.L1Origin{}) {
+			ref.L1Origin = BlockIDJSON{Hash: origin.Hash, Number: origin.Number}
+			ref.SequenceNumber = n - api.firstOf(o, origin, n)
+		}
+	}
+	return ref
+}
+
+// firstOf is the first block of the chain up to n with L1 origin origin
+// (n has it): origins never decrease, so a binary search finds it.
+func (api *OptimismAPI) firstOf(o L1Origins, origin chain.L1Origin, n uint64) uint64 {
+	lo, hi := api.b.firstBlock(), n
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if got, err := o.L1Origin(mid); err == nil && got.Number >= origin.Number {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
 }
 
 // SyncStatus returns the node's heads in op-node's shape: unsafe is the
-// sealed head, safe and finalized the ladder's.
+// sealed head, safe and finalized the ladder's; the L1 fields are what the
+// node last read of the L1 its ladder is anchored on (current_l1: the block
+// it read the output oracle through), zero without one.
 func (api *OptimismAPI) SyncStatus() *SyncStatus {
 	h := api.b.Finality.FinalityHeads()
 	unsafe := api.ref(api.b.Chain.CurrentHeader().Number.Uint64())
 	safe := api.ref(h.Safe.Number)
-	return &SyncStatus{
+	st := &SyncStatus{
 		UnsafeL2: unsafe, CrossUnsafeL2: unsafe,
 		SafeL2: safe, LocalSafeL2: safe, PendingSafeL2: safe,
 		FinalizedL2: api.ref(h.Finalized.Number),
 		ProvenL2:    api.ref(h.Proven.Number),
 		Dispute:     disputeJSON(h.Dispute),
 	}
+	if v, ok := api.b.Finality.(L1Viewer); ok {
+		if view, ok := v.L1View(); ok {
+			st.CurrentL1, st.HeadL1, st.SafeL1, st.FinalizedL1 = l1Ref(view.Current), l1Ref(view.Head), l1Ref(view.Safe), l1Ref(view.Finalized)
+			st.CurrentL1Finalized = st.FinalizedL1 // op-node's legacy field: the same
+		}
+	}
+	return st
 }
 
 // OutputResponse is optimism_outputAtBlock's answer.
