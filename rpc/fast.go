@@ -1,12 +1,15 @@
 package rpc
 
 import (
+	"bytes"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/meganode/meganode/rpc/httpfront"
 	"github.com/meganode/meganode/rpc/limits"
+	"github.com/meganode/meganode/rpc/status"
 )
 
 // The RPC port is served by fasthttp (rpc/httpfront): a JSON-RPC post that
@@ -24,7 +27,10 @@ func (s *Server) newFastServer() *fasthttp.Server {
 // serveFast answers a JSON-RPC post within the body limits that answerPost
 // takes; false leaves the request, untouched, to ServeHTTP.
 func (s *Server) serveFast(ctx *fasthttp.RequestCtx) bool {
-	if !httpfront.IsPlainPost(ctx) || s.routes[string(ctx.Path())] != nil {
+	if !httpfront.IsPlainPost(ctx) {
+		return s.refuseWebsocket(ctx)
+	}
+	if s.routes[string(ctx.Path())] != nil {
 		return false
 	}
 	body := ctx.PostBody()
@@ -49,5 +55,29 @@ func (s *Server) serveFast(ctx *fasthttp.RequestCtx) bool {
 	if s.prepare != nil {
 		s.prepare()
 	}
+	return true
+}
+
+// refuseWebsocket answers on fasthttp's worker a websocket upgrade that
+// ServeHTTP would refuse for the connection limits, with the same answer: a
+// flood of dials over a client's limit then costs no net/http request each.
+// False leaves every other request to ServeHTTP.
+func (s *Server) refuseWebsocket(ctx *fasthttp.RequestCtx) bool {
+	if s.ws == nil || ctx.IsOptions() || !bytes.EqualFold(ctx.Request.Header.Peek("Upgrade"), []byte("websocket")) {
+		return false
+	}
+	path := string(ctx.Path())
+	if path == "/health" || path == "/ready" || s.routes[path] != nil || strings.HasPrefix(path, status.AssetPrefix) {
+		return false // ServeHTTP routes these before upgrades
+	}
+	client := s.proxies.Client(ctx.RemoteAddr().String(), string(ctx.Request.Header.Peek("X-Forwarded-For")))
+	code, msg := s.ws.refused(client)
+	if code == 0 {
+		return false
+	}
+	httpfront.SetCORS(ctx, s.cfg.CORSOrigins)
+	ctx.SetStatusCode(code)
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.SetBody(errorBody(-32005, msg))
 	return true
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/meganode/meganode/rpc/httpfront"
+
+	"github.com/valyala/fasthttp"
 )
 
 type httpAnswer struct {
@@ -183,5 +185,60 @@ func TestFastFrontMalformedRequest(t *testing.T) {
 	if !strings.HasPrefix(string(b), "HTTP/1.1 400") || json.Unmarshal([]byte(body), &msg) != nil || msg.Error.Code != -32600 ||
 		!strings.HasPrefix(msg.Error.Message, "malformed HTTP request") || len(msg.Error.Message) > 200 {
 		t.Fatalf("garbage: %q", b)
+	}
+}
+
+// TestFastFrontRefusesWebsocketsOverTheLimit: a websocket dial over the
+// client's connection limit is refused on fasthttp's worker (no net/http
+// request), with the answer ServeHTTP gives: status, JSON-RPC error body and
+// CORS headers; a dial within the limits is left to ServeHTTP.
+func TestFastFrontRefusesWebsocketsOverTheLimit(t *testing.T) {
+	e := newWSEnv(t, func(c *Config) { c.WS.MaxConnsPerIP = 1; c.CORSOrigins = []string{"*"} })
+	ref := httptest.NewServer(e.srv)
+	defer ref.Close()
+	upgrade := func(req *fasthttp.Request) {
+		req.Header.SetMethod("GET")
+		req.SetRequestURI("/")
+		req.Header.Set("Upgrade", "websocket")
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Sec-WebSocket-Version", "13")
+		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+		req.Header.Set("Origin", "http://localhost:3000")
+	}
+	fastAnswer := func() (bool, *fasthttp.RequestCtx) {
+		var ctx fasthttp.RequestCtx
+		var req fasthttp.Request
+		upgrade(&req)
+		ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, nil)
+		return e.srv.serveFast(&ctx), &ctx
+	}
+	if ok, _ := fastAnswer(); ok {
+		t.Fatal("a dial within the limit was answered on the fast path, not upgraded")
+	}
+	e.dial() // the client's one connection
+	ok, ctx := fastAnswer()
+	if !ok || ctx.Response.StatusCode() != http.StatusTooManyRequests {
+		t.Fatalf("a dial over the limit: fast path %v, status %d", ok, ctx.Response.StatusCode())
+	}
+	// The same dial through ServeHTTP under net/http.
+	req, _ := http.NewRequest("GET", ref.URL, nil)
+	for _, h := range []string{"Upgrade", "Connection", "Sec-WebSocket-Version", "Sec-WebSocket-Key", "Origin"} {
+		var fr fasthttp.Request
+		upgrade(&fr)
+		req.Header.Set(h, string(fr.Header.Peek(h)))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	want, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != ctx.Response.StatusCode() || string(want) != string(ctx.Response.Body()) {
+		t.Fatalf("fast path: %d %q\nnet/http:  %d %q", ctx.Response.StatusCode(), ctx.Response.Body(), resp.StatusCode, want)
+	}
+	for _, h := range []string{"Content-Type", "Access-Control-Allow-Origin", "Vary"} {
+		if got := string(ctx.Response.Header.Peek(h)); got != resp.Header.Get(h) {
+			t.Errorf("header %s: %q, net/http %q", h, got, resp.Header.Get(h))
+		}
 	}
 }

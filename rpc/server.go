@@ -511,11 +511,20 @@ func writeJSON(w http.ResponseWriter, status int, v interface{}) {
 }
 
 func writeError(w http.ResponseWriter, status, code int, msg string) {
-	writeJSON(w, status, map[string]interface{}{
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(errorBody(code, msg))
+}
+
+// errorBody is a JSON-RPC error without an id, as an HTTP body (with the
+// newline json.Encoder ends it with).
+func errorBody(code int, msg string) []byte {
+	b, _ := json.Marshal(map[string]interface{}{
 		"jsonrpc": "2.0",
 		"id":      nil,
 		"error":   map[string]interface{}{"code": code, "message": msg},
 	})
+	return append(b, '\n')
 }
 
 func keccak(b []byte) []byte { return crypto.Keccak256(b) }

@@ -61,16 +61,10 @@ func newWSServer(s *Server) *wsServer {
 
 func (w *wsServer) serve(rw http.ResponseWriter, r *http.Request) {
 	ip := limits.ClientIP(r.Context()) // the peer, or behind a trusted proxy its client
-	limit, total := w.s.cfg.WS.MaxConnsPerIP, w.s.cfg.WS.MaxConns
 	w.mu.Lock()
-	switch {
-	case w.perIP[ip] >= limit:
+	if status, msg := w.refusedLocked(ip); status != 0 {
 		w.mu.Unlock()
-		writeError(rw, http.StatusTooManyRequests, -32005, fmt.Sprintf("too many websocket connections from %s: limit %d (--ws.max-conns-per-ip)", ip, limit))
-		return
-	case w.total >= total:
-		w.mu.Unlock()
-		writeError(rw, http.StatusServiceUnavailable, -32005, fmt.Sprintf("too many websocket connections: the server takes %d in all (--ws.max-conns); retry later", total))
+		writeError(rw, status, -32005, msg)
 		return
 	}
 	w.perIP[ip]++
@@ -99,6 +93,25 @@ func (w *wsServer) serve(rw http.ResponseWriter, r *http.Request) {
 	w.mu.Lock()
 	delete(w.conns, c)
 	w.mu.Unlock()
+}
+
+// refused is the HTTP status and message that a websocket from ip gets
+// now for the connection limits; status 0 when it would be taken.
+func (w *wsServer) refused(ip string) (status int, msg string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.refusedLocked(ip)
+}
+
+func (w *wsServer) refusedLocked(ip string) (int, string) {
+	limit, total := w.s.cfg.WS.MaxConnsPerIP, w.s.cfg.WS.MaxConns
+	switch {
+	case w.perIP[ip] >= limit:
+		return http.StatusTooManyRequests, fmt.Sprintf("too many websocket connections from %s: limit %d (--ws.max-conns-per-ip)", ip, limit)
+	case w.total >= total:
+		return http.StatusServiceUnavailable, fmt.Sprintf("too many websocket connections: the server takes %d in all (--ws.max-conns); retry later", total)
+	}
+	return 0, ""
 }
 
 // closeAll ends every connection, telling clients the server is going away.
