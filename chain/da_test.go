@@ -26,4 +26,17 @@ func TestDACommitmentJSON(t *testing.T) {
 	if !c.Holds(10) || !c.Holds(12) || c.Holds(13) || c.Holds(9) {
 		t.Fatal("Holds")
 	}
+	// Once recorded in the L1 inbox, where.
+	c.L1Block, c.L1Tx = 77, common.HexToHash("0x11")
+	if data, err = json.Marshal(&c); err != nil {
+		t.Fatal(err)
+	}
+	const withL1 = `,"l1BlockNumber":"0x4d","l1TransactionHash":"0x0000000000000000000000000000000000000000000000000000000000000011"}`
+	if string(data) != want[:len(want)-1]+withL1 {
+		t.Fatalf("JSON with the L1 record\n got %s", data)
+	}
+	back = DACommitment{}
+	if err := json.Unmarshal(data, &back); err != nil || !reflect.DeepEqual(back, c) {
+		t.Fatalf("round trip with the L1 record: %+v, %v", back, err)
+	}
 }

@@ -319,9 +319,10 @@ func TestDeriveFromL1AndDA(t *testing.T) {
 	start := strconv.FormatUint(dep.StartBlock, 10)
 	da := startMeganode(t, "da", "--port", "0", "--datadir", filepath.Join(dir, "da"))
 	seqKey, seqAddr := writeKey(t, dir, "sequencer.key")
+	_, proverAddr := writeKey(t, dir, "prover.key") // no prover runs: the nodes keep a finality ladder all the same
 	seq := startMeganode(t, "sequencer", "--datadir", filepath.Join(dir, "seq"), "--sequencer.key", seqKey, "--p2p.listen", "/ip4/127.0.0.1/tcp/0",
 		"--da.url", da.URL, "--l1.url", a.URL, "--l1.portal", dep.Portal.Hex(), "--l1.start-block", start,
-		"--l1.da-inbox", dep.DAInbox.Hex(), "--l1.batcher-key", batcherKey, "--l1.poll", "200ms")
+		"--l1.da-inbox", dep.DAInbox.Hex(), "--l1.batcher-key", batcherKey, "--l1.poll", "200ms", "--prover.addresses", proverAddr.Hex())
 
 	// A deposit and some transfers.
 	sentJSON := run(t, "", tool(t, "cast"), "send", "--json", "--rpc-url", a.URL, "--private-key", l1UserKey, dep.Portal.Hex(), "--value", "3ether")
@@ -368,7 +369,8 @@ func TestDeriveFromL1AndDA(t *testing.T) {
 	follower := func(role, name string) *devnet {
 		return startMeganode(t, role, "--datadir", filepath.Join(dir, name), "--p2p.listen", "/ip4/127.0.0.1/tcp/0",
 			"--sequencer.address", seqAddr.Hex(), "--sequencer.url", "http://127.0.0.1:1", // nothing is read from the sequencer
-			"--da.url", da.URL, "--sync-from-da", "--l1.url", a.URL, "--l1.da-inbox", dep.DAInbox.Hex(), "--l1.start-block", start, "--l1.poll", "200ms")
+			"--da.url", da.URL, "--sync-from-da", "--l1.url", a.URL, "--l1.da-inbox", dep.DAInbox.Hex(), "--l1.start-block", start, "--l1.poll", "200ms",
+			"--prover.addresses", proverAddr.Hex())
 	}
 	derived, full := follower("replica", "derived"), follower("fullnode", "full")
 	waitFor(t, "the L1+DA replica and full node at the transfers' block", func() bool {
@@ -412,5 +414,17 @@ func TestDeriveFromL1AndDA(t *testing.T) {
 	}
 	if last := records[len(records)-1].Last; uint64(safe.Number) > last {
 		t.Fatalf("full node's safe head %d is past the inbox's last record %d", safe.Number, last)
+	}
+	// mega_getFinality names the inbox record behind a block: on the full
+	// node, which read it from L1, and on the sequencer, which sent it.
+	rec := records[0]
+	for _, d := range []*devnet{full, seq} {
+		var f rpc.Finality
+		if err := d.client(t).Call(&f, "mega_getFinality", hexutil.EncodeUint64(rec.Last)); err != nil {
+			t.Fatal(err)
+		}
+		if f.Inbox == nil || uint64(f.Inbox.Seq) != 1 || uint64(f.Inbox.L1BlockNumber) != rec.L1BlockNumber || f.Inbox.TransactionHash != rec.L1TxHash {
+			t.Fatalf("%s: mega_getFinality(%d).inbox %+v, want blob 1's record in L1 block %d, tx %s", d.URL, rec.Last, f.Inbox, rec.L1BlockNumber, rec.L1TxHash)
+		}
 	}
 }

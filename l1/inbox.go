@@ -76,7 +76,8 @@ func (c *Client) BlobRecords(ctx context.Context, from, to uint64) ([]*BlobRecor
 // DACommitment is the DA commitment a record names; seq is its place
 // among the inbox's records (1 for the first), as the batcher numbered it.
 func (r *BlobRecord) DACommitment(seq uint64) *chain.DACommitment {
-	return &chain.DACommitment{Seq: seq, First: r.First, Last: r.Last, LastHash: r.LastHash, Commitment: common.CopyBytes(r.Commitment)}
+	return &chain.DACommitment{Seq: seq, First: r.First, Last: r.Last, LastHash: r.LastHash, Commitment: common.CopyBytes(r.Commitment),
+		L1Block: r.L1BlockNumber, L1Tx: r.L1TxHash}
 }
 
 // PostedBlobs is what an InboxRecorder records: the batcher's posted

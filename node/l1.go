@@ -318,7 +318,10 @@ func (r *Role) addProposer(backend l1.Backend, addrs l1.Addresses, key *ecdsa.Pr
 // its start and stop; each recorded blob makes its blocks available (safe)
 // on fins.
 func (r *Role) addRecorder(backend l1.Backend, addrs l1.Addresses, key *ecdsa.PrivateKey, cfg l1.InboxConfig, fins []*tracker, log zerolog.Logger) {
-	recorded := func(c *chain.DACommitment, _ *types.Receipt) {
+	recorded := func(c *chain.DACommitment, rc *types.Receipt) {
+		if err := r.store.MarkDARecorded(c.Seq, rc.BlockNumber.Uint64(), rc.TxHash); err != nil {
+			log.Warn().Err(err).Uint64("blob", c.Seq).Msg("note the DA blob's L1 inbox record")
+		}
 		for _, fin := range fins {
 			if fin != nil {
 				fin.Available(c.Last)

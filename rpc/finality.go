@@ -54,9 +54,20 @@ type Finality struct {
 	OutputRoot      *common.Hash              `json:"outputRoot,omitempty"`
 	// L1 is the output root on L1 the block was proven (and finalized)
 	// under, on a node anchored on an L1; absent otherwise.
-	L1      *L1OutputJSON     `json:"l1,omitempty"`
+	L1 *L1OutputJSON `json:"l1,omitempty"`
+	// Inbox is the L1 DA inbox record of the blob holding the block, once
+	// this node saw it (the record that makes the block safe on a chain
+	// with an inbox); absent otherwise.
+	Inbox   *InboxRecordJSON  `json:"inbox,omitempty"`
 	Heads   FinalityHeadsJSON `json:"heads"`
 	Dispute *DisputeJSON      `json:"dispute"`
+}
+
+// InboxRecordJSON is a blob's record in the L1 DA inbox.
+type InboxRecordJSON struct {
+	Seq             hexutil.Uint64 `json:"seq"` // the blob's place among the posted blobs
+	L1BlockNumber   hexutil.Uint64 `json:"l1BlockNumber"`
+	TransactionHash common.Hash    `json:"l1TransactionHash"`
 }
 
 // L1OutputJSON is an output root proposal on the L1 oracle.
@@ -195,6 +206,11 @@ func (api *FinalityAPI) blockFinality(n uint64, hash common.Hash, heads chain.Fi
 		if o := rec.L1; o != nil {
 			f.L1 = &L1OutputJSON{OutputIndex: hexutil.Uint64(o.Index), L2BlockNumber: hexutil.Uint64(o.L2Block), OutputRoot: o.Root,
 				L1BlockNumber: hexutil.Uint64(o.L1Block), TransactionHash: o.L1Tx, L1Timestamp: hexutil.Uint64(o.L1Time), FinalizesAt: hexutil.Uint64(o.L1Time + o.Window)}
+		}
+	}
+	if api.b.DA != nil {
+		if cs, err := api.b.DA.DACommitments(n, 1); err == nil && len(cs) == 1 && cs[0].Holds(n) && cs[0].L1Block != 0 {
+			f.Inbox = &InboxRecordJSON{Seq: hexutil.Uint64(cs[0].Seq), L1BlockNumber: hexutil.Uint64(cs[0].L1Block), TransactionHash: cs[0].L1Tx}
 		}
 	}
 	return f, nil

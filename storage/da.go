@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/ethereum/go-ethereum/rlp"
 
@@ -33,6 +34,28 @@ func (s *Store) WriteDACommitment(c *chain.DACommitment) error {
 		return err
 	}
 	if err := batch.Write(); err != nil {
+		return err
+	}
+	return s.kv.SyncKeyValue()
+}
+
+// MarkDARecorded notes where the seq-th posted blob's record in the L1 DA
+// inbox is (the inbox recorder's receipt); the other records and the
+// posting position are untouched.
+func (s *Store) MarkDARecorded(seq, l1Block uint64, l1Tx common.Hash) error {
+	c, err := s.DACommitmentBySeq(seq)
+	if err != nil {
+		return err
+	}
+	if c == nil {
+		return fmt.Errorf("mark DA blob %d recorded on L1: no such blob", seq)
+	}
+	c.L1Block, c.L1Tx = l1Block, l1Tx
+	data, err := rlp.EncodeToBytes(c)
+	if err != nil {
+		return err
+	}
+	if err := s.kv.Put(numKey(daPrefix, c.Last), data); err != nil {
 		return err
 	}
 	return s.kv.SyncKeyValue()
