@@ -445,6 +445,9 @@ bash bench/reads.sh >/dev/null
 # eth_getLogs against geth 1.17.5 on the same imported chain: a section of
 # its own, appended by bench/logs.sh.
 GETH="$GETH" bash bench/logs.sh >/dev/null
+# Derivation of an imported chain from L1 + DA alone by a replica and a
+# full node: a section of its own, appended by bench/derive.sh.
+bash bench/derive.sh >/dev/null
 # The sequencer's mini-block interval without and with an attacker on its
 # public port, in one run: a section of its own, appended by bench/attack.sh.
 bash bench/attack.sh >/dev/null
