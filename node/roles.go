@@ -390,6 +390,10 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		r.Stop(context.Background())
 		return nil, err
 	}
+	if cfg.Sequencer.Dev && cfg.HA != nil {
+		r.Stop(context.Background())
+		return nil, errors.New("--dev excludes --ha: a dev chain's reverts and edits are not replicated by raft")
+	}
 	seqCfg := cfg.Sequencer
 	seqCfg.GasLimit, seqCfg.Coinbase = cfg.Chain.GasLimit, cfg.Chain.Coinbase
 	seqCfg.HA = cfg.HA != nil
@@ -502,6 +506,14 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	r.counter("meganode_sequencer_published_total", "Messages the sequencer published.", func() uint64 { s, _ := pub.Published(); return s })
 	r.counter("meganode_sequencer_publish_failures_total", "Messages the sequencer failed to publish.", func() uint64 { _, f := pub.Published(); return f })
 	backend := r.backend(rpc.Backend{Chain: r.store, Latest: seq, Txs: seq, Feeds: seq, Pool: seq.Pool()})
+	if seqCfg.Dev { // --dev: the dev methods, and the dev accounts unlocked
+		_, accounts, err := chain.Genesis(cfg.Chain)
+		if err != nil {
+			r.Stop(context.Background())
+			return nil, err
+		}
+		backend.Dev, backend.DevChain = accounts, seq
+	}
 	if batcher != nil {
 		backend.DA = r.store
 	}

@@ -91,6 +91,7 @@ func main() {
 				Name:  "sequencer",
 				Usage: "run the sequencer alone: it produces blocks and publishes them over p2p, signed with its key",
 				Flags: concat(rpcFlags(node.SequencerPublicDefaults(defaults)), chainFlags(defaults), sequencerFlags(defaults), p2pFlags(), finalityFlags(), daFlags(false), haFlags(), adminFlags(), l1Flags(false), []cli.Flag{
+					devFlag,
 					&cli.StringFlag{Name: "datadir", Value: "meganode-sequencer", Usage: "data directory", EnvVars: env("DATADIR")},
 					&cli.StringFlag{Name: "sequencer.key", Usage: "file holding the sequencer's signing key (hex); default <datadir>/sequencer.key, created on first start", EnvVars: env("SEQUENCER_KEY")},
 					logFormatFlag, logLevelFlag,
@@ -101,6 +102,7 @@ func main() {
 				Name:  "replica",
 				Usage: "follow the sequencer: apply its state diffs without executing, serve reads and subscriptions, forward transactions",
 				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), followerFlags(), finalityFlags(), daFlags(true), followerL1Flags(false), []cli.Flag{
+					devFlag,
 					&cli.StringFlag{Name: "datadir", Value: "meganode-replica", Usage: "data directory", EnvVars: env("DATADIR")},
 					&cli.DurationFlag{Name: "replica.gap-wait", Value: roleDefaults.Replica.GapWait, Usage: "how long a missing mini-block or block may stay missing before it is requested from peers", EnvVars: env("REPLICA_GAP_WAIT")},
 					logFormatFlag, logLevelFlag,
@@ -111,6 +113,7 @@ func main() {
 				Name:  "fullnode",
 				Usage: "verify the sequencer: re-execute every block with its witness, advance the safe head, alert on a mismatch",
 				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), followerFlags(), finalityFlags(), daFlags(true), followerL1Flags(true), []cli.Flag{
+					devFlag,
 					&cli.StringFlag{Name: "datadir", Value: "meganode-fullnode", Usage: "data directory", EnvVars: env("DATADIR")},
 					&cli.DurationFlag{Name: "fullnode.witness-wait", Value: roleDefaults.FullNode.WitnessWait, Usage: "how long a block waits for its witness before it is re-executed from local state", EnvVars: env("FULLNODE_WITNESS_WAIT")},
 					&cli.BoolFlag{Name: "fullnode.recover-senders", Usage: "recover every signature instead of taking the senders the sequencer signed", EnvVars: env("FULLNODE_RECOVER_SENDERS")},
@@ -122,6 +125,7 @@ func main() {
 				Name:  "prover",
 				Usage: "check the sequencer statelessly: re-execute every block over its witness, publish a signed attestation or a fraud proof",
 				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), challengerFlags(), []cli.Flag{
+					devFlag,
 					&cli.StringFlag{Name: "datadir", Value: "meganode-prover", Usage: "directory of the prover's keys (it keeps no chain)", EnvVars: env("DATADIR")},
 					&cli.StringFlag{Name: "sequencer.address", Usage: "address of the sequencer's signing key", Required: true, EnvVars: env("SEQUENCER_ADDRESS")},
 					&cli.StringFlag{Name: "prover.key", Usage: "file holding the prover's signing key (hex); default <datadir>/prover.key, created on first start", EnvVars: env("PROVER_KEY")},

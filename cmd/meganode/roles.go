@@ -105,6 +105,10 @@ func p2pFlags() []cli.Flag {
 	}
 }
 
+// devFlag makes a separately run network a dev chain (DESIGN.md §14): the
+// sequencer serves the dev methods, followers and provers take its edits.
+var devFlag = &cli.BoolFlag{Name: "dev", Usage: "a dev chain for tests: the sequencer serves the dev methods (anvil_, hardhat_, evm_: snapshots, time, state edits, impersonation) and signs eth_sendTransaction for the dev accounts; replicas, full nodes and provers accept its state edits and reverts. Never on a network that holds value", EnvVars: env("DEV")}
+
 // proversFlag names the provers a node believes (and a prover relays).
 var proversFlag = &cli.StringSliceFlag{Name: "prover.addresses", Usage: "signing addresses of the provers whose attestations count; none: no finality ladder (safe and finalized name the sealed head)", EnvVars: env("PROVER_ADDRESSES")}
 
@@ -244,6 +248,8 @@ func runRole(role string) cli.ActionFunc {
 		if err := startPprof(c, log); err != nil {
 			return err
 		}
+		dev := c.Bool("dev")
+		cfg.Sequencer.Dev, cfg.Replica.Dev, cfg.FullNode.Dev, cfg.Prover.Dev = dev, dev, dev, dev
 		cfg.P2P.Listen, cfg.P2P.Peers = c.StringSlice("p2p.listen"), c.StringSlice("p2p.peers")
 		cfg.P2P.KeyFile = c.String("p2p.key")
 		if cfg.P2P.KeyFile == "" {
