@@ -280,6 +280,17 @@ func (api *EthAPI) callEnv(bnh *gethrpc.BlockNumberOrHash, overrides *StateOverr
 	if err != nil {
 		return chain.CallEnv{}, err
 	}
+	if bnh != nil {
+		// "pending" runs in the block being built, as on anvil and geth:
+		// its number and the timestamp evm_setNextBlockTimestamp fixed, so
+		// ethers' estimate (tagged pending) of a tx that needs that time
+		// sees it.
+		if num, ok := bnh.Number(); ok && num == gethrpc.PendingBlockNumber {
+			if ph, _, _ := api.b.Latest.PendingBlock(); ph != nil {
+				h = ph
+			}
+		}
+	}
 	if err := overrides.apply(st); err != nil {
 		return chain.CallEnv{}, err
 	}
