@@ -82,6 +82,9 @@ func newServerEnvOf(t testing.TB, tweak func(*Config), haStub HAAdmin, seqTweak 
 		tweak(&cfg)
 	}
 	b := Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Dev: accts}
+	if scfg.Dev {
+		b.DevChain = seq
+	}
 	if haStub != nil {
 		b.HA = haStub
 	}
