@@ -42,7 +42,8 @@ func (api *EthAPI) GetBlockTransactionCountByHash(hash common.Hash) *hexutil.Uin
 
 // GetTransactionByBlockNumberAndIndex returns the index-th tx of a block;
 // "pending" reads the block being built.
-func (api *EthAPI) GetTransactionByBlockNumberAndIndex(num gethrpc.BlockNumber, index hexutil.Uint) any {
+func (api *EthAPI) GetTransactionByBlockNumberAndIndex(arg blockNumberArg, index hexutil.Uint) any {
+	num := gethrpc.BlockNumber(arg)
 	if api.isPending(num) {
 		h, txs, _ := api.b.Latest.PendingBlock()
 		if int(index) >= len(txs) {
@@ -117,7 +118,8 @@ func (api *EthAPI) GetRawTransactionByHash(hash common.Hash) (hexutil.Bytes, err
 }
 
 // GetUncleCountByBlockNumber is 0 for every block: there are no uncles.
-func (api *EthAPI) GetUncleCountByBlockNumber(num gethrpc.BlockNumber) *hexutil.Uint {
+func (api *EthAPI) GetUncleCountByBlockNumber(arg blockNumberArg) *hexutil.Uint {
+	num := gethrpc.BlockNumber(arg)
 	if api.isPending(num) || api.sealedBlock(num) != nil {
 		n := hexutil.Uint(0)
 		return &n
@@ -135,7 +137,7 @@ func (api *EthAPI) GetUncleCountByBlockHash(hash common.Hash) *hexutil.Uint {
 }
 
 // GetUncleByBlockNumberAndIndex is always null.
-func (api *EthAPI) GetUncleByBlockNumberAndIndex(gethrpc.BlockNumber, hexutil.Uint) map[string]interface{} {
+func (api *EthAPI) GetUncleByBlockNumberAndIndex(blockNumberArg, hexutil.Uint) map[string]interface{} {
 	return nil
 }
 

@@ -280,6 +280,17 @@ func (api *EthAPI) callEnv(bnh *gethrpc.BlockNumberOrHash, overrides *StateOverr
 	if err != nil {
 		return chain.CallEnv{}, err
 	}
+	if bnh != nil {
+		// "pending" runs in the block being built, as on anvil and geth:
+		// its number and the timestamp evm_setNextBlockTimestamp fixed, so
+		// ethers' estimate (tagged pending) of a tx that needs that time
+		// sees it.
+		if num, ok := bnh.Number(); ok && num == gethrpc.PendingBlockNumber {
+			if ph, _, _ := api.b.Latest.PendingBlock(); ph != nil {
+				h = ph
+			}
+		}
+	}
 	if err := overrides.apply(st); err != nil {
 		return chain.CallEnv{}, err
 	}
@@ -580,7 +591,8 @@ func (api *EthAPI) isPending(num gethrpc.BlockNumber) bool {
 
 // GetBlockByNumber returns a block; "pending" and the in-progress number
 // return the block being built.
-func (api *EthAPI) GetBlockByNumber(num gethrpc.BlockNumber, fullTx bool) (map[string]interface{}, error) {
+func (api *EthAPI) GetBlockByNumber(arg blockNumberArg, fullTx bool) (map[string]interface{}, error) {
+	num := gethrpc.BlockNumber(arg)
 	if api.isPending(num) {
 		h, txs, receipts := api.b.Latest.PendingBlock()
 		return marshalPendingBlock(h, txs, receipts, fullTx, api.config), nil
@@ -646,7 +658,8 @@ func (api *EthAPI) GetBlockReceipts(bnh gethrpc.BlockNumberOrHash) ([]map[string
 }
 
 // GetBlockTransactionCountByNumber returns the tx count of a block.
-func (api *EthAPI) GetBlockTransactionCountByNumber(num gethrpc.BlockNumber) *hexutil.Uint {
+func (api *EthAPI) GetBlockTransactionCountByNumber(arg blockNumberArg) *hexutil.Uint {
+	num := gethrpc.BlockNumber(arg)
 	if api.isPending(num) {
 		_, txs, _ := api.b.Latest.PendingBlock()
 		n := hexutil.Uint(len(txs))

@@ -50,6 +50,12 @@ func newWSEnv(t testing.TB, tweak func(*Config)) *wsEnv {
 // makes raw sends wait for their mini-block as on an HA leader.
 func newServerEnv(t testing.TB, tweak func(*Config), haStub HAAdmin) *wsEnv {
 	t.Helper()
+	return newServerEnvOf(t, tweak, haStub, nil)
+}
+
+// newServerEnvOf is newServerEnv over a sequencer configured by seqTweak.
+func newServerEnvOf(t testing.TB, tweak func(*Config), haStub HAAdmin, seqTweak func(*sequencer.Config)) *wsEnv {
+	t.Helper()
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
 	g, accts, err := chain.Genesis(chain.DefaultConfig())
 	if err != nil {
@@ -63,6 +69,9 @@ func newServerEnv(t testing.TB, tweak func(*Config), haStub HAAdmin) *wsEnv {
 	clock := &stepClock{now: time.Unix(1_800_000_000, 0)}
 	scfg := sequencer.DefaultConfig()
 	scfg.Eager = false
+	if seqTweak != nil {
+		seqTweak(&scfg)
+	}
 	seq, err := sequencer.New(scfg, store, clock, log)
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +82,9 @@ func newServerEnv(t testing.TB, tweak func(*Config), haStub HAAdmin) *wsEnv {
 		tweak(&cfg)
 	}
 	b := Backend{Chain: store, Latest: seq, Txs: seq, Feeds: seq, Dev: accts}
+	if scfg.Dev {
+		b.DevChain = seq
+	}
 	if haStub != nil {
 		b.HA = haStub
 	}
