@@ -65,10 +65,11 @@ unit:
 e2e: e2e-deps
 	$(GO) test -count=1 -timeout 10m ./e2e/...
 
-## e2e-race: the e2e tests against a binary built with -race (a race report fails them)
+## e2e-race: the e2e tests against a binary built with -race (a race report fails them;
+## they take 370-560 s here, hence the longer timeout)
 e2e-race: e2e-deps
 	$(GO) build -race -o bin/meganode-race ./cmd/meganode
-	MEGANODE_BIN=$(CURDIR)/bin/meganode-race $(GO) test -count=1 -timeout 10m ./e2e/...
+	MEGANODE_BIN=$(CURDIR)/bin/meganode-race $(GO) test -count=1 -timeout 15m ./e2e/...
 
 ## chaos: the long form of e2e/TestChaos (docs/operations.md, "Chaos testing"):
 ## every role killed, stopped, partitioned and wiped in turn under load
