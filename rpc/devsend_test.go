@@ -4,9 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
-
-	"github.com/meganode/meganode/chain"
-	"github.com/meganode/meganode/sequencer"
 )
 
 // TestAutomineSendOfAFailingTx: under automine eth_sendTransaction of a tx
@@ -14,7 +11,7 @@ import (
 // receipt says status 0), one that reverts answers code 3 with the revert
 // data (Hardhat's answer, which fixed-gas revertedWith needs).
 func TestAutomineSendOfAFailingTx(t *testing.T) {
-	e := newServerEnvOf(t, nil, nil, func(c *sequencer.Config) { c.Dev, c.Mining = true, chain.MineAuto })
+	e := newAutomineEnv(t)
 	from := e.accts[0].Address.Hex()
 	send := func(initCode string) wsMsg {
 		return e.postAs("", fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"eth_sendTransaction","params":[{"from":%q,"data":%q,"gas":"0x186a0"}]}`, from, initCode))

@@ -6,16 +6,13 @@ import (
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
-
-	"github.com/meganode/meganode/chain"
-	"github.com/meganode/meganode/sequencer"
 )
 
 // TestPendingCallsRunInTheNextBlock: after evm_setNextBlockTimestamp an
 // automining devnet's eth_call and eth_estimateGas tagged "pending" see the
 // next block's number and timestamp (anvil's answer), "latest" the head's.
 func TestPendingCallsRunInTheNextBlock(t *testing.T) {
-	e := newServerEnvOf(t, nil, nil, func(c *sequencer.Config) { c.Dev, c.Mining = true, chain.MineAuto })
+	e := newAutomineEnv(t)
 	head := e.store.CurrentHeader()
 	next := head.Time + 1000
 	if err := e.seq.SetNextBlockTimestamp(next); err != nil {

@@ -53,6 +53,12 @@ func newServerEnv(t testing.TB, tweak func(*Config), haStub HAAdmin) *wsEnv {
 	return newServerEnvOf(t, tweak, haStub, nil)
 }
 
+// newAutomineEnv is a server over an automining dev chain's sequencer.
+func newAutomineEnv(t testing.TB) *wsEnv {
+	t.Helper()
+	return newServerEnvOf(t, nil, nil, func(c *sequencer.Config) { c.Dev, c.Mining = true, chain.MineAuto })
+}
+
 // newServerEnvOf is newServerEnv over a sequencer configured by seqTweak.
 func newServerEnvOf(t testing.TB, tweak func(*Config), haStub HAAdmin, seqTweak func(*sequencer.Config)) *wsEnv {
 	t.Helper()
