@@ -23,6 +23,11 @@ import (
 // not match its header, or re-executing it gives another result.
 var ErrBadBlock = errors.New("bad block")
 
+// ErrLocalState means this node's state database failed a block's reads
+// or writes (closed, failing, or missing the state): no verdict on the
+// block, which is not at fault.
+var ErrLocalState = errors.New("local state database failed")
+
 // BlockMessage is a sealed block as the sequencer publishes it: the bundle
 // without its witness (replicas do not need it; it travels on its own topic),
 // the chain's mini-block count after the block, and the senders of its
@@ -211,7 +216,7 @@ func ApplyDiff(config *params.ChainConfig, db state.Database, parent, header *ty
 	}
 	st, err := state.New(parent.Root, db)
 	if err != nil {
-		return nil, fmt.Errorf("open state %s of block %d: %w", parent.Root, parent.Number, err)
+		return nil, fmt.Errorf("%w: open state %s of block %d: %w", ErrLocalState, parent.Root, parent.Number, err)
 	}
 	for _, c := range diff.Accounts {
 		if c.Deleted {
@@ -242,7 +247,7 @@ func ApplyDiff(config *params.ChainConfig, db state.Database, parent, header *ty
 	}
 	root, update, err := st.CommitWithUpdate(rules, num)
 	if err != nil {
-		return nil, fmt.Errorf("commit state of block %d: %w", num, err)
+		return nil, fmt.Errorf("%w: commit state of block %d: %w", ErrLocalState, num, err)
 	}
 	if root != header.Root {
 		return nil, fmt.Errorf("block %d: committed root %s differs from intermediate root %s", num, root, header.Root)
@@ -333,7 +338,7 @@ func ReplayWith(config *params.ChainConfig, hr HeaderReader, db state.Database, 
 	h.Root, h.ReceiptHash, h.Bloom, h.GasUsed, h.TxHash = common.Hash{}, common.Hash{}, types.Bloom{}, 0, common.Hash{}
 	b, err := newBlockBuilder(config, hr, db, parent, parent.Root, h, opts.Witness, signer)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrLocalState, err) // the parent's state cannot be opened
 	}
 	b.dev = opts.Dev
 	edits := opts.Edits
@@ -350,7 +355,7 @@ func ReplayWith(config *params.ChainConfig, hr HeaderReader, db state.Database, 
 		if _, err := b.ApplyDeposit(d); err != nil {
 			b.evm.Release()
 			if serr := b.state.Error(); serr != nil {
-				return nil, fmt.Errorf("block %d deposit %d (%s): state not available: %w", num, i, d.SourceHash, serr)
+				return nil, fmt.Errorf("%w: block %d deposit %d (%s): state not available: %w", ErrLocalState, num, i, d.SourceHash, serr)
 			}
 			return nil, fmt.Errorf("%w: block %d deposit %d (%s): %v", ErrBadBlock, num, i, d.SourceHash, err)
 		}
@@ -364,7 +369,7 @@ func ReplayWith(config *params.ChainConfig, hr HeaderReader, db state.Database, 
 			b.evm.Release()
 			if serr := b.state.Error(); serr != nil {
 				// The tx read state the database lacks: no verdict on the block.
-				return nil, fmt.Errorf("block %d tx %d (%s): state not available: %w", num, i, tx.Hash(), serr)
+				return nil, fmt.Errorf("%w: block %d tx %d (%s): state not available: %w", ErrLocalState, num, i, tx.Hash(), serr)
 			}
 			return nil, fmt.Errorf("%w: block %d tx %d (%s): %v", ErrBadBlock, num, i, tx.Hash(), err)
 		}
@@ -374,6 +379,11 @@ func ReplayWith(config *params.ChainConfig, hr HeaderReader, db state.Database, 
 		return nil, err
 	}
 	sb, err := b.Seal()
+	if serr := b.state.Error(); serr != nil {
+		// Reads the database failed (a system call's, the root's): what
+		// re-execution gave says nothing about the block.
+		return nil, fmt.Errorf("%w: block %d: state not available: %w", ErrLocalState, num, serr)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -501,9 +501,17 @@ func (f *FullNode) pause(next uint64, err error) {
 
 // raise refuses a block loudly: error log, the refused counter, and /ready
 // degraded with the block's number and hash.
+// A failure of this node's own state database is no verdict on the block:
+// it is raised as such, not counted as refused.
 func (f *FullNode) raise(m *chain.BlockMessage, err error) {
-	f.refused.Add(1)
 	b := m.Bundle.Block
+	if errors.Is(err, chain.ErrLocalState) {
+		alert := fmt.Errorf("block %d (%s) not verified: %w", b.NumberU64(), b.Hash(), err)
+		f.alert.Store(&alert)
+		f.log.Error().Uint64("block", b.NumberU64()).Stringer("hash", b.Hash()).Err(err).Msg("block not verified: this node's state database failed; serving the last verified state")
+		return
+	}
+	f.refused.Add(1)
 	alert := fmt.Errorf("block %d (%s) refused: %w", b.NumberU64(), b.Hash(), err)
 	f.alert.Store(&alert)
 	f.log.Error().Uint64("block", b.NumberU64()).Stringer("hash", b.Hash()).Err(err).Msg("block failed verification; serving the last verified state")

@@ -287,6 +287,10 @@ func (r *Replica) onBlock(m *chain.BlockMessage, data []byte) {
 		return
 	}
 	sb, err := r.verifyBlock(m)
+	if errors.Is(err, chain.ErrLocalState) {
+		r.fail(err) // this node's database, not the message
+		return
+	}
 	if err != nil {
 		r.refuse(err.Error())
 		return
