@@ -14,6 +14,17 @@ type deferredDB struct {
 	mu      sync.Mutex
 	pending ethdb.Batch
 	onWrite func(bytes int) // counts what batches write, for progress
+	// ancient is where the path scheme keeps its state history: a
+	// directory, "" for in memory; nil for none.
+	ancient *string
+}
+
+// AncientDatadir is the directory of the path scheme's state history.
+func (d *deferredDB) AncientDatadir() (string, error) {
+	if d.ancient == nil {
+		return d.Database.AncientDatadir()
+	}
+	return *d.ancient, nil
 }
 
 // setOnWrite makes every batch written call f with its size; nil stops it.

@@ -62,22 +62,40 @@ func Import(cfg Config, genesis *core.Genesis, path string, log zerolog.Logger) 
 		defer gz.Close()
 		r = gz
 	}
-	if cfg.CacheMB == 0 {
-		cfg.CacheMB = 256
-	}
-	if cfg.Handles == 0 {
-		cfg.Handles = 256
-	}
+	cfg = withDefaults(cfg)
 	pdb, err := openPebble(vfs.Default, filepath.Join(cfg.Dir, "chaindata"), cfg.CacheMB, cfg.Handles, false)
 	if err != nil {
 		return nil, fmt.Errorf("open pebble at %s: %w", cfg.Dir, err)
 	}
-	db := rawdb.NewDatabase(pdb)
-	defer db.Close()
-	// Archive mode over the hash scheme: every block's state stays readable,
-	// which is what the store serves from.
-	bcfg := core.DefaultConfig().WithArchive(true)
+	kv := rawdb.NewDatabase(pdb)
+	defer kv.Close()
+	scheme, have := cfg.Scheme, rawdb.ReadStateScheme(kv)
+	switch {
+	case have != "" && scheme == "":
+		scheme = have // a resumed import keeps the directory's scheme
+	case have != "" && have != scheme:
+		return nil, fmt.Errorf("%w: %s holds %s-scheme state, the %s scheme was asked for", ErrSchemeMismatch, cfg.Dir, have, scheme)
+	case scheme == "":
+		scheme = PathScheme
+	}
+	db := &deferredDB{Database: kv}
+	bcfg := core.DefaultConfig()
 	bcfg.SnapshotLimit = 0
+	bcfg.StateScheme = scheme
+	if scheme == PathScheme {
+		// The state the store opens with: the newest blocks' as diff
+		// layers (journaled at the end), the history window's in the
+		// ancient store beside chaindata, indexed for reads.
+		ancient := filepath.Join(cfg.Dir, "ancient")
+		db.ancient = &ancient
+		pc := pathConfig(cfg)
+		bcfg.ArchiveMode = true // go-ethereum indexes the state history in archive mode only
+		bcfg.StateHistory, bcfg.TrienodeHistory = pc.StateHistory, pc.TrienodeHistory
+	} else {
+		// Archive mode over the hash scheme: every block's state stays
+		// readable, which is what the store serves from.
+		bcfg = bcfg.WithArchive(true)
+	}
 	bc, err := core.NewBlockChain(db, genesis, beacon.New(ethash.NewFaker()), bcfg)
 	if err != nil {
 		return nil, fmt.Errorf("open chain: %w", err)
@@ -111,7 +129,7 @@ func Import(cfg Config, genesis *core.Genesis, path string, log zerolog.Logger) 
 			n = len(batch)
 		}
 		for _, b := range batch[:n] {
-			rawdb.WriteTxLookupEntriesByBlock(db, b)
+			rawdb.WriteTxLookupEntriesByBlock(kv, b)
 			res.Blocks++
 			res.Txs += uint64(len(b.Transactions()))
 		}

@@ -23,7 +23,9 @@ type RemovedBlock struct {
 // Rewind makes block number the head again (a dev chain's evm_revert): the
 // blocks above it, their receipts, tx lookups and bundles, the DA records of
 // blobs that held them and the journals of unsealed blocks are deleted in
-// one batch. The state of number is kept (every state is). It returns the
+// one batch. The state of number is kept in the hash scheme (every state
+// is); the path scheme recovers it from its state history if it is older
+// than the diff layers. It returns the
 // removed blocks, oldest first, so their logs can be announced as removed.
 func (s *Store) Rewind(number uint64) ([]RemovedBlock, error) {
 	s.mu.Lock()
@@ -35,6 +37,9 @@ func (s *Store) Rewind(number uint64) ([]RemovedBlock, error) {
 	target := s.headerByNumber(number)
 	if target == nil {
 		return nil, fmt.Errorf("rewind: block %d not found", number)
+	}
+	if err := s.rewindState(target); err != nil {
+		return nil, err
 	}
 	miniCount := uint64(0)
 	if number > s.genesis.NumberU64() { // a forked chain's genesis is numbered after the block it forks
@@ -192,8 +197,8 @@ func (s *Store) Refork(genesis *core.Genesis, src chain.ForkSource) error {
 	if err != nil {
 		return fmt.Errorf("refork: commit genesis: %w", err)
 	}
-	if err := s.triedb.Commit(block.Root(), false); err != nil {
-		return fmt.Errorf("refork: commit genesis state: %w", err)
+	if err := s.commitGenesisState(block.Root()); err != nil {
+		return fmt.Errorf("refork: %w", err)
 	}
 	s.blocks.Remove(old.Hash())
 	s.genesis, s.head = block, block.Header()

@@ -24,6 +24,7 @@ import (
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/ethereum/go-ethereum/triedb"
 	"github.com/ethereum/go-ethereum/triedb/hashdb"
+	"github.com/ethereum/go-ethereum/triedb/pathdb"
 
 	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/chain/progress"
@@ -46,6 +47,26 @@ var (
 	miniCountKey = []byte("mg-miniblock-count")
 )
 
+// The state schemes (go-ethereum's names).
+const (
+	// PathScheme is go-ethereum's pathdb: the newest 128 states as diff
+	// layers in memory over one state on disk, and a state history (an
+	// ancient store) for reads of older blocks and rewinds; disk stays flat
+	// once the history window is full.
+	PathScheme = rawdb.PathScheme
+	// HashScheme keeps every state ever written (an archive of trie nodes
+	// under their hashes).
+	HashScheme = rawdb.HashScheme
+)
+
+// DefaultHistory is how many blocks of state history a path-scheme store
+// keeps by default: 25 hours of 1 s blocks.
+const DefaultHistory = 90_000
+
+// ErrSchemeMismatch means the data directory's state was written in
+// another state scheme.
+var ErrSchemeMismatch = errors.New("data directory holds state of another scheme")
+
 // Config configures the store.
 type Config struct {
 	Dir     string // data directory; empty keeps everything in memory
@@ -55,6 +76,24 @@ type Config struct {
 	// (off the Go heap), default 512: a transfer to a cold account then
 	// reads its trie path from memory, not from pebble. Unused in memory.
 	TrieCacheMB int
+	// Scheme is PathScheme or HashScheme. The default is the path scheme
+	// on disk and the hash scheme in memory: a dev chain in memory keeps
+	// every state, so evm_revert to any snapshot is a head move and a fork
+	// can be reset to another block (pathdb cannot start from a second
+	// genesis). A forked chain is hash only.
+	Scheme string
+	// History is how many recent blocks' state a path-scheme store keeps
+	// readable (eth_getBalance, eth_call, eth_getStorageAt, eth_getProof at
+	// a past block) and can rewind to, default DefaultHistory. Archive
+	// keeps the whole chain's.
+	History uint64
+	Archive bool
+	// StateCacheMB caches flat state (accounts and slots) of the path
+	// scheme's disk layer, default 256; WriteBufferMB is the path scheme's
+	// write buffer between the diff layers and disk, default 64 (what a
+	// kill -9 loses and re-applies on restart at most).
+	StateCacheMB  int
+	WriteBufferMB int
 	// NoSync skips the fsync after each sealed block: for followers
 	// (replicas, full nodes), whose blocks can be fetched again. A killed
 	// process still loses nothing (the writes are in the OS); a power cut
@@ -89,6 +128,8 @@ type Store struct {
 	db       *deferredDB
 	triedb   *triedb.Database
 	state    state.Database
+	historic state.Database // the path scheme's state history; nil in the hash scheme
+	scheme   string
 	config   *params.ChainConfig
 
 	mu      sync.RWMutex // guards head; writers hold it across the seal batch
@@ -111,20 +152,15 @@ type Store struct {
 // store commits it, an existing one must hold the same genesis. With a nil
 // genesis the store must exist and is served with the chain config it holds.
 func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error) {
-	if cfg.CacheMB == 0 {
-		cfg.CacheMB = 256
-	}
-	if cfg.Handles == 0 {
-		cfg.Handles = 256
-	}
-	if cfg.TrieCacheMB == 0 {
-		cfg.TrieCacheMB = 512
-	}
-	if cfg.MinFreeMB == 0 {
-		cfg.MinFreeMB = 256
-	}
+	cfg = withDefaults(cfg)
 	if cfg.FS == nil {
 		cfg.FS = vfs.Default
+	}
+	switch {
+	case cfg.Scheme != "" && cfg.Scheme != PathScheme && cfg.Scheme != HashScheme:
+		return nil, fmt.Errorf("unknown state scheme %q (path or hash)", cfg.Scheme)
+	case cfg.Scheme == PathScheme && cfg.Fork != nil:
+		return nil, errors.New("a forked chain keeps its state in the hash scheme")
 	}
 	log = log.With().Str("component", "storage").Logger()
 	tcfg := &triedb.Config{HashDB: hashdb.Defaults}
@@ -145,9 +181,36 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 		}
 		kv = rawdb.NewDatabase(pdb)
 		tcfg = &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: cfg.TrieCacheMB << 20}}
+		if have := rawdb.ReadStateScheme(kv); have != "" && cfg.Scheme == "" {
+			cfg.Scheme = have // as geth: a data directory keeps the scheme it was made with
+		} else if have != "" && have != cfg.Scheme {
+			kv.Close()
+			return nil, fmt.Errorf("%w: %s holds %s-scheme state, the %s scheme was asked for; leave the scheme out to use the directory's, or start from an empty data directory and sync or import the chain again (meganode import)", ErrSchemeMismatch, cfg.Dir, have, cfg.Scheme)
+		}
+	}
+	if cfg.Scheme == "" {
+		cfg.Scheme = PathScheme
+		if cfg.Dir == "" || cfg.Fork != nil {
+			cfg.Scheme = HashScheme
+		}
+	}
+	db := &deferredDB{Database: kv}
+	if cfg.Scheme == PathScheme {
+		tcfg = &triedb.Config{PathDB: pathConfig(cfg)}
+		// The state history lives in an ancient store beside chaindata,
+		// in memory for a store in memory. go-ethereum's freezer writes
+		// to the OS's files only: on a test's file system (crash images,
+		// a full disk) the store keeps no history.
+		switch {
+		case cfg.Dir == "":
+			db.ancient = new(string)
+		case cfg.FS == vfs.Default:
+			ancient := fs.PathJoin(cfg.Dir, "ancient")
+			db.ancient = &ancient
+		}
 	}
 	tcfg.Preimages = cfg.Preimages
-	s := &Store{log: log, progress: cfg.Progress, kv: kv, db: &deferredDB{Database: kv}, blocks: newBlockCache(blockCacheSize, blockCacheTxs), noSync: cfg.NoSync, fs: fs, space: sp}
+	s := &Store{log: log, progress: cfg.Progress, kv: kv, db: db, scheme: cfg.Scheme, blocks: newBlockCache(blockCacheSize, blockCacheTxs), noSync: cfg.NoSync, fs: fs, space: sp}
 	if cfg.Dir != "" {
 		s.journalDir = fs.PathJoin(cfg.Dir, "journal")
 		err := fs.MkdirAll(s.journalDir, 0o755)
@@ -165,6 +228,9 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 	}
 	s.triedb = triedb.NewDatabase(s.db, tcfg)
 	s.state = state.NewDatabase(s.triedb, state.NewCodeDB(s.db))
+	if cfg.Scheme == PathScheme {
+		s.historic = state.NewHistoricDatabase(s.triedb, state.NewCodeDB(s.db))
+	}
 	if cfg.Fork != nil {
 		if cfg.Dir != "" {
 			kv.Close()
@@ -177,11 +243,63 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 		}
 	}
 	if err := s.init(genesis); err != nil {
+		s.triedb.Close()
 		kv.Close()
 		return nil, err
 	}
 	return s, nil
 }
+
+// withDefaults fills in the defaults of cfg's zero fields.
+func withDefaults(cfg Config) Config {
+	if cfg.CacheMB == 0 {
+		cfg.CacheMB = 256
+	}
+	if cfg.Handles == 0 {
+		cfg.Handles = 256
+	}
+	if cfg.MinFreeMB == 0 {
+		cfg.MinFreeMB = 256
+	}
+	if cfg.TrieCacheMB == 0 {
+		cfg.TrieCacheMB = 512
+	}
+	if cfg.StateCacheMB == 0 {
+		cfg.StateCacheMB = 256
+	}
+	if cfg.WriteBufferMB == 0 {
+		cfg.WriteBufferMB = 64
+	}
+	if cfg.History == 0 {
+		cfg.History = DefaultHistory
+	}
+	return cfg
+}
+
+// pathConfig is the pathdb configuration of cfg: history kept and indexed
+// for reads (state and trie nodes, so proofs too) over the window, or the
+// whole chain's in an archive.
+func pathConfig(cfg Config) *pathdb.Config {
+	history := cfg.History
+	if cfg.Archive {
+		history = 0 // pathdb's "entire chain"
+	}
+	return &pathdb.Config{
+		TrieCleanSize:       cfg.TrieCacheMB << 20,
+		StateCleanSize:      cfg.StateCacheMB << 20,
+		WriteBufferSize:     cfg.WriteBufferMB << 20,
+		StateHistory:        history,
+		TrienodeHistory:     int64(history),
+		EnableStateIndexing: true,
+		FullValueCheckpoint: pathdb.Defaults.FullValueCheckpoint,
+		// The chain is written as it is made, never snap-synced: the
+		// history is indexed from the start, not once the head is recent.
+		NoHistoryIndexDelay: true,
+	}
+}
+
+// Scheme is the store's state scheme, PathScheme or HashScheme.
+func (s *Store) Scheme() string { return s.scheme }
 
 func (s *Store) init(genesis *core.Genesis) error {
 	first := uint64(0) // a forked chain's genesis is numbered after the block it forks
@@ -205,8 +323,8 @@ func (s *Store) init(genesis *core.Genesis) error {
 		if err != nil {
 			return fmt.Errorf("commit genesis: %w", err)
 		}
-		if err := s.triedb.Commit(block.Root(), false); err != nil {
-			return fmt.Errorf("commit genesis state: %w", err)
+		if err := s.commitGenesisState(block.Root()); err != nil {
+			return err
 		}
 		s.log.Info().Stringer("hash", block.Hash()).Msg("wrote genesis")
 		if len(genesis.Alloc) > largeAlloc {
@@ -250,9 +368,28 @@ func (s *Store) loadHead() error {
 		return fmt.Errorf("head block %d (%s) missing", num, headHash)
 	}
 	if _, err := state.New(s.head.Root, s.state); err != nil {
-		return fmt.Errorf("state of head block %d: %w", num, err)
+		if s.scheme != PathScheme {
+			return fmt.Errorf("state of head block %d: %w", num, err)
+		}
+		// The path scheme writes state behind the blocks: after a kill -9
+		// or a power cut the blocks above its disk layer are applied again.
+		if err := s.recoverState(); err != nil {
+			return err
+		}
 	}
 	s.dropJournals(num)
+	return nil
+}
+
+// commitGenesisState writes a newly committed genesis's state to disk. The
+// path scheme's genesis commit has written it already.
+func (s *Store) commitGenesisState(root common.Hash) error {
+	if s.scheme == PathScheme {
+		return nil
+	}
+	if err := s.triedb.Commit(root, false); err != nil {
+		return fmt.Errorf("commit genesis state: %w", err)
+	}
 	return nil
 }
 
@@ -264,6 +401,19 @@ func (s *Store) Close() error {
 		s.journal = nil
 	}
 	s.jmu.Unlock()
+	if s.scheme == PathScheme {
+		// The diff layers and the write buffer go to a journal, so that a
+		// restart has them at once instead of applying their blocks again.
+		s.mu.RLock()
+		root := s.head.Root
+		s.mu.RUnlock()
+		if err := s.triedb.Journal(root); err != nil {
+			s.log.Warn().Err(err).Msg("state journal not written: the next start applies the newest blocks again")
+		}
+		if err := s.triedb.Close(); err != nil {
+			s.log.Warn().Err(err).Msg("close trie database")
+		}
+	}
 	return s.kv.Close()
 }
 
@@ -291,8 +441,15 @@ func (s *Store) CheckSpace() error {
 // ChainConfig is the chain configuration the store was opened with.
 func (s *Store) ChainConfig() *params.ChainConfig { return s.config }
 
-// StateDatabase is the state database blocks are executed against.
-func (s *Store) StateDatabase() state.Database { return s.state }
+// StateDatabase is the state database blocks are executed against. On the
+// path scheme a state older than its 128 diff layers is read (not written)
+// from the state history while the history holds it.
+func (s *Store) StateDatabase() state.Database {
+	if s.historic != nil {
+		return &withHistory{Database: s.state, historic: s.historic}
+	}
+	return s.state
+}
 
 // Genesis returns the genesis block.
 func (s *Store) Genesis() *types.Block { return s.genesis }
@@ -468,6 +625,10 @@ func (s *Store) WriteSealed(sb *chain.SealedBlock, miniCount uint64) error {
 		return fmt.Errorf("write block %d: %w", sb.Block.NumberU64(), err)
 	}
 	batch := s.kv.NewBatch()
+	if s.scheme == PathScheme {
+		// The state is a diff layer since Seal; pathdb writes it behind.
+		return s.writeBlock(batch, sb, miniCount)
+	}
 	release := s.db.capture(batch)
 	// The state update's nodes are in the triedb's dirty cache since Seal;
 	// Commit flushes them, and capture routes the flush into the batch.
@@ -509,8 +670,10 @@ func (s *Store) commitState(sb *chain.SealedBlock) error {
 		root = sb.Update.Root
 	}
 	// In memory the trie database's dirty nodes are as good as written:
-	// flushing them into the memory database would only copy them.
-	if s.journalDir != "" {
+	// flushing them into the memory database would only copy them. The
+	// path scheme's diff layer is written behind by pathdb itself (a crash
+	// before that re-applies the block's diff on the next start).
+	if s.journalDir != "" && s.scheme == HashScheme {
 		if err := s.triedb.Commit(root, false); err != nil {
 			return fmt.Errorf("commit state of block %d: %w", sb.Block.NumberU64(), err)
 		}
@@ -575,11 +738,10 @@ func (s *Store) writeBlock(batch ethdb.Batch, sb *chain.SealedBlock, miniCount u
 // block.
 func (s *Store) WriteReplayed(sb *chain.SealedBlock, miniCount uint64) error {
 	if u := sb.Update; u != nil && u.Nodes != nil {
-		if err := s.triedb.Update(u.Root, u.OriginRoot, u.BlockNumber, u.Nodes, nil); err != nil {
+		// The update's nodes and states (the path scheme's diff layer and
+		// history need both) and its new code.
+		if err := s.state.Commit(u); err != nil {
 			return fmt.Errorf("insert state of block %d: %w", sb.Block.NumberU64(), err)
-		}
-		for _, code := range u.Codes {
-			rawdb.WriteCode(s.db, code.Hash, code.Blob)
 		}
 	}
 	return s.WriteSealed(sb, miniCount)
