@@ -44,7 +44,7 @@ func main() {
 			{
 				Name:  "devnet",
 				Usage: "run a local devnet (sequencer, storage and RPC in one process)",
-				Flags: concat(rpcFlags(defaults), chainFlags(defaults), sequencerFlags(defaults), l1Flags(true), []cli.Flag{
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), sequencerFlags(defaults), stateFlags(), l1Flags(true), []cli.Flag{
 					&cli.StringFlag{Name: "datadir", Usage: "data directory; empty keeps the chain in memory", EnvVars: env("DATADIR")},
 					&cli.StringSliceFlag{Name: "roles", Value: cli.NewStringSlice(defaults.Roles...), Usage: "roles to run in process: sequencer (always), replica (RPC on http.port+1), fullnode (http.port+2), prover", EnvVars: env("ROLES")},
 					&cli.DurationFlag{Name: "finality.window", Value: defaults.FinalityWindow, Usage: "challenge window: how long a proven block waits for a fraud proof before it is finalized", EnvVars: env("FINALITY_WINDOW")},
@@ -66,11 +66,11 @@ func main() {
 				Name:      "import",
 				Usage:     "verify and import a chain export (concatenated RLP blocks, as geth export writes them; .gz too)",
 				ArgsUsage: "chain.rlp",
-				Flags: []cli.Flag{
+				Flags: concat(stateFlags(), []cli.Flag{
 					&cli.StringFlag{Name: "genesis", Usage: "genesis.json of the chain (geth's format)", Required: true},
 					&cli.StringFlag{Name: "datadir", Usage: "data directory to import into", Value: "meganode-data", EnvVars: env("DATADIR")},
 					logFormatFlag, logLevelFlag,
-				},
+				}),
 				Action: runImport,
 			},
 			{
@@ -90,7 +90,7 @@ func main() {
 			{
 				Name:  "sequencer",
 				Usage: "run the sequencer alone: it produces blocks and publishes them over p2p, signed with its key",
-				Flags: concat(rpcFlags(node.SequencerPublicDefaults(defaults)), chainFlags(defaults), sequencerFlags(defaults), p2pFlags(), finalityFlags(), daFlags(false), haFlags(), adminFlags(), l1Flags(false), []cli.Flag{
+				Flags: concat(rpcFlags(node.SequencerPublicDefaults(defaults)), chainFlags(defaults), sequencerFlags(defaults), stateFlags(), p2pFlags(), finalityFlags(), daFlags(false), haFlags(), adminFlags(), l1Flags(false), []cli.Flag{
 					devFlag,
 					&cli.StringFlag{Name: "datadir", Value: "meganode-sequencer", Usage: "data directory", EnvVars: env("DATADIR")},
 					&cli.StringFlag{Name: "sequencer.key", Usage: "file holding the sequencer's signing key (hex); default <datadir>/sequencer.key, created on first start", EnvVars: env("SEQUENCER_KEY")},
@@ -101,7 +101,7 @@ func main() {
 			{
 				Name:  "replica",
 				Usage: "follow the sequencer: apply its state diffs without executing, serve reads and subscriptions, forward transactions",
-				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), followerFlags(), finalityFlags(), daFlags(true), followerL1Flags(false), []cli.Flag{
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), stateFlags(), p2pFlags(), followerFlags(), finalityFlags(), daFlags(true), followerL1Flags(false), []cli.Flag{
 					devFlag,
 					&cli.StringFlag{Name: "datadir", Value: "meganode-replica", Usage: "data directory", EnvVars: env("DATADIR")},
 					&cli.DurationFlag{Name: "replica.gap-wait", Value: roleDefaults.Replica.GapWait, Usage: "how long a missing mini-block or block may stay missing before it is requested from peers", EnvVars: env("REPLICA_GAP_WAIT")},
@@ -112,7 +112,7 @@ func main() {
 			{
 				Name:  "fullnode",
 				Usage: "verify the sequencer: re-execute every block with its witness, advance the safe head, alert on a mismatch",
-				Flags: concat(rpcFlags(defaults), chainFlags(defaults), p2pFlags(), followerFlags(), finalityFlags(), daFlags(true), followerL1Flags(true), []cli.Flag{
+				Flags: concat(rpcFlags(defaults), chainFlags(defaults), stateFlags(), p2pFlags(), followerFlags(), finalityFlags(), daFlags(true), followerL1Flags(true), []cli.Flag{
 					devFlag,
 					&cli.StringFlag{Name: "datadir", Value: "meganode-fullnode", Usage: "data directory", EnvVars: env("DATADIR")},
 					&cli.DurationFlag{Name: "fullnode.witness-wait", Value: roleDefaults.FullNode.WitnessWait, Usage: "how long a block waits for its witness before it is re-executed from local state", EnvVars: env("FULLNODE_WITNESS_WAIT")},
@@ -165,7 +165,11 @@ func runImport(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := storage.Import(storage.Config{Dir: c.String("datadir"), Progress: progressOptions()}, genesis, c.Args().First(), log)
+	scfg := storage.Config{Dir: c.String("datadir"), Progress: progressOptions()}
+	if err := applyStateFlags(c, &scfg); err != nil {
+		return err
+	}
+	res, err := storage.Import(scfg, genesis, c.Args().First(), log)
 	if res != nil && res.Blocks > 0 {
 		log.Info().Uint64("blocks", res.Blocks).Uint64("txs", res.Txs).Msg("imported")
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/meganode/meganode/chain/progress"
 	"github.com/meganode/meganode/node"
 	"github.com/meganode/meganode/rpc"
+	"github.com/meganode/meganode/storage"
 )
 
 func concat(groups ...[]cli.Flag) []cli.Flag {
@@ -95,6 +96,27 @@ func sequencerFlags(defaults node.Config) []cli.Flag {
 		&cli.StringFlag{Name: "preconf-block-hash", Value: defaults.Sequencer.PreconfHash.Hex(), Usage: "blockHash of receipts and logs preconfirmed in a mini-block", EnvVars: env("PRECONF_BLOCK_HASH")},
 		&cli.IntFlag{Name: "datadir.min-free", Value: 256, Usage: "MiB of free space on the data directory's disk below which the sequencer stops admitting and sealing until space is freed; a ballast of a quarter of it (at most 32 MiB) is kept; -1: no check", EnvVars: env("DATADIR_MIN_FREE")},
 	}
+}
+
+// stateFlags choose how a data directory keeps state (geth's flag names).
+func stateFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "state.scheme", Usage: "how state is kept: path (the newest 128 states in memory over one on disk, older ones in a state history; disk stays flat) or hash (every state ever written); default path on disk, hash in memory", EnvVars: env("STATE_SCHEME")},
+		&cli.Uint64Flag{Name: "history.state", Value: storage.DefaultHistory, Usage: "blocks of state history the path scheme keeps: state reads (eth_getBalance, eth_call, eth_getStorageAt, eth_getProof) and rewinds reach that far back; 0: the entire chain (an archive)", EnvVars: env("HISTORY_STATE")},
+	}
+}
+
+// applyStateFlags fills cfg from stateFlags.
+func applyStateFlags(c *cli.Context, cfg *storage.Config) error {
+	switch s := c.String("state.scheme"); s {
+	case "", storage.PathScheme, storage.HashScheme:
+		cfg.Scheme = s
+	default:
+		return fmt.Errorf("--state.scheme %q: want path or hash", s)
+	}
+	cfg.History = c.Uint64("history.state")
+	cfg.Archive = cfg.History == 0
+	return nil
 }
 
 func p2pFlags() []cli.Flag {
@@ -176,6 +198,9 @@ func applyFlags(c *cli.Context, cfg *node.Config) error {
 	}
 	if c.IsSet("datadir.min-free") {
 		cfg.Storage.MinFreeMB = c.Int("datadir.min-free")
+	}
+	if err := applyStateFlags(c, &cfg.Storage); err != nil {
+		return err
 	}
 	cfg.Chain.AccountFunds = new(big.Int).Mul(new(big.Int).SetUint64(c.Uint64("balance")), big.NewInt(params.Ether))
 	if c.IsSet("miniblock-time") || c.Duration("miniblock-time") != 0 {
