@@ -16,7 +16,7 @@ import (
 func TestStateHistoryWindow(t *testing.T) {
 	key := mustKey(t, key0)
 	dir := t.TempDir()
-	args := []string{"--datadir", dir, "--history.state", "32", "--roles", "sequencer"}
+	args := []string{"--datadir", dir, "--state.history", "32", "--roles", "sequencer"}
 	d := startDevnet(t, args...)
 	c := d.client(t)
 	r := waitReceipt(t, c, sendTransfer(t, c, key, 0, addr3, big.NewInt(1)), true)

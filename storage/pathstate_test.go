@@ -264,3 +264,39 @@ func TestSchemeOfADataDirectory(t *testing.T) {
 		t.Fatal("an unknown scheme was accepted")
 	}
 }
+
+// Proofs below the diff layers need the trie-node history, kept only when
+// ProofHistory asks for it (as geth's --history.trienode).
+func TestPathSchemeProofHistory(t *testing.T) {
+	g, accts := pathGenesis(t)
+	for _, proofs := range []uint64{0, 32} {
+		s, err := storage.Open(storage.Config{Dir: t.TempDir(), History: 32, ProofHistory: proofs}, g, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealTransfers(t, s, g, accts, 170) // the disk layer is block 42
+		waitIndexed(t, s, 30)
+		root := s.GetHeaderByNumber(30).Root
+		openTrie := func() error {
+			tr, err := s.StateDatabase().OpenTrie(root)
+			if err == nil && tr.Hash() != root {
+				return errors.New("the trie opened at block 30 hashes to another root")
+			}
+			return err
+		}
+		if proofs == 0 {
+			if err := openTrie(); !errors.Is(err, storage.ErrStateUnavailable) {
+				t.Fatalf("trie of block 30 without trie-node history: %v, want ErrStateUnavailable", err)
+			}
+		} else {
+			deadline := time.Now().Add(20 * time.Second)
+			for err := openTrie(); err != nil; err = openTrie() {
+				if time.Now().After(deadline) {
+					t.Fatalf("trie of block 30 with trie-node history: %v", err)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		s.Close()
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"os"
 	"runtime/debug"
@@ -63,6 +64,9 @@ const (
 // keeps by default: 25 hours of 1 s blocks.
 const DefaultHistory = 90_000
 
+// EntireChain as ProofHistory keeps every block's trie nodes.
+const EntireChain = math.MaxInt64
+
 // ErrSchemeMismatch means the data directory's state was written in
 // another state scheme.
 var ErrSchemeMismatch = errors.New("data directory holds state of another scheme")
@@ -88,6 +92,11 @@ type Config struct {
 	// keeps the whole chain's.
 	History uint64
 	Archive bool
+	// ProofHistory is how many recent blocks' trie nodes a path-scheme
+	// store keeps in its history too, for eth_getProof at those blocks
+	// below the 128 diff layers; 0 (the default, as geth's) keeps none,
+	// EntireChain all.
+	ProofHistory uint64
 	// StateCacheMB caches flat state (accounts and slots) of the path
 	// scheme's disk layer, default 256; WriteBufferMB is the path scheme's
 	// write buffer between the diff layers and disk, default 64 (what a
@@ -276,20 +285,28 @@ func withDefaults(cfg Config) Config {
 	return cfg
 }
 
-// pathConfig is the pathdb configuration of cfg: history kept and indexed
-// for reads (state and trie nodes, so proofs too) over the window, or the
-// whole chain's in an archive.
+// pathConfig is the pathdb configuration of cfg: state history kept and
+// indexed for reads over the window, or the whole chain's in an archive;
+// trie-node history (proofs below the diff layers) only when asked for,
+// as geth: at 1M accounts it cost a third more disk and memory.
 func pathConfig(cfg Config) *pathdb.Config {
 	history := cfg.History
 	if cfg.Archive {
 		history = 0 // pathdb's "entire chain"
+	}
+	proofs := int64(-1) // pathdb's "none"
+	switch {
+	case cfg.ProofHistory >= EntireChain:
+		proofs = 0
+	case cfg.ProofHistory > 0:
+		proofs = int64(cfg.ProofHistory)
 	}
 	return &pathdb.Config{
 		TrieCleanSize:       cfg.TrieCacheMB << 20,
 		StateCleanSize:      cfg.StateCacheMB << 20,
 		WriteBufferSize:     cfg.WriteBufferMB << 20,
 		StateHistory:        history,
-		TrienodeHistory:     int64(history),
+		TrienodeHistory:     proofs,
 		EnableStateIndexing: true,
 		FullValueCheckpoint: pathdb.Defaults.FullValueCheckpoint,
 		// The chain is written as it is made, never snap-synced: the

@@ -102,7 +102,9 @@ func sequencerFlags(defaults node.Config) []cli.Flag {
 func stateFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "state.scheme", Usage: "how state is kept: path (the newest 128 states in memory over one on disk, older ones in a state history; disk stays flat) or hash (every state ever written); default path on disk, hash in memory", EnvVars: env("STATE_SCHEME")},
-		&cli.Uint64Flag{Name: "history.state", Value: storage.DefaultHistory, Usage: "blocks of state history the path scheme keeps: state reads (eth_getBalance, eth_call, eth_getStorageAt, eth_getProof) and rewinds reach that far back; 0: the entire chain (an archive)", EnvVars: env("HISTORY_STATE")},
+		&cli.Uint64Flag{Name: "state.history", Aliases: []string{"history.state"}, Value: storage.DefaultHistory, Usage: "blocks of state history the path scheme keeps: state reads (eth_getBalance, eth_call, eth_getStorageAt, debug_trace*) at those blocks and rewinds reach that far back; 0: the entire chain (as --archive)", EnvVars: env("STATE_HISTORY")},
+		&cli.BoolFlag{Name: "archive", Usage: "keep the state history of the entire chain, indexed: every block's state stays readable (geth's archive mode)", EnvVars: env("ARCHIVE")},
+		&cli.Int64Flag{Name: "history.trienode", Value: -1, Usage: "blocks whose trie nodes the state history keeps too, for eth_getProof below the newest 128 blocks; -1: none (geth's default), 0: the entire chain", EnvVars: env("HISTORY_TRIENODE")},
 	}
 }
 
@@ -114,8 +116,16 @@ func applyStateFlags(c *cli.Context, cfg *storage.Config) error {
 	default:
 		return fmt.Errorf("--state.scheme %q: want path or hash", s)
 	}
-	cfg.History = c.Uint64("history.state")
-	cfg.Archive = cfg.History == 0
+	cfg.History = c.Uint64("state.history")
+	cfg.Archive = cfg.History == 0 || c.Bool("archive")
+	switch n := c.Int64("history.trienode"); {
+	case n < 0:
+		cfg.ProofHistory = 0
+	case n == 0:
+		cfg.ProofHistory = storage.EntireChain
+	default:
+		cfg.ProofHistory = uint64(n)
+	}
 	return nil
 }
 
