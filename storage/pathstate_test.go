@@ -65,7 +65,7 @@ func sum(n uint64) uint64 { return n * (n + 1) / 2 }
 // number (go-ethereum indexes it in the background).
 func waitIndexed(t *testing.T, s *storage.Store, number uint64) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		_, err := balanceAt(s, number)
 		if err == nil {
@@ -289,7 +289,7 @@ func TestPathSchemeProofHistory(t *testing.T) {
 				t.Fatalf("trie of block 30 without trie-node history: %v, want ErrStateUnavailable", err)
 			}
 		} else {
-			deadline := time.Now().Add(20 * time.Second)
+			deadline := time.Now().Add(time.Minute)
 			for err := openTrie(); err != nil; err = openTrie() {
 				if time.Now().After(deadline) {
 					t.Fatalf("trie of block 30 with trie-node history: %v", err)
