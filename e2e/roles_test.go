@@ -148,7 +148,8 @@ func TestSeparateRoles(t *testing.T) {
 	dirB := t.TempDir()
 	repA := net.follower(t, "replica", t.TempDir(), net.seq.P2P)
 	repB := net.follower(t, "replica", dirB, net.seq.P2P)
-	full := net.follower(t, "fullnode", t.TempDir(), net.seq.P2P)
+	dirF := t.TempDir()
+	full := net.follower(t, "fullnode", dirF, net.seq.P2P)
 	nodes := map[string]*devnet{"sequencer": net.seq, "replica A": repA, "replica B": repB, "full node": full}
 	clients := map[string]*gethrpc.Client{}
 	for name, d := range nodes {
@@ -183,6 +184,21 @@ func TestSeparateRoles(t *testing.T) {
 				if got.Hash != want.Hash || got.StateRoot != want.StateRoot {
 					t.Fatalf("%s block %d = %s (root %s), sequencer's %s (root %s)", name, n, got.Hash, got.StateRoot, want.Hash, want.StateRoot)
 				}
+			}
+		}
+		// Each node's own state at upTo, not only the header it stores: a
+		// proof of addr3 is read from the node's trie.
+		var want json.RawMessage
+		if err := clients["sequencer"].Call(&want, "eth_getProof", addr3, []string{}, hexutil.EncodeUint64(upTo)); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			var got json.RawMessage
+			if err := clients[name].Call(&got, "eth_getProof", addr3, []string{}, hexutil.EncodeUint64(upTo)); err != nil {
+				t.Fatalf("%s eth_getProof at block %d: %v", name, upTo, err)
+			}
+			if string(got) != string(want) {
+				t.Fatalf("%s proof of %s at block %d:\n%s\nsequencer's:\n%s", name, addr3, upTo, got, want)
 			}
 		}
 		for _, h := range txs {
@@ -237,6 +253,17 @@ func TestSeparateRoles(t *testing.T) {
 		repB = net.follower(outer, "replica", dirB, net.seq.P2P)
 		clients["replica B"] = repB.client(outer)
 		agree(uint64(r.BlockNumber), "replica B", "full node")
+	})
+
+	t.Run("full node killed and restarted catches up", func(t *testing.T) {
+		full.kill(syscall.SIGKILL)
+		for i := uint64(6); i < 9; i++ {
+			txs = append(txs, sendTransfer(t, clients["replica A"], key, i, addr3, big.NewInt(params.Ether)))
+		}
+		r := waitReceipt(t, clients["sequencer"], txs[len(txs)-1], true)
+		full = net.follower(outer, "fullnode", dirF, net.seq.P2P)
+		clients["full node"] = full.client(outer)
+		agree(uint64(r.BlockNumber), "replica A", "replica B", "full node")
 	})
 
 	t.Run("sequencer killed and restarted, followers resume", func(t *testing.T) {
