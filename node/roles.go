@@ -247,10 +247,13 @@ func (r *Role) openStore(cfg RoleConfig) error {
 	return nil
 }
 
-// headGauge exports the role's sealed head.
+// headGauge exports the role's sealed head and its state-history backlog.
 func (r *Role) headGauge() {
 	r.gauge("meganode_head_block", "Number of the newest block in this node's store.", func() float64 {
 		return float64(r.store.CurrentHeader().Number.Uint64())
+	})
+	r.gauge("meganode_state_history_unindexed", "State-history records (path scheme) not yet indexed for reads of old blocks.", func() float64 {
+		return float64(r.store.HistoryUnindexed())
 	})
 }
 

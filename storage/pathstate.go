@@ -130,3 +130,17 @@ func (s *Store) rewindState(target *types.Header) error {
 	}
 	return nil
 }
+
+// HistoryUnindexed is how many state-history records pathdb has yet to
+// index for reads (0 in the hash scheme): after a large genesis or a long
+// unclean stop it counts down in the background.
+func (s *Store) HistoryUnindexed() uint64 {
+	if s.scheme != PathScheme {
+		return 0
+	}
+	n, _, err := s.triedb.IndexProgress()
+	if err != nil {
+		return 0
+	}
+	return n
+}
