@@ -69,14 +69,9 @@ func Import(cfg Config, genesis *core.Genesis, path string, log zerolog.Logger) 
 	}
 	kv := rawdb.NewDatabase(pdb)
 	defer kv.Close()
-	scheme, have := cfg.Scheme, rawdb.ReadStateScheme(kv)
-	switch {
-	case have != "" && scheme == "":
-		scheme = have // a resumed import keeps the directory's scheme
-	case have != "" && have != scheme:
-		return nil, fmt.Errorf("%w: %s holds %s-scheme state, the %s scheme was asked for", ErrSchemeMismatch, cfg.Dir, have, scheme)
-	case scheme == "":
-		scheme = PathScheme
+	scheme, err := dirScheme(cfg.Dir, rawdb.ReadStateScheme(kv), cfg.Scheme)
+	if err != nil {
+		return nil, err
 	}
 	db := &deferredDB{Database: kv}
 	bcfg := core.DefaultConfig()

@@ -232,8 +232,9 @@ func TestPathSchemeArchive(t *testing.T) {
 	}
 }
 
-// A data directory keeps the scheme it was made with; asking for the
-// other one is refused with a message saying what to do.
+// A data directory keeps the scheme it was made with; a hash directory
+// (earlier versions) is refused unless asked for, and asking for the other
+// scheme is refused, each with a message saying what to do.
 func TestSchemeOfADataDirectory(t *testing.T) {
 	g, accts := pathGenesis(t)
 	for _, made := range []string{storage.HashScheme, storage.PathScheme} {
@@ -245,6 +246,14 @@ func TestSchemeOfADataDirectory(t *testing.T) {
 		sealTransfers(t, s, g, accts, 2)
 		s.Close()
 		s, err = storage.Open(storage.Config{Dir: dir}, g, zerolog.Nop())
+		if made == storage.HashScheme {
+			// What earlier versions wrote: refused by default, naming the
+			// ways forward; kept when asked for.
+			if !errors.Is(err, storage.ErrSchemeMismatch) || !strings.Contains(err.Error(), "--state.scheme hash") || !strings.Contains(err.Error(), "meganode import") {
+				t.Fatalf("a hash directory opened by default: %v", err)
+			}
+			s, err = storage.Open(storage.Config{Dir: dir, Scheme: storage.HashScheme}, g, zerolog.Nop())
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

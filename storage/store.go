@@ -190,12 +190,12 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 		}
 		kv = rawdb.NewDatabase(pdb)
 		tcfg = &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: cfg.TrieCacheMB << 20}}
-		if have := rawdb.ReadStateScheme(kv); have != "" && cfg.Scheme == "" {
-			cfg.Scheme = have // as geth: a data directory keeps the scheme it was made with
-		} else if have != "" && have != cfg.Scheme {
+		scheme, err := dirScheme(cfg.Dir, rawdb.ReadStateScheme(kv), cfg.Scheme)
+		if err != nil {
 			kv.Close()
-			return nil, fmt.Errorf("%w: %s holds %s-scheme state, the %s scheme was asked for; leave the scheme out to use the directory's, or start from an empty data directory and sync or import the chain again (meganode import)", ErrSchemeMismatch, cfg.Dir, have, cfg.Scheme)
+			return nil, err
 		}
+		cfg.Scheme = scheme
 	}
 	if cfg.Scheme == "" {
 		cfg.Scheme = PathScheme
@@ -257,6 +257,26 @@ func Open(cfg Config, genesis *core.Genesis, log zerolog.Logger) (*Store, error)
 		return nil, err
 	}
 	return s, nil
+}
+
+// dirScheme is the scheme a data directory holding have-scheme state ("":
+// none yet) is opened with when asked was asked for ("": the default).
+// A directory of the hash scheme, what earlier versions wrote, is refused
+// unless the hash scheme is asked for, and so is any other mismatch.
+func dirScheme(dir, have, asked string) (string, error) {
+	switch {
+	case have == "":
+		if asked == "" {
+			return PathScheme, nil
+		}
+		return asked, nil
+	case asked == "" && have == HashScheme:
+		return "", fmt.Errorf("%w: %s holds hash-scheme state (every state ever written, as earlier meganode versions kept it) and this version keeps the path scheme: start with --state.scheme hash to go on with it as it is, or make a path-scheme directory: sync a new node into an empty one, or meganode import the chain into one", ErrSchemeMismatch, dir)
+	case asked == "" || asked == have:
+		return have, nil
+	default:
+		return "", fmt.Errorf("%w: %s holds %s-scheme state and the %s scheme was asked for: leave --state.scheme out, or start from an empty data directory", ErrSchemeMismatch, dir, have, asked)
+	}
 }
 
 // withDefaults fills in the defaults of cfg's zero fields.

@@ -76,7 +76,7 @@ func main() {
 			{
 				Name:  "serve",
 				Usage: "serve a stored chain (imported, or a devnet's data directory) over RPC, read-only; its head is final",
-				Flags: []cli.Flag{
+				Flags: concat(stateFlags(), []cli.Flag{
 					&cli.StringFlag{Name: "datadir", Usage: "data directory holding the chain", Value: "meganode-data", EnvVars: env("DATADIR")},
 					&cli.StringFlag{Name: "http.addr", Value: defaults.RPC.Addr, Usage: "RPC listen address", EnvVars: env("HTTP_ADDR")},
 					&cli.IntFlag{Name: "http.port", Value: defaults.RPC.Port, Usage: "RPC listen port (HTTP and websocket)", EnvVars: env("HTTP_PORT")},
@@ -84,7 +84,7 @@ func main() {
 					&cli.Uint64Flag{Name: "rpc.rangelimit", Value: defaults.RPC.Limits.RangeLimit, Usage: "largest toBlock - fromBlock of an eth_getLogs; 0: none (geth's flag)", EnvVars: env("RPC_RANGELIMIT")},
 					&cli.IntFlag{Name: "rpc.logs-max-results", Value: defaults.RPC.Limits.MaxLogs, Usage: "most logs one eth_getLogs answers (one block's logs are always served); 0: none", EnvVars: env("RPC_LOGS_MAX_RESULTS")},
 					pprofFlag, logFormatFlag, logLevelFlag,
-				},
+				}),
 				Action: runServe,
 			},
 			{
@@ -187,6 +187,9 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	cfg := node.ServeConfig{Storage: storage.Config{Dir: c.String("datadir")}, RPC: rpc.DefaultConfig()}
+	if err := applyStateFlags(c, &cfg.Storage); err != nil {
+		return err
+	}
 	cfg.RPC.Addr, cfg.RPC.Port = c.String("http.addr"), c.Int("http.port")
 	lim := &cfg.RPC.Limits
 	lim.LogsTimeout, lim.RangeLimit, lim.MaxLogs = c.Duration("rpc.logs-timeout"), c.Uint64("rpc.rangelimit"), c.Int("rpc.logs-max-results")
