@@ -87,7 +87,7 @@ type Config struct {
 	// genesis). A forked chain is hash only.
 	Scheme string
 	// History is how many recent blocks' state a path-scheme store keeps
-	// readable (eth_getBalance, eth_call, eth_getStorageAt, eth_getProof at
+	// readable (eth_getBalance, eth_call, eth_getStorageAt, debug_trace* at
 	// a past block) and can rewind to, default DefaultHistory. Archive
 	// keeps the whole chain's.
 	History uint64
@@ -275,7 +275,7 @@ func dirScheme(dir, have, asked string) (string, error) {
 	case asked == "" || asked == have:
 		return have, nil
 	default:
-		return "", fmt.Errorf("%w: %s holds %s-scheme state and the %s scheme was asked for: leave --state.scheme out, or start from an empty data directory", ErrSchemeMismatch, dir, have, asked)
+		return "", fmt.Errorf("%w: %s holds %s-scheme state and the %s scheme was asked for: open it with --state.scheme %s, or start from an empty data directory", ErrSchemeMismatch, dir, have, asked, have)
 	}
 }
 
