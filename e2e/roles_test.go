@@ -244,26 +244,24 @@ func TestSeparateRoles(t *testing.T) {
 
 	// Processes restarted in a subtest live as long as the whole test.
 	outer := t
+	// restart kills a follower with -9, seals three transfers from nonce
+	// while it is down, starts it again on its data directory and checks
+	// that it agrees with the sequencer, and so do the others.
+	restart := func(t *testing.T, d **devnet, name, role, dir string, nonce uint64, others ...string) {
+		(*d).kill(syscall.SIGKILL)
+		for i := nonce; i < nonce+3; i++ {
+			txs = append(txs, sendTransfer(t, clients["replica A"], key, i, addr3, big.NewInt(params.Ether)))
+		}
+		r := waitReceipt(t, clients["sequencer"], txs[len(txs)-1], true)
+		*d = net.follower(outer, role, dir, net.seq.P2P)
+		clients[name] = (*d).client(outer)
+		agree(uint64(r.BlockNumber), append(others, name)...)
+	}
 	t.Run("replica killed and restarted catches up", func(t *testing.T) {
-		repB.kill(syscall.SIGKILL)
-		for i := uint64(3); i < 6; i++ {
-			txs = append(txs, sendTransfer(t, clients["replica A"], key, i, addr3, big.NewInt(params.Ether)))
-		}
-		r := waitReceipt(t, clients["sequencer"], txs[len(txs)-1], true)
-		repB = net.follower(outer, "replica", dirB, net.seq.P2P)
-		clients["replica B"] = repB.client(outer)
-		agree(uint64(r.BlockNumber), "replica B", "full node")
+		restart(t, &repB, "replica B", "replica", dirB, 3, "full node")
 	})
-
 	t.Run("full node killed and restarted catches up", func(t *testing.T) {
-		full.kill(syscall.SIGKILL)
-		for i := uint64(6); i < 9; i++ {
-			txs = append(txs, sendTransfer(t, clients["replica A"], key, i, addr3, big.NewInt(params.Ether)))
-		}
-		r := waitReceipt(t, clients["sequencer"], txs[len(txs)-1], true)
-		full = net.follower(outer, "fullnode", dirF, net.seq.P2P)
-		clients["full node"] = full.client(outer)
-		agree(uint64(r.BlockNumber), "replica A", "replica B", "full node")
+		restart(t, &full, "full node", "fullnode", dirF, 6, "replica A", "replica B")
 	})
 
 	t.Run("sequencer killed and restarted, followers resume", func(t *testing.T) {
