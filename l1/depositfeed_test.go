@@ -3,6 +3,7 @@ package l1
 import (
 	"context"
 	"math/big"
+	"os"
 	"strings"
 	"testing"
 
@@ -168,4 +169,25 @@ func headHash(t *testing.T, e *env, n uint64) common.Hash {
 		t.Fatal(err)
 	}
 	return h.Hash()
+}
+
+// TestEmbeddedLeavesNoTempDir: while the embedded L1 runs, nothing of it is in
+// the temp dir, so a devnet killed with -9 leaves nothing behind (a
+// go-ethereum node without a data directory keeps a keystore directory there
+// until it is closed).
+func TestEmbeddedLeavesNoTempDir(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	l1, err := NewEmbedded(DefaultEmbeddedConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l1.Close()
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("the running embedded L1 left %s in the temp dir", e.Name())
+	}
 }

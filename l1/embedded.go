@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -147,13 +148,26 @@ func NewEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 
 // newSimulated is simulated.NewBackend, whose failures (a port in use)
 // are panics, as an error.
+//
+// A go-ethereum node without a data directory makes a temporary keystore
+// directory and removes it only when it is closed, so every kill -9 of a
+// devnet would leave one in the temp dir. The backend never uses its keystore:
+// it gets a directory of ours, removed as soon as the node has made it.
 func newSimulated(alloc types.GenesisAlloc, opt func(*node.Config, *ethconfig.Config)) (sim *simulated.Backend, err error) {
+	keys, err := os.MkdirTemp("", "meganode-l1-keystore")
+	if err != nil {
+		return nil, fmt.Errorf("l1: start the embedded L1: %w", err)
+	}
+	defer os.RemoveAll(keys)
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("l1: start the embedded L1: %v", r)
 		}
 	}()
-	return simulated.NewBackend(alloc, opt), nil
+	return simulated.NewBackend(alloc, func(n *node.Config, eth *ethconfig.Config) {
+		opt(n, eth)
+		n.KeyStoreDir = keys
+	}), nil
 }
 
 // freeAddr resolves host:port, port 0 to a free port of host. The port is
