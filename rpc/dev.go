@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -24,6 +25,35 @@ import (
 // (the next block's opening after a mined one); the server calls Prepare
 // after each answer it writes itself.
 type Preparer interface{ Prepare() }
+
+// behindKey marks the context of a single JSON-RPC call over HTTP on a dev
+// chain. The server settled the chain before serving it (DevChain.Settle)
+// and settles it again before the next request, so the call may leave the
+// rest of its work (the seal of the block its tx executed in, the blocks of
+// a mine call) behind its answer: whatever the client asks next sees that
+// work done. A batch or a websocket message is not marked: a later call of
+// the same batch, or a message read meanwhile, would not wait for it.
+type behindKey struct{}
+
+// settleDev waits for the work earlier dev answers left behind them and
+// returns ctx marked for a single call's body (behindKey).
+func (s *Server) settleDev(ctx context.Context, body []byte) context.Context {
+	if s.settle == nil {
+		return ctx
+	}
+	s.settle()
+	if b := bytes.TrimLeft(body, " \t\r\n"); len(b) > 0 && b[0] == '{' {
+		return context.WithValue(ctx, behindKey{}, true)
+	}
+	return ctx
+}
+
+// answersBehind reports whether a dev call may answer before the rest of
+// its work is done (behindKey).
+func answersBehind(ctx context.Context) bool {
+	b, _ := ctx.Value(behindKey{}).(bool)
+	return b
+}
 
 // DevChain is what the dev methods (anvil's, with Hardhat's and the evm_
 // aliases) need of a dev chain's sequencer. A node without one answers
@@ -56,6 +86,11 @@ type DevChain interface {
 	// AwaitMined admits tx and, under automine, returns once its block is
 	// sealed (nil outcome when it did not wait: a nonce gap, another mode).
 	AwaitMined(tx *types.Transaction, timeout time.Duration) (*chain.TxOutcome, error)
+	// AwaitExecuted and MineBehind are AwaitMined and Mine answering before
+	// the seal, which Settle waits for.
+	AwaitExecuted(tx *types.Transaction, timeout time.Duration) (*chain.TxOutcome, error)
+	MineBehind(count, interval uint64, timestamp *uint64) error
+	Settle()
 }
 
 // devClientVersion is web3_clientVersion on a dev chain. Hardhat's
@@ -218,6 +253,15 @@ func (a *devCore) SetBlockGasLimit(limit quantity) (bool, error) {
 	return true, nil
 }
 
+// mine is Mine, answering before the blocks are made when the call's
+// context allows it (answersBehind).
+func (a *devCore) mine(ctx context.Context, count, interval uint64, timestamp *uint64) error {
+	if answersBehind(ctx) {
+		return a.d.MineBehind(count, interval, timestamp)
+	}
+	return a.d.Mine(count, interval, timestamp)
+}
+
 // setInterval is evm_setIntervalMining: realtime blocks every interval, 0
 // for manual mining.
 func (a *devCore) setInterval(interval time.Duration) error {
@@ -254,7 +298,7 @@ func (o *MineOptions) UnmarshalJSON(data []byte) error {
 }
 
 // Mine seals a block (or opts.Blocks), the first at opts' timestamp.
-func (a *EvmAPI) Mine(opts *MineOptions) (string, error) {
+func (a *EvmAPI) Mine(ctx context.Context, opts *MineOptions) (string, error) {
 	count := uint64(1)
 	var ts *uint64
 	if opts != nil {
@@ -266,7 +310,7 @@ func (a *EvmAPI) Mine(opts *MineOptions) (string, error) {
 			ts = &t
 		}
 	}
-	return "0x0", paramErr(a.d.Mine(count, 1, ts))
+	return "0x0", paramErr(a.mine(ctx, count, 1, ts))
 }
 
 // SetIntervalMining seals a block every interval: milliseconds as Hardhat
@@ -292,7 +336,7 @@ type devState struct {
 
 // Mine seals count blocks (default 1), each interval seconds after the
 // one before.
-func (a *devState) Mine(count, interval *quantity) error {
+func (a *devState) Mine(ctx context.Context, count, interval *quantity) error {
 	n, step := uint64(1), uint64(1)
 	if count != nil {
 		n = count.uint64()
@@ -300,7 +344,7 @@ func (a *devState) Mine(count, interval *quantity) error {
 	if interval != nil {
 		step = interval.uint64()
 	}
-	return paramErr(a.d.Mine(n, step, nil))
+	return paramErr(a.mine(ctx, n, step, nil))
 }
 
 // GetAutomine reports whether automine is on.
@@ -682,7 +726,7 @@ func (api *EthAPI) sendImpersonated(ctx context.Context, args TransactionArgs) (
 	if err != nil {
 		return common.Hash{}, err
 	}
-	return api.submitDev(tx)
+	return api.submitDev(ctx, tx)
 }
 
 // SendUnsignedTransaction sends as args.From without a signature, whether
@@ -710,8 +754,8 @@ func (api *EthAPI) SendUnsignedTransaction(ctx context.Context, args Transaction
 // failed without revert data (out of gas, invalid opcode) is answered with
 // its hash as anvil does, its receipt saying status 0: test suites send txs
 // estimated together (Promise.all) and rely on that answer.
-func (api *EthAPI) submitDev(tx *types.Transaction) (common.Hash, error) {
-	out, err := api.b.DevChain.AwaitMined(tx, api.realtime.SyncTimeout)
+func (api *EthAPI) submitDev(ctx context.Context, tx *types.Transaction) (common.Hash, error) {
+	out, err := api.awaitMined(ctx, tx)
 	if err != nil || out == nil || out.Receipt == nil || out.Receipt.Status == types.ReceiptStatusSuccessful {
 		return tx.Hash(), err
 	}
@@ -719,4 +763,14 @@ func (api *EthAPI) submitDev(tx *types.Transaction) (common.Hash, error) {
 		return tx.Hash(), newRevertError(out.Revert)
 	}
 	return tx.Hash(), nil
+}
+
+// awaitMined is DevChain.AwaitMined, or AwaitExecuted when the call's
+// context allows answering before the seal (answersBehind): either way the
+// outcome has the tx's result.
+func (api *EthAPI) awaitMined(ctx context.Context, tx *types.Transaction) (*chain.TxOutcome, error) {
+	if answersBehind(ctx) {
+		return api.b.DevChain.AwaitExecuted(tx, api.realtime.SyncTimeout)
+	}
+	return api.b.DevChain.AwaitMined(tx, api.realtime.SyncTimeout)
 }

@@ -371,7 +371,7 @@ func (api *EthAPI) SendRawTransaction(ctx context.Context, input hexutil.Bytes) 
 		return common.Hash{}, err
 	}
 	if api.b.DevChain != nil && api.b.Forward == nil {
-		_, err := api.b.DevChain.AwaitMined(tx, api.realtime.SyncTimeout)
+		_, err := api.awaitMined(ctx, tx)
 		return tx.Hash(), err
 	}
 	if api.b.Forward != nil {
@@ -430,7 +430,7 @@ func (api *EthAPI) SendTransaction(ctx context.Context, args TransactionArgs) (c
 		return common.Hash{}, err
 	}
 	if api.b.DevChain != nil {
-		return api.submitDev(tx)
+		return api.submitDev(ctx, tx)
 	}
 	return tx.Hash(), api.b.Txs.SendTransaction(tx)
 }

@@ -40,7 +40,7 @@ func (s *Server) serveFast(ctx *fasthttp.RequestCtx) bool {
 	start := time.Now()
 	req := &ctx.Request
 	client := s.proxies.Client(ctx.RemoteAddr().String(), string(req.Header.Peek("X-Forwarded-For")))
-	resp, ok := s.answerPost(limits.WithClient(s.base, client), string(req.Header.ContentType()), body)
+	resp, ok := s.answerPost(s.settleDev(limits.WithClient(s.base, client), body), string(req.Header.ContentType()), body)
 	if !ok {
 		return false
 	}

@@ -165,6 +165,7 @@ type Server struct {
 	haSends    bool   // an HA sequencer: raw sends wait for their raft commit
 	devChain   bool   // serves the dev methods
 	prepare    func() // the dev chain's Prepare, after each direct answer
+	settle     func() // the dev chain's Settle, before each request (settleDev)
 	limits     *limits.Limiter
 	proxies    limits.Proxies
 	// batchSends takes batches of raw sends when the node admits them
@@ -267,6 +268,9 @@ func NewServer(cfg Config, b Backend, ready func() error, log zerolog.Logger) (*
 	}
 	if p, ok := b.DevChain.(Preparer); ok {
 		s.prepare = p.Prepare
+	}
+	if b.DevChain != nil {
+		s.settle = b.DevChain.Settle
 	}
 	if s.ready == nil {
 		s.ready = func() error { return nil }
@@ -394,6 +398,7 @@ func (s *Server) servePost(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, -32600, fmt.Sprintf("request body too large: %d bytes, limit %d (%d for raw transactions)", len(body), s.cfg.BodyLimit, s.cfg.RawTxLimit))
 		return
 	}
+	r = r.WithContext(s.settleDev(r.Context(), body))
 	if resp, ok := s.answerPost(r.Context(), r.Header.Get("Content-Type"), body); ok {
 		w.Header().Set("Content-Type", "application/json")
 		if len(resp) > 0 {

@@ -337,6 +337,9 @@ func (c *wsConn) next() ([]byte, error) {
 		if c.timing != nil {
 			c.timing.called(data, read)
 		}
+		if c.s.settle != nil {
+			c.s.settle() // no message is served before earlier dev work (settleDev)
+		}
 		if resp, ok := c.s.answerRefused(c.ctx, data); ok {
 			if resp != nil {
 				_ = c.send(resp)

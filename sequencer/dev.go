@@ -44,6 +44,9 @@ type devState struct {
 	// collect, while a dev block is mined, gathers each executed tx's
 	// result; its waiters are woken once the block is sealed.
 	collect map[common.Hash]devResult
+	// early are the AwaitMined callers of txs being mined behind their
+	// answer: woken once the tx has executed, before its block is sealed.
+	early map[common.Hash]chan chain.TxOutcome
 }
 
 type devResult struct {
@@ -286,8 +289,9 @@ func (s *Sequencer) mineBlock(now time.Time, limit int, force bool) (int, error)
 		return n, err
 	}
 	v := s.view.Load()
-	txs, _ := v.Pending.Txs(v.TxCount)
+	txs, preconf := v.Pending.Txs(v.TxCount)
 	number := v.Pending.Header.Number.Uint64()
+	s.resolveEarly(txs, preconf, number)
 	sb, err := s.sealBlockResult()
 	if err != nil {
 		return n, err
@@ -366,32 +370,99 @@ func (s *Sequencer) resolveSealed(txs types.Transactions, receipts []*types.Rece
 	}
 }
 
+// resolveEarly wakes the AwaitMined callers of a mined block's txs with
+// their results as executed (receipts without the block's hash), before the
+// block is sealed: the seal runs behind their answers (Settle).
+func (s *Sequencer) resolveEarly(txs types.Transactions, receipts []*types.Receipt, block uint64) {
+	for i, tx := range txs {
+		c, ok := s.dev.early[tx.Hash()]
+		if !ok {
+			continue
+		}
+		res := s.dev.collect[tx.Hash()]
+		c <- chain.TxOutcome{Tx: tx, Receipt: receipts[i], BlockNumber: block, Index: uint64(i), VMErr: res.vmErr, Revert: res.revert}
+		delete(s.dev.early, tx.Hash())
+	}
+}
+
+// Settle waits until the work dev answers left behind them is done: the
+// seal of the block an automined tx executed in, the blocks of a mine call.
+// Every answer after it sees that work; the RPC server calls it before it
+// serves a request, so a client's next call finds the block sealed, as if
+// the answer had waited for it. Cheap when there is nothing to wait for.
+func (s *Sequencer) Settle() {
+	if c := s.behind.Load(); c != nil {
+		<-*c
+	}
+}
+
+// goBehind runs work on a goroutine of its own, behind the answer being
+// made, and hands it the step lock the caller holds: later steps wait for
+// it as for any step, readers in Settle. Then it builds the next open block
+// ahead of need (warmUp), outside the lock. Without behind, work runs at
+// once on the caller's goroutine and the lock is released after it.
+func (s *Sequencer) goBehind(behind bool, work func()) {
+	if !behind {
+		defer s.stepMu.Unlock()
+		work()
+		return
+	}
+	c := make(chan struct{})
+	s.behind.Store(&c)
+	go func() {
+		work()
+		s.behind.CompareAndSwap(&c, nil)
+		close(c)
+		s.stepMu.Unlock()
+		s.warmUp()
+	}()
+}
+
 // Mine seals blocks at once, whatever the mining mode (evm_mine,
 // anvil_mine/hardhat_mine): count blocks, the first at timestamp when it is
 // set, each later one interval seconds after the one before (at least one).
 // Each block takes the ready txs that fit.
 func (s *Sequencer) Mine(count uint64, interval uint64, timestamp *uint64) error {
+	return s.mine(count, interval, timestamp, false)
+}
+
+// MineBehind is Mine answering once the timestamp is accepted: the blocks
+// are made behind the answer, and Settle waits for them. A store failure
+// meanwhile halts the sequencer, as it would under Mine.
+func (s *Sequencer) MineBehind(count uint64, interval uint64, timestamp *uint64) error {
+	return s.mine(count, interval, timestamp, true)
+}
+
+func (s *Sequencer) mine(count uint64, interval uint64, timestamp *uint64, behind bool) error {
 	s.stepMu.Lock()
-	defer s.stepMu.Unlock()
 	if err := s.devCheck(); err != nil {
+		s.stepMu.Unlock()
 		return err
 	}
 	if timestamp != nil {
 		if err := s.setNextTimestamp(*timestamp); err != nil {
+			s.stepMu.Unlock()
 			return err
 		}
 	}
-	for i := uint64(0); i < count; i++ {
-		if i > 0 && s.dev.clock.interval == 0 { // a block timestamp interval rules over mine's
-			head := s.headHeader()
-			s.dev.clock.next = head.Time + max(interval, 1)
+	var err error
+	s.goBehind(behind, func() {
+		for i := uint64(0); i < count; i++ {
+			if i > 0 && s.dev.clock.interval == 0 { // a block timestamp interval rules over mine's
+				head := s.headHeader()
+				s.dev.clock.next = head.Time + max(interval, 1)
+			}
+			if _, err = s.mineBlock(s.clock.Now(), 0, true); err != nil {
+				s.halt(err)
+				return
+			}
 		}
-		if _, err := s.mineBlock(s.clock.Now(), 0, true); err != nil {
-			s.halt(err)
-			return err
-		}
+		err = s.waitPersisted()
+	})
+	if behind {
+		return nil
 	}
-	return s.waitPersisted()
+	return err
 }
 
 // headHeader is the newest sealed header, in the store or being written.
@@ -871,6 +942,18 @@ func (s *Sequencer) Snapshots() map[uint64]*types.Header {
 // sender and mines the block itself: no hand-off to the verifiers or the
 // loop lies on a test's path.
 func (s *Sequencer) AwaitMined(tx *types.Transaction, timeout time.Duration) (*chain.TxOutcome, error) {
+	return s.awaitMined(tx, timeout, false)
+}
+
+// AwaitExecuted is AwaitMined answering once tx has executed in its block:
+// the outcome's receipt has the tx's result but not the block's hash, and
+// the block is sealed behind the answer on a goroutine of its own (Settle
+// waits for it), as anvil answers before it mines.
+func (s *Sequencer) AwaitExecuted(tx *types.Transaction, timeout time.Duration) (*chain.TxOutcome, error) {
+	return s.awaitMined(tx, timeout, true)
+}
+
+func (s *Sequencer) awaitMined(tx *types.Transaction, timeout time.Duration, behind bool) (*chain.TxOutcome, error) {
 	s.stepMu.Lock()
 	auto := s.dev.mode == chain.MineAuto
 	s.stepMu.Unlock()
@@ -889,16 +972,30 @@ func (s *Sequencer) AwaitMined(tx *types.Transaction, timeout time.Duration) (*c
 	if s.pool.waiting(tx.Hash()) {
 		return nil, nil
 	}
+	var early chan chain.TxOutcome
 	s.stepMu.Lock()
 	if s.dev.mode == chain.MineAuto && s.failed == nil && s.leading.Load() {
-		if err := s.mineReady(); err != nil {
-			s.halt(err)
+		if behind {
+			early = make(chan chain.TxOutcome, 1)
+			if s.dev.early == nil {
+				s.dev.early = make(map[common.Hash]chan chain.TxOutcome)
+			}
+			s.dev.early[tx.Hash()] = early
 		}
+		s.goBehind(behind, func() {
+			if err := s.mineReady(); err != nil {
+				s.halt(err)
+			}
+			clear(s.dev.early) // txs that did not execute: their waiters have ch
+		})
+	} else {
+		s.stepMu.Unlock()
 	}
-	s.stepMu.Unlock()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
+	case out := <-early:
+		return &out, nil
 	case out := <-ch:
 		if out.Dropped != nil {
 			return nil, out.Dropped

@@ -3,6 +3,7 @@ package sequencer
 import (
 	"errors"
 	"math/big"
+	"sync"
 	"testing"
 	"time"
 
@@ -628,5 +629,68 @@ func TestPrepareOpensTheNextBlockAfterTheAnswer(t *testing.T) {
 	mine(0)
 	if n := e.store.CurrentHeader().Number.Uint64(); n != 1 {
 		t.Fatalf("head %d after the revert and a tx, want 1", n)
+	}
+}
+
+// AwaitExecuted answers with the tx's result before its block is sealed,
+// and Settle returns once the block is in the store; MineBehind refuses a
+// bad timestamp at once and makes its blocks behind the answer. Concurrent
+// senders each get their tx's own outcome.
+func TestAnswersBeforeTheSeal(t *testing.T) {
+	e := newDevEnv(t, chain.MineAuto)
+	tx := e.tx(0, 0, gwei, 10*gwei)
+	out, err := e.seq.AwaitExecuted(tx, time.Minute)
+	if err != nil || out == nil || out.Receipt == nil {
+		t.Fatalf("AwaitExecuted: %+v, %v", out, err)
+	}
+	if out.Receipt.Status != types.ReceiptStatusSuccessful || out.BlockNumber != 1 || out.Tx.Hash() != tx.Hash() || out.Sealed {
+		t.Fatalf("outcome %+v, want the executed tx in block 1, not sealed yet", out)
+	}
+	e.seq.Settle()
+	if b := e.store.BlockByNumber(1); b == nil || len(b.Transactions()) != 1 || b.Transactions()[0].Hash() != tx.Hash() {
+		t.Fatal("after Settle block 1 does not hold the tx")
+	}
+
+	head := e.store.CurrentHeader()
+	if err := e.seq.MineBehind(1, 1, &head.Time); err == nil {
+		t.Fatal("MineBehind took the head's own timestamp")
+	}
+	if err := e.seq.MineBehind(3, 60, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.seq.Settle()
+	if n := e.store.CurrentHeader().Number.Uint64(); n != 4 {
+		t.Fatalf("after MineBehind(3) from block 1: head %d, want 4", n)
+	}
+	if d := e.store.GetHeaderByNumber(4).Time - e.store.GetHeaderByNumber(3).Time; d != 60 {
+		t.Fatalf("blocks 3 and 4 are %d s apart, want 60", d)
+	}
+
+	var wg sync.WaitGroup
+	outs := make([]*chain.TxOutcome, 4)
+	errs := make([]error, 4)
+	txs := make([]*types.Transaction, 4)
+	for i := range txs {
+		txs[i] = e.tx(i+1, 0, gwei, 10*gwei)
+	}
+	for i := range txs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = e.seq.AwaitExecuted(txs[i], time.Minute)
+		}()
+	}
+	wg.Wait()
+	e.seq.Settle()
+	blocks := make(map[uint64]bool)
+	for i, o := range outs {
+		if errs[i] != nil || o == nil || o.Tx.Hash() != txs[i].Hash() || o.Receipt.Status != types.ReceiptStatusSuccessful {
+			t.Fatalf("concurrent send %d: %+v, %v", i, o, errs[i])
+		}
+		b := e.store.BlockByNumber(o.BlockNumber)
+		if b == nil || len(b.Transactions()) != 1 || b.Transactions()[0].Hash() != txs[i].Hash() || blocks[o.BlockNumber] {
+			t.Fatalf("concurrent send %d: block %d does not hold its tx alone", i, o.BlockNumber)
+		}
+		blocks[o.BlockNumber] = true
 	}
 }

@@ -226,6 +226,9 @@ type Sequencer struct {
 	dev  devState
 	imp  impersonation
 	wake chan struct{} // a dev method changed how the loop waits
+	// behind is closed once the work a dev answer left behind it is done
+	// (the seal of an automined block, a mine call's blocks); nil if none.
+	behind atomic.Pointer[chan struct{}]
 }
 
 // Fence is the raft group of an HA sequencer set.

@@ -10,7 +10,7 @@ describe("Token", function () {
     const token = await ethers.deployContract("Token", [1000n]);
     // anvil mines an automined tx after eth_sendTransaction has answered, so
     // without this wait loadFixture's snapshot can precede the deployment on a
-    // loaded machine (meganode answers once the tx's block is sealed).
+    // loaded machine (meganode serves nothing after an answer before its seal).
     await token.waitForDeployment();
     return { token, admin, alice, bob };
   }

@@ -15,7 +15,7 @@ describe("Vault", function () {
     const vault = await ethers.deployContract("Vault", [unlockTime], { value: LOCKED });
     // anvil mines an automined tx after eth_sendTransaction has answered, so
     // without this wait loadFixture's snapshot can precede the deployment on a
-    // loaded machine (meganode answers once the tx's block is sealed).
+    // loaded machine (meganode serves nothing after an answer before its seal).
     await vault.waitForDeployment();
     return { vault, unlockTime, owner, other };
   }
