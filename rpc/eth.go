@@ -472,7 +472,7 @@ func (api *EthAPI) signArgs(ctx context.Context, args TransactionArgs) (*types.T
 	if err != nil {
 		return nil, err
 	}
-	return types.SignNewTx(dev.Key, api.signer, txdata)
+	return chain.SignDev(*dev, api.signer, txdata)
 }
 
 // txData fills the missing fields of args (nonce, gas, fees) for a tx from
