@@ -873,7 +873,6 @@ func (s *Sequencer) rewind(target *types.Header, pool []*types.Transaction, edit
 	head := s.store.CurrentHeader()
 	now := s.clock.Now()
 	s.lazyOpen = s.dev.mode != chain.MineRealtime && len(edits) == 0 && len(pool) == 0
-	s.warmOpen = s.lazyOpen // built once the answer is out (Prepare): a fixture's restore is followed by its test's txs
 	if err := s.openBlock(now); err != nil {
 		return err
 	}
