@@ -889,6 +889,9 @@ func (s *Sequencer) rewind(target *types.Header, pool []*types.Transaction, edit
 	}
 	s.log.Info().Uint64("block", head.Number.Uint64()).Int("removed_blocks", len(removed)).Msg("chain reverted")
 	s.headFeed.Send(&chain.Head{Header: head, MiniBlockOffset: s.miniCount, Rewound: true, Removed: removedLogs})
+	if s.blockFeed.Len() == 0 {
+		return nil // no follower to tell: the head's bundle is not read
+	}
 	msg, err := s.store.BlockMessage(head.Number.Uint64())
 	if err != nil {
 		return err

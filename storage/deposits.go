@@ -2,8 +2,10 @@ package storage
 
 import (
 	"fmt"
+	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/consensus/misc/eip4844"
 	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethdb"
@@ -118,12 +120,34 @@ func (s *Store) blockReceipts(c *cachedBlock) types.Receipts {
 		if rec != nil {
 			c.deps = rec
 		}
-		return rawdb.ReadReceipts(s.kv, b.Hash(), b.NumberU64(), b.Time(), s.config)
+		return s.deriveReceipts(b)
 	}
 	receipts := rawdb.ReadRawReceipts(s.kv, b.Hash(), b.NumberU64())
 	if err := chain.DeriveBlockReceipts(s.config, b, receipts, rec.Deposits, rec.Receipts); err != nil {
 		return nil // stored by this node after CheckBody: a failure is corruption
 	}
 	c.deps = rec
+	return receipts
+}
+
+// deriveReceipts is rawdb.ReadReceipts for a block this store has decoded:
+// the receipts read, their derived fields taken from b instead of its body
+// and header read and decoded again.
+func (s *Store) deriveReceipts(b *types.Block) types.Receipts {
+	receipts := rawdb.ReadRawReceipts(s.kv, b.Hash(), b.NumberU64())
+	if receipts == nil {
+		return nil
+	}
+	baseFee := b.BaseFee()
+	if baseFee == nil {
+		baseFee = new(big.Int)
+	}
+	var blobGasPrice *big.Int
+	if b.ExcessBlobGas() != nil {
+		blobGasPrice = eip4844.CalcBlobFee(s.config, b.Header())
+	}
+	if err := receipts.DeriveFields(s.config, b.Hash(), b.NumberU64(), b.Time(), baseFee, blobGasPrice, b.Transactions()); err != nil {
+		return nil // stored with the block by this node: a failure is corruption
+	}
 	return receipts
 }

@@ -123,11 +123,15 @@ func (s *Store) Rewind(number uint64) ([]RemovedBlock, error) {
 	return removed, nil
 }
 
-// headerByNumber is GetHeaderByNumber for a caller holding mu.
+// headerByNumber is GetHeaderByNumber for a caller holding mu; a block the
+// cache holds is not read and decoded again.
 func (s *Store) headerByNumber(n uint64) *types.Header {
 	hash := rawdb.ReadCanonicalHash(s.kv, n)
 	if hash == (common.Hash{}) {
 		return nil
+	}
+	if c, ok := s.blocks.Get(hash); ok {
+		return c.block.Header()
 	}
 	return rawdb.ReadHeader(s.kv, hash, n)
 }
