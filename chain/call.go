@@ -46,6 +46,10 @@ type CallEnv struct {
 	State  *state.StateDB
 	Header *types.Header
 	GasCap uint64 // upper bound on gas, 0 = header gas limit
+	// RealBaseFee keeps the block's base fee (the BASEFEE opcode) in a call
+	// at a zero gas price, as anvil and Hardhat do on dev chains; geth, and
+	// this without it, lowers it to 0 there.
+	RealBaseFee bool
 	// Contexts, when set, keeps the block contexts of recent headers.
 	Contexts *BlockContexts
 }
@@ -152,7 +156,7 @@ func Call(ctx context.Context, e CallEnv, m CallMsg) (*core.ExecutionResult, err
 func call(ctx context.Context, e CallEnv, m CallMsg, vmConfig vm.Config) (*core.ExecutionResult, error) {
 	msg := e.message(m)
 	blockCtx := e.blockContext(NewChainContext(e.Config, e.Chain))
-	if msg.GasPrice.Sign() == 0 {
+	if msg.GasPrice.Sign() == 0 && !e.RealBaseFee {
 		blockCtx.BaseFee = new(big.Int)
 	}
 	evm := vm.NewEVM(blockCtx, e.State, e.Config, vmConfig)

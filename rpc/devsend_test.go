@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"strings"
 	"testing"
@@ -168,4 +169,38 @@ func (e *wsEnv) postRaw(body string) []byte {
 		e.t.Fatal(err)
 	}
 	return out
+}
+
+// On a dev chain an eth_call at a zero gas price sees the block's base fee
+// (BASEFEE), as on anvil and Hardhat; elsewhere it sees 0, as on geth.
+func TestCallBaseFee(t *testing.T) {
+	// init code: BASEFEE PUSH0 MSTORE PUSH1 32 PUSH0 RETURN
+	const body = `{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{"data":"0x485f5260205ff3"},"latest"]}`
+	for _, tc := range []struct {
+		name string
+		env  func(testing.TB) *wsEnv
+		dev  bool
+	}{
+		{"dev chain", newAutomineEnv, true},
+		{"production", func(t testing.TB) *wsEnv { return newWSEnv(t, nil) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := tc.env(t)
+			m := e.postAs("", body)
+			var out hexutil.Bytes
+			if m.Error != nil || json.Unmarshal(m.Result, &out) != nil {
+				t.Fatalf("eth_call: %s %+v", m.Result, m.Error)
+			}
+			want := new(big.Int)
+			if tc.dev {
+				want = e.store.CurrentHeader().BaseFee
+			}
+			if want.Sign() == 0 && tc.dev {
+				t.Fatal("the head has no base fee to see")
+			}
+			if got := new(big.Int).SetBytes(out); got.Cmp(want) != 0 {
+				t.Fatalf("BASEFEE in eth_call: %v, want %v", got, want)
+			}
+		})
+	}
 }

@@ -297,7 +297,8 @@ func (api *EthAPI) callEnv(bnh *gethrpc.BlockNumberOrHash, overrides *StateOverr
 	if h, err = blockOverrides.apply(h); err != nil {
 		return chain.CallEnv{}, err
 	}
-	return chain.CallEnv{Config: api.config, Chain: api.b.Chain, State: st, Header: h, GasCap: api.limits.Config().GasCap, Contexts: &api.contexts}, nil
+	return chain.CallEnv{Config: api.config, Chain: api.b.Chain, State: st, Header: h, GasCap: api.limits.Config().GasCap, Contexts: &api.contexts,
+		RealBaseFee: api.b.DevChain != nil}, nil
 }
 
 // call is eth_call (heavy.go admits it).
