@@ -409,7 +409,9 @@ func (s *Sequencer) goBehind(behind bool, work func()) {
 	}
 	c := make(chan struct{})
 	s.behind.Store(&c)
+	s.wg.Add(1) // Stop waits for it, so the store is not closed under it
 	go func() {
+		defer s.wg.Done()
 		work()
 		s.behind.CompareAndSwap(&c, nil)
 		close(c)

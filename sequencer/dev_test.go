@@ -1,6 +1,7 @@
 package sequencer
 
 import (
+	"context"
 	"errors"
 	"math/big"
 	"sync"
@@ -692,5 +693,23 @@ func TestAnswersBeforeTheSeal(t *testing.T) {
 			t.Fatalf("concurrent send %d: block %d does not hold its tx alone", i, o.BlockNumber)
 		}
 		blocks[o.BlockNumber] = true
+	}
+}
+
+// Stop returns only once the work behind an answer is done: the node closes
+// the store after it.
+func TestStopWaitsForTheWorkBehindAnAnswer(t *testing.T) {
+	e := newDevEnv(t, chain.MineAuto)
+	if err := e.seq.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.seq.MineBehind(200, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.seq.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.store.CurrentHeader().Number.Uint64(); n != 200 {
+		t.Fatalf("head %d when Stop returned, want the 200 blocks mined behind the answer", n)
 	}
 }
