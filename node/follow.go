@@ -168,7 +168,7 @@ func (r *Role) replicaPart(cfg replica.Config) (follower, error) {
 	return follower{
 		kinds: []p2p.Kind{p2p.MiniBlocks, p2p.Blocks}, provider: rep.Provider(), deliver: rep.Deliver,
 		start: func(n network) { rep.Start(n) }, follow: rep.Follow, stop: rep.Stop,
-		heads: rep.Heads, minis: rep.MiniBlocks, healthy: rep.Healthy, backend: rpc.Backend{Latest: rep, Feeds: rep},
+		heads: rep.Heads, minis: rep.MiniBlocks, healthy: rep.Healthy, backend: rpc.Backend{Latest: rep, Feeds: rep, DevFollower: cfg.Dev},
 	}, nil
 }
 
@@ -191,7 +191,7 @@ func (r *Role) fullNodePart(cfg fullnode.Config) (follower, error) {
 	return follower{
 		kinds: []p2p.Kind{p2p.Blocks, p2p.Witnesses}, deliver: func(kind p2p.Kind, payload, _ []byte) { full.Deliver(kind, payload) },
 		start: func(n network) { full.Start(n) }, follow: full.Follow, stop: full.Stop,
-		verifies: true, witnesses: true, heads: full.Heads, healthy: full.Healthy, backend: rpc.Backend{Latest: ro, Feeds: ro},
+		verifies: true, witnesses: true, heads: full.Heads, healthy: full.Healthy, backend: rpc.Backend{Latest: ro, Feeds: ro, DevFollower: cfg.Dev},
 	}, nil
 }
 

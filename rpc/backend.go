@@ -88,6 +88,9 @@ type Backend struct {
 	// DevChain serves the dev methods (anvil_, hardhat_, evm_): set on a
 	// dev chain's sequencer only.
 	DevChain DevChain
+	// DevFollower marks a dev chain's replica or full node (--dev): its calls
+	// answer as the sequencer's do (a zero-price eth_call sees the base fee).
+	DevFollower bool
 	// Fork is a forked dev chain's fork (--fork-url): nil when not forked.
 	Fork DevFork
 	// HA serves the ha namespace of a sequencer candidate.

@@ -203,4 +203,16 @@ func TestCallBaseFee(t *testing.T) {
 			}
 		})
 	}
+	// A dev chain's replica or full node answers as its sequencer does.
+	t.Run("dev follower", func(t *testing.T) {
+		e := newAutomineEnv(t)
+		c := e.serve(Backend{Chain: e.store, Latest: e.seq, Txs: e.seq, Feeds: e.seq, DevFollower: true})
+		var out hexutil.Bytes
+		if err := c.Call(&out, "eth_call", map[string]string{"data": "0x485f5260205ff3"}, "latest"); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := new(big.Int).SetBytes(out), e.store.CurrentHeader().BaseFee; want.Sign() == 0 || got.Cmp(want) != 0 {
+			t.Fatalf("BASEFEE in a dev follower's eth_call: %v, want %v", got, want)
+		}
+	})
 }

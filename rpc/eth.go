@@ -298,7 +298,7 @@ func (api *EthAPI) callEnv(bnh *gethrpc.BlockNumberOrHash, overrides *StateOverr
 		return chain.CallEnv{}, err
 	}
 	return chain.CallEnv{Config: api.config, Chain: api.b.Chain, State: st, Header: h, GasCap: api.limits.Config().GasCap, Contexts: &api.contexts,
-		RealBaseFee: api.b.DevChain != nil}, nil
+		RealBaseFee: api.b.DevChain != nil || api.b.DevFollower}, nil
 }
 
 // call is eth_call (heavy.go admits it).
