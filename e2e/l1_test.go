@@ -428,3 +428,66 @@ func TestDeriveFromL1AndDA(t *testing.T) {
 		}
 	}
 }
+
+// TestCensoredDepositForcedIn: a devnet on anvil whose sequencer censors
+// every deposit (--dev.censor-deposits: it never moves its L1 cursor). A
+// deposit sent with `cast send` breaks no rule until the sequencing window
+// passes; then the full node replaces the sequencer's block by the block
+// that forces it in: the balance is on the full node and not on the
+// sequencer, and the full node's /ready names the replaced block.
+func TestCensoredDepositForcedIn(t *testing.T) {
+	a := startAnvil(t, "--block-time", "1", "--slots-in-an-epoch", "1")
+	d := startDevnet(t, "--l1.url", a.URL, "--l1.poll", "200ms", "--dev.censor-deposits", "--l1.sequencing-window", "3s")
+	var portal common.Address
+	waitFor(t, "the devnet deploying its contracts on anvil", func() bool {
+		m := regexp.MustCompile(`"portal":"(0x[0-9a-fA-F]{40})"`).FindStringSubmatch(d.logs.String())
+		if m != nil {
+			portal = common.HexToAddress(m[1])
+		}
+		return m != nil
+	})
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := crypto.PubkeyToAddress(key.PublicKey)
+	r := run(t, "", tool(t, "cast"), "send", "--json", "--rpc-url", a.URL, "--private-key", l1UserKey, portal.Hex(),
+		"depositTransaction(address,uint256,uint64,bool,bytes)", to.Hex(), "1000000000000000000", "100000", "false", "0x", "--value", "1ether")
+	if !strings.Contains(r, `"status":"0x1"`) {
+		t.Fatalf("cast send to the portal: %s", r)
+	}
+	sentAt := time.Now()
+	full, seq := dial(t, d.FullNodeURL), dial(t, d.URL)
+	balance := func(c interface {
+		Call(any, string, ...any) error
+	}) *big.Int {
+		var bal hexutil.Big
+		if err := c.Call(&bal, "eth_getBalance", to, "latest"); err != nil {
+			return nil
+		}
+		return bal.ToInt()
+	}
+	want := big.NewInt(1e18)
+	waitFor(t, "the full node forcing the deposit in", func() bool {
+		b := balance(full)
+		return b != nil && b.Cmp(want) == 0
+	})
+	t.Logf("forced in on the full node %s after the L1 receipt (window 3 s)", time.Since(sentAt).Round(time.Millisecond))
+	if b := balance(seq); b == nil || b.Sign() != 0 {
+		t.Fatalf("the censoring sequencer shows %v for %s", b, to)
+	}
+	status, reason := ready(t, &devnet{URL: d.FullNodeURL})
+	if status != 503 || !strings.Contains(reason, "replaced by the block the deposit rules force") || !strings.Contains(reason, "sequencing window") {
+		t.Fatalf("full node /ready: %d %q, want 503 naming the forced block and the window", status, reason)
+	}
+	// The sequencer's later blocks are re-derived on the forced chain.
+	head := func(c interface {
+		Call(any, string, ...any) error
+	}) uint64 {
+		var n hexutil.Uint64
+		_ = c.Call(&n, "eth_blockNumber")
+		return uint64(n)
+	}
+	at := head(full)
+	waitFor(t, "the full node following the sequencer's height", func() bool { return head(full) >= at+2 })
+}

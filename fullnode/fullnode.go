@@ -47,7 +47,24 @@ type Config struct {
 	// against: the deposits of the L1 blocks its cursor (L1Origin) moved
 	// over must be the block's, in order (docs/l1.md).
 	Deposits DepositChecker
+	// Window, with Deposits, is the sequencing window's rule: a block of
+	// L2 time t must carry a cursor at least as new as the L1 block the
+	// window names (l1.Window). A block that breaks a deposit rule is
+	// replaced by the block the rules force (docs/l1.md "Forced
+	// inclusion").
+	Window DepositWindow
 }
+
+// DepositWindow is the forced-inclusion rule (l1.Window).
+type DepositWindow interface {
+	// Required is the oldest cursor a block of L2 time t may carry; false
+	// while the L1 that decides it has not been read.
+	Required(t uint64) (chain.L1Origin, bool, error)
+}
+
+// errDepositRule marks a block that breaks a deposit rule: it is replaced
+// by the block the rules force, not only refused.
+var errDepositRule = errors.New("breaks the deposit rules")
 
 // DepositChecker reads an L1's deposits for the check (l1.DepositFeed).
 type DepositChecker interface {
@@ -74,6 +91,7 @@ type Network interface {
 // Stats counts what the full node did.
 type Stats struct {
 	Verified, WithWitness, FromDisk, Refused uint64
+	Forced                                   uint64 // blocks derived in place of the sequencer's (forced inclusion)
 	ExecNanos                                uint64 // wall time spent verifying, all blocks
 }
 
@@ -107,6 +125,10 @@ type FullNode struct {
 
 	verified, withWitness, fromDisk, refused, execNanos atomic.Uint64
 	alert                                               atomic.Pointer[error]
+	// forced is set once this node replaced a sequencer's block by the
+	// block the deposit rules force; forcedBlocks counts them.
+	forced       atomic.Pointer[error]
+	forcedBlocks atomic.Uint64
 	// paused is set while the store refuses blocks for a full disk: the
 	// next block waits (advance tries it again once there is space), later
 	// ones are dropped and fetched again after.
@@ -125,16 +147,23 @@ func New(cfg Config, store *storage.Store, log zerolog.Logger) (*FullNode, error
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &FullNode{
+	f := &FullNode{
 		cfg: cfg, log: log.With().Str("role", "fullnode").Logger(), store: store, config: store.ChainConfig(),
 		inbox: make(chan event, 1024), blocks: make(map[uint64][]*pendingBlock),
 		witnesses: make(map[uint64]*chain.WitnessMessage), fetching: make(map[p2p.Kind]bool),
-	}, nil
+	}
+	if head := store.CurrentHeader(); head != nil {
+		if seq, ok := store.Forced(head.Hash()); ok {
+			alert := fmt.Errorf("this node's head, block %d (%s), is the block the deposit rules forced in place of the sequencer's %s", head.Number, head.Hash(), seq)
+			f.forced.Store(&alert)
+		}
+	}
+	return f, nil
 }
 
 // Stats returns the counters.
 func (f *FullNode) Stats() Stats {
-	return Stats{Verified: f.verified.Load(), WithWitness: f.withWitness.Load(), FromDisk: f.fromDisk.Load(), Refused: f.refused.Load(), ExecNanos: f.execNanos.Load()}
+	return Stats{Verified: f.verified.Load(), WithWitness: f.withWitness.Load(), FromDisk: f.fromDisk.Load(), Refused: f.refused.Load(), Forced: f.forcedBlocks.Load(), ExecNanos: f.execNanos.Load()}
 }
 
 // Healthy is nil until a block fails verification; then it names the block
@@ -142,6 +171,9 @@ func (f *FullNode) Stats() Stats {
 // a full disk it wraps storage.ErrDiskFull until blocks are written again.
 func (f *FullNode) Healthy() error {
 	if err := f.alert.Load(); err != nil {
+		return *err
+	}
+	if err := f.forced.Load(); err != nil {
 		return *err
 	}
 	if err := f.paused.Load(); err != nil {
@@ -366,10 +398,17 @@ func (f *FullNode) verify(m *chain.BlockMessage, w *chain.WitnessMessage) error 
 	defer func() { f.execNanos.Add(uint64(time.Since(start))) }()
 	parent := f.store.CurrentHeader()
 	b := m.Bundle
+	if seq, ok := f.store.Forced(parent.Hash()); ok && b.Block.ParentHash() == seq {
+		// The sequencer builds on the block this node replaced: its block
+		// is re-derived on the chain the rules forced.
+		return f.force(m, parent, fmt.Errorf("it builds on the sequencer's block %d (%s), replaced here", parent.Number, seq))
+	}
 	if err := chain.CheckBodyWithDeposits(f.config, parent, b.Block, b.Receipts, b.Deposits, b.DepositReceipts); err != nil {
 		return err
 	}
-	if err := f.checkDeposits(parent, b); err != nil {
+	if err := f.checkDeposits(parent, b); errors.Is(err, errDepositRule) {
+		return f.force(m, parent, err)
+	} else if err != nil {
 		return err
 	}
 	var senders []common.Address
@@ -422,8 +461,10 @@ func (f *FullNode) verify(m *chain.BlockMessage, w *chain.WitnessMessage) error 
 }
 
 // checkDeposits checks a block's deposits and cursor against the L1: the
-// cursor never moves back, and the deposits are exactly those the L1
-// logged in the blocks it moved over.
+// cursor never moves back, the deposits are exactly those the L1 logged in
+// the blocks it moved over, and (with a Window) the cursor is as new as the
+// sequencing window requires at the block's time. A block that breaks one
+// of these fails with errDepositRule.
 func (f *FullNode) checkDeposits(parent *types.Header, b *chain.BlockBundle) error {
 	if f.cfg.Deposits == nil {
 		return nil
@@ -434,29 +475,131 @@ func (f *FullNode) checkDeposits(parent *types.Header, b *chain.BlockBundle) err
 		return err
 	}
 	to := b.L1Origin
+	rule := func(format string, args ...any) error {
+		return fmt.Errorf("%w: block %d %w: "+format, append([]any{chain.ErrBadBlock, num, errDepositRule}, args...)...)
+	}
+	if f.cfg.Window != nil {
+		// First: a cursor the window left behind is the reason, whatever
+		// follows from it (a cursor below one this node moved up).
+		need, ready, err := f.cfg.Window.Required(b.Block.Time())
+		switch {
+		case err != nil || !ready:
+			return errL1Behind // asked again on the next tick
+		case need.Number > to.Number:
+			return rule("its L1 cursor %d is older than L1 block %d, which the sequencing window requires at L2 time %d", to.Number, need.Number, b.Block.Time())
+		}
+	}
 	switch {
 	case to.Number < from.Number || (to.Number == from.Number && to.Hash != from.Hash):
-		return fmt.Errorf("%w: block %d moves the L1 cursor from %d (%s) back to %d (%s)", chain.ErrBadBlock, num, from.Number, from.Hash, to.Number, to.Hash)
+		return rule("it moves the L1 cursor from %d (%s) back to %d (%s)", from.Number, from.Hash, to.Number, to.Hash)
 	case to == from:
 		if len(b.Deposits) > 0 {
-			return fmt.Errorf("%w: block %d has %d deposits and does not move the L1 cursor", chain.ErrBadBlock, num, len(b.Deposits))
+			return rule("it has %d deposits and does not move the L1 cursor", len(b.Deposits))
 		}
+	default:
+		want, ready, err := f.cfg.Deposits.Between(from, to)
+		switch {
+		case err != nil:
+			return rule("%v", err)
+		case !ready:
+			return errL1Behind
+		case len(want) != len(b.Deposits):
+			return rule("it has %d deposits, the L1 logged %d in blocks %d..%d", len(b.Deposits), len(want), from.Number+1, to.Number)
+		}
+		for i, d := range want {
+			if d.Hash() != b.Deposits[i].Hash() {
+				return rule("its deposit %d is %s, the L1 logged %s (source %s)", i, b.Deposits[i].Hash(), d.Hash(), d.SourceHash)
+			}
+		}
+	}
+	return nil
+}
+
+// force derives, in place of the sequencer's block m, the block the deposit
+// rules give (chain.ForcedBlock): m's header fields and transactions on
+// this node's head, with the deposits due by then. Its cursor is m's when
+// the L1 has it and it does not move back, else the parent's, moved up to
+// what the sequencing window requires. The node's chain then differs from
+// the sequencer's: Healthy says so, and the sequencer's later blocks are
+// re-derived the same way.
+func (f *FullNode) force(m *chain.BlockMessage, parent *types.Header, why error) error {
+	if f.cfg.Deposits == nil {
+		return why
+	}
+	b := m.Bundle
+	num := b.Block.NumberU64()
+	from, err := f.store.L1Origin(parent.Number.Uint64())
+	if err != nil {
+		return err
+	}
+	cursor := from
+	if to := b.L1Origin; to.Number > from.Number {
+		if _, ready, err := f.cfg.Deposits.Between(from, to); err == nil && !ready {
+			return errL1Behind
+		} else if err == nil {
+			cursor = to
+		}
+	}
+	if f.cfg.Window != nil {
+		need, ready, err := f.cfg.Window.Required(b.Block.Time())
+		if err != nil || !ready {
+			return errL1Behind
+		}
+		if need.Number > cursor.Number {
+			cursor = need
+		}
+	}
+	var deposits []*chain.Deposit
+	if cursor != from {
+		var ready bool
+		if deposits, ready, err = f.cfg.Deposits.Between(from, cursor); err != nil {
+			return fmt.Errorf("%w: block %d: the forced cursor: %v", chain.ErrBadBlock, num, err)
+		} else if !ready {
+			return errL1Behind
+		}
+	}
+	var senders []common.Address
+	if !f.cfg.RecoverSenders {
+		senders = m.Senders
+	}
+	res, err := chain.ForcedBlock(f.config, f.store, f.store.StateDatabase(), parent, chain.ForcedOptions{
+		Template: b.Block, Senders: senders, Deposits: deposits, Cursor: cursor, Dev: f.cfg.Dev,
+	})
+	if err != nil {
+		return err
+	}
+	ours := res.Block.Hash()
+	if ours == b.Block.Hash() {
+		// The cursor moved over L1 blocks without deposits only: the block
+		// is the sequencer's, under the cursor the rules give.
+		if err := f.store.WriteSealed(res.SealedBlock, m.MiniBlockCount); err != nil {
+			return fmt.Errorf("persist block %d: %w", num, err)
+		}
+		f.fromDisk.Add(1)
+		f.verified.Add(1)
+		f.log.Debug().Uint64("block", num).Uint64("l1_cursor", cursor.Number).AnErr("why", why).Msg("block kept under the L1 cursor the rules give")
+		f.heads.Send(&chain.Head{Header: res.Block.Header()})
 		return nil
 	}
-	want, ready, err := f.cfg.Deposits.Between(from, to)
-	switch {
-	case err != nil:
-		return fmt.Errorf("%w: block %d: %v", chain.ErrBadBlock, num, err)
-	case !ready:
-		return errL1Behind
-	case len(want) != len(b.Deposits):
-		return fmt.Errorf("%w: block %d has %d deposits, the L1 logged %d in blocks %d..%d", chain.ErrBadBlock, num, len(b.Deposits), len(want), from.Number+1, to.Number)
+	if err := f.store.WriteSealed(res.SealedBlock, m.MiniBlockCount); err != nil {
+		return fmt.Errorf("persist forced block %d: %w", num, err)
 	}
-	for i, d := range want {
-		if d.Hash() != b.Deposits[i].Hash() {
-			return fmt.Errorf("%w: block %d deposit %d is %s, the L1 logged %s (source %s)", chain.ErrBadBlock, num, i, b.Deposits[i].Hash(), d.Hash(), d.SourceHash)
-		}
+	if err := f.store.WriteForced(ours, b.Block.Hash()); err != nil {
+		return fmt.Errorf("persist forced block %d: %w", num, err)
 	}
+	f.forcedBlocks.Add(1)
+	f.fromDisk.Add(1)
+	f.verified.Add(1)
+	alert := fmt.Errorf("the sequencer's block %d (%s) was replaced by the block the deposit rules force (%s, %d deposits, %d of its txs left out): %w", num, b.Block.Hash(), ours, len(res.Deposits), len(res.Dropped), why)
+	f.forced.Store(&alert)
+	ev := f.log.Info() // the sequencer's later blocks, re-derived on the forced chain
+	if errors.Is(why, errDepositRule) {
+		ev = f.log.Error()
+	}
+	ev = ev.Uint64("block", num).Stringer("sequencer_hash", b.Block.Hash()).Stringer("hash", ours).
+		Int("deposits", len(res.Deposits)).Uint64("l1_cursor", cursor.Number).Int("dropped_txs", len(res.Dropped)).AnErr("why", why)
+	ev.Msg("forced inclusion: this node follows the chain the deposit rules give, not the sequencer's")
+	f.heads.Send(&chain.Head{Header: res.Block.Header()})
 	return nil
 }
 

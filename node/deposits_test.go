@@ -215,21 +215,49 @@ func (c *censor) Since(after chain.L1Origin) ([]chain.L1Deposits, chain.L1Origin
 }
 
 // TestFullNodeCatchesACensoringSequencer: the full node checks each block's
-// deposits against the L1's logs over the blocks its cursor moved, and
-// refuses a block that leaves one out.
+// deposits against the L1's logs over the blocks its cursor moved; a block
+// that leaves one out is replaced by the block the rules force, with the
+// deposit in, and the node says so.
 func TestFullNodeCatchesACensoringSequencer(t *testing.T) {
+	cen := &censor{}
+	d := censoredDevnet(t, func(cfg *Config) { cfg.Sequencer.Deposits = cen })
+	cen.mu.Lock()
+	cen.src = d.l1.feed
+	cen.mu.Unlock()
+	forcedIn(t, d, "the L1 logged 1")
+}
+
+// TestSequencingWindowForcesDeposits: a sequencer that takes no deposit and
+// never moves its cursor breaks no rule until the sequencing window passes;
+// then the full node forces the deposit in, and goes on re-deriving the
+// sequencer's later blocks on its own chain.
+func TestSequencingWindowForcesDeposits(t *testing.T) {
+	d := censoredDevnet(t, func(cfg *Config) {
+		cfg.L1.CensorDeposits = true
+		cfg.L1.SequencingWindow = 2 * time.Second
+	})
+	forcedIn(t, d, "which the sequencing window requires")
+}
+
+func censoredDevnet(t *testing.T, edit func(*Config)) *Devnet {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.RPC.Port = 0
 	cfg.L1 = L1Config{Embedded: true, BlockTime: 200 * time.Millisecond}
-	cen := &censor{}
-	cfg.Sequencer.Deposits = cen
+	edit(&cfg)
 	d, err := NewDevnet(cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cen.mu.Lock()
-	cen.src = d.l1.feed
-	cen.mu.Unlock()
+	return d
+}
+
+// forcedIn starts d, deposits 1 ETH to 0x1234 and waits for the full node
+// to force it in: the full node's state has it, the sequencer's does not,
+// Healthy names why, and the full node keeps following the sequencer's
+// height on its own chain.
+func forcedIn(t *testing.T, d *Devnet, why string) {
+	t.Helper()
 	if err := d.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -247,14 +275,40 @@ func TestFullNodeCatchesACensoringSequencer(t *testing.T) {
 	}
 	opts := lc.Transactor(d.Accounts()[4].Key)
 	opts.Value = big.NewInt(params.Ether)
-	r, err := lc.Deposit(ctx, opts, l1.DepositArgs{To: common.HexToAddress("0x1234"), GasLimit: 100_000})
+	to := common.HexToAddress("0x1234")
+	r, err := lc.Deposit(ctx, opts, l1.DepositArgs{To: to, Value: big.NewInt(params.Ether), GasLimit: 100_000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	heads := d.Sequencer().Heads(64)
-	waitUntil(t, "the full node refusing the block that left the deposit out", heads, func() bool {
-		err := d.FullNodeRole().FullNode().Healthy()
-		return err != nil && strings.Contains(err.Error(), "the L1 logged 1")
+	fn, fstore := d.FullNodeRole().FullNode(), d.FullNodeRole().Store()
+	heads := fn.Heads(64)
+	waitUntil(t, "the full node forcing the deposit in", heads, func() bool { return fn.Stats().Forced > 0 })
+	herr := fn.Healthy()
+	if herr == nil || !strings.Contains(herr.Error(), why) || !strings.Contains(herr.Error(), "replaced by the block the deposit rules force") {
+		t.Fatalf("full node health %v, want the forced block named with %q", herr, why)
+	}
+	forced := fstore.CurrentHeader()
+	st, err := chain.StateAt(fstore.StateDatabase(), forced.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.GetBalance(to).ToBig(); got.Cmp(big.NewInt(params.Ether)) != 0 {
+		t.Fatalf("full node: %s holds %s after the forced block, want 1 ETH", to, got)
+	}
+	if got := l2Balance(t, d, to); got.Sign() != 0 {
+		t.Fatalf("the censoring sequencer shows %s for %s", got, to)
+	}
+	if seqBlock := d.Store().GetHeaderByNumber(forced.Number.Uint64()); seqBlock == nil || seqBlock.Hash() == forced.Hash() || seqBlock.Time != forced.Time {
+		t.Fatalf("sequencer's block %d %v, the forced one %s at time %d", forced.Number, seqBlock, forced.Hash(), forced.Time)
+	}
+	// The sequencer's later blocks build on the block replaced: each is
+	// derived again on the forced chain.
+	next := forced.Number.Uint64() + 3
+	waitUntil(t, "the full node re-deriving the sequencer's later blocks", heads, func() bool {
+		return fstore.CurrentHeader().Number.Uint64() >= next
 	})
-	t.Logf("refused: %v (deposit in L1 block %d)", d.FullNodeRole().FullNode().Healthy(), r.BlockNumber)
+	if n := fn.Stats().Forced; n < 4 {
+		t.Fatalf("%d forced blocks after block %d, want every block from %d", n, next, forced.Number)
+	}
+	t.Logf("deposit in L1 block %d forced in at L2 block %d (%s): %v", r.BlockNumber, forced.Number, forced.Hash(), herr)
 }

@@ -181,6 +181,7 @@ func (r *Role) fullNodePart(cfg fullnode.Config) (follower, error) {
 	r.full = full
 	r.counter("meganode_fullnode_verified_blocks_total", "Blocks re-executed and found to match.", func() uint64 { return full.Stats().Verified })
 	r.counter("meganode_fullnode_refused_blocks_total", "Blocks that failed verification.", func() uint64 { return full.Stats().Refused })
+	r.counter("meganode_fullnode_forced_blocks_total", "Blocks derived in place of the sequencer's because it broke a deposit rule, and its later blocks derived again on that chain (forced inclusion).", func() uint64 { return full.Stats().Forced })
 	r.gauge("meganode_fullnode_alert", "1 once a block failed verification (see /ready for which).", func() float64 {
 		if full.Healthy() != nil {
 			return 1

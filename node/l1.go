@@ -20,6 +20,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/fullnode"
 	"github.com/meganode/meganode/l1"
 	"github.com/meganode/meganode/storage"
 )
@@ -56,6 +57,16 @@ type L1Config struct {
 	// OutputOracle that disagree with its attestations, from this account.
 	ChallengeSenderKey *ecdsa.PrivateKey
 
+	// SequencingWindow, for a full node reading the portal: a block's
+	// deposit cursor may not be older than the L1 block this long before
+	// the block, and a block that breaks a deposit rule is replaced by the
+	// block that forces the deposits in (l1.Window, docs/l1.md). Zero: such
+	// a block is only refused.
+	SequencingWindow time.Duration
+	// CensorDeposits (devnet only, fault injection) makes the sequencer
+	// take no deposit and never move its cursor: a censoring sequencer.
+	CensorDeposits bool
+
 	// Embedded (devnet only) runs an in-process L1 (go-ethereum's simulated
 	// backend, chain id 1337, the dev accounts funded) with the contracts
 	// deployed, its JSON-RPC on RPC.Port+4 and a block every BlockTime.
@@ -68,8 +79,8 @@ func (c L1Config) Check() error {
 	switch {
 	case c.Embedded && c.URL != "":
 		return errors.New("an embedded L1 and --l1.url exclude each other")
-	case c.Poll < 0 || c.BlockTime < 0:
-		return errors.New("L1 poll interval and block time must not be negative")
+	case c.Poll < 0 || c.BlockTime < 0 || c.SequencingWindow < 0:
+		return errors.New("L1 poll interval, block time and sequencing window must not be negative")
 	}
 	return nil
 }
@@ -104,6 +115,22 @@ func feedConfig(cfg L1Config) l1.DepositFeedConfig {
 		poll = time.Second
 	}
 	return l1.DepositFeedConfig{Confirmations: cfg.Confirmations, StartBlock: cfg.StartBlock, Poll: poll}
+}
+
+// window is the forced-inclusion rule over feed, nil when cfg has none.
+func window(cfg L1Config, feed *l1.DepositFeed) fullnode.DepositWindow {
+	if feed == nil || cfg.SequencingWindow <= 0 {
+		return nil
+	}
+	return l1.NewWindow(feed, cfg.SequencingWindow)
+}
+
+// censoring is a deposit source that takes nothing and never moves the
+// cursor (--dev.censor-deposits).
+type censoring struct{}
+
+func (censoring) Since(after chain.L1Origin) ([]chain.L1Deposits, chain.L1Origin, error) {
+	return nil, after, nil
 }
 
 // runFeed polls feed between the role's start and stop.

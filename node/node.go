@@ -235,6 +235,9 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 		if seqCfg.Deposits == nil { // a test may give the sequencer its own
 			seqCfg.Deposits = dl.feed
 		}
+		if cfg.L1.CensorDeposits {
+			seqCfg.Deposits = censoring{}
+		}
 	}
 	seqCfg.GasLimit, seqCfg.Coinbase = cfg.Chain.GasLimit, cfg.Chain.Coinbase
 	// Alone, the sequencer has no follower, prover or DA layer to read a
@@ -441,6 +444,7 @@ func (d *Devnet) inProcess(name string, cfg Config, fin FinalityConfig, seqAddr 
 		fcfg.Dev = true
 		if d.l1 != nil {
 			fcfg.Deposits = d.l1.feed // every block's deposits checked against the L1
+			fcfg.Window = window(cfg.L1, d.l1.feed)
 		}
 		f, err = r.fullNodePart(fcfg)
 		offset = 2

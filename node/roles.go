@@ -591,6 +591,7 @@ func NewFullNode(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 			return nil, err
 		}
 		cfg.FullNode.Deposits = feed // every block's deposits checked against the L1
+		cfg.FullNode.Window = window(cfg.L1, feed)
 	}
 	return newFollower(cfg, RoleFullNode, log, func(r *Role) (follower, error) {
 		if feed != nil {

@@ -151,3 +151,26 @@ func (s *Store) deriveReceipts(b *types.Block) types.Receipts {
 	}
 	return receipts
 }
+
+// forcedPrefix keys a block a follower derived in place of the sequencer's
+// (forced inclusion) by its hash, to the hash of the sequencer's block it
+// replaced: the sequencer's next block builds on that one.
+var forcedPrefix = []byte("mg-frc-") // + our block hash → the sequencer's block hash
+
+// WriteForced records that block ours replaced the sequencer's block seq.
+func (s *Store) WriteForced(ours, seq common.Hash) error {
+	if err := s.CheckSpace(); err != nil {
+		return err
+	}
+	return s.kv.Put(append(append([]byte(nil), forcedPrefix...), ours[:]...), seq[:])
+}
+
+// Forced returns the sequencer's block that block ours replaced, and
+// whether ours is such a block.
+func (s *Store) Forced(ours common.Hash) (common.Hash, bool) {
+	data, err := s.kv.Get(append(append([]byte(nil), forcedPrefix...), ours[:]...))
+	if err != nil || len(data) != common.HashLength {
+		return common.Hash{}, false
+	}
+	return common.BytesToHash(data), true
+}

@@ -117,3 +117,35 @@ func TestDepositsStored(t *testing.T) {
 		t.Fatalf("cursor of a rewound block: %+v", o)
 	}
 }
+
+// TestForcedKept: which sequencer block a forced block replaced survives a
+// reopen; any other block is not a forced one.
+func TestForcedKept(t *testing.T) {
+	dir := t.TempDir()
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	g, _, err := chain.Genesis(chain.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := storage.Open(storage.Config{Dir: dir}, g, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, seq := common.Hash{1}, common.Hash{2}
+	if err := s.WriteForced(ours, seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = storage.Open(storage.Config{Dir: dir}, g, log); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, ok := s.Forced(ours); !ok || got != seq {
+		t.Fatalf("forced %s: %s %v, want %s", ours, got, ok, seq)
+	}
+	if _, ok := s.Forced(seq); ok {
+		t.Fatal("the sequencer's block reads as a forced one")
+	}
+}

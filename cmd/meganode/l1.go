@@ -41,6 +41,7 @@ func l1Flags(devnet bool) []cli.Flag {
 		flags = append(flags,
 			&cli.BoolFlag{Name: "l1.embedded", Usage: "run an L1 in process (go-ethereum's simulated backend, chain id 1337, the dev accounts funded; JSON-RPC on http.port+4) with the contracts deployed; default on for a realtime devnet in memory without --l1.url", EnvVars: env("L1_EMBEDDED")},
 			&cli.DurationFlag{Name: "l1.block-time", Value: time.Second, Usage: "block time of the embedded L1", EnvVars: env("L1_BLOCK_TIME")},
+			&cli.DurationFlag{Name: "l1.sequencing-window", Usage: "the devnet's full node replaces a block whose deposit cursor is older than the L1 block this long before it, by the block that forces the deposits in (off by default on a devnet: time travel moves L2 time past the L1's)", EnvVars: env("L1_SEQUENCING_WINDOW")},
 		)
 	}
 	return flags
@@ -68,7 +69,8 @@ func followerL1Flags(fullnode bool) []cli.Flag {
 		&cli.DurationFlag{Name: "l1.poll", Value: time.Second, Usage: "how often the L1 is read", EnvVars: env("L1_POLL")},
 	}
 	if fullnode {
-		flags = append(flags, &cli.StringFlag{Name: "l1.portal", Usage: "the portal's address on --l1.url: every block's deposits are checked against its logs", EnvVars: env("L1_PORTAL")})
+		flags = append(flags, &cli.StringFlag{Name: "l1.portal", Usage: "the portal's address on --l1.url: every block's deposits are checked against its logs", EnvVars: env("L1_PORTAL")},
+			&cli.DurationFlag{Name: "l1.sequencing-window", Value: l1.DefaultSequencingWindow, Usage: "with --l1.portal: a block's deposit cursor may not be older than the L1 block this long before it; a block that breaks a deposit rule is replaced by the block that forces the deposits in (0: refuse it only)", EnvVars: env("L1_SEQUENCING_WINDOW")})
 		return append(flags, proposerFlags()...)
 	}
 	return append(flags, proposerFlags()[0]) // the oracle: finality anchored on L1
@@ -78,6 +80,7 @@ func followerL1Flags(fullnode bool) []cli.Flag {
 func applyFollowerL1Flags(c *cli.Context, cfg *node.L1Config) error {
 	cfg.URL = c.String("l1.url")
 	cfg.Confirmations, cfg.StartBlock, cfg.Poll = c.Uint64("l1.confirmations"), c.Uint64("l1.start-block"), c.Duration("l1.poll")
+	cfg.SequencingWindow = c.Duration("l1.sequencing-window")
 	var err error
 	if cfg.DAInbox, err = addressFlag(c, "l1.da-inbox"); err != nil {
 		return err
@@ -194,6 +197,7 @@ func applyDevL1Flags(c *cli.Context, cfg *node.Config) error {
 		return err
 	}
 	cfg.L1.BlockTime = c.Duration("l1.block-time")
+	cfg.L1.SequencingWindow = c.Duration("l1.sequencing-window")
 	if c.IsSet("l1.embedded") {
 		cfg.L1.Embedded = c.Bool("l1.embedded")
 		if cfg.L1.Embedded && (cfg.Storage.Dir != "" || c.String("state") != "") {

@@ -58,6 +58,7 @@ func main() {
 					&cli.Uint64Flag{Name: "fork-block-number", Usage: "the block --fork-url is forked at (default: its latest)", EnvVars: env("FORK_BLOCK_NUMBER")},
 					&cli.BoolFlag{Name: "no-mining", Usage: "execute nothing until evm_mine / anvil_mine (anvil's --no-mining)", EnvVars: env("NO_MINING")},
 					&cli.Uint64Flag{Name: "dev.faulty-root-at", Usage: "fault injection (devnet only): seal this block with a wrong state root", EnvVars: env("DEV_FAULTY_ROOT_AT")},
+					&cli.BoolFlag{Name: "dev.censor-deposits", Usage: "fault injection (devnet only): the sequencer takes no L1 deposit and never moves its L1 cursor (with --l1.sequencing-window the full node forces them in)", EnvVars: env("DEV_CENSOR_DEPOSITS")},
 					logFormatFlag, logLevelFlag,
 				}),
 				Action: runDevnet,
@@ -247,6 +248,7 @@ func runDevnet(c *cli.Context) error {
 	cfg.Roles = c.StringSlice("roles")
 	cfg.FinalityWindow = c.Duration("finality.window")
 	cfg.Sequencer.FaultyRootAt = c.Uint64("dev.faulty-root-at")
+	cfg.L1.CensorDeposits = c.Bool("dev.censor-deposits")
 	switch {
 	case c.Bool("automine") && c.Bool("no-mining"):
 		return errors.New("--automine and --no-mining exclude each other")
@@ -370,6 +372,9 @@ func printBanner(w io.Writer, cfg node.Config, d *node.Devnet) {
 		}
 		fmt.Fprintf(&b, "L1:                %s (%s)\nL1 portal:         %s (send ETH to it, or depositTransaction, to deposit on L2)\n", u, kind, addrs.Portal)
 		fmt.Fprintf(&b, "L1 output oracle:  %s\nL1 DA inbox:       %s\n", addrs.OutputOracle, addrs.DAInbox)
+	}
+	if cfg.L1.CensorDeposits {
+		fmt.Fprintf(&b, "Fault injection:   the sequencer censors every L1 deposit\n")
 	}
 	if cfg.Sequencer.FaultyRootAt != 0 {
 		fmt.Fprintf(&b, "Fault injection:   block %d is sealed with a wrong state root\n", cfg.Sequencer.FaultyRootAt)
