@@ -16,6 +16,9 @@ type PendingBlock struct {
 	txs      types.Transactions
 	receipts []*types.Receipt
 	index    map[common.Hash]int
+	// deposits run first in the block: the first mini-block carries them.
+	deposits        []*Deposit
+	depositReceipts []*DepositReceipt
 }
 
 // NewPendingBlock opens an empty block with header as its template.
@@ -32,6 +35,22 @@ func (pb *PendingBlock) Append(txs types.Transactions, receipts []*types.Receipt
 		pb.txs = append(pb.txs, tx)
 		pb.receipts = append(pb.receipts, receipts[i])
 	}
+}
+
+// SetDeposits records the block's deposits and their preconfirmed
+// receipts, which the first mini-block carries.
+func (pb *PendingBlock) SetDeposits(ds []*Deposit, rs []*DepositReceipt) {
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	pb.deposits, pb.depositReceipts = ds, rs
+}
+
+// Deposits returns the block's deposits and their receipts (nil before the
+// first mini-block, or for a block without).
+func (pb *PendingBlock) Deposits() ([]*Deposit, []*DepositReceipt) {
+	pb.mu.RLock()
+	defer pb.mu.RUnlock()
+	return pb.deposits, pb.depositReceipts
 }
 
 // Tx returns a preconfirmed tx and its receipt if it is among the first n.

@@ -12,6 +12,7 @@ import (
 	"github.com/meganode/meganode/prover"
 	"github.com/meganode/meganode/replica"
 	"github.com/meganode/meganode/rpc"
+	"github.com/meganode/meganode/sequencer"
 )
 
 // follower is a follower role's own part as the shared wiring drives it:
@@ -207,3 +208,9 @@ func (r *Role) proverPart(pv *prover.Prover) follower {
 		start: func(n network) { pv.Start(n) }, follow: pv.Follow, stop: pv.Stop,
 	}
 }
+
+// The sequencer and replicas list the deposits of the block being built.
+var (
+	_ rpc.PendingDepositReader = (*sequencer.Sequencer)(nil)
+	_ rpc.PendingDepositReader = (*replica.Replica)(nil)
+)

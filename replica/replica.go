@@ -602,6 +602,9 @@ func (r *Replica) applyMini(v *view, mb *chain.MiniBlock) error {
 	if err := chain.DeriveMiniBlock(r.config, mb, pb.Header.BaseFee, r.cfg.PreconfHash, uint(v.deposits+v.txCount), v.logCount, v.gasUsed); err != nil {
 		return err
 	}
+	if len(mb.Deposits) > 0 {
+		pb.SetDeposits(mb.Deposits, mb.DepositReceipts)
+	}
 	pb.Append(mb.Txs, mb.Receipts)
 	logs, deposits := v.logCount, v.deposits+len(mb.Deposits)
 	for _, rc := range mb.DepositReceipts {
@@ -703,6 +706,12 @@ func (r *Replica) LatestState() (*state.StateDB, *types.Header, error) {
 func (r *Replica) PendingBlock() (*types.Header, types.Transactions, []*types.Receipt) {
 	v := r.view.Load()
 	return v.pending.Block(v.txCount, v.gasUsed)
+}
+
+// PendingDeposits returns the deposits of the block in progress, as its
+// first mini-block preconfirmed them.
+func (r *Replica) PendingDeposits() ([]*chain.Deposit, []*chain.DepositReceipt) {
+	return r.view.Load().pending.Deposits()
 }
 
 // PendingTx returns a preconfirmed tx with its receipt, block number and index.

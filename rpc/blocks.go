@@ -46,10 +46,15 @@ func (api *EthAPI) GetTransactionByBlockNumberAndIndex(arg blockNumberArg, index
 	num := gethrpc.BlockNumber(arg)
 	if api.isPending(num) {
 		h, txs, _ := api.b.Latest.PendingBlock()
-		if int(index) >= len(txs) {
+		ds, rs := api.b.pendingDeposits()
+		if int(index) < len(ds) {
+			return chain.NewDepositTxJSON(ds[index], rs[index], chain.PreconfBlockHash, h.Number.Uint64(), h.Time, uint64(index))
+		}
+		i := int(index) - len(ds)
+		if i >= len(txs) {
 			return nil
 		}
-		return newRPCTransaction(txs[index], chain.PreconfBlockHash, h.Number.Uint64(), h.Time, uint64(index), h.BaseFee, api.config)
+		return newRPCTransaction(txs[i], chain.PreconfBlockHash, h.Number.Uint64(), h.Time, uint64(index), h.BaseFee, api.config)
 	}
 	return api.txAt(api.sealedBlock(num), uint64(index))
 }

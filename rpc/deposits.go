@@ -16,6 +16,33 @@ type DepositReader interface {
 	Deposit(hash common.Hash) (*chain.Deposit, *chain.DepositReceipt, common.Hash, uint64, uint64)
 }
 
+// PendingDepositReader is a LatestState that preconfirms deposits (the
+// sequencer, a replica): the block being built lists them first, as a
+// sealed block does.
+type PendingDepositReader interface {
+	PendingDeposits() ([]*chain.Deposit, []*chain.DepositReceipt)
+}
+
+// pendingDeposits returns the deposits of the block being built.
+func (b *Backend) pendingDeposits() ([]*chain.Deposit, []*chain.DepositReceipt) {
+	if d, ok := b.Latest.(PendingDepositReader); ok {
+		return d.PendingDeposits()
+	}
+	return nil, nil
+}
+
+// pendingDeposit finds a preconfirmed deposit by hash, with its receipt
+// and its index in the block being built.
+func (b *Backend) pendingDeposit(hash common.Hash) (*chain.Deposit, *chain.DepositReceipt, int) {
+	ds, rs := b.pendingDeposits()
+	for i, d := range ds {
+		if d.Hash() == hash {
+			return d, rs[i], i
+		}
+	}
+	return nil, nil, 0
+}
+
 // deposits returns a sealed block's deposits and their receipts.
 func (b *Backend) deposits(hash common.Hash, number uint64) ([]*chain.Deposit, []*chain.DepositReceipt) {
 	if d, ok := b.Chain.(DepositReader); ok {

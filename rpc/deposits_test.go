@@ -35,6 +35,13 @@ func (s *oneL1Block) Since(after chain.L1Origin) ([]chain.L1Deposits, chain.L1Or
 // transfer; block 2 is open.
 func newDepositNode(t *testing.T) string {
 	t.Helper()
+	return newDepositNodeAt(t, 100, 1)
+}
+
+// newDepositNodeAt is newDepositNode after steps mini-block ticks of 10 ms,
+// with head the sealed head they give.
+func newDepositNodeAt(t *testing.T, steps int, head uint64) string {
+	t.Helper()
 	log := zerolog.New(zerolog.NewTestWriter(t))
 	g, accts, err := chain.Genesis(chain.DefaultConfig())
 	if err != nil {
@@ -62,12 +69,12 @@ func newDepositNode(t *testing.T) string {
 	if err := seq.SendTransaction(tx); err != nil {
 		t.Fatal(err)
 	}
-	for range 100 {
+	for range steps {
 		clock.now = clock.now.Add(10 * time.Millisecond)
 		seq.Step(true)
 	}
-	if n := store.CurrentHeader().Number.Uint64(); n != 1 {
-		t.Fatalf("head %d, want 1", n)
+	if n := store.CurrentHeader().Number.Uint64(); n != head {
+		t.Fatalf("head %d, want %d", n, head)
 	}
 	srvCfg := rpc.DefaultConfig()
 	srvCfg.Port = 0
@@ -85,8 +92,18 @@ func newDepositNode(t *testing.T) string {
 // TestDepositsGolden: deposits are served where transactions and receipts
 // are, first in their block, in op-geth's shapes (testdata/deposits/).
 func TestDepositsGolden(t *testing.T) {
-	url := newDepositNode(t)
-	const file = "testdata/deposits/deposits.io"
+	depositsGolden(t, newDepositNode(t), "testdata/deposits/deposits.io")
+}
+
+// TestPendingDepositsGolden: before block 1 is sealed, its preconfirmed
+// deposits are in the pending block, first, and found by hash, as the
+// sealed block lists them (testdata/deposits/pending.io).
+func TestPendingDepositsGolden(t *testing.T) {
+	depositsGolden(t, newDepositNodeAt(t, 10, 0), "testdata/deposits/pending.io")
+}
+
+func depositsGolden(t *testing.T, url, file string) {
+	t.Helper()
 	var out bytes.Buffer
 	reqs, want := readExchanges(t, file)
 	if len(reqs) == 0 {

@@ -552,6 +552,10 @@ func (api *EthAPI) GetTransactionByHash(hash common.Hash) (any, error) {
 		}
 		return chain.NewDepositTxJSON(d, r, bh, bn, h.Time, idx), nil
 	}
+	if d, r, idx := api.b.pendingDeposit(hash); d != nil {
+		h := api.pendingHeader()
+		return chain.NewDepositTxJSON(d, r, chain.PreconfBlockHash, h.Number.Uint64(), h.Time, uint64(idx)), nil
+	}
 	return nil, nil
 }
 
@@ -571,6 +575,9 @@ func (api *EthAPI) GetTransactionReceipt(hash common.Hash) (map[string]interface
 	if d, r, bh, bn, idx := api.b.deposit(hash); d != nil {
 		return chain.DepositReceiptJSON(d, r, bh, bn, idx), nil
 	}
+	if d, r, idx := api.b.pendingDeposit(hash); d != nil {
+		return chain.DepositReceiptJSON(d, r, r.Receipt.BlockHash, api.pendingHeader().Number.Uint64(), uint64(idx)), nil
+	}
 	return nil, nil
 }
 
@@ -587,7 +594,8 @@ func (api *EthAPI) isPending(num gethrpc.BlockNumber) bool {
 	// preconfirmed tx (whose receipt carries that number); before, it is a
 	// future block, null as geth answers.
 	_, txs, _ := api.b.Latest.PendingBlock()
-	return len(txs) > 0
+	ds, _ := api.b.pendingDeposits()
+	return len(txs)+len(ds) > 0
 }
 
 // GetBlockByNumber returns a block; "pending" and the in-progress number
@@ -596,7 +604,8 @@ func (api *EthAPI) GetBlockByNumber(arg blockNumberArg, fullTx bool) (map[string
 	num := gethrpc.BlockNumber(arg)
 	if api.isPending(num) {
 		h, txs, receipts := api.b.Latest.PendingBlock()
-		return marshalPendingBlock(h, txs, receipts, fullTx, api.config), nil
+		ds, drs := api.b.pendingDeposits()
+		return marshalPendingBlock(h, txs, receipts, ds, drs, fullTx, api.config), nil
 	}
 	h, err := api.resolveHeader(gethrpc.BlockNumberOrHashWithNumber(num))
 	if err != nil || h == nil {
@@ -628,9 +637,13 @@ func (api *EthAPI) marshalSealedBlock(block *types.Block, fullTx bool) map[strin
 func (api *EthAPI) GetBlockReceipts(bnh gethrpc.BlockNumberOrHash) ([]map[string]interface{}, error) {
 	if num, ok := bnh.Number(); ok && api.isPending(num) {
 		h, txs, receipts := api.b.Latest.PendingBlock()
-		out := make([]map[string]interface{}, len(txs))
+		ds, drs := api.b.pendingDeposits()
+		out := make([]map[string]interface{}, 0, len(ds)+len(txs))
+		for i, d := range ds {
+			out = append(out, chain.DepositReceiptJSON(d, drs[i], drs[i].Receipt.BlockHash, h.Number.Uint64(), uint64(i)))
+		}
 		for i, tx := range txs {
-			out[i] = marshalReceipt(receipts[i], receipts[i].BlockHash, h.Number.Uint64(), api.signer, tx, i)
+			out = append(out, marshalReceipt(receipts[i], receipts[i].BlockHash, h.Number.Uint64(), api.signer, tx, int(receipts[i].TransactionIndex)))
 		}
 		return out, nil
 	}
@@ -663,7 +676,8 @@ func (api *EthAPI) GetBlockTransactionCountByNumber(arg blockNumberArg) *hexutil
 	num := gethrpc.BlockNumber(arg)
 	if api.isPending(num) {
 		_, txs, _ := api.b.Latest.PendingBlock()
-		n := hexutil.Uint(len(txs))
+		ds, _ := api.b.pendingDeposits()
+		n := hexutil.Uint(len(ds) + len(txs))
 		return &n
 	}
 	h, err := api.resolveHeader(gethrpc.BlockNumberOrHashWithNumber(num))

@@ -263,6 +263,13 @@ func (api *EthAPI) blockLogs(crit *FilterCriteria, n uint64, r blockRange) []*ty
 			return nil
 		}
 		_, _, receipts := api.b.Latest.PendingBlock()
+		if _, drs := api.b.pendingDeposits(); len(drs) > 0 {
+			all := make([]*types.Receipt, 0, len(drs)+len(receipts))
+			for _, r := range drs {
+				all = append(all, r.Receipt)
+			}
+			receipts = append(all, receipts...)
+		}
 		return crit.collect(receipts, nil)
 	}
 	h := api.b.Chain.GetHeaderByNumber(n)

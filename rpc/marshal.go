@@ -88,18 +88,32 @@ func marshalBlockWithDeposits(block *types.Block, deposits []*chain.Deposit, dep
 }
 
 // marshalPendingBlock renders the block being built: geth's pending shape,
-// with hash, nonce and miner null.
-func marshalPendingBlock(h *types.Header, txs types.Transactions, receipts []*types.Receipt, fullTx bool, config *params.ChainConfig) map[string]interface{} {
+// with hash, nonce and miner null, its preconfirmed deposits first.
+func marshalPendingBlock(h *types.Header, txs types.Transactions, receipts []*types.Receipt, deposits []*chain.Deposit, depositReceipts []*chain.DepositReceipt, fullTx bool, config *params.ChainConfig) map[string]interface{} {
 	block := types.NewBlockWithHeader(h).WithBody(types.Body{Transactions: txs, Withdrawals: []*types.Withdrawal{}})
 	fields := marshalBlock(block, false, config)
-	if fullTx {
-		out := make([]interface{}, len(txs))
-		for i, tx := range txs {
-			out[i] = newRPCTransaction(tx, chain.PreconfBlockHash, h.Number.Uint64(), h.Time, uint64(i), h.BaseFee, config)
+	transactions := make([]interface{}, 0, len(deposits)+len(txs))
+	for i, d := range deposits {
+		if fullTx {
+			transactions = append(transactions, chain.NewDepositTxJSON(d, depositReceipts[i], chain.PreconfBlockHash, h.Number.Uint64(), h.Time, uint64(i)))
+		} else {
+			transactions = append(transactions, d.Hash())
 		}
-		fields["transactions"] = out
 	}
-	fields["logsBloom"] = types.MergeBloom(receipts)
+	offset := uint64(len(deposits))
+	for i, tx := range txs {
+		if fullTx {
+			transactions = append(transactions, newRPCTransaction(tx, chain.PreconfBlockHash, h.Number.Uint64(), h.Time, offset+uint64(i), h.BaseFee, config))
+		} else {
+			transactions = append(transactions, tx.Hash())
+		}
+	}
+	fields["transactions"] = transactions
+	all := make([]*types.Receipt, 0, len(depositReceipts)+len(receipts))
+	for _, r := range depositReceipts {
+		all = append(all, r.Receipt)
+	}
+	fields["logsBloom"] = types.MergeBloom(append(all, receipts...))
 	for _, f := range []string{"hash", "nonce", "miner"} {
 		fields[f] = nil
 	}

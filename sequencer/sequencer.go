@@ -959,6 +959,9 @@ func (s *Sequencer) publishMiniBlock(txs types.Transactions, micros uint64) {
 		for _, r := range sealed {
 			s.miniGas += r.GasUsed
 		}
+		if len(deposits) > 0 {
+			pb.SetDeposits(deposits, depositReceipts)
+		}
 	}
 	mb := &chain.MiniBlock{
 		BlockNumber:     number,
@@ -1398,6 +1401,12 @@ func (s *Sequencer) LatestState() (*state.StateDB, *types.Header, error) {
 func (s *Sequencer) PendingBlock() (*types.Header, types.Transactions, []*types.Receipt) {
 	v := s.view.Load()
 	return v.Pending.Block(v.TxCount, v.GasUsed)
+}
+
+// PendingDeposits returns the deposits of the block being built, as the
+// first mini-block preconfirmed them.
+func (s *Sequencer) PendingDeposits() ([]*chain.Deposit, []*chain.DepositReceipt) {
+	return s.view.Load().Pending.Deposits()
 }
 
 // PendingTx returns a preconfirmed tx with its receipt, block number and index.
