@@ -56,27 +56,18 @@ type Config struct {
 }
 
 // DepositWindow is the forced-inclusion rule (l1.Window).
-type DepositWindow interface {
-	// Required is the oldest cursor a block of L2 time t may carry; false
-	// while the L1 that decides it has not been read.
-	Required(t uint64) (chain.L1Origin, bool, error)
-}
+type DepositWindow = chain.DepositWindow
 
 // errDepositRule marks a block that breaks a deposit rule: it is replaced
 // by the block the rules force, not only refused.
-var errDepositRule = errors.New("breaks the deposit rules")
+var errDepositRule = chain.ErrDepositRule
 
 // DepositChecker reads an L1's deposits for the check (l1.DepositFeed).
-type DepositChecker interface {
-	// Between returns the deposits of the L1 blocks after after through
-	// through, in log order; false while it has not read the L1 that far
-	// (or the L1 does not answer). An error: through is not the L1's block.
-	Between(after, through chain.L1Origin) ([]*chain.Deposit, bool, error)
-}
+type DepositChecker = chain.DepositChecker
 
-// errL1Behind: this node's view of the L1 has not reached a block's cursor
-// yet; the block waits.
-var errL1Behind = errors.New("L1 not read up to the block's deposit cursor yet")
+// errL1Behind: this node's view of the L1 has not reached what a block's
+// check needs yet; the block waits.
+var errL1Behind = chain.ErrL1Behind
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
@@ -460,59 +451,18 @@ func (f *FullNode) verify(m *chain.BlockMessage, w *chain.WitnessMessage) error 
 	return nil
 }
 
-// checkDeposits checks a block's deposits and cursor against the L1: the
-// cursor never moves back, the deposits are exactly those the L1 logged in
-// the blocks it moved over, and (with a Window) the cursor is as new as the
-// sequencing window requires at the block's time. A block that breaks one
-// of these fails with errDepositRule.
+// checkDeposits checks a block's deposits and cursor against the L1
+// (chain.CheckDeposits); a block that breaks a rule fails with
+// errDepositRule.
 func (f *FullNode) checkDeposits(parent *types.Header, b *chain.BlockBundle) error {
 	if f.cfg.Deposits == nil {
 		return nil
 	}
-	num := b.Block.NumberU64()
 	from, err := f.store.L1Origin(parent.Number.Uint64())
 	if err != nil {
 		return err
 	}
-	to := b.L1Origin
-	rule := func(format string, args ...any) error {
-		return fmt.Errorf("%w: block %d %w: "+format, append([]any{chain.ErrBadBlock, num, errDepositRule}, args...)...)
-	}
-	if f.cfg.Window != nil {
-		// First: a cursor the window left behind is the reason, whatever
-		// follows from it (a cursor below one this node moved up).
-		need, ready, err := f.cfg.Window.Required(b.Block.Time())
-		switch {
-		case err != nil || !ready:
-			return errL1Behind // asked again on the next tick
-		case need.Number > to.Number:
-			return rule("its L1 cursor %d is older than L1 block %d, which the sequencing window requires at L2 time %d", to.Number, need.Number, b.Block.Time())
-		}
-	}
-	switch {
-	case to.Number < from.Number || (to.Number == from.Number && to.Hash != from.Hash):
-		return rule("it moves the L1 cursor from %d (%s) back to %d (%s)", from.Number, from.Hash, to.Number, to.Hash)
-	case to == from:
-		if len(b.Deposits) > 0 {
-			return rule("it has %d deposits and does not move the L1 cursor", len(b.Deposits))
-		}
-	default:
-		want, ready, err := f.cfg.Deposits.Between(from, to)
-		switch {
-		case err != nil:
-			return rule("%v", err)
-		case !ready:
-			return errL1Behind
-		case len(want) != len(b.Deposits):
-			return rule("it has %d deposits, the L1 logged %d in blocks %d..%d", len(b.Deposits), len(want), from.Number+1, to.Number)
-		}
-		for i, d := range want {
-			if d.Hash() != b.Deposits[i].Hash() {
-				return rule("its deposit %d is %s, the L1 logged %s (source %s)", i, b.Deposits[i].Hash(), d.Hash(), d.SourceHash)
-			}
-		}
-	}
-	return nil
+	return chain.CheckDeposits(f.cfg.Deposits, f.cfg.Window, from, b)
 }
 
 // force derives, in place of the sequencer's block m, the block the deposit
