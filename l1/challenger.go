@@ -83,6 +83,12 @@ func (x *Challenger) L1Deleted(index uint64) {
 				delete(x.outputs, i)
 			}
 		}
+		// The oracle reuses the indexes for the outputs proposed next.
+		for i := range x.done {
+			if i >= index {
+				delete(x.done, i)
+			}
+		}
 	}
 }
 
