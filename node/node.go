@@ -378,11 +378,9 @@ func (d *Devnet) inProcessProver(cfg Config, key *ecdsa.PrivateKey, mem *memNet,
 	pcfg := prover.DefaultConfig()
 	pcfg.Dev = true
 	if dl := d.l1; dl != nil && dl.challengeSender != nil {
-		attested, err := d.addChallenger(dl.backend, dl.addrs, dl.start, key, dl.challengeSender, log.With().Str("node", RoleProver).Logger())
-		if err != nil {
+		if err := d.addChallenger(dl.backend, dl.addrs, dl.start, key, dl.challengeSender, &pcfg, log.With().Str("node", RoleProver).Logger()); err != nil {
 			return FinalityConfig{}, err
 		}
-		pcfg.Attested = attested
 	}
 	pv, err := prover.New(pcfg, cfg.Chain.ChainConfig(), key, 1, log.With().Str("node", RoleProver).Logger())
 	if err != nil {
