@@ -85,12 +85,10 @@ type tracker struct {
 	fetching bool
 	askedAt  time.Time
 
-	// relay keeps the fraud proofs this node checked, for peers that ask by
-	// number (a node not connected to the prover). The attestations it
-	// counted are kept in the store, which outlives a restart of this node:
-	// a peer rejoining with an empty data directory, after every node it
-	// knows restarted, still finds them.
-	relay *p2p.Cache
+	// The attestations this node counted and the fraud proofs it believed
+	// are kept in the store, which outlives a restart of this node: a peer
+	// rejoining with an empty data directory, after every node it knows
+	// restarted, still finds them, and this node is disputed again at once.
 
 	attestations, refused, disputes atomic.Uint64
 	alert                           atomic.Pointer[error]
@@ -119,22 +117,56 @@ func newTracker(cfg FinalityConfig, store *storage.Store, sequencer common.Addre
 		log: log.With().Str("component", "finality").Logger(), store: store, config: store.ChainConfig(),
 		chainID: store.ChainConfig().ChainID.Uint64(), sequence: sequencer, verifies: verifies, clock: time.Now,
 		inbox: make(chan trackerEvent, 1024), ladder: ladder,
-		early: make(map[uint64][]trackerEvent), proofs: make(map[common.Hash]bool), relay: p2p.NewCache(earlyLimit, nil),
+		early: make(map[uint64][]trackerEvent), proofs: make(map[common.Hash]bool),
 	}
 	if d := heads.Dispute; d != nil {
 		t.raise(d)
 	}
+	if err := t.reload(); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
+// reload checks again the fraud proofs this node believed before it
+// restarted. The heads kept the dispute already, unless a power cut lost
+// their unsynced write after the proof's synced one: the proof then
+// disputes its block again here, before the node serves anything, as it did
+// before the restart. A proof no longer valid (a fixed verifier) is logged
+// and left out.
+func (t *tracker) reload() error {
+	blocks, err := t.store.FraudProofBlocks()
+	if err != nil {
+		return err
+	}
+	for _, n := range blocks {
+		msgs, err := t.store.FraudProofs(n)
+		if err != nil {
+			return err
+		}
+		for _, data := range msgs {
+			// A proof convinces on its own (the sequencer's signature and
+			// re-execution), so its prover need not be configured still.
+			payload, signer, err := p2p.Open(data, p2p.FraudProofs, t.chainID)
+			if err != nil {
+				t.log.Warn().Err(err).Uint64("block", n).Msg("kept fraud proof no longer opens")
+				continue
+			}
+			if t.fraud(trackerEvent{kind: p2p.FraudProofs, payload: payload, signer: signer}) {
+				t.log.Warn().Uint64("block", n).Stringer("prover", signer).Msg("fraud proof kept from before the restart checked again: finality stays halted")
+			}
+		}
+	}
+	return nil
+}
+
 // Provider serves the attestations and fraud proofs this node checked to
-// peers' range requests, and other kinds from fallback.
+// peers' range requests from its store, and other kinds from fallback.
 func (t *tracker) Provider(fallback p2p.Provider) p2p.Provider {
-	return relayProvider{relay: t.relay, store: t.store, fallback: fallback}
+	return relayProvider{store: t.store, fallback: fallback}
 }
 
 type relayProvider struct {
-	relay    *p2p.Cache
 	store    *storage.Store
 	fallback p2p.Provider
 }
@@ -142,9 +174,9 @@ type relayProvider struct {
 func (p relayProvider) Range(kind p2p.Kind, from, count uint64) ([][]byte, error) {
 	switch kind {
 	case p2p.Attestations:
-		return p.attestations(from, count)
+		return kept(p.store.Attestations, from, count)
 	case p2p.FraudProofs:
-		return p.relay.Range(kind, from, count)
+		return kept(p.store.FraudProofs, from, count)
 	}
 	if p.fallback == nil {
 		return nil, nil
@@ -152,13 +184,13 @@ func (p relayProvider) Range(kind p2p.Kind, from, count uint64) ([][]byte, error
 	return p.fallback.Range(kind, from, count)
 }
 
-// attestations answers with every kept attestation of blocks from on, up to
-// count messages (a block may have one per prover), stopping at the first
-// block with none: the asker then tries another peer for it.
-func (p relayProvider) attestations(from, count uint64) ([][]byte, error) {
+// kept answers with every kept message of blocks from on, up to count
+// messages (a block may have one per prover), stopping at the first block
+// with none: the asker then tries another peer for it.
+func kept(load func(uint64) ([][]byte, error), from, count uint64) ([][]byte, error) {
 	var out [][]byte
 	for n := from; n < from+count && uint64(len(out)) < count; n++ {
-		msgs, err := p.store.Attestations(n)
+		msgs, err := load(n)
 		if err != nil {
 			return out, err
 		}
@@ -237,9 +269,11 @@ func (t *tracker) L1View() (chain.L1View, bool) {
 	return *t.l1, true
 }
 
-// Deliver hands the tracker a validated attestation or fraud proof.
-func (t *tracker) Deliver(kind p2p.Kind, payload []byte, signer common.Address) {
-	t.inbox <- trackerEvent{kind: kind, payload: payload, signer: signer}
+// Deliver hands the tracker a validated attestation or fraud proof: its
+// payload, and the signed wire message it came in (kept for peers and
+// restarts; nil keeps nothing).
+func (t *tracker) Deliver(kind p2p.Kind, payload, data []byte, signer common.Address) {
+	t.inbox <- trackerEvent{kind: kind, payload: payload, data: data, signer: signer}
 }
 
 // Follow pumps a subscription of attestations or fraud proofs into the
@@ -593,8 +627,10 @@ func (t *tracker) replayEarly(head uint64) []uint64 {
 
 // fraud re-checks a fraud proof: the block must carry the sequencer's
 // signature and re-execute, over the proof's witness, to another result.
-// A valid one halts finality at that block for good.
-func (t *tracker) fraud(ev trackerEvent) {
+// A valid one is kept in the store and halts finality at that block for
+// good. It reports whether this proof disputed a block first (its block,
+// or one before it, was not disputed yet).
+func (t *tracker) fraud(ev trackerEvent) bool {
 	fp := new(chain.FraudProof)
 	err := rlp.DecodeBytes(ev.payload, fp)
 	var m chain.BlockMessage
@@ -610,39 +646,44 @@ func (t *tracker) fraud(ev trackerEvent) {
 	if err != nil {
 		t.refused.Add(1)
 		t.log.Warn().Err(err).Stringer("prover", ev.signer).Msg("fraud proof refused")
-		return
+		return false
 	}
 	block := m.Bundle.Block
 	if t.proofs[block.Hash()] {
-		return
+		return false
 	}
 	v, err := chain.CheckFraudProof(t.config, block, fp.Witness, m.Bundle.Deposits)
 	if err != nil {
 		t.refused.Add(1)
 		t.log.Warn().Err(err).Stringer("prover", ev.signer).Msg("fraud proof refused")
-		return
+		return false
 	}
 	t.proofs[block.Hash()] = true
 	if ev.data != nil {
-		t.relay.Add(p2p.FraudProofs, v.Number, ev.data)
+		// Before the dispute is persisted: a restart finds the proof even
+		// when the heads' write is lost.
+		if err := t.store.AddFraudProof(v.Number, ev.data); err != nil {
+			t.log.Error().Err(err).Uint64("block", v.Number).Msg("fraud proof not kept: a restart forgets it unless a prover sends it again")
+		}
 	}
 	d := &chain.Dispute{Number: v.Number, Hash: v.BlockHash, StateRoot: v.StateRoot, Reason: v.Reason, At: uint64(t.clock().UnixMilli())}
 	t.mu.Lock()
 	first := t.ladder.Dispute(*d)
 	t.mu.Unlock()
 	if !first {
-		return
+		return false
 	}
 	t.disputes.Add(1)
 	t.raise(d)
 	t.log.Error().Uint64("block", d.Number).Stringer("hash", d.Hash).Stringer("state_root", d.StateRoot).Str("reason", d.Reason).
 		Stringer("prover", ev.signer).Msg("valid fraud proof: finality halted before this block")
 	t.commit(nil, []*chain.FinalityChange{{Stage: chain.StageDisputed, Block: chain.BlockFinality{Number: d.Number, Hash: d.Hash}}})
+	return true
 }
 
-// askAgain fetches attestations of the lowest unproven block once it has
-// waited attestationWait: gossip lost on the way or sent while this node was
-// down.
+// askAgain fetches attestations, and a fraud proof, of the lowest unproven
+// block once it has waited attestationWait: gossip lost on the way or sent
+// while this node was down.
 func (t *tracker) askAgain(ctx context.Context) {
 	t.mu.RLock()
 	n, ok := t.ladder.Unproven()
@@ -666,10 +707,13 @@ func (t *tracker) askAgain(ctx context.Context) {
 	go func() {
 		defer t.wg.Done()
 		msgs, _ := t.net.FetchAny(ctx, p2p.Attestations, n, count)
-		for _, m := range append(msgs, p2p.Message{}) {
+		// The block may wait for no attestation ever: a fraud proof this
+		// node missed convicts it.
+		proofs, _ := t.net.FetchAny(ctx, p2p.FraudProofs, n, 1)
+		for _, m := range append(append(msgs, proofs...), p2p.Message{}) {
 			ev := trackerEvent{fetchEnd: true}
 			if m.Data != nil {
-				ev = trackerEvent{kind: p2p.Attestations, payload: m.Payload, data: m.Data, signer: m.Signer}
+				ev = trackerEvent{kind: m.Kind, payload: m.Payload, data: m.Data, signer: m.Signer}
 			}
 			select {
 			case t.inbox <- ev:

@@ -180,11 +180,11 @@ func TestFaultyRootDisputedEverywhere(t *testing.T) {
 func TestFinalityRefusesGarbage(t *testing.T) {
 	d := startDevnet(t, DefaultConfig())
 	fin := d.fin
-	fin.Deliver(p2p.Attestations, []byte{0xc1, 0xff}, common.Address{})
-	fin.Deliver(p2p.FraudProofs, []byte("junk"), common.Address{})
+	fin.Deliver(p2p.Attestations, []byte{0xc1, 0xff}, nil, common.Address{})
+	fin.Deliver(p2p.FraudProofs, []byte("junk"), nil, common.Address{})
 	// A fraud proof whose block the sequencer never signed.
 	junk, _ := rlp.EncodeToBytes(&chain.FraudProof{SignedBlock: []byte{1, 2, 3}, Witness: []byte{0xc0}})
-	fin.Deliver(p2p.FraudProofs, junk, common.Address{})
+	fin.Deliver(p2p.FraudProofs, junk, nil, common.Address{})
 	deadline := time.Now().Add(10 * time.Second)
 	for fin.refused.Load() < 3 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)

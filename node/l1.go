@@ -22,6 +22,7 @@ import (
 	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/fullnode"
 	"github.com/meganode/meganode/l1"
+	"github.com/meganode/meganode/prover"
 	"github.com/meganode/meganode/storage"
 )
 
@@ -447,15 +448,16 @@ func (r *Role) maybeWatchOutputs(cfg L1Config, log zerolog.Logger) error {
 
 // addChallenger runs an L1 challenger for a prover between the role's start
 // and stop: it watches the oracle and deletes outputs that disagree with
-// the prover's attestations. It returns what the prover tells it.
-func (r *Role) addChallenger(backend l1.Backend, addrs l1.Addresses, start uint64, proverKey, sender *ecdsa.PrivateKey, log zerolog.Logger) (func(*chain.Attestation), error) {
+// the prover's attestations, and outputs of blocks it convicted. It sets
+// the prover's hooks that tell it.
+func (r *Role) addChallenger(backend l1.Backend, addrs l1.Addresses, start uint64, proverKey, sender *ecdsa.PrivateKey, pcfg *prover.Config, log zerolog.Logger) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
 	c, err := l1.NewClient(cctx, backend, addrs)
 	ccancel()
 	if err != nil {
 		cancel()
-		return nil, err
+		return err
 	}
 	x := l1.NewChallenger(c, proverKey, sender, log)
 	w := l1.NewOutputWatcher(c, l1.InboxConfig{StartBlock: start, Poll: 200 * time.Millisecond}, x, log)
@@ -467,5 +469,10 @@ func (r *Role) addChallenger(backend l1.Backend, addrs l1.Addresses, start uint6
 		return nil
 	}, func(context.Context) error { cancel(); wg.Wait(); return nil })
 	r.counter("meganode_l1_outputs_challenged_total", "Output roots on L1 this node's prover challenged (and so deleted).", x.Challenged)
-	return func(a *chain.Attestation) { x.Attested(a.Number, a.OutputRoot) }, nil
+	r.counter("meganode_l1_blocks_challenged_total", "Of those, outputs of blocks the prover made a fraud proof of, deleted with challengeBlock.", x.BlocksChallenged)
+	pcfg.Attested = func(a *chain.Attestation) { x.Attested(a.Number, a.OutputRoot) }
+	pcfg.Convicted = func(c prover.Conviction) {
+		x.Fraud(l1.FraudClaim{Header: c.Header, Claimed: c.Verdict.StateRoot, PasserRoots: c.PasserRoots})
+	}
+	return nil
 }

@@ -381,11 +381,9 @@ func (d *Devnet) inProcessProver(cfg Config, key *ecdsa.PrivateKey, mem *memNet,
 	pcfg := prover.DefaultConfig()
 	pcfg.Dev = true
 	if dl := d.l1; dl != nil && dl.challengeSender != nil {
-		attested, err := d.addChallenger(dl.backend, dl.addrs, dl.start, key, dl.challengeSender, log.With().Str("node", RoleProver).Logger())
-		if err != nil {
+		if err := d.addChallenger(dl.backend, dl.addrs, dl.start, key, dl.challengeSender, &pcfg, log.With().Str("node", RoleProver).Logger()); err != nil {
 			return FinalityConfig{}, err
 		}
-		pcfg.Attested = attested
 	}
 	pv, err := prover.New(pcfg, cfg.Chain.ChainConfig(), key, 1, log.With().Str("node", RoleProver).Logger())
 	if err != nil {
@@ -415,7 +413,15 @@ func (d *Devnet) memFinality(r *Role, mem *memNet, heads headFeed, minis miniFee
 	}
 	t := r.fin
 	for _, kind := range []p2p.Kind{p2p.Attestations, p2p.FraudProofs} {
-		mem.subscribe(kind, func(m p2p.Message) { t.Deliver(m.Kind, m.Payload, m.Signer) })
+		// Fraud proofs are kept for a restart; attestations are not, as
+		// before (the devnet's own prover serves them).
+		mem.subscribe(kind, func(m p2p.Message) {
+			var data []byte
+			if m.Kind == p2p.FraudProofs {
+				data = m.Data
+			}
+			t.Deliver(m.Kind, m.Payload, data, m.Signer)
+		})
 	}
 	d.then(func(context.Context) error { t.Start(heads, minis, mem); return nil }, func(context.Context) error { t.Stop(); return nil })
 }

@@ -629,11 +629,9 @@ func NewProver(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		if err != nil {
 			return nil, fmt.Errorf("L1 %s: %w", cfg.L1.URL, err)
 		}
-		attested, err := r.addChallenger(client, l1.Addresses{OutputOracle: cfg.L1.OutputOracle}, cfg.L1.StartBlock, cfg.ProverKey, k, log)
-		if err != nil {
+		if err := r.addChallenger(client, l1.Addresses{OutputOracle: cfg.L1.OutputOracle}, cfg.L1.StartBlock, cfg.ProverKey, k, &cfg.Prover, log); err != nil {
 			return nil, err
 		}
-		cfg.Prover.Attested = attested
 	}
 	pv, err := prover.New(cfg.Prover, cfg.Chain.ChainConfig(), cfg.ProverKey, 1, log)
 	if err != nil {

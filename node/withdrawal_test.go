@@ -222,3 +222,95 @@ func TestDevnetBadOutputDisputed(t *testing.T) {
 		}
 	}
 }
+
+// TestDevnetBadBlockOutputChallenged: the sequencer seals a block with a
+// wrong state root and a proposer posts the output root that block's header
+// gives (the header's state root, the message passer root of the state the
+// sequencer holds, the block's hash). The output agrees with the bad block,
+// so no attestation disagrees with it; the in-process prover, which made
+// the block's fraud proof, deletes it on L1 with challengeBlock, and every
+// node stays disputed at that block.
+func TestDevnetBadBlockOutputChallenged(t *testing.T) {
+	const bad = 3
+	cfg := DefaultConfig()
+	cfg.FinalityWindow = 20 * time.Second // on L1's clock: time for the challenge
+	cfg.L1 = L1Config{Embedded: true, BlockTime: time.Second}
+	cfg.Sequencer.FaultyRootAt = bad
+	d := startDevnet(t, cfg)
+	ctx := context.Background()
+	url, addrs := d.L1()
+	ec, err := ethclient.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	lc, err := l1.NewClient(ctx, ec, addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := chain.DeriveAccounts(cfg.Chain.Mnemonic, len(d.Accounts())+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proposer := keys[len(d.Accounts())].Key
+	heads := d.Sequencer().Heads(64)
+	waitUntil(t, "the sequencer's bad block", heads, func() bool { return d.Store().GetHeaderByNumber(bad) != nil })
+	h := d.Store().GetHeaderByNumber(bad)
+	m, err := d.Store().BlockMessage(bad)
+	if err != nil || m == nil || m.Bundle.StateDiff == nil {
+		t.Fatalf("block message %d: %v", bad, err)
+	}
+	if m.Bundle.StateDiff.Root == h.Root {
+		t.Fatal("the faulty block's header has the state root it commits")
+	}
+	passer, err := chain.MessagePasserRoot(d.Store().StateDatabase(), m.Bundle.StateDiff.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := l1.OutputRoot(h.Root, passer, h.Hash())
+	// The devnet's proposer stops below the bad block (never attested);
+	// this one posts it once it is due.
+	var index uint64
+	waitUntil(t, "the bad block's output on L1", heads, func() bool {
+		next, err := lc.NextBlockNumber(ctx)
+		if err != nil || next != bad {
+			return false
+		}
+		if index, err = lc.NextOutputIndex(ctx); err != nil {
+			return false
+		}
+		// Not due yet on L1's clock, until it is.
+		_, err = lc.ProposeL2Output(ctx, lc.Transactor(proposer), root, bad, common.Hash{}, 0)
+		return err == nil
+	})
+	waitUntil(t, "the bad block's output deleted on L1", heads, func() bool {
+		next, err := lc.NextOutputIndex(ctx)
+		return err == nil && next <= index
+	})
+	for _, name := range []string{"meganode_l1_blocks_challenged_total", "meganode_l1_outputs_challenged_total"} {
+		if got := counterValue(t, d, name); got != 1 {
+			t.Errorf("%s = %v, want 1", name, got)
+		}
+	}
+	for _, n := range finalityNodes(d) {
+		if h := n.fin.FinalityHeads(); h.Dispute == nil || h.Dispute.Number != bad || h.Finalized.Number >= bad {
+			t.Fatalf("%s after the challenge: %+v", n.name, h)
+		}
+	}
+}
+
+// counterValue reads a counter of the devnet's registry.
+func counterValue(t *testing.T, d *Devnet, name string) float64 {
+	t.Helper()
+	families, err := d.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name && len(f.Metric) == 1 {
+			return f.Metric[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no counter %s", name)
+	return 0
+}

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rlp"
@@ -42,6 +44,24 @@ type Config struct {
 	// Attested, when set, hears each attestation the prover published (an
 	// L1 challenger compares output roots on L1 with them).
 	Attested func(*chain.Attestation)
+	// Convicted, when set, hears each block the prover made a fraud proof
+	// of (an L1 challenger deletes the outputs of such a block).
+	Convicted func(Conviction)
+}
+
+// Conviction is a block the prover made a fraud proof of, with what an L1
+// challenge of its output needs.
+type Conviction struct {
+	Header  *types.Header // as the sequencer signed it
+	Verdict chain.Verdict // StateRoot: what re-execution gave (zero if nothing)
+	// PasserRoots are the message passer storage roots the block's output
+	// may have been computed with: the sequencer's Merkle proof of the
+	// passer account, sent with the witness, checked against the header's
+	// state root (the state the sequencer holds and a proposer reads) and
+	// against the re-executed root (fault injection commits the real state
+	// under a wrong header root). Those the proof does not prove are left
+	// out; none when it proves neither.
+	PasserRoots []common.Hash
 }
 
 // DefaultConfig returns the defaults.
@@ -466,6 +486,9 @@ func (p *Prover) check(ctx context.Context, j job) {
 		log.Error().Stringer("state_root", v.StateRoot).Stringer("header_root", block.Root()).Str("reason", v.Reason).
 			Msg("the sequencer signed an invalid block; publishing a fraud proof")
 		p.publish(ctx, p2p.FraudProofs, num, &chain.FraudProof{SignedBlock: j.block.signed, Witness: j.w.Witness})
+		if p.cfg.Convicted != nil {
+			p.cfg.Convicted(Conviction{Header: block.Header(), Verdict: *v, PasserRoots: passerRoots(j.w.PasserProof, block.Root(), v.StateRoot)})
+		}
 		return
 	}
 	passerRoot, err := chain.StorageRootFromProof(v.StateRoot, chain.MessagePasser, j.w.PasserProof)
@@ -482,6 +505,21 @@ func (p *Prover) check(ctx context.Context, j job) {
 		}
 		log.Debug().Dur("took", time.Since(start)).Stringer("output_root", a.OutputRoot).Msg("attested block")
 	}
+}
+
+// passerRoots returns the message passer storage roots proof proves in the
+// state of each of roots, once each.
+func passerRoots(proof [][]byte, roots ...common.Hash) []common.Hash {
+	var out []common.Hash
+	for _, root := range roots {
+		if root == (common.Hash{}) {
+			continue
+		}
+		if r, err := chain.StorageRootFromProof(root, chain.MessagePasser, proof); err == nil && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (p *Prover) publish(ctx context.Context, kind p2p.Kind, number uint64, msg any) bool {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/rlp"
@@ -14,11 +15,18 @@ var (
 	finalityHeadsKey = []byte("mg-finheads")
 	// + number → RLP([][]byte): the signed attestation messages of the block
 	attestationPrefix = []byte("mg-att-")
+	// + number → RLP([][]byte): the signed fraud proof messages of the block
+	fraudProofPrefix = []byte("mg-fp-")
 )
 
 // maxAttestations bounds the messages kept per block: one per prover of a
 // quorum, with room for the set to change.
 const maxAttestations = 64
+
+// maxFraudProofs bounds the fraud proofs kept per block. A node keeps one per
+// block hash it believed convicted, so a block number has one unless a dev
+// chain went back over it (a rewind deletes them) or provers' messages differ.
+const maxFraudProofs = 8
 
 // AddAttestation keeps the signed wire message of an attestation this node
 // checked and counted for block number, so that it can serve it to a peer
@@ -26,7 +34,51 @@ const maxAttestations = 64
 // directory). A message kept already is not added again. Not synced: a
 // power cut costs a re-fetch.
 func (s *Store) AddAttestation(number uint64, msg []byte) error {
-	msgs, err := s.Attestations(number)
+	return s.addMessage(attestationPrefix, "attestations", maxAttestations, number, msg, false)
+}
+
+// Attestations returns the signed attestation messages kept for block
+// number, nil if none.
+func (s *Store) Attestations(number uint64) ([][]byte, error) {
+	return s.messages(attestationPrefix, "attestations", number)
+}
+
+// AddFraudProof keeps the signed wire message of a fraud proof this node
+// checked and believed for block number: a restarted node checks it again
+// and is disputed at once, and serves it to peers that ask. A message kept
+// already is not added again. Synced (unless the store is opened NoSync): a
+// fraud proof is rare, and the prover that sent it does not send it again,
+// so a power cut must not forget the dispute.
+func (s *Store) AddFraudProof(number uint64, msg []byte) error {
+	return s.addMessage(fraudProofPrefix, "fraud proofs", maxFraudProofs, number, msg, !s.noSync)
+}
+
+// FraudProofs returns the signed fraud proof messages kept for block number,
+// nil if none.
+func (s *Store) FraudProofs(number uint64) ([][]byte, error) {
+	return s.messages(fraudProofPrefix, "fraud proofs", number)
+}
+
+// FraudProofBlocks returns the numbers of the blocks that have fraud proofs
+// kept, lowest first.
+func (s *Store) FraudProofBlocks() ([]uint64, error) {
+	it := s.kv.NewIterator(fraudProofPrefix, nil)
+	defer it.Release()
+	var out []uint64
+	for it.Next() {
+		k := it.Key()
+		if len(k) != len(fraudProofPrefix)+8 {
+			return out, fmt.Errorf("fraud proof key %x", k)
+		}
+		out = append(out, binary.BigEndian.Uint64(k[len(fraudProofPrefix):]))
+	}
+	return out, it.Error()
+}
+
+// addMessage adds msg to the messages kept under prefix for block number,
+// at most limit of them, each once.
+func (s *Store) addMessage(prefix []byte, what string, limit int, number uint64, msg []byte, sync bool) error {
+	msgs, err := s.messages(prefix, what, number)
 	if err != nil {
 		return err
 	}
@@ -35,26 +87,32 @@ func (s *Store) AddAttestation(number uint64, msg []byte) error {
 			return nil
 		}
 	}
-	if len(msgs) >= maxAttestations {
-		return fmt.Errorf("block %d has %d attestations kept already", number, len(msgs))
+	if len(msgs) >= limit {
+		return fmt.Errorf("block %d has %d %s kept already", number, len(msgs), what)
 	}
 	data, err := rlp.EncodeToBytes(append(msgs, msg))
 	if err != nil {
-		return fmt.Errorf("encode attestations of block %d: %w", number, err)
+		return fmt.Errorf("encode %s of block %d: %w", what, number, err)
 	}
-	return s.kv.Put(numKey(attestationPrefix, number), data)
+	if err := s.kv.Put(numKey(prefix, number), data); err != nil {
+		return err
+	}
+	if sync {
+		if err := s.kv.SyncKeyValue(); err != nil {
+			return fmt.Errorf("sync %s of block %d: %w", what, number, err)
+		}
+	}
+	return nil
 }
 
-// Attestations returns the signed attestation messages kept for block
-// number, nil if none.
-func (s *Store) Attestations(number uint64) ([][]byte, error) {
-	data, err := s.kv.Get(numKey(attestationPrefix, number))
+func (s *Store) messages(prefix []byte, what string, number uint64) ([][]byte, error) {
+	data, err := s.kv.Get(numKey(prefix, number))
 	if err != nil {
 		return nil, nil
 	}
 	var msgs [][]byte
 	if err := rlp.DecodeBytes(data, &msgs); err != nil {
-		return nil, fmt.Errorf("decode attestations of block %d: %w", number, err)
+		return nil, fmt.Errorf("decode %s of block %d: %w", what, number, err)
 	}
 	return msgs, nil
 }

@@ -96,6 +96,9 @@ func (s *Store) Rewind(number uint64) ([]RemovedBlock, error) {
 		if err := batch.Delete(numKey(attestationPrefix, n)); err != nil {
 			return nil, err
 		}
+		if err := batch.Delete(numKey(fraudProofPrefix, n)); err != nil {
+			return nil, err
+		}
 	}
 	hash := target.Hash()
 	rawdb.WriteHeadBlockHash(batch, hash)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math/big"
+	"slices"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -162,5 +163,86 @@ func TestAttestationsKept(t *testing.T) {
 	}
 	if msgs, _ := s.Attestations(8); msgs != nil {
 		t.Fatalf("attestations of block 8: %x, want none", msgs)
+	}
+}
+
+// Fraud proofs kept for a restart survive a reopen, each once and at most
+// a bounded number a block; the blocks that have some are listed lowest
+// first, and a rewind forgets those of the blocks it removes.
+func TestFraudProofsKept(t *testing.T) {
+	dir := t.TempDir()
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	g, _, err := chain.Genesis(chain.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := storage.Open(storage.Config{Dir: dir}, g, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // blocks 1 and 2, for the rewind
+		parent := s.CurrentHeader()
+		b, err := chain.NewBlockBuilder(g.Config, s, s.StateDatabase(), parent, chain.NextHeader(g.Config, parent, parent.Time+1, g.GasLimit, common.Address{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb, err := b.Seal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.WriteSealed(sb, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, add := range []struct {
+		n   uint64
+		msg []byte
+	}{{2, []byte{1, 2}}, {2, []byte{1, 2}}, {2, []byte{3}}, {1, []byte{4}}, {256, []byte{5}}} {
+		if err := s.AddFraudProof(add.n, add.msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Attestations of the same block are another kind.
+	if err := s.AddAttestation(2, []byte{9}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		err := s.AddFraudProof(300, []byte{byte(i)})
+		if err != nil {
+			if i != 8 {
+				t.Fatalf("block 300 took %d fraud proofs before refusing one (%v), want 8", i, err)
+			}
+			break
+		}
+		if i > 8 {
+			t.Fatal("block 300 takes fraud proofs without bound")
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = storage.Open(storage.Config{Dir: dir}, g, log); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	msgs, err := s.FraudProofs(2)
+	if err != nil || len(msgs) != 2 || !bytes.Equal(msgs[0], []byte{1, 2}) || !bytes.Equal(msgs[1], []byte{3}) {
+		t.Fatalf("fraud proofs of block 2 after reopen: %x (%v), want 0102 and 03", msgs, err)
+	}
+	if msgs, _ := s.FraudProofs(3); msgs != nil {
+		t.Fatalf("fraud proofs of block 3: %x, want none", msgs)
+	}
+	blocks, err := s.FraudProofBlocks()
+	if err != nil || !slices.Equal(blocks, []uint64{1, 2, 256, 300}) {
+		t.Fatalf("blocks with fraud proofs %v (%v), want [1 2 256 300]", blocks, err)
+	}
+	if _, err := s.Rewind(1); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, _ := s.FraudProofs(2); msgs != nil {
+		t.Fatalf("fraud proofs of block 2 after a rewind to block 1: %x, want none", msgs)
+	}
+	if msgs, _ := s.FraudProofs(1); len(msgs) != 1 {
+		t.Fatalf("fraud proofs of block 1 after a rewind to it: %x, want one", msgs)
 	}
 }
