@@ -30,7 +30,7 @@ func (l *fakeL1) Between(after, through L1Origin) ([]*Deposit, bool, error) {
 }
 
 func l1Hash(n uint64) common.Hash { return common.BigToHash(new(big.Int).SetUint64(n + 1000)) }
-func l1At(n uint64) L1Origin     { return L1Origin{Number: n, Hash: l1Hash(n)} }
+func l1At(n uint64) L1Origin      { return L1Origin{Number: n, Hash: l1Hash(n)} }
 
 // fakeWindow requires L1 block need at every time, or is not ready.
 type fakeWindow struct {
