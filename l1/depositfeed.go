@@ -248,6 +248,9 @@ func (f *DepositFeed) poll(ctx context.Context) error {
 		for _, g := range groups {
 			f.log.Info().Uint64("l1_block", g.Origin.Number).Int("deposits", len(g.Deposits)).Msg("deposits confirmed on L1")
 		}
+		if to == tip-f.cfg.Confirmations {
+			return nil // the next poll checks the new head
+		}
 	}
 }
 
