@@ -47,8 +47,9 @@ type DepositFeed struct {
 	scanned bool               // head is set
 	err     error              // the last poll's failure, nil after a good one
 	// trail is the scanned blocks' hashes (every poll's head), to find where
-	// a reorg forked. checked is the newest cursor Since could not tell from
-	// them that the poll found canonical, asked the one it is to look up.
+	// a reorg forked. asked is a cursor Since could not tell from them,
+	// waiting for the next poll to look it up; checked is the last one it
+	// found canonical.
 	trail   trail
 	checked chain.L1Origin
 	asked   chain.L1Origin

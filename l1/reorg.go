@@ -1,6 +1,7 @@
 package l1
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -105,18 +106,8 @@ func (t *trail) rollback(n uint64) {
 // records), by number.
 func (t *trail) candidates(more []chain.L1Origin) []chain.L1Origin {
 	out := append(append([]chain.L1Origin(nil), t.known...), more...)
-	slices.SortStableFunc(out, func(a, b chain.L1Origin) int { return cmpUint(a.Number, b.Number) })
+	slices.SortStableFunc(out, func(a, b chain.L1Origin) int { return cmp.Compare(a.Number, b.Number) })
 	return slices.Compact(out)
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // canonical reports whether o is the L1's block at its height (false when
