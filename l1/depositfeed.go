@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sort"
 	"sync"
 	"time"
 
@@ -45,6 +46,13 @@ type DepositFeed struct {
 	head    chain.L1Origin     // the newest confirmed L1 block scanned
 	scanned bool               // head is set
 	err     error              // the last poll's failure, nil after a good one
+	// trail is the scanned blocks' hashes (every poll's head), to find where
+	// a reorg forked. asked is a cursor Since could not tell from them,
+	// waiting for the next poll to look it up; checked is the last one it
+	// found canonical.
+	trail   trail
+	checked chain.L1Origin
+	asked   chain.L1Origin
 }
 
 // FeedBackend is what a DepositFeed reads of the L1: ethclient.Client is
@@ -68,11 +76,22 @@ func NewDepositFeed(b FeedBackend, portal common.Address, cfg DepositFeedConfig,
 
 // Since returns the deposits of the scanned L1 blocks after after, one
 // group per L1 block, and the newest confirmed L1 block scanned. Before
-// the first good poll it returns nothing and after itself.
+// the first good poll it returns nothing and after itself, and so it does
+// for a cursor whose block the feed has not read (an L2 chain's cursor
+// after a restart) until the next poll has looked it up. A cursor a reorg
+// replaced is a *CursorReorgedError (ErrCursorReorged): its L2 block took
+// deposits the L1 no longer has.
 func (f *DepositFeed) Since(after chain.L1Origin) ([]chain.L1Deposits, chain.L1Origin, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.reorgedLocked(after); err != nil {
+		return nil, after, err
+	}
 	if !f.scanned || f.head.Number <= after.Number {
+		return nil, after, nil
+	}
+	if !f.knownLocked(after) {
+		f.asked = after
 		return nil, after, nil
 	}
 	i := len(f.blocks)
@@ -80,6 +99,50 @@ func (f *DepositFeed) Since(after chain.L1Origin) ([]chain.L1Deposits, chain.L1O
 		i--
 	}
 	return append([]chain.L1Deposits(nil), f.blocks[i:]...), f.head, nil
+}
+
+// hashAtLocked is the hash of the scanned block at height n, if the feed
+// remembers it.
+func (f *DepositFeed) hashAtLocked(n uint64) (common.Hash, bool) {
+	if f.scanned && f.head.Number == n {
+		return f.head.Hash, true
+	}
+	if h, ok := f.trail.hashAt(n); ok {
+		return h, true
+	}
+	i := sort.Search(len(f.blocks), func(i int) bool { return f.blocks[i].Origin.Number >= n })
+	if i < len(f.blocks) && f.blocks[i].Origin.Number == n {
+		return f.blocks[i].Origin.Hash, true
+	}
+	if f.checked.Number == n && f.checked.Hash != (common.Hash{}) {
+		return f.checked.Hash, true
+	}
+	return common.Hash{}, false
+}
+
+// knownLocked reports whether o is a scanned block the feed remembers (the
+// zero cursor, before any L1 block, always is).
+func (f *DepositFeed) knownLocked(o chain.L1Origin) bool {
+	if o == (chain.L1Origin{}) {
+		return true
+	}
+	h, ok := f.hashAtLocked(o.Number)
+	return ok && h == o.Hash
+}
+
+// reorgedLocked is a *CursorReorgedError when o is known not to be
+// canonical, from memory.
+func (f *DepositFeed) reorgedLocked(o chain.L1Origin) error {
+	if o == (chain.L1Origin{}) {
+		return nil
+	}
+	if h, ok := f.hashAtLocked(o.Number); ok && h != o.Hash {
+		return &CursorReorgedError{Cursor: o, Now: h}
+	}
+	if f.trail.isOrphaned(o) {
+		return &CursorReorgedError{Cursor: o}
+	}
+	return nil
 }
 
 // Head is the newest confirmed L1 block scanned, and whether there is one.
@@ -118,44 +181,149 @@ func (f *DepositFeed) poll(ctx context.Context) error {
 		return fmt.Errorf("L1 head: %w", err)
 	}
 	tip := latest.Number.Uint64()
-	if tip < f.cfg.Confirmations {
-		return nil
+	if err := f.lookUpAsked(ctx); err != nil {
+		return err
 	}
-	confirmed := tip - f.cfg.Confirmations
-	f.mu.Lock()
-	from := f.cfg.StartBlock
-	if f.scanned {
-		from = f.head.Number + 1
-	}
-	f.mu.Unlock()
-	if confirmed < from {
-		if confirmed+1 < from {
-			return fmt.Errorf("L1 head %d is below the scanned block %d: the L1 was reset or reorganised deeper than the confirmations (%d)", tip, from-1, f.cfg.Confirmations)
+	for rollbacks := 0; ; {
+		f.mu.Lock()
+		prev, scanned := f.head, f.scanned
+		f.mu.Unlock()
+		from := f.cfg.StartBlock
+		if scanned {
+			from = prev.Number + 1
 		}
-		return nil
-	}
-	for from <= confirmed {
-		to := min(confirmed, from+f.cfg.MaxRange-1)
-		deposits, err := readDeposits(ctx, f.b, f.portal, from, to)
-		if err != nil {
-			return err
+		scan := tip >= f.cfg.Confirmations && tip-f.cfg.Confirmations >= from
+		var to uint64
+		var deposits []*Deposit
+		var end *types.Header
+		if scan {
+			// The range's last header is read before and after its logs: a
+			// reorg in between changes it, and the logs may mix two chains.
+			to = min(tip-f.cfg.Confirmations, from+f.cfg.MaxRange-1)
+			before, err := f.b.HeaderByNumber(ctx, new(big.Int).SetUint64(to))
+			if err != nil {
+				return fmt.Errorf("L1 header %d: %w", to, err)
+			}
+			if deposits, err = readDeposits(ctx, f.b, f.portal, from, to); err != nil {
+				return err
+			}
+			if end, err = f.b.HeaderByNumber(ctx, new(big.Int).SetUint64(to)); err != nil {
+				return fmt.Errorf("L1 header %d: %w", to, err)
+			}
+			if end.Hash() != before.Hash() {
+				f.log.Debug().Uint64("l1_block", to).Msg("L1 changed during a deposit scan; read again next poll")
+				return nil
+			}
 		}
-		end, err := f.b.HeaderByNumber(ctx, new(big.Int).SetUint64(to))
-		if err != nil {
-			return fmt.Errorf("L1 header %d: %w", to, err)
+		// The block the range follows must still be the L1's, read after
+		// the range: otherwise the range is another branch's, and the
+		// blocks scanned since the fork are gone.
+		if scanned {
+			ok, err := canonical(ctx, f.b, prev)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				if rollbacks++; rollbacks > 3 {
+					return errors.New("the L1 keeps reorganising during the deposit scan")
+				}
+				if err := f.rollback(ctx, tip, prev); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if !scan {
+			return nil
 		}
 		groups, err := groupDeposits(deposits)
 		if err != nil {
 			return err
 		}
+		head := chain.L1Origin{Number: to, Hash: end.Hash()}
 		f.mu.Lock()
 		f.blocks = append(f.blocks, groups...)
-		f.head, f.scanned = chain.L1Origin{Number: to, Hash: end.Hash()}, true
+		f.head, f.scanned = head, true
+		f.trail.add(head)
 		f.mu.Unlock()
 		for _, g := range groups {
 			f.log.Info().Uint64("l1_block", g.Origin.Number).Int("deposits", len(g.Deposits)).Msg("deposits confirmed on L1")
 		}
-		from = to + 1
+		if to == tip-f.cfg.Confirmations {
+			return nil // the next poll checks the new head
+		}
+	}
+}
+
+// rollback drops what the feed read above the newest scanned block still
+// canonical (the start block when none is), for the next round of poll to
+// read again: old is the scanned head that is no longer the L1's. The
+// deposits read again are new ones, their source hashes naming the new
+// blocks.
+func (f *DepositFeed) rollback(ctx context.Context, tip uint64, old chain.L1Origin) error {
+	f.mu.Lock()
+	origins := make([]chain.L1Origin, len(f.blocks))
+	for i, g := range f.blocks {
+		origins[i] = g.Origin
+	}
+	cands := f.trail.candidates(origins)
+	f.mu.Unlock()
+	fork, found, err := forkPoint(ctx, f.b, tip, cands)
+	if err != nil {
+		return err
+	}
+	from := f.cfg.StartBlock
+	if found {
+		from = fork.Number + 1
+	}
+	f.mu.Lock()
+	i := len(f.blocks)
+	for i > 0 && f.blocks[i-1].Origin.Number >= from {
+		i--
+	}
+	dropped := f.blocks[i:]
+	f.blocks = f.blocks[:i:i] // Since's copies keep the dropped groups they hold
+	f.trail.rollback(from)
+	for _, g := range dropped {
+		f.trail.orphan(g.Origin)
+	}
+	f.trail.orphan(old)
+	if f.checked != (chain.L1Origin{}) && f.checked.Number >= from {
+		f.trail.orphan(f.checked)
+		f.checked = chain.L1Origin{}
+	}
+	f.head, f.scanned = fork, found
+	f.mu.Unlock()
+	n := 0
+	for _, g := range dropped {
+		n += len(g.Deposits)
+	}
+	f.log.Warn().Str("l1_blocks", fmt.Sprintf("%d..%d", from, old.Number)).Stringer("orphaned_head", old.Hash).
+		Uint64("fork", fork.Number).Stringer("fork_hash", fork.Hash).Int("dropped_deposits", n).Int("dropped_deposit_blocks", len(dropped)).
+		Msg("L1 reorg: deposits of these L1 blocks re-read")
+	return nil
+}
+
+// lookUpAsked asks the L1 whether the cursor Since could not tell is
+// canonical, for Since's next answer.
+func (f *DepositFeed) lookUpAsked(ctx context.Context) error {
+	f.mu.Lock()
+	o := f.asked
+	f.asked = chain.L1Origin{}
+	f.mu.Unlock()
+	if o == (chain.L1Origin{}) {
+		return nil
+	}
+	ok, err := canonical(ctx, f.b, o)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ok {
+		f.checked = o
+	} else {
+		f.trail.orphan(o)
 	}
 	return nil
 }
@@ -207,27 +375,29 @@ func poll(ctx context.Context, period time.Duration, log zerolog.Logger, failing
 // Between returns the deposits of the L1 blocks after after through
 // through, in log order, for a follower's check of a block's deposits, once
 // the feed has read the L1 that far (false before, or while the L1 does
-// not answer). An error means through is not the L1's block at its height.
+// not answer). An error (a *CursorReorgedError) means through, or after, is
+// not the L1's block at its height.
 func (f *DepositFeed) Between(after, through chain.L1Origin) ([]*chain.Deposit, bool, error) {
 	f.mu.Lock()
+	err := f.reorgedLocked(through)
+	if err == nil {
+		err = f.reorgedLocked(after)
+	}
+	if err != nil {
+		f.mu.Unlock()
+		return nil, false, err
+	}
 	if !f.scanned || f.head.Number < through.Number {
 		f.mu.Unlock()
 		return nil, false, nil
 	}
 	var out []*chain.Deposit
-	known := through == f.head
 	for _, g := range f.blocks {
 		if g.Origin.Number > after.Number && g.Origin.Number <= through.Number {
 			out = append(out, g.Deposits...)
 		}
-		if g.Origin.Number == through.Number {
-			if g.Origin.Hash != through.Hash {
-				f.mu.Unlock()
-				return nil, false, fmt.Errorf("L1 cursor %d is %s, the L1's block there is %s", through.Number, through.Hash, g.Origin.Hash)
-			}
-			known = true
-		}
 	}
+	known := f.knownLocked(through)
 	f.mu.Unlock()
 	if !known {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -237,7 +407,7 @@ func (f *DepositFeed) Between(after, through chain.L1Origin) ([]*chain.Deposit, 
 			return nil, false, nil // asked again with the block
 		}
 		if h.Hash() != through.Hash {
-			return nil, false, fmt.Errorf("L1 cursor %d is %s, the L1's block there is %s", through.Number, through.Hash, h.Hash())
+			return nil, false, &CursorReorgedError{Cursor: through, Now: h.Hash()}
 		}
 	}
 	return out, true, nil

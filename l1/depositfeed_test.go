@@ -1,7 +1,11 @@
 package l1
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"math/big"
 	"os"
 	"strings"
@@ -189,5 +193,219 @@ func TestEmbeddedLeavesNoTempDir(t *testing.T) {
 	}
 	for _, e := range entries {
 		t.Errorf("the running embedded L1 left %s in the temp dir", e.Name())
+	}
+}
+
+// reorg makes the L1's block parent its head again, as a reorg deeper than
+// the blocks after it does: the next Commits build the new branch. The
+// dropped blocks' transactions go back to the pool, as go-ethereum's pool
+// takes them back in a reorg, or are dropped with drop.
+func (e *env) reorg(parent common.Hash, drop bool) {
+	e.t.Helper()
+	e.l1.client.mu.Lock()
+	defer e.l1.client.mu.Unlock()
+	if err := e.l1.sim.Fork(parent); err != nil {
+		e.t.Fatal(err)
+	}
+	if drop {
+		e.l1.sim.Rollback() // syncs the pool first: what the fork gave back is gone too
+	}
+}
+
+func (e *env) head() chain.L1Origin {
+	e.t.Helper()
+	h, err := e.l1.Client().HeaderByNumber(e.ctx, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return chain.L1Origin{Number: h.Number.Uint64(), Hash: h.Hash()}
+}
+
+func (e *env) deposit(mint int64) chain.L1Origin {
+	e.t.Helper()
+	opts := e.opts(e.user)
+	opts.Value = ether(mint)
+	r, err := e.c.Deposit(e.ctx, opts, DepositArgs{To: e.user.Address, Value: ether(mint), GasLimit: 50_000})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return chain.L1Origin{Number: r.BlockNumber.Uint64(), Hash: r.BlockHash}
+}
+
+// TestDepositFeedReorg: a reorg deeper than the confirmations drops the
+// deposit groups of the blocks it replaced and the feed reads the new
+// branch's from the newest block still canonical; a re-read deposit is a
+// new one (its source hash names the new block). An L2 block's cursor in
+// the old branch is refused by Between and reported by Since.
+func TestDepositFeedReorg(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// drop: the new branch has another deposit, not the old one again
+		drop bool
+		// between: the feed polls while the L1 is back at the fork (below
+		// the scan), before the new branch is longer than the old
+		between bool
+	}{
+		{name: "another deposit, L1 seen below the scan", drop: true, between: true},
+		{name: "another deposit, longer branch at once", drop: true},
+		{name: "the same deposit mined again", drop: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			var logs bytes.Buffer
+			f := NewDepositFeed(e.l1.Client(), e.dep.Addresses.Portal, DepositFeedConfig{}, zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), &logs)))
+			poll := func() {
+				t.Helper()
+				if err := f.Poll(e.ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			poll()
+			fork := e.head()
+			old := e.deposit(1)
+			poll()
+			e.l1.Commit()
+			poll()
+			cursor, _ := f.Head() // an L2 block's cursor after the old deposit
+			gs, _, err := f.Since(chain.L1Origin{})
+			if err != nil || len(gs) != 1 || gs[0].Origin != old {
+				t.Fatalf("before the reorg: groups %+v (%v), want L1 block %d's", gs, err, old.Number)
+			}
+			oldSource := gs[0].Deposits[0].SourceHash
+			if ds, ready, err := f.Between(chain.L1Origin{}, cursor); !ready || err != nil || len(ds) != 1 {
+				t.Fatalf("before the reorg: Between %d deposits (ready %v, %v), want 1", len(ds), ready, err)
+			}
+
+			e.reorg(fork.Hash, tc.drop)
+			if tc.between {
+				poll()
+				if h, _ := f.Head(); h != fork {
+					t.Fatalf("with the L1 back at %d: head %+v, want the fork %+v", fork.Number, h, fork)
+				}
+				if gs, _, err := f.Since(chain.L1Origin{}); err != nil || len(gs) != 0 {
+					t.Fatalf("with the L1 back at the fork: groups %+v (%v), want none", gs, err)
+				}
+			}
+			mint := int64(1)
+			if tc.drop {
+				mint = 2
+				e.deposit(mint)
+			} else {
+				e.l1.Commit() // the old deposit, back from the pool
+			}
+			e.l1.Commit()
+			e.l1.Commit()
+			if e.head().Number <= cursor.Number {
+				t.Fatalf("new branch at %d, not longer than the old one's %d", e.head().Number, cursor.Number)
+			}
+			poll()
+
+			if !strings.Contains(logs.String(), "L1 reorg: deposits of these L1 blocks re-read") ||
+				!strings.Contains(logs.String(), fmt.Sprintf(`"l1_blocks":"%d..%d"`, fork.Number+1, cursor.Number)) {
+				t.Fatalf("no reorg warning for L1 blocks %d..%d in the log:\n%s", fork.Number+1, cursor.Number, logs.String())
+			}
+			gs, head, err := f.Since(chain.L1Origin{})
+			if err != nil || len(gs) != 1 || head != e.head() {
+				t.Fatalf("after the reorg: %d groups through %+v (%v), want 1 through %+v", len(gs), head, err, e.head())
+			}
+			if g := gs[0]; g.Origin.Number != old.Number || g.Origin.Hash == old.Hash || g.Origin.Hash != headHash(t, e, old.Number) {
+				t.Fatalf("after the reorg: group of %+v, want the new branch's block %d (not %s)", g.Origin, old.Number, old.Hash)
+			}
+			d := gs[0].Deposits[0]
+			if d.Mint.Cmp(ether(mint)) != 0 || d.SourceHash == oldSource || d.SourceHash != UserDepositSourceHash(gs[0].Origin.Hash, 1) && d.SourceHash != UserDepositSourceHash(gs[0].Origin.Hash, 0) {
+				t.Fatalf("re-read deposit mint %s source %s, want %s ETH and a source hash of the new block (old %s)", d.Mint, d.SourceHash, ether(mint), oldSource)
+			}
+			for _, orphan := range []chain.L1Origin{cursor, old} {
+				_, _, err := f.Between(chain.L1Origin{}, orphan)
+				var re *CursorReorgedError
+				if !errors.As(err, &re) || re.Cursor != orphan {
+					t.Errorf("Between through the orphaned %+v: %v, want a CursorReorgedError", orphan, err)
+				}
+				gs, through, err := f.Since(orphan)
+				if !errors.Is(err, ErrCursorReorged) || !errors.As(err, &re) || re.Cursor != orphan || gs != nil || through != orphan {
+					t.Errorf("Since the orphaned %+v: %d groups through %+v, %v; want ErrCursorReorged", orphan, len(gs), through, err)
+				}
+			}
+			if _, _, err := f.Since(fork); err != nil {
+				t.Errorf("Since the fork, still canonical: %v", err)
+			}
+			if ds, ready, err := f.Between(chain.L1Origin{}, head); !ready || err != nil || len(ds) != 1 || ds[0].SourceHash != d.SourceHash {
+				t.Errorf("Between through the new head: %d deposits (ready %v, %v), want the re-read one", len(ds), ready, err)
+			}
+		})
+	}
+}
+
+// TestDepositFeedShallowReorgUnseen: a reorg shallower than the
+// confirmations replaces blocks the feed never took deposits from: nothing
+// is dropped, nothing is logged, and the old branch's deposit never shows.
+func TestDepositFeedShallowReorgUnseen(t *testing.T) {
+	e := newEnv(t, nil)
+	var logs bytes.Buffer
+	f := NewDepositFeed(e.l1.Client(), e.dep.Addresses.Portal, DepositFeedConfig{Confirmations: 2}, zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), &logs)))
+	fork := e.head()
+	e.deposit(1)
+	if err := f.Poll(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := f.Head()
+	e.reorg(fork.Hash, true)
+	if err := f.Poll(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := f.Head(); h != before {
+		t.Fatalf("head after a reorg of the unconfirmed blocks %+v, want still %+v", h, before)
+	}
+	if _, _, err := f.Since(before); err != nil {
+		t.Fatalf("Since the confirmed head: %v", err)
+	}
+	fresh := e.deposit(2)
+	e.l1.Commit()
+	e.l1.Commit()
+	if err := f.Poll(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	gs, _, err := f.Since(before)
+	if err != nil || len(gs) != 1 || gs[0].Origin != fresh || gs[0].Deposits[0].Mint.Cmp(ether(2)) != 0 {
+		t.Fatalf("groups %+v (%v), want only the new branch's deposit of 2 ETH at %+v", gs, err, fresh)
+	}
+	if strings.Contains(logs.String(), "L1 reorg") {
+		t.Fatalf("a reorg above the confirmations was logged:\n%s", logs.String())
+	}
+}
+
+// TestDepositFeedLooksUpAnUnknownCursor: a cursor the feed never read (an
+// L2 chain's after a restart) gets no deposits until a poll has asked the
+// L1 about it; then a canonical one gets those after it, and one a reorg
+// replaced while the node was down is reported.
+func TestDepositFeedLooksUpAnUnknownCursor(t *testing.T) {
+	e := newEnv(t, nil)
+	e.l1.Commit()
+	canon := e.head()
+	fork := e.head()
+	e.l1.Commit()
+	orphan := e.head()
+	e.reorg(fork.Hash, true)
+	e.l1.Commit() // the deposit is above orphan's height: the feed reads no block there
+	after := e.deposit(3)
+	e.l1.Commit()
+	e.l1.Commit()
+	f := NewDepositFeed(e.l1.Client(), e.dep.Addresses.Portal, DepositFeedConfig{}, zerolog.New(zerolog.NewTestWriter(t)))
+	if err := f.Poll(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []chain.L1Origin{canon, orphan} {
+		if gs, through, err := f.Since(o); gs != nil || through != o || err != nil {
+			t.Fatalf("Since the unread %+v before a look-up: %d groups through %+v (%v), want nothing", o, len(gs), through, err)
+		}
+		if err := f.Poll(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if gs, _, err := f.Since(canon); err != nil || len(gs) != 1 || gs[0].Origin != after {
+		t.Fatalf("Since the canonical %+v: %+v (%v), want the deposit at %+v", canon, gs, err, after)
+	}
+	if _, _, err := f.Since(orphan); !errors.Is(err, ErrCursorReorged) {
+		t.Fatalf("Since the orphaned %+v: %v, want ErrCursorReorged", orphan, err)
 	}
 }

@@ -1,10 +1,14 @@
 package l1
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"errors"
 	"fmt"
 	"math/big"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -140,7 +144,23 @@ type InboxRecorder struct {
 	count  uint64
 	gas    uint64
 	failed error
+	// marks are the newest records known in the inbox (this recorder's, or
+	// the last ones found reading it), oldest first: a reorg that drops the
+	// newest is noticed, and the inbox is read again after base, the newest
+	// still canonical (zero: from the start block).
+	marks []inboxMark
+	base  inboxMark
 }
+
+// inboxMark is a record in the inbox: blob seq, whose last L2 block is
+// last, recorded in L1 block at.
+type inboxMark struct {
+	seq, last uint64
+	at        chain.L1Origin
+}
+
+// marksKept bounds InboxRecorder.marks.
+const marksKept = 64
 
 // NewInboxRecorder records blobs on c's inbox; recorded (may be nil) hears
 // of each record.
@@ -167,24 +187,20 @@ func (r *InboxRecorder) Run(ctx context.Context) {
 	poll(ctx, r.cfg.Poll, r.log, "DA inbox record failed; retrying", "DA inbox records resumed", r.Step)
 }
 
-// Step records every posted blob not yet in the inbox.
+// Step records every posted blob not yet in the inbox, and again one
+// whose record an L1 reorg dropped.
 func (r *InboxRecorder) Step(ctx context.Context) error {
+	if err := r.checkReorg(ctx); err != nil {
+		return err
+	}
 	r.mu.Lock()
-	next := r.next
+	next, base := r.next, r.base
 	r.mu.Unlock()
 	if next == 0 {
-		head, err := r.c.b.HeaderByNumber(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("L1 head: %w", err)
-		}
-		records, err := r.c.scanRecords(ctx, r.cfg.StartBlock, head.Number.Uint64(), r.cfg.MaxRange)
-		if err != nil {
+		var err error
+		if next, err = r.resume(ctx, base); err != nil {
 			return err
 		}
-		next = uint64(len(records)) + 1
-		r.mu.Lock()
-		r.next = next
-		r.mu.Unlock()
 	}
 	for {
 		c, err := r.blobs.DACommitmentBySeq(next)
@@ -195,8 +211,9 @@ func (r *InboxRecorder) Step(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("record blob %d (blocks %d..%d): %w", c.Seq, c.First, c.Last, err)
 		}
-		next++
 		r.mu.Lock()
+		r.mark(inboxMark{seq: next, last: c.Last, at: chain.L1Origin{Number: rc.BlockNumber.Uint64(), Hash: rc.BlockHash}})
+		next++
 		r.next, r.gas = next, rc.GasUsed
 		r.count++
 		r.mu.Unlock()
@@ -207,22 +224,108 @@ func (r *InboxRecorder) Step(ctx context.Context) error {
 	}
 }
 
+// mark remembers m as the newest record; r.mu is held.
+func (r *InboxRecorder) mark(m inboxMark) {
+	r.marks = append(r.marks, m)
+	if len(r.marks) > marksKept {
+		r.marks = slices.Delete(r.marks, 0, 1)
+	}
+}
+
+// resume reads the inbox's records after base up to the L1's head, as
+// after a restart, and returns the blob to record next. A record of blobs
+// already counted (one recorded again after a reorg seemed to drop it, and
+// then mined twice) is not counted again.
+func (r *InboxRecorder) resume(ctx context.Context, base inboxMark) (uint64, error) {
+	head, err := r.c.b.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("L1 head: %w", err)
+	}
+	from := r.cfg.StartBlock
+	if base.seq > 0 {
+		from = base.at.Number + 1
+	}
+	records, err := r.c.scanRecords(ctx, from, head.Number.Uint64(), r.cfg.MaxRange)
+	if err != nil {
+		return 0, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seq, last := base.seq, base.last
+	for _, rec := range records {
+		if seq > 0 && rec.Last <= last {
+			continue
+		}
+		seq, last = seq+1, rec.Last
+		r.mark(inboxMark{seq: seq, last: last, at: chain.L1Origin{Number: rec.L1BlockNumber, Hash: rec.L1BlockHash}})
+	}
+	r.next, r.base = seq+1, inboxMark{}
+	return r.next, nil
+}
+
+// checkReorg finds whether the newest record the recorder knows is still in
+// the L1's chain. When a reorg dropped it, the inbox is read again after the
+// newest record still there (Step then records what is missing), as after
+// a restart.
+func (r *InboxRecorder) checkReorg(ctx context.Context) error {
+	r.mu.Lock()
+	marks := slices.Clone(r.marks)
+	r.mu.Unlock()
+	if len(marks) == 0 {
+		return nil
+	}
+	lost := marks[len(marks)-1]
+	ok, err := canonical(ctx, r.c.b, lost.at)
+	if err != nil || ok {
+		return err
+	}
+	keep := 0
+	for i := len(marks) - 2; i >= 0; i-- {
+		ok, err := canonical(ctx, r.c.b, marks[i].at)
+		if err != nil {
+			return err
+		}
+		if ok {
+			keep = i + 1
+			break
+		}
+	}
+	var base inboxMark
+	if keep > 0 {
+		base = marks[keep-1]
+	}
+	r.mu.Lock()
+	r.marks, r.base, r.next = marks[:keep:keep], base, 0
+	r.mu.Unlock()
+	r.log.Warn().Uint64("blob", lost.seq).Uint64("l1_block", lost.at.Number).Stringer("l1_block_hash", lost.at.Hash).Uint64("after_blob", base.seq).
+		Msg("L1 reorg dropped a DA inbox record: the inbox is read again, and blobs missing from it are recorded again")
+	return nil
+}
+
 // InboxIndex lists DA blobs from the L1 inbox's records (confirmed ones
 // only): what a follower reads to check, or derive, the chain from DA
-// without trusting any node's RPC. It answers eigenda's Index.
+// without trusting any node's RPC. It answers eigenda's Index. A reorg
+// deeper than the confirmations drops the records of the blocks it
+// replaced, and the new branch's are read.
 type InboxIndex struct {
 	c   *Client
 	cfg InboxConfig
+	log zerolog.Logger
+
+	refreshing sync.Mutex // one refresh at a time
 
 	mu      sync.Mutex
 	records []*chain.DACommitment // in record order, Seq 1, 2, …
+	at      []chain.L1Origin      // records[i]'s L1 block
 	scanned uint64                // L1 blocks below this are read
+	end     chain.L1Origin        // block scanned-1 once one was read
+	trail   trail                 // the ends read, to find a reorg's fork
 }
 
 // NewInboxIndex is an index of c's inbox.
-func NewInboxIndex(c *Client, cfg InboxConfig) *InboxIndex {
+func NewInboxIndex(c *Client, cfg InboxConfig, log zerolog.Logger) *InboxIndex {
 	cfg = cfg.withDefaults()
-	return &InboxIndex{c: c, cfg: cfg, scanned: cfg.StartBlock}
+	return &InboxIndex{c: c, cfg: cfg, scanned: cfg.StartBlock, log: log.With().Str("component", "l1-inbox-index").Logger()}
 }
 
 // Commitments returns up to limit blobs in order, from the one holding
@@ -243,34 +346,118 @@ func (x *InboxIndex) Commitments(ctx context.Context, from uint64, limit int) ([
 }
 
 func (x *InboxIndex) refresh(ctx context.Context) error {
+	x.refreshing.Lock()
+	defer x.refreshing.Unlock()
 	head, err := x.c.b.HeaderByNumber(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("L1 head: %w", err)
 	}
 	tip := head.Number.Uint64()
-	if tip < x.cfg.Confirmations {
-		return nil
+	for rollbacks := 0; ; {
+		x.mu.Lock()
+		from, prev := x.scanned, x.end
+		x.mu.Unlock()
+		scan := tip >= x.cfg.Confirmations && tip-x.cfg.Confirmations >= from
+		var to uint64
+		var rs []*BlobRecord
+		var end *types.Header
+		if scan {
+			// As the deposit feed: the last header before and after the
+			// logs, and the block they follow still canonical after them.
+			to = tip - x.cfg.Confirmations
+			before, err := x.c.b.HeaderByNumber(ctx, new(big.Int).SetUint64(to))
+			if err != nil {
+				return fmt.Errorf("L1 header %d: %w", to, err)
+			}
+			if rs, err = x.c.scanRecords(ctx, from, to, x.cfg.MaxRange); err != nil {
+				return err
+			}
+			if end, err = x.c.b.HeaderByNumber(ctx, new(big.Int).SetUint64(to)); err != nil {
+				return fmt.Errorf("L1 header %d: %w", to, err)
+			}
+			if end.Hash() != before.Hash() {
+				return nil // read again on the next call
+			}
+		}
+		if prev != (chain.L1Origin{}) {
+			ok, err := canonical(ctx, x.c.b, prev)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				if rollbacks++; rollbacks > 3 {
+					return errors.New("the L1 keeps reorganising during the DA inbox scan")
+				}
+				if err := x.rollback(ctx, tip, prev); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if !scan {
+			return nil
+		}
+		return x.add(rs, chain.L1Origin{Number: to, Hash: end.Hash()})
 	}
-	to := tip - x.cfg.Confirmations
+}
+
+// add appends the records read through L1 block end, which must follow
+// the indexed ones. A record of blobs already indexed, the same, is one the
+// recorder recorded again after a reorg seemed to drop it: not a new blob.
+func (x *InboxIndex) add(rs []*BlobRecord, end chain.L1Origin) error {
 	x.mu.Lock()
-	from := x.scanned
-	x.mu.Unlock()
-	if to < from {
-		return nil
+	defer x.mu.Unlock()
+	records, at := x.records, x.at
+	for _, r := range rs {
+		n := len(records)
+		if n > 0 && r.Last <= records[n-1].Last {
+			i := sort.Search(n, func(i int) bool { return records[i].First >= r.First })
+			if i < n && sameBlob(records[i], r) {
+				continue
+			}
+		}
+		if n > 0 && r.First != records[n-1].Last+1 {
+			return fmt.Errorf("DA inbox record of blocks %d..%d (L1 block %d) does not follow the record of blocks ..%d", r.First, r.Last, r.L1BlockNumber, records[n-1].Last)
+		}
+		records = append(records, r.DACommitment(uint64(n)+1))
+		at = append(at, chain.L1Origin{Number: r.L1BlockNumber, Hash: r.L1BlockHash})
 	}
-	rs, err := x.c.scanRecords(ctx, from, to, x.cfg.MaxRange)
+	x.records, x.at, x.scanned, x.end = records, at, end.Number+1, end
+	x.trail.add(end)
+	return nil
+}
+
+func sameBlob(c *chain.DACommitment, r *BlobRecord) bool {
+	return c.First == r.First && c.Last == r.Last && c.LastHash == r.LastHash && bytes.Equal(c.Commitment, r.Commitment)
+}
+
+// rollback drops the records above the newest block read still canonical
+// (all of them when none is), for refresh to read again: old is the end
+// read that is no longer the L1's.
+func (x *InboxIndex) rollback(ctx context.Context, tip uint64, old chain.L1Origin) error {
+	x.mu.Lock()
+	cands := x.trail.candidates(x.at)
+	x.mu.Unlock()
+	fork, found, err := forkPoint(ctx, x.c.b, tip, cands)
 	if err != nil {
 		return err
 	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	records := x.records
-	for _, r := range rs {
-		if n := len(records); n > 0 && r.First != records[n-1].Last+1 {
-			return fmt.Errorf("DA inbox record of blocks %d..%d (L1 block %d) does not follow the record of blocks ..%d", r.First, r.Last, r.L1BlockNumber, records[n-1].Last)
-		}
-		records = append(records, r.DACommitment(uint64(len(records))+1))
+	from := x.cfg.StartBlock
+	if found {
+		from = fork.Number + 1
 	}
-	x.records, x.scanned = records, to+1
+	x.mu.Lock()
+	i := len(x.records)
+	for i > 0 && x.at[i-1].Number >= from {
+		i--
+	}
+	dropped := len(x.records) - i
+	x.records, x.at = x.records[:i:i], x.at[:i:i]
+	x.trail.rollback(from)
+	x.scanned, x.end = from, fork
+	x.mu.Unlock()
+	x.log.Warn().Str("l1_blocks", fmt.Sprintf("%d..%d", from, old.Number)).Stringer("orphaned_end", old.Hash).
+		Uint64("fork", fork.Number).Stringer("fork_hash", fork.Hash).Int("dropped_records", dropped).
+		Msg("L1 reorg: DA inbox records of these L1 blocks re-read")
 	return nil
 }

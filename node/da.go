@@ -93,7 +93,7 @@ func (r *Role) fromDA(cfg RoleConfig, f follower) (func(ctx context.Context) (wa
 	}
 	var index eigenda.Index
 	closeIndex := func() {}
-	if ix, err := inboxIndex(cfg.L1); err != nil {
+	if ix, err := inboxIndex(cfg.L1, r.log); err != nil {
 		return nil, err
 	} else if ix != nil {
 		index = ix // commitments from L1, not from a node's RPC

@@ -374,7 +374,7 @@ func (r *Role) addRecorder(backend l1.Backend, addrs l1.Addresses, key *ecdsa.Pr
 
 // inboxIndex is a follower's DA index read from the L1 inbox, or nil when
 // cfg names none.
-func inboxIndex(cfg L1Config) (*l1.InboxIndex, error) {
+func inboxIndex(cfg L1Config, log zerolog.Logger) (*l1.InboxIndex, error) {
 	if cfg.URL == "" || cfg.DAInbox == (common.Address{}) {
 		return nil, nil
 	}
@@ -388,7 +388,7 @@ func inboxIndex(cfg L1Config) (*l1.InboxIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l1.NewInboxIndex(c, l1.InboxConfig{StartBlock: cfg.StartBlock, Confirmations: cfg.Confirmations, Poll: cfg.Poll}), nil
+	return l1.NewInboxIndex(c, l1.InboxConfig{StartBlock: cfg.StartBlock, Confirmations: cfg.Confirmations, Poll: cfg.Poll}, log), nil
 }
 
 // trackers fans what an output watcher reads out to several ladders.

@@ -2,6 +2,7 @@ package sequencer
 
 import (
 	"math/big"
+	"strings"
 	"sync"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/l1"
 	"github.com/meganode/meganode/storage"
 )
 
@@ -18,12 +20,16 @@ type fakeL1 struct {
 	blocks []chain.L1Deposits
 	head   chain.L1Origin
 	asked  []chain.L1Origin // the cursors Since was called with
+	gone   chain.L1Origin   // a cursor reorged out of the L1
 }
 
 func (f *fakeL1) Since(after chain.L1Origin) ([]chain.L1Deposits, chain.L1Origin, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.asked = append(f.asked, after)
+	if after == f.gone && after != (chain.L1Origin{}) {
+		return nil, after, &l1.CursorReorgedError{Cursor: after}
+	}
 	var out []chain.L1Deposits
 	for _, b := range f.blocks {
 		if b.Origin.Number > after.Number {
@@ -191,5 +197,58 @@ func TestStandbyRunsTheLeadersDeposits(t *testing.T) {
 	}
 	if o, _ := b.store.L1Origin(with); o != o3 {
 		t.Fatalf("standby's cursor of block %d %+v, want %+v", with, o, o3)
+	}
+}
+
+// TestDepositsStopOnAReorgedCursor: once the L1 source reports the chain's
+// cursor reorged out, blocks go on without deposits and keep that cursor
+// (the rewind that would re-derive them is not done yet), and the log says
+// why, once.
+func TestDepositsStopOnAReorgedCursor(t *testing.T) {
+	src := &fakeL1{}
+	bob := common.HexToAddress("0xb0b")
+	o5 := src.add(5, deposit(1, bob, 7, 50_000))
+	e := newEnvWith(t, "", func(c *Config) { c.Deposits = src })
+	for range 100 {
+		e.tick()
+	}
+	if o, _ := e.store.L1Origin(1); o != o5 {
+		t.Fatalf("block 1 cursor %+v, want %+v", o, o5)
+	}
+	src.mu.Lock()
+	src.gone = o5
+	src.mu.Unlock()
+	src.add(6, deposit(2, bob, 9, 50_000))
+	for range 300 {
+		e.tick()
+	}
+	for n := uint64(2); n <= 4; n++ {
+		b, err := e.store.Bundle(n)
+		if err != nil || b == nil {
+			t.Fatalf("block %d not sealed after the reorg (%v): production stopped", n, err)
+		}
+		if len(b.Deposits) != 0 || b.L1Origin != o5 {
+			t.Fatalf("block %d: %d deposits, cursor %+v; want none and still %+v", n, len(b.Deposits), b.L1Origin, o5)
+		}
+	}
+	const msg = "L1 reorg replaced the chain's L1 cursor"
+	if n := strings.Count(e.logs.String(), msg); n != 1 {
+		t.Fatalf("%q logged %d times, want once:\n%s", msg, n, e.logs.String())
+	}
+	// The L1 goes back to the branch of the cursor: deposits resume.
+	src.mu.Lock()
+	src.gone = chain.L1Origin{}
+	src.mu.Unlock()
+	for range 200 {
+		e.tick()
+	}
+	var got int
+	for n := uint64(5); n <= e.store.CurrentHeader().Number.Uint64(); n++ {
+		if b, _ := e.store.Bundle(n); b != nil {
+			got += len(b.Deposits)
+		}
+	}
+	if got != 1 || !strings.Contains(e.logs.String(), "deposits resume") {
+		t.Fatalf("after the cursor is canonical again: %d deposits taken, want L1 block 6's one", got)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/l1"
 	"github.com/meganode/meganode/storage"
 )
 
@@ -71,7 +72,8 @@ type DepositSource interface {
 	// Since returns, without waiting on the L1, the deposits of the
 	// confirmed L1 blocks after the cursor after, one group per L1 block
 	// with deposits, oldest first, and the newest confirmed L1 block
-	// (after itself, or zero, when the source knows none newer).
+	// (after itself, or zero, when the source knows none newer). An error
+	// wrapping l1.ErrCursorReorged says a reorg replaced after's L1 block.
 	Since(after chain.L1Origin) ([]chain.L1Deposits, chain.L1Origin, error)
 }
 
@@ -212,6 +214,9 @@ type Sequencer struct {
 	running    atomic.Bool
 	recovery   []journaled // read from the journal by New, rebuilt by the first step
 	recovering bool        // rebuilding it: blocks open without asking the L1 for deposits
+	// orphanedCursor is the cursor the L1 source last reported reorged out
+	// (logged once; zero once a cursor is canonical again).
+	orphanedCursor chain.L1Origin
 
 	// High availability (Config.HA): the raft group output is committed to
 	// before anyone sees it, whether this candidate leads, and how many
@@ -1311,9 +1316,25 @@ func (s *Sequencer) depositsFor(parent *types.Header) (chain.L1Origin, []chain.L
 		return origin, nil, origin, nil
 	}
 	groups, through, err := s.cfg.Deposits.Since(origin)
-	if err != nil {
+	switch {
+	case errors.Is(err, l1.ErrCursorReorged):
+		// The chain took deposits of L1 blocks a reorg deeper than the
+		// confirmations replaced. Blocks go on, without deposits and with
+		// that cursor, until the chain is rewound to a block whose cursor
+		// is canonical, which is not done yet (docs/l1.md).
+		if s.orphanedCursor != origin {
+			s.orphanedCursor = origin
+			s.log.Error().Err(err).Uint64("block", parent.Number.Uint64()).Uint64("l1_origin", origin.Number).Stringer("l1_origin_hash", origin.Hash).
+				Msg("L1 reorg replaced the chain's L1 cursor: no deposits until the chain is rewound to a block whose cursor is canonical (not done yet)")
+		}
+		return origin, nil, origin, nil
+	case err != nil:
 		s.log.Warn().Err(err).Uint64("l1_origin", origin.Number).Msg("no deposits in this block: the L1 source failed")
 		return origin, nil, origin, nil
+	}
+	if s.orphanedCursor != (chain.L1Origin{}) {
+		s.log.Info().Uint64("l1_origin", origin.Number).Stringer("l1_origin_hash", origin.Hash).Msg("the chain's L1 cursor is canonical again: deposits resume")
+		s.orphanedCursor = chain.L1Origin{}
 	}
 	return origin, groups, through, nil
 }

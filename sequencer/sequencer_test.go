@@ -3,6 +3,7 @@ package sequencer
 import (
 	"bytes"
 	"errors"
+	"io"
 	"math/big"
 	"strings"
 	"sync"
@@ -40,6 +41,7 @@ type env struct {
 	clock *fakeClock
 	accts []chain.DevAccount
 	cfg   *params.ChainConfig
+	logs  *syncBuffer // the sequencer's log
 }
 
 func newEnv(t *testing.T, dir string) *env {
@@ -59,7 +61,8 @@ func newEnvOf(t *testing.T, ccfg chain.Config, scfg storage.Config, configure fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := zerolog.New(zerolog.NewTestWriter(t))
+	logs := &syncBuffer{}
+	log := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), logs))
 	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
 	cfg := DefaultConfig()
 	cfg.Eager = false
@@ -74,7 +77,25 @@ func newEnvOf(t *testing.T, ccfg chain.Config, scfg storage.Config, configure fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, seq: seq, store: store, clock: clock, accts: accts, cfg: g.Config}
+	return &env{t: t, seq: seq, store: store, clock: clock, accts: accts, cfg: g.Config, logs: logs}
+}
+
+// syncBuffer is what an env's sequencer logged.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func (e *env) tx(from int, nonce uint64, tip, feeCap int64) *types.Transaction {
