@@ -75,3 +75,54 @@ func CheckDeposits(l1 DepositChecker, window DepositWindow, from L1Origin, b *Bl
 	}
 	return nil
 }
+
+// ForcedCursor is the cursor the rules give block b in place of its own,
+// from its parent's cursor from, and the deposits the L1 logged over it:
+// b's cursor when the L1 has that block and it does not move back (else
+// from), moved up to what the window requires. A block whose deposits are
+// these is the block the rules force, under that cursor. ErrL1Behind: the
+// node has not read the L1 that far.
+func ForcedCursor(l1 DepositChecker, window DepositWindow, from L1Origin, b *BlockBundle) (L1Origin, []*Deposit, error) {
+	cursor := from
+	if to := b.L1Origin; to.Number > from.Number {
+		if _, ready, err := l1.Between(from, to); err == nil && !ready {
+			return L1Origin{}, nil, ErrL1Behind
+		} else if err == nil {
+			cursor = to
+		}
+	}
+	if window != nil {
+		need, ready, err := window.Required(b.Block.Time())
+		if err != nil || !ready {
+			return L1Origin{}, nil, ErrL1Behind
+		}
+		if need.Number > cursor.Number {
+			cursor = need
+		}
+	}
+	if cursor == from {
+		return cursor, nil, nil
+	}
+	deposits, ready, err := l1.Between(from, cursor)
+	switch {
+	case err != nil:
+		return L1Origin{}, nil, fmt.Errorf("%w: block %d: the forced cursor: %v", ErrBadBlock, b.Block.NumberU64(), err)
+	case !ready:
+		return L1Origin{}, nil, ErrL1Behind
+	}
+	return cursor, deposits, nil
+}
+
+// SameDeposits reports whether two deposit lists are the same deposits in
+// the same order.
+func SameDeposits(a, b []*Deposit) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Hash() != b[i].Hash() {
+			return false
+		}
+	}
+	return true
+}

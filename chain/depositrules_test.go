@@ -83,3 +83,43 @@ func TestCheckDeposits(t *testing.T) {
 		}
 	}
 }
+
+// TestForcedCursor: the sequencer's cursor when the L1 has it and it moves
+// on, else the parent's, raised to the window's; the deposits over it.
+func TestForcedCursor(t *testing.T) {
+	d1 := &Deposit{SourceHash: common.Hash{1}, Gas: 100_000}
+	d2 := &Deposit{SourceHash: common.Hash{2}, Gas: 100_000}
+	l1 := &fakeL1{head: 10, blocks: map[uint64][]*Deposit{4: {d1}, 6: {d2}}}
+	block := types.NewBlockWithHeader(&types.Header{Number: big.NewInt(7), Time: 100})
+	cases := []struct {
+		name   string
+		window DepositWindow
+		from   L1Origin
+		to     L1Origin
+		want   uint64
+		ds     []*Deposit
+		err    error
+	}{
+		{"the sequencer's", nil, l1At(2), l1At(5), 5, []*Deposit{d1}, nil},
+		{"not the L1's block: the parent's", nil, l1At(2), L1Origin{Number: 5, Hash: common.Hash{5}}, 2, nil, nil},
+		{"back: the parent's", nil, l1At(5), l1At(3), 5, nil, nil},
+		{"raised by the window", fakeWindow{need: 6, ready: true}, l1At(2), l1At(3), 6, []*Deposit{d1, d2}, nil},
+		{"window below the sequencer's", fakeWindow{need: 3, ready: true}, l1At(2), l1At(8), 8, []*Deposit{d1, d2}, nil},
+		{"window undecided", fakeWindow{}, l1At(2), l1At(3), 0, nil, ErrL1Behind},
+		{"past the L1 read", nil, l1At(2), l1At(12), 0, nil, ErrL1Behind},
+	}
+	for _, tc := range cases {
+		c, ds, err := ForcedCursor(l1, tc.window, tc.from, &BlockBundle{Block: block, L1Origin: tc.to})
+		switch {
+		case tc.err != nil:
+			if !errors.Is(err, tc.err) {
+				t.Errorf("%s: %v, want %v", tc.name, err, tc.err)
+			}
+		case err != nil || c != l1At(tc.want) || !SameDeposits(ds, tc.ds):
+			t.Errorf("%s: %+v %v (%v), want L1 block %d with %d deposits", tc.name, c, ds, err, tc.want, len(tc.ds))
+		}
+	}
+	if SameDeposits([]*Deposit{d1}, []*Deposit{d2}) || SameDeposits([]*Deposit{d1}, nil) || !SameDeposits(nil, nil) {
+		t.Error("SameDeposits")
+	}
+}

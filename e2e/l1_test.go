@@ -85,7 +85,11 @@ func depositThroughGateway(t *testing.T, l1URL string) {
 	t.Logf("deployed at %s", time.Since(start))
 	net := startSequencer(t, "--l1.url", l1URL, "--l1.portal", dep.Portal.Hex(), "--l1.start-block", strconv.FormatUint(dep.StartBlock, 10),
 		"--l1.confirmations", "1", "--l1.poll", "200ms")
-	rep := net.follower(t, "replica", t.TempDir(), net.seq.P2P)
+	// The replica checks every block's deposits against the same L1.
+	rep := startMeganode(t, "replica", "--datadir", t.TempDir(), "--p2p.listen", "/ip4/127.0.0.1/tcp/0", "--p2p.peers", net.seq.P2P,
+		"--sequencer.address", crypto.PubkeyToAddress(net.seqKey.PublicKey).Hex(), "--sequencer.url", net.seq.URL,
+		"--l1.url", l1URL, "--l1.portal", dep.Portal.Hex(), "--l1.start-block", strconv.FormatUint(dep.StartBlock, 10),
+		"--l1.confirmations", "1", "--l1.poll", "200ms")
 	gw := startMeganode(t, "gateway", "--sequencer", net.seq.URL, "--replica", rep.URL)
 
 	t.Logf("network up at %s", time.Since(start))
@@ -142,7 +146,10 @@ func depositThroughGateway(t *testing.T, l1URL string) {
 	if tx["sourceHash"] != ds[0].SourceHash.Hex() || tx["mint"] != "0xde0b6b3a7640000" {
 		t.Fatalf("replica's deposit %v, want source hash %s", tx, ds[0].SourceHash)
 	}
+	// The receipt may be the preconfirmed one (the deposit's first
+	// mini-block): its block is compared once both have sealed it.
 	block := rc["blockNumber"].(string)
+	waitFor(t, "the deposit's block sealed on the replica", func() bool { return headerAt(t, dial(t, rep.URL), block) != nil })
 	if s, r := headerAt(t, dial(t, net.seq.URL), block), headerAt(t, dial(t, rep.URL), block); s == nil || r == nil || s.Hash != r.Hash {
 		t.Fatalf("block %s: sequencer %+v, replica %+v", block, s, r)
 	}
@@ -479,6 +486,11 @@ func TestCensoredDepositForcedIn(t *testing.T) {
 	status, reason := ready(t, &devnet{URL: d.FullNodeURL})
 	if status != 503 || !strings.Contains(reason, "replaced by the block the deposit rules force") || !strings.Contains(reason, "sequencing window") {
 		t.Fatalf("full node /ready: %d %q, want 503 naming the forced block and the window", status, reason)
+	}
+	// The replica checks the same rules and stops before that block.
+	waitFor(t, "the replica halting", func() bool { status, _ := ready(t, &devnet{URL: d.ReplicaURL}); return status == 503 })
+	if _, reason := ready(t, &devnet{URL: d.ReplicaURL}); !strings.Contains(reason, "breaks the deposit rules") {
+		t.Fatalf("replica /ready reason %q, want the deposit rule", reason)
 	}
 	// The sequencer's later blocks are re-derived on the forced chain.
 	head := func(c interface {

@@ -482,31 +482,9 @@ func (f *FullNode) force(m *chain.BlockMessage, parent *types.Header, why error)
 	if err != nil {
 		return err
 	}
-	cursor := from
-	if to := b.L1Origin; to.Number > from.Number {
-		if _, ready, err := f.cfg.Deposits.Between(from, to); err == nil && !ready {
-			return errL1Behind
-		} else if err == nil {
-			cursor = to
-		}
-	}
-	if f.cfg.Window != nil {
-		need, ready, err := f.cfg.Window.Required(b.Block.Time())
-		if err != nil || !ready {
-			return errL1Behind
-		}
-		if need.Number > cursor.Number {
-			cursor = need
-		}
-	}
-	var deposits []*chain.Deposit
-	if cursor != from {
-		var ready bool
-		if deposits, ready, err = f.cfg.Deposits.Between(from, cursor); err != nil {
-			return fmt.Errorf("%w: block %d: the forced cursor: %v", chain.ErrBadBlock, num, err)
-		} else if !ready {
-			return errL1Behind
-		}
+	cursor, deposits, err := chain.ForcedCursor(f.cfg.Deposits, f.cfg.Window, from, b)
+	if err != nil {
+		return err
 	}
 	var senders []common.Address
 	if !f.cfg.RecoverSenders {

@@ -65,6 +65,15 @@ func (w *Window) Required(t uint64) (chain.L1Origin, bool, error) {
 	if err != nil {
 		return chain.L1Origin{}, false, err
 	}
+	if top.Hash() != head.Hash {
+		// The feed followed an L1 reorg: the headers kept may be of the
+		// branch it left.
+		clear(w.headers)
+		w.last = nil
+		if top, err = w.header(ctx, head.Number); err != nil {
+			return chain.L1Origin{}, false, err
+		}
+	}
 	if top.Time < target {
 		return chain.L1Origin{}, false, nil
 	}

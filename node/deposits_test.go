@@ -301,6 +301,16 @@ func forcedIn(t *testing.T, d *Devnet, why string) {
 	if seqBlock := d.Store().GetHeaderByNumber(forced.Number.Uint64()); seqBlock == nil || seqBlock.Hash() == forced.Hash() || seqBlock.Time != forced.Time {
 		t.Fatalf("sequencer's block %d %v, the forced one %s at time %d", forced.Number, seqBlock, forced.Hash(), forced.Time)
 	}
+	// The replica checks the same rules but does not execute: it stops at
+	// the block before, and says why.
+	rep := d.ReplicaNode()
+	waitUntil(t, "the replica halting at the block that broke the rule", heads, func() bool { return rep.Replica().Healthy() != nil })
+	if rerr := rep.Replica().Healthy(); !strings.Contains(rerr.Error(), "breaks the deposit rules") || !strings.Contains(rerr.Error(), why) {
+		t.Fatalf("replica health %v, want the deposit rule named with %q", rerr, why)
+	}
+	if n := rep.Store().CurrentHeader().Number.Uint64(); n != forced.Number.Uint64()-1 {
+		t.Fatalf("replica at block %d, want %d (before the block that broke the rule)", n, forced.Number.Uint64()-1)
+	}
 	// The sequencer's later blocks build on the block replaced: each is
 	// derived again on the forced chain.
 	next := forced.Number.Uint64() + 3

@@ -20,7 +20,6 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/meganode/meganode/chain"
-	"github.com/meganode/meganode/fullnode"
 	"github.com/meganode/meganode/l1"
 	"github.com/meganode/meganode/prover"
 	"github.com/meganode/meganode/storage"
@@ -119,7 +118,7 @@ func feedConfig(cfg L1Config) l1.DepositFeedConfig {
 }
 
 // window is the forced-inclusion rule over feed, nil when cfg has none.
-func window(cfg L1Config, feed *l1.DepositFeed) fullnode.DepositWindow {
+func window(cfg L1Config, feed *l1.DepositFeed) chain.DepositWindow {
 	if feed == nil || cfg.SequencingWindow <= 0 {
 		return nil
 	}

@@ -444,6 +444,10 @@ func (d *Devnet) inProcess(name string, cfg Config, fin FinalityConfig, seqAddr 
 		rcfg := replica.DefaultConfig()
 		rcfg.PreconfHash = cfg.Sequencer.PreconfHash
 		rcfg.Dev = true
+		if d.l1 != nil {
+			rcfg.Deposits = d.l1.feed // every block's deposits checked against the L1
+			rcfg.Window = window(cfg.L1, d.l1.feed)
+		}
 		f, err = r.replicaPart(rcfg)
 	case RoleFullNode:
 		fcfg := fullnode.DefaultConfig()

@@ -545,7 +545,21 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 // applies state diffs, serves reads and subscriptions from its own state and
 // forwards transactions to cfg.SequencerURL.
 func NewReplica(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
-	return newFollower(cfg, RoleReplica, log, func(r *Role) (follower, error) { return r.replicaPart(cfg.Replica) })
+	var feed *l1.DepositFeed
+	if cfg.L1.URL != "" && cfg.L1.Portal != (common.Address{}) {
+		var err error
+		if feed, err = depositFeed(cfg.L1, log); err != nil {
+			return nil, err
+		}
+		cfg.Replica.Deposits = feed // every block's deposits checked against the L1
+		cfg.Replica.Window = window(cfg.L1, feed)
+	}
+	return newFollower(cfg, RoleReplica, log, func(r *Role) (follower, error) {
+		if feed != nil {
+			r.runFeed(feed)
+		}
+		return r.replicaPart(cfg.Replica)
+	})
 }
 
 // probeRPC asks the role's own RPC server for /health, as a client would.

@@ -36,6 +36,14 @@ type Config struct {
 	// Dev follows a dev chain: its reverts (rewinds) are followed; a
 	// replica of any other chain refuses them.
 	Dev bool
+	// Deposits, when set, is the L1 every sealed block's deposits and
+	// cursor are checked against (chain.CheckDeposits), with Window the
+	// sequencing window. A block that breaks a rule halts the replica at
+	// its parent: the block's preconfirmed state is dropped, the last good
+	// block is served and Healthy says why. A replica does not execute, so
+	// it does not derive the block the rules force (a full node does).
+	Deposits chain.DepositChecker
+	Window   chain.DepositWindow
 }
 
 // DefaultConfig returns the defaults.
@@ -83,6 +91,7 @@ type Replica struct {
 	gapSince  time.Time // when the oldest unresolved gap opened, zero if none
 	fetching  map[p2p.Kind]bool
 	held      *heldBlock // the open block, sealed before all its mini-blocks arrived
+	l1Wait    bool       // the next block waits for the L1 its deposit check needs
 	// stalled is the next block, verified, that the store refused for a
 	// full disk: sealed blocks wait until it is written (checkGaps tries
 	// again each tick), later ones are dropped and fetched again after.
@@ -95,6 +104,7 @@ type Replica struct {
 
 	miniBlocks, sealed, refused, fetched atomic.Uint64
 	failed                               atomic.Pointer[error]
+	broken                               atomic.Pointer[error] // the sequencer broke a deposit rule
 	paused                               atomic.Pointer[error] // disk full, for /ready
 	lastRefusal                          atomic.Pointer[string]
 
@@ -172,6 +182,9 @@ func (r *Replica) LastRefusal() string {
 // Healthy is nil while the replica can follow the chain. On a full disk it
 // wraps storage.ErrDiskFull until the replica writes blocks again.
 func (r *Replica) Healthy() error {
+	if err := r.broken.Load(); err != nil {
+		return *err
+	}
 	if err := r.failed.Load(); err != nil {
 		return *err
 	}
@@ -269,6 +282,9 @@ func (r *Replica) handle(ctx context.Context, ev event) {
 func (r *Replica) head() uint64 { return r.view.Load().sealed.Number.Uint64() }
 
 func (r *Replica) onBlock(m *chain.BlockMessage, data []byte) {
+	if r.broken.Load() != nil {
+		return // halted at the block before the one that broke a rule
+	}
 	v := r.view.Load()
 	num, head := m.Bundle.Block.NumberU64(), v.sealed.Number.Uint64()
 	if m.Rewind && num <= head {
@@ -287,7 +303,15 @@ func (r *Replica) onBlock(m *chain.BlockMessage, data []byte) {
 		return
 	}
 	sb, err := r.verifyBlock(m)
-	if errors.Is(err, chain.ErrLocalState) {
+	switch {
+	case errors.Is(err, chain.ErrL1Behind):
+		r.blocks[num], r.l1Wait = m, true // checked again on a tick
+		r.seen(num)
+		return
+	case errors.Is(err, chain.ErrDepositRule):
+		r.halt(err)
+		return
+	case errors.Is(err, chain.ErrLocalState):
 		r.fail(err) // this node's database, not the message
 		return
 	}
@@ -331,7 +355,13 @@ func (r *Replica) seal(m *chain.BlockMessage, sb *chain.SealedBlock, data []byte
 		}
 		delete(r.blocks, r.head()+1)
 		sb, err := r.verifyBlock(next)
-		if err != nil {
+		if errors.Is(err, chain.ErrL1Behind) {
+			r.blocks[r.head()+1], r.l1Wait = next, true
+			break
+		} else if errors.Is(err, chain.ErrDepositRule) {
+			r.halt(err)
+			return
+		} else if err != nil {
 			r.refuse(err.Error())
 			break
 		}
@@ -347,6 +377,9 @@ func (r *Replica) seal(m *chain.BlockMessage, sb *chain.SealedBlock, data []byte
 }
 
 func (r *Replica) onMiniBlock(mb *chain.MiniBlock, data []byte) {
+	if r.broken.Load() != nil {
+		return
+	}
 	v := r.view.Load()
 	head := v.sealed.Number.Uint64()
 	switch {
@@ -423,6 +456,14 @@ func (r *Replica) seen(block uint64) {
 func (r *Replica) checkGaps(ctx context.Context) {
 	if r.stalled != nil && !r.retryStalled() {
 		return
+	}
+	if r.l1Wait {
+		r.l1Wait = false
+		if m, ok := r.blocks[r.head()+1]; ok && r.held == nil {
+			delete(r.blocks, r.head()+1)
+			r.onBlock(m, nil) // waits again while the L1 is behind
+			return
+		}
 	}
 	if h := r.held; h != nil {
 		r.checkHeld(ctx, h)
@@ -532,12 +573,33 @@ func (r *Replica) verifyBlock(m *chain.BlockMessage) (*chain.SealedBlock, error)
 	if err := chain.CheckBodyWithDeposits(r.config, parent, b.Block, b.Receipts, b.Deposits, b.DepositReceipts); err != nil {
 		return nil, err
 	}
+	cursor := b.L1Origin
+	if r.cfg.Deposits != nil {
+		from, err := r.store.L1Origin(parent.Number.Uint64())
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", chain.ErrLocalState, err)
+		}
+		if err := chain.CheckDeposits(r.cfg.Deposits, r.cfg.Window, from, b); errors.Is(err, chain.ErrDepositRule) {
+			// A cursor the rules move over L1 blocks without deposits
+			// leaves the block as it is (the full node keeps it too).
+			c, ds, ferr := chain.ForcedCursor(r.cfg.Deposits, r.cfg.Window, from, b)
+			if ferr != nil {
+				return nil, ferr
+			}
+			if !chain.SameDeposits(ds, b.Deposits) {
+				return nil, err
+			}
+			cursor = c
+		} else if err != nil {
+			return nil, err
+		}
+	}
 	sb, err := chain.ApplyDiff(r.config, r.store.StateDatabase(), parent, b.Block.Header(), b.StateDiff)
 	if err != nil {
 		return nil, err
 	}
 	sb.Block, sb.Receipts = b.Block, b.Receipts
-	sb.Deposits, sb.DepositReceipts, sb.L1Origin = b.Deposits, b.DepositReceipts, b.L1Origin
+	sb.Deposits, sb.DepositReceipts, sb.L1Origin = b.Deposits, b.DepositReceipts, cursor
 	return sb, nil
 }
 
@@ -666,6 +728,23 @@ func (r *Replica) rewind(m *chain.BlockMessage) {
 	}
 	r.log.Info().Uint64("block", num).Int("removed_blocks", len(removed)).Msg("followed the dev chain back")
 	r.headFeed.Send(&chain.Head{Header: h, MiniBlockOffset: count, Rewound: true, Removed: logs})
+}
+
+// halt stops following the sequencer at its block that broke a deposit
+// rule: the block's preconfirmed state is dropped (reads see the last good
+// block), nothing later is applied, and Healthy names the block and rule.
+func (r *Replica) halt(err error) {
+	v := r.view.Load()
+	err = fmt.Errorf("replica halted at block %d: the sequencer's next block %w", v.sealed.Number, err)
+	r.broken.Store(&err)
+	r.refused.Add(1)
+	r.held, r.l1Wait = nil, false
+	clear(r.blocks)
+	clear(r.minis)
+	if oerr := r.openBlock(v.sealed, r.store.MiniBlockCount()); oerr != nil {
+		r.fail(oerr)
+	}
+	r.log.Error().Err(err).Msg("the sequencer broke a deposit rule; serving the last good block")
 }
 
 func (r *Replica) refuse(reason string) {

@@ -70,9 +70,11 @@ func followerL1Flags(fullnode bool) []cli.Flag {
 	}
 	if fullnode {
 		flags = append(flags, &cli.StringFlag{Name: "l1.portal", Usage: "the portal's address on --l1.url: every block's deposits are checked against its logs", EnvVars: env("L1_PORTAL")},
-			&cli.DurationFlag{Name: "l1.sequencing-window", Value: l1.DefaultSequencingWindow, Usage: "with --l1.portal: a block's deposit cursor may not be older than the L1 block this long before it; a block that breaks a deposit rule is replaced by the block that forces the deposits in (0: refuse it only)", EnvVars: env("L1_SEQUENCING_WINDOW")})
+			&cli.DurationFlag{Name: "l1.sequencing-window", Value: l1.DefaultSequencingWindow, Usage: "with --l1.portal: a block's deposit cursor may not be older than the L1 block this long before it; a block that breaks a deposit rule is replaced by the block that forces the deposits in (0: no window)", EnvVars: env("L1_SEQUENCING_WINDOW")})
 		return append(flags, proposerFlags()...)
 	}
+	flags = append(flags, &cli.StringFlag{Name: "l1.portal", Usage: "the portal's address on --l1.url: every block's deposits are checked against its logs, and the replica stops at a block that breaks a deposit rule", EnvVars: env("L1_PORTAL")},
+		&cli.DurationFlag{Name: "l1.sequencing-window", Value: l1.DefaultSequencingWindow, Usage: "with --l1.portal: a block's deposit cursor may not be older than the L1 block this long before it (0: no window)", EnvVars: env("L1_SEQUENCING_WINDOW")})
 	return append(flags, proposerFlags()[0]) // the oracle: finality anchored on L1
 }
 
@@ -93,8 +95,8 @@ func applyFollowerL1Flags(c *cli.Context, cfg *node.L1Config) error {
 			return err
 		}
 	}
-	if cfg.URL == "" && cfg.DAInbox != (common.Address{}) {
-		return errors.New("--l1.da-inbox needs --l1.url")
+	if cfg.URL == "" && (cfg.DAInbox != (common.Address{}) || cfg.Portal != (common.Address{})) {
+		return errors.New("--l1.da-inbox and --l1.portal need --l1.url")
 	}
 	return nil
 }
