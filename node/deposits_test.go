@@ -237,6 +237,14 @@ func TestSequencingWindowForcesDeposits(t *testing.T) {
 		cfg.L1.SequencingWindow = 2 * time.Second
 	})
 	forcedIn(t, d, "which the sequencing window requires")
+	// The devnet's prover reads the same L1: the blocks whose cursor the
+	// window left behind get no attestation.
+	if n := d.prover.Stats().RefusedDeposits; n == 0 {
+		t.Fatal("the prover attested every block of a sequencer that never moved its cursor")
+	}
+	if h := d.Finality().FinalityHeads(); h.Proven.Number >= d.FullNodeRole().Store().CurrentHeader().Number.Uint64() {
+		t.Fatalf("proven head %d reached the censored chain's head", h.Proven.Number)
+	}
 }
 
 func censoredDevnet(t *testing.T, edit func(*Config)) *Devnet {

@@ -203,6 +203,7 @@ func (r *Role) proverPart(pv *prover.Prover) follower {
 	r.counter("meganode_prover_fraud_proofs_total", "Blocks found invalid; a fraud proof was published.", func() uint64 { return pv.Stats().Disputed })
 	r.counter("meganode_prover_unverifiable_total", "Blocks whose witness did not allow a verdict.", func() uint64 { return pv.Stats().Unverifiable })
 	r.counter("meganode_prover_deferred_total", "Blocks left for later because the prover was behind (fetched again in turn).", func() uint64 { return pv.Stats().Deferred })
+	r.counter("meganode_prover_refused_deposits_total", "Blocks not attested: their deposit cursor is not the L1's block, or older than the sequencing window allows.", func() uint64 { return pv.Stats().RefusedDeposits })
 	return follower{
 		kinds: []p2p.Kind{p2p.Blocks, p2p.Witnesses}, provider: pv.Provider(), deliver: pv.Deliver,
 		start: func(n network) { pv.Start(n) }, follow: pv.Follow, stop: pv.Stop,

@@ -380,6 +380,10 @@ func (d *Devnet) DAURL() string { return d.daURL }
 func (d *Devnet) inProcessProver(cfg Config, key *ecdsa.PrivateKey, mem *memNet, log zerolog.Logger) (FinalityConfig, error) {
 	pcfg := prover.DefaultConfig()
 	pcfg.Dev = true
+	if dl := d.l1; dl != nil {
+		pcfg.Deposits = dl.feed // no attestation for a cursor the L1 refuses
+		pcfg.Window = window(cfg.L1, dl.feed)
+	}
 	if dl := d.l1; dl != nil && dl.challengeSender != nil {
 		if err := d.addChallenger(dl.backend, dl.addrs, dl.start, key, dl.challengeSender, &pcfg, log.With().Str("node", RoleProver).Logger()); err != nil {
 			return FinalityConfig{}, err

@@ -647,6 +647,16 @@ func NewProver(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 			return nil, err
 		}
 	}
+	var feed *l1.DepositFeed
+	if cfg.L1.URL != "" && cfg.L1.Portal != (common.Address{}) {
+		var err error
+		if feed, err = depositFeed(cfg.L1, log); err != nil {
+			return nil, err
+		}
+		cfg.Prover.Deposits = feed // no attestation for a cursor the L1 refuses
+		cfg.Prover.Window = window(cfg.L1, feed)
+		r.runFeed(feed)
+	}
 	pv, err := prover.New(cfg.Prover, cfg.Chain.ChainConfig(), cfg.ProverKey, 1, log)
 	if err != nil {
 		return nil, err

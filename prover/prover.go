@@ -47,6 +47,14 @@ type Config struct {
 	// Convicted, when set, hears each block the prover made a fraud proof
 	// of (an L1 challenger deletes the outputs of such a block).
 	Convicted func(Conviction)
+	// Deposits, when set, is the L1 the prover checks each block's cursor
+	// against before attesting it: the cursor must be the L1's block and,
+	// with Window, as new as the sequencing window requires at the block's
+	// time. A block that breaks either gets no attestation (the rules that
+	// need the parent's cursor are the full nodes' and replicas': the
+	// prover keeps no chain).
+	Deposits chain.DepositChecker
+	Window   chain.DepositWindow
 }
 
 // Conviction is a block the prover made a fraud proof of, with what an L1
@@ -79,6 +87,7 @@ type Network interface {
 // Stats counts what the prover did.
 type Stats struct {
 	Attested, Disputed, Unverifiable, Deferred uint64
+	RefusedDeposits                            uint64 // blocks not attested for a cursor the L1 rules refuse
 	VerifyNanos                                uint64 // time spent verifying, all blocks
 }
 
@@ -112,6 +121,7 @@ type result struct {
 	number uint64
 	hash   common.Hash
 	epoch  uint64
+	retry  *job // checked again once the L1 its deposit check needs is read
 }
 
 // recentMessages is how many of its attestations and fraud proofs the prover
@@ -134,6 +144,7 @@ type Prover struct {
 	blocks    map[uint64]*blockItem
 	witnesses map[uint64]*chain.WitnessMessage
 	busy      map[uint64]bool
+	notBefore map[uint64]time.Time   // blocks waiting for the L1: not checked again before
 	done      map[uint64]common.Hash // checked above next
 	next      uint64                 // lowest block not yet checked
 	seen      uint64                 // highest block number seen
@@ -142,6 +153,7 @@ type Prover struct {
 	fetching  map[p2p.Kind]bool
 
 	attested, disputed, unverifiable, deferred, verifyNanos atomic.Uint64
+	refusedDeposits                                         atomic.Uint64
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -166,7 +178,7 @@ func New(cfg Config, config *params.ChainConfig, key *ecdsa.PrivateKey, from uin
 		cfg: cfg, log: log.With().Str("role", "prover").Logger(), config: config, chainID: config.ChainID.Uint64(), key: key,
 		cache: p2p.NewCache(recentMessages, nil), inbox: make(chan event, 256), jobs: make(chan job),
 		blocks: make(map[uint64]*blockItem), witnesses: make(map[uint64]*chain.WitnessMessage),
-		busy: make(map[uint64]bool), done: make(map[uint64]common.Hash), fetching: make(map[p2p.Kind]bool),
+		busy: make(map[uint64]bool), notBefore: make(map[uint64]time.Time), done: make(map[uint64]common.Hash), fetching: make(map[p2p.Kind]bool),
 		next: from, seen: from - 1,
 	}, nil
 }
@@ -179,7 +191,7 @@ func (p *Prover) Provider() p2p.Provider { return p.cache }
 
 // Stats returns the counters.
 func (p *Prover) Stats() Stats {
-	return Stats{Attested: p.attested.Load(), Disputed: p.disputed.Load(), Unverifiable: p.unverifiable.Load(), Deferred: p.deferred.Load(), VerifyNanos: p.verifyNanos.Load()}
+	return Stats{Attested: p.attested.Load(), Disputed: p.disputed.Load(), Unverifiable: p.unverifiable.Load(), Deferred: p.deferred.Load(), RefusedDeposits: p.refusedDeposits.Load(), VerifyNanos: p.verifyNanos.Load()}
 }
 
 // Deliver hands the prover a validated block or witness message: its
@@ -288,8 +300,14 @@ func (p *Prover) handle(ev event) {
 		p.fetching[ev.kind] = false
 	case ev.result != nil && ev.result.epoch != p.epoch:
 		// Checked before a revert: the block is no longer the chain's.
+	case ev.result != nil && ev.result.retry != nil:
+		j := ev.result.retry
+		delete(p.busy, ev.result.number)
+		p.blocks[ev.result.number], p.witnesses[ev.result.number] = j.block, j.w
+		p.notBefore[ev.result.number] = p.cfg.Clock().Add(p.cfg.GapWait)
 	case ev.result != nil:
 		delete(p.busy, ev.result.number)
+		delete(p.notBefore, ev.result.number)
 		p.done[ev.result.number] = ev.result.hash
 		for {
 			if _, ok := p.done[p.next]; !ok {
@@ -372,9 +390,10 @@ func (p *Prover) room(n uint64, held int) bool {
 // checked.
 func (p *Prover) ready() (job, bool) {
 	best, found := job{}, false
+	now := p.cfg.Clock()
 	for n, b := range p.blocks {
 		w, ok := p.witnesses[n]
-		if !ok || p.busy[n] || (found && n >= best.w.Number) {
+		if !ok || p.busy[n] || (found && n >= best.w.Number) || now.Before(p.notBefore[n]) {
 			continue
 		}
 		if w.Hash != b.hash {
@@ -451,9 +470,12 @@ func (p *Prover) work(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case j := <-p.jobs:
-			p.check(ctx, j)
+			res := &result{number: j.w.Number, hash: j.w.Hash, epoch: j.epoch}
+			if p.check(ctx, j) {
+				res.retry = &j
+			}
 			select {
-			case p.inbox <- event{result: &result{number: j.w.Number, hash: j.w.Hash, epoch: j.epoch}}:
+			case p.inbox <- event{result: res}:
 			case <-ctx.Done():
 				return
 			}
@@ -462,7 +484,8 @@ func (p *Prover) work(ctx context.Context) {
 }
 
 // check verifies one block and publishes the attestation or fraud proof.
-func (p *Prover) check(ctx context.Context, j job) {
+// It reports whether the block waits for the L1 and is to be checked again.
+func (p *Prover) check(ctx context.Context, j job) bool {
 	num, hash := j.block.number, j.block.hash
 	log := p.log.With().Uint64("block", num).Stringer("hash", hash).Logger()
 	start := time.Now()
@@ -470,16 +493,22 @@ func (p *Prover) check(ctx context.Context, j job) {
 	if err != nil {
 		p.unverifiable.Add(1)
 		log.Error().Err(err).Msg("held block message no longer opens: nothing attested or disputed")
-		return
+		return false
 	}
 	block := m.Bundle.Block
+	var cursorErr error // checked first, so a block that waits for the L1 is not executed twice
+	if p.cfg.Deposits != nil {
+		if cursorErr = p.checkCursor(m.Bundle); errors.Is(cursorErr, chain.ErrL1Behind) {
+			return true
+		}
+	}
 	var v *chain.Verdict
 	v, err = chain.VerifyWithDeposits(p.config, block, j.w.Witness, p.cfg.Dev, m.Edits, m.Bundle.Deposits)
 	p.verifyNanos.Add(uint64(time.Since(start)))
 	if err != nil {
 		p.unverifiable.Add(1)
 		log.Warn().Err(err).Msg("block not verified: nothing attested or disputed")
-		return
+		return false
 	}
 	if !v.Valid {
 		p.disputed.Add(1)
@@ -489,13 +518,18 @@ func (p *Prover) check(ctx context.Context, j job) {
 		if p.cfg.Convicted != nil {
 			p.cfg.Convicted(Conviction{Header: block.Header(), Verdict: *v, PasserRoots: passerRoots(j.w.PasserProof, block.Root(), v.StateRoot)})
 		}
-		return
+		return false
 	}
 	passerRoot, err := chain.StorageRootFromProof(v.StateRoot, chain.MessagePasser, j.w.PasserProof)
 	if err != nil {
 		p.unverifiable.Add(1)
 		log.Warn().Err(err).Msg("block verified but its message passer proof is not: nothing attested")
-		return
+		return false
+	}
+	if cursorErr != nil {
+		p.refusedDeposits.Add(1)
+		log.Error().Err(cursorErr).Msg("the block breaks the deposit rules: not attested")
+		return false
 	}
 	a := &chain.Attestation{Number: num, BlockHash: hash, StateRoot: v.StateRoot, OutputRoot: chain.OutputRoot(v.StateRoot, passerRoot, hash)}
 	if p.publish(ctx, p2p.Attestations, num, a) {
@@ -505,6 +539,42 @@ func (p *Prover) check(ctx context.Context, j job) {
 		}
 		log.Debug().Dur("took", time.Since(start)).Stringer("output_root", a.OutputRoot).Msg("attested block")
 	}
+	return false
+}
+
+// checkCursor checks the rules of a block's deposit cursor that need no
+// parent: the cursor is the L1's block, and no deposit the window makes due
+// lies beyond it.
+func (p *Prover) checkCursor(b *chain.BlockBundle) error {
+	to, num := b.L1Origin, b.Block.NumberU64()
+	if p.cfg.Window != nil {
+		need, ready, err := p.cfg.Window.Required(b.Block.Time())
+		switch {
+		case err != nil || !ready:
+			return chain.ErrL1Behind
+		case need.Number > to.Number:
+			// Moved over L1 blocks without deposits, the block would be the
+			// same (full nodes keep it): only deposits left behind count.
+			ds, ready, err := p.cfg.Deposits.Between(to, need)
+			switch {
+			case err != nil:
+				return fmt.Errorf("%w: block %d %w: %v", chain.ErrBadBlock, num, chain.ErrDepositRule, err)
+			case !ready:
+				return chain.ErrL1Behind
+			case len(ds) > 0:
+				return fmt.Errorf("%w: block %d %w: its L1 cursor %d is older than L1 block %d, which the sequencing window requires at L2 time %d, and leaves %d deposits behind", chain.ErrBadBlock, num, chain.ErrDepositRule, to.Number, need.Number, b.Block.Time(), len(ds))
+			}
+		}
+	}
+	if to == (chain.L1Origin{}) {
+		return nil
+	}
+	if _, ready, err := p.cfg.Deposits.Between(to, to); err != nil {
+		return fmt.Errorf("%w: block %d %w: %v", chain.ErrBadBlock, num, chain.ErrDepositRule, err)
+	} else if !ready {
+		return chain.ErrL1Behind
+	}
+	return nil
 }
 
 // passerRoots returns the message passer storage roots proof proves in the

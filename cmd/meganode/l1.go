@@ -145,13 +145,24 @@ func challengerFlags() []cli.Flag {
 		&cli.StringFlag{Name: "l1.output-oracle", Usage: "the OutputOracle's address on --l1.url; the prover's key must be one of its challengers", EnvVars: env("L1_OUTPUT_ORACLE")},
 		&cli.Uint64Flag{Name: "l1.start-block", Usage: "first L1 block read: the oracle's deployment block", EnvVars: env("L1_START_BLOCK")},
 		&cli.StringFlag{Name: "l1.challenger-key", Usage: "file holding the hex key of the L1 account that pays for challenges (the prover's key signs them)", EnvVars: env("L1_CHALLENGER_KEY")},
+		&cli.StringFlag{Name: "l1.portal", Usage: "the portal's address on --l1.url: a block whose deposit cursor is not the L1's block, or older than the sequencing window allows, is not attested", EnvVars: env("L1_PORTAL")},
+		&cli.Uint64Flag{Name: "l1.confirmations", Usage: "L1 blocks that must follow a block before it is read", EnvVars: env("L1_CONFIRMATIONS")},
+		&cli.DurationFlag{Name: "l1.poll", Value: time.Second, Usage: "how often the L1 is read", EnvVars: env("L1_POLL")},
+		&cli.DurationFlag{Name: "l1.sequencing-window", Value: l1.DefaultSequencingWindow, Usage: "with --l1.portal: a block's deposit cursor may not be older than the L1 block this long before it (0: no window)", EnvVars: env("L1_SEQUENCING_WINDOW")},
 	}
 }
 
 // applyChallengerFlags fills a prover's L1 config.
 func applyChallengerFlags(c *cli.Context, cfg *node.L1Config) error {
 	cfg.URL, cfg.StartBlock = c.String("l1.url"), c.Uint64("l1.start-block")
+	cfg.Confirmations, cfg.Poll, cfg.SequencingWindow = c.Uint64("l1.confirmations"), c.Duration("l1.poll"), c.Duration("l1.sequencing-window")
 	var err error
+	if cfg.Portal, err = addressFlag(c, "l1.portal"); err != nil {
+		return err
+	}
+	if cfg.Portal != (common.Address{}) && cfg.URL == "" {
+		return errors.New("--l1.portal needs --l1.url")
+	}
 	if cfg.OutputOracle, err = addressFlag(c, "l1.output-oracle"); err != nil {
 		return err
 	}
