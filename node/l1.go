@@ -125,6 +125,33 @@ func window(cfg L1Config, feed *l1.DepositFeed) chain.DepositWindow {
 	return l1.NewWindow(feed, cfg.SequencingWindow)
 }
 
+// l1Rules are what a follower checks blocks' deposits with: the portal's
+// feed and the sequencing window (nil without one).
+type l1Rules struct {
+	feed   *l1.DepositFeed
+	window chain.DepositWindow
+}
+
+// depositRules reads cfg's L1 for a follower's deposit checks, or nil
+// without --l1.url and --l1.portal.
+func depositRules(cfg L1Config, log zerolog.Logger) (*l1Rules, error) {
+	if cfg.URL == "" || cfg.Portal == (common.Address{}) {
+		return nil, nil
+	}
+	feed, err := depositFeed(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &l1Rules{feed: feed, window: window(cfg, feed)}, nil
+}
+
+// run polls the feed while r runs; nothing without rules.
+func (x *l1Rules) run(r *Role) {
+	if x != nil {
+		r.runFeed(x.feed)
+	}
+}
+
 // censoring is a deposit source that takes nothing and never moves the
 // cursor (--dev.censor-deposits).
 type censoring struct{}

@@ -545,19 +545,15 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 // applies state diffs, serves reads and subscriptions from its own state and
 // forwards transactions to cfg.SequencerURL.
 func NewReplica(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
-	var feed *l1.DepositFeed
-	if cfg.L1.URL != "" && cfg.L1.Portal != (common.Address{}) {
-		var err error
-		if feed, err = depositFeed(cfg.L1, log); err != nil {
-			return nil, err
-		}
-		cfg.Replica.Deposits = feed // every block's deposits checked against the L1
-		cfg.Replica.Window = window(cfg.L1, feed)
+	rules, err := depositRules(cfg.L1, log)
+	if err != nil {
+		return nil, err
+	}
+	if rules != nil {
+		cfg.Replica.Deposits, cfg.Replica.Window = rules.feed, rules.window
 	}
 	return newFollower(cfg, RoleReplica, log, func(r *Role) (follower, error) {
-		if feed != nil {
-			r.runFeed(feed)
-		}
+		rules.run(r)
 		return r.replicaPart(cfg.Replica)
 	})
 }
@@ -598,19 +594,15 @@ func (r *Role) haMetrics(ha *sequencer.HA, seq *sequencer.Sequencer) {
 // with its witness, advances its verified (safe) head, serves reads of the
 // verified chain and forwards transactions to cfg.SequencerURL.
 func NewFullNode(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
-	var feed *l1.DepositFeed
-	if cfg.L1.URL != "" && cfg.L1.Portal != (common.Address{}) {
-		var err error
-		if feed, err = depositFeed(cfg.L1, log); err != nil {
-			return nil, err
-		}
-		cfg.FullNode.Deposits = feed // every block's deposits checked against the L1
-		cfg.FullNode.Window = window(cfg.L1, feed)
+	rules, err := depositRules(cfg.L1, log)
+	if err != nil {
+		return nil, err
+	}
+	if rules != nil {
+		cfg.FullNode.Deposits, cfg.FullNode.Window = rules.feed, rules.window
 	}
 	return newFollower(cfg, RoleFullNode, log, func(r *Role) (follower, error) {
-		if feed != nil {
-			r.runFeed(feed)
-		}
+		rules.run(r)
 		return r.fullNodePart(cfg.FullNode)
 	})
 }
@@ -647,15 +639,13 @@ func NewProver(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 			return nil, err
 		}
 	}
-	var feed *l1.DepositFeed
-	if cfg.L1.URL != "" && cfg.L1.Portal != (common.Address{}) {
-		var err error
-		if feed, err = depositFeed(cfg.L1, log); err != nil {
-			return nil, err
-		}
-		cfg.Prover.Deposits = feed // no attestation for a cursor the L1 refuses
-		cfg.Prover.Window = window(cfg.L1, feed)
-		r.runFeed(feed)
+	rules, err := depositRules(cfg.L1, log)
+	if err != nil {
+		return nil, err
+	}
+	if rules != nil {
+		cfg.Prover.Deposits, cfg.Prover.Window = rules.feed, rules.window // no attestation for a cursor the L1 refuses
+		rules.run(r)
 	}
 	pv, err := prover.New(cfg.Prover, cfg.Chain.ChainConfig(), cfg.ProverKey, 1, log)
 	if err != nil {
