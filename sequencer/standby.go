@@ -46,7 +46,10 @@ func (s *Sequencer) Lead(committed []Entry) error {
 	}
 	if err := s.follow(committed); err != nil {
 		if errors.Is(err, errSealHeld) {
-			return fmt.Errorf("not producing: %w", s.diskFull())
+			if err = s.diskFull(); err == nil {
+				err = storage.ErrDiskFull // a write hit ENOSPC after the check
+			}
+			return fmt.Errorf("not producing: %w", err)
 		}
 		s.halt(err)
 		return err
