@@ -241,3 +241,169 @@ func ready(t *testing.T, d *devnet) (int, string) {
 	_ = json.NewDecoder(resp.Body).Decode(&body)
 	return resp.StatusCode, body.Reason
 }
+
+// TestHADiskFull runs three HA candidates, each on its own 96 MiB tmpfs (a new data directory takes about 40 MiB with its two ballasts), and
+// fills the leader's: it refuses sends at once with the disk-full error,
+// /ready answers 503 with the reason, and leadership moves to a healthy
+// candidate within a failover. Once the space is freed the full candidate
+// catches up as a standby by itself, and every preconfirmed tx, from before
+// and after, is on chain exactly once at its position on both. It mounts, so
+// it needs root.
+func TestHADiskFull(t *testing.T) {
+	mnts := map[string]string{}
+	for _, id := range []string{"a", "b", "c"} {
+		mnts[id] = mountTmpfs(t, 96)
+	}
+	s := newHASet(t, "a", "b", "c")
+	s.extra = []string{"--datadir.min-free", "16", "--miniblock-eager=false"}
+	for _, c := range s.cands {
+		c.dir = filepath.Join(mnts[c.id], "seq")
+		s.start(t, c)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, c := range s.cands { // what went wrong, without the per-block lines
+			var lines []string
+			for _, l := range strings.Split(c.d.logs.String(), "\n") {
+				if !strings.Contains(l, `"level":"info"`) && !strings.Contains(l, `"level":"debug"`) {
+					lines = append(lines, l)
+				}
+			}
+			t.Logf("candidate %s warnings and errors:\n%s", c.id, strings.Join(lines, "\n"))
+		}
+	})
+	clients := map[*candidate]*gethrpc.Client{}
+	for _, c := range s.cands {
+		clients[c] = c.d.client(t)
+	}
+	full := s.leader(t, nil)
+	ctx := context.Background()
+	type sent struct {
+		hash  common.Hash
+		nonce uint64
+	}
+	var preconfirmed []sent
+	nonce := uint64(0)
+	sendSync := func(c *candidate) error {
+		tx, raw := signedTransfer(t, key0, nonce)
+		var receipt map[string]interface{}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := clients[c].CallContext(cctx, &receipt, "eth_sendRawTransactionSync", raw, 5000); err != nil {
+			return err
+		}
+		preconfirmed = append(preconfirmed, sent{tx.Hash(), nonce})
+		nonce++
+		return nil
+	}
+	for i := 0; i < 5; i++ {
+		if err := sendSync(full); err != nil {
+			t.Fatalf("send %d before the disk fills: %v", i, err)
+		}
+	}
+
+	fill := fillDisk(t, mnts[full.id])
+	filled := time.Now()
+	// Every send to it answers at once with the reason, none hangs.
+	waitFor(t, "the full leader to refuse sends", func() bool {
+		_, raw := signedTransfer(t, key0, nonce)
+		var out json.RawMessage
+		return clients[full].CallContext(ctx, &out, "eth_sendRawTransaction", raw) != nil
+	})
+	for _, method := range []string{"eth_sendRawTransaction", "eth_sendRawTransactionSync"} {
+		_, raw := signedTransfer(t, key0, nonce)
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		var out json.RawMessage
+		err := clients[full].CallContext(cctx, &out, method, raw)
+		cancel()
+		var rpcErr gethrpc.Error
+		if !errors.As(err, &rpcErr) || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("%s on a full disk: %v (%s), want a JSON-RPC disk-full error", method, err, out)
+		}
+	}
+	if status, reason := ready(t, full.d); status != http.StatusServiceUnavailable || !strings.Contains(reason, "disk full") {
+		t.Fatalf("/ready of the full candidate: %d %q, want 503 with a disk-full reason", status, reason)
+	}
+	next := s.leader(t, full)
+	if took := time.Since(filled); took > failoverLimit()+time.Second {
+		t.Fatalf("leadership left the full candidate after %v", took)
+	}
+	for i := 0; i < 3; i++ {
+		if err := sendSync(next); err != nil {
+			t.Fatalf("send %d to the new leader %s: %v", i, next.id, err)
+		}
+	}
+	if st, err := haStatus(full.d.URL); err != nil || st.Leading {
+		t.Fatalf("the full candidate's status %+v (%v): leading on a full disk", st, err)
+	}
+
+	// Free the space: it catches up as a standby by itself.
+	if err := os.Remove(fill); err != nil {
+		t.Fatal(err)
+	}
+	if err := sendSync(next); err != nil {
+		t.Fatalf("send after space was freed: %v", err)
+	}
+	lastHash := preconfirmed[len(preconfirmed)-1].hash
+	waitFor(t, "the freed candidate to have the new leader's txs", func() bool {
+		return receiptOf(ctx, clients[full], lastHash).BlockHash != (common.Hash{})
+	})
+	if status, reason := ready(t, full.d); status != http.StatusServiceUnavailable || strings.Contains(reason, "disk full") || !strings.Contains(reason, "standby") {
+		t.Fatalf("/ready of the freed standby: %d %q, want 503 naming a standby", status, reason)
+	}
+	_, raw := signedTransfer(t, key0, nonce)
+	var out json.RawMessage
+	if err := clients[full].CallContext(ctx, &out, "eth_sendRawTransaction", raw); err == nil || strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("send to the freed standby: %v, want a not-leader refusal", err)
+	}
+
+	// Every preconfirmed tx seals exactly once, at its nonce's position, in
+	// the same block on the new leader and on the freed standby.
+	for _, p := range preconfirmed {
+		var r sealedReceipt
+		waitFor(t, "tx "+p.hash.Hex()+" to seal", func() bool {
+			r = receiptOf(ctx, clients[next], p.hash)
+			return r.BlockHash != (common.Hash{}) && r.BlockHash != common.MaxHash
+		})
+		if r.Status != 1 {
+			t.Fatalf("tx %s (nonce %d) failed", p.hash, p.nonce)
+		}
+		for _, c := range []*candidate{next, full} {
+			var block struct {
+				Hash         common.Hash   `json:"hash"`
+				Transactions []common.Hash `json:"transactions"`
+			}
+			waitFor(t, "block "+r.BlockNumber.String()+" on "+c.id, func() bool {
+				return clients[c].CallContext(ctx, &block, "eth_getBlockByNumber", r.BlockNumber, false) == nil && block.Hash != (common.Hash{})
+			})
+			if block.Hash != r.BlockHash || int(r.TransactionIndex) >= len(block.Transactions) || block.Transactions[r.TransactionIndex] != p.hash {
+				t.Fatalf("%s: block %v (%s) does not hold tx %s at %d", c.id, r.BlockNumber, block.Hash, p.hash, r.TransactionIndex)
+			}
+		}
+	}
+	var count hexutil.Uint64
+	if err := clients[next].CallContext(ctx, &count, "eth_getTransactionCount", addr0, "latest"); err != nil || uint64(count) != nonce {
+		t.Fatalf("sender nonce %d (%v), want %d: a tx landed twice or was lost", count, err, nonce)
+	}
+	for _, c := range s.cands {
+		if l := c.d.logs.String(); strings.Contains(l, "panic") || strings.Contains(l, "sequencer halted") {
+			t.Fatalf("candidate %s panicked or halted:\n%s", c.id, l)
+		}
+	}
+}
+
+// sealedReceipt is the part of a receipt that places a tx in a block.
+type sealedReceipt struct {
+	BlockHash        common.Hash    `json:"blockHash"`
+	BlockNumber      hexutil.Uint64 `json:"blockNumber"`
+	TransactionIndex hexutil.Uint64 `json:"transactionIndex"`
+	Status           hexutil.Uint64 `json:"status"`
+}
+
+func receiptOf(ctx context.Context, c *gethrpc.Client, h common.Hash) sealedReceipt {
+	var r sealedReceipt
+	_ = c.CallContext(ctx, &r, "eth_getTransactionReceipt", h)
+	return r
+}

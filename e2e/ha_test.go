@@ -43,6 +43,17 @@ type haSet struct {
 
 func startHASet(t testing.TB, ids ...string) *haSet {
 	t.Helper()
+	s := newHASet(t, ids...)
+	for _, c := range s.cands {
+		s.start(t, c)
+	}
+	return s
+}
+
+// newHASet is startHASet's set before any candidate starts: a test can
+// move data directories or add flags first.
+func newHASet(t testing.TB, ids ...string) *haSet {
+	t.Helper()
 	dir := t.TempDir()
 	keyFile, signer := writeKey(t, dir, "sequencer.key")
 	s := &haSet{keyFile: keyFile, signer: signer}
@@ -53,9 +64,6 @@ func startHASet(t testing.TB, ids ...string) *haSet {
 		peers = append(peers, id+"="+c.raft)
 	}
 	s.peers = strings.Join(peers, ",")
-	for _, c := range s.cands {
-		s.start(t, c)
-	}
 	return s
 }
 

@@ -413,7 +413,11 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 	r.sequencerMetrics(seq, cfg.HA != nil)
 	var ha *sequencer.HA
 	if cfg.HA != nil {
-		ha, err = sequencer.NewHA(*cfg.HA, seq, func() int {
+		hcfg := *cfg.HA
+		if hcfg.MinFreeMB == 0 {
+			hcfg.MinFreeMB = cfg.Storage.MinFreeMB // the raft log counts as full as the chain does
+		}
+		ha, err = sequencer.NewHA(hcfg, seq, func() int {
 			if r.net == nil {
 				return 0
 			}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
@@ -22,6 +23,7 @@ import (
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/storage"
 )
 
 // HAServer is one member of the raft group.
@@ -44,6 +46,14 @@ type HAConfig struct {
 	StallTimeout     time.Duration // leader whose head has not advanced this long hands over
 	MinPeers         int           // p2p peers the leader needs; 0: not checked
 	CatchUp          uint64        // mini-blocks behind the leader a non-voter may be to be promoted
+	// MinFreeMB is the free space of Dir's disk below which the raft log
+	// counts as full, as the store's data directory (storage.Config
+	// MinFreeMB): default 256, negative turns the check off.
+	MinFreeMB int
+	// FS measures Dir's free space and holds its ballast, default the
+	// operating system's; tests pass one that reports a full disk. The raft
+	// log itself is always on the operating system's.
+	FS vfs.FS
 	// FaultInjection enables Partition (ha_partition): tests cut a
 	// candidate's raft traffic with it.
 	FaultInjection bool
@@ -104,6 +114,7 @@ type HA struct {
 	fsm    *haFSM
 	stream *haStream
 	store  *raftboltdb.BoltStore
+	space  *storage.Space // of Dir
 	raft   *raft.Raft
 	notify chan bool
 	stop   chan struct{}
@@ -128,13 +139,20 @@ func NewHA(cfg HAConfig, seq *Sequencer, peers func() int, log zerolog.Logger) (
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("ha: %w", err)
 	}
+	if cfg.FS != nil {
+		if err := cfg.FS.MkdirAll(cfg.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("ha: %w", err)
+		}
+	}
 	store, err := raftboltdb.NewBoltStore(filepath.Join(cfg.Dir, "raft.db"))
 	if err != nil {
 		return nil, fmt.Errorf("ha: raft log %s: %w", cfg.Dir, err)
 	}
+	hlog := log.With().Str("component", "ha").Str("id", cfg.ID).Logger()
 	h := &HA{
 		cfg: cfg, seq: seq, peers: peers, store: store,
-		log:       log.With().Str("component", "ha").Str("id", cfg.ID).Logger(),
+		space:     storage.NewSpace(cfg.FS, cfg.Dir, cfg.MinFreeMB, hlog),
+		log:       hlog,
 		fsm:       &haFSM{head: func() uint64 { return seq.store.CurrentHeader().Number.Uint64() }, notify: make(chan struct{}, 1)},
 		notify:    make(chan bool, 16),
 		stop:      make(chan struct{}),
@@ -175,7 +193,8 @@ func (h *HA) Start(context.Context) error {
 	if err != nil {
 		return errors.Join(err, trans.Close())
 	}
-	r, err := raft.NewRaft(rc, h.fsm, h.store, h.store, snaps, trans)
+	logs, stable := &spaceLogStore{LogStore: h.store, space: h.space}, &spaceStableStore{StableStore: h.store, space: h.space}
+	r, err := raft.NewRaft(rc, h.fsm, logs, stable, snaps, trans)
 	if err != nil {
 		return errors.Join(fmt.Errorf("ha: %w", err), trans.Close())
 	}
@@ -224,7 +243,12 @@ func (h *HA) shutdown() error {
 }
 
 // Commit appends data to the raft log and returns once a quorum holds it.
+// A full raft directory refuses it before raft sees it.
 func (h *HA) Commit(data []byte) error {
+	if err := h.space.Err(); err != nil {
+		h.commitFailures.Add(1)
+		return err
+	}
 	start := time.Now()
 	f := h.raft.Apply(data, h.cfg.LeaseTimeout)
 	err := f.Error()
@@ -243,6 +267,12 @@ func (h *HA) Commit(data []byte) error {
 	observe(h.seq.metrics.RaftCommit, took)
 	return nil
 }
+
+// CheckSpace measures the raft directory's free space (FenceSpace).
+func (h *HA) CheckSpace() error { return h.space.Check() }
+
+// DiskFull is the raft directory's last verdict (FenceSpace).
+func (h *HA) DiskFull() error { return h.space.Err() }
 
 // Committed returns the committed entries above the local sealed head.
 func (h *HA) Committed() []Entry { return h.fsm.committed() }
@@ -268,6 +298,7 @@ func (h *HA) run() {
 	defer tick.Stop()
 	var lastMini uint64
 	lastAdvance, peersSeen, rpcSeen := time.Now(), time.Now(), time.Now()
+	var fullTransfer time.Time // last handover for a full disk
 	for {
 		select {
 		case <-h.stop:
@@ -281,7 +312,24 @@ func (h *HA) run() {
 		case <-h.fsm.notify:
 			h.seq.Follow(h.fsm.committed())
 		case now := <-tick.C:
+			// Measured on every candidate, leading or not: a standby's
+			// admission error and /ready say disk full only while it is.
+			full := h.seq.checkSpace()
 			if h.raft.State() != raft.Leader {
+				lastAdvance, peersSeen, rpcSeen = now, now, now
+				if full == nil && h.seq.holding() {
+					h.seq.Follow(h.fsm.committed()) // space is back: write the held block
+				}
+				continue
+			}
+			if full != nil {
+				// A leader on a full disk can neither seal nor grow the raft
+				// log: it hands over at once (not after the stall timeout),
+				// and again each second while no follower has taken it.
+				if h.seq.Leading() || now.Sub(fullTransfer) >= time.Second {
+					fullTransfer = now
+					h.transfer(full.Error())
+				}
 				lastAdvance, peersSeen, rpcSeen = now, now, now
 				continue
 			}
@@ -701,4 +749,50 @@ func (c *haConn) Close() error {
 	delete(c.s.conns, c)
 	c.s.mu.Unlock()
 	return c.Conn.Close()
+}
+
+// spaceLogStore refuses raft log appends while the raft directory is below
+// its minimum free space, so that bolt does not run into ENOSPC mid-write.
+// Raft handles a refused append without losing anything: a leader's fails
+// its Apply and steps down; a follower's answers the AppendEntries as
+// failed and the leader sends the entries again later.
+type spaceLogStore struct {
+	raft.LogStore
+	space *storage.Space
+}
+
+func (s *spaceLogStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
+
+func (s *spaceLogStore) StoreLogs(logs []*raft.Log) error {
+	if err := s.space.Check(); err != nil {
+		return fmt.Errorf("raft log append of %d entries: %w", len(logs), err)
+	}
+	if err := s.LogStore.StoreLogs(logs); err != nil {
+		return s.space.Failed(err)
+	}
+	return nil
+}
+
+// spaceStableStore writes raft's term and vote whatever the free space:
+// raft panics when it cannot. A write that hits ENOSPC deletes the raft
+// directory's ballast and is tried once more in its space.
+type spaceStableStore struct {
+	raft.StableStore
+	space *storage.Space
+}
+
+func (s *spaceStableStore) Set(key, val []byte) error {
+	return s.retry(func() error { return s.StableStore.Set(key, val) })
+}
+
+func (s *spaceStableStore) SetUint64(key []byte, val uint64) error {
+	return s.retry(func() error { return s.StableStore.SetUint64(key, val) })
+}
+
+func (s *spaceStableStore) retry(write func() error) error {
+	err := write()
+	if err == nil || !errors.Is(s.space.Failed(err), storage.ErrDiskFull) || !s.space.ReleaseBallast() {
+		return err
+	}
+	return write()
 }

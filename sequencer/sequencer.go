@@ -222,10 +222,11 @@ type Sequencer struct {
 	// before anyone sees it, whether this candidate leads, and how many
 	// mini-blocks the feeds have carried (a standby rebuilding its open
 	// block after a step-down does not send them twice).
-	fence     Fence
-	leading   atomic.Bool
-	published uint64
-	republish atomic.Bool
+	fence      Fence
+	fenceSpace FenceSpace // the fence's, if its log is on a disk that can fill
+	leading    atomic.Bool
+	published  uint64
+	republish  atomic.Bool
 
 	// Dev chains (Config.Dev): loop-owned under stepMu, but impersonation.
 	dev  devState
@@ -246,6 +247,17 @@ type Fence interface {
 	Committed() []Entry
 	// Leader is the raft id of the current leader, "" when unknown.
 	Leader() string
+}
+
+// FenceSpace is a Fence whose log is on a disk that can fill. The sequencer
+// checks it beside the store's data directory at every step: full, it admits
+// nothing, answers /ready with the reason and commits nothing.
+type FenceSpace interface {
+	// CheckSpace measures the log's free space and returns DiskFull's answer.
+	CheckSpace() error
+	// DiskFull is the last verdict: nil, or an error wrapping
+	// storage.ErrDiskFull.
+	DiskFull() error
 }
 
 // New builds a sequencer on store, opening the block after the stored head
@@ -456,7 +468,7 @@ func (s *Sequencer) SendTransactions(txs []*types.Transaction) []error {
 
 // admitting is nil while the sequencer takes transactions.
 func (s *Sequencer) admitting() error {
-	if err := s.store.DiskFull(); err != nil {
+	if err := s.diskFull(); err != nil {
 		return fmt.Errorf("not admitting transactions: %w", err)
 	}
 	if err := s.failure(); err != nil {
@@ -749,7 +761,7 @@ var errSealHeld = errors.New("sealed block held until the disk has space")
 // may go on: a full disk pauses it (admission refuses meanwhile, /ready is
 // 503), and once space is back the held block is written first.
 func (s *Sequencer) diskReady() bool {
-	if err := s.store.CheckSpace(); err != nil {
+	if err := s.checkSpace(); err != nil {
 		s.pause(err)
 		return false
 	}
@@ -1465,8 +1477,33 @@ func (s *Sequencer) Healthy() error {
 	if !s.running.Load() {
 		return ErrStopped
 	}
-	if err := s.store.DiskFull(); err != nil {
+	if err := s.diskFull(); err != nil {
 		return fmt.Errorf("not admitting transactions: %w", err)
 	}
 	return s.failure()
+}
+
+// diskFull is the last verdict on the data directory's space and, with HA,
+// on the raft log's: nil, or an error wrapping storage.ErrDiskFull.
+func (s *Sequencer) diskFull() error {
+	if err := s.store.DiskFull(); err != nil {
+		return err
+	}
+	if s.fenceSpace != nil {
+		return s.fenceSpace.DiskFull()
+	}
+	return nil
+}
+
+// checkSpace measures both and returns diskFull's answer after it.
+func (s *Sequencer) checkSpace() error {
+	err := s.store.CheckSpace()
+	if s.fenceSpace != nil {
+		// Measured even when the store is full, so that neither verdict
+		// goes stale.
+		if ferr := s.fenceSpace.CheckSpace(); err == nil {
+			err = ferr
+		}
+	}
+	return err
 }

@@ -1,17 +1,22 @@
 package sequencer
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/storage"
 )
 
 // SetFence makes an HA sequencer (Config.HA) commit its output to f before
 // publishing it. Call it before Start.
-func (s *Sequencer) SetFence(f Fence) { s.fence = f }
+func (s *Sequencer) SetFence(f Fence) {
+	s.fence = f
+	s.fenceSpace, _ = f.(FenceSpace)
+}
 
 // Leading reports whether the sequencer produces blocks: always without HA,
 // only as the raft leader with it.
@@ -34,7 +39,18 @@ func (s *Sequencer) Lead(committed []Entry) error {
 	if s.leading.Load() {
 		return nil
 	}
+	// A full disk could neither write the blocks nor grow the raft log: the
+	// candidate stays a standby and says why (its HA loop hands over).
+	if err := s.checkSpace(); err != nil {
+		return fmt.Errorf("not producing: %w", err)
+	}
 	if err := s.follow(committed); err != nil {
+		if errors.Is(err, errSealHeld) {
+			if err = s.diskFull(); err == nil {
+				err = storage.ErrDiskFull // a write hit ENOSPC after the check
+			}
+			return fmt.Errorf("not producing: %w", err)
+		}
 		s.halt(err)
 		return err
 	}
@@ -79,6 +95,9 @@ func (s *Sequencer) stepDownLocked(reason error) error {
 		s.dropped(p.tx.Hash(), notLeader)
 	}
 	s.unsealed, s.receipts, s.miniGas = s.unsealed[:0], s.receipts[:0], 0
+	// A sealed block held for a full disk was committed before the store
+	// refused it: the log seals it again below.
+	s.heldSeal = nil
 	return s.rebuild()
 }
 
@@ -89,7 +108,18 @@ func (s *Sequencer) rebuild() error {
 	if err := s.openBlock(s.clock.Now()); err != nil {
 		return err
 	}
-	return s.follow(s.fence.Committed())
+	if err := s.follow(s.fence.Committed()); !errors.Is(err, errSealHeld) {
+		return err
+	}
+	return nil
+}
+
+// holding reports whether a standby holds a sealed block its full disk
+// refused: it follows again, writing it first, once space is back.
+func (s *Sequencer) holding() bool {
+	s.stepMu.Lock()
+	defer s.stepMu.Unlock()
+	return s.heldSeal != nil && !s.leading.Load()
 }
 
 // Follow executes committed entries on a standby: the same transactions in
@@ -102,12 +132,32 @@ func (s *Sequencer) Follow(committed []Entry) {
 	if s.leading.Load() || s.failed != nil {
 		return
 	}
-	if err := s.follow(committed); err != nil {
+	if err := s.follow(committed); err != nil && !errors.Is(err, errSealHeld) {
 		s.halt(err)
 	}
 }
 
+// follow applies committed entries. A sealed block the store refuses for a
+// full disk is held, and so is everything after it (the raft FSM keeps the
+// entries above the stored head): errSealHeld, not a halt. The next call
+// writes it first once there is space.
 func (s *Sequencer) follow(committed []Entry) error {
+	if sb := s.heldSeal; sb != nil {
+		if err := s.checkSpace(); err != nil {
+			return errSealHeld
+		}
+		if err := s.persistSealed(sb); err != nil {
+			if errors.Is(err, storage.ErrDiskFull) {
+				return errSealHeld
+			}
+			return err
+		}
+		s.heldSeal, s.paused = nil, false
+		s.log.Info().Uint64("block", sb.Block.NumberU64()).Msg("disk has space again: held block written, following")
+		if err := s.openBlock(s.clock.Now()); err != nil {
+			return err
+		}
+	}
 	for _, e := range committed {
 		var err error
 		if e.Mini != nil {
@@ -206,6 +256,11 @@ func (s *Sequencer) applySeal(e *SealEntry) error {
 		return fmt.Errorf("%w: block %d seals to %s here, the leader committed %s", chain.ErrBadBlock, e.Number, sb.Block.Hash(), e.Hash)
 	}
 	if err := s.persistSealed(sb); err != nil {
+		if errors.Is(err, storage.ErrDiskFull) {
+			s.heldSeal = sb
+			s.pause(err)
+			return errSealHeld
+		}
 		return err
 	}
 	return s.openBlock(s.clock.Now())

@@ -35,7 +35,10 @@ type space struct {
 	low, hit atomic.Pointer[error]
 }
 
-const maxBallast = 32 << 20
+const (
+	maxBallast       = 32 << 20
+	defaultMinFreeMB = 256 // Config.MinFreeMB
+)
 
 func newSpace(fs vfs.FS, dir string, minFreeMB int, log zerolog.Logger) *space {
 	sp := &space{log: log, fs: fs, dir: dir}
@@ -154,4 +157,42 @@ func (sp *space) wrote() {
 			sp.hit.Store(nil)
 		}
 	}
+}
+
+// Space watches the free space of a directory other than the store's (an HA
+// candidate's raft log) with the store's rule: below the minimum it counts
+// as full (an error wrapping ErrDiskFull) until a check finds room again, and
+// a ballast file of a quarter of the minimum (at most 32 MiB) is kept in the
+// directory for a write that hits ENOSPC anyway (ReleaseBallast).
+type Space struct{ sp *space }
+
+// NewSpace watches dir on fs (nil: the operating system's); minFreeMB 0 is
+// the store's default (256), negative turns the check and the ballast off.
+func NewSpace(fs vfs.FS, dir string, minFreeMB int, log zerolog.Logger) *Space {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	if minFreeMB == 0 {
+		minFreeMB = defaultMinFreeMB
+	}
+	return &Space{sp: newSpace(fs, dir, minFreeMB, log)}
+}
+
+// Check measures the free space and returns Err's answer after it.
+func (s *Space) Check() error { return s.sp.check() }
+
+// Err is the last verdict: nil, or an error wrapping ErrDiskFull.
+func (s *Space) Err() error { return s.sp.err() }
+
+// Failed records a write error; an ENOSPC one makes the directory full until
+// a check finds room. It returns err, wrapping ErrDiskFull for ENOSPC.
+func (s *Space) Failed(err error) error { return s.sp.failed(err) }
+
+// ReleaseBallast deletes the ballast so that a write that hit ENOSPC can be
+// retried in its space; it reports whether there was one. The directory
+// counts as full until a check finds room (and writes the ballast again).
+func (s *Space) ReleaseBallast() bool {
+	had := s.sp.haveBallast.Load()
+	s.sp.onDiskFull()
+	return had
 }

@@ -288,7 +288,7 @@ func withDefaults(cfg Config) Config {
 		cfg.Handles = 256
 	}
 	if cfg.MinFreeMB == 0 {
-		cfg.MinFreeMB = 256
+		cfg.MinFreeMB = defaultMinFreeMB
 	}
 	if cfg.TrieCacheMB == 0 {
 		cfg.TrieCacheMB = 512

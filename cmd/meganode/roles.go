@@ -94,7 +94,7 @@ func sequencerFlags(defaults node.Config) []cli.Flag {
 		&cli.BoolFlag{Name: "miniblock-eager", Aliases: []string{"eager"}, Value: defaults.Sequencer.Eager, Usage: "seal a mini-block as soon as a tx executed while the sequencer is idle; off: strictly periodic", EnvVars: env("MINIBLOCK_EAGER")},
 		&cli.IntFlag{Name: "miniblock-eager-max-txs", Value: defaults.Sequencer.EagerMaxTxs, Usage: "txs per interval above which eager sealing pauses and the load batches at the interval", EnvVars: env("MINIBLOCK_EAGER_MAX_TXS")},
 		&cli.StringFlag{Name: "preconf-block-hash", Value: defaults.Sequencer.PreconfHash.Hex(), Usage: "blockHash of receipts and logs preconfirmed in a mini-block", EnvVars: env("PRECONF_BLOCK_HASH")},
-		&cli.IntFlag{Name: "datadir.min-free", Value: 256, Usage: "MiB of free space on the data directory's disk below which the sequencer stops admitting and sealing until space is freed; a ballast of a quarter of it (at most 32 MiB) is kept; -1: no check", EnvVars: env("DATADIR_MIN_FREE")},
+		&cli.IntFlag{Name: "datadir.min-free", Value: 256, Usage: "MiB of free space on the data directory's disk below which the sequencer stops admitting and sealing until space is freed (an HA candidate: on the data directory's or the raft directory's disk, and it hands leadership over); a ballast of a quarter of it (at most 32 MiB) is kept in each; -1: no check", EnvVars: env("DATADIR_MIN_FREE")},
 	}
 }
 
