@@ -19,7 +19,7 @@ const (
 	StageSafe         Stage = "safe"         // re-executed: by this full node, or by a configured prover
 	StageProven       Stage = "proven"       // a quorum of configured provers attested it
 	StageFinalized    Stage = "finalized"    // proven, and the challenge window passed without a valid fraud proof
-	StageDisputed     Stage = "disputed"     // at or after a block a valid fraud proof convicts: never finalizes
+	StageDisputed     Stage = "disputed"     // at or after a disputed block: never finalizes while the dispute stands (a fraud proof's, for good)
 	// StageResumed is no block's stage but a change: a dispute caused by
 	// an output on L1 was lifted when L1 deleted that output.
 	StageResumed Stage = "resumed"
