@@ -19,7 +19,10 @@ const (
 	StageSafe         Stage = "safe"         // re-executed: by this full node, or by a configured prover
 	StageProven       Stage = "proven"       // a quorum of configured provers attested it
 	StageFinalized    Stage = "finalized"    // proven, and the challenge window passed without a valid fraud proof
-	StageDisputed     Stage = "disputed"     // at or after a block a valid fraud proof convicts: never finalizes
+	StageDisputed     Stage = "disputed"     // at or after a disputed block: never finalizes while the dispute stands (a fraud proof's, for good)
+	// StageResumed is no block's stage but a change: a dispute caused by
+	// an output on L1 was lifted when L1 deleted that output.
+	StageResumed Stage = "resumed"
 )
 
 // BlockFinality is one block's progress on this node. Times are unix
@@ -89,14 +92,22 @@ func (b *BlockFinality) clone() *BlockFinality {
 	return &cp
 }
 
-// Dispute records the block a valid fraud proof convicts.
+// Dispute records the block a valid fraud proof convicts, or the block an
+// output root on L1 disagrees with.
 type Dispute struct {
 	Number    uint64
 	Hash      common.Hash
 	StateRoot common.Hash // the state root the block really gives
 	Reason    string
 	At        uint64 // unix ms when this node checked the proof
+	// Output is the output on L1 whose root is not this node's for the
+	// block, nil for a fraud proof. Such a dispute is the proposer's fault,
+	// not the block's: it is lifted once L1 deletes the output (L1Deleted).
+	Output *L1Output `rlp:"optional"`
 }
+
+// outputCaused reports whether the dispute comes from an output on L1.
+func (d *Dispute) outputCaused() bool { return d.Output != nil }
 
 // BlockID names a block.
 type BlockID struct {
@@ -111,6 +122,10 @@ type FinalityHeads struct {
 	// Available is the newest block whose data (and every earlier block's)
 	// this node saw confirmed on the DA layer.
 	Available uint64 `rlp:"optional"`
+	// Later are the other disputes that stand, after Dispute in order (a
+	// later block, or an output's dispute of the block a fraud proof
+	// convicts): lifting an output's dispute leaves the next one halting.
+	Later []Dispute `rlp:"optional"`
 }
 
 // FinalityChange is a block reaching a stage (or the chain being disputed).
@@ -165,6 +180,9 @@ type Ladder struct {
 	// L1 block and L1's newest time (seconds).
 	outputs         []L1Output
 	l1Final, l1Time uint64
+	// disputes are every dispute that stands, in disputeOrder; the first
+	// halts finality and is heads.Dispute, the rest heads.Later.
+	disputes []Dispute
 }
 
 // Bounds on the mini-blocks a ladder holds for blocks it has not sealed:
@@ -181,6 +199,11 @@ func NewLadder(cfg LadderConfig, heads FinalityHeads, open []*BlockFinality) (*L
 		return nil, err
 	}
 	l := &Ladder{cfg: cfg, heads: heads, blocks: make(map[uint64]*BlockFinality), preconf: make(map[uint64][]Preconfirmation)}
+	if heads.Dispute != nil {
+		l.disputes = append([]Dispute{*heads.Dispute}, heads.Later...)
+		slices.SortStableFunc(l.disputes, disputeOrder)
+	}
+	l.syncDisputes()
 	for _, b := range open {
 		if b.Number > heads.Finalized.Number {
 			cp := *b
@@ -197,6 +220,7 @@ func (l *Ladder) Heads() FinalityHeads {
 		d := *h.Dispute
 		h.Dispute = &d
 	}
+	h.Later = slices.Clone(h.Later)
 	return h
 }
 
@@ -284,9 +308,8 @@ func (l *Ladder) Rewind(n uint64, hash common.Hash) {
 		}
 	}
 	l.heads.Available = min(l.heads.Available, n)
-	if d := l.heads.Dispute; d != nil && d.Number > n {
-		l.heads.Dispute = nil
-	}
+	l.disputes = slices.DeleteFunc(l.disputes, func(d Dispute) bool { return d.Number > n })
+	l.syncDisputes()
 }
 
 // Verified records this node's own re-execution of a block.
@@ -341,14 +364,57 @@ func (l *Ladder) Attest(a Attestation, signer common.Address) error {
 	return nil
 }
 
-// Dispute halts finality at the convicted block: it and every later block
-// stay below finalized for good. The first dispute (the lowest block) wins.
+// Dispute halts finality at the disputed block: it and every later block
+// stay below finalized while the dispute stands, which for a fraud proof is
+// for good. Every dispute is kept (each once); the lowest block's halts,
+// at one block a fraud proof's before an output's. Dispute reports whether
+// d is now the halting one. An output's dispute of a block this node
+// finalized already is history: L1 deleted that output before the one the
+// block finalized under (the oracle deletes no finalized output).
 func (l *Ladder) Dispute(d Dispute) bool {
-	if l.heads.Dispute != nil && l.heads.Dispute.Number <= d.Number {
+	if d.outputCaused() && d.Number <= l.heads.Finalized.Number {
 		return false
 	}
-	l.heads.Dispute = &d
-	return true
+	for _, x := range l.disputes {
+		if x.Number == d.Number && x.outputCaused() == d.outputCaused() && (!d.outputCaused() || x.Output.Index == d.Output.Index) {
+			return false
+		}
+	}
+	if d.Output != nil {
+		o := *d.Output
+		d.Output = &o
+	}
+	i, _ := slices.BinarySearchFunc(l.disputes, d, disputeOrder)
+	l.disputes = slices.Insert(l.disputes, i, d)
+	l.syncDisputes()
+	return i == 0
+}
+
+// disputeOrder sorts disputes by block, a fraud proof's first, then by
+// output index.
+func disputeOrder(a, b Dispute) int {
+	if c := cmpUint(a.Number, b.Number); c != 0 {
+		return c
+	}
+	switch {
+	case !a.outputCaused() && !b.outputCaused():
+		return 0
+	case !a.outputCaused():
+		return -1
+	case !b.outputCaused():
+		return 1
+	}
+	return cmpUint(a.Output.Index, b.Output.Index)
+}
+
+// syncDisputes sets the heads' disputes from l.disputes.
+func (l *Ladder) syncDisputes() {
+	l.heads.Dispute, l.heads.Later = nil, nil
+	if len(l.disputes) > 0 {
+		d := l.disputes[0]
+		l.heads.Dispute = &d
+		l.heads.Later = slices.Clone(l.disputes[1:])
+	}
 }
 
 // halted reports whether block n is at or after the disputed block.
@@ -369,9 +435,21 @@ func (l *Ladder) L1Output(o L1Output) {
 
 // L1Deleted forgets the outputs from index on: a challenger deleted them on
 // L1. Blocks they made proven stay proven; they finalize only under a new
-// output.
-func (l *Ladder) L1Deleted(index uint64) {
+// output. The disputes those outputs caused are lifted and returned, in
+// order; a fraud proof's stays. Once no dispute halts it, finality goes on
+// at the next Advance, under the outputs posted again.
+func (l *Ladder) L1Deleted(index uint64) []Dispute {
 	l.outputs = slices.DeleteFunc(l.outputs, func(o L1Output) bool { return o.Index >= index })
+	var lifted []Dispute
+	l.disputes = slices.DeleteFunc(l.disputes, func(d Dispute) bool {
+		if d.outputCaused() && d.Output.Index >= index {
+			lifted = append(lifted, d)
+			return true
+		}
+		return false
+	})
+	l.syncDisputes()
+	return lifted
 }
 
 // L1Head records the L1's newest finalized block and its newest time.

@@ -317,3 +317,177 @@ func TestLadderOnL1(t *testing.T) {
 		t.Fatalf("decoded %+v (%v)", dec.L1, err)
 	}
 }
+
+// anchoredLadder is an L1-anchored ladder with blocks 1..n sealed, attested
+// and safe.
+func anchoredLadder(t *testing.T, n uint64, now time.Time) *Ladder {
+	t.Helper()
+	l, err := NewLadder(LadderConfig{Provers: []common.Address{proverA}, Quorum: 1, L1: true}, FinalityHeads{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := uint64(1); i <= n; i++ {
+		l.Sealed(i, blockHash(i), now)
+		if err := l.Attest(att(i), proverA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return l
+}
+
+// outputDispute is the dispute an output at index of block n causes.
+func outputDispute(n, index uint64) Dispute {
+	return Dispute{Number: n, Hash: blockHash(n), Reason: "bad output", Output: &L1Output{Index: index, L2Block: n, Root: common.Hash{0xba, 0xd}}}
+}
+
+// TestLadderOutputDisputeLifted: a dispute an output on L1 caused halts
+// finality until L1 deletes that output; then the blocks move on under the
+// output posted again. Outputs the node checked while disputed and L1
+// deleted with it prove nothing.
+func TestLadderOutputDisputeLifted(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l := anchoredLadder(t, 5, now)
+	l.L1Output(L1Output{Index: 0, L2Block: 1, Root: common.Hash{1}, L1Block: 10, L1Time: 100, Window: 12})
+	l.L1Output(L1Output{Index: 1, L2Block: 2, Root: common.Hash{2}, L1Block: 11, L1Time: 101, Window: 12})
+	if !l.Dispute(outputDispute(3, 2)) {
+		t.Fatal("the output's dispute does not halt finality")
+	}
+	l.L1Output(L1Output{Index: 3, L2Block: 4, Root: common.Hash{4}, L1Block: 13, L1Time: 103, Window: 12}) // after the bad one
+	l.L1Head(20, 200)
+	sameStages(t, l.Advance(now), "safe 1", "safe 2", "proven 1", "proven 2", "finalized 1", "finalized 2")
+	if h := l.Heads(); h.Dispute == nil || h.Dispute.Number != 3 || h.StageOf(4) != StageDisputed || l.Attested() != 2 {
+		t.Fatalf("disputed heads %+v, attested %d", h, l.Attested())
+	}
+	lifted := l.L1Deleted(2)
+	if len(lifted) != 1 || lifted[0].Number != 3 || lifted[0].Output.Index != 2 {
+		t.Fatalf("lifted %+v, want the dispute of block 3", lifted)
+	}
+	if h := l.Heads(); h.Dispute != nil || len(h.Later) != 0 || h.StageOf(3) == StageDisputed {
+		t.Fatalf("heads after the deletion %+v", h)
+	}
+	// Safe goes on; proven waits for an output: the one of block 4 went
+	// with the bad one.
+	sameStages(t, l.Advance(now), "safe 3", "safe 4", "safe 5")
+	if got := l.Attested(); got != 5 {
+		t.Fatalf("attested through %d, want 5: the proposer posts again", got)
+	}
+	l.L1Output(L1Output{Index: 2, L2Block: 3, Root: common.Hash{3}, L1Block: 30, L1Time: 300, Window: 12})
+	l.L1Output(L1Output{Index: 3, L2Block: 5, Root: common.Hash{5}, L1Block: 31, L1Time: 301, Window: 12})
+	sameStages(t, l.Advance(now), "proven 3", "proven 4", "proven 5")
+	l.L1Head(31, 313)
+	sameStages(t, l.Advance(now), "finalized 3", "finalized 4", "finalized 5")
+	// Heard again (a restarted watcher reads L1 from its start), the old
+	// output of a finalized block is history.
+	if l.Dispute(outputDispute(3, 2)) || l.Heads().Dispute != nil {
+		t.Fatalf("an old output disputes finalized block 3: %+v", l.Heads().Dispute)
+	}
+}
+
+// TestLadderDisputesByCause: a fraud proof's dispute is never lifted by a
+// deletion; lifting an output's dispute leaves any other that stands.
+func TestLadderDisputesByCause(t *testing.T) {
+	fraud := func(n uint64) Dispute { return Dispute{Number: n, Hash: blockHash(n), Reason: "state root"} }
+	for _, tc := range []struct {
+		name     string
+		disputes []Dispute
+		deleted  uint64 // L1Deleted(deleted)
+		lifted   int    // disputes lifted
+		want     uint64 // the block the standing dispute halts at, 0 for none
+		final    uint64 // finalized head after
+	}{
+		{"fraud proof stays", []Dispute{fraud(3)}, 0, 0, 3, 2},
+		{"output lifted", []Dispute{outputDispute(3, 2)}, 2, 1, 0, 6},
+		{"output before the deleted index stays", []Dispute{outputDispute(3, 2)}, 3, 0, 3, 2},
+		{"older fraud proof, later output of a lower block", []Dispute{fraud(4), outputDispute(2, 1)}, 1, 1, 4, 3},
+		{"output, then a fraud proof of a later block", []Dispute{outputDispute(2, 1), fraud(4)}, 1, 1, 4, 3},
+		{"fraud proof and output of one block", []Dispute{outputDispute(3, 2), fraud(3)}, 0, 1, 3, 2},
+		{"two outputs, the later deleted", []Dispute{outputDispute(4, 3), outputDispute(2, 1)}, 3, 1, 2, 1},
+		{"two outputs, both deleted", []Dispute{outputDispute(4, 3), outputDispute(2, 1)}, 1, 2, 0, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Unix(1_700_000_000, 0)
+			l := anchoredLadder(t, 6, now)
+			for _, d := range tc.disputes {
+				l.Dispute(d)
+			}
+			// Persisted and resumed, every dispute is still there.
+			enc, err := rlp.EncodeToBytes(l.Heads())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var heads FinalityHeads
+			if err := rlp.DecodeBytes(enc, &heads); err != nil {
+				t.Fatal(err)
+			}
+			if got := 1 + len(heads.Later); heads.Dispute == nil || got != len(tc.disputes) {
+				t.Fatalf("persisted %d disputes (%+v), want %d", got, heads, len(tc.disputes))
+			}
+			var open []*BlockFinality
+			for n := uint64(1); n <= 6; n++ {
+				open = append(open, l.Block(n))
+			}
+			l, err = NewLadder(LadderConfig{Provers: []common.Address{proverA}, Quorum: 1, L1: true}, heads, open)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(l.L1Deleted(tc.deleted)); got != tc.lifted {
+				t.Fatalf("lifted %d disputes, want %d", got, tc.lifted)
+			}
+			h := l.Heads()
+			switch {
+			case tc.want == 0 && h.Dispute != nil:
+				t.Fatalf("dispute %+v stands, want none", h.Dispute)
+			case tc.want != 0 && (h.Dispute == nil || h.Dispute.Number != tc.want):
+				t.Fatalf("dispute %+v, want block %d", h.Dispute, tc.want)
+			}
+			for i := uint64(0); i < 6; i++ {
+				l.L1Output(L1Output{Index: i, L2Block: i + 1, Root: common.Hash{byte(i)}, L1Block: 10 + i, L1Time: 100, Window: 12})
+			}
+			l.L1Head(20, 200)
+			l.Advance(now)
+			if got := l.Heads().Finalized.Number; got != tc.final {
+				t.Fatalf("finalized head %d, want %d", got, tc.final)
+			}
+		})
+	}
+}
+
+// TestDisputeEncoding: heads persisted before disputes named their cause
+// decode as a fraud proof's dispute; an output's survives its encoding.
+func TestDisputeEncoding(t *testing.T) {
+	type v0dispute struct {
+		Number          uint64
+		Hash, StateRoot common.Hash
+		Reason          string
+		At              uint64
+	}
+	type v0heads struct {
+		Sealed, Safe, Proven, Finalized BlockID
+		Dispute                         *v0dispute `rlp:"nil"`
+		Available                       uint64     `rlp:"optional"`
+	}
+	old, err := rlp.EncodeToBytes(&v0heads{Finalized: BlockID{2, blockHash(2)}, Dispute: &v0dispute{Number: 3, Reason: "state root"}, Available: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h FinalityHeads
+	if err := rlp.DecodeBytes(old, &h); err != nil || h.Dispute == nil || h.Dispute.Number != 3 || h.Dispute.Output != nil || h.Available != 4 || h.Later != nil {
+		t.Fatalf("old heads decoded to %+v (%v)", h, err)
+	}
+	l, err := NewLadder(LadderConfig{Provers: []common.Address{proverA}, Quorum: 1, L1: true}, h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.L1Deleted(0); l.Heads().Dispute == nil {
+		t.Fatal("an old (fraud proof) dispute was lifted by a deletion")
+	}
+	d := outputDispute(5, 7)
+	enc, err := rlp.EncodeToBytes(&d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dec Dispute
+	if err := rlp.DecodeBytes(enc, &dec); err != nil || dec.Output == nil || *dec.Output != *d.Output {
+		t.Fatalf("decoded %+v (%v)", dec, err)
+	}
+}

@@ -195,7 +195,13 @@ func healthOf(r *Role) error {
 // readyOf returns a role's /ready status and reason.
 func readyOf(t *testing.T, r *Role) (int, string) {
 	t.Helper()
-	resp, err := http.Get("http://" + r.RPCAddr() + "/ready")
+	return readyAt(t, r.RPCAddr())
+}
+
+// readyAt returns the /ready status and reason of the node serving addr.
+func readyAt(t *testing.T, addr string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/ready")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,6 +84,14 @@ type tracker struct {
 	proofs   map[common.Hash]bool // fraud-proven block hashes already checked
 	fetching bool
 	askedAt  time.Time
+	// An output's dispute found while the watcher's read of L1 is under
+	// way (its logs came, its L1Head has not) waits for the read to end: a
+	// deletion in the same read, as when a restarted watcher reads the
+	// oracle's history again, lifts it before anyone sees it.
+	reading   bool
+	contested []chain.Dispute
+	// dirty: the ladder's disputes changed with no change to stream.
+	dirty bool
 
 	// The attestations this node counted and the fraud proofs it believed
 	// are kept in the store, which outlives a restart of this node: a peer
@@ -202,7 +210,9 @@ func kept(load func(uint64) ([][]byte, error), from, count uint64) ([][]byte, er
 	return out[:min(uint64(len(out)), count)], nil
 }
 
-// Healthy is nil until a valid fraud proof convicts a block.
+// Healthy is nil while no dispute halts finality: a valid fraud proof
+// convicted a block, or an output on L1 disagrees with one (until L1
+// deletes it).
 func (t *tracker) Healthy() error {
 	if err := t.alert.Load(); err != nil {
 		return *err
@@ -210,8 +220,18 @@ func (t *tracker) Healthy() error {
 	return nil
 }
 
+// raise sets the alert to the dispute that halts finality, nil for none.
 func (t *tracker) raise(d *chain.Dispute) {
-	err := fmt.Errorf("%w: block %d (%s) disputed by a valid fraud proof: %s", chain.ErrBadBlock, d.Number, d.Hash, d.Reason)
+	var err error
+	switch {
+	case d == nil:
+		t.alert.Store(nil)
+		return
+	case d.Output != nil:
+		err = fmt.Errorf("finality halted: block %d (%s) disputed by output %d on L1: %s", d.Number, d.Hash, d.Output.Index, d.Reason)
+	default:
+		err = fmt.Errorf("%w: block %d (%s) disputed by a valid fraud proof: %s", chain.ErrBadBlock, d.Number, d.Hash, d.Reason)
+	}
 	t.alert.Store(&err)
 }
 
@@ -455,9 +475,10 @@ func (t *tracker) commit(touched []uint64, extra []*chain.FinalityChange) {
 		records[b.Number] = &b
 	}
 	t.mu.Unlock()
-	if len(records) == 0 && len(changes) == 0 && len(extra) == 0 {
+	if len(records) == 0 && len(changes) == 0 && len(extra) == 0 && !t.dirty {
 		return
 	}
+	t.dirty = false
 	list := make([]*chain.BlockFinality, 0, len(records))
 	for _, b := range records {
 		list = append(list, b)
@@ -479,20 +500,21 @@ func (t *tracker) commit(touched []uint64, extra []*chain.FinalityChange) {
 func (t *tracker) handle(ev trackerEvent) []uint64 {
 	switch {
 	case ev.l1Output != nil:
+		t.reading = true
 		t.outputs = append(t.outputs, *ev.l1Output)
 		t.checkOutputs()
 		return nil
 	case ev.l1Deleted != nil:
-		t.outputs = slices.DeleteFunc(t.outputs, func(o chain.L1Output) bool { return o.Index >= *ev.l1Deleted })
-		t.mu.Lock()
-		t.ladder.L1Deleted(*ev.l1Deleted)
-		t.mu.Unlock()
+		t.reading = true
+		t.l1Deleted(*ev.l1Deleted)
 		return nil
 	case ev.l1Head != nil:
 		t.mu.Lock()
 		t.ladder.L1Head(ev.l1Head.Finalized.Number, ev.l1Head.Head.Time)
 		t.l1 = ev.l1Head
 		t.mu.Unlock()
+		t.reading = false
+		t.settle()
 		return nil
 	}
 	if ev.available > 0 {
@@ -546,19 +568,63 @@ func (t *tracker) checkOutputs() {
 			t.mu.Unlock()
 			continue
 		}
-		d := &chain.Dispute{Number: o.L2Block, Hash: h.Hash(), StateRoot: h.Root, At: uint64(t.clock().UnixMilli()),
-			Reason: fmt.Sprintf("output root %s on L1 (index %d, L1 block %d, tx %s) is not this node's %s", o.Root, o.Index, o.L1Block, o.L1Tx, mine)}
+		t.contested = append(t.contested, chain.Dispute{Number: o.L2Block, Hash: h.Hash(), StateRoot: h.Root, At: uint64(t.clock().UnixMilli()), Output: &o,
+			Reason: fmt.Sprintf("output root %s on L1 (index %d, L1 block %d, tx %s) is not this node's %s", o.Root, o.Index, o.L1Block, o.L1Tx, mine)})
+	}
+	t.outputs = kept
+	t.settle()
+}
+
+// settle disputes the blocks of the contested outputs once the watcher's
+// read of L1 has ended.
+func (t *tracker) settle() {
+	if t.reading {
+		return
+	}
+	for i := range t.contested {
+		d := &t.contested[i]
 		t.mu.Lock()
 		first := t.ladder.Dispute(*d)
 		t.mu.Unlock()
-		if first {
-			t.disputes.Add(1)
-			t.raise(d)
-			t.log.Error().Uint64("block", d.Number).Str("reason", d.Reason).Msg("an output root on L1 disagrees with this node: finality halted at its block")
-			t.commit(nil, []*chain.FinalityChange{{Stage: chain.StageDisputed, Block: chain.BlockFinality{Number: d.Number, Hash: d.Hash}}})
+		if !first {
+			t.dirty = true // kept behind the halting dispute
+			continue
 		}
+		t.disputes.Add(1)
+		t.raise(d)
+		t.log.Error().Uint64("block", d.Number).Uint64("output_index", d.Output.Index).Str("reason", d.Reason).
+			Msg("an output root on L1 disagrees with this node: finality halted at its block until L1 deletes the output")
+		t.commit(nil, []*chain.FinalityChange{{Stage: chain.StageDisputed, Block: chain.BlockFinality{Number: d.Number, Hash: d.Hash}}})
 	}
-	t.outputs = kept
+	t.contested = nil
+}
+
+// l1Deleted forgets the outputs from index on, which a challenger deleted
+// on L1, and lifts the disputes they caused: the proposer's fault, not the
+// blocks'. Finality goes on under the outputs posted again, unless another
+// dispute (a fraud proof's, an output's still on L1) halts it.
+func (t *tracker) l1Deleted(index uint64) {
+	t.outputs = slices.DeleteFunc(t.outputs, func(o chain.L1Output) bool { return o.Index >= index })
+	t.contested = slices.DeleteFunc(t.contested, func(d chain.Dispute) bool { return d.Output.Index >= index })
+	t.mu.Lock()
+	lifted := t.ladder.L1Deleted(index)
+	halt := t.ladder.Heads().Dispute
+	t.mu.Unlock()
+	if len(lifted) == 0 {
+		return
+	}
+	t.raise(halt)
+	var changes []*chain.FinalityChange
+	for _, d := range lifted {
+		ev := t.log.Warn().Uint64("output_index", d.Output.Index).Uint64("block", d.Number).Stringer("hash", d.Hash)
+		if halt != nil {
+			ev.Uint64("halted_at", halt.Number).Msg("output deleted on L1: the dispute of its block is lifted; another dispute still halts finality")
+		} else {
+			ev.Msg("output deleted on L1: the dispute of its block is lifted, finality resumes")
+		}
+		changes = append(changes, &chain.FinalityChange{Stage: chain.StageResumed, Block: chain.BlockFinality{Number: d.Number, Hash: d.Hash}})
+	}
+	t.commit(nil, changes)
 }
 
 // attest checks an attestation against this node's block and state and
@@ -671,6 +737,9 @@ func (t *tracker) fraud(ev trackerEvent) bool {
 	first := t.ladder.Dispute(*d)
 	t.mu.Unlock()
 	if !first {
+		// Kept behind the halting dispute (an output's, which a deletion
+		// may lift; then this one halts).
+		t.dirty = true
 		return false
 	}
 	t.disputes.Add(1)

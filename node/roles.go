@@ -143,7 +143,7 @@ func (r *Role) addFinality(cfg FinalityConfig, sequencer common.Address, verifie
 	r.gauge("meganode_finality_safe_block", "Newest safe block on this node.", heads(func(h chain.FinalityHeads) chain.BlockID { return h.Safe }))
 	r.gauge("meganode_finality_proven_block", "Newest block a quorum of provers attested.", heads(func(h chain.FinalityHeads) chain.BlockID { return h.Proven }))
 	r.gauge("meganode_finality_finalized_block", "Newest finalized block.", heads(func(h chain.FinalityHeads) chain.BlockID { return h.Finalized }))
-	r.gauge("meganode_finality_disputed", "1 once a valid fraud proof convicted a block (see /ready for which).", func() float64 {
+	r.gauge("meganode_finality_disputed", "1 while a dispute halts finality: a valid fraud proof convicted a block, or an output on L1 disagrees until L1 deletes it (see /ready for which).", func() float64 {
 		if t.Healthy() != nil {
 			return 1
 		}

@@ -2,7 +2,9 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"math/big"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -151,8 +153,11 @@ func waitUntil(t *testing.T, what string, heads *chain.Subscription[*chain.Head]
 
 // TestDevnetBadOutputDisputed: an output root on L1 that disagrees with the
 // chain (posted with the proposer's key, as a faulty proposer would) is a
-// dispute on every node of the devnet: finality halts below its block and
-// the ladder says why.
+// dispute on every node of the devnet: finality halts below its block, the
+// ladder says why and /ready is degraded. The in-process prover deletes the
+// output on L1; the proposer's fault is not the blocks', so every node lifts
+// the dispute, is ready again, and finalizes past the block under the output
+// the devnet's proposer posts again.
 func TestDevnetBadOutputDisputed(t *testing.T) {
 	cfg := DefaultConfig()
 	// The oracle's window (this) must leave the challenger time, on L1's
@@ -177,12 +182,20 @@ func TestDevnetBadOutputDisputed(t *testing.T) {
 		t.Fatal(err)
 	}
 	proposer := keys[len(d.Accounts())].Key
+	nodes := finalityNodes(d)
+	subs := make([]*chain.Subscription[*chain.FinalityChange], len(nodes))
+	for i, n := range nodes {
+		subs[i] = n.fin.FinalityChanges(4096)
+	}
 	heads := d.Sequencer().Heads(64)
-	var bad uint64
+	var bad, index uint64
 	bogus := common.HexToHash("0xbad")
 	waitUntil(t, "a bad output root on L1", heads, func() bool {
 		next, err := lc.NextBlockNumber(ctx)
 		if err != nil {
+			return false
+		}
+		if index, err = lc.NextOutputIndex(ctx); err != nil {
 			return false
 		}
 		if _, err := lc.ProposeL2Output(ctx, lc.Transactor(proposer), bogus, next, common.Hash{}, 0); err != nil {
@@ -191,34 +204,66 @@ func TestDevnetBadOutputDisputed(t *testing.T) {
 		bad = next
 		return true
 	})
-	for _, n := range finalityNodes(d) {
-		var heads chain.FinalityHeads
-		waitUntil(t, n.name+" disputes the bad output", d.Sequencer().Heads(64), func() bool {
-			heads = n.fin.FinalityHeads()
-			return heads.Dispute != nil
-		})
-		if heads.Dispute.Number != bad || heads.Finalized.Number >= bad || !strings.Contains(heads.Dispute.Reason, bogus.Hex()) {
-			t.Fatalf("%s: dispute %+v, finalized %d; want the dispute at block %d, finality below it", n.name, heads.Dispute, heads.Finalized.Number, bad)
+	for i, n := range nodes {
+		waitStage(t, n.name, subs[i], chain.StageDisputed, bad)
+		h := n.fin.FinalityHeads()
+		if h.Dispute == nil || h.Dispute.Number != bad || h.Finalized.Number >= bad || !strings.Contains(h.Dispute.Reason, bogus.Hex()) ||
+			h.Dispute.Output == nil || h.Dispute.Output.Index != index {
+			t.Fatalf("%s: dispute %+v, finalized %d; want the dispute of output %d at block %d, finality below it", n.name, h.Dispute, h.Finalized.Number, index, bad)
+		}
+		if status, reason := readyAt(t, n.url); status != http.StatusServiceUnavailable || !strings.Contains(reason, fmt.Sprintf("block %d ", bad)) {
+			t.Fatalf("%s /ready while disputed: %d %q", n.name, status, reason)
 		}
 	}
 	// The in-process prover, one of the oracle's challengers, deletes it on
-	// L1 with its signed challenge; finality stays halted (the ladder keeps
-	// the dispute), so nothing is proposed at or after it again.
-	waitUntil(t, "the bad output deleted on L1", heads, func() bool {
-		next, err := lc.NextOutputIndex(ctx)
-		if err != nil {
-			return false
+	// L1 with its signed challenge: every node lifts the dispute.
+	for i, n := range nodes {
+		c := waitStage(t, n.name, subs[i], chain.StageResumed, bad)
+		if c.Block.Number != bad {
+			t.Fatalf("%s: resumed at block %d, want %d", n.name, c.Block.Number, bad)
 		}
-		for i := uint64(0); i < next; i++ {
-			if o, err := lc.L2Output(ctx, i); err != nil || o.OutputRoot == bogus {
-				return false
+		if h := n.fin.FinalityHeads(); h.Dispute != nil {
+			t.Fatalf("%s: dispute %+v stands after the deletion", n.name, h.Dispute)
+		}
+		if status, reason := readyAt(t, n.url); status != http.StatusOK {
+			t.Fatalf("%s /ready after the deletion: %d %q", n.name, status, reason)
+		}
+	}
+	if o, err := lc.L2Output(ctx, index); err == nil && o.OutputRoot == bogus {
+		t.Fatal("a node resumed while the bad output is on L1")
+	}
+	// The devnet's proposer posts the block's right output, and the blocks
+	// finalize under it after the oracle's window.
+	for i, n := range nodes {
+		waitFinalizedPast(t, n.name, subs[i], bad, 90*time.Second)
+	}
+	if o, err := lc.L2Output(ctx, index); err != nil || o.OutputRoot == bogus || o.L2BlockNumber != bad {
+		t.Fatalf("output %d on L1 after the deletion: %+v (%v), want block %d's right root", index, o, err, bad)
+	}
+}
+
+// waitFinalizedPast waits, up to timeout, until a finality subscription
+// finalizes a block after n (the oracle's window is long here) with no
+// dispute on the way.
+func waitFinalizedPast(t *testing.T, name string, sub *chain.Subscription[*chain.FinalityChange], n uint64, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case c := <-sub.C():
+			switch {
+			case c.Stage == chain.StageDisputed:
+				t.Fatalf("%s: block %d disputed again", name, c.Block.Number)
+			case c.Stage == chain.StageFinalized && c.Block.Number > n:
+				if c.Block.L1 == nil || c.Block.L1.Root == common.HexToHash("0xbad") {
+					t.Fatalf("%s: block %d finalized under %+v", name, c.Block.Number, c.Block.L1)
+				}
+				return
 			}
-		}
-		return true
-	})
-	for _, n := range finalityNodes(d) {
-		if h := n.fin.FinalityHeads(); h.Dispute == nil || h.Finalized.Number >= bad {
-			t.Fatalf("%s after the challenge: %+v", n.name, h)
+		case err := <-sub.Err():
+			t.Fatalf("%s finality: %v", name, err)
+		case <-deadline:
+			t.Fatalf("%s: nothing after block %d finalized", name, n)
 		}
 	}
 }

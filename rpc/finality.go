@@ -89,20 +89,33 @@ type FinalityHeadsJSON struct {
 	Finalized hexutil.Uint64 `json:"finalized"`
 }
 
-// DisputeJSON is the block a valid fraud proof convicted.
+// DisputeJSON is the block a valid fraud proof convicted, or the block an
+// output root on L1 disagrees with.
 type DisputeJSON struct {
 	BlockNumber hexutil.Uint64 `json:"blockNumber"`
 	BlockHash   common.Hash    `json:"blockHash"`
 	StateRoot   common.Hash    `json:"stateRoot"` // the root the block really gives
 	Reason      string         `json:"reason"`
 	Timestamp   hexutil.Uint64 `json:"timestamp"`
+	// L1Output is the output on L1 that disagrees, absent for a fraud
+	// proof: the dispute is lifted once L1 deletes it.
+	L1Output *L1OutputJSON `json:"l1Output,omitempty"`
 }
 
 func disputeJSON(d *chain.Dispute) *DisputeJSON {
 	if d == nil {
 		return nil
 	}
-	return &DisputeJSON{BlockNumber: hexutil.Uint64(d.Number), BlockHash: d.Hash, StateRoot: d.StateRoot, Reason: d.Reason, Timestamp: hexutil.Uint64(d.At)}
+	j := &DisputeJSON{BlockNumber: hexutil.Uint64(d.Number), BlockHash: d.Hash, StateRoot: d.StateRoot, Reason: d.Reason, Timestamp: hexutil.Uint64(d.At)}
+	if d.Output != nil {
+		j.L1Output = l1OutputJSON(d.Output)
+	}
+	return j
+}
+
+func l1OutputJSON(o *chain.L1Output) *L1OutputJSON {
+	return &L1OutputJSON{OutputIndex: hexutil.Uint64(o.Index), L2BlockNumber: hexutil.Uint64(o.L2Block), OutputRoot: o.Root,
+		L1BlockNumber: hexutil.Uint64(o.L1Block), TransactionHash: o.L1Tx, L1Timestamp: hexutil.Uint64(o.L1Time), FinalizesAt: hexutil.Uint64(o.L1Time + o.Window)}
 }
 
 // GetFinality answers where a transaction (by hash) or a block (by number,
@@ -204,8 +217,7 @@ func (api *FinalityAPI) blockFinality(n uint64, hash common.Hash, heads chain.Fi
 			f.OutputRoot = &root
 		}
 		if o := rec.L1; o != nil {
-			f.L1 = &L1OutputJSON{OutputIndex: hexutil.Uint64(o.Index), L2BlockNumber: hexutil.Uint64(o.L2Block), OutputRoot: o.Root,
-				L1BlockNumber: hexutil.Uint64(o.L1Block), TransactionHash: o.L1Tx, L1Timestamp: hexutil.Uint64(o.L1Time), FinalizesAt: hexutil.Uint64(o.L1Time + o.Window)}
+			f.L1 = l1OutputJSON(o)
 		}
 	}
 	if api.b.DA != nil {
@@ -374,7 +386,8 @@ func marshalFinalityChange(c *chain.FinalityChange, h *types.Header, heads chain
 	out["hash"] = c.Block.Hash
 	out["stage"] = c.Stage
 	out["heads"] = headsJSON(heads)
-	if c.Stage == chain.StageDisputed {
+	if c.Stage == chain.StageDisputed || c.Stage == chain.StageResumed {
+		// Resumed: the dispute that still halts finality, null for none.
 		out["dispute"] = disputeJSON(heads.Dispute)
 	}
 	return out
