@@ -47,31 +47,46 @@ func startListening(t testing.TB, name string, cmd *exec.Cmd, out io.Reader, re 
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
-	})
+	logs := &lockedBuffer{}
 	addr := make(chan string, 1)
+	read := make(chan struct{})
 	go func() {
-		sc := bufio.NewScanner(out)
+		defer close(read)
+		sc := bufio.NewScanner(io.TeeReader(out, logs))
 		for sc.Scan() {
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]
 				break
 			}
 		}
-		_, _ = io.Copy(io.Discard, out)
+		_, _ = io.Copy(logs, out)
 	}()
+	// The output is read to its end before Wait closes the pipe.
+	go func() { <-read; _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
+		if t.Failed() {
+			t.Logf("%s's output ends:\n%s", name, tail(logs.String(), 4096))
+		}
+	})
 	select {
 	case a := <-addr:
 		return a
 	case <-exited:
-		t.Fatalf("%s exited at start", name)
+		t.Fatalf("%s exited at start:\n%s", name, tail(logs.String(), 4096))
 	case <-time.After(30 * time.Second):
 		t.Fatalf("%s did not start", name)
 	}
 	return ""
+}
+
+// tail is the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }
 
 // hardhatProject copies an e2e Hardhat project into a temp dir with a

@@ -172,7 +172,21 @@ func startGethDev(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return "http://" + startListening(t, "geth", cmd, stderr, gethHTTPRe)
+	url := "http://" + startListening(t, "geth", cmd, stderr, gethHTTPRe)
+	// geth logs its HTTP endpoint as it opens it; the test's first call
+	// waits until the endpoint answers (a refused connection in CI).
+	waitFor(t, "geth --dev answering on "+url, func() bool {
+		c, err := ethclient.Dial(url)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err = c.ChainID(ctx)
+		return err == nil
+	})
+	return url
 }
 
 // TestWithdrawalToL1: with anvil as the L1, a full node proposes the output
