@@ -44,6 +44,8 @@ type Config struct {
 	Signers map[Kind][]common.Address
 	// Provider serves gap requests from other nodes; nil serves none.
 	Provider Provider
+	// State serves state sync to joining nodes; nil serves none.
+	State StateProvider
 }
 
 // Message is a validated message: its payload and the wire bytes it came in
@@ -160,6 +162,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Node, error) {
 		}
 	}
 	h.SetStreamHandler(requestProtocol(cfg.ChainID), n.serveRequest)
+	h.SetStreamHandler(stateProtocol(cfg.ChainID), n.serveState)
 	for _, p := range cfg.Peers {
 		if err := n.Connect(ctx, p); err != nil {
 			// A static peer that is down now is dialled again every
