@@ -404,6 +404,11 @@ func (s *Store) loadHead() error {
 	if s.head == nil {
 		return fmt.Errorf("head block %d (%s) missing", num, headHash)
 	}
+	if s.Syncing() {
+		// A state sync stopped halfway: no state is usable until one
+		// finishes (the node syncs again or refuses to start).
+		return nil
+	}
 	if _, err := state.New(s.head.Root, s.state); err != nil {
 		if s.scheme != PathScheme {
 			return fmt.Errorf("state of head block %d: %w", num, err)
