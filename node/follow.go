@@ -120,11 +120,13 @@ func (r *Role) wireFollower(cfg RoleConfig, f follower, extra map[p2p.Kind][]com
 		if err := r.startP2P(ctx, cfg, signers, f.provider); err != nil {
 			return err
 		}
-		// State sync (--sync.mode snap) plugs in here, with peers up and
-		// nothing following yet: fetch a recent sealed block's state over
-		// r.net, check its root against the sequencer-signed header, then
-		// start the part there (replica.New and fullnode.New open their
-		// block at the stored head: build or reopen the part after sync).
+		// With peers up and nothing following yet: an empty store in snap
+		// mode fetches a recent block's state, and the part starts there.
+		if r.store != nil {
+			if err := r.syncState(ctx, cfg.P2P.Sync); err != nil {
+				return err
+			}
+		}
 		f.start(r.net)
 		if derive != nil {
 			derived = derive(follow)

@@ -37,6 +37,9 @@ type P2PConfig struct {
 	Listen  []string // multiaddrs, default /ip4/127.0.0.1/tcp/0
 	Peers   []string // static peers and bootnodes: multiaddrs ending in /p2p/<id>
 	KeyFile string   // node identity, created on first start
+	// Sync is how a replica or full node with an empty data directory
+	// joins: SyncFull (replay from genesis, the default) or SyncSnap.
+	Sync string
 }
 
 // RoleConfig configures one role of a network whose roles run as separate
@@ -281,7 +284,7 @@ func (r *Role) startP2P(ctx context.Context, cfg RoleConfig, signers map[p2p.Kin
 	}
 	n, err := p2p.New(ctx, p2p.Config{
 		ChainID: cfg.Chain.ChainID, Genesis: r.genesisHash(), Listen: cfg.P2P.Listen, KeyFile: cfg.P2P.KeyFile, Peers: cfg.P2P.Peers,
-		Signers: signers, Provider: provider,
+		Signers: signers, Provider: provider, State: r.stateProvider(),
 	}, r.log)
 	if err != nil {
 		return err
@@ -291,6 +294,14 @@ func (r *Role) startP2P(ctx context.Context, cfg RoleConfig, signers map[p2p.Kin
 	r.gauge("meganode_p2p_peers", "Connected peers.", func() float64 { return float64(len(n.Peers())) })
 	r.log.Info().Strs("addrs", n.Addrs()).Msg("p2p listening")
 	return nil
+}
+
+// stateProvider serves state sync from the role's store; nil without one.
+func (r *Role) stateProvider() p2p.StateProvider {
+	if r.store == nil {
+		return nil
+	}
+	return r.store
 }
 
 // newRPC builds the role's RPC server, started after every other part.

@@ -162,6 +162,12 @@ func New(cfg Config, store *storage.Store, log zerolog.Logger) (*Replica, error)
 	return r, nil
 }
 
+// Reopen opens the pending block on the store's head again, after a state
+// sync made another block the head; before Start only.
+func (r *Replica) Reopen() error {
+	return r.openBlock(r.store.CurrentHeader(), r.store.MiniBlockCount())
+}
+
 // Provider serves the messages this replica applied to its peers' range
 // requests.
 func (r *Replica) Provider() p2p.Provider { return r.cache }
