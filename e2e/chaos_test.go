@@ -64,9 +64,18 @@ type chaosRole struct {
 	d         *devnet
 }
 
+// start runs r on its port; one taken before r first bound it is picked
+// again, a restart keeps it.
 func (r *chaosRole) start(t *testing.T) {
 	t.Helper()
-	r.d = startMeganode(t, r.cmd, append([]string{"--http.port", r.port}, r.args()...)...)
+	first := r.d == nil
+	r.d = startPicked(t, r.cmd, func() []string { return append([]string{"--http.port", r.port}, r.args()...) }, func(port string) bool {
+		if !first || port != r.port {
+			return false
+		}
+		r.port = freePort(t)
+		return true
+	})
 }
 
 // chaosNet is the network under test: three HA candidates, two replicas, a
@@ -138,16 +147,8 @@ func startChaosNet(t *testing.T, cfg chaosConfig) *chaosNet {
 // startHASetWith is startHASet with more flags for every candidate.
 func startHASetWith(t testing.TB, extra []string, ids ...string) *haSet {
 	t.Helper()
-	dir := t.TempDir()
-	keyFile, signer := writeKey(t, dir, "sequencer.key")
-	s := &haSet{keyFile: keyFile, signer: signer, extra: extra}
-	var peers []string
-	for _, id := range ids {
-		c := &candidate{id: id, http: freePort(t), p2pPort: freePort(t), raft: "127.0.0.1:" + freePort(t), dir: filepath.Join(dir, id)}
-		s.cands = append(s.cands, c)
-		peers = append(peers, id+"="+c.raft)
-	}
-	s.peers = strings.Join(peers, ",")
+	s := newHASet(t, ids...)
+	s.extra = extra
 	for _, c := range s.cands {
 		s.start(t, c)
 	}

@@ -17,6 +17,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/meganode/meganode/chain"
 )
 
 // TestSequencerDiskFull runs a sequencer on a 48 MiB tmpfs, fills the disk,
@@ -245,7 +247,8 @@ func ready(t *testing.T, d *devnet) (int, string) {
 // TestHADiskFull runs three HA candidates, each on its own 96 MiB tmpfs (a new data directory takes about 40 MiB with its two ballasts), and
 // fills the leader's: it refuses sends at once with the disk-full error,
 // /ready answers 503 with the reason, and leadership moves to a healthy
-// candidate within a failover. Once the space is freed the full candidate
+// candidate within a failover; the full standby then answers sends with the
+// not-leader error naming the new leader, /ready still 503. Once the space is freed the full candidate
 // catches up as a standby by itself, and every preconfirmed tx, from before
 // and after, is on chain exactly once at its position on both. It mounts, so
 // it needs root.
@@ -312,15 +315,21 @@ func TestHADiskFull(t *testing.T) {
 		var out json.RawMessage
 		return clients[full].CallContext(ctx, &out, "eth_sendRawTransaction", raw) != nil
 	})
-	for _, method := range []string{"eth_sendRawTransaction", "eth_sendRawTransactionSync"} {
+	// While it is the raft leader it answers disk full; it hands over
+	// within a health check, and from then on answers as a standby.
+	send := func(method string) (json.RawMessage, error) {
 		_, raw := signedTransfer(t, key0, nonce)
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
 		var out json.RawMessage
 		err := clients[full].CallContext(cctx, &out, method, raw)
-		cancel()
+		return out, err
+	}
+	for _, method := range []string{"eth_sendRawTransaction", "eth_sendRawTransactionSync"} {
+		out, err := send(method)
 		var rpcErr gethrpc.Error
-		if !errors.As(err, &rpcErr) || !strings.Contains(err.Error(), "disk full") {
-			t.Fatalf("%s on a full disk: %v (%s), want a JSON-RPC disk-full error", method, err, out)
+		if !errors.As(err, &rpcErr) || !strings.Contains(err.Error(), "disk full") && rpcErr.ErrorCode() != chain.CodeNotLeader {
+			t.Fatalf("%s on a full disk: %v (%s), want a JSON-RPC disk-full or, once it handed over, not-leader error", method, err, out)
 		}
 	}
 	if status, reason := ready(t, full.d); status != http.StatusServiceUnavailable || !strings.Contains(reason, "disk full") {
@@ -329,6 +338,18 @@ func TestHADiskFull(t *testing.T) {
 	next := s.leader(t, full)
 	if took := time.Since(filled); took > failoverLimit()+time.Second {
 		t.Fatalf("leadership left the full candidate after %v", took)
+	}
+	// A full standby answers sends like any standby, with the retryable
+	// not-leader error naming the leader: the leader can take the tx.
+	for _, method := range []string{"eth_sendRawTransaction", "eth_sendRawTransactionSync", "realtime_sendRawTransaction"} {
+		out, err := send(method)
+		var rpcErr gethrpc.Error
+		if !errors.As(err, &rpcErr) || rpcErr.ErrorCode() != chain.CodeNotLeader || strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "leader is "+next.id) {
+			t.Fatalf("%s to the full standby: %v (%s), want the not-leader error %d naming %s", method, err, out, chain.CodeNotLeader, next.id)
+		}
+	}
+	if status, reason := ready(t, full.d); status != http.StatusServiceUnavailable || !strings.Contains(reason, "disk full") {
+		t.Fatalf("/ready of the full standby: %d %q, want 503 with a disk-full reason", status, reason)
 	}
 	for i := 0; i < 3; i++ {
 		if err := sendSync(next); err != nil {

@@ -57,28 +57,62 @@ func newHASet(t testing.TB, ids ...string) *haSet {
 	dir := t.TempDir()
 	keyFile, signer := writeKey(t, dir, "sequencer.key")
 	s := &haSet{keyFile: keyFile, signer: signer}
-	var peers []string
 	for _, id := range ids {
-		c := &candidate{id: id, http: freePort(t), p2pPort: freePort(t), raft: "127.0.0.1:" + freePort(t), dir: filepath.Join(dir, id)}
-		s.cands = append(s.cands, c)
-		peers = append(peers, id+"="+c.raft)
+		s.cands = append(s.cands, &candidate{id: id, http: freePort(t), p2pPort: freePort(t), raft: "127.0.0.1:" + freePort(t), dir: filepath.Join(dir, id)})
 	}
-	s.peers = strings.Join(peers, ",")
+	s.setPeers()
 	return s
 }
 
+// setPeers lists every candidate's raft address in --ha.peers.
+func (s *haSet) setPeers() {
+	var peers []string
+	for _, c := range s.cands {
+		peers = append(peers, c.id+"="+c.raft)
+	}
+	s.peers = strings.Join(peers, ",")
+}
+
 // start runs c on its ports and data directory, peered with the others.
+// A port taken before c bound it is picked again on c's first start, the
+// raft one only while no candidate has started with it in --ha.peers; a
+// restart keeps its ports (peers and the gateway know them).
 func (s *haSet) start(t testing.TB, c *candidate) {
 	t.Helper()
-	args := []string{"--datadir", c.dir, "--sequencer.key", s.keyFile, "--http.port", c.http,
-		"--p2p.listen", "/ip4/127.0.0.1/tcp/" + c.p2pPort, "--ha.id", c.id, "--ha.addr", c.raft, "--ha.peers", s.peers, "--ha.fault-injection"}
-	args = append(args, s.extra...)
-	for _, o := range s.cands {
-		if o != c && o.d != nil {
-			args = append(args, "--p2p.peers", o.d.P2P)
+	first := c.d == nil
+	args := func() []string {
+		args := []string{"--datadir", c.dir, "--sequencer.key", s.keyFile, "--http.port", c.http,
+			"--p2p.listen", "/ip4/127.0.0.1/tcp/" + c.p2pPort, "--ha.id", c.id, "--ha.addr", c.raft, "--ha.peers", s.peers, "--ha.fault-injection"}
+		args = append(args, s.extra...)
+		for _, o := range s.cands {
+			if o != c && o.d != nil {
+				args = append(args, "--p2p.peers", o.d.P2P)
+			}
 		}
+		return args
 	}
-	c.d = startMeganode(t, "sequencer", args...)
+	c.d = startPicked(t, "sequencer", args, func(port string) bool {
+		if !first {
+			return false
+		}
+		switch port {
+		case c.http:
+			c.http = freePort(t)
+		case c.p2pPort:
+			c.p2pPort = freePort(t)
+		case strings.TrimPrefix(c.raft, "127.0.0.1:"):
+			for _, o := range s.cands {
+				if o.d != nil {
+					return false // o bootstrapped the group with it
+				}
+			}
+			c.raft = "127.0.0.1:" + freePort(t)
+			s.setPeers()
+		default:
+			return false
+		}
+		return true
+	})
 	if c.d.Signer != s.signer.Hex() {
 		t.Fatalf("candidate %s signs as %s, want %s", c.id, c.d.Signer, s.signer)
 	}
@@ -436,9 +470,24 @@ func TestHAMembership(t *testing.T) {
 	set := startHASet(t, "a", "b", "c")
 	lead := set.leader(t, nil)
 	d := &candidate{id: "d", http: freePort(t), p2pPort: freePort(t), raft: "127.0.0.1:" + freePort(t), dir: filepath.Join(t.TempDir(), "d")}
-	args := []string{"--datadir", d.dir, "--sequencer.key", set.keyFile, "--http.port", d.http,
-		"--p2p.listen", "/ip4/127.0.0.1/tcp/" + d.p2pPort, "--ha.id", "d", "--ha.addr", d.raft, "--p2p.peers", lead.d.P2P}
-	d.d = startMeganode(t, "sequencer", args...)
+	args := func() []string {
+		return []string{"--datadir", d.dir, "--sequencer.key", set.keyFile, "--http.port", d.http,
+			"--p2p.listen", "/ip4/127.0.0.1/tcp/" + d.p2pPort, "--ha.id", "d", "--ha.addr", d.raft, "--p2p.peers", lead.d.P2P}
+	}
+	// Nobody knows its ports before ha_addMember: any taken one is picked again.
+	d.d = startPicked(t, "sequencer", args, func(port string) bool {
+		for _, p := range []*string{&d.http, &d.p2pPort} {
+			if *p == port {
+				*p = freePort(t)
+				return true
+			}
+		}
+		if d.raft == "127.0.0.1:"+port {
+			d.raft = "127.0.0.1:" + freePort(t)
+			return true
+		}
+		return false
+	})
 	if out := lead.admin(t, "ha_addMember", "d", d.raft, d.d.URL); out != "true" {
 		t.Fatalf("ha_addMember: %s", out)
 	}

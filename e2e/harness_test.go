@@ -100,6 +100,17 @@ func startDevnet(t testing.TB, args ...string) *devnet {
 // port and waits until it prints its address.
 func startMeganode(t testing.TB, command string, args ...string) *devnet {
 	t.Helper()
+	d, err := tryStartMeganode(t, command, args...)
+	if err != nil {
+		t.Fatalf("meganode %s %v", command, err)
+	}
+	return d
+}
+
+// tryStartMeganode is startMeganode returning the failure of a process that
+// exits at start (an *errPortInUse when a port it was given was taken).
+func tryStartMeganode(t testing.TB, command string, args ...string) (*devnet, error) {
+	t.Helper()
 	pre := []string{command, "--log.format", "json"}
 	if command != "da" && !slices.Contains(args, "--http.port") {
 		pre = append(pre, "--http.port", "0")
@@ -161,11 +172,11 @@ func startMeganode(t testing.TB, command string, args ...string) *devnet {
 	case a := <-addr:
 		d.URL, d.WS = "http://"+a, "ws://"+a
 	case <-d.exited:
-		t.Fatalf("meganode %s exited at start:\n%s", command, logs.String())
+		return nil, portErr(logs.String())
 	case <-time.After(30 * time.Second):
-		t.Fatalf("meganode %s did not start:\n%s", command, logs.String())
+		return nil, fmt.Errorf("did not start:\n%s", logs.String())
 	}
-	return d
+	return d, nil
 }
 
 // kill sends sig to the process and waits for it to exit.

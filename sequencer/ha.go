@@ -286,6 +286,10 @@ func (h *HA) Leader() string {
 	return string(id)
 }
 
+// IsLeader reports whether this candidate is the raft leader (Fence), also
+// while it transfers leadership.
+func (h *HA) IsLeader() bool { return h.raft != nil && h.raft.State() == raft.Leader }
+
 // Stats counts commits (with their total latency), failed commits and
 // leadership transfers this candidate started.
 func (h *HA) Stats() (commits uint64, commitTime time.Duration, failures, transfers uint64) {

@@ -2,6 +2,7 @@ package sequencer
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/rs/zerolog"
+
+	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/meganode/meganode/chain"
 	"github.com/meganode/meganode/storage"
@@ -236,5 +239,87 @@ func TestRaftStoresOnFullDisk(t *testing.T) {
 	}
 	if _, err := disk.mem.Stat("/raft/ballast"); err != nil {
 		t.Fatalf("the ballast was not written again: %v", err)
+	}
+}
+
+// A standby whose data or raft directory is full answers sends like any
+// standby, with the retryable not-leader error naming the leader (nothing
+// pooled), while /ready's reason still says disk full. A raft leader that
+// is handing over for its full disk still refuses with the disk-full error.
+func TestHAStandbyOnFullDiskAnswersNotLeader(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		raft   bool   // the raft directory fills, not the data directory
+		leader string // the raft leader the fence knows
+	}{
+		{name: "data directory", leader: "a"},
+		{name: "raft directory", raft: true, leader: "a"},
+		{name: "during an election", leader: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log []Entry
+			var b *env
+			disk := newFullDisk()
+			if tc.raft {
+				b = newEnvWith(t, "", func(c *Config) { c.HA = true })
+			} else {
+				b = newEnvOf(t, chain.DefaultConfig(), storage.Config{Dir: "/data", FS: disk.fs(), MinFreeMB: testMinFreeMB}, func(c *Config) { c.HA = true })
+			}
+			f := &memFence{log: &log, head: func() uint64 { return b.store.CurrentHeader().Number.Uint64() }, leader: tc.leader}
+			if tc.raft {
+				if err := disk.mem.MkdirAll("/raft", 0o700); err != nil {
+					t.Fatal(err)
+				}
+				sp := storage.NewSpace(disk.fs(), "/raft", testMinFreeMB, zerolog.New(zerolog.NewTestWriter(t)))
+				b.seq.SetFence(&spaceFence{memFence: f, space: sp})
+			} else {
+				b.seq.SetFence(f)
+			}
+			disk.set(true)
+			if err := b.seq.checkSpace(); !errors.Is(err, storage.ErrDiskFull) {
+				t.Fatalf("space check of the full standby: %v, want disk full", err)
+			}
+
+			wantNotLeader := func(what string, err error) {
+				t.Helper()
+				var nl *chain.NotLeaderError
+				if !errors.As(err, &nl) || nl.Leader != tc.leader || errors.Is(err, storage.ErrDiskFull) {
+					t.Fatalf("%s to a full standby: %v, want a not-leader error naming leader %q", what, err, tc.leader)
+				}
+				if code := nl.ErrorCode(); code != chain.CodeNotLeader {
+					t.Fatalf("%s: code %d, want %d", what, code, chain.CodeNotLeader)
+				}
+			}
+			wantNotLeader("SendTransaction", b.seq.SendTransaction(b.tx(0, 0, 1, 10*gwei)))
+			for i, err := range b.seq.SendTransactions([]*types.Transaction{b.tx(0, 0, 1, 10*gwei), b.tx(1, 0, 1, 10*gwei)}) {
+				wantNotLeader(fmt.Sprintf("SendTransactions[%d]", i), err)
+			}
+			_, _, err := b.seq.SubmitAwait(b.tx(0, 0, 1, 10*gwei), true)
+			wantNotLeader("SubmitAwait", err)
+			if pending, queued := b.seq.Pool().Stats(); pending+queued != 0 {
+				t.Fatalf("the full standby pooled %d txs, want 0", pending+queued)
+			}
+			if err := b.seq.diskFull(); !errors.Is(err, storage.ErrDiskFull) {
+				t.Fatalf("diskFull (/ready's reason) of the full standby: %v, want disk full", err)
+			}
+
+			// Elected, or still the raft leader while it hands over: the
+			// disk-full error, since no standby may have taken over yet.
+			f.leads = true
+			if err := b.seq.SendTransaction(b.tx(0, 0, 1, 10*gwei)); !errors.Is(err, storage.ErrDiskFull) || !strings.Contains(err.Error(), "not admitting transactions: disk full") {
+				t.Fatalf("send to a full raft leader that does not produce: %v, want the disk-full error", err)
+			}
+			f.leads = false
+
+			// Space back: still a standby, still not-leader.
+			disk.set(false)
+			if err := b.seq.checkSpace(); err != nil {
+				t.Fatalf("space check once freed: %v", err)
+			}
+			wantNotLeader("SendTransaction once space is back", b.seq.SendTransaction(b.tx(0, 0, 1, 10*gwei)))
+			if err := b.seq.diskFull(); err != nil {
+				t.Fatalf("diskFull once space is back: %v", err)
+			}
+		})
 	}
 }

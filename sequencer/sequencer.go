@@ -247,6 +247,9 @@ type Fence interface {
 	Committed() []Entry
 	// Leader is the raft id of the current leader, "" when unknown.
 	Leader() string
+	// IsLeader reports whether this candidate holds the group's leadership,
+	// which it keeps while it hands it over (its sequencer no longer leads).
+	IsLeader() bool
 }
 
 // FenceSpace is a Fence whose log is on a disk that can fill. The sequencer
@@ -468,6 +471,15 @@ func (s *Sequencer) SendTransactions(txs []*types.Transaction) []error {
 
 // admitting is nil while the sequencer takes transactions.
 func (s *Sequencer) admitting() error {
+	if s.standby() {
+		// A standby refuses as a standby whatever its own disk holds: the
+		// leader can take the tx, and clients and the gateway retry the
+		// not-leader error there. Healthy (/ready) still names the disk.
+		if err := s.failure(); err != nil {
+			return err
+		}
+		return s.notLeader()
+	}
 	if err := s.diskFull(); err != nil {
 		return fmt.Errorf("not admitting transactions: %w", err)
 	}

@@ -65,6 +65,14 @@ func (s *Sequencer) Lead(committed []Entry) error {
 	return nil
 }
 
+// standby reports whether this is an HA candidate that neither produces
+// nor holds the raft leadership. A leader handing over is none: with a full
+// disk it still answers with the disk-full error, since no other candidate
+// may be able to take the tx yet.
+func (s *Sequencer) standby() bool {
+	return s.fence != nil && !s.leading.Load() && !s.fence.IsLeader()
+}
+
 func (s *Sequencer) notLeader() error {
 	if s.fence == nil {
 		return &chain.NotLeaderError{}

@@ -17,6 +17,7 @@ type memFence struct {
 	head   func() uint64
 	fail   error
 	leader string
+	leads  bool // this candidate is the raft leader
 }
 
 func (f *memFence) Commit(data []byte) error {
@@ -42,6 +43,8 @@ func (f *memFence) Committed() []Entry {
 }
 
 func (f *memFence) Leader() string { return f.leader }
+
+func (f *memFence) IsLeader() bool { return f.leads }
 
 func haEnv(t *testing.T, log *[]Entry) (*env, *memFence) {
 	e := newEnvWith(t, "", func(c *Config) { c.HA = true })
