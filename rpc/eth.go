@@ -297,8 +297,9 @@ func (api *EthAPI) callEnv(bnh *gethrpc.BlockNumberOrHash, overrides *StateOverr
 	if h, err = blockOverrides.apply(h); err != nil {
 		return chain.CallEnv{}, err
 	}
+	dev := api.b.DevChain != nil || api.b.DevFollower
 	return chain.CallEnv{Config: api.config, Chain: api.b.Chain, State: st, Header: h, GasCap: api.limits.Config().GasCap, Contexts: &api.contexts,
-		RealBaseFee: api.b.DevChain != nil || api.b.DevFollower}, nil
+		RealBaseFee: dev, ExactEstimate: dev}, nil
 }
 
 // call is eth_call (heavy.go admits it).
