@@ -82,3 +82,59 @@ func TestCachedReader(t *testing.T) {
 		}
 	}
 }
+
+// TestEstimateGasExact checks ExactEstimate against anvil 1.7.1's answers for
+// the same messages on its dev chain: the lowest gas limit that succeeds.
+func TestEstimateGasExact(t *testing.T) {
+	c := newTestChain(t)
+	genesis := c.headers[0]
+	c.headers[1] = NextHeader(c.config, genesis, genesis.Time+1, genesis.GasLimit, common.Address{})
+	from := c.accts[0].Address
+	counter := common.HexToAddress("0xc0c0")
+	// Runtime: slot 0 += 1. The init code returns it.
+	runtime := common.FromHex("60005460010160005500")
+	initCode := append(common.FromHex("600a600c600039600a6000f3"), runtime...)
+	to := common.HexToAddress("0xbeef")
+	for _, tc := range []struct {
+		name string
+		msg  CallMsg
+		want uint64 // anvil 1.7.1's eth_estimateGas
+	}{
+		{"transfer", CallMsg{From: from, To: &to, Value: big.NewInt(1)}, params.TxGas},
+		{"deploy", CallMsg{From: from, Data: initCode}, 55318},
+		{"call", CallMsg{From: from, To: &counter}, 43112},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := func(exact bool) CallEnv {
+				st, err := StateAt(c.db, genesis.Root)
+				if err != nil {
+					t.Fatal(err)
+				}
+				st.SetCode(counter, runtime, 0)
+				return CallEnv{Config: c.config, Chain: c, State: st, Header: c.headers[1], GasCap: 1_000_000, ExactEstimate: exact}
+			}
+			got, _, err := EstimateGas(context.Background(), env(true), tc.msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("exact estimate: got %d, want %d", got, tc.want)
+			}
+			for _, gas := range []uint64{got, got - 1} {
+				m := tc.msg
+				m.Gas = gas
+				res, err := Call(context.Background(), env(true), m)
+				if ok := err == nil && res.Err == nil; ok != (gas == got) {
+					t.Errorf("call with gas %d (estimate %d): err %v, result %v", gas, got, err, res)
+				}
+			}
+			tolerant, _, err := EstimateGas(context.Background(), env(false), tc.msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tolerant < got || float64(tolerant-got) > estimateErrorRatio*float64(tolerant) {
+				t.Errorf("estimate within geth's tolerance: got %d, want %d to %.1f %% above", tolerant, got, 100*estimateErrorRatio)
+			}
+		})
+	}
+}

@@ -34,6 +34,12 @@ type Config struct {
 	// genesis: a state of that size, to measure how costs grow with it.
 	StateAccounts int
 
+	// GenesisTime is the built-in genesis's timestamp, default 0: every node
+	// of a network computes the same genesis from the same flags. The
+	// devnet, which no other node joins, sets its start time as anvil does
+	// (node.NewDevnet). A fork's and a Custom genesis's time are their own.
+	GenesisTime uint64
+
 	// Fork, when set, makes the genesis stand for that block of another
 	// chain: numbered and timed as it, with its base fee (--fork-url).
 	Fork *ForkPoint

@@ -31,7 +31,11 @@ type DevState struct {
 	Blocks          []json.RawMessage                   `json:"blocks"`
 	Transactions    []json.RawMessage                   `json:"transactions"`
 	Genesis         *common.Hash                        `json:"meganode_genesis,omitempty"`
-	Chain           hexutil.Bytes                       `json:"meganode_chain,omitempty"` // RLP of []DevBlock
+	// GenesisTime is the genesis's timestamp, which a devnet started with
+	// the file takes to make the same genesis; absent in files written
+	// before devnets took their start time (their genesis is at 0).
+	GenesisTime *DevQuantity  `json:"meganode_genesis_timestamp,omitempty"`
+	Chain       hexutil.Bytes `json:"meganode_chain,omitempty"` // RLP of []DevBlock
 }
 
 // DevStateBlock is the block environment of the head (anvil's "block").

@@ -54,6 +54,7 @@ func Genesis(cfg Config) (*core.Genesis, []DevAccount, error) {
 	g := &core.Genesis{
 		Config:     cfg.ChainConfig(),
 		GasLimit:   cfg.GasLimit,
+		Timestamp:  cfg.GenesisTime,
 		BaseFee:    big.NewInt(params.InitialBaseFee),
 		Difficulty: big.NewInt(0),
 		Coinbase:   cfg.Coinbase,

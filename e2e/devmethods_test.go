@@ -300,8 +300,17 @@ func TestRevertIsAReorgForSubscribers(t *testing.T) {
 func TestStateFileSurvivesRestart(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "state.json")
 	all := "sequencer,replica,fullnode,prover" // --automine alone runs the sequencer only
+	start := time.Now().Unix()
 	d := startDevnet(t, "--automine", "--roles", all, "--state", file)
 	c := d.client(t)
+	var genesis map[string]interface{}
+	if err := c.Call(&genesis, "eth_getBlockByNumber", "0x0", false); err != nil {
+		t.Fatal(err)
+	}
+	// The genesis is timed at the start, as anvil's (Hardhat's time.latest()).
+	if ts, _ := hexutil.DecodeUint64(genesis["timestamp"].(string)); int64(ts) < start || int64(ts) > time.Now().Unix() {
+		t.Fatalf("genesis timestamp %d, want the start time (%d to now)", ts, start)
+	}
 	var hash common.Hash
 	if err := c.Call(&hash, "eth_sendTransaction", map[string]interface{}{"from": addr0, "to": addr2, "value": "0x1234"}); err != nil {
 		t.Fatal(err)
@@ -330,6 +339,10 @@ func TestStateFileSurvivesRestart(t *testing.T) {
 	}
 	if after["hash"] != before["hash"] || after["number"] != before["number"] {
 		t.Fatalf("head after restart %v %v, before %v %v", after["number"], after["hash"], before["number"], before["hash"])
+	}
+	var genesisAfter map[string]interface{}
+	if err := c.Call(&genesisAfter, "eth_getBlockByNumber", "0x0", false); err != nil || genesisAfter["hash"] != genesis["hash"] {
+		t.Fatalf("genesis after restart %v (%v), before %v", genesisAfter["hash"], err, genesis["hash"])
 	}
 	var receipt map[string]interface{}
 	if err := c.Call(&receipt, "eth_getTransactionReceipt", hash); err != nil || receipt == nil || receipt["status"] != "0x1" {

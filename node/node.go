@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -72,6 +73,11 @@ type Config struct {
 	// Progress is where long work reports: a large genesis, the imported
 	// blocks a sequencer re-executes, catching up from DA.
 	Progress progress.Options
+	// GenesisTime, when set, is the devnet's genesis timestamp unless its
+	// data directory holds a chain (meganode devnet gives its start time, as
+	// anvil's, or a --state file's, StateFileGenesisTime); nil keeps
+	// Chain.GenesisTime. Other roles keep Chain.GenesisTime.
+	GenesisTime *uint64
 }
 
 // DefaultConfig returns the devnet defaults.
@@ -193,6 +199,9 @@ func NewDevnet(cfg Config, log zerolog.Logger) (*Devnet, error) {
 		forking = &devFork{chain: cfg.Chain, log: log, cfg: cfg.Fork, point: point, src: src}
 		cfg.Chain.Fork, fork = point, chain.NewFork(src)
 		log.Info().Str("url", cfg.Fork.URL).Uint64("block", point.Number).Stringer("hash", point.Hash).Uint64("chain_id", cfg.Chain.ChainID).Msg("forked")
+	}
+	if cfg.Fork.URL == "" && cfg.Chain.Custom == nil {
+		cfg.Chain.GenesisTime = devGenesisTime(cfg)
 	}
 	if err := cfg.Check(); err != nil {
 		return nil, err
@@ -495,6 +504,60 @@ func (d *Devnet) ProverNode() *prover.Prover { return d.prover }
 
 // FullNodeRole returns the in-process full node, or nil.
 func (d *Devnet) FullNodeRole() *Role { return d.fullnode }
+
+// devGenesisTime is the devnet's genesis timestamp: the one of the chain its
+// data directory holds (the genesis must hash as it did), else
+// cfg.GenesisTime, else Chain.GenesisTime. Its in-process followers are
+// built from the same cfg.Chain, so they make the same genesis.
+func devGenesisTime(cfg Config) uint64 {
+	if dir := cfg.Storage.Dir; dir != "" {
+		fs := cfg.Storage.FS
+		if fs == nil {
+			fs = vfs.Default
+		}
+		if names, err := fs.List(dir); err == nil && len(names) > 0 {
+			peek := cfg.Storage
+			peek.Preimages = true // as the sequencer's store is opened below
+			// Without a genesis Open serves the chain there as is; it fails
+			// when there is none, and the real Open reports any other error.
+			if store, err := storage.Open(peek, nil, zerolog.Nop()); err == nil {
+				t := store.Genesis().Time()
+				store.Close()
+				return t
+			}
+		}
+	}
+	if cfg.GenesisTime != nil {
+		return *cfg.GenesisTime
+	}
+	return cfg.Chain.GenesisTime
+}
+
+// StateFileGenesisTime is the genesis timestamp of the chain a meganode
+// state file holds, for Config.GenesisTime: a devnet started with it makes
+// the same genesis and rebuilds the file's blocks. Nil when path does not
+// exist or is not meganode's (anvil's files are merged into any genesis).
+func StateFileGenesisTime(path string) (*uint64, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	st, err := chain.DecodeDevState(data)
+	if err != nil {
+		return nil, fmt.Errorf("state file %s: %w", path, err)
+	}
+	if st.Genesis == nil {
+		return nil, nil
+	}
+	t := uint64(0) // written before devnets took their start time
+	if st.GenesisTime != nil {
+		t = uint64(*st.GenesisTime)
+	}
+	return &t, nil
+}
 
 // LoadStateFile loads a state file written by SaveStateFile (or by anvil's
 // --state) when path exists: the devnet starts where it was saved.

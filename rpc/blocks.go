@@ -6,7 +6,6 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
-	"github.com/ethereum/go-ethereum/consensus/misc/eip1559"
 	"github.com/ethereum/go-ethereum/consensus/misc/eip4844"
 	"github.com/ethereum/go-ethereum/core/types"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
@@ -184,7 +183,7 @@ func (api *EthAPI) BaseFee() *hexutil.Big {
 	if !api.config.IsLondon(new(big.Int).Add(head.Number, common.Big1)) {
 		return nil
 	}
-	return (*hexutil.Big)(eip1559.CalcBaseFee(api.config, head))
+	return (*hexutil.Big)(api.nextBaseFee(head))
 }
 
 // BlobBaseFee is the blob base fee of the next sealed block.

@@ -81,6 +81,16 @@ func (api *EthAPI) pendingHeader() *types.Header {
 	return h
 }
 
+// nextBaseFee is the base fee of the block after h: the block being built's
+// when it is h's child (a dev chain's may differ from EIP-1559's, see
+// anvil_setNextBlockBaseFee and the first block), else EIP-1559's.
+func (api *EthAPI) nextBaseFee(h *types.Header) *big.Int {
+	if p := api.pendingHeader(); p != nil && p.BaseFee != nil && p.ParentHash == h.Hash() {
+		return p.BaseFee
+	}
+	return eip1559.CalcBaseFee(api.config, h)
+}
+
 // GasPrice suggests a legacy gas price: the next base fee plus the tip.
 func (api *EthAPI) GasPrice() *hexutil.Big {
 	return (*hexutil.Big)(new(big.Int).Add(api.pendingHeader().BaseFee, defaultTip))
@@ -297,8 +307,9 @@ func (api *EthAPI) callEnv(bnh *gethrpc.BlockNumberOrHash, overrides *StateOverr
 	if h, err = blockOverrides.apply(h); err != nil {
 		return chain.CallEnv{}, err
 	}
+	dev := api.b.DevChain != nil || api.b.DevFollower
 	return chain.CallEnv{Config: api.config, Chain: api.b.Chain, State: st, Header: h, GasCap: api.limits.Config().GasCap, Contexts: &api.contexts,
-		RealBaseFee: api.b.DevChain != nil || api.b.DevFollower}, nil
+		RealBaseFee: dev, ExactEstimate: dev}, nil
 }
 
 // call is eth_call (heavy.go admits it).
@@ -729,8 +740,8 @@ func (api *EthAPI) FeeHistory(blockCount gmath.HexOrDecimal64, newest gethrpc.Bl
 		if h.BaseFee != nil {
 			baseFee = h.BaseFee
 		}
-		if api.config.IsLondon(new(big.Int).Add(h.Number, common.Big1)) {
-			nextBaseFee = eip1559.CalcBaseFee(api.config, h)
+		if n == last && api.config.IsLondon(new(big.Int).Add(h.Number, common.Big1)) {
+			nextBaseFee = api.nextBaseFee(h)
 		}
 		blobFee, nextBlobFee := new(big.Int), new(big.Int)
 		if h.ExcessBlobGas != nil {

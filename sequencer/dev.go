@@ -152,8 +152,16 @@ func (s *Sequencer) nextHeader(now time.Time, parent *types.Header, consume bool
 		t = parent.Time + 1
 	}
 	h := chain.NextHeader(s.config, parent, t, d.gasLimit, d.coinbase)
-	if d.baseFee != nil {
+	switch {
+	case d.baseFee != nil:
 		h.BaseFee = new(big.Int).Set(d.baseFee)
+	case s.cfg.Dev && isOwnGenesis(parent) && parent.BaseFee != nil:
+		// anvil's first block has its genesis's base fee (its fee manager
+		// starts there and derives each later block's from the one
+		// before), not EIP-1559's 7/8 of it after an empty block: test
+		// suites see eth_gasPrice 2 gwei at start. Followers take the
+		// header's base fee, as after anvil_setNextBlockBaseFee.
+		h.BaseFee = new(big.Int).Set(parent.BaseFee)
 	}
 	if d.mixDigest != nil {
 		h.MixDigest = *d.mixDigest
@@ -167,6 +175,13 @@ func (s *Sequencer) nextHeader(now time.Time, parent *types.Header, consume bool
 		d.baseFee, d.mixDigest = nil, nil
 	}
 	return h
+}
+
+// isOwnGenesis tells a dev chain's own genesis from a forked one, which
+// stands for a block of another chain (anvil derives the next base fee from
+// that block's).
+func isOwnGenesis(h *types.Header) bool {
+	return h.Number.Sign() == 0 && h.ParentHash == (common.Hash{})
 }
 
 // devCheck is nil when a dev method may run.

@@ -11,6 +11,7 @@ import (
 	"github.com/holiman/uint256"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/consensus/misc/eip1559"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/params"
 
@@ -711,5 +712,43 @@ func TestStopWaitsForTheWorkBehindAnAnswer(t *testing.T) {
 	}
 	if n := e.store.CurrentHeader().Number.Uint64(); n != 200 {
 		t.Fatalf("head %d when Stop returned, want the 200 blocks mined behind the answer", n)
+	}
+}
+
+// TestDevFirstBlockKeepsGenesisBaseFee checks anvil's first base fee: the
+// genesis's, with EIP-1559 deriving every later one. A chain that is not a
+// dev chain, and a fork, derive the first from the genesis too.
+func TestDevFirstBlockKeepsGenesisBaseFee(t *testing.T) {
+	genesisFee := big.NewInt(params.InitialBaseFee)
+	e := newDevEnv(t, chain.MineAuto)
+	if got := e.seq.PendingHeader().BaseFee; got.Cmp(genesisFee) != 0 {
+		t.Fatalf("base fee of the block after genesis: got %v, want the genesis's %v", got, genesisFee)
+	}
+	if err := e.seq.Mine(2, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	b1, b2 := e.store.GetHeaderByNumber(1), e.store.GetHeaderByNumber(2)
+	if b1.BaseFee.Cmp(genesisFee) != 0 {
+		t.Errorf("block 1 base fee: got %v, want %v", b1.BaseFee, genesisFee)
+	}
+	if want := eip1559.CalcBaseFee(e.cfg, b1); b2.BaseFee.Cmp(want) != 0 {
+		t.Errorf("block 2 base fee: got %v, want EIP-1559's %v", b2.BaseFee, want)
+	}
+	e.replayDev(1)
+	if err := e.seq.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.seq.PendingHeader().BaseFee; got.Cmp(genesisFee) != 0 {
+		t.Errorf("after a reset: got %v, want %v", got, genesisFee)
+	}
+
+	for name, e := range map[string]*env{
+		"not dev": newEnv(t, ""),
+		"fork":    newForkEnv(t, newFakeSource(params.GWei, 0, 0), 100),
+	} {
+		head := e.store.CurrentHeader()
+		if got, want := e.seq.PendingHeader().BaseFee, eip1559.CalcBaseFee(e.cfg, head); got.Cmp(want) != 0 {
+			t.Errorf("%s: base fee after genesis: got %v, want EIP-1559's %v", name, got, want)
+		}
 	}
 }

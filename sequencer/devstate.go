@@ -55,7 +55,7 @@ func (s *Sequencer) DumpState() (*chain.DevState, error) {
 	if err != nil {
 		return nil, err
 	}
-	genesis := s.store.Genesis().Hash()
+	genesis, genesisTime := s.store.Genesis().Hash(), chain.DevQuantity(s.store.Genesis().Time())
 	baseFee := uint64(0)
 	if head.BaseFee != nil {
 		baseFee = head.BaseFee.Uint64()
@@ -65,7 +65,7 @@ func (s *Sequencer) DumpState() (*chain.DevState, error) {
 			Number: chain.DevQuantity(head.Number.Uint64()), Beneficiary: head.Coinbase, Timestamp: chain.DevQuantity(head.Time),
 			GasLimit: head.GasLimit, BaseFee: baseFee, PrevRandao: head.MixDigest,
 		},
-		Accounts: accounts, BestBlockNumber: head.Number.Uint64(), Genesis: &genesis, Chain: enc,
+		Accounts: accounts, BestBlockNumber: head.Number.Uint64(), Genesis: &genesis, GenesisTime: &genesisTime, Chain: enc,
 		Blocks: anvilBlocks, Transactions: []json.RawMessage{},
 	}, nil
 }

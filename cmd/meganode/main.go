@@ -290,11 +290,25 @@ func runDevnet(c *cli.Context) error {
 	// A test suite's automined devnet answers one call at a time: more Go
 	// processors than CPUs would only add thread hand-offs to each.
 	sequencerRuntime(log, cfg.Sequencer.Mining == chain.MineRealtime)
+	// The genesis is timed at the start, as anvil's; a state file's chain
+	// is rebuilt on its own genesis, timed as it was (and a data
+	// directory's chain keeps its genesis).
+	now := uint64(time.Now().Unix())
+	cfg.GenesisTime = &now
+	stateFile := c.String("state")
+	if stateFile != "" {
+		t, err := node.StateFileGenesisTime(stateFile)
+		if err != nil {
+			return err
+		}
+		if t != nil {
+			cfg.GenesisTime = t
+		}
+	}
 	d, err := node.NewDevnet(cfg, log)
 	if err != nil {
 		return err
 	}
-	stateFile := c.String("state")
 	if stateFile != "" {
 		if err := d.LoadStateFile(stateFile); err != nil {
 			d.Stop(context.Background())
