@@ -120,6 +120,14 @@ func NewDeriver(cfg DeriveConfig, client Client, index Index, from uint64, apply
 	return d
 }
 
+// SkipTo moves the next block to derive up to from when it is below it;
+// before Run only.
+func (d *Deriver) SkipTo(from uint64) {
+	if d.next.Load() < from {
+		d.next.Store(from)
+	}
+}
+
 // Stats returns the counters.
 func (d *Deriver) Stats() DeriveStats {
 	return DeriveStats{Blobs: d.blobs.Load(), Blocks: d.blocks.Load(), Bytes: d.bytes.Load(), Failures: d.failures.Load(), Next: d.next.Load()}

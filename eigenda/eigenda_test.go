@@ -426,3 +426,13 @@ func TestDeriverProgress(t *testing.T) {
 		t.Fatalf("%d reports, %d done lines, %d caught-up lines; want some, 1, 1:\n%s", reports, finished, caughtUp, logs.String())
 	}
 }
+
+// SkipTo only moves the next block forward.
+func TestDeriverSkipTo(t *testing.T) {
+	d := NewDeriver(DeriveConfig{}, nil, nil, 1, nil, zerolog.Nop())
+	d.SkipTo(5)
+	d.SkipTo(3)
+	if n := d.Stats().Next; n != 5 {
+		t.Fatalf("next %d after SkipTo(5) and SkipTo(3), want 5", n)
+	}
+}

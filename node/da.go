@@ -114,6 +114,11 @@ func (r *Role) fromDA(cfg RoleConfig, f follower) (func(ctx context.Context) (wa
 		return nil, err
 	}
 	return func(ctx context.Context) func() {
+		if deliver == nil {
+			// A node that joined by state sync checks the blobs from its
+			// first block on.
+			d.SkipTo(r.store.FirstHeader())
+		}
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
@@ -146,6 +151,15 @@ func derivation(cfg RoleConfig, index eigenda.Index, store *storage.Store, deliv
 			return nil, nil, fmt.Errorf("%w: %s message signed by %s, not the sequencer %s", p2p.ErrWrongKey, kind, signer, cfg.SequencerAddress)
 		}
 		return payload, data, nil
+	}
+	markPosted := func(c *chain.DACommitment) error {
+		if err := store.WriteDACommitment(c); err != nil {
+			return err
+		}
+		if r.fin != nil {
+			r.fin.Available(c.Last)
+		}
+		return nil
 	}
 	apply := func(ctx context.Context, c *chain.DACommitment, blocks []eigenda.BlobBlock) error {
 		if err := healthy(); err != nil {
@@ -183,6 +197,12 @@ func derivation(cfg RoleConfig, index eigenda.Index, store *storage.Store, deliv
 				return err
 			}
 		}
+		if deliver == nil && unheld(store, c.Last) {
+			// A node that joined by state sync holds no block before its
+			// first one: the blobs of those are not checked (their
+			// blocks are served by the nodes that replayed them).
+			return markPosted(c)
+		}
 		if h := store.GetHeaderByNumber(c.Last); h == nil || h.Hash() != c.LastHash {
 			return fmt.Errorf("block %d derived from blob %d is not the block the index names (%s)", c.Last, c.Seq, c.LastHash)
 		}
@@ -196,18 +216,15 @@ func derivation(cfg RoleConfig, index eigenda.Index, store *storage.Store, deliv
 				if err != nil {
 					return fmt.Errorf("block %d in blob %d: %w", bb.Number, c.Seq, err)
 				}
+				if unheld(store, bb.Number) {
+					continue
+				}
 				if mine := store.GetHeaderByNumber(bb.Number); mine == nil || mine.Hash() != h.Hash() {
 					return fmt.Errorf("blob %d holds block %d %s, not the block this node holds", c.Seq, bb.Number, h.Hash())
 				}
 			}
 		}
-		if err := store.WriteDACommitment(c); err != nil {
-			return err
-		}
-		if r.fin != nil {
-			r.fin.Available(c.Last)
-		}
-		return nil
+		return markPosted(c)
 	}
 	from := store.CurrentHeader().Number.Uint64() + 1
 	if deliver == nil {
@@ -225,4 +242,11 @@ func derivation(cfg RoleConfig, index eigenda.Index, store *storage.Store, deliv
 	r.counter("meganode_da_derived_blocks_total", "Blocks in the blobs read from DA.", func() uint64 { return d.Stats().Blocks })
 	r.counter("meganode_da_derive_failures_total", "Failed reads or checks of DA blobs (retried with backoff).", func() uint64 { return d.Stats().Failures })
 	return d, nil
+}
+
+// unheld reports a block below the store's head that the store has no
+// header of: one before the first block of a node that joined by state
+// sync (it holds that block's 256 ancestors' headers, no earlier ones).
+func unheld(store *storage.Store, number uint64) bool {
+	return number < store.FirstHeader()
 }

@@ -238,6 +238,28 @@ func (s *Store) WriteSyncedBlock(sb *chain.SealedBlock, miniCount uint64, ancest
 	return s.writeBlock(batch, sb, miniCount)
 }
 
+// FirstHeader is the number of the oldest block after the genesis whose
+// header the store holds: 1 (the genesis's next) for a chain replayed or
+// made here, the oldest of the headers fetched with the block of a state
+// sync (its first block's 256 ancestors). The headers from it to the head
+// are contiguous.
+func (s *Store) FirstHeader() uint64 {
+	first, head := s.genesis.NumberU64()+1, s.CurrentHeader().Number.Uint64()
+	if head < first || s.GetHeaderByNumber(first) != nil {
+		return first
+	}
+	lo, hi := first, head // the header at hi is held, the one at lo not
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if s.GetHeaderByNumber(mid) != nil {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
 // SyncHead is the newest sealed block whose state the store serves to
 // joining nodes.
 func (s *Store) SyncHead() uint64 { return s.CurrentHeader().Number.Uint64() }

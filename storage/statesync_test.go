@@ -216,8 +216,16 @@ func TestStateSyncResumes(t *testing.T) {
 	if err := dst.WriteSyncedBlock(sealedAt(src, pivot.Number.Uint64()), pivot.Number.Uint64(), bad); err == nil {
 		t.Fatal("ancestors that are not the block's were taken")
 	}
-	if err := dst.WriteSyncedBlock(sealedAt(src, pivot.Number.Uint64()), pivot.Number.Uint64(), ancestorsOf(t, src, pivot.Number.Uint64())); err != nil {
+	// Fewer ancestors than the chain has: the store's first header is the
+	// oldest one given.
+	if err := dst.WriteSyncedBlock(sealedAt(src, pivot.Number.Uint64()), pivot.Number.Uint64(), ancestorsOf(t, src, pivot.Number.Uint64())[1:]); err != nil {
 		t.Fatal(err)
+	}
+	if got, want := dst.FirstHeader(), uint64(2); got != want {
+		t.Fatalf("first header %d after a sync with headers from 2, want %d", got, want)
+	}
+	if got := src.FirstHeader(); got != 1 {
+		t.Fatalf("first header of a chain made in the store: %d, want 1", got)
 	}
 	if got, err := balanceAt(dst, pivot.Number.Uint64()); err != nil || got != sum(3) {
 		t.Fatalf("balance after a resumed sync: %d, %v", got, err)
