@@ -104,6 +104,7 @@ func DefaultConfig() Config {
 func SequencerPublicDefaults(c Config) Config {
 	n := max(1, runtime.NumCPU()-1)
 	c.RPC.Limits.Concurrency, c.RPC.Limits.ConcurrencyPerIP = n, n
+	c.RPC.Limits.Nice = 10
 	c.RPC.WS.MaxConnsPerIP, c.RPC.WS.MaxConns = 64, 1024
 	return c
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
@@ -41,9 +42,35 @@ func heavy[T any](ctx context.Context, l *limits.Limiter, class limits.Class, me
 		}
 		done(nil)
 	}()
-	res, err = run(ctx)
+	if n := l.Config().Nice; n > 0 {
+		res, err = runNiced(n, func() (T, error) { return run(ctx) })
+	} else {
+		res, err = run(ctx)
+	}
 	ended = true
 	return res, done(err)
+}
+
+// runNiced runs f on a new OS thread whose nice value is raised by n, and
+// waits for it. The thread is never handed back to the Go scheduler: it
+// ends with its goroutine (LockOSThread without Unlock), so no other
+// goroutine ever runs at its priority. A panic in f is raised again on the
+// caller's goroutine, where the server recovers it.
+func runNiced[T any](n int, f func() (T, error)) (res T, err error) {
+	var crashed any
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		runtime.LockOSThread()
+		lowerThreadPriority(n)
+		defer func() { crashed = recover() }()
+		res, err = f()
+	}()
+	<-finished
+	if crashed != nil {
+		panic(crashed)
+	}
+	return res, err
 }
 
 // errTracerStopped stands for a trace that panicked after its time limit

@@ -57,6 +57,7 @@ func rpcFlags(defaults node.Config) []cli.Flag {
 		&cli.IntFlag{Name: "rpc.logs-max-results", Value: defaults.RPC.Limits.MaxLogs, Usage: "most logs one eth_getLogs answers (one block's logs are always served); 0: none", EnvVars: env("RPC_LOGS_MAX_RESULTS")},
 		&cli.IntFlag{Name: "rpc.heavy-concurrency", Value: defaults.RPC.Limits.Concurrency, Usage: "heavy calls (eth_call and the like, debug_trace*, eth_getLogs) running at once, all clients", EnvVars: env("RPC_HEAVY_CONCURRENCY")},
 		&cli.IntFlag{Name: "rpc.heavy-concurrency-per-ip", Value: defaults.RPC.Limits.ConcurrencyPerIP, Usage: "heavy calls running at once per client IP", EnvVars: env("RPC_HEAVY_CONCURRENCY_PER_IP")},
+		&cli.IntFlag{Name: "rpc.heavy-nice", Value: defaults.RPC.Limits.Nice, Usage: "run each heavy call on a thread of its own this much nicer (Linux), so a busy machine gives the node's own work the CPU first; 0: as any request (a sequencer's default is 10)", EnvVars: env("RPC_HEAVY_NICE")},
 		&cli.IntFlag{Name: "rpc.heavy-queue-per-ip", Value: defaults.RPC.Limits.QueuePerIP, Usage: "heavy calls of one client IP waiting for a slot before more are refused", EnvVars: env("RPC_HEAVY_QUEUE_PER_IP")},
 		&cli.IntFlag{Name: "rpc.heavy-queue", Value: defaults.RPC.Limits.Queue, Usage: "heavy calls of all clients waiting for a slot before more are refused", EnvVars: env("RPC_HEAVY_QUEUE")},
 		&cli.IntFlag{Name: "rpc.batch-request-limit", Value: defaults.RPC.BatchLimit, Usage: "calls in one batch (geth's flag)", EnvVars: env("RPC_BATCH_REQUEST_LIMIT")},
@@ -233,7 +234,7 @@ func applyFlags(c *cli.Context, cfg *node.Config) error {
 	lim.GasCap, lim.CallTimeout, lim.TraceTimeout, lim.LogsTimeout = c.Uint64("rpc.gascap"), c.Duration("rpc.evmtimeout"), c.Duration("rpc.trace-timeout"), c.Duration("rpc.logs-timeout")
 	lim.RangeLimit, lim.MaxLogs = c.Uint64("rpc.rangelimit"), c.Int("rpc.logs-max-results")
 	lim.Concurrency, lim.ConcurrencyPerIP = c.Int("rpc.heavy-concurrency"), c.Int("rpc.heavy-concurrency-per-ip")
-	lim.QueuePerIP, lim.Queue = c.Int("rpc.heavy-queue-per-ip"), c.Int("rpc.heavy-queue")
+	lim.QueuePerIP, lim.Queue, lim.Nice = c.Int("rpc.heavy-queue-per-ip"), c.Int("rpc.heavy-queue"), c.Int("rpc.heavy-nice")
 	cfg.RPC.BatchLimit, cfg.RPC.BatchRespSize = c.Int("rpc.batch-request-limit"), c.Int("rpc.batch-response-max-size")
 	cfg.RPC.TrustedProxies = nil
 	for _, s := range c.StringSlice("rpc.trusted-proxies") {

@@ -48,6 +48,12 @@ type Config struct {
 	TraceTimeout time.Duration // Trace class, default 30s
 	LogsTimeout  time.Duration // Logs class, default 10s
 
+	// Nice, above 0, runs each heavy call on a thread of its own whose
+	// nice value is this much higher (Linux; elsewhere it is ignored): on
+	// a busy machine the OS gives the node's own work, a sequencer's
+	// production loop, the CPU first. 0 runs them like any request.
+	Nice int
+
 	GasCap     uint64 // gas of one eth_call/estimateGas/trace call, and of all calls of one eth_simulateV1; default 50M (geth's --rpc.gascap)
 	RangeLimit uint64 // eth_getLogs: toBlock − fromBlock at most this, default 10,000 (geth's --rpc.rangelimit)
 	MaxLogs    int    // eth_getLogs: logs in one answer, default 10,000 (providers' cap)
@@ -74,6 +80,9 @@ func (c Config) Check() error {
 	if c.Concurrency < 1 || c.ConcurrencyPerIP < 1 || c.QueuePerIP < 0 || c.Queue < 0 {
 		return fmt.Errorf("heavy-call concurrency: %d in all, %d per IP, %d waiting per IP, %d waiting in all: want ≥ 1 running and ≥ 0 waiting",
 			c.Concurrency, c.ConcurrencyPerIP, c.QueuePerIP, c.Queue)
+	}
+	if c.Nice < 0 || c.Nice > 39 {
+		return fmt.Errorf("heavy-call nice %d: want 0 (off) to 39", c.Nice)
 	}
 	if c.CallTimeout < 0 || c.TraceTimeout < 0 || c.LogsTimeout < 0 || c.MaxLogs < 0 {
 		return fmt.Errorf("heavy-call limits: timeouts %v/%v/%v, %d logs: want ≥ 0", c.CallTimeout, c.TraceTimeout, c.LogsTimeout, c.MaxLogs)
