@@ -463,16 +463,19 @@ func TestSequencerFailover(t *testing.T) {
 	}
 }
 
-// TestHAMembership: a fourth candidate joins as a non-voter, is promoted once
+// TestHAMembership: a fourth candidate, started empty with --sync.mode snap,
+// joins by state sync from a recent block, then as a non-voter, is promoted once
 // it has caught up, leadership moves to it on request, and it can be
 // removed again.
 func TestHAMembership(t *testing.T) {
 	set := startHASet(t, "a", "b", "c")
 	lead := set.leader(t, nil)
+	// d joins by state sync from a recent block, then follows the raft log.
+	waitBlock(t, "the HA leader", lead.d.client(t), 2)
 	d := &candidate{id: "d", http: freePort(t), p2pPort: freePort(t), raft: "127.0.0.1:" + freePort(t), dir: filepath.Join(t.TempDir(), "d")}
 	args := func() []string {
 		return []string{"--datadir", d.dir, "--sequencer.key", set.keyFile, "--http.port", d.http,
-			"--p2p.listen", "/ip4/127.0.0.1/tcp/" + d.p2pPort, "--ha.id", "d", "--ha.addr", d.raft, "--p2p.peers", lead.d.P2P}
+			"--p2p.listen", "/ip4/127.0.0.1/tcp/" + d.p2pPort, "--ha.id", "d", "--ha.addr", d.raft, "--p2p.peers", lead.d.P2P, "--sync.mode", "snap"}
 	}
 	// Nobody knows its ports before ha_addMember: any taken one is picked again.
 	d.d = startPicked(t, "sequencer", args, func(port string) bool {
@@ -488,6 +491,10 @@ func TestHAMembership(t *testing.T) {
 		}
 		return false
 	})
+	waitFor(t, "d's state sync", func() bool { return strings.Contains(d.d.logs.String(), "state sync done") })
+	if headerAt(t, d.d.client(t), "0x1") != nil {
+		t.Fatal("d, synced from a recent block, serves block 1")
+	}
 	if out := lead.admin(t, "ha_addMember", "d", d.raft, d.d.URL); out != "true" {
 		t.Fatalf("ha_addMember: %s", out)
 	}

@@ -485,6 +485,19 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		if err := r.startP2P(ctx, cfg, signers, pub.Provider()); err != nil {
 			return err
 		}
+		if cfg.HA != nil {
+			// A new HA candidate in snap mode joins from a recent block's
+			// state; the raft log brings what came after it.
+			before := r.store.CurrentHeader().Hash()
+			if err := r.syncState(ctx, cfg.P2P.Sync); err != nil {
+				return err
+			}
+			if r.store.CurrentHeader().Hash() != before {
+				if err := seq.Reopen(); err != nil {
+					return err
+				}
+			}
+		}
 		pub.Start(r.net)
 		if batcher != nil {
 			if err := startBatcher(follow, batcher, pub, r.net, fins...); err != nil {

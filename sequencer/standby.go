@@ -18,6 +18,20 @@ func (s *Sequencer) SetFence(f Fence) {
 	s.fenceSpace, _ = f.(FenceSpace)
 }
 
+// Reopen opens the block after the store's head again, after a state sync
+// made another block the head: an HA candidate that joined by state sync,
+// before Start. The raft log's entries above the head are applied on it.
+func (s *Sequencer) Reopen() error {
+	s.stepMu.Lock()
+	defer s.stepMu.Unlock()
+	if s.running.Load() {
+		return errors.New("sequencer: Reopen after Start")
+	}
+	s.miniCount = s.store.MiniBlockCount()
+	s.published = s.miniCount
+	return s.openBlock(s.clock.Now())
+}
+
 // Leading reports whether the sequencer produces blocks: always without HA,
 // only as the raft leader with it.
 func (s *Sequencer) Leading() bool { return s.leading.Load() }

@@ -16,6 +16,7 @@ func haFlags() []cli.Flag {
 	d := sequencer.DefaultHAConfig()
 	return []cli.Flag{
 		&cli.StringFlag{Name: "ha.id", Usage: "this candidate's id in the sequencer HA set; unset: a lone sequencer", EnvVars: env("HA_ID")},
+		syncModeFlag,
 		&cli.StringFlag{Name: "ha.addr", Usage: "host:port of this candidate's raft transport (listened on and given to peers)", EnvVars: env("HA_ADDR")},
 		&cli.StringSliceFlag{Name: "ha.peers", Usage: "initial voters as id=host:port, this candidate included, the same list on each; none: join a running set through ha_addMember", EnvVars: env("HA_PEERS")},
 		&cli.StringFlag{Name: "ha.datadir", Usage: "raft log, stable store and snapshots; default <datadir>/raft", EnvVars: env("HA_DATADIR")},

@@ -160,9 +160,11 @@ func followerFlags() []cli.Flag {
 		&cli.StringFlag{Name: "sequencer.url", Usage: "the sequencer's RPC URL, where transactions are forwarded; for an HA set every candidate's, comma-separated (the leader takes them)", Required: true, EnvVars: env("SEQUENCER_URL")},
 		&cli.StringFlag{Name: "preconf-block-hash", Value: chainPreconfHash, Usage: "blockHash of receipts and logs preconfirmed in a mini-block", EnvVars: env("PRECONF_BLOCK_HASH")},
 		&cli.IntFlag{Name: "datadir.min-free", Value: 256, Usage: "MiB of free space on the data directory's disk below which the node pauses applying blocks (it keeps serving reads) until space is freed; -1: no check", EnvVars: env("DATADIR_MIN_FREE")},
-		&cli.StringFlag{Name: "sync.mode", Value: node.SyncFull, Usage: "how an empty data directory joins the chain: full (replay every block from genesis) or snap (fetch a recent block's state from peers, checked against the sequencer-signed block, then follow; blocks before it are not kept)", EnvVars: env("SYNC_MODE")},
+		syncModeFlag,
 	}
 }
+
+var syncModeFlag = &cli.StringFlag{Name: "sync.mode", Value: node.SyncFull, Usage: "how an empty data directory joins the chain: full (replay every block from genesis; an HA candidate: the raft log) or snap (fetch a recent block's state from peers, checked against the sequencer-signed block, then follow; blocks before it are not kept)", EnvVars: env("SYNC_MODE")}
 
 var chainPreconfHash = node.DefaultConfig().Sequencer.PreconfHash.Hex()
 
@@ -289,8 +291,8 @@ func runRole(role string) cli.ActionFunc {
 		cfg.Sequencer.Dev, cfg.Replica.Dev, cfg.FullNode.Dev, cfg.Prover.Dev = dev, dev, dev, dev
 		cfg.P2P.Listen, cfg.P2P.Peers = c.StringSlice("p2p.listen"), c.StringSlice("p2p.peers")
 		cfg.P2P.KeyFile = c.String("p2p.key")
-		if cfg.P2P.Sync = c.String("sync.mode"); c.IsSet("sync.mode") && role != node.RoleReplica && role != node.RoleFullNode {
-			return errors.New("--sync.mode is for replicas and full nodes")
+		if cfg.P2P.Sync = c.String("sync.mode"); c.IsSet("sync.mode") && role != node.RoleReplica && role != node.RoleFullNode && (role != node.RoleSequencer || !c.IsSet("ha.id")) {
+			return errors.New("--sync.mode is for replicas, full nodes and HA sequencer candidates (--ha.id)")
 		}
 		if err := node.CheckSyncMode(cfg.P2P.Sync); err != nil {
 			return fmt.Errorf("--sync.mode: %w", err)
