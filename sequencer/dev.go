@@ -1017,6 +1017,14 @@ func (s *Sequencer) awaitMined(tx *types.Transaction, timeout time.Duration, beh
 	case out := <-early:
 		return &out, nil
 	case out := <-ch:
+		// The executed outcome is sent before the sealed one: when both
+		// are there (the seal behind the answer was quick), the answer is
+		// the executed one, not select's random pick.
+		select {
+		case e := <-early:
+			return &e, nil
+		default:
+		}
 		if out.Dropped != nil {
 			return nil, out.Dropped
 		}
