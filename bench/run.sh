@@ -455,6 +455,10 @@ GETH="$GETH" bash bench/logs.sh >/dev/null
 # Derivation of an imported chain from L1 + DA alone by a replica and a
 # full node: a section of its own, appended by bench/derive.sh.
 bash bench/derive.sh >/dev/null
+# A fresh replica joining a chain of 1M accounts and 100k blocks by state
+# sync against one replaying it from genesis: a section of its own,
+# appended by bench/statesync.sh.
+bash bench/statesync.sh >/dev/null
 # The sequencer's mini-block interval without and with an attacker on its
 # public port, in one run: a section of its own, appended by bench/attack.sh.
 bash bench/attack.sh >/dev/null
