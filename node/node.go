@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -511,22 +510,11 @@ func (d *Devnet) FullNodeRole() *Role { return d.fullnode }
 // cfg.GenesisTime, else Chain.GenesisTime. Its in-process followers are
 // built from the same cfg.Chain, so they make the same genesis.
 func devGenesisTime(cfg Config) uint64 {
-	if dir := cfg.Storage.Dir; dir != "" {
-		fs := cfg.Storage.FS
-		if fs == nil {
-			fs = vfs.Default
-		}
-		if names, err := fs.List(dir); err == nil && len(names) > 0 {
-			peek := cfg.Storage
-			peek.Preimages = true // as the sequencer's store is opened below
-			// Without a genesis Open serves the chain there as is; it fails
-			// when there is none, and the real Open reports any other error.
-			if store, err := storage.Open(peek, nil, zerolog.Nop()); err == nil {
-				t := store.Genesis().Time()
-				store.Close()
-				return t
-			}
-		}
+	// Read from the directory's chain database alone: opening the store
+	// here would recover and journal its state before the real open (an
+	// error is the real open's to report).
+	if h, err := storage.StoredGenesis(cfg.Storage); err == nil && h != nil {
+		return h.Time
 	}
 	if cfg.GenesisTime != nil {
 		return *cfg.GenesisTime

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/holiman/uint256"
 	"github.com/rs/zerolog"
 
@@ -154,4 +155,32 @@ func GenesisBlock(g *core.Genesis, p progress.Options, log zerolog.Logger) (*typ
 	hashAlloc(statedb, g.Alloc, meter)
 	meter.Done()
 	return genesisBlock(g, statedb.IntermediateRoot(params.Rules{})), nil
+}
+
+// StoredGenesis is the genesis header of the chain in cfg.Dir, read without
+// opening the store (no state, no recovery after an unclean stop): nil when
+// the directory holds no chain.
+func StoredGenesis(cfg Config) (*types.Header, error) {
+	if cfg.Dir == "" {
+		return nil, nil
+	}
+	fs := cfg.FS
+	if fs == nil {
+		fs = vfs.Default
+	}
+	path := fs.PathJoin(cfg.Dir, "chaindata")
+	if _, err := fs.Stat(path); err != nil {
+		return nil, nil
+	}
+	pdb, err := openPebble(fs, path, 16, 16, true)
+	if err != nil {
+		return nil, fmt.Errorf("open pebble at %s: %w", cfg.Dir, err)
+	}
+	kv := rawdb.NewDatabase(pdb)
+	defer kv.Close()
+	hash := rawdb.ReadCanonicalHash(kv, 0)
+	if hash == (common.Hash{}) {
+		return nil, nil
+	}
+	return rawdb.ReadHeader(kv, hash, 0), nil
 }

@@ -68,3 +68,31 @@ func TestMeteredGenesisIsGeths(t *testing.T) {
 		}
 	}
 }
+
+// StoredGenesis reads the genesis header of a data directory's chain
+// without opening its state: nil for an empty or missing directory.
+func TestStoredGenesis(t *testing.T) {
+	dir := t.TempDir()
+	if h, err := StoredGenesis(Config{Dir: dir}); h != nil || err != nil {
+		t.Fatalf("empty directory: %v, %v", h, err)
+	}
+	cfg := chain.DefaultConfig()
+	cfg.GenesisTime = 1_700_000_000
+	g, _, err := chain.Genesis(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(Config{Dir: dir}, g, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := s.Genesis().Hash()
+	s.Close()
+	h, err := StoredGenesis(Config{Dir: dir})
+	if err != nil || h == nil || h.Hash() != want || h.Time != cfg.GenesisTime {
+		t.Fatalf("stored genesis %v, %v; want %s at time %d", h, err, want, cfg.GenesisTime)
+	}
+	if h, err := StoredGenesis(Config{}); h != nil || err != nil {
+		t.Fatalf("in memory: %v, %v", h, err)
+	}
+}
