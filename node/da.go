@@ -114,9 +114,13 @@ func (r *Role) fromDA(cfg RoleConfig, f follower) (func(ctx context.Context) (wa
 		return nil, err
 	}
 	return func(ctx context.Context) func() {
-		if deliver == nil {
-			// A node that joined by state sync checks the blobs from its
-			// first block on.
+		// A node that joined by state sync derives from the block after
+		// its synced one, and checks the blobs from its first header on:
+		// it holds no block before (the blobs of those are not checked,
+		// nor listed in its DA index).
+		if deliver != nil {
+			d.SkipTo(r.store.CurrentHeader().Number.Uint64() + 1)
+		} else {
 			d.SkipTo(r.store.FirstHeader())
 		}
 		done := make(chan struct{})
@@ -197,12 +201,6 @@ func derivation(cfg RoleConfig, index eigenda.Index, store *storage.Store, deliv
 				return err
 			}
 		}
-		if deliver == nil && unheld(store, c.Last) {
-			// A node that joined by state sync holds no block before its
-			// first one: the blobs of those are not checked (their
-			// blocks are served by the nodes that replayed them).
-			return markPosted(c)
-		}
 		if h := store.GetHeaderByNumber(c.Last); h == nil || h.Hash() != c.LastHash {
 			return fmt.Errorf("block %d derived from blob %d is not the block the index names (%s)", c.Last, c.Seq, c.LastHash)
 		}
@@ -215,9 +213,6 @@ func derivation(cfg RoleConfig, index eigenda.Index, store *storage.Store, deliv
 				h, err := chain.BlockMessageHeader(payload)
 				if err != nil {
 					return fmt.Errorf("block %d in blob %d: %w", bb.Number, c.Seq, err)
-				}
-				if unheld(store, bb.Number) {
-					continue
 				}
 				if mine := store.GetHeaderByNumber(bb.Number); mine == nil || mine.Hash() != h.Hash() {
 					return fmt.Errorf("blob %d holds block %d %s, not the block this node holds", c.Seq, bb.Number, h.Hash())
@@ -242,11 +237,4 @@ func derivation(cfg RoleConfig, index eigenda.Index, store *storage.Store, deliv
 	r.counter("meganode_da_derived_blocks_total", "Blocks in the blobs read from DA.", func() uint64 { return d.Stats().Blocks })
 	r.counter("meganode_da_derive_failures_total", "Failed reads or checks of DA blobs (retried with backoff).", func() uint64 { return d.Stats().Failures })
 	return d, nil
-}
-
-// unheld reports a block below the store's head that the store has no
-// header of: one before the first block of a node that joined by state
-// sync (it holds that block's 256 ancestors' headers, no earlier ones).
-func unheld(store *storage.Store, number uint64) bool {
-	return number < store.FirstHeader()
 }

@@ -488,11 +488,11 @@ func NewSequencer(cfg RoleConfig, log zerolog.Logger) (*Role, error) {
 		if cfg.HA != nil {
 			// A new HA candidate in snap mode joins from a recent block's
 			// state; the raft log brings what came after it.
-			before := r.store.CurrentHeader().Hash()
+			before, unfinished := r.store.CurrentHeader().Hash(), r.store.Syncing()
 			if err := r.syncState(ctx, cfg.P2P.Sync); err != nil {
 				return err
 			}
-			if r.store.CurrentHeader().Hash() != before {
+			if unfinished || r.store.CurrentHeader().Hash() != before {
 				if err := seq.Reopen(); err != nil {
 					return err
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -49,15 +50,16 @@ func CheckSyncMode(mode string) error {
 
 // syncState brings an empty store to a recent sealed block by state sync
 // when mode asks for it: the block message comes signed by the sequencer
-// (p2p checks it), its state is fetched and checked node by node against
-// its root, the headers before it against its parent hash. A store that
-// holds a chain follows from its head. A state sync cut short (a stop, a
-// crash) is finished on the next start in snap mode and refused in full.
+// (p2p checks it), the headers before it are checked against its parent
+// hash and its body against its header, then its state is fetched and
+// checked node by node against its root. A store that holds a chain
+// follows from its head. A state sync cut short (a stop, a crash) is
+// finished on the next start in snap mode and refused in full.
 func (r *Role) syncState(ctx context.Context, mode string) error {
 	s := r.store
 	if mode != SyncSnap {
 		if s.Syncing() {
-			return fmt.Errorf("%w in %s: start with --sync.mode snap to finish it, or from an empty data directory", storage.ErrSyncUnfinished, "the data directory")
+			return fmt.Errorf("%w in the data directory: start with --sync.mode snap to finish it, or from an empty data directory", storage.ErrSyncUnfinished)
 		}
 		return nil
 	}
@@ -66,7 +68,7 @@ func (r *Role) syncState(ctx context.Context, mode string) error {
 		return nil
 	}
 	src := &peerState{net: r.net}
-	for attempt := 1; ; attempt++ {
+	for fruitless := 0; ; {
 		m, err := r.syncPivot(ctx, src)
 		if err != nil {
 			return err
@@ -76,16 +78,37 @@ func (r *Role) syncState(ctx context.Context, mode string) error {
 			return nil
 		}
 		header := m.Bundle.Block.Header()
+		ancestors, err := r.syncAncestors(ctx, src, m)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if fruitless++; fruitless == syncPivots {
+				return err
+			}
+			r.log.Warn().Err(err).Msg("state sync: trying another block")
+			continue
+		}
 		r.log.Info().Uint64("block", header.Number.Uint64()).Stringer("root", header.Root).Int("peers", len(r.net.Peers())).Msg("state sync: fetching the state of a recent block from peers")
 		st, err := s.SyncState(ctx, header.Root, src)
-		if errors.Is(err, storage.ErrPeersLackState) && attempt < syncPivots {
-			r.log.Warn().Err(err).Uint64("block", header.Number.Uint64()).Msg("state sync: the peers no longer serve this block's state; going on from a newer one")
-			continue
+		if errors.Is(err, storage.ErrPeersLackState) {
+			// A block the peers stopped serving midway: go on from a newer
+			// one with what was fetched; give up only after syncPivots
+			// blocks in a row brought nothing.
+			if st.Nodes+st.Codes == 0 {
+				fruitless++
+			} else {
+				fruitless = 0
+			}
+			if fruitless < syncPivots {
+				r.log.Warn().Err(err).Uint64("block", header.Number.Uint64()).Uint64("nodes", st.Nodes).Msg("state sync: the peers no longer serve this block's state; going on from a newer one")
+				continue
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("state sync of block %d: %w", header.Number, err)
 		}
-		if err := r.writeSynced(ctx, src, m); err != nil {
+		if err := r.writeSynced(m, ancestors); err != nil {
 			return err
 		}
 		r.log.Info().Uint64("block", header.Number.Uint64()).Stringer("hash", header.Hash()).Uint64("nodes", st.Nodes).Uint64("codes", st.Codes).
@@ -95,28 +118,35 @@ func (r *Role) syncState(ctx context.Context, mode string) error {
 }
 
 // syncPivot waits for a peer that serves state and returns the
-// sequencer-signed message of the newest block the peers hold, or nil
-// when the chain has no block past its genesis.
+// sequencer-signed message of the newest block a peer holds (a lower one
+// when that one cannot be fetched), or nil when the chain has no block past
+// its genesis. A store whose sync is unfinished waits for a block.
 func (r *Role) syncPivot(ctx context.Context, src *peerState) (*chain.BlockMessage, error) {
 	waiting := time.Now()
+	genesis := r.store.Genesis().NumberU64()
 	for {
-		head, err := src.head(ctx)
-		if err == nil && head <= r.store.Genesis().NumberU64() {
+		heads, err := src.heads(ctx)
+		if len(heads) > 0 && heads[0] <= genesis && !r.store.Syncing() {
 			return nil, nil
 		}
-		if err == nil {
-			msgs, ferr := r.net.FetchAny(ctx, p2p.Blocks, head, 1)
-			if ferr == nil && len(msgs) == 1 {
-				m := new(chain.BlockMessage)
-				if err := rlp.DecodeBytes(msgs[0].Payload, m); err != nil || m.Bundle == nil || m.Bundle.Block == nil || m.Bundle.Block.NumberU64() != head {
-					return nil, fmt.Errorf("state sync: the sequencer's block %d does not decode: %v", head, err)
-				}
-				return m, nil
+		for _, head := range heads {
+			if head <= genesis {
+				break
 			}
-			err = ferr
+			msgs, ferr := r.net.FetchAny(ctx, p2p.Blocks, head, 1)
+			if ferr != nil || len(msgs) != 1 {
+				err = fmt.Errorf("block %d: %v", head, ferr)
+				continue
+			}
+			m := new(chain.BlockMessage)
+			if derr := rlp.DecodeBytes(msgs[0].Payload, m); derr != nil || m.Bundle == nil || m.Bundle.Block == nil || m.Bundle.Block.NumberU64() != head {
+				err = fmt.Errorf("the sequencer's block %d does not decode as block %d: %v", head, head, derr)
+				continue
+			}
+			return m, nil
 		}
 		if time.Since(waiting) > 10*time.Second {
-			r.log.Info().Err(err).Int("peers", len(r.net.Peers())).Msg("state sync: waiting for a peer to sync from")
+			r.log.Info().AnErr("last", err).Int("peers", len(r.net.Peers())).Msg("state sync: waiting for a peer to sync from")
 			waiting = time.Now()
 		}
 		select {
@@ -127,34 +157,71 @@ func (r *Role) syncPivot(ctx context.Context, src *peerState) (*chain.BlockMessa
 	}
 }
 
-// writeSynced makes m's block the store's head once its state is there,
-// with the headers before it.
-func (r *Role) writeSynced(ctx context.Context, src *peerState, m *chain.BlockMessage) error {
+// syncAncestors fetches the headers before m's block (syncAncestors of
+// them, from the newest down, each batch checked against the parent hash
+// above it: a peer that sends others is passed over) and checks the
+// block's body against its header and parent.
+func (r *Role) syncAncestors(ctx context.Context, src *peerState, m *chain.BlockMessage) ([]*types.Header, error) {
 	b := m.Bundle
 	num := b.Block.NumberU64()
-	from := max(r.store.Genesis().NumberU64()+1, num-min(num, syncAncestors))
-	var ancestors []*types.Header
-	for n := from; n < num; {
-		items, err := src.headers(ctx, n, min(num-n, p2p.MaxStateItems))
-		if err != nil {
-			return fmt.Errorf("state sync: headers before block %d: %w", num, err)
-		}
-		for _, it := range items {
-			h := new(types.Header)
-			if err := rlp.DecodeBytes(it, h); err != nil {
-				return fmt.Errorf("state sync: header %d: %w", n, err)
+	first := max(r.store.Genesis().NumberU64()+1, num-min(num, syncAncestors))
+	ancestors := make([]*types.Header, num-first)
+	want := b.Block.ParentHash()
+	for end := num; end > first; { // headers first..end-1 are still to come
+		from := max(first, end-min(end, p2p.MaxStateItems))
+		var batch []*types.Header
+		_, err := src.ask(ctx, func(id peer.ID) ([][]byte, error) {
+			items, err := r.net.Headers(ctx, id, from, end-from)
+			if err != nil {
+				return nil, err
 			}
-			ancestors = append(ancestors, h)
-			n++
+			hs, err := chainedHeaders(items, from, end, want)
+			if err != nil {
+				return nil, fmt.Errorf("peer %s: %w", id, err)
+			}
+			batch = hs
+			return items, nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("state sync: headers %d-%d before block %d: %w", from, end-1, num, err)
 		}
+		copy(ancestors[from-first:], batch)
+		want, end = batch[0].ParentHash, from
 	}
 	parent := r.store.Genesis().Header()
 	if len(ancestors) > 0 {
 		parent = ancestors[len(ancestors)-1]
 	}
 	if err := chain.CheckBodyWithDeposits(r.store.ChainConfig(), parent, b.Block, b.Receipts, b.Deposits, b.DepositReceipts); err != nil {
-		return fmt.Errorf("state sync: block %d: %w", num, err)
+		return nil, fmt.Errorf("state sync: block %d: %w", num, err)
 	}
+	return ancestors, nil
+}
+
+// chainedHeaders decodes the RLP headers of blocks from..end-1 and checks
+// that they chain up to want, the hash of block end-1.
+func chainedHeaders(items [][]byte, from, end uint64, want common.Hash) ([]*types.Header, error) {
+	if uint64(len(items)) != end-from {
+		return nil, fmt.Errorf("%d headers for blocks %d-%d", len(items), from, end-1)
+	}
+	hs := make([]*types.Header, len(items))
+	for i := len(items) - 1; i >= 0; i-- {
+		h := new(types.Header)
+		if err := rlp.DecodeBytes(items[i], h); err != nil {
+			return nil, fmt.Errorf("header %d: %w", from+uint64(i), err)
+		}
+		if h.Number == nil || h.Number.Uint64() != from+uint64(i) || h.Hash() != want {
+			return nil, fmt.Errorf("header %d is not the block's ancestor %s", from+uint64(i), want)
+		}
+		hs[i], want = h, h.ParentHash
+	}
+	return hs, nil
+}
+
+// writeSynced makes m's block the store's head once its state is there,
+// with the headers before it.
+func (r *Role) writeSynced(m *chain.BlockMessage, ancestors []*types.Header) error {
+	b := m.Bundle
 	sb := &chain.SealedBlock{Block: b.Block, Receipts: b.Receipts, Diff: b.StateDiff, Witness: b.Witness, Edits: m.Edits,
 		Deposits: b.Deposits, DepositReceipts: b.DepositReceipts, L1Origin: b.L1Origin}
 	if err := r.store.WriteSyncedBlock(sb, m.MiniBlockCount, ancestors); err != nil {
@@ -199,14 +266,10 @@ func (p *peerState) Codes(ctx context.Context, hashes []common.Hash) ([][]byte, 
 	return p.ask(ctx, func(id peer.ID) ([][]byte, error) { return p.net.Codes(ctx, id, hashes) })
 }
 
-func (p *peerState) headers(ctx context.Context, from, count uint64) ([][]byte, error) {
-	return p.ask(ctx, func(id peer.ID) ([][]byte, error) { return p.net.Headers(ctx, id, from, count) })
-}
-
-// head is the newest sealed block among the peers that serve state.
-func (p *peerState) head(ctx context.Context) (uint64, error) {
-	var best uint64
-	found := false
+// heads are the sealed heads the peers that serve state report, newest
+// first, without repeats.
+func (p *peerState) heads(ctx context.Context) ([]uint64, error) {
+	var hs []uint64
 	err := errors.New("no peers")
 	for _, id := range p.net.Peers() {
 		h, herr := p.net.SyncHead(ctx, id)
@@ -214,10 +277,12 @@ func (p *peerState) head(ctx context.Context) (uint64, error) {
 			err = herr
 			continue
 		}
-		best, found = max(best, h), true
+		hs = append(hs, h)
 	}
-	if !found {
-		return 0, err
+	if len(hs) == 0 {
+		return nil, err
 	}
-	return best, nil
+	slices.Sort(hs)
+	slices.Reverse(hs)
+	return slices.Compact(hs), nil
 }

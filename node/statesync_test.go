@@ -15,6 +15,8 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/meganode/meganode/chain"
+	"github.com/meganode/meganode/replica"
+	"github.com/meganode/meganode/sequencer"
 	"github.com/meganode/meganode/storage"
 )
 
@@ -147,6 +149,20 @@ func TestUnfinishedSyncRefusedInFullMode(t *testing.T) {
 	}
 	if err := r.syncState(context.Background(), SyncFull); !errors.Is(err, storage.ErrSyncUnfinished) {
 		t.Fatalf("full mode on an unfinished sync: %v, want ErrSyncUnfinished", err)
+	}
+	// The parts are built on such a store before the sync goes on (no
+	// state to open a block on yet); a lone sequencer refuses it.
+	if _, err := replica.New(replica.DefaultConfig(), s, zerolog.Nop()); err != nil {
+		t.Fatalf("a replica on an unfinished sync: %v", err)
+	}
+	scfg := sequencer.DefaultConfig()
+	scfg.GasLimit = g.GasLimit
+	if _, err := sequencer.New(scfg, s, nil, zerolog.Nop()); !errors.Is(err, storage.ErrSyncUnfinished) {
+		t.Fatalf("a lone sequencer on an unfinished sync: %v, want ErrSyncUnfinished", err)
+	}
+	scfg.HA = true
+	if _, err := sequencer.New(scfg, s, nil, zerolog.Nop()); err != nil {
+		t.Fatalf("an HA candidate on an unfinished sync: %v", err)
 	}
 	if err := CheckSyncMode("fast"); err == nil {
 		t.Fatal("sync mode fast taken")

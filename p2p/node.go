@@ -75,6 +75,7 @@ type Node struct {
 	status       status
 	refusals     *refusals
 	refusedCount atomic.Uint64
+	stateSlots   chan struct{} // state requests being answered (stateServers)
 }
 
 // redialInterval is how often static peers that dropped are dialled again.
@@ -105,7 +106,7 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("p2p host: %w", err)
 	}
 	n := &Node{cfg: cfg, log: log.With().Str("component", "p2p").Logger(), host: h, topics: make(map[Kind]*pubsub.Topic), mesh: newMeshTracer(),
-		status: status{ChainID: cfg.ChainID, Genesis: cfg.Genesis}, refusals: refused}
+		status: status{ChainID: cfg.ChainID, Genesis: cfg.Genesis}, refusals: refused, stateSlots: make(chan struct{}, stateServers)}
 	loopCtx, stop := context.WithCancel(context.Background())
 	n.stop, n.done = stop, make(chan struct{})
 	h.SetStreamHandler(statusProtocol, n.serveStatus)

@@ -46,7 +46,7 @@ const (
 // store implements it. Each returns at most what fits in maxBytes, in the
 // order asked, stopping early at the first item it does not have.
 type StateProvider interface {
-	SyncHead() uint64
+	SyncHead() (uint64, error)
 	TrieNodes(root common.Hash, paths [][]byte, hashes []common.Hash, maxBytes int) ([][]byte, error)
 	Codes(hashes []common.Hash, maxBytes int) ([][]byte, error)
 	Headers(from, count uint64, maxBytes int) ([][]byte, error)
@@ -85,7 +85,11 @@ func answerState(p StateProvider, req stateRequest) ([][]byte, error) {
 	}
 	switch req.Kind {
 	case StateHead:
-		return [][]byte{binary.BigEndian.AppendUint64(nil, p.SyncHead())}, nil
+		head, err := p.SyncHead()
+		if err != nil {
+			return nil, err
+		}
+		return [][]byte{binary.BigEndian.AppendUint64(nil, head)}, nil
 	case StateNodes:
 		if len(req.Paths) != len(req.Hashes) || len(req.Paths) == 0 {
 			return nil, fmt.Errorf("%d paths and %d hashes: want as many, at least one", len(req.Paths), len(req.Hashes))
@@ -106,6 +110,15 @@ func answerState(p StateProvider, req stateRequest) ([][]byte, error) {
 	}
 }
 
+// stateServers bounds the state requests a node answers at once: each
+// reads up to MaxStateItems trie nodes from the store, which a sequencer
+// also writes. More wait up to stateSlotWait, then are refused ("busy"):
+// the asking node asks another peer or again.
+const (
+	stateServers  = 2
+	stateSlotWait = 5 * time.Second
+)
+
 func (n *Node) serveState(s network.Stream) {
 	defer s.Close()
 	s.SetDeadline(time.Now().Add(requestTimeout))
@@ -119,7 +132,15 @@ func (n *Node) serveState(s network.Stream) {
 	case n.cfg.State == nil:
 		err = errors.New("not serving state")
 	default:
-		items, err = answerState(n.cfg.State, req)
+		wait := time.NewTimer(stateSlotWait)
+		select {
+		case n.stateSlots <- struct{}{}:
+			items, err = answerState(n.cfg.State, req)
+			<-n.stateSlots
+		case <-wait.C:
+			err = errors.New("busy serving state: ask again")
+		}
+		wait.Stop()
 	}
 	if err != nil {
 		w.WriteByte(stateError)
@@ -171,6 +192,7 @@ func readStateAnswer(r *bufio.Reader, max int, p peer.ID) ([][]byte, error) {
 		return nil, fmt.Errorf("p2p: peer %s sent a state answer of status %#x: %w", p, status, ErrMalformed)
 	}
 	var out [][]byte
+	total := uint64(0)
 	for {
 		l, err := binary.ReadUvarint(r)
 		if err != nil {
@@ -181,6 +203,10 @@ func readStateAnswer(r *bufio.Reader, max int, p peer.ID) ([][]byte, error) {
 		}
 		if l > maxStateItemSize {
 			return out, fmt.Errorf("p2p: state item of %d bytes from %s: %w", l, p, ErrTooLarge)
+		}
+		// A server stops past maxStateResponse: one item more at most.
+		if total += l; total > maxStateResponse+maxStateItemSize {
+			return out, fmt.Errorf("p2p: state answer from %s over %d bytes: %w", p, maxStateResponse+maxStateItemSize, ErrTooLarge)
 		}
 		if len(out) == max {
 			return out, fmt.Errorf("p2p: peer %s sent more than the %d state items asked for", p, max)

@@ -25,7 +25,7 @@ type memState struct {
 	headers [][]byte // header n at index n
 }
 
-func (m *memState) SyncHead() uint64 { return m.head }
+func (m *memState) SyncHead() (uint64, error) { return m.head, nil }
 
 func (m *memState) TrieNodes(root common.Hash, paths [][]byte, _ []common.Hash, maxBytes int) ([][]byte, error) {
 	if root != m.root {

@@ -156,6 +156,12 @@ func New(cfg Config, store *storage.Store, log zerolog.Logger) (*Replica, error)
 		blocks:   make(map[uint64]*chain.BlockMessage),
 		fetching: make(map[p2p.Kind]bool),
 	}
+	if store.Syncing() {
+		// A state sync cut short: the node finishes it before Start, and
+		// Reopen opens the pending block then (no state to open it on now).
+		r.view.Store(&view{sealed: store.CurrentHeader(), miniCount: store.MiniBlockCount()})
+		return r, nil
+	}
 	if err := r.openBlock(store.CurrentHeader(), store.MiniBlockCount()); err != nil {
 		return nil, err
 	}

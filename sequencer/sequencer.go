@@ -289,8 +289,16 @@ func New(cfg Config, store *storage.Store, clock Clock, log zerolog.Logger) (*Se
 	cfg.Pool.Dev = cfg.Dev
 	s.pool = NewPool(cfg.Pool, s.config, s)
 	s.published = s.miniCount
-	if err := s.openBlock(clock.Now()); err != nil {
-		return nil, err
+	switch {
+	case store.Syncing() && !cfg.HA:
+		return nil, fmt.Errorf("sequencer: %w in the data directory: only an HA candidate (--ha.id with --sync.mode snap) finishes one", storage.ErrSyncUnfinished)
+	case store.Syncing():
+		// The node finishes the state sync before Start; Reopen opens
+		// the block then.
+	default:
+		if err := s.openBlock(clock.Now()); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.HA {
 		return s, nil // standby until the raft group elects it

@@ -61,9 +61,18 @@ type SyncStats struct {
 	Elapsed      time.Duration
 }
 
+// syncTargetKey holds the root a state sync is fetching, from its start
+// until WriteSyncedBlock makes the synced block the head (in the same
+// batch): a stop in between, even after pathdb took the fetched state,
+// leaves a directory that says its sync is unfinished.
+var syncTargetKey = []byte("mg-sync-target")
+
 // Syncing reports a state sync that was started and not finished in this
 // data directory (the state is not usable: sync again).
 func (s *Store) Syncing() bool {
+	if ok, _ := s.kv.Has(syncTargetKey); ok {
+		return true
+	}
 	return rawdb.ReadSnapSyncStatusFlag(s.kv) == rawdb.StateSyncRunning
 }
 
@@ -81,7 +90,14 @@ func (s *Store) SyncState(ctx context.Context, root common.Hash, src StateSource
 	}
 	start := time.Now()
 	defer func() { st.Elapsed = time.Since(start) }()
-	if s.scheme == PathScheme && !s.Syncing() {
+	pathdbSyncing := rawdb.ReadSnapSyncStatusFlag(s.kv) == rawdb.StateSyncRunning
+	if have, _ := s.kv.Get(syncTargetKey); common.BytesToHash(have) == root && len(have) == common.HashLength && !pathdbSyncing && s.hasState(root) {
+		return st, nil // fetched before a stop; the block is still to be written
+	}
+	if err := s.kv.Put(syncTargetKey, root[:]); err != nil {
+		return st, fmt.Errorf("state sync: %w", err)
+	}
+	if s.scheme == PathScheme && !pathdbSyncing {
 		// The disk layer goes stale: its state is overwritten by the one
 		// fetched, and nothing reads it until Enable.
 		if err := s.triedb.Disable(); err != nil {
@@ -125,7 +141,7 @@ func (s *Store) SyncState(ctx context.Context, root common.Hash, src StateSource
 			}
 			data, err := src.TrieNodes(ctx, root, paths, hashes)
 			if ctx.Err() != nil {
-				return st, ctx.Err()
+				return st, errors.Join(ctx.Err(), flush()) // keep what was checked
 			}
 			for i, d := range data {
 				if crypto.Keccak256Hash(d) != hashes[i] {
@@ -148,7 +164,7 @@ func (s *Store) SyncState(ctx context.Context, root common.Hash, src StateSource
 			ask := codes[:min(len(codes), syncBatch)]
 			data, err := src.Codes(ctx, ask)
 			if ctx.Err() != nil {
-				return st, ctx.Err()
+				return st, errors.Join(ctx.Err(), flush())
 			}
 			n := 0
 			for i, d := range data {
@@ -223,8 +239,9 @@ func (s *Store) WriteSyncedBlock(sb *chain.SealedBlock, miniCount uint64, ancest
 		}
 		want = h.ParentHash
 	}
-	first := block.NumberU64() - uint64(len(ancestors)) // the oldest ancestor's parent
-	if first == s.genesis.NumberU64() && want != s.genesis.Hash() {
+	// want is now the parent hash of the oldest header (the block itself
+	// without ancestors): the genesis's when that header is block 1.
+	if oldest := block.NumberU64() - uint64(len(ancestors)); oldest == s.genesis.NumberU64()+1 && want != s.genesis.Hash() {
 		return fmt.Errorf("%w: the synced chain's genesis is %s, this node's %s", ErrGenesisMismatch, want, s.genesis.Hash())
 	}
 	batch := s.kv.NewBatch()
@@ -234,6 +251,9 @@ func (s *Store) WriteSyncedBlock(sb *chain.SealedBlock, miniCount uint64, ancest
 		}
 		rawdb.WriteHeader(batch, h)
 		rawdb.WriteCanonicalHash(batch, h.Hash(), h.Number.Uint64())
+	}
+	if err := batch.Delete(syncTargetKey); err != nil {
+		return err
 	}
 	return s.writeBlock(batch, sb, miniCount)
 }
@@ -262,7 +282,12 @@ func (s *Store) FirstHeader() uint64 {
 
 // SyncHead is the newest sealed block whose state the store serves to
 // joining nodes.
-func (s *Store) SyncHead() uint64 { return s.CurrentHeader().Number.Uint64() }
+func (s *Store) SyncHead() (uint64, error) {
+	if s.Syncing() {
+		return 0, errors.New("this node is syncing its own state")
+	}
+	return s.CurrentHeader().Number.Uint64(), nil
+}
 
 // TrieNodes answers a joining node's state sync: the trie nodes at paths
 // (trie.Sync's composite paths: nibbles, the account's 64 first for a

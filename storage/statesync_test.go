@@ -200,15 +200,29 @@ func TestStateSyncResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dst.Close()
 	if !dst.Syncing() {
 		t.Fatal("a reopened store does not say its sync is unfinished")
 	}
 	if _, err := dst.SyncState(context.Background(), pivot.Root, &storeSource{s: src, max: 1024}); err != nil {
 		t.Fatal(err)
 	}
-	if dst.Syncing() {
-		t.Fatal("still syncing after a complete sync")
+	// Stopped after the state came but before the block was written: the
+	// directory still says its sync is unfinished, and syncing the same
+	// root again finds the state there.
+	dst.Close()
+	dst, err = storage.Open(storage.Config{Dir: dir}, g, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("reopen between the state and the block: %v", err)
+	}
+	defer dst.Close()
+	if !dst.Syncing() {
+		t.Fatal("a directory whose synced block was never written does not say its sync is unfinished")
+	}
+	if head, err := dst.SyncHead(); err == nil {
+		t.Fatalf("a syncing store serves head %d", head)
+	}
+	if st, err := dst.SyncState(context.Background(), pivot.Root, emptySource{}); err != nil || st.Nodes != 0 {
+		t.Fatalf("sync of the state already fetched: %d nodes, %v", st.Nodes, err)
 	}
 	// A header list that does not lead to this genesis is refused.
 	bad := ancestorsOf(t, src, pivot.Number.Uint64())
@@ -226,6 +240,9 @@ func TestStateSyncResumes(t *testing.T) {
 	}
 	if got := src.FirstHeader(); got != 1 {
 		t.Fatalf("first header of a chain made in the store: %d, want 1", got)
+	}
+	if dst.Syncing() {
+		t.Fatal("still syncing once the synced block is the head")
 	}
 	if got, err := balanceAt(dst, pivot.Number.Uint64()); err != nil || got != sum(3) {
 		t.Fatalf("balance after a resumed sync: %d, %v", got, err)
