@@ -62,7 +62,9 @@ stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
 echo "== sequencer: $ACCOUNTS state accounts at genesis" >&2
 SP=$(free_port)
 t0=$(now)
-"$BIN" sequencer --dev --datadir "$OUT/seq" --state-accounts "$ACCOUNTS" --p2p.listen /ip4/127.0.0.1/tcp/0 \
+# The sequencer's heap is capped (GOMEMLIMIT) so that it and a replica
+# building the same genesis fit this machine together.
+GOMEMLIMIT=${BENCH_SYNC_SEQ_MEMLIMIT:-8GiB} "$BIN" sequencer --dev --datadir "$OUT/seq" --state-accounts "$ACCOUNTS" --p2p.listen /ip4/127.0.0.1/tcp/0 \
   --http.addr 127.0.0.1 --http.port "$SP" --log.level warn >"$OUT/seq.out" 2>"$OUT/seq.err" & SEQPID=$!; PIDS+=($SEQPID)
 banner seq "$SEQPID"
 printf 'sequencer up in %.1f s\n' "$(since "$t0")" >&2

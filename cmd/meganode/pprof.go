@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 )
 
 // pprofFlag serves Go's profiler, as geth's --pprof does, on its own address
@@ -64,10 +65,27 @@ func sequencerRuntime(log zerolog.Logger, moreProcs bool) {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 		log.Debug().Int("gogc", 400).Msg("garbage collector tuned for sequencing (set GOGC to override)")
+		// GOGC=400 lets the heap grow to five times what is live: with a
+		// large state (a million accounts, gigabytes live) that outgrows
+		// the machine. Near this soft limit the collector works harder
+		// instead.
+		if limit := memoryLimit(); limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+			debug.SetMemoryLimit(limit)
+			log.Debug().Int64("gomemlimit_mib", limit>>20).Msg("heap soft limit at 70% of the machine's memory (set GOMEMLIMIT to override)")
+		}
 	}
 	if os.Getenv("GOMAXPROCS") == "" && moreProcs {
 		n := runtime.GOMAXPROCS(0) + 2
 		runtime.GOMAXPROCS(n)
 		log.Debug().Int("gomaxprocs", n).Msg("Go processors raised for sequencing (set GOMAXPROCS to override)")
 	}
+}
+
+// memoryLimit is 70% of the machine's memory, 0 when unknown.
+func memoryLimit() int64 {
+	var info unix.Sysinfo_t
+	if err := unix.Sysinfo(&info); err != nil || info.Totalram == 0 {
+		return 0
+	}
+	return int64(uint64(info.Totalram) * uint64(info.Unit) / 10 * 7)
 }
