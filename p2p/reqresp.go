@@ -120,21 +120,34 @@ func (n *Node) Fetch(ctx context.Context, p peer.ID, kind Kind, from, count uint
 	}
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	s, err := n.host.NewStream(ctx, p, requestProtocol(n.cfg.ChainID))
+	s, err := n.request(ctx, p, requestProtocol(n.cfg.ChainID), &rangeRequest{Kind: string(kind), From: from, Count: count})
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
+	return readItems(bufio.NewReader(s), kind, n.cfg.ChainID, signers, count, p)
+}
+
+// request opens a stream of proto to p, with ctx's deadline, sends req in
+// RLP and closes the stream's write side; the caller reads the answer and
+// closes the stream.
+func (n *Node) request(ctx context.Context, p peer.ID, proto protocol.ID, req any) (network.Stream, error) {
+	s, err := n.host.NewStream(ctx, p, proto)
+	if err != nil {
+		return nil, err
+	}
 	if d, ok := ctx.Deadline(); ok {
 		s.SetDeadline(d)
 	}
-	if err := rlp.Encode(s, &rangeRequest{Kind: string(kind), From: from, Count: count}); err != nil {
+	if err := rlp.Encode(s, req); err != nil {
+		s.Close()
 		return nil, err
 	}
 	if err := s.CloseWrite(); err != nil {
+		s.Close()
 		return nil, err
 	}
-	return readItems(bufio.NewReader(s), kind, n.cfg.ChainID, signers, count, p)
+	return s, nil
 }
 
 func readItems(r *bufio.Reader, kind Kind, chainID uint64, signers []common.Address, count uint64, p peer.ID) ([]Message, error) {

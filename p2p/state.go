@@ -161,20 +161,11 @@ func (n *Node) serveState(s network.Stream) {
 func (n *Node) askState(ctx context.Context, p peer.ID, req stateRequest, max int) ([][]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	s, err := n.host.NewStream(ctx, p, stateProtocol(n.cfg.ChainID))
+	s, err := n.request(ctx, p, stateProtocol(n.cfg.ChainID), &req)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	if d, ok := ctx.Deadline(); ok {
-		s.SetDeadline(d)
-	}
-	if err := rlp.Encode(s, &req); err != nil {
-		return nil, err
-	}
-	if err := s.CloseWrite(); err != nil {
-		return nil, err
-	}
 	return readStateAnswer(bufio.NewReader(s), max, p)
 }
 
