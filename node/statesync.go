@@ -87,6 +87,11 @@ func (r *Role) syncState(ctx context.Context, mode string) error {
 				return err
 			}
 			r.log.Warn().Err(err).Msg("state sync: trying another block")
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(syncPeerWait):
+			}
 			continue
 		}
 		r.log.Info().Uint64("block", header.Number.Uint64()).Stringer("root", header.Root).Int("peers", len(r.net.Peers())).Msg("state sync: fetching the state of a recent block from peers")
