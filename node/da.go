@@ -156,15 +156,6 @@ func derivation(cfg RoleConfig, index eigenda.Index, store *storage.Store, deliv
 		}
 		return payload, data, nil
 	}
-	markPosted := func(c *chain.DACommitment) error {
-		if err := store.WriteDACommitment(c); err != nil {
-			return err
-		}
-		if r.fin != nil {
-			r.fin.Available(c.Last)
-		}
-		return nil
-	}
 	apply := func(ctx context.Context, c *chain.DACommitment, blocks []eigenda.BlobBlock) error {
 		if err := healthy(); err != nil {
 			return err
@@ -219,7 +210,13 @@ func derivation(cfg RoleConfig, index eigenda.Index, store *storage.Store, deliv
 				}
 			}
 		}
-		return markPosted(c)
+		if err := store.WriteDACommitment(c); err != nil {
+			return err
+		}
+		if r.fin != nil {
+			r.fin.Available(c.Last)
+		}
+		return nil
 	}
 	from := store.CurrentHeader().Number.Uint64() + 1
 	if deliver == nil {
