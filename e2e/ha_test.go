@@ -547,8 +547,8 @@ func TestHAMembership(t *testing.T) {
 	})
 }
 
-// TestHAFlagsRefuseGarbage: bad HA flags stop a sequencer at start with a
-// clear error.
+// TestHAFlagsRefuseGarbage: bad HA flags (and --sync.mode, --rpc.heavy-nice)
+// stop a sequencer at start with a clear error.
 func TestHAFlagsRefuseGarbage(t *testing.T) {
 	dir := t.TempDir()
 	base := []string{"sequencer", "--datadir", dir, "--http.port", "0", "--p2p.listen", "/ip4/127.0.0.1/tcp/0"}
@@ -564,6 +564,9 @@ func TestHAFlagsRefuseGarbage(t *testing.T) {
 		{[]string{"--ha.id", "a", "--ha.addr", "127.0.0.1:1", "--da.url", "http://127.0.0.1:3"}, "cannot post to DA"},
 		{[]string{"--admin.port", "8547"}, "--admin.port needs --ha.id"},
 		{[]string{"--ha.id", "a", "--ha.addr", "127.0.0.1:1", "--admin.jwtsecret", "/dev/null"}, "want 32 bytes of hex"},
+		{[]string{"--sync.mode", "snap"}, "--sync.mode is for replicas, full nodes and HA sequencer candidates"},
+		{[]string{"--ha.id", "a", "--ha.addr", "127.0.0.1:1", "--sync.mode", "fast"}, `unknown sync mode "fast"`},
+		{[]string{"--rpc.heavy-nice", "40"}, "heavy-call nice 40"},
 	} {
 		args := append(append([]string(nil), base...), tc.args...)
 		out, err := exec.Command(meganodeBin(t), args...).CombinedOutput()

@@ -62,6 +62,13 @@ func (m *memState) Headers(from, count uint64, _ int) ([][]byte, error) {
 	return m.headers[from:min(uint64(len(m.headers)), from+count)], nil
 }
 
+// syncingState is a provider whose node is syncing its own state.
+type syncingState struct{ *memState }
+
+func (syncingState) SyncHead() (uint64, error) {
+	return 0, errors.New("this node is syncing its own state")
+}
+
 // The state protocol between two nodes: head, nodes, codes and headers
 // come back as served, a prefix when the server has less, the server's
 // refusals as errors, and a node without a state provider says so.
@@ -96,6 +103,12 @@ func TestStateProtocol(t *testing.T) {
 	}
 	if _, err := client.TrieNodes(ctx, server.ID(), root, [][]byte{{}}, nil); err == nil {
 		t.Fatal("paths without hashes were answered")
+	}
+	// A node that is syncing its own state answers its head with an error.
+	syncing := newNode(t, Config{State: syncingState{st}})
+	connect(t, client, syncing)
+	if _, err := client.SyncHead(ctx, syncing.ID()); err == nil || !strings.Contains(err.Error(), "syncing") {
+		t.Fatalf("head from a syncing node: %v", err)
 	}
 	plain := newNode(t, Config{})
 	connect(t, client, plain)

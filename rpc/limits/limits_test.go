@@ -195,6 +195,8 @@ func TestConfigCheck(t *testing.T) {
 		func(c *Config) { c.ConcurrencyPerIP = 0 },
 		func(c *Config) { c.Queue = -1 },
 		func(c *Config) { c.CallTimeout = -1 },
+		func(c *Config) { c.Nice = -1 },
+		func(c *Config) { c.Nice = 40 },
 	} {
 		c := DefaultConfig()
 		tweak(&c)
